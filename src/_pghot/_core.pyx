@@ -1,0 +1,1174 @@
+# The pghot tracker: PFN table + per-node queues + the record/extract kernels.
+#
+# Data: `tab` (table.pxd) holds one 16-byte record per tracked PFN: the PFN,
+# the packed word  freq | target nid << freq_bits | time << (freq_bits +
+# nid_bits)  and the record's queue handle.  Each top-tier node has a queue
+# (pqueue.pxd; binheap.pxd by default) of (frequency, slot) entries and a
+# lock.  The topology is flattened into small arrays: node ranges sorted by
+# start PFN, `target[nid]` (promotion target of an accessing node) and
+# `qidx[nid]` (queue index of a top-tier node), and one "not movable" bit per
+# lower-tier PFN.
+#
+# Invariants (checked by Tracker.check, SEMANTICS.md section 5):
+#   - a record is queued in at most one queue, its target node's, and the
+#     entry's handle is the record's qpos;
+#   - queued iff frequency >= threshold, unless a push was refused (full);
+#   - population == sum of shard counts == created - extracted - evicted.
+#
+# Concurrency: the shard lock guards a shard's records (pfn, word, whether
+# queued); a queue lock guards its queue and the qpos values it writes.
+# Lock order: shard lock, then one queue lock at a time; extraction, which
+# starts from a queue, only try-locks the shard under the queue lock, or
+# drops the queue lock, takes the shard lock and re-checks the top.  No lock
+# is ever held while the GIL is requested.  Event counters of the unlocked
+# paths (per source, top tier, not movable) are relaxed atomics, flushed
+# once per batch.
+#
+# Errors: everything is validated with the GIL held before any state changes;
+# the kernels below are `noexcept nogil` and cannot fail.
+
+cimport cython
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_AsUnsignedLongLong
+from cpython.number cimport PyIndex_Check, PyNumber_Index
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memset
+
+from defs cimport *
+from pqueue cimport queue_ops
+from table cimport shard_t, table_t, table_place, table_find
+from binheap cimport (binheap_create, binheap_destroy, binheap_push,
+                      binheap_update, binheap_remove, binheap_peek, binheap_pop,
+                      binheap_relocate, binheap_size, binheap_nbytes,
+                      binheap_entry, binheap_check)
+
+import math
+import operator
+
+import numpy as np
+
+from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+
+cdef enum:
+    O_RECORDED = 0
+    O_TOPTIER = 1
+    O_NOT_MOVABLE = 2
+    O_TABLE_FULL = 3
+    NSOURCES = 3
+    SHARD_MIN_RECORDS = 4096   # smaller shards buy no parallelism
+    SHARD_MAX_BITS = 8
+
+cdef tuple _OUTCOMES = tuple(Outcome)
+cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
+
+cdef queue_ops _BINARY_OPS
+_BINARY_OPS.name = b"binary"
+_BINARY_OPS.create = binheap_create
+_BINARY_OPS.destroy = binheap_destroy
+_BINARY_OPS.push = binheap_push
+_BINARY_OPS.update = binheap_update
+_BINARY_OPS.remove = binheap_remove
+_BINARY_OPS.peek = binheap_peek
+_BINARY_OPS.pop = binheap_pop
+_BINARY_OPS.relocate = binheap_relocate
+_BINARY_OPS.size = binheap_size
+_BINARY_OPS.nbytes = binheap_nbytes
+_BINARY_OPS.entry = binheap_entry
+_BINARY_OPS.check = binheap_check
+
+_QUEUES = {"binary": 0}
+
+_CHECK_MESSAGES = (
+    "",
+    "record of pfn {0} has frequency 0",
+    "record of pfn {0} is not in a lower-tier node",
+    "record of pfn {0} targets node {1}, which is not a top-tier node",
+    "record of pfn {0} is in shard {1} but hashes to shard {2}",
+    "record of pfn {0} is unreachable from its home slot",
+    "pfn {0} has two records",
+    "record of pfn {0} is not at its position in node {1}'s queue",
+    "queue key {1} of pfn {0} differs from its frequency {2}",
+    "pfn {0} is queued with frequency {2} below the threshold",
+    "shard {0} counts {1} records but holds {2}",
+    "queue of node {0} breaks its order or back-pointer at position {1}",
+    "queues hold {0} entries but {1} records are queued",
+    "{0} records reached the threshold unqueued, and no push was refused",
+    "table holds {0} records, population says {1}",
+    "table holds {0} records, capacity is {1}",
+    "table holds {0} records, created - extracted - evicted = {1}",
+    "{0} accesses counted, their outcomes add up to {1}",
+)
+cdef const queue_ops *_QUEUE_OPS[1]
+_QUEUE_OPS[0] = &_BINARY_OPS
+
+
+# --------------------------------------------------------------------------
+# Argument conversion: one error contract at the GIL boundary.
+
+cdef inline int64_t _int_arg(object v, str name, int64_t lo, int64_t hi) except? -0x7FFFFFFFFFFFFFFF:
+    """Python integer in [lo, hi] as int64, or TypeError/ValueError naming the argument."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is not int:
+        if not PyIndex_Check(v):
+            raise TypeError(f"{name} must be an integer, not {type(v).__name__}")
+        v = PyNumber_Index(v)
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or x < lo or x > hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {v}")
+    return x
+
+
+cdef inline uint64_t _pfn_arg(object v) except? 0xFFFFFFFFFFFFFFFF:
+    """A PFN: an integer in [0, 2**64 - 2] (all ones marks a free slot)."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is not int:
+        if not PyIndex_Check(v):
+            raise TypeError(f"pfn must be an integer, not {type(v).__name__}")
+        v = PyNumber_Index(v)
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow == 0 and x >= 0:
+        return <uint64_t>x
+    if overflow < 0 or x < 0 or v >= 0xFFFFFFFFFFFFFFFF:
+        raise ValueError(f"pfn must be in [0, 2**64 - 2], got {v}")
+    return PyLong_AsUnsignedLongLong(v)
+
+
+def _int_array(obj, str name, bint allow_scalar):
+    """1-D integer ndarray (or a 0-d one for a scalar when allowed)."""
+    if obj is None or isinstance(obj, (str, bytes, dict, set, float, complex)):
+        raise TypeError(f"{name} must be an integer array, not {type(obj).__name__}")
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
+        if not allow_scalar:
+            raise TypeError(f"{name} must be a 1-D integer array, not a scalar")
+        return np.asarray(obj)
+    try:
+        a = np.asarray(obj)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be an integer array: {e}") from None
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must have an integer dtype, got {a.dtype}")
+    if a.ndim == 0 and allow_scalar:
+        return a
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    return a
+
+
+cdef inline void _check_range(a, str name, int64_t lo, int64_t hi) except *:
+    """Every element of integer array a lies in [lo, hi]."""
+    if a.size == 0:
+        return
+    mn = a.min()
+    mx = a.max()
+    if int(mn) < lo or int(mx) > hi:
+        bad = int(mn) if int(mn) < lo else int(mx)
+        idx = int(np.argmax(a == bad)) if a.ndim else 0
+        raise ValueError(f"{name}[{idx}] = {bad} is outside [{lo}, {hi}]")
+
+
+# --------------------------------------------------------------------------
+
+@cython.final
+cdef class Tracker:
+    """Hot page tracker: a PFN table plus one max-queue per top-tier node.
+
+    Parameters
+    ----------
+    topology : pghot.Topology
+        Nodes and PFN ranges; only PFNs of lower-tier nodes are tracked.
+    hz : int, default 1000
+        Jiffies per second of the ``now`` values passed in.
+    freq_window_ms : int, default 5000
+        An access later than this after the previous one restarts the count.
+    threshold : int, default 2
+        Frequency at which a record enters its target node's queue.
+    freq_bits, nid_bits, time_bits : int, default 3, 10, 19
+        Widths of the packed record word (sum at most 32).
+    capacity : int, optional
+        Records the table holds; default 50 % of the lower-tier pages.
+    queue_capacity : int, optional
+        Entries per top-tier queue; default 25 % of ``capacity`` (at least 1).
+    queue : {"binary"}
+        Queue design.
+    evict_stale : bool, default False
+        When the table is full, let a new PFN replace a record older than the
+        window that is not queued (counted as ``evicted``).
+
+    Examples
+    --------
+    >>> import pghot
+    >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+    >>> t.record_access(1500, -1, pghot.Source.HW_HINTS, 10)
+    <Outcome.RECORDED: 0>
+    >>> t.record_access(1500, -1, pghot.Source.HW_HINTS, 20)
+    <Outcome.RECORDED: 0>
+    >>> t.extract_batch(0).tolist()
+    [1500]
+    """
+
+    cdef table_t tab
+    cdef const queue_ops *qops
+    cdef void **queues
+    cdef pghot_lock_t *qlocks
+    cdef int32_t *qnid            # node id of each queue
+    cdef int32_t nqueues
+    cdef int32_t *target          # by nid: promotion target, -1 if no node
+    cdef int32_t *qidx            # by nid: queue index, -1 if not top tier
+    cdef int32_t max_nid
+    cdef int32_t nnodes
+    cdef uint64_t *nstart         # node ranges sorted by start PFN
+    cdef uint64_t *nend
+    cdef uint8_t *ntop
+    cdef uint64_t *nbit           # first bit of the node in `unmovable`
+    cdef uint64_t *unmovable
+    cdef uint64_t unmovable_words
+    cdef uint32_t fbits, nbits, tbits, fmax, nmask, tmask, thr, window
+    cdef int32_t default_nid
+    cdef bint evict
+    cdef uint64_t qcap
+    cdef uint64_t src_count[NSOURCES]
+    cdef uint64_t toptier_count
+    cdef uint64_t notmov_count
+    cdef uint64_t active          # batch calls in flight
+    cdef object _topology
+    cdef int64_t _hz
+    cdef int64_t _window_ms
+    cdef str _queue_name
+
+    def __cinit__(self, *args, **kwargs):
+        self.tab.recs = NULL
+        self.tab.shards = NULL
+        self.qops = NULL
+        self.queues = NULL
+        self.qlocks = NULL
+        self.qnid = NULL
+        self.target = NULL
+        self.qidx = NULL
+        self.nstart = NULL
+        self.nend = NULL
+        self.ntop = NULL
+        self.nbit = NULL
+        self.unmovable = NULL
+        self.nqueues = 0
+
+    def __init__(self, topology, *, hz=1000, freq_window_ms=5000, threshold=2,
+                 freq_bits=3, nid_bits=10, time_bits=19, capacity=None,
+                 queue_capacity=None, queue="binary", evict_stale=False):
+        from pghot.topology import Topology
+        if self.tab.recs != NULL:
+            raise RuntimeError("Tracker is already initialised")
+        if not isinstance(topology, Topology):
+            raise TypeError(f"topology must be a pghot.Topology, not {type(topology).__name__}")
+        cdef int64_t fb = _int_arg(freq_bits, "freq_bits", 1, 16)
+        cdef int64_t nb = _int_arg(nid_bits, "nid_bits", 1, 30)
+        cdef int64_t tb = _int_arg(time_bits, "time_bits", 1, 30)
+        if fb + nb + tb > 32:
+            raise ValueError(f"freq_bits + nid_bits + time_bits must be <= 32, got {fb + nb + tb}")
+        cdef int64_t c_hz = _int_arg(hz, "hz", 1, 1_000_000)
+        cdef int64_t wms = _int_arg(freq_window_ms, "freq_window_ms", 0, 1 << 40)
+        cdef int64_t thr = _int_arg(threshold, "threshold", 1, (1 << fb) - 1)
+        win = -(-wms * c_hz // 1000)            # msecs_to_jiffies rounds up
+        if win >= (1 << tb):
+            raise ValueError(
+                f"freq_window_ms={wms} is {win} jiffies at hz={c_hz}, which "
+                f"time_bits={tb} cannot represent (span {(1 << tb) - 1} jiffies)")
+        if not isinstance(queue, str):
+            raise TypeError(f"queue must be a str, not {type(queue).__name__}")
+        if queue not in _QUEUES:
+            raise ValueError(f"queue must be one of {sorted(_QUEUES)}, got {queue!r}")
+        if not isinstance(evict_stale, (bool, np.bool_)):
+            raise TypeError(f"evict_stale must be a bool, not {type(evict_stale).__name__}")
+        arrs = topology.arrays()
+        nids = [n.nid for n in topology.nodes]
+        if max(nids) >= (1 << nb):
+            raise ValueError(f"nid_bits={nb} cannot hold node id {max(nids)} of the topology")
+        lower = int(topology.lower_pages())
+        cdef int64_t cap
+        if capacity is None:
+            cap = lower * 50 // 100
+        else:
+            cap = _int_arg(capacity, "capacity", 0, 1 << 31)
+        cdef int64_t qcap
+        if queue_capacity is None:
+            qcap = max(1, cap * 25 // 100) if cap > 0 else 0
+        else:
+            qcap = _int_arg(queue_capacity, "queue_capacity", 0, 0xFFFFFFFE)
+
+        self._topology = topology
+        self._hz = c_hz
+        self._window_ms = wms
+        self._queue_name = queue
+        self.fbits = fb
+        self.nbits = nb
+        self.tbits = tb
+        self.fmax = (1 << fb) - 1
+        self.nmask = (1 << nb) - 1
+        self.tmask = <uint32_t>((1 << tb) - 1)
+        self.thr = thr
+        self.window = win
+        self.evict = bool(evict_stale)
+        self.qcap = qcap
+        self.default_nid = topology.default_node
+        self.qops = _QUEUE_OPS[_QUEUES[queue]]
+        self._init_topology(arrs)
+        self._init_table(cap)
+        self._init_queues(topology)
+
+    cdef _init_topology(self, dict arrs):
+        cdef int32_t i
+        cdef uint64_t bits = 0
+        target = np.ascontiguousarray(arrs["target"], dtype=np.int32)
+        self.max_nid = len(target) - 1
+        self.target = <int32_t *>calloc(len(target), sizeof(int32_t))
+        self.qidx = <int32_t *>calloc(len(target), sizeof(int32_t))
+        n = len(arrs["nid"])
+        self.nnodes = n
+        self.nstart = <uint64_t *>calloc(n, sizeof(uint64_t))
+        self.nend = <uint64_t *>calloc(n, sizeof(uint64_t))
+        self.nbit = <uint64_t *>calloc(n, sizeof(uint64_t))
+        self.ntop = <uint8_t *>calloc(n, sizeof(uint8_t))
+        if (self.target == NULL or self.qidx == NULL or self.nstart == NULL
+                or self.nend == NULL or self.nbit == NULL or self.ntop == NULL):
+            raise MemoryError()
+        for i in range(len(target)):
+            self.target[i] = target[i]
+            self.qidx[i] = -1
+        for i in range(n):
+            self.nstart[i] = int(arrs["start_pfn"][i])
+            self.nend[i] = int(arrs["start_pfn"][i]) + int(arrs["nr_pages"][i])
+            self.ntop[i] = bool(arrs["toptier"][i])
+            self.nbit[i] = bits
+            if not self.ntop[i]:
+                bits += int(arrs["nr_pages"][i])
+        self.unmovable_words = (bits + 63) // 64
+        self.unmovable = <uint64_t *>calloc(self.unmovable_words or 1, sizeof(uint64_t))
+        if self.unmovable == NULL:
+            raise MemoryError()
+
+    cdef _init_table(self, int64_t cap):
+        cdef uint32_t b = 0
+        while b < SHARD_MAX_BITS and (cap >> (b + 1)) >= SHARD_MIN_RECORDS:
+            b += 1
+        cdef uint64_t nshards = 1 << b
+        cdef uint64_t per = (cap + nshards - 1) // nshards
+        cdef uint64_t slots = per + per // 4 + 1
+        cdef uint64_t i
+        self.tab.nshards = nshards
+        self.tab.shard_bits = b
+        self.tab.shard_slots = slots
+        self.tab.capacity = cap
+        self.tab.population = 0
+        self.tab.recs = <pghot_rec *>malloc(nshards * slots * sizeof(pghot_rec))
+        self.tab.shards = <shard_t *>calloc(nshards, sizeof(shard_t))
+        if self.tab.recs == NULL or self.tab.shards == NULL:
+            raise MemoryError(f"cannot allocate a table of {cap} records")
+        with nogil:
+            for i in range(nshards * slots):
+                self.tab.recs[i].pfn = PGHOT_PFN_EMPTY
+                self.tab.recs[i].word = 0
+                self.tab.recs[i].qpos = PGHOT_QPOS_NONE
+        for i in range(nshards):
+            pghot_lock_init(&self.tab.shards[i].lock)
+            self.tab.shards[i].max_nr = slots - 1
+
+    cdef _init_queues(self, topology):
+        top = list(topology.toptier_nids())
+        cdef int32_t i
+        self.queues = <void **>calloc(len(top), sizeof(void *))
+        self.qlocks = <pghot_lock_t *>calloc(len(top), sizeof(pghot_lock_t))
+        self.qnid = <int32_t *>calloc(len(top), sizeof(int32_t))
+        if self.queues == NULL or self.qlocks == NULL or self.qnid == NULL:
+            raise MemoryError()
+        for i in range(len(top)):
+            self.queues[i] = self.qops.create(self.qcap, self.tab.recs)
+            if self.queues[i] == NULL:
+                raise MemoryError(f"cannot allocate a queue of {self.qcap} entries")
+            self.nqueues = i + 1
+            pghot_lock_init(&self.qlocks[i])
+            self.qnid[i] = top[i]
+            self.qidx[top[i]] = i
+
+    def __dealloc__(self):
+        cdef int32_t i
+        if self.queues != NULL:
+            for i in range(self.nqueues):
+                if self.queues[i] != NULL:
+                    self.qops.destroy(self.queues[i])
+            free(self.queues)
+        free(self.qlocks)
+        free(self.qnid)
+        free(self.tab.recs)
+        free(self.tab.shards)
+        free(self.target)
+        free(self.qidx)
+        free(self.nstart)
+        free(self.nend)
+        free(self.nbit)
+        free(self.ntop)
+        free(self.unmovable)
+
+    # ---------------------------------------------------------------- kernels
+
+    # O(log nodes): index of the node holding pfn, or -1 (offline).
+    cdef inline int32_t _node_index(self, uint64_t pfn) noexcept nogil:
+        cdef int32_t lo = 0, hi = self.nnodes, mid
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if self.nstart[mid] <= pfn:
+                lo = mid
+            else:
+                hi = mid
+        if self.nstart[lo] <= pfn < self.nend[lo]:
+            return lo
+        return -1
+
+    cdef inline uint32_t _pack(self, uint32_t freq, uint32_t nid, uint32_t t) noexcept nogil:
+        return freq | (nid << self.fbits) | (t << (self.fbits + self.nbits))
+
+    cdef inline uint32_t _freq(self, uint32_t w) noexcept nogil:
+        return w & self.fmax
+
+    cdef inline uint32_t _nid(self, uint32_t w) noexcept nogil:
+        return (w >> self.fbits) & self.nmask
+
+    cdef inline uint32_t _time(self, uint32_t w) noexcept nogil:
+        return (w >> (self.fbits + self.nbits)) & self.tmask
+
+    # Move the record at slot src to the empty slot dst of the same shard;
+    # its queue entry follows.  Caller holds the shard lock.
+    cdef inline void _move(self, uint32_t src, uint32_t dst) noexcept nogil:
+        cdef pghot_rec *r = &self.tab.recs[src]
+        cdef int32_t q
+        if pghot_load_u32(&r.qpos) == PGHOT_QPOS_NONE:
+            self.tab.recs[dst] = r[0]
+            return
+        q = self.qidx[self._nid(r.word)]
+        pghot_lock(&self.qlocks[q])
+        self.tab.recs[dst] = r[0]
+        self.qops.relocate(self.queues[q], self.tab.recs[dst].qpos, dst)
+        pghot_unlock(&self.qlocks[q])
+
+    # O(run length): delete the (unqueued) record at global slot g by
+    # shifting the rest of its run back.  Caller holds the shard lock.
+    cdef void _delete(self, uint32_t g) noexcept nogil:
+        cdef uint32_t ss = self.tab.shard_slots
+        cdef uint32_t base = (g // ss) * ss
+        cdef uint32_t i = g - base, j = i, k, sh
+        cdef bint stay
+        while True:
+            j += 1
+            if j == ss:
+                j = 0
+            if self.tab.recs[base + j].pfn == PGHOT_PFN_EMPTY:
+                break
+            table_place(&self.tab, self.tab.recs[base + j].pfn, &sh, &k)
+            # the record at j may fill hole i unless its home lies in (i, j]
+            if i <= j:
+                stay = i < k <= j
+            else:
+                stay = i < k or k <= j
+            if stay:
+                continue
+            self._move(base + j, base + i)
+            i = j
+        self.tab.recs[base + i].pfn = PGHOT_PFN_EMPTY
+        self.tab.recs[base + i].word = 0
+        self.tab.recs[base + i].qpos = PGHOT_QPOS_NONE
+
+    cdef inline bint _reserve(self) noexcept nogil:
+        if pghot_fetch_add_u64(&self.tab.population, 1) >= self.tab.capacity:
+            pghot_sub_u64(&self.tab.population, 1)
+            return False
+        return True
+
+    # SEMANTICS.md section 4, steps 3-7, for a validated access.  Returns the
+    # outcome; counts per source are the caller's.
+    cdef int _record(self, uint64_t pfn, int64_t nid, uint64_t now) noexcept nogil:
+        cdef int32_t k = self._node_index(pfn)
+        cdef uint64_t bit
+        if k < 0:
+            return O_NOT_MOVABLE
+        if self.ntop[k]:
+            return O_TOPTIER
+        bit = self.nbit[k] + (pfn - self.nstart[k])
+        if (pghot_load_u64(&self.unmovable[bit >> 6]) >> (bit & 63)) & 1:
+            return O_NOT_MOVABLE
+
+        cdef uint32_t tgt = <uint32_t>(self.default_nid if nid < 0 else self.target[nid])
+        cdef uint32_t cur = <uint32_t>(now & self.tmask)
+        cdef uint32_t s, home, g, j, end, old_tgt, old_freq = 0, freq
+        cdef bint found, queued = False
+        cdef shard_t *sh
+        cdef pghot_rec *r
+        cdef int32_t q
+        table_place(&self.tab, pfn, &s, &home)
+        sh = &self.tab.shards[s]
+
+        pghot_lock(&sh.lock)
+        g = table_find(&self.tab, s, home, pfn, &found)
+        r = &self.tab.recs[g]
+        if found:
+            old_freq = self._freq(r.word)
+            old_tgt = self._nid(r.word)
+            if (((cur - self._time(r.word)) & self.tmask) > self.window
+                    or (nid >= 0 and tgt != old_tgt)):
+                freq = 1
+            else:
+                freq = old_freq + 1 if old_freq < self.fmax else old_freq
+            r.word = self._pack(freq, tgt, cur)
+            queued = pghot_load_u32(&r.qpos) != PGHOT_QPOS_NONE
+        else:
+            if not (sh.nr < sh.max_nr and self._reserve()):
+                g = self._evict_slot(s, home, g, cur) if self.evict else PGHOT_QPOS_NONE
+                if g == PGHOT_QPOS_NONE:
+                    sh.table_full += 1
+                    pghot_unlock(&sh.lock)
+                    return O_TABLE_FULL
+                sh.evicted += 1
+                r = &self.tab.recs[g]
+            else:
+                sh.nr += 1
+            r.pfn = pfn
+            r.word = self._pack(1, tgt, cur)
+            pghot_store_u32(&r.qpos, PGHOT_QPOS_NONE)
+            sh.created += 1
+            freq = 1
+            old_tgt = tgt
+
+        # Queue: only ever the target's queue (F4), whenever freq >= threshold (F5).
+        if queued and old_tgt != tgt:
+            q = self.qidx[old_tgt]
+            pghot_lock(&self.qlocks[q])
+            self.qops.remove(self.queues[q], r.qpos)
+            pghot_unlock(&self.qlocks[q])
+            queued = False
+        if freq >= self.thr:
+            if not queued or freq != old_freq:
+                q = self.qidx[tgt]
+                pghot_lock(&self.qlocks[q])
+                if queued:
+                    self.qops.update(self.queues[q], r.qpos, freq)
+                elif self.qops.push(self.queues[q], g, freq) == 0:
+                    sh.pushes += 1
+                else:
+                    sh.queue_full += 1       # F14: stays unqueued, counted
+                pghot_unlock(&self.qlocks[q])
+        elif queued:
+            q = self.qidx[tgt]
+            pghot_lock(&self.qlocks[q])
+            self.qops.remove(self.queues[q], r.qpos)
+            pghot_unlock(&self.qlocks[q])
+        sh.recorded += 1
+        pghot_unlock(&sh.lock)
+        return O_RECORDED
+
+    # A slot for a new PFN in a full table: a stale, unqueued record in the
+    # PFN's run [home, end), overwritten in place (every slot of the run is a
+    # valid place for the PFN).  PGHOT_QPOS_NONE when there is none.
+    cdef uint32_t _evict_slot(self, uint32_t s, uint32_t home, uint32_t end,
+                              uint32_t cur) noexcept nogil:
+        cdef uint32_t ss = self.tab.shard_slots
+        cdef uint32_t base = s * ss
+        cdef uint32_t i = home
+        cdef pghot_rec *r
+        while base + i != end:
+            r = &self.tab.recs[base + i]
+            if (pghot_load_u32(&r.qpos) == PGHOT_QPOS_NONE
+                    and ((cur - self._time(r.word)) & self.tmask) > self.window):
+                return base + i
+            i += 1
+            if i == ss:
+                i = 0
+        return PGHOT_QPOS_NONE
+
+    # Pop up to max_count records with key >= thr from queue q and delete
+    # them from the table; returns how many.
+    cdef uint64_t _extract(self, int32_t q, uint64_t max_count, uint32_t thr,
+                           uint64_t *out_pfn, uint32_t *out_word) noexcept nogil:
+        cdef uint64_t n = 0
+        cdef void *qp = self.queues[q]
+        cdef pghot_lock_t *ql = &self.qlocks[q]
+        cdef uint32_t slot, key, slot2, key2
+        cdef shard_t *sh
+        while n < max_count:
+            pghot_lock(ql)
+            if not self.qops.peek(qp, &slot, &key) or key < thr:
+                pghot_unlock(ql)
+                break
+            sh = &self.tab.shards[slot // self.tab.shard_slots]
+            if not pghot_trylock(&sh.lock):
+                # respect the lock order, then make sure the top is unchanged
+                pghot_unlock(ql)
+                pghot_lock(&sh.lock)
+                pghot_lock(ql)
+                if (not self.qops.peek(qp, &slot2, &key2) or slot2 != slot
+                        or key2 < thr):
+                    pghot_unlock(ql)
+                    pghot_unlock(&sh.lock)
+                    continue
+            self.qops.pop(qp)
+            pghot_unlock(ql)
+            out_pfn[n] = self.tab.recs[slot].pfn
+            out_word[n] = self.tab.recs[slot].word
+            n += 1
+            self._delete(slot)
+            sh.nr -= 1
+            sh.extracted += 1
+            pghot_unlock(&sh.lock)
+            pghot_sub_u64(&self.tab.population, 1)
+        return n
+
+    # ------------------------------------------------------------ public API
+
+    cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
+        cdef int64_t v = _int_arg(nid, "nid", -1, (1 << self.nbits) - 1)
+        if v >= 0 and (v > self.max_nid or self.target[v] < 0):
+            raise ValueError(f"nid {v} is not a node of the topology")
+        return v
+
+    def record_access(self, pfn, nid, src, now):
+        """Report one access to a PFN (SEMANTICS.md section 4).
+
+        Parameters
+        ----------
+        pfn : int
+            Page frame number accessed.
+        nid : int
+            Accessing node, or ``pghot.NUMA_NO_NODE`` (-1) when unknown.
+        src : int or pghot.Source
+            Temperature source.
+        now : int
+            Access time in jiffies (>= 0).
+
+        Returns
+        -------
+        pghot.Outcome
+
+        Examples
+        --------
+        >>> import pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+        >>> t.record_access(10, 0, pghot.Source.HINT_FAULT, 0)
+        <Outcome.TOPTIER: 1>
+        >>> t.record_access(2000, 0, pghot.Source.HINT_FAULT, 0)
+        <Outcome.RECORDED: 0>
+        """
+        cdef uint64_t c_pfn = _pfn_arg(pfn)
+        cdef int64_t c_nid = self._nid_arg(nid)
+        cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
+        cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
+        pghot_add_u64(&self.src_count[c_src], 1)
+        cdef int o = self._record(c_pfn, c_nid, <uint64_t>c_now)
+        if o == O_TOPTIER:
+            pghot_add_u64(&self.toptier_count, 1)
+        elif o == O_NOT_MOVABLE:
+            pghot_add_u64(&self.notmov_count, 1)
+        return _OUTCOMES[o]
+
+    def record_accesses(self, pfns, nids, srcs, nows):
+        """Report a batch of accesses; the loop runs without the GIL.
+
+        Parameters
+        ----------
+        pfns : array_like of int
+            PFNs, 1-D integer array.
+        nids, srcs, nows : array_like of int, or int
+            Accessing nodes, sources and times: arrays as long as ``pfns``,
+            or scalars that apply to every access.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 counts indexed by :class:`pghot.Outcome`.
+
+        Examples
+        --------
+        >>> import numpy as np, pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+        >>> t.record_accesses(np.array([5, 2000, 2000]), -1, 0, np.array([1, 2, 3])).tolist()
+        [2, 1, 0, 0]
+        >>> t.queued(0)
+        1
+        """
+        pa = _int_array(pfns, "pfns", False)
+        na = _int_array(nids, "nids", True)
+        sa = _int_array(srcs, "srcs", True)
+        ta = _int_array(nows, "nows", True)
+        cdef Py_ssize_t n = pa.shape[0]
+        for a, name in ((na, "nids"), (sa, "srcs"), (ta, "nows")):
+            if a.ndim == 1 and a.shape[0] != n:
+                raise ValueError(f"{name} has length {a.shape[0]}, pfns has {n}")
+        if pa.dtype.kind == "i":
+            _check_range(pa, "pfns", 0, _I64_MAX)
+        elif pa.size and int(pa.max()) == 0xFFFFFFFFFFFFFFFF:
+            raise ValueError("pfns must be < 2**64 - 1")
+        _check_range(na, "nids", -1, (1 << self.nbits) - 1)
+        _check_range(sa, "srcs", 0, NSOURCES - 1)
+        if ta.dtype.kind == "u":
+            _check_range(ta, "nows", 0, _I64_MAX)
+        else:
+            _check_range(ta, "nows", 0, _I64_MAX)
+        cdef const uint64_t[::1] p = np.ascontiguousarray(pa, dtype=np.uint64)
+        cdef const int64_t[::1] nv = np.ascontiguousarray(na.reshape(-1), dtype=np.int64)
+        cdef const int64_t[::1] sv = np.ascontiguousarray(sa.reshape(-1), dtype=np.int64)
+        cdef const int64_t[::1] tv = np.ascontiguousarray(ta.reshape(-1), dtype=np.int64)
+        cdef Py_ssize_t nm = -1 if na.ndim else 0
+        cdef Py_ssize_t sm = -1 if sa.ndim else 0
+        cdef Py_ssize_t tm = -1 if ta.ndim else 0
+        cdef Py_ssize_t i, bad = -1
+        cdef int64_t v
+        # node membership of the accessing nids: the only check numpy can't do
+        with nogil:
+            for i in range(n if nm else (1 if n else 0)):
+                v = nv[i]
+                if v >= 0 and (v > self.max_nid or self.target[v] < 0):
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"nids[{bad}] = {nv[bad]} is not a node of the topology")
+
+        out = np.zeros(4, dtype=np.int64)
+        cdef int64_t[::1] o = out
+        cdef uint64_t cnt[4]
+        cdef uint64_t per_src[NSOURCES]
+        cdef int r
+        memset(cnt, 0, sizeof(cnt))
+        memset(per_src, 0, sizeof(per_src))
+        pghot_add_u64(&self.active, 1)
+        with nogil:
+            for i in range(n):
+                per_src[sv[i & sm]] += 1
+                r = self._record(p[i], nv[i & nm], <uint64_t>tv[i & tm])
+                cnt[r] += 1
+            for r in range(NSOURCES):
+                pghot_add_u64(&self.src_count[r], per_src[r])
+            pghot_add_u64(&self.toptier_count, cnt[O_TOPTIER])
+            pghot_add_u64(&self.notmov_count, cnt[O_NOT_MOVABLE])
+        pghot_sub_u64(&self.active, 1)
+        for r in range(4):
+            o[r] = cnt[r]
+        return out
+
+    def extract_batch(self, nid, max_count=1024, threshold=None, return_records=False):
+        """Remove and return the hottest queued records of a top-tier node.
+
+        Parameters
+        ----------
+        nid : int
+            Top-tier node whose queue is drained.
+        max_count : int, default 1024
+            At most this many records.
+        threshold : int, optional
+            Minimum frequency; default the tracker's threshold.
+        return_records : bool, default False
+            Return a structured array (``pghot.RECORD_DTYPE``) instead of PFNs.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint64 PFNs, highest frequency first (ties in any order).
+
+        Examples
+        --------
+        >>> import pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096), threshold=1)
+        >>> for now, pfn in enumerate([3000, 2000, 3000]):
+        ...     _ = t.record_access(pfn, -1, 0, now)
+        >>> rec = t.extract_batch(0, return_records=True)
+        >>> rec["pfn"].tolist(), rec["frequency"].tolist()
+        ([3000, 2000], [2, 1])
+        >>> len(t)
+        0
+        """
+        cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
+        if c_nid > self.max_nid or self.qidx[c_nid] < 0:
+            raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
+        cdef int64_t c_max = _int_arg(max_count, "max_count", 0, _I64_MAX)
+        cdef int64_t c_thr = self.thr if threshold is None else _int_arg(
+            threshold, "threshold", 1, self.fmax)
+        if not isinstance(return_records, (bool, np.bool_)):
+            raise TypeError(f"return_records must be a bool, not {type(return_records).__name__}")
+        cdef uint64_t want = min(<uint64_t>c_max, self.qcap)
+        pfn_out = np.empty(want, dtype=np.uint64)
+        word_out = np.empty(want, dtype=np.uint32)
+        cdef uint64_t[::1] pv = pfn_out
+        cdef uint32_t[::1] wv = word_out
+        cdef int32_t q = self.qidx[c_nid]
+        cdef uint64_t got
+        with nogil:
+            got = self._extract(q, want, <uint32_t>c_thr,
+                                &pv[0] if want else NULL, &wv[0] if want else NULL)
+        pfn_out = pfn_out[:got]
+        if not return_records:
+            return pfn_out
+        w = word_out[:got]
+        rec = np.empty(got, dtype=RECORD_DTYPE)
+        rec["pfn"] = pfn_out
+        rec["frequency"] = w & self.fmax
+        rec["nid"] = (w >> self.fbits) & self.nmask
+        rec["last_update"] = (w >> (self.fbits + self.nbits)) & self.tmask
+        return rec
+
+    def lookup(self, pfn):
+        """The record of a PFN, or None.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+        >>> _ = t.record_access(2000, -1, 0, 7)
+        >>> t.lookup(2000)
+        Record(pfn=2000, frequency=1, nid=0, last_update=7, queued=-1)
+        >>> t.lookup(2001) is None
+        True
+        """
+        cdef uint64_t c_pfn = _pfn_arg(pfn)
+        cdef uint32_t s, home, g, w = 0
+        cdef bint found, queued = False
+        table_place(&self.tab, c_pfn, &s, &home)
+        pghot_lock(&self.tab.shards[s].lock)
+        g = table_find(&self.tab, s, home, c_pfn, &found)
+        if found:
+            w = self.tab.recs[g].word
+            queued = pghot_load_u32(&self.tab.recs[g].qpos) != PGHOT_QPOS_NONE
+        pghot_unlock(&self.tab.shards[s].lock)
+        if not found:
+            return None
+        return Record(int(c_pfn), self._freq(w), self._nid(w), self._time(w),
+                      self._nid(w) if queued else -1)
+
+    def set_movable(self, pfns, flag):
+        """Mark lower-tier PFNs movable (default) or not movable.
+
+        Accesses to a PFN that is not movable are ignored
+        (``Outcome.NOT_MOVABLE``); its existing record is kept.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+        >>> t.set_movable([2000, 2001], False)
+        >>> t.record_access(2000, -1, 0, 0)
+        <Outcome.NOT_MOVABLE: 2>
+        """
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
+        a = _int_array(pfns, "pfns", True)
+        cdef const uint64_t[::1] p
+        if a.dtype.kind == "i":
+            _check_range(a, "pfns", 0, _I64_MAX)
+        p = np.ascontiguousarray(a.reshape(-1), dtype=np.uint64)
+        cdef Py_ssize_t i, n = p.shape[0], bad = -1
+        cdef int32_t k
+        cdef uint64_t bit
+        cdef uint64_t[::1] bits = np.empty(n, dtype=np.uint64)
+        cdef bint c_flag = bool(flag)
+        for i in range(n):
+            k = self._node_index(p[i])
+            if k < 0 or self.ntop[k]:
+                raise ValueError(f"pfns[{i}] = {p[i]} is not a PFN of a lower-tier node")
+            bits[i] = self.nbit[k] + (p[i] - self.nstart[k])
+        with nogil:
+            for i in range(n):
+                bit = bits[i]
+                if c_flag:
+                    pghot_and_u64(&self.unmovable[bit >> 6], ~(1ULL << (bit & 63)))
+                else:
+                    pghot_or_u64(&self.unmovable[bit >> 6], 1ULL << (bit & 63))
+
+    def __len__(self):
+        return <Py_ssize_t>pghot_load_u64(&self.tab.population)
+
+    def queued(self, nid):
+        """Number of records in a top-tier node's queue.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> pghot.Tracker(pghot.Topology.two_tier(1024, 4096)).queued(0)
+        0
+        """
+        cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
+        if c_nid > self.max_nid or self.qidx[c_nid] < 0:
+            raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
+        cdef int32_t q = self.qidx[c_nid]
+        pghot_lock(&self.qlocks[q])
+        cdef uint32_t n = self.qops.size(self.queues[q])
+        pghot_unlock(&self.qlocks[q])
+        return n
+
+    def stats(self):
+        """Event counters (the kernel's vmstat names, then the package's own).
+
+        Examples
+        --------
+        >>> import pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+        >>> _ = t.record_access(2000, -1, pghot.Source.PGTABLE_SCAN, 0)
+        >>> s = t.stats()
+        >>> s["pghot_recorded_accesses"], s["pghot_recorded_pgtscans"], s["pghot_records_hash"]
+        (1, 1, 1)
+        """
+        cdef uint64_t tot[7]
+        cdef uint32_t i
+        cdef shard_t *sh
+        memset(tot, 0, sizeof(tot))
+        for i in range(self.tab.nshards):
+            sh = &self.tab.shards[i]
+            pghot_lock(&sh.lock)
+            tot[0] += sh.created
+            tot[1] += sh.recorded
+            tot[2] += sh.table_full
+            tot[3] += sh.queue_full
+            tot[4] += sh.pushes
+            tot[5] += sh.extracted
+            tot[6] += sh.evicted
+            pghot_unlock(&sh.lock)
+        src = [pghot_load_u64(&self.src_count[i]) for i in range(NSOURCES)]
+        queued = 0
+        for i in range(self.nqueues):
+            pghot_lock(&self.qlocks[i])
+            queued += self.qops.size(self.queues[i])
+            pghot_unlock(&self.qlocks[i])
+        return {
+            "pghot_recorded_accesses": sum(src),
+            "pghot_recorded_hwhints": src[0],
+            "pghot_recorded_pgtscans": src[1],
+            "pghot_recorded_hintfaults": src[2],
+            "pghot_records_hash": tot[0],
+            "pghot_records_heap": tot[4],
+            "recorded": tot[1],
+            "toptier": pghot_load_u64(&self.toptier_count),
+            "not_movable": pghot_load_u64(&self.notmov_count),
+            "table_full": tot[2],
+            "queue_full": tot[3],
+            "evicted": tot[6],
+            "extracted": tot[5],
+            "records": pghot_load_u64(&self.tab.population),
+            "queued": queued,
+        }
+
+    def memory_bytes(self):
+        """Bytes the tracker allocated: table, queues, movable bitmap, locks.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1 << 20, 1 << 21))
+        >>> t.memory_bytes() / t.capacity < 24
+        True
+        """
+        cdef size_t n = 0
+        cdef int32_t i
+        n += <size_t>self.tab.nshards * self.tab.shard_slots * sizeof(pghot_rec)
+        n += <size_t>self.tab.nshards * sizeof(shard_t)
+        for i in range(self.nqueues):
+            n += self.qops.nbytes(self.queues[i])
+        n += <size_t>self.nqueues * (sizeof(void *) + sizeof(pghot_lock_t) + sizeof(int32_t))
+        n += <size_t>(self.unmovable_words or 1) * sizeof(uint64_t)
+        n += <size_t>(self.max_nid + 1) * 2 * sizeof(int32_t)
+        n += <size_t>self.nnodes * (3 * sizeof(uint64_t) + 1)
+        return n
+
+    def check(self):
+        """Verify every invariant of SEMANTICS.md section 5.
+
+        Takes every lock (shards, then queues), so it sees a consistent state
+        even while other threads run; counter identities that span calls in
+        flight are checked only when no batch call is running.
+
+        Raises
+        ------
+        RuntimeError
+            Naming the first violated invariant.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> pghot.Tracker(pghot.Topology.two_tier(1024, 4096)).check()
+        """
+        cdef uint32_t i
+        cdef uint64_t a[3]
+        cdef int code
+        a[0] = a[1] = a[2] = 0
+        with nogil:
+            for i in range(self.tab.nshards):
+                pghot_lock(&self.tab.shards[i].lock)
+            for i in range(self.nqueues):
+                pghot_lock(&self.qlocks[i])
+            code = self._check_locked(a)
+            for i in range(self.nqueues):
+                pghot_unlock(&self.qlocks[i])
+            for i in range(self.tab.nshards):
+                pghot_unlock(&self.tab.shards[i].lock)
+        if code:
+            raise RuntimeError("pghot invariant violated: "
+                               + _CHECK_MESSAGES[code].format(a[0], a[1], a[2]))
+
+    # Every invariant, with every lock held; 0 or a _CHECK_MESSAGES code with
+    # up to three values in a.  No Python object here: a Python finaliser run
+    # under the locks could hand the GIL to a thread that then waits on them.
+    cdef int _check_locked(self, uint64_t *a) noexcept nogil:
+        cdef uint32_t ss = self.tab.shard_slots, s, i, g, sh2, home, j, slot, key
+        cdef uint32_t freq, nid
+        cdef uint64_t occupied, total = 0, queued_recs = 0, hot_unqueued = 0
+        cdef uint64_t created = 0, extracted = 0, evicted = 0, queue_full = 0
+        cdef uint64_t recorded = 0, table_full = 0, qtotal = 0, accesses = 0
+        cdef int32_t k, q
+        cdef int64_t bad
+        cdef pghot_rec *r
+        cdef shard_t *sh
+        for s in range(self.tab.nshards):
+            sh = &self.tab.shards[s]
+            created += sh.created
+            extracted += sh.extracted
+            evicted += sh.evicted
+            queue_full += sh.queue_full
+            recorded += sh.recorded
+            table_full += sh.table_full
+            occupied = 0
+            for i in range(ss):
+                g = s * ss + i
+                r = &self.tab.recs[g]
+                if r.pfn == PGHOT_PFN_EMPTY:
+                    continue
+                occupied += 1
+                freq = self._freq(r.word)
+                nid = self._nid(r.word)
+                a[0] = r.pfn
+                if freq < 1:
+                    return 1
+                k = self._node_index(r.pfn)
+                if k < 0 or self.ntop[k]:
+                    return 2
+                if nid > <uint32_t>self.max_nid or self.qidx[nid] < 0:
+                    a[1] = nid
+                    return 3
+                table_place(&self.tab, r.pfn, &sh2, &home)
+                if sh2 != s:
+                    a[1] = s
+                    a[2] = sh2
+                    return 4
+                j = home
+                while j != i:
+                    if self.tab.recs[s * ss + j].pfn == PGHOT_PFN_EMPTY:
+                        return 5
+                    if self.tab.recs[s * ss + j].pfn == r.pfn:
+                        return 6
+                    j = j + 1 if j + 1 < ss else 0
+                if r.qpos != PGHOT_QPOS_NONE:
+                    queued_recs += 1
+                    q = self.qidx[nid]
+                    a[1] = nid
+                    if not self.qops.entry(self.queues[q], r.qpos, &slot, &key) or slot != g:
+                        return 7
+                    a[1] = key
+                    a[2] = freq
+                    if key != freq:
+                        return 8
+                    if freq < self.thr:
+                        return 9
+                elif freq >= self.thr:
+                    hot_unqueued += 1
+            if occupied != sh.nr:
+                a[0] = s
+                a[1] = sh.nr
+                a[2] = occupied
+                return 10
+            total += occupied
+        for q in range(self.nqueues):
+            bad = self.qops.check(self.queues[q])
+            if bad >= 0:
+                a[0] = self.qnid[q]
+                a[1] = bad
+                return 11
+            qtotal += self.qops.size(self.queues[q])
+        a[0] = qtotal
+        a[1] = queued_recs
+        if qtotal != queued_recs:
+            return 12
+        a[0] = hot_unqueued
+        if hot_unqueued and not queue_full:
+            return 13
+        a[0] = total
+        a[1] = pghot_load_u64(&self.tab.population)
+        if total != a[1]:
+            return 14
+        a[1] = self.tab.capacity
+        if total > self.tab.capacity:
+            return 15
+        a[1] = created - extracted - evicted
+        if total != a[1]:
+            return 16
+        if pghot_load_u64(&self.active) == 0:
+            for i in range(NSOURCES):
+                accesses += pghot_load_u64(&self.src_count[i])
+            a[0] = accesses
+            a[1] = (recorded + table_full + pghot_load_u64(&self.toptier_count)
+                    + pghot_load_u64(&self.notmov_count))
+            if a[0] != a[1]:
+                return 17
+        return 0
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def topology(self):
+        """The :class:`pghot.Topology` the tracker was built with."""
+        return self._topology
+
+    @property
+    def hz(self):
+        """Jiffies per second."""
+        return self._hz
+
+    @property
+    def freq_window_ms(self):
+        """Frequency window in milliseconds."""
+        return self._window_ms
+
+    @property
+    def window_jiffies(self):
+        """Frequency window in jiffies (rounded up)."""
+        return self.window
+
+    @property
+    def threshold(self):
+        """Frequency at which a record is queued."""
+        return self.thr
+
+    @property
+    def freq_bits(self):
+        return self.fbits
+
+    @property
+    def nid_bits(self):
+        return self.nbits
+
+    @property
+    def time_bits(self):
+        return self.tbits
+
+    @property
+    def capacity(self):
+        """Records the table holds at most."""
+        return self.tab.capacity
+
+    @property
+    def queue_capacity(self):
+        """Entries each top-tier queue holds at most."""
+        return self.qcap
+
+    @property
+    def queue(self):
+        """Name of the queue design."""
+        return self._queue_name
+
+    @property
+    def evict_stale(self):
+        return bool(self.evict)
+
+    def __repr__(self):
+        return (f"Tracker(records={len(self)}, capacity={self.capacity}, "
+                f"threshold={self.thr}, window_jiffies={self.window}, queue={self._queue_name!r})")

@@ -1,0 +1,27 @@
+# Shared typedefs of the pghot core and the C helpers of pghot_sync.h.
+from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
+
+cdef extern from "pghot_sync.h" nogil:
+    ctypedef struct pghot_lock_t:
+        int locked
+    ctypedef struct pghot_rec:
+        uint64_t pfn
+        uint32_t word
+        uint32_t qpos
+    uint64_t PGHOT_PFN_EMPTY
+    uint32_t PGHOT_QPOS_NONE
+
+    void pghot_lock_init(pghot_lock_t *l)
+    bint pghot_trylock(pghot_lock_t *l)
+    void pghot_lock(pghot_lock_t *l)
+    void pghot_unlock(pghot_lock_t *l)
+    uint32_t pghot_load_u32(const uint32_t *p)
+    void pghot_store_u32(uint32_t *p, uint32_t v)
+    uint64_t pghot_load_u64(const uint64_t *p)
+    void pghot_add_u64(uint64_t *p, uint64_t v)
+    uint64_t pghot_fetch_add_u64(uint64_t *p, uint64_t v)
+    void pghot_sub_u64(uint64_t *p, uint64_t v)
+    void pghot_or_u64(uint64_t *p, uint64_t v)
+    void pghot_and_u64(uint64_t *p, uint64_t v)
+    uint64_t pghot_hash(uint64_t x)
+    uint32_t pghot_reduce(uint32_t h, uint32_t n)
