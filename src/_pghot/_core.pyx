@@ -56,6 +56,7 @@ cdef enum:
     NSOURCES = 3
     SHARD_MIN_RECORDS = 4096   # smaller shards buy no parallelism
     SHARD_MAX_BITS = 8
+    PREFETCH_AHEAD = 8         # accesses between a slot's prefetch and its use
 
 cdef tuple _OUTCOMES = tuple(Outcome)
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
@@ -212,6 +213,9 @@ cdef class Tracker:
     cdef void **queues
     cdef pghot_lock_t *qlocks
     cdef int32_t *qnid            # node id of each queue
+    cdef uint64_t *qlen           # each queue's size, written under its lock,
+                                  # read without it to refuse a push to a full
+                                  # queue without taking the lock
     cdef int32_t nqueues
     cdef int32_t *target          # by nid: promotion target, -1 if no node
     cdef int32_t *qidx            # by nid: queue index, -1 if not top tier
@@ -243,6 +247,7 @@ cdef class Tracker:
         self.queues = NULL
         self.qlocks = NULL
         self.qnid = NULL
+        self.qlen = NULL
         self.target = NULL
         self.qidx = NULL
         self.nstart = NULL
@@ -378,7 +383,8 @@ cdef class Tracker:
         self.queues = <void **>calloc(len(top), sizeof(void *))
         self.qlocks = <pghot_lock_t *>calloc(len(top), sizeof(pghot_lock_t))
         self.qnid = <int32_t *>calloc(len(top), sizeof(int32_t))
-        if self.queues == NULL or self.qlocks == NULL or self.qnid == NULL:
+        self.qlen = <uint64_t *>calloc(len(top), sizeof(uint64_t))
+        if self.queues == NULL or self.qlocks == NULL or self.qnid == NULL or self.qlen == NULL:
             raise MemoryError()
         for i in range(len(top)):
             self.queues[i] = self.qops.create(self.qcap, self.tab.recs)
@@ -398,6 +404,7 @@ cdef class Tracker:
             free(self.queues)
         free(self.qlocks)
         free(self.qnid)
+        free(self.qlen)
         free(self.tab.recs)
         free(self.tab.shards)
         free(self.target)
@@ -476,6 +483,23 @@ cdef class Tracker:
         self.tab.recs[base + i].word = 0
         self.tab.recs[base + i].qpos = PGHOT_QPOS_NONE
 
+    # Queue operations with the queue lock taken around them.
+    cdef inline void _q_remove(self, int32_t q, uint32_t qpos) noexcept nogil:
+        pghot_lock(&self.qlocks[q])
+        self.qops.remove(self.queues[q], qpos)
+        pghot_store_u64(&self.qlen[q], self.qops.size(self.queues[q]))
+        pghot_unlock(&self.qlocks[q])
+
+    cdef inline bint _q_push(self, int32_t q, uint32_t slot, uint32_t key) noexcept nogil:
+        cdef int rc
+        if pghot_load_u64(&self.qlen[q]) >= self.qcap:
+            return False
+        pghot_lock(&self.qlocks[q])
+        rc = self.qops.push(self.queues[q], slot, key)
+        pghot_store_u64(&self.qlen[q], self.qops.size(self.queues[q]))
+        pghot_unlock(&self.qlocks[q])
+        return rc == 0
+
     cdef inline bint _reserve(self) noexcept nogil:
         if pghot_fetch_add_u64(&self.tab.population, 1) >= self.tab.capacity:
             pghot_sub_u64(&self.tab.population, 1)
@@ -538,27 +562,21 @@ cdef class Tracker:
 
         # Queue: only ever the target's queue (F4), whenever freq >= threshold (F5).
         if queued and old_tgt != tgt:
-            q = self.qidx[old_tgt]
-            pghot_lock(&self.qlocks[q])
-            self.qops.remove(self.queues[q], r.qpos)
-            pghot_unlock(&self.qlocks[q])
+            self._q_remove(self.qidx[old_tgt], r.qpos)
             queued = False
         if freq >= self.thr:
-            if not queued or freq != old_freq:
-                q = self.qidx[tgt]
-                pghot_lock(&self.qlocks[q])
-                if queued:
-                    self.qops.update(self.queues[q], r.qpos, freq)
-                elif self.qops.push(self.queues[q], g, freq) == 0:
+            if not queued:
+                if self._q_push(self.qidx[tgt], g, freq):
                     sh.pushes += 1
                 else:
                     sh.queue_full += 1       # F14: stays unqueued, counted
+            elif freq != old_freq:
+                q = self.qidx[tgt]
+                pghot_lock(&self.qlocks[q])
+                self.qops.update(self.queues[q], r.qpos, freq)
                 pghot_unlock(&self.qlocks[q])
         elif queued:
-            q = self.qidx[tgt]
-            pghot_lock(&self.qlocks[q])
-            self.qops.remove(self.queues[q], r.qpos)
-            pghot_unlock(&self.qlocks[q])
+            self._q_remove(self.qidx[tgt], r.qpos)
         sh.recorded += 1
         pghot_unlock(&sh.lock)
         return O_RECORDED
@@ -608,6 +626,7 @@ cdef class Tracker:
                     pghot_unlock(&sh.lock)
                     continue
             self.qops.pop(qp)
+            pghot_store_u64(&self.qlen[q], self.qops.size(qp))
             pghot_unlock(ql)
             out_pfn[n] = self.tab.recs[slot].pfn
             out_word[n] = self.tab.recs[slot].word
@@ -705,10 +724,9 @@ cdef class Tracker:
             raise ValueError("pfns must be < 2**64 - 1")
         _check_range(na, "nids", -1, (1 << self.nbits) - 1)
         _check_range(sa, "srcs", 0, NSOURCES - 1)
-        if ta.dtype.kind == "u":
-            _check_range(ta, "nows", 0, _I64_MAX)
-        else:
-            _check_range(ta, "nows", 0, _I64_MAX)
+        _check_range(ta, "nows", 0, _I64_MAX)
+        if pa.dtype == np.int64:
+            pa = pa.view(np.uint64)          # checked non-negative: no copy
         cdef const uint64_t[::1] p = np.ascontiguousarray(pa, dtype=np.uint64)
         cdef const int64_t[::1] nv = np.ascontiguousarray(na.reshape(-1), dtype=np.int64)
         cdef const int64_t[::1] sv = np.ascontiguousarray(sa.reshape(-1), dtype=np.int64)
@@ -733,11 +751,15 @@ cdef class Tracker:
         cdef uint64_t cnt[4]
         cdef uint64_t per_src[NSOURCES]
         cdef int r
+        cdef uint32_t ps, ph
         memset(cnt, 0, sizeof(cnt))
         memset(per_src, 0, sizeof(per_src))
         pghot_add_u64(&self.active, 1)
         with nogil:
             for i in range(n):
+                if i + PREFETCH_AHEAD < n:
+                    table_place(&self.tab, p[i + PREFETCH_AHEAD], &ps, &ph)
+                    pghot_prefetch(&self.tab.recs[ps * self.tab.shard_slots + ph])
                 per_src[sv[i & sm]] += 1
                 r = self._record(p[i], nv[i & nm], <uint64_t>tv[i & tm])
                 cnt[r] += 1

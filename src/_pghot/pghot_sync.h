@@ -59,11 +59,17 @@ static inline void pghot_unlock(pghot_lock_t *l)
 static inline uint32_t pghot_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void pghot_store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline uint64_t pghot_load_u64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void pghot_store_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_add_u64(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 static inline uint64_t pghot_fetch_add_u64(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_sub_u64(uint64_t *p, uint64_t v) { __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_or_u64(uint64_t *p, uint64_t v) { __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_and_u64(uint64_t *p, uint64_t v) { __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }
+
+/* Start loading a cache line that a later iteration of a batch will need:
+ * the shard lock's atomic exchange orders memory, so without this the
+ * table misses of consecutive accesses would not overlap. */
+static inline void pghot_prefetch(const void *p) { __builtin_prefetch(p, 1, 3); }
 
 /* splitmix64's finaliser: every input bit reaches every output bit, so
  * strided PFN patterns spread evenly over shards and slots. */
