@@ -33,6 +33,9 @@ from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
 
+cdef extern from "<stdlib.h>" nogil:
+    int posix_memalign(void **memptr, size_t alignment, size_t size)
+
 from defs cimport *
 from pqueue cimport queue_ops
 from table cimport shard_t, table_t, table_place, table_find
@@ -56,6 +59,7 @@ cdef enum:
     NSOURCES = 3
     SHARD_MIN_RECORDS = 4096   # smaller shards buy no parallelism
     SHARD_MAX_BITS = 8
+    EVICT_SCAN = 256           # slots searched for a stale record to evict
     PREFETCH_AHEAD = 8         # accesses between a slot's prefetch and its use
 
 cdef tuple _OUTCOMES = tuple(Outcome)
@@ -273,7 +277,7 @@ cdef class Tracker:
         cdef int64_t c_hz = _int_arg(hz, "hz", 1, 1_000_000)
         cdef int64_t wms = _int_arg(freq_window_ms, "freq_window_ms", 0, 1 << 40)
         cdef int64_t thr = _int_arg(threshold, "threshold", 1, (1 << fb) - 1)
-        win = -(-wms * c_hz // 1000)            # msecs_to_jiffies rounds up
+        win = -(-int(wms) * int(c_hz) // 1000)  # msecs_to_jiffies rounds up
         if win >= (1 << tb):
             raise ValueError(
                 f"freq_window_ms={wms} is {win} jiffies at hz={c_hz}, which "
@@ -291,6 +295,10 @@ cdef class Tracker:
         lower = int(topology.lower_pages())
         cdef int64_t cap
         if capacity is None:
+            if lower * 50 // 100 > (1 << 31):
+                raise ValueError(
+                    f"the default capacity ({lower * 50 // 100} records, 50 % of the "
+                    f"lower tier) exceeds 2**31: pass capacity= explicitly")
             cap = lower * 50 // 100
         else:
             cap = _int_arg(capacity, "capacity", 0, 1 << 31)
@@ -327,12 +335,16 @@ cdef class Tracker:
         self.max_nid = len(target) - 1
         self.target = <int32_t *>calloc(len(target), sizeof(int32_t))
         self.qidx = <int32_t *>calloc(len(target), sizeof(int32_t))
-        n = len(arrs["nid"])
+        keep = np.asarray(arrs["nr_pages"]) > 0      # a node without memory holds no PFN
+        starts = np.asarray(arrs["start_pfn"])[keep]
+        sizes = np.asarray(arrs["nr_pages"])[keep]
+        tops = np.asarray(arrs["toptier"])[keep]
+        n = len(starts)
         self.nnodes = n
-        self.nstart = <uint64_t *>calloc(n, sizeof(uint64_t))
-        self.nend = <uint64_t *>calloc(n, sizeof(uint64_t))
-        self.nbit = <uint64_t *>calloc(n, sizeof(uint64_t))
-        self.ntop = <uint8_t *>calloc(n, sizeof(uint8_t))
+        self.nstart = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
+        self.nend = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
+        self.nbit = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
+        self.ntop = <uint8_t *>calloc(n or 1, sizeof(uint8_t))
         if (self.target == NULL or self.qidx == NULL or self.nstart == NULL
                 or self.nend == NULL or self.nbit == NULL or self.ntop == NULL):
             raise MemoryError()
@@ -340,12 +352,12 @@ cdef class Tracker:
             self.target[i] = target[i]
             self.qidx[i] = -1
         for i in range(n):
-            self.nstart[i] = int(arrs["start_pfn"][i])
-            self.nend[i] = int(arrs["start_pfn"][i]) + int(arrs["nr_pages"][i])
-            self.ntop[i] = bool(arrs["toptier"][i])
+            self.nstart[i] = int(starts[i])
+            self.nend[i] = int(starts[i]) + int(sizes[i])
+            self.ntop[i] = bool(tops[i])
             self.nbit[i] = bits
             if not self.ntop[i]:
-                bits += int(arrs["nr_pages"][i])
+                bits += int(sizes[i])
         self.unmovable_words = (bits + 63) // 64
         self.unmovable = <uint64_t *>calloc(self.unmovable_words or 1, sizeof(uint64_t))
         if self.unmovable == NULL:
@@ -365,7 +377,10 @@ cdef class Tracker:
         self.tab.capacity = cap
         self.tab.population = 0
         self.tab.recs = <pghot_rec *>malloc(nshards * slots * sizeof(pghot_rec))
-        self.tab.shards = <shard_t *>calloc(nshards, sizeof(shard_t))
+        if posix_memalign(<void **>&self.tab.shards, 64, nshards * sizeof(shard_t)) != 0:
+            self.tab.shards = NULL
+        else:
+            memset(self.tab.shards, 0, nshards * sizeof(shard_t))
         if self.tab.recs == NULL or self.tab.shards == NULL:
             raise MemoryError(f"cannot allocate a table of {cap} records")
         with nogil:
@@ -420,6 +435,8 @@ cdef class Tracker:
     # O(log nodes): index of the node holding pfn, or -1 (offline).
     cdef inline int32_t _node_index(self, uint64_t pfn) noexcept nogil:
         cdef int32_t lo = 0, hi = self.nnodes, mid
+        if hi == 0:
+            return -1
         while hi - lo > 1:
             mid = (lo + hi) >> 1
             if self.nstart[mid] <= pfn:
@@ -501,10 +518,7 @@ cdef class Tracker:
         return rc == 0
 
     cdef inline bint _reserve(self) noexcept nogil:
-        if pghot_fetch_add_u64(&self.tab.population, 1) >= self.tab.capacity:
-            pghot_sub_u64(&self.tab.population, 1)
-            return False
-        return True
+        return pghot_inc_below(&self.tab.population, self.tab.capacity)
 
     # SEMANTICS.md section 4, steps 3-7, for a validated access.  Returns the
     # outcome; counts per source are the caller's.
@@ -543,16 +557,15 @@ cdef class Tracker:
             r.word = self._pack(freq, tgt, cur)
             queued = pghot_load_u32(&r.qpos) != PGHOT_QPOS_NONE
         else:
-            if not (sh.nr < sh.max_nr and self._reserve()):
-                g = self._evict_slot(s, home, g, cur) if self.evict else PGHOT_QPOS_NONE
-                if g == PGHOT_QPOS_NONE:
-                    sh.table_full += 1
-                    pghot_unlock(&sh.lock)
-                    return O_TABLE_FULL
+            if sh.nr < sh.max_nr and self._reserve():
+                sh.nr += 1
+            elif self.evict and self._evict(s, home, &g, cur, pfn):
                 sh.evicted += 1
                 r = &self.tab.recs[g]
             else:
-                sh.nr += 1
+                sh.table_full += 1
+                pghot_unlock(&sh.lock)
+                return O_TABLE_FULL
             r.pfn = pfn
             r.word = self._pack(1, tgt, cur)
             pghot_store_u32(&r.qpos, PGHOT_QPOS_NONE)
@@ -581,24 +594,37 @@ cdef class Tracker:
         pghot_unlock(&sh.lock)
         return O_RECORDED
 
-    # A slot for a new PFN in a full table: a stale, unqueued record in the
-    # PFN's run [home, end), overwritten in place (every slot of the run is a
-    # valid place for the PFN).  PGHOT_QPOS_NONE when there is none.
-    cdef uint32_t _evict_slot(self, uint32_t s, uint32_t home, uint32_t end,
-                              uint32_t cur) noexcept nogil:
+    cdef inline bint _stale_unqueued(self, uint32_t g, uint32_t cur) noexcept nogil:
+        cdef pghot_rec *r = &self.tab.recs[g]
+        return (r.pfn != PGHOT_PFN_EMPTY
+                and pghot_load_u32(&r.qpos) == PGHOT_QPOS_NONE
+                and ((cur - self._time(r.word)) & self.tmask) > self.window)
+
+    # Make room for pfn in a full table by giving up a record older than the
+    # window that is not queued.  First choice: one in pfn's own run
+    # [home, g[0]), overwritten in place (every slot of the run is a valid
+    # place for pfn).  Else the first one among the next EVICT_SCAN slots of
+    # the shard, deleted, after which pfn's empty slot is found again.  On
+    # success g[0] is pfn's slot (its old contents to be overwritten) and the
+    # shard's record count is unchanged.  Caller holds the shard lock.
+    cdef bint _evict(self, uint32_t s, uint32_t home, uint32_t *g, uint32_t cur,
+                     uint64_t pfn) noexcept nogil:
         cdef uint32_t ss = self.tab.shard_slots
         cdef uint32_t base = s * ss
-        cdef uint32_t i = home
-        cdef pghot_rec *r
-        while base + i != end:
-            r = &self.tab.recs[base + i]
-            if (pghot_load_u32(&r.qpos) == PGHOT_QPOS_NONE
-                    and ((cur - self._time(r.word)) & self.tmask) > self.window):
-                return base + i
-            i += 1
-            if i == ss:
-                i = 0
-        return PGHOT_QPOS_NONE
+        cdef uint32_t i = home, n
+        cdef bint found
+        while base + i != g[0]:
+            if self._stale_unqueued(base + i, cur):
+                g[0] = base + i
+                return True
+            i = i + 1 if i + 1 < ss else 0
+        for n in range(min(<uint32_t>EVICT_SCAN, ss)):
+            i = i + 1 if i + 1 < ss else 0
+            if self._stale_unqueued(base + i, cur):
+                self._delete(base + i)
+                g[0] = table_find(&self.tab, s, home, pfn, &found)
+                return True
+        return False
 
     # Pop up to max_count records with key >= thr from queue q and delete
     # them from the table; returns how many.
@@ -634,11 +660,16 @@ cdef class Tracker:
             self._delete(slot)
             sh.nr -= 1
             sh.extracted += 1
-            pghot_unlock(&sh.lock)
             pghot_sub_u64(&self.tab.population, 1)
+            pghot_unlock(&sh.lock)
         return n
 
     # ------------------------------------------------------------ public API
+
+    cdef inline int _ready(self) except -1:
+        if self.tab.recs == NULL:
+            raise RuntimeError("Tracker.__init__ was not called")
+        return 0
 
     cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
         cdef int64_t v = _int_arg(nid, "nid", -1, (1 << self.nbits) - 1)
@@ -673,6 +704,7 @@ cdef class Tracker:
         >>> t.record_access(2000, 0, pghot.Source.HINT_FAULT, 0)
         <Outcome.RECORDED: 0>
         """
+        self._ready()
         cdef uint64_t c_pfn = _pfn_arg(pfn)
         cdef int64_t c_nid = self._nid_arg(nid)
         cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
@@ -710,6 +742,7 @@ cdef class Tracker:
         >>> t.queued(0)
         1
         """
+        self._ready()
         pa = _int_array(pfns, "pfns", False)
         na = _int_array(nids, "nids", True)
         sa = _int_array(srcs, "srcs", True)
@@ -725,12 +758,12 @@ cdef class Tracker:
         _check_range(na, "nids", -1, (1 << self.nbits) - 1)
         _check_range(sa, "srcs", 0, NSOURCES - 1)
         _check_range(ta, "nows", 0, _I64_MAX)
-        if pa.dtype == np.int64:
-            pa = pa.view(np.uint64)          # checked non-negative: no copy
-        cdef const uint64_t[::1] p = np.ascontiguousarray(pa, dtype=np.uint64)
-        cdef const int64_t[::1] nv = np.ascontiguousarray(na.reshape(-1), dtype=np.int64)
-        cdef const int64_t[::1] sv = np.ascontiguousarray(sa.reshape(-1), dtype=np.int64)
-        cdef const int64_t[::1] tv = np.ascontiguousarray(ta.reshape(-1), dtype=np.int64)
+        # Private copies: the loop reads them without the GIL, when another
+        # thread could rewrite the caller's arrays after validation.
+        cdef const uint64_t[::1] p = pa.astype(np.uint64, order="C", copy=True)
+        cdef const int64_t[::1] nv = na.reshape(-1).astype(np.int64, order="C", copy=True)
+        cdef const int64_t[::1] sv = sa.reshape(-1).astype(np.int64, order="C", copy=True)
+        cdef const int64_t[::1] tv = ta.reshape(-1).astype(np.int64, order="C", copy=True)
         cdef Py_ssize_t nm = -1 if na.ndim else 0
         cdef Py_ssize_t sm = -1 if sa.ndim else 0
         cdef Py_ssize_t tm = -1 if ta.ndim else 0
@@ -803,6 +836,7 @@ cdef class Tracker:
         >>> len(t)
         0
         """
+        self._ready()
         cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
         if c_nid > self.max_nid or self.qidx[c_nid] < 0:
             raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
@@ -845,6 +879,7 @@ cdef class Tracker:
         >>> t.lookup(2001) is None
         True
         """
+        self._ready()
         cdef uint64_t c_pfn = _pfn_arg(pfn)
         cdef uint32_t s, home, g, w = 0
         cdef bint found, queued = False
@@ -874,6 +909,7 @@ cdef class Tracker:
         >>> t.record_access(2000, -1, 0, 0)
         <Outcome.NOT_MOVABLE: 2>
         """
+        self._ready()
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
         a = _int_array(pfns, "pfns", True)
@@ -900,6 +936,7 @@ cdef class Tracker:
                     pghot_or_u64(&self.unmovable[bit >> 6], 1ULL << (bit & 63))
 
     def __len__(self):
+        self._ready()
         return <Py_ssize_t>pghot_load_u64(&self.tab.population)
 
     def queued(self, nid):
@@ -911,6 +948,7 @@ cdef class Tracker:
         >>> pghot.Tracker(pghot.Topology.two_tier(1024, 4096)).queued(0)
         0
         """
+        self._ready()
         cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
         if c_nid > self.max_nid or self.qidx[c_nid] < 0:
             raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
@@ -932,6 +970,7 @@ cdef class Tracker:
         >>> s["pghot_recorded_accesses"], s["pghot_recorded_pgtscans"], s["pghot_records_hash"]
         (1, 1, 1)
         """
+        self._ready()
         cdef uint64_t tot[7]
         cdef uint32_t i
         cdef shard_t *sh
@@ -947,8 +986,8 @@ cdef class Tracker:
             tot[5] += sh.extracted
             tot[6] += sh.evicted
             pghot_unlock(&sh.lock)
+        cdef uint64_t queued = 0
         src = [pghot_load_u64(&self.src_count[i]) for i in range(NSOURCES)]
-        queued = 0
         for i in range(self.nqueues):
             pghot_lock(&self.qlocks[i])
             queued += self.qops.size(self.queues[i])
@@ -981,6 +1020,7 @@ cdef class Tracker:
         >>> t.memory_bytes() / t.capacity < 24
         True
         """
+        self._ready()
         cdef size_t n = 0
         cdef int32_t i
         n += <size_t>self.tab.nshards * self.tab.shard_slots * sizeof(pghot_rec)
@@ -997,8 +1037,8 @@ cdef class Tracker:
         """Verify every invariant of SEMANTICS.md section 5.
 
         Takes every lock (shards, then queues), so it sees a consistent state
-        even while other threads run; counter identities that span calls in
-        flight are checked only when no batch call is running.
+        even while other threads run; the identity between access counts and
+        outcomes is checked only when no batch call is running.
 
         Raises
         ------
@@ -1014,16 +1054,20 @@ cdef class Tracker:
         cdef uint64_t a[3]
         cdef int code
         a[0] = a[1] = a[2] = 0
-        with nogil:
-            for i in range(self.tab.nshards):
-                pghot_lock(&self.tab.shards[i].lock)
-            for i in range(self.nqueues):
-                pghot_lock(&self.qlocks[i])
-            code = self._check_locked(a)
-            for i in range(self.nqueues):
-                pghot_unlock(&self.qlocks[i])
-            for i in range(self.tab.nshards):
-                pghot_unlock(&self.tab.shards[i].lock)
+        self._ready()
+        # The GIL stays held: single calls, which count an access before
+        # taking a shard lock, cannot be half done, and no batch can start
+        # (`active` is raised with the GIL).  The lock holders we wait for
+        # run without the GIL and never ask for it.
+        for i in range(self.tab.nshards):
+            pghot_lock(&self.tab.shards[i].lock)
+        for i in range(self.nqueues):
+            pghot_lock(&self.qlocks[i])
+        code = self._check_locked(a)
+        for i in range(self.nqueues):
+            pghot_unlock(&self.qlocks[i])
+        for i in range(self.tab.nshards):
+            pghot_unlock(&self.tab.shards[i].lock)
         if code:
             raise RuntimeError("pghot invariant violated: "
                                + _CHECK_MESSAGES[code].format(a[0], a[1], a[2]))

@@ -21,6 +21,7 @@ cdef extern from "pghot_sync.h" nogil:
     void pghot_store_u64(uint64_t *p, uint64_t v)
     void pghot_add_u64(uint64_t *p, uint64_t v)
     uint64_t pghot_fetch_add_u64(uint64_t *p, uint64_t v)
+    bint pghot_inc_below(uint64_t *p, uint64_t limit)
     void pghot_sub_u64(uint64_t *p, uint64_t v)
     void pghot_or_u64(uint64_t *p, uint64_t v)
     void pghot_and_u64(uint64_t *p, uint64_t v)

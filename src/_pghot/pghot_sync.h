@@ -62,6 +62,15 @@ static inline uint64_t pghot_load_u64(const uint64_t *p) { return __atomic_load_
 static inline void pghot_store_u64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_add_u64(uint64_t *p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
 static inline uint64_t pghot_fetch_add_u64(uint64_t *p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+/* Increment *p unless it has reached limit; true if incremented. */
+static inline int pghot_inc_below(uint64_t *p, uint64_t limit)
+{
+    uint64_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (v < limit)
+        if (__atomic_compare_exchange_n(p, &v, v + 1, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return 1;
+    return 0;
+}
 static inline void pghot_sub_u64(uint64_t *p, uint64_t v) { __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_or_u64(uint64_t *p, uint64_t v) { __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_and_u64(uint64_t *p, uint64_t v) { __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }

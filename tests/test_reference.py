@@ -1,0 +1,1009 @@
+"""Tests of pghot.reference.ReferenceTracker, the pure-Python specification.
+
+Known-answer tests follow ``SEMANTICS.md``: each kernel v2 defect of section 2
+that the model can show (F1-F10, F12-F14) has a test that fails on the v2
+behaviour. Hypothesis properties check the section 5 invariants after random
+operation sequences.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot.reference import QUEUE_KINDS, ReferenceTracker
+from pghot.topology import Node, Topology
+
+TOP = 1000
+LOWER = 4000
+LO = TOP  # first lower-tier PFN of two_tier(TOP, LOWER)
+HW, SCAN, FAULT = Source.HW_HINTS, Source.PGTABLE_SCAN, Source.HINT_FAULT
+
+STAT_KEYS = {
+    "pghot_recorded_accesses",
+    "pghot_recorded_hwhints",
+    "pghot_recorded_pgtscans",
+    "pghot_recorded_hintfaults",
+    "pghot_records_hash",
+    "pghot_records_heap",
+    "recorded",
+    "toptier",
+    "not_movable",
+    "table_full",
+    "queue_full",
+    "evicted",
+    "extracted",
+    "records",
+    "queued",
+}
+
+
+def tracker(**kwargs: Any) -> ReferenceTracker:
+    return ReferenceTracker(Topology.two_tier(TOP, LOWER), **kwargs)
+
+
+def multi() -> Topology:
+    """Top-tier nodes 0 and 2; lower-tier nodes 1 (CPU-less) and 3 (with CPUs)."""
+    return Topology(
+        [
+            Node(0, 0, 100, True),
+            Node(1, 100, 100, False, has_cpu=False),
+            Node(2, 200, 100, True),
+            Node(3, 300, 100, False, has_cpu=True),
+        ]
+    )
+
+
+def freq(t: ReferenceTracker, pfn: int) -> int:
+    rec = t.lookup(pfn)
+    assert rec is not None
+    return rec.frequency
+
+
+def snapshot(t: ReferenceTracker, pfns: range | list[int]) -> tuple[Any, ...]:
+    """Observable state: counters, population, queues, records of ``pfns``."""
+    queues = tuple(t.queued(n) for n in t.topology.toptier_nids())
+    return (t.stats(), len(t), queues, tuple(t.lookup(p) for p in pfns))
+
+
+# -- configuration -------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    t = tracker()
+    assert (t.hz, t.freq_window_ms, t.window_jiffies, t.threshold) == (1000, 5000, 5000, 2)
+    assert (t.freq_bits, t.nid_bits, t.time_bits) == (3, 10, 19)
+    assert t.capacity == LOWER * 50 // 100 == 2000
+    assert t.queue_capacity == 2000 * 25 // 100 == 500
+    assert t.evict_stale is False
+    assert t.topology == Topology.two_tier(TOP, LOWER)
+    s = t.stats()
+    assert set(s) == STAT_KEYS and all(v == 0 for v in s.values())
+    assert len(t) == 0 and t.queued(0) == 0
+    assert t.queue == "binary" and "binary" in QUEUE_KINDS
+    t.check()
+
+
+def test_sizes() -> None:
+    assert tracker(capacity=3).queue_capacity == 1  # 3 * 25 // 100 == 0, at least 1
+    assert tracker(capacity=0).queue_capacity == 0
+    assert tracker(capacity=10, queue_capacity=0).queue_capacity == 0
+    assert tracker(capacity=400).queue_capacity == 100
+    assert tracker(queue_capacity=7).capacity == 2000
+
+
+@pytest.mark.parametrize(
+    ("hz", "window_ms", "jiffies"),
+    [(1000, 5000, 5000), (250, 5000, 1250), (300, 5, 2), (100, 1, 1), (1000, 0, 0)],
+)
+def test_window_jiffies_rounds_up(hz: int, window_ms: int, jiffies: int) -> None:
+    assert tracker(hz=hz, freq_window_ms=window_ms).window_jiffies == jiffies
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"hz": None}, TypeError, "hz"),
+        ({"hz": 1.5}, TypeError, "hz"),
+        ({"hz": 0}, ValueError, "hz"),
+        ({"freq_window_ms": "5"}, TypeError, "freq_window_ms"),
+        ({"freq_window_ms": -1}, ValueError, "freq_window_ms"),
+        ({"freq_window_ms": 524288}, ValueError, "freq_window_ms"),
+        ({"hz": 100, "freq_window_ms": 20, "time_bits": 1}, ValueError, "freq_window_ms"),
+        ({"threshold": None}, TypeError, "threshold"),
+        ({"threshold": 0}, ValueError, "threshold"),
+        ({"threshold": 8}, ValueError, "threshold"),
+        ({"freq_bits": 2, "threshold": 4}, ValueError, "threshold"),
+        ({"freq_bits": 0}, ValueError, "freq_bits"),
+        ({"freq_bits": 17, "nid_bits": 2, "time_bits": 13}, ValueError, "freq_bits"),
+        ({"freq_bits": 2.0}, TypeError, "freq_bits"),
+        ({"nid_bits": 0}, ValueError, "nid_bits"),
+        ({"nid_bits": None}, TypeError, "nid_bits"),
+        ({"time_bits": 0}, ValueError, "time_bits"),
+        ({"time_bits": "19"}, TypeError, "time_bits"),
+        ({"freq_bits": 4, "nid_bits": 10, "time_bits": 19}, ValueError, "<= 32"),
+        ({"capacity": -1}, ValueError, "capacity"),
+        ({"capacity": 1.0}, TypeError, "capacity"),
+        ({"queue_capacity": -1}, ValueError, "queue_capacity"),
+        ({"queue_capacity": "1"}, TypeError, "queue_capacity"),
+        ({"queue": "fibonacci"}, ValueError, "queue"),
+        ({"queue": None}, TypeError, "queue"),
+        ({"evict_stale": 1}, TypeError, "evict_stale"),
+        ({"evict_stale": None}, TypeError, "evict_stale"),
+        ({"hz": 10**6 + 1}, ValueError, "hz"),
+        ({"capacity": 2**31 + 1}, ValueError, "capacity"),
+        ({"queue_capacity": 2**32 - 1}, ValueError, "queue_capacity"),
+        ({"nid_bits": 31}, ValueError, "nid_bits"),
+        ({"time_bits": 31}, ValueError, "time_bits"),
+    ],
+)
+def test_constructor_validation(kwargs: dict[str, Any], exc: type[Exception], match: str) -> None:
+    with pytest.raises(exc, match=match):
+        tracker(**kwargs)
+
+
+def test_constructor_rejects_non_topology() -> None:
+    for bad in (None, [Node(0, 0, 1, True)], "topology"):
+        with pytest.raises(TypeError, match="topology"):
+            ReferenceTracker(bad)  # type: ignore[arg-type]
+
+
+def test_constructor_checks_nid_width() -> None:
+    topo = Topology([Node(0, 0, 10, True), Node(4, 10, 10, False)])
+    with pytest.raises(ValueError, match="nid_bits"):
+        ReferenceTracker(topo, nid_bits=2)
+    assert ReferenceTracker(topo, nid_bits=3).nid_bits == 3
+
+
+def test_constructor_limits_accepted() -> None:
+    t = tracker(freq_bits=16, nid_bits=1, time_bits=15, threshold=65535, freq_window_ms=32767)
+    assert t.threshold == 65535 and t.window_jiffies == 32767
+    t = tracker(hz=np.int64(100), threshold=np.int32(3), evict_stale=np.bool_(True))
+    assert (t.hz, t.threshold, t.evict_stale) == (100, 3, True)
+
+
+# -- record_access: known answers ----------------------------------------------------
+
+
+def test_threshold_accesses_queue_the_page() -> None:
+    t = tracker(threshold=3)
+    for now, expected in [(10, 1), (20, 2)]:
+        assert t.record_access(LO + 5, 0, FAULT, now) is Outcome.RECORDED
+        assert t.lookup(LO + 5) == Record(LO + 5, expected, 0, now, NUMA_NO_NODE)
+        assert t.queued(0) == 0
+    assert t.record_access(LO + 5, 0, FAULT, 30) is Outcome.RECORDED
+    assert t.lookup(LO + 5) == Record(LO + 5, 3, 0, 30, 0)
+    assert t.queued(0) == 1
+    s = t.stats()
+    assert s["pghot_records_hash"] == 1 and s["pghot_records_heap"] == 1
+    assert s["recorded"] == 3 and s["pghot_recorded_hintfaults"] == 3
+    assert s["records"] == 1 and s["queued"] == 1
+    t.check()
+
+
+def test_window_boundary() -> None:
+    t = tracker()  # window 5000 jiffies
+    t.record_access(LO, -1, SCAN, 0)
+    t.record_access(LO, -1, SCAN, 5000)  # age == window: same window
+    assert freq(t, LO) == 2 and t.queued(0) == 1
+    t.record_access(LO, -1, SCAN, 10001)  # age == window + 1: new window
+    assert freq(t, LO) == 1 and t.queued(0) == 0  # fell below the threshold
+    assert t.lookup(LO) == Record(LO, 1, 0, 10001, -1)
+    t.check()
+
+
+def test_window_in_jiffies_depends_on_hz() -> None:
+    t = tracker(hz=300, freq_window_ms=5)  # 1.5 jiffies, rounded up to 2
+    t.record_access(LO, 0, HW, 100)
+    t.record_access(LO, 0, HW, 102)
+    assert freq(t, LO) == 2
+    t.record_access(LO, 0, HW, 105)
+    assert freq(t, LO) == 1
+
+
+def test_f1_frequency_saturates() -> None:
+    # v2: PGHOT_FREQ_MAX = 8 and "increment while < 8" wraps a 3-bit field
+    # to 0 on the 8th access.
+    t = tracker()
+    seen = []
+    for i in range(20):
+        t.record_access(LO, 0, HW, i)
+        seen.append(freq(t, LO))
+    assert seen == [1, 2, 3, 4, 5, 6, 7] + [7] * 13
+    assert t.queued(0) == 1
+    t.check()
+
+
+@pytest.mark.parametrize("freq_bits", [1, 2, 5, 16])
+def test_f1_saturation_other_widths(freq_bits: int) -> None:
+    t = tracker(freq_bits=freq_bits, nid_bits=1, time_bits=15, threshold=1)
+    fmax = 2**freq_bits - 1
+    n = fmax + 3
+    t.record_accesses(np.full(n, LO), 0, HW, 0)
+    assert freq(t, LO) == fmax
+    t.check()
+
+
+def test_f2_age_wraps_modulo_time_bits() -> None:
+    # v2: age = cur - last in 32-bit arithmetic on 19-bit values, so an access
+    # just after the clock wraps looks ~4 billion jiffies old.
+    t = tracker()
+    t.record_access(LO, 0, HW, 2**19 - 2)
+    t.record_access(LO, 0, HW, 2**19 + 3)  # stored 3, age (3 - 524286) mod 2**19 = 5
+    assert t.lookup(LO) == Record(LO, 2, 0, 3, 0)
+    t.record_access(LO, 0, HW, 5 * 2**19 + 8)  # far later, but aliases to age 5
+    assert freq(t, LO) == 3
+
+
+def test_f2_small_clock() -> None:
+    t = tracker(time_bits=4, hz=1000, freq_window_ms=5)
+    t.record_access(LO, 0, HW, 14)
+    t.record_access(LO, 0, HW, 17)  # cur 1, age 3
+    assert t.lookup(LO) == Record(LO, 2, 0, 1, 0)
+    t.record_access(LO, 0, HW, 23)  # cur 7, age 6 > 5
+    assert freq(t, LO) == 1
+
+
+def test_f3_span_and_aliasing() -> None:
+    # 19 bits of jiffies at HZ=1000 span 524 s, not 8.73 s; a gap of exactly
+    # the span aliases to age 0 (inherent to the width, documented).
+    t = tracker()
+    assert 2**t.time_bits / t.hz == pytest.approx(524.288)
+    t.record_access(LO, 0, HW, 1000)
+    t.record_access(LO, 0, HW, 1000 + 9000)  # 9 s > window: reset (8.73 s claim)
+    assert freq(t, LO) == 1
+    t.record_access(LO, 0, HW, 1000 + 9000 + 2**19)
+    assert freq(t, LO) == 2
+
+
+def test_f4_nid_change_moves_between_queues() -> None:
+    # v2 left the record in the old heap with a stale key and could insert
+    # it in the new heap too.
+    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
+    t.record_access(150, 0, FAULT, 0)
+    t.record_access(150, 0, FAULT, 1)
+    assert t.lookup(150) == Record(150, 2, 0, 1, 0)
+    assert (t.queued(0), t.queued(2)) == (1, 0)
+    t.record_access(150, 2, FAULT, 2)  # new target: new window
+    assert t.lookup(150) == Record(150, 1, 2, 2, -1)
+    assert (t.queued(0), t.queued(2)) == (0, 0)
+    t.check()
+    t.record_access(150, 2, FAULT, 3)
+    assert t.lookup(150) == Record(150, 2, 2, 3, 2)
+    assert (t.queued(0), t.queued(2)) == (0, 1)
+    assert t.extract_batch(0).tolist() == []
+    assert t.extract_batch(2).tolist() == [150]
+    t.check()
+
+
+def test_f4_nid_change_with_threshold_one() -> None:
+    t = ReferenceTracker(multi(), threshold=1, capacity=100, queue_capacity=10)
+    t.record_access(150, 0, FAULT, 0)
+    assert (t.queued(0), t.queued(2)) == (1, 0)
+    t.record_access(150, 2, FAULT, 1)
+    assert t.lookup(150) == Record(150, 1, 2, 1, 2)
+    assert (t.queued(0), t.queued(2)) == (0, 1)
+    assert t.stats()["pghot_records_heap"] == 2
+    t.check()
+
+
+def test_unknown_accessor_keeps_window_and_moves_to_default() -> None:
+    # nid == -1 never starts a new window; the stored target becomes the
+    # default node (SEMANTICS.md section 4, step 6).
+    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
+    t.record_access(150, 2, HW, 0)
+    t.record_access(150, 2, HW, 1)
+    assert t.lookup(150) == Record(150, 2, 2, 1, 2)
+    t.record_access(150, -1, SCAN, 2)
+    assert t.lookup(150) == Record(150, 3, 0, 2, 0)
+    assert (t.queued(0), t.queued(2)) == (1, 0)
+    t.check()
+
+
+def test_f7_lower_tier_accessor_maps_to_default_node() -> None:
+    # v2 used the accessing nid as a heap index: a CPU on a lower-tier node
+    # selected a heap that was never set up.
+    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
+    t.record_access(350, 3, FAULT, 0)  # node 3: lower tier with CPUs
+    t.record_access(350, 1, FAULT, 1)  # node 1: same target, same window
+    assert t.lookup(350) == Record(350, 2, 0, 1, 0)
+    t.record_access(350, 0, FAULT, 2)
+    assert freq(t, 350) == 3
+    t.check()
+
+
+def test_f5_threshold_one_queues_new_record() -> None:
+    # v2: a new record never entered the heap.
+    t = tracker(threshold=1)
+    t.record_access(LO + 1, -1, SCAN, 0)
+    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, 0)
+    assert t.queued(0) == 1
+    assert t.extract_batch(0).tolist() == [LO + 1]
+
+
+def test_f8_nid_below_minus_one_rejected() -> None:
+    t = tracker()
+    before = snapshot(t, [LO])
+    for bad in (-2, -1000, 2, 2**10, 2**40):
+        with pytest.raises(ValueError, match="nid"):
+            t.record_access(LO, bad, HW, 0)
+    assert snapshot(t, [LO]) == before
+
+
+def test_f9_invalid_source_not_counted() -> None:
+    # v2 counted the access before validating src.
+    t = tracker()
+    t.record_access(LO, 0, HW, 0)
+    before = snapshot(t, [LO])
+    for bad in (3, -1, 99):
+        with pytest.raises(ValueError, match="src"):
+            t.record_access(LO, 0, bad, 1)
+    for bad_t in (None, 1.0, "HW_HINTS"):
+        with pytest.raises(TypeError, match="src"):
+            t.record_access(LO, 0, bad_t, 1)  # type: ignore[arg-type]
+    assert snapshot(t, [LO]) == before
+    assert t.stats()["pghot_recorded_accesses"] == 1
+
+
+def test_sources_are_counted_separately() -> None:
+    t = tracker()
+    t.record_access(LO, 0, HW, 0)
+    t.record_access(LO, 0, 1, 0)  # a plain int is a Source
+    t.record_access(3, 0, FAULT, 0)  # top tier: still a valid access
+    t.record_access(np.uint64(LO), np.int8(-1), np.int64(2), np.uint32(1))
+    s = t.stats()
+    assert s["pghot_recorded_hwhints"] == 1
+    assert s["pghot_recorded_pgtscans"] == 1
+    assert s["pghot_recorded_hintfaults"] == 2
+    assert s["pghot_recorded_accesses"] == 4
+    assert s["recorded"] == 3 and s["toptier"] == 1
+    t.check()
+
+
+def test_f10_extraction_threshold_above_two() -> None:
+    # v2 rejected an extraction threshold above 2.
+    t = tracker(capacity=100, queue_capacity=100)
+    for k in range(1, 8):  # PFN LO + k gets frequency k
+        for i in range(k):
+            t.record_access(LO + k, 0, HW, i)
+    assert [freq(t, LO + k) for k in range(1, 8)] == list(range(1, 8))
+    assert t.queued(0) == 6  # frequency 2..7
+    assert t.extract_batch(0, threshold=7).tolist() == [LO + 7]
+    assert t.extract_batch(0, threshold=5).tolist() == [LO + 6, LO + 5]
+    assert t.extract_batch(0, threshold=3).tolist() == [LO + 4, LO + 3]
+    assert t.extract_batch(0, threshold=1).tolist() == [LO + 2]  # only queued ones
+    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, -1)
+    for bad in (0, 8, -1):
+        with pytest.raises(ValueError, match="threshold"):
+            t.extract_batch(0, threshold=bad)
+    t.check()
+
+
+def test_toptier_and_not_movable_create_no_record() -> None:
+    t = tracker()
+    assert t.record_access(0, 0, HW, 0) is Outcome.TOPTIER
+    assert t.record_access(TOP - 1, -1, HW, 0) is Outcome.TOPTIER
+    assert t.record_access(TOP + LOWER, 0, HW, 0) is Outcome.NOT_MOVABLE  # offline
+    assert t.record_access(2**63 - 1, 0, HW, 0) is Outcome.NOT_MOVABLE
+    t.set_movable(LO + 9, False)
+    assert t.record_access(LO + 9, 0, HW, 0) is Outcome.NOT_MOVABLE
+    assert len(t) == 0
+    s = t.stats()
+    assert (s["toptier"], s["not_movable"], s["recorded"]) == (2, 3, 0)
+    t.check()
+
+
+@pytest.mark.parametrize("capacity", [0, 1, 3])
+def test_f13_tiny_tables(capacity: int) -> None:
+    # v2: hash_size is 0 with fewer than 2048 lower-tier pages.
+    t = tracker(capacity=capacity, threshold=1)
+    outcomes = [t.record_access(LO + i, 0, HW, i) for i in range(5)]
+    assert outcomes == [Outcome.RECORDED] * capacity + [Outcome.TABLE_FULL] * (5 - capacity)
+    assert len(t) == capacity
+    assert t.stats()["table_full"] == 5 - capacity
+    assert t.queued(0) == min(capacity, t.queue_capacity)
+    t.check()
+
+
+@pytest.mark.parametrize("lower", [0, 1, 2, 7, 2047])
+def test_f13_tiny_topologies(lower: int) -> None:
+    t = ReferenceTracker(Topology.two_tier(1, lower), threshold=1)
+    assert t.capacity == lower // 2
+    out = t.record_accesses(np.arange(1, 1 + lower), 0, HW, 0)
+    assert out.tolist() == [lower // 2, 0, 0, lower - lower // 2]
+    assert len(t) == lower // 2
+    assert len(t.extract_batch(0)) == min(t.capacity, t.queue_capacity)
+    t.check()
+
+
+def test_table_full_is_counted_and_room_returns() -> None:
+    t = tracker(capacity=2, threshold=2)
+    for i in range(2):
+        t.record_access(LO + i, 0, HW, 0)
+        t.record_access(LO + i, 0, HW, 1)
+    assert t.record_access(LO + 2, 0, HW, 2) is Outcome.TABLE_FULL
+    assert t.record_access(LO + 0, 0, HW, 2) is Outcome.RECORDED  # existing: fine
+    assert t.stats()["table_full"] == 1
+    assert t.extract_batch(0, 1).tolist() == [LO + 0]  # frequency 3
+    assert t.record_access(LO + 2, 0, HW, 3) is Outcome.RECORDED
+    s = t.stats()
+    assert (s["pghot_records_hash"], s["extracted"], s["records"]) == (3, 1, 2)
+    t.check()
+
+
+# -- F12: stale records ----------------------------------------------------------------
+
+
+def test_f12_evict_stale_replaces_oldest_stale_record() -> None:
+    t = tracker(capacity=3, evict_stale=True)
+    t.record_access(LO + 1, 0, HW, 100)
+    t.record_access(LO + 2, 0, HW, 0)
+    t.record_access(LO + 3, 0, HW, 3000)
+    assert t.record_access(LO + 4, 0, HW, 4000) is Outcome.TABLE_FULL  # none stale
+    assert t.record_access(LO + 4, 0, HW, 5101) is Outcome.RECORDED  # 2 and 1 stale
+    assert t.lookup(LO + 2) is None  # the oldest went
+    assert t.lookup(LO + 1) is not None
+    assert t.record_access(LO + 5, 0, HW, 5101) is Outcome.RECORDED
+    assert t.lookup(LO + 1) is None
+    assert t.record_access(LO + 6, 0, HW, 5101) is Outcome.TABLE_FULL  # 3 not stale
+    s = t.stats()
+    assert (s["evicted"], s["table_full"], s["pghot_records_hash"], s["records"]) == (2, 2, 5, 3)
+    t.check()
+
+
+def test_f12_evict_stale_ties_go_to_smaller_pfn() -> None:
+    t = tracker(capacity=2, evict_stale=True)
+    t.record_access(LO + 9, 0, HW, 0)
+    t.record_access(LO + 8, 0, HW, 0)
+    t.record_access(LO + 1, 0, HW, 6000)
+    assert t.lookup(LO + 8) is None and t.lookup(LO + 9) is not None
+
+
+def test_f12_evict_stale_spares_queued_records() -> None:
+    t = tracker(capacity=2, queue_capacity=2, evict_stale=True)
+    for now in (0, 1):
+        t.record_access(LO + 1, 0, HW, now)  # queued (frequency 2)
+    t.record_access(LO + 2, 0, HW, 10)  # unqueued, younger
+    assert t.record_access(LO + 3, 0, HW, 5005) is Outcome.TABLE_FULL  # 2 not stale yet
+    assert t.record_access(LO + 3, 0, HW, 5011) is Outcome.RECORDED
+    assert t.lookup(LO + 2) is None and t.lookup(LO + 1) is not None
+    # Only queued records left and stale: nothing can be evicted.
+    t.record_access(LO + 3, 0, HW, 5012)
+    assert t.record_access(LO + 4, 0, HW, 20000) is Outcome.TABLE_FULL
+    t.check()
+
+
+def test_f12_evict_stale_takes_refused_records() -> None:
+    # A record refused by a full queue is unqueued, hence evictable.
+    t = tracker(capacity=2, queue_capacity=1, threshold=1, evict_stale=True)
+    t.record_access(LO + 1, 0, HW, 0)  # queued
+    t.record_access(LO + 2, 0, HW, 0)  # refused
+    assert t.stats()["queue_full"] == 1
+    assert t.record_access(LO + 3, 0, HW, 6000) is Outcome.RECORDED
+    assert t.lookup(LO + 2) is None
+    t.check()
+
+
+def test_f12_evict_stale_uses_modular_age() -> None:
+    t = tracker(capacity=1, evict_stale=True)
+    t.record_access(LO + 1, 0, HW, 2**19 - 10)
+    # 20 jiffies later across the wrap: not stale.
+    assert t.record_access(LO + 2, 0, HW, 2**19 + 10) is Outcome.TABLE_FULL
+    assert t.record_access(LO + 2, 0, HW, 2**19 + 5000) is Outcome.RECORDED
+
+
+def test_f12_without_evict_stale_a_full_table_drops() -> None:
+    t = tracker(capacity=1)
+    t.record_access(LO + 1, 0, HW, 0)
+    assert t.record_access(LO + 2, 0, HW, 100000) is Outcome.TABLE_FULL
+    assert t.stats()["evicted"] == 0
+
+
+def test_f12_staleness_visible_to_promoter() -> None:
+    t = tracker()
+    t.record_access(LO, 0, HW, 10)
+    t.record_access(LO, 0, HW, 20)
+    rec = t.extract_batch(0, return_records=True)
+    assert rec["last_update"].tolist() == [20]
+
+
+# -- F14: full queues ------------------------------------------------------------------
+
+
+def test_f14_full_queue_refuses_and_counts() -> None:
+    # v2 reported success and set heap_idx although the push failed.
+    t = tracker(queue_capacity=1, threshold=1)
+    t.record_access(LO + 1, 0, HW, 0)
+    assert t.record_access(LO + 2, 0, HW, 0) is Outcome.RECORDED
+    assert t.lookup(LO + 2) == Record(LO + 2, 1, 0, 0, -1)
+    s = t.stats()
+    assert (s["queue_full"], s["pghot_records_heap"], s["queued"]) == (1, 1, 1)
+    t.check()
+    assert t.extract_batch(0).tolist() == [LO + 1]
+    assert t.lookup(LO + 2).queued == -1  # type: ignore[union-attr]  # until accessed
+    t.check()
+    t.record_access(LO + 2, 0, HW, 1)
+    assert t.lookup(LO + 2) == Record(LO + 2, 2, 0, 1, 0)
+    assert t.stats()["pghot_records_heap"] == 2
+    t.check()
+
+
+def test_f14_zero_queue_capacity() -> None:
+    t = tracker(queue_capacity=0, threshold=1)
+    for i in range(3):
+        t.record_access(LO, 0, HW, i)
+    assert t.queued(0) == 0 and t.stats()["queue_full"] == 3
+    assert t.extract_batch(0).tolist() == []
+    t.check()
+
+
+def test_refused_record_dropping_below_threshold() -> None:
+    t = tracker(queue_capacity=1)
+    for i in range(2):
+        t.record_access(LO + 1, 0, HW, i)
+        t.record_access(LO + 2, 0, HW, i)
+    assert t.lookup(LO + 2).queued == -1  # type: ignore[union-attr]
+    t.record_access(LO + 2, 0, HW, 9000)  # new window: frequency 1, no longer hot
+    t.check()
+
+
+# -- extraction ------------------------------------------------------------------------
+
+
+def hot_tracker() -> ReferenceTracker:
+    """Frequencies: LO+5 -> 3, LO+1 -> 3, LO+9 -> 2, LO+3 -> 2, LO+7 -> 2, LO+2 -> 1."""
+    t = tracker(capacity=100, queue_capacity=100)
+    plan = {LO + 5: 3, LO + 1: 3, LO + 9: 2, LO + 3: 2, LO + 7: 2, LO + 2: 1}
+    for pfn, k in plan.items():
+        for i in range(k):
+            t.record_access(pfn, -1, SCAN, 50 + i)
+    return t
+
+
+def test_extract_order_and_ties() -> None:
+    t = hot_tracker()
+    out = t.extract_batch(0)
+    assert out.dtype == np.uint64
+    assert out.tolist() == [LO + 1, LO + 5, LO + 3, LO + 7, LO + 9]
+    assert len(t) == 1 and t.queued(0) == 0
+    assert t.stats()["extracted"] == 5
+    t.check()
+
+
+def test_extract_max_count() -> None:
+    t = hot_tracker()
+    empty = t.extract_batch(0, max_count=0)
+    assert empty.dtype == np.uint64 and empty.shape == (0,)
+    assert t.extract_batch(0, 3).tolist() == [LO + 1, LO + 5, LO + 3]
+    assert t.extract_batch(0, max_count=np.int64(10)).tolist() == [LO + 7, LO + 9]
+    assert t.extract_batch(0).tolist() == []
+
+
+def test_extract_prefer_breaks_ties() -> None:
+    t = hot_tracker()
+    out = t.extract_batch(0, 3, prefer=[LO + 9, LO + 5, LO + 2])
+    # Frequency first; within frequency 3, LO+5 is preferred; within 2, LO+9.
+    assert out.tolist() == [LO + 5, LO + 1, LO + 9]
+    out = t.extract_batch(0, 1, prefer=np.array([LO + 7, LO + 3], dtype=np.uint64))
+    assert out.tolist() == [LO + 7]
+    assert t.extract_batch(0, prefer=iter([])).tolist() == [LO + 3]
+
+
+def test_extract_prefer_with_duplicates() -> None:
+    t = hot_tracker()
+    out = t.extract_batch(0, 2, prefer=[LO + 2, LO + 2, LO + 2, LO + 5])
+    assert out.tolist() == [LO + 5, LO + 1]
+
+
+def test_extract_records() -> None:
+    t = hot_tracker()
+    rec = t.extract_batch(0, 2, return_records=True)
+    assert rec.dtype == RECORD_DTYPE
+    assert rec.tolist() == [(LO + 1, 3, 0, 52), (LO + 5, 3, 0, 52)]
+    empty = t.extract_batch(0, 0, return_records=True)
+    assert empty.dtype == RECORD_DTYPE and len(empty) == 0
+
+
+def test_extracted_page_starts_over() -> None:
+    t = tracker()
+    t.record_access(LO, 0, HW, 0)
+    t.record_access(LO, 0, HW, 1)
+    assert t.extract_batch(0).tolist() == [LO]
+    assert t.lookup(LO) is None
+    t.record_access(LO, 0, HW, 2)
+    assert t.lookup(LO) == Record(LO, 1, 0, 2, -1)
+    assert t.stats()["pghot_records_hash"] == 2
+    t.check()
+
+
+def test_extract_only_from_own_queue() -> None:
+    t = ReferenceTracker(multi(), threshold=1, capacity=100, queue_capacity=10)
+    t.record_access(110, 0, HW, 0)
+    t.record_access(120, 2, HW, 0)
+    t.record_access(130, 3, HW, 0)  # lower-tier accessor: default node 0
+    assert t.extract_batch(2).tolist() == [120]
+    assert t.extract_batch(0).tolist() == [110, 130]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"nid": 1}, ValueError, "nid"),  # lower tier
+        ({"nid": 5}, ValueError, "nid"),
+        ({"nid": -1}, ValueError, "nid"),
+        ({"nid": None}, TypeError, "nid"),
+        ({"nid": 0.0}, TypeError, "nid"),
+        ({"nid": 0, "max_count": -1}, ValueError, "max_count"),
+        ({"nid": 0, "max_count": None}, TypeError, "max_count"),
+        ({"nid": 0, "max_count": 1.0}, TypeError, "max_count"),
+        ({"nid": 0, "threshold": 0}, ValueError, "threshold"),
+        ({"nid": 0, "threshold": 8}, ValueError, "threshold"),
+        ({"nid": 0, "threshold": "2"}, TypeError, "threshold"),
+        ({"nid": 0, "return_records": None}, TypeError, "return_records"),
+        ({"nid": 0, "return_records": 1}, TypeError, "return_records"),
+        ({"nid": 0, "prefer": 5}, TypeError, "prefer"),
+        ({"nid": 0, "prefer": "12"}, TypeError, "prefer"),
+        ({"nid": 0, "prefer": [1.5]}, TypeError, "prefer"),
+    ],
+)
+def test_extract_validation(kwargs: dict[str, Any], exc: type[Exception], match: str) -> None:
+    t = hot_tracker()
+    before = snapshot(t, range(LO, LO + 10))
+    with pytest.raises(exc, match=match):
+        t.extract_batch(**kwargs)
+    assert snapshot(t, range(LO, LO + 10)) == before
+
+
+# -- record_access / record_accesses validation ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "exc", "match"),
+    [
+        ((None, 0, 0, 0), TypeError, "pfn"),
+        ((1.0 * LO, 0, 0, 0), TypeError, "pfn"),
+        (("1001", 0, 0, 0), TypeError, "pfn"),
+        ((-1, 0, 0, 0), ValueError, "pfn"),
+        ((2**63, 0, 0, 0), ValueError, "pfn"),
+        ((LO, None, 0, 0), TypeError, "nid"),
+        ((LO, 0.0, 0, 0), TypeError, "nid"),
+        ((LO, -2, 0, 0), ValueError, "nid"),
+        ((LO, 7, 0, 0), ValueError, "nid"),
+        ((LO, 0, None, 0), TypeError, "src"),
+        ((LO, 0, 3, 0), ValueError, "src"),
+        ((LO, 0, 0, None), TypeError, "now"),
+        ((LO, 0, 0, 1.5), TypeError, "now"),
+        ((LO, 0, 0, -1), ValueError, "now"),
+        ((LO, 0, 0, 2**63), ValueError, "now"),
+    ],
+)
+def test_record_access_validation(args: tuple[Any, ...], exc: type[Exception], match: str) -> None:
+    t = tracker()
+    t.record_access(LO, 0, HW, 0)
+    before = snapshot(t, [LO])
+    with pytest.raises(exc, match=match):
+        t.record_access(*args)
+    assert snapshot(t, [LO]) == before
+    t.check()
+
+
+def test_record_access_limits_accepted() -> None:
+    t = tracker()
+    assert t.record_access(2**63 - 1, 0, HW, 2**63 - 1) is Outcome.NOT_MOVABLE
+    assert t.record_access(LO, -1, HW, 2**63 - 1) is Outcome.RECORDED
+    assert t.lookup(LO).last_update == (2**63 - 1) % 2**19  # type: ignore[union-attr]
+
+
+def test_record_accesses_matches_single_calls() -> None:
+    pfns = np.array([LO, 5, LO + 1, LO, 9999, LO + 1, LO], dtype=np.uint64)
+    nids = np.array([0, 0, -1, -1, 0, 0, 0], dtype=np.int32)
+    srcs = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.uint8)
+    nows = np.array([1, 2, 3, 4, 5, 6, 7000], dtype=np.int64)
+    a, b = tracker(), tracker()
+    out = a.record_accesses(pfns, nids, srcs, nows)
+    singles = [b.record_access(*map(int, args)) for args in zip(pfns, nids, srcs, nows)]
+    assert out.dtype == np.int64 and out.shape == (4,)
+    assert out.tolist() == [singles.count(o) for o in Outcome]
+    assert snapshot(a, range(LO, LO + 2)) == snapshot(b, range(LO, LO + 2))
+
+
+def test_record_accesses_broadcast_scalars() -> None:
+    t = tracker()
+    out = t.record_accesses([LO, LO, LO + 1], np.int16(0), Source.HINT_FAULT, np.array(5))
+    assert out.tolist() == [3, 0, 0, 0]
+    assert t.lookup(LO) == Record(LO, 2, 0, 5, 0)
+    assert t.stats()["pghot_recorded_hintfaults"] == 3
+    empty = np.array([], dtype=np.int64)
+    assert t.record_accesses(empty, 0, 0, 0).tolist() == [0, 0, 0, 0]
+    assert t.record_accesses(empty.astype(np.uint64), empty, empty, empty).tolist() == [0] * 4
+    assert t.record_accesses((LO + 2,), (0,), (1,), (0,)).tolist() == [1, 0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("args", "exc", "match"),
+    [
+        ((None, 0, 0, 0), TypeError, "pfns"),
+        (("1001", 0, 0, 0), TypeError, "pfns"),
+        (({LO}, 0, 0, 0), TypeError, "pfns"),
+        (({LO: 1}, 0, 0, 0), TypeError, "pfns"),
+        ((LO, 0, 0, 0), TypeError, "pfns"),  # a scalar where an array is needed
+        ((np.int64(LO), 0, 0, 0), TypeError, "pfns"),
+        (([[LO], [LO, LO]], 0, 0, 0), TypeError, "pfns"),  # ragged
+        ((object(), 0, 0, 0), ValueError, "pfns"),  # object dtype
+        (([], 0, 0, 0), ValueError, "pfns"),  # float64 to numpy
+        ((np.array(LO), 0, 0, 0), ValueError, "pfns"),  # 0-d
+        (([[LO]], 0, 0, 0), ValueError, "pfns"),
+        (([LO, None], 0, 0, 0), ValueError, "pfns"),
+        (([1.0 * LO], 0, 0, 0), ValueError, "pfns"),
+        ((np.array([True]), 0, 0, 0), ValueError, "pfns"),
+        (([LO, -1], 0, 0, 0), ValueError, "pfns"),
+        ((np.array([LO, 2**63], dtype=np.uint64), 0, 0, 0), ValueError, "pfns"),
+        (([LO], None, 0, 0), TypeError, "nids"),
+        (([LO], "0", 0, 0), TypeError, "nids"),
+        (([LO], 0.0, 0, 0), TypeError, "nids"),
+        (([LO], True, 0, 0), ValueError, "nids"),  # bool dtype
+        (([LO], [0.0], 0, 0), ValueError, "nids"),
+        (([LO], [0, 0], 0, 0), ValueError, "nids"),
+        (([LO, LO], [0, -2], 0, 0), ValueError, "nids"),
+        (([LO], 5, 0, 0), ValueError, "nids"),
+        (([LO], [2**10], 0, 0), ValueError, "nids"),
+        (([LO], 0, None, 0), TypeError, "srcs"),
+        (([LO], 0, 3, 0), ValueError, "srcs"),
+        (([LO, LO], 0, [0, -1], 0), ValueError, "srcs"),
+        (([LO], 0, [[0]], 0), ValueError, "srcs"),
+        (([LO], 0, 0, None), TypeError, "nows"),
+        (([LO], 0, 0, -1), ValueError, "nows"),
+        (([LO], 0, 0, 2.5), TypeError, "nows"),
+        (([LO, LO], 0, 0, [1]), ValueError, "nows"),
+        (([LO], 0, 0, np.array([2**63], dtype=np.uint64)), ValueError, "nows"),
+    ],
+)
+def test_record_accesses_validation(
+    args: tuple[Any, ...], exc: type[Exception], match: str
+) -> None:
+    t = tracker()
+    t.record_access(LO, 0, HW, 0)
+    before = snapshot(t, [LO])
+    with pytest.raises(exc, match=match):
+        t.record_accesses(*args)
+    assert snapshot(t, [LO]) == before
+
+
+def test_record_accesses_validates_whole_batch_first() -> None:
+    t = tracker()
+    with pytest.raises(ValueError, match="nids"):
+        t.record_accesses([LO, LO + 1, LO + 2], [0, 0, -5], 0, 0)
+    assert len(t) == 0 and t.stats()["pghot_recorded_accesses"] == 0
+
+
+# -- lookup, set_movable, queued, stats, memory, check ------------------------------------
+
+
+def test_lookup_validation() -> None:
+    t = tracker()
+    assert t.lookup(0) is None and t.lookup(np.uint64(LO)) is None
+    with pytest.raises(ValueError, match="pfn"):
+        t.lookup(-1)
+    with pytest.raises(ValueError, match="pfn"):
+        t.lookup(2**63)
+    for bad in (None, 1.0, "1"):
+        with pytest.raises(TypeError, match="pfn"):
+            t.lookup(bad)  # type: ignore[arg-type]
+
+
+def test_set_movable_forms() -> None:
+    t = tracker(threshold=1)
+    t.record_access(LO + 1, 0, HW, 0)
+    t.set_movable(np.array([LO + 1, LO + 2], dtype=np.uint64), False)
+    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, 0)  # existing record kept
+    assert t.record_access(LO + 1, 0, HW, 1) is Outcome.NOT_MOVABLE
+    assert t.record_access(LO + 2, 0, HW, 1) is Outcome.NOT_MOVABLE
+    t.set_movable([LO + 1], True)
+    t.set_movable(np.int64(LO + 2), np.bool_(True))
+    t.set_movable(np.array([], dtype=np.int64), True)
+    assert t.record_access(LO + 1, 0, HW, 2) is Outcome.RECORDED
+    assert t.record_access(LO + 2, 0, HW, 2) is Outcome.RECORDED
+    t.check()
+
+
+@pytest.mark.parametrize(
+    ("pfns", "flag", "exc", "match"),
+    [
+        (5, False, ValueError, "pfns"),  # top tier
+        ([LO, TOP + LOWER], False, ValueError, "pfns"),  # offline
+        ([LO, -1], False, ValueError, "pfns"),
+        (None, False, TypeError, "pfns"),
+        ("1001", False, TypeError, "pfns"),
+        ([1.0 * LO], False, ValueError, "pfns"),
+        (LO, None, TypeError, "flag"),
+        (LO, 0, TypeError, "flag"),
+        ([], False, ValueError, "pfns"),
+        (5.0, False, TypeError, "pfns"),
+    ],
+)
+def test_set_movable_validation(pfns: Any, flag: Any, exc: type[Exception], match: str) -> None:
+    t = tracker()
+    with pytest.raises(exc, match=match):
+        t.set_movable(pfns, flag)
+    assert t.record_access(LO, 0, HW, 0) is Outcome.RECORDED  # nothing was marked
+
+
+def test_queued_validation() -> None:
+    t = ReferenceTracker(multi())
+    assert t.queued(np.int32(2)) == 0
+    for bad in (1, 3, 4, -1):
+        with pytest.raises(ValueError, match="nid"):
+            t.queued(bad)
+    with pytest.raises(TypeError, match="nid"):
+        t.queued(None)  # type: ignore[arg-type]
+
+
+def test_memory_bytes_grows() -> None:
+    t = tracker()
+    empty = t.memory_bytes()
+    assert isinstance(empty, int) and empty > 0
+    t.record_accesses(np.arange(LO, LO + 500), 0, HW, 0)
+    assert t.memory_bytes() > empty
+
+
+def test_repr() -> None:
+    assert repr(tracker()).startswith("ReferenceTracker(")
+
+
+def test_check_detects_corruption() -> None:
+    def corrupted(mutate: Any) -> None:
+        t = tracker(threshold=2, queue_capacity=5)
+        for i in range(3):
+            t.record_access(LO + i, 0, HW, 0)
+        t.record_access(LO, 0, HW, 1)
+        t.check()
+        mutate(t)
+        with pytest.raises(RuntimeError, match="invariant"):
+            t.check()
+
+    corrupted(lambda t: t._table[LO].__setitem__(0, 0))  # frequency 0
+    corrupted(lambda t: t._table[LO].__setitem__(0, 8))  # too wide
+    corrupted(lambda t: t._table[LO].__setitem__(2, 2**19))  # last too wide
+    corrupted(lambda t: t._table[LO].__setitem__(1, 1))  # target not top tier
+    corrupted(lambda t: t._queues[0].add(LO + 1))  # cold record queued
+    corrupted(lambda t: t._queues[0].add(LO + 99))  # no record
+    corrupted(lambda t: t._queues[0].discard(LO))  # hot record not queued
+    corrupted(lambda t: t._table.__setitem__(5, [1, 0, 0]))  # top-tier PFN
+    corrupted(lambda t: t._stats.__setitem__("pghot_recorded_hwhints", 0))
+    corrupted(lambda t: t._stats.__setitem__("recorded", 0))
+    corrupted(lambda t: t._stats.__setitem__("pghot_records_hash", 9))
+
+
+# -- hypothesis properties ----------------------------------------------------------------
+
+MULTI_LOWER = list(range(100, 200)) + list(range(300, 400))
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> dict[str, Any]:
+    freq_bits = draw(st.integers(1, 4))
+    time_bits = draw(st.integers(3, 8))
+    hz = draw(st.sampled_from([1, 100, 1000]))
+    max_window_ms = ((2**time_bits - 1) * 1000) // hz
+    return {
+        "freq_bits": freq_bits,
+        "nid_bits": 3,
+        "time_bits": time_bits,
+        "hz": hz,
+        "freq_window_ms": draw(st.integers(0, max_window_ms)),
+        "threshold": draw(st.integers(1, 2**freq_bits - 1)),
+        "capacity": draw(st.integers(0, 12)),
+        "queue_capacity": draw(st.one_of(st.none(), st.integers(0, 6))),
+        "evict_stale": draw(st.booleans()),
+    }
+
+
+accesses = st.tuples(
+    st.sampled_from([0, 50, 150, 250, 350, 450]) | st.sampled_from(MULTI_LOWER[:12]),
+    st.sampled_from([-1, 0, 1, 2, 3]),
+    st.sampled_from(list(Source)),
+    st.integers(0, 600),
+)
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("access"), accesses),
+        st.tuples(st.just("batch"), st.lists(accesses, max_size=8)),
+        st.tuples(
+            st.just("extract"),
+            st.tuples(st.sampled_from([0, 2]), st.integers(0, 4), st.integers(1, 15)),
+        ),
+        st.tuples(
+            st.just("movable"),
+            st.tuples(st.sampled_from(MULTI_LOWER[:12]), st.booleans()),
+        ),
+    ),
+    max_size=40,
+)
+
+
+def apply(t: ReferenceTracker, op: tuple[str, Any]) -> None:
+    kind, arg = op
+    if kind == "access":
+        t.record_access(*arg)
+    elif kind == "batch":
+        cols = list(zip(*arg)) if arg else [(), (), (), ()]
+        t.record_accesses(*(np.array(c, dtype=np.int64) for c in cols))
+    elif kind == "extract":
+        nid, count, thr = arg
+        out = t.extract_batch(nid, count, min(thr, 2**t.freq_bits - 1), return_records=True)
+        freqs = out["frequency"].tolist()
+        assert freqs == sorted(freqs, reverse=True)
+        assert all(f >= min(thr, 2**t.freq_bits - 1) for f in freqs)
+        assert all(n == nid for n in out["nid"].tolist())
+        assert all(t.lookup(int(p)) is None for p in out["pfn"])
+    else:
+        t.set_movable(*arg)
+
+
+@settings(deadline=None)
+@given(configs(), operations)
+def test_invariants_hold_after_any_sequence(config: dict[str, Any], ops: list[Any]) -> None:
+    t = ReferenceTracker(multi(), **config)
+    t.check()
+    for op in ops:
+        apply(t, op)
+        t.check()
+        s = t.stats()
+        assert s["records"] == len(t) <= t.capacity
+        assert s["queued"] == t.queued(0) + t.queued(2)
+        for pfn in MULTI_LOWER[:12]:
+            rec = t.lookup(pfn)
+            if rec is not None:
+                assert 1 <= rec.frequency <= 2**t.freq_bits - 1
+                assert rec.nid in (0, 2)
+                assert rec.queued in (-1, rec.nid)
+                assert 0 <= rec.last_update < 2**t.time_bits
+                assert rec.queued == -1 or rec.frequency >= t.threshold
+
+
+@settings(deadline=None)
+@given(configs(), st.lists(accesses, max_size=30))
+def test_batch_equals_single_calls(config: dict[str, Any], batch: list[Any]) -> None:
+    a = ReferenceTracker(multi(), **config)
+    b = ReferenceTracker(multi(), **config)
+    cols = list(zip(*batch)) if batch else [(), (), (), ()]
+    out = a.record_accesses(*(np.array(c, dtype=np.int64) for c in cols))
+    singles = [b.record_access(*acc) for acc in batch]
+    assert out.tolist() == [singles.count(o) for o in Outcome]
+    assert snapshot(a, MULTI_LOWER[:12]) == snapshot(b, MULTI_LOWER[:12])
+
+
+@given(
+    st.integers(1, 4),
+    st.integers(0, 20),
+    st.lists(st.integers(0, 30), min_size=1, max_size=30),
+)
+def test_single_page_frequency_matches_formula(
+    freq_bits: int, window: int, gaps: list[int]
+) -> None:
+    """One page, one accessor: frequency = accesses since the last gap > window."""
+    t = tracker(freq_bits=freq_bits, nid_bits=2, hz=1000, freq_window_ms=window, threshold=1)
+    now = 0
+    run = 0
+    for i, gap in enumerate(gaps):
+        now += gap
+        run = 1 if i == 0 or gap > window else run + 1
+        t.record_access(LO, 0, HW, now)
+        assert freq(t, LO) == min(run, 2**freq_bits - 1)
+
+
+@given(st.dictionaries(st.sampled_from(range(LO, LO + 30)), st.integers(1, 7), max_size=30),
+       st.integers(0, 40), st.integers(1, 7))
+def test_extraction_is_top_k(plan: dict[int, int], count: int, thr: int) -> None:
+    t = tracker(threshold=1, capacity=100, queue_capacity=100)
+    for pfn, k in plan.items():
+        t.record_accesses(np.full(k, pfn), 0, HW, np.arange(k))
+    expected = sorted((p for p, k in plan.items() if k >= thr), key=lambda p: (-plan[p], p))
+    assert t.extract_batch(0, count, thr).tolist() == expected[:count]
+    assert len(t) == len(plan) - len(expected[:count])
+    t.check()
