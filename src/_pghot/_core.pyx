@@ -39,10 +39,15 @@ cdef extern from "<stdlib.h>" nogil:
 from defs cimport *
 from pqueue cimport queue_ops
 from table cimport shard_t, table_t, table_place, table_find
-from binheap cimport (binheap_create, binheap_destroy, binheap_push,
-                      binheap_update, binheap_remove, binheap_peek, binheap_pop,
-                      binheap_relocate, binheap_size, binheap_nbytes,
-                      binheap_entry, binheap_check)
+from dheap cimport (dheap_create, dheap_destroy, dheap_peek, dheap_relocate,
+                    dheap_size, dheap_nbytes, dheap_entry,
+                    binheap_push, binheap_update, binheap_remove, binheap_pop,
+                    binheap_check, quadheap_push, quadheap_update,
+                    quadheap_remove, quadheap_pop, quadheap_check)
+from bucketq cimport (bucketq_create, bucketq_destroy, bucketq_push,
+                      bucketq_update, bucketq_remove, bucketq_peek, bucketq_pop,
+                      bucketq_relocate, bucketq_size, bucketq_nbytes,
+                      bucketq_entry, bucketq_check)
 
 import math
 import operator
@@ -65,22 +70,48 @@ cdef enum:
 cdef tuple _OUTCOMES = tuple(Outcome)
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
 
-cdef queue_ops _BINARY_OPS
-_BINARY_OPS.name = b"binary"
-_BINARY_OPS.create = binheap_create
-_BINARY_OPS.destroy = binheap_destroy
-_BINARY_OPS.push = binheap_push
-_BINARY_OPS.update = binheap_update
-_BINARY_OPS.remove = binheap_remove
-_BINARY_OPS.peek = binheap_peek
-_BINARY_OPS.pop = binheap_pop
-_BINARY_OPS.relocate = binheap_relocate
-_BINARY_OPS.size = binheap_size
-_BINARY_OPS.nbytes = binheap_nbytes
-_BINARY_OPS.entry = binheap_entry
-_BINARY_OPS.check = binheap_check
+# The queue designs, each behind the queue_ops interface (pqueue.pxd).
+cdef queue_ops _QUEUE_OPS[3]
+_QUEUES = {"binary": 0, "quaternary": 1, "bucket": 2}
 
-_QUEUES = {"binary": 0}
+cdef void _heap_ops(queue_ops *o) noexcept:
+    o.create = dheap_create
+    o.destroy = dheap_destroy
+    o.peek = dheap_peek
+    o.relocate = dheap_relocate
+    o.size = dheap_size
+    o.nbytes = dheap_nbytes
+    o.entry = dheap_entry
+
+_heap_ops(&_QUEUE_OPS[0])
+_QUEUE_OPS[0].name = b"binary"
+_QUEUE_OPS[0].push = binheap_push
+_QUEUE_OPS[0].update = binheap_update
+_QUEUE_OPS[0].remove = binheap_remove
+_QUEUE_OPS[0].pop = binheap_pop
+_QUEUE_OPS[0].check = binheap_check
+
+_heap_ops(&_QUEUE_OPS[1])
+_QUEUE_OPS[1].name = b"quaternary"
+_QUEUE_OPS[1].push = quadheap_push
+_QUEUE_OPS[1].update = quadheap_update
+_QUEUE_OPS[1].remove = quadheap_remove
+_QUEUE_OPS[1].pop = quadheap_pop
+_QUEUE_OPS[1].check = quadheap_check
+
+_QUEUE_OPS[2].name = b"bucket"
+_QUEUE_OPS[2].create = bucketq_create
+_QUEUE_OPS[2].destroy = bucketq_destroy
+_QUEUE_OPS[2].push = bucketq_push
+_QUEUE_OPS[2].update = bucketq_update
+_QUEUE_OPS[2].remove = bucketq_remove
+_QUEUE_OPS[2].peek = bucketq_peek
+_QUEUE_OPS[2].pop = bucketq_pop
+_QUEUE_OPS[2].relocate = bucketq_relocate
+_QUEUE_OPS[2].size = bucketq_size
+_QUEUE_OPS[2].nbytes = bucketq_nbytes
+_QUEUE_OPS[2].entry = bucketq_entry
+_QUEUE_OPS[2].check = bucketq_check
 
 _CHECK_MESSAGES = (
     "",
@@ -102,8 +133,6 @@ _CHECK_MESSAGES = (
     "table holds {0} records, created - extracted - evicted = {1}",
     "{0} accesses counted, their outcomes add up to {1}",
 )
-cdef const queue_ops *_QUEUE_OPS[1]
-_QUEUE_OPS[0] = &_BINARY_OPS
 
 
 # --------------------------------------------------------------------------
@@ -194,8 +223,9 @@ cdef class Tracker:
         Records the table holds; default 50 % of the lower-tier pages.
     queue_capacity : int, optional
         Entries per top-tier queue; default 25 % of ``capacity`` (at least 1).
-    queue : {"binary"}
-        Queue design.
+    queue : {"binary", "quaternary", "bucket"}
+        Queue design: the kernel's indexed binary max-heap, a 4-ary heap, or
+        one FIFO list per frequency value (O(1) operations).
     evict_stale : bool, default False
         When the table is full, let a new PFN replace a record older than the
         window that is not queued (counted as ``evicted``).
@@ -323,7 +353,7 @@ cdef class Tracker:
         self.evict = bool(evict_stale)
         self.qcap = qcap
         self.default_nid = topology.default_node
-        self.qops = _QUEUE_OPS[_QUEUES[queue]]
+        self.qops = &_QUEUE_OPS[_QUEUES[queue]]
         self._init_topology(arrs)
         self._init_table(cap)
         self._init_queues(topology)
@@ -402,7 +432,7 @@ cdef class Tracker:
         if self.queues == NULL or self.qlocks == NULL or self.qnid == NULL or self.qlen == NULL:
             raise MemoryError()
         for i in range(len(top)):
-            self.queues[i] = self.qops.create(self.qcap, self.tab.recs)
+            self.queues[i] = self.qops.create(self.qcap, self.fmax, self.tab.recs)
             if self.queues[i] == NULL:
                 raise MemoryError(f"cannot allocate a queue of {self.qcap} entries")
             self.nqueues = i + 1

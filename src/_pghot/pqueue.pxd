@@ -11,8 +11,8 @@ from defs cimport pghot_rec, uint32_t, int64_t
 
 ctypedef struct queue_ops:
     const char *name
-    # NULL when out of memory
-    void *(*create)(uint32_t cap, pghot_rec *recs) noexcept nogil
+    # keys are 0 .. max_key; NULL when out of memory
+    void *(*create)(uint32_t cap, uint32_t max_key, pghot_rec *recs) noexcept nogil
     void (*destroy)(void *q) noexcept nogil
     # 0, or -1 when full (then recs[slot].qpos is left untouched)
     int (*push)(void *q, uint32_t slot, uint32_t key) noexcept nogil
