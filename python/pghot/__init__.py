@@ -2,7 +2,7 @@
 
 from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
 from pghot.topology import Node, Topology
-from pghot._core import Tracker
+from pghot.tracker import Tracker
 
 __version__ = "0.1.0"
 

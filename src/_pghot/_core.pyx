@@ -153,19 +153,8 @@ cdef inline int64_t _int_arg(object v, str name, int64_t lo, int64_t hi) except?
 
 
 cdef inline uint64_t _pfn_arg(object v) except? 0xFFFFFFFFFFFFFFFF:
-    """A PFN: an integer in [0, 2**64 - 2] (all ones marks a free slot)."""
-    cdef int overflow = 0
-    cdef long long x
-    if type(v) is not int:
-        if not PyIndex_Check(v):
-            raise TypeError(f"pfn must be an integer, not {type(v).__name__}")
-        v = PyNumber_Index(v)
-    x = PyLong_AsLongLongAndOverflow(v, &overflow)
-    if overflow == 0 and x >= 0:
-        return <uint64_t>x
-    if overflow < 0 or x < 0 or v >= 0xFFFFFFFFFFFFFFFF:
-        raise ValueError(f"pfn must be in [0, 2**64 - 2], got {v}")
-    return PyLong_AsUnsignedLongLong(v)
+    """A PFN: an integer in [0, 2**63 - 1]."""
+    return <uint64_t>_int_arg(v, "pfn", 0, _I64_MAX)
 
 
 def _int_array(obj, str name, bint allow_scalar):
@@ -175,9 +164,13 @@ def _int_array(obj, str name, bint allow_scalar):
     if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
         if not allow_scalar:
             raise TypeError(f"{name} must be a 1-D integer array, not a scalar")
+        if not -(1 << 63) <= int(obj) < (1 << 64):
+            raise ValueError(f"{name} = {obj} does not fit 64 bits")
         return np.asarray(obj)
     try:
         a = np.asarray(obj)
+    except OverflowError as e:
+        raise ValueError(f"{name} holds a value that does not fit 64 bits") from None
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be an integer array: {e}") from None
     if a.dtype.kind not in "iu":
@@ -781,10 +774,7 @@ cdef class Tracker:
         for a, name in ((na, "nids"), (sa, "srcs"), (ta, "nows")):
             if a.ndim == 1 and a.shape[0] != n:
                 raise ValueError(f"{name} has length {a.shape[0]}, pfns has {n}")
-        if pa.dtype.kind == "i":
-            _check_range(pa, "pfns", 0, _I64_MAX)
-        elif pa.size and int(pa.max()) == 0xFFFFFFFFFFFFFFFF:
-            raise ValueError("pfns must be < 2**64 - 1")
+        _check_range(pa, "pfns", 0, _I64_MAX)
         _check_range(na, "nids", -1, (1 << self.nbits) - 1)
         _check_range(sa, "srcs", 0, NSOURCES - 1)
         _check_range(ta, "nows", 0, _I64_MAX)
@@ -944,8 +934,7 @@ cdef class Tracker:
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
         a = _int_array(pfns, "pfns", True)
         cdef const uint64_t[::1] p
-        if a.dtype.kind == "i":
-            _check_range(a, "pfns", 0, _I64_MAX)
+        _check_range(a, "pfns", 0, _I64_MAX)
         p = np.ascontiguousarray(a.reshape(-1), dtype=np.uint64)
         cdef Py_ssize_t i, n = p.shape[0], bad = -1
         cdef int32_t k

@@ -1,0 +1,75 @@
+"""``pghot.Tracker``: one API, several record stores.
+
+``Tracker(topology, store="hash", ...)`` builds the tracker of the chosen
+store and returns it; every store's class is registered as a virtual
+subclass, so ``isinstance(t, pghot.Tracker)`` holds for all of them.  The
+returned object is the compiled class itself: no Python layer sits between
+a caller and ``record_access``.
+
+Stores:
+
+- ``"hash"`` (default): :class:`pghot._core.Tracker`, a sharded
+  open-addressing PFN table with per-node indexed queues (``queue=``
+  ``"binary"``, ``"quaternary"`` or ``"bucket"``);
+- ``"kernel-v2"``: v2's own layout (chained lists of 40-byte records,
+  pointer heaps), same semantics, for measuring what the layout costs;
+- ``"pfn-array"``: the v3+/v8 design, one word per lower-tier PFN and a
+  ready bit scanned for, with that design's semantics (SEMANTICS.md
+  section 3).
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from typing import Any
+
+from pghot import _core
+
+__all__ = ["Tracker", "STORES"]
+
+#: store name -> (module, class); modules are imported on first use.
+STORES: dict[str, tuple[str, str]] = {
+    "hash": ("pghot._core", "Tracker"),
+    "kernel-v2": ("pghot._v2store", "KernelV2Tracker"),
+    "pfn-array": ("pghot._pfnarray", "PfnArrayTracker"),
+}
+
+
+def _store_class(store: object) -> type:
+    if not isinstance(store, str):
+        raise TypeError(f"store must be a str, not {type(store).__name__}")
+    if store not in STORES:
+        raise ValueError(f"store must be one of {sorted(STORES)}, got {store!r}")
+    module, name = STORES[store]
+    cls = getattr(importlib.import_module(module), name)
+    Tracker.register(cls)
+    return cls
+
+
+class Tracker(abc.ABC):
+    """Hot page tracker; see :class:`pghot._core.Tracker` for the parameters.
+
+    Parameters
+    ----------
+    topology : pghot.Topology
+    store : {"hash", "kernel-v2", "pfn-array"}, default "hash"
+        Record store; the other keyword arguments go to that store's class.
+
+    Examples
+    --------
+    >>> import pghot
+    >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096), threshold=1)
+    >>> isinstance(t, pghot.Tracker), type(t).__module__
+    (True, 'pghot._core')
+    >>> pghot.Tracker(pghot.Topology.two_tier(16, 64), store="btree")
+    Traceback (most recent call last):
+    ...
+    ValueError: store must be one of ['hash', 'kernel-v2', 'pfn-array'], got 'btree'
+    """
+
+    def __new__(cls, topology: Any, *, store: str = "hash", **kwargs: Any) -> Any:
+        return _store_class(store)(topology, **kwargs)
+
+
+Tracker.register(_core.Tracker)
