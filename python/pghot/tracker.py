@@ -71,5 +71,16 @@ class Tracker(abc.ABC):
     def __new__(cls, topology: Any, *, store: str = "hash", **kwargs: Any) -> Any:
         return _store_class(store)(topology, **kwargs)
 
+    @staticmethod
+    def load(path: Any) -> Any:
+        """Read a tracker snapshot written by ``tracker.save(path)``.
+
+        Snapshots are versioned ``.npz`` files (format version
+        ``pghot._core.SNAPSHOT_VERSION``); only the ``"hash"`` store writes
+        them so far.  A truncated, corrupted or foreign file raises
+        ``ValueError``.
+        """
+        return _core.Tracker.load(path)
+
 
 Tracker.register(_core.Tracker)

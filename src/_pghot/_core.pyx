@@ -40,17 +40,20 @@ from defs cimport *
 from pqueue cimport queue_ops
 from table cimport shard_t, table_t, table_place, table_find
 from dheap cimport (dheap_create, dheap_destroy, dheap_peek, dheap_relocate,
-                    dheap_size, dheap_nbytes, dheap_entry,
+                    dheap_size, dheap_nbytes, dheap_entry, dheap_walk,
                     binheap_push, binheap_update, binheap_remove, binheap_pop,
                     binheap_check, quadheap_push, quadheap_update,
                     quadheap_remove, quadheap_pop, quadheap_check)
 from bucketq cimport (bucketq_create, bucketq_destroy, bucketq_push,
                       bucketq_update, bucketq_remove, bucketq_peek, bucketq_pop,
                       bucketq_relocate, bucketq_size, bucketq_nbytes,
-                      bucketq_entry, bucketq_check)
+                      bucketq_entry, bucketq_check, bucketq_walk)
 
-import math
-import operator
+import json
+import os
+import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -68,6 +71,7 @@ cdef enum:
     PREFETCH_AHEAD = 8         # accesses between a slot's prefetch and its use
 
 cdef tuple _OUTCOMES = tuple(Outcome)
+SNAPSHOT_VERSION = 1
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
 
 # The queue designs, each behind the queue_ops interface (pqueue.pxd).
@@ -82,6 +86,7 @@ cdef void _heap_ops(queue_ops *o) noexcept:
     o.size = dheap_size
     o.nbytes = dheap_nbytes
     o.entry = dheap_entry
+    o.walk = dheap_walk
 
 _heap_ops(&_QUEUE_OPS[0])
 _QUEUE_OPS[0].name = b"binary"
@@ -112,6 +117,7 @@ _QUEUE_OPS[2].size = bucketq_size
 _QUEUE_OPS[2].nbytes = bucketq_nbytes
 _QUEUE_OPS[2].entry = bucketq_entry
 _QUEUE_OPS[2].check = bucketq_check
+_QUEUE_OPS[2].walk = bucketq_walk
 
 _CHECK_MESSAGES = (
     "",
@@ -1196,6 +1202,247 @@ cdef class Tracker:
                 return 17
         return 0
 
+    # ------------------------------------------------------------- snapshots
+
+    cdef void _lock_all(self) noexcept nogil:
+        cdef uint32_t i
+        for i in range(self.tab.nshards):
+            pghot_lock(&self.tab.shards[i].lock)
+        for i in range(<uint32_t>self.nqueues):
+            pghot_lock(&self.qlocks[i])
+
+    cdef void _unlock_all(self) noexcept nogil:
+        cdef uint32_t i
+        for i in range(<uint32_t>self.nqueues):
+            pghot_unlock(&self.qlocks[i])
+        for i in range(self.tab.nshards):
+            pghot_unlock(&self.tab.shards[i].lock)
+
+    def _config(self):
+        return dict(hz=self._hz, freq_window_ms=self._window_ms, threshold=self.thr,
+                    freq_bits=self.fbits, nid_bits=self.nbits, time_bits=self.tbits,
+                    capacity=self.tab.capacity, queue_capacity=self.qcap,
+                    queue=self._queue_name, evict_stale=bool(self.evict))
+
+    def _state(self):
+        """The whole state as a dict of arrays: snapshot format version 1.
+
+        Taken under every lock (shards, then queues), like :meth:`check`.
+        """
+        self._ready()
+        cdef uint64_t nslots = <uint64_t>self.tab.nshards * self.tab.shard_slots
+        cdef uint64_t i, off = 0
+        cdef uint32_t q
+        rec_pfn = np.empty(nslots, dtype=np.uint64)
+        rec_word = np.empty(nslots, dtype=np.uint32)
+        shard_ctr = np.empty((self.tab.nshards, 8), dtype=np.uint64)
+        counters = np.empty(6, dtype=np.uint64)
+        qslots = np.empty(self.qcap * self.nqueues, dtype=np.uint32)
+        qkeys = np.empty(self.qcap * self.nqueues, dtype=np.uint32)
+        qsizes = np.empty(self.nqueues, dtype=np.uint64)
+        unmovable = np.empty(self.unmovable_words or 1, dtype=np.uint64)
+        cdef uint64_t[::1] vp = rec_pfn
+        cdef uint32_t[::1] vw = rec_word
+        cdef uint64_t[:, ::1] vs = shard_ctr
+        cdef uint64_t[::1] vc = counters
+        cdef uint32_t[::1] vqs = qslots
+        cdef uint32_t[::1] vqk = qkeys
+        cdef uint64_t[::1] vqn = qsizes
+        cdef uint64_t[::1] vu = unmovable
+        cdef shard_t *sh
+        self._lock_all()
+        for i in range(nslots):
+            vp[i] = self.tab.recs[i].pfn
+            vw[i] = self.tab.recs[i].word
+        for i in range(self.tab.nshards):
+            sh = &self.tab.shards[i]
+            vs[i, 0] = sh.nr
+            vs[i, 1] = sh.created
+            vs[i, 2] = sh.recorded
+            vs[i, 3] = sh.table_full
+            vs[i, 4] = sh.queue_full
+            vs[i, 5] = sh.pushes
+            vs[i, 6] = sh.extracted
+            vs[i, 7] = sh.evicted
+        for i in range(NSOURCES):
+            vc[i] = pghot_load_u64(&self.src_count[i])
+        vc[3] = pghot_load_u64(&self.toptier_count)
+        vc[4] = pghot_load_u64(&self.notmov_count)
+        vc[5] = pghot_load_u64(&self.tab.population)
+        for q in range(<uint32_t>self.nqueues):
+            vqn[q] = self.qops.walk(self.queues[q], &vqs[off] if self.qcap else NULL,
+                                    &vqk[off] if self.qcap else NULL)
+            off += vqn[q]
+        for i in range(self.unmovable_words or 1):
+            vu[i] = pghot_load_u64(&self.unmovable[i])
+        self._unlock_all()
+        topo = self._topology
+        return {
+            "format": np.array("pghot-tracker"),
+            "version": np.array(SNAPSHOT_VERSION),
+            "store": np.array("hash"),
+            "config": np.array(json.dumps(self._config())),
+            "topology": np.array(json.dumps({
+                "nodes": [[n.nid, n.start_pfn, n.nr_pages, bool(n.toptier), bool(n.has_cpu)]
+                          for n in topo.nodes],
+                "default_node": topo.default_node})),
+            "rec_pfn": rec_pfn,
+            "rec_word": rec_word,
+            "shard_counters": shard_ctr,
+            "counters": counters,
+            "queue_slots": qslots[:off],
+            "queue_keys": qkeys[:off],
+            "queue_sizes": qsizes,
+            "unmovable": unmovable,
+        }
+
+    @staticmethod
+    def _from_state(state):
+        """Rebuild a tracker from :meth:`_state`; ValueError if the state is not valid."""
+        from pghot.topology import Node, Topology
+        try:
+            if str(state["format"]) != "pghot-tracker" or str(state["store"]) != "hash":
+                raise ValueError("not a snapshot of a hash-store pghot tracker")
+            version = int(state["version"])
+            if version != SNAPSHOT_VERSION:
+                raise ValueError(f"snapshot format version {version}, this pghot reads "
+                                 f"version {SNAPSHOT_VERSION}")
+            config = json.loads(str(state["config"]))
+            tj = json.loads(str(state["topology"]))
+            topo = Topology([Node(*n) for n in tj["nodes"]], default_node=tj["default_node"])
+            t = Tracker(topo, **config)
+            t._restore(state)
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"malformed pghot snapshot: {e!r}") from None
+        return t
+
+    def _restore(self, state):
+        cdef uint64_t nslots = <uint64_t>self.tab.nshards * self.tab.shard_slots
+        shapes = {"rec_pfn": ((nslots,), np.uint64), "rec_word": ((nslots,), np.uint32),
+                  "shard_counters": ((self.tab.nshards, 8), np.uint64),
+                  "counters": ((6,), np.uint64), "queue_sizes": ((self.nqueues,), np.uint64),
+                  "unmovable": ((self.unmovable_words or 1,), np.uint64)}
+        arrs = {}
+        for name, (shape, dtype) in shapes.items():
+            a = np.asarray(state[name])
+            if a.shape != shape or a.dtype != dtype:
+                raise ValueError(f"snapshot array {name} has shape {a.shape} and dtype "
+                                 f"{a.dtype}, expected {shape} and {np.dtype(dtype)}")
+            arrs[name] = np.ascontiguousarray(a)
+        qslots = np.ascontiguousarray(state["queue_slots"], dtype=np.uint32)
+        qkeys = np.ascontiguousarray(state["queue_keys"], dtype=np.uint32)
+        sizes = arrs["queue_sizes"]
+        if (len(qslots) != len(qkeys) or int(sizes.sum()) != len(qslots)
+                or (len(sizes) and int(sizes.max()) > self.qcap)):
+            raise ValueError("snapshot queue arrays do not add up")
+        pfns = arrs["rec_pfn"]
+        if len(qslots) and (int(qslots.max()) >= nslots or int(qkeys.max()) > self.fmax
+                            or int(qkeys.min()) < 1
+                            or (pfns[qslots] == PGHOT_PFN_EMPTY).any()):
+            raise ValueError("snapshot queue entries point outside the table")
+        cdef const uint64_t[::1] vp = pfns
+        cdef const uint32_t[::1] vw = arrs["rec_word"]
+        cdef const uint64_t[:, ::1] vs = arrs["shard_counters"]
+        cdef const uint64_t[::1] vc = arrs["counters"]
+        cdef const uint64_t[::1] vu = arrs["unmovable"]
+        cdef const uint32_t[::1] vqs = qslots
+        cdef const uint32_t[::1] vqk = qkeys
+        cdef const uint64_t[::1] vqn = sizes
+        cdef uint64_t i, off = 0, j
+        cdef uint32_t q
+        cdef shard_t *sh
+        for i in range(nslots):
+            self.tab.recs[i].pfn = vp[i]
+            self.tab.recs[i].word = vw[i]
+            self.tab.recs[i].qpos = PGHOT_QPOS_NONE
+        for i in range(self.tab.nshards):
+            sh = &self.tab.shards[i]
+            if vs[i, 0] > sh.max_nr:
+                raise ValueError(f"snapshot shard {i} holds more records than it can")
+            sh.nr = vs[i, 0]
+            sh.created = vs[i, 1]
+            sh.recorded = vs[i, 2]
+            sh.table_full = vs[i, 3]
+            sh.queue_full = vs[i, 4]
+            sh.pushes = vs[i, 5]
+            sh.extracted = vs[i, 6]
+            sh.evicted = vs[i, 7]
+        for i in range(NSOURCES):
+            self.src_count[i] = vc[i]
+        self.toptier_count = vc[3]
+        self.notmov_count = vc[4]
+        self.tab.population = vc[5]
+        for i in range(self.unmovable_words or 1):
+            self.unmovable[i] = vu[i]
+        for q in range(<uint32_t>self.nqueues):
+            for j in range(vqn[q]):
+                if self.tab.recs[vqs[off + j]].qpos != PGHOT_QPOS_NONE:
+                    raise ValueError("snapshot queues hold a record twice")
+                self.qops.push(self.queues[q], vqs[off + j], vqk[off + j])
+            off += vqn[q]
+            self.qlen[q] = self.qops.size(self.queues[q])
+        try:
+            self.check()
+        except RuntimeError as e:
+            raise ValueError(f"snapshot is inconsistent: {e}") from None
+
+    def save(self, path):
+        """Write the whole state (table, queues, counters) to a ``.npz`` file.
+
+        The file is written to a temporary name in the same directory and
+        renamed over ``path``, so a crash never leaves a half-written file.
+
+        Examples
+        --------
+        >>> import os, tempfile, pghot
+        >>> t = pghot.Tracker(pghot.Topology.two_tier(1024, 4096))
+        >>> _ = t.record_access(2000, -1, 0, 5)
+        >>> path = os.path.join(tempfile.mkdtemp(), "t.npz")
+        >>> t.save(path)
+        >>> pghot.Tracker.load(path).lookup(2000)
+        Record(pfn=2000, frequency=1, nid=0, last_update=5, queued=-1)
+        """
+        path = os.fspath(path)
+        state = self._state()
+        d = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".pghot-", suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **state)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    @staticmethod
+    def load(path):
+        """Read a tracker written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            The file is truncated, corrupted, of another format or version.
+        """
+        path = os.fspath(path)
+        with open(path, "rb") as f:             # numpy leaks the file on a bad zip
+            try:
+                with np.load(f, allow_pickle=False) as z:
+                    state = {k: z[k] for k in z.files}
+            except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as e:
+                raise ValueError(f"{path}: not a readable pghot snapshot ({e})") from None
+        try:
+            return Tracker._from_state(state)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    def __reduce__(self):
+        return (_tracker_from_state, (self._state(),))
+
     # ------------------------------------------------------------ properties
 
     @property
@@ -1257,3 +1504,8 @@ cdef class Tracker:
     def __repr__(self):
         return (f"Tracker(records={len(self)}, capacity={self.capacity}, "
                 f"threshold={self.thr}, window_jiffies={self.window}, queue={self._queue_name!r})")
+
+
+def _tracker_from_state(state):
+    """Unpickle helper: :meth:`Tracker._from_state`."""
+    return Tracker._from_state(state)

@@ -10,14 +10,14 @@ from libc.stdlib cimport malloc, free
 from defs cimport pghot_rec, uint32_t, int64_t, PGHOT_QPOS_NONE
 from pqueue cimport queue_ops
 from dheap cimport (dheap_create, dheap_destroy, dheap_peek, dheap_relocate,
-                    dheap_size, dheap_nbytes, dheap_entry,
+                    dheap_size, dheap_nbytes, dheap_entry, dheap_walk,
                     binheap_push, binheap_update, binheap_remove, binheap_pop,
                     binheap_check, quadheap_push, quadheap_update,
                     quadheap_remove, quadheap_pop, quadheap_check)
 from bucketq cimport (bucketq_create, bucketq_destroy, bucketq_push,
                       bucketq_update, bucketq_remove, bucketq_peek, bucketq_pop,
                       bucketq_relocate, bucketq_size, bucketq_nbytes,
-                      bucketq_entry, bucketq_check)
+                      bucketq_entry, bucketq_check, bucketq_walk)
 
 cdef queue_ops _OPS[3]
 
@@ -30,6 +30,7 @@ cdef void _heap_common(queue_ops *o) noexcept:
     o.size = dheap_size
     o.nbytes = dheap_nbytes
     o.entry = dheap_entry
+    o.walk = dheap_walk
 
 _heap_common(&_OPS[0])
 _OPS[0].push = binheap_push
@@ -55,6 +56,7 @@ _OPS[2].size = bucketq_size
 _OPS[2].nbytes = bucketq_nbytes
 _OPS[2].entry = bucketq_entry
 _OPS[2].check = bucketq_check
+_OPS[2].walk = bucketq_walk
 
 
 cdef int64_t _arg(object v, str name, int64_t lo, int64_t hi) except? -1:

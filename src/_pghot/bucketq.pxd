@@ -183,6 +183,21 @@ cdef inline int bucketq_entry(void *q, uint32_t i, uint32_t *slot, uint32_t *key
     return 1
 
 
+# O(n + max_key): lists by ascending key, each head to tail (FIFO order is
+# what re-pushing must reproduce; node indices are not observable).
+cdef inline uint32_t bucketq_walk(void *q, uint32_t *slots, uint32_t *keys) noexcept nogil:
+    cdef bucketq *b = <bucketq *>q
+    cdef uint32_t k, i, n = 0
+    for k in range(b.max_key + 1):
+        i = b.head[k]
+        while i != PGHOT_BQ_NIL:
+            slots[n] = b.n[i].slot
+            keys[n] = k
+            n += 1
+            i = b.n[i].next
+    return n
+
+
 # O(n + max_key): list links and keys, back-pointers, count, top.
 cdef inline int64_t bucketq_check(void *q) noexcept nogil:
     cdef bucketq *b = <bucketq *>q

@@ -170,6 +170,17 @@ cdef inline int dheap_entry(void *q, uint32_t i, uint32_t *slot, uint32_t *key) 
     return 1
 
 
+# O(n): array order; each entry's parent precedes it and is not smaller, so
+# re-pushing in this order appends without a single sift.
+cdef inline uint32_t dheap_walk(void *q, uint32_t *slots, uint32_t *keys) noexcept nogil:
+    cdef dheap *h = <dheap *>q
+    cdef uint32_t i
+    for i in range(h.nr):
+        slots[i] = h.e[i].slot
+        keys[i] = h.e[i].key
+    return h.nr
+
+
 # O(n): order property and back-pointers.
 cdef inline int64_t dheap_check(void *q, uint32_t d) noexcept nogil:
     cdef dheap *h = <dheap *>q

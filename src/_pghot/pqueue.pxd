@@ -28,5 +28,8 @@ ctypedef struct queue_ops:
     size_t (*nbytes)(void *q) noexcept nogil
     # 1 and the entry at handle qpos, or 0 when qpos holds no entry
     int (*entry)(void *q, uint32_t qpos, uint32_t *slot, uint32_t *key) noexcept nogil
+    # writes every entry, in an order whose pushes into an empty queue
+    # rebuild this one exactly (pop order included); returns the count
+    uint32_t (*walk)(void *q, uint32_t *slots, uint32_t *keys) noexcept nogil
     # -1 when the order property holds, else the first offending handle
     int64_t (*check)(void *q) noexcept nogil
