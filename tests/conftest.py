@@ -1,0 +1,90 @@
+"""Shared test configuration: hypothesis profiles and small topologies.
+
+Profiles (chosen with the environment variable ``PGHOT_HYPOTHESIS_PROFILE``):
+
+- ``dev`` (default): few examples, so the whole suite runs in seconds;
+- ``ci``: many more examples and longer state-machine runs.
+
+Test modules cannot import this file (pytest runs with
+``--import-mode=importlib``), so everything shared is a fixture.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from pghot import Node, Topology
+
+try:  # the tracker's queue designs (queue= names)
+    from pghot.queues import QUEUE_CLASSES
+
+    QUEUE_KINDS: tuple[str, ...] = tuple(QUEUE_CLASSES)
+except ImportError:  # a core with the binary heap only
+    QUEUE_KINDS = ("binary",)
+
+settings.register_profile(
+    "dev",
+    max_examples=20,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    stateful_step_count=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("PGHOT_HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(params=QUEUE_KINDS)
+def queue_kind(request: pytest.FixtureRequest) -> str:
+    """Each queue design of the core in turn (``Tracker(queue=...)``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def two_tier() -> Topology:
+    """Node 0 top tier with PFNs [0, 64), node 1 lower tier with [64, 320)."""
+    return Topology.two_tier(64, 256)
+
+
+@pytest.fixture
+def two_top() -> Topology:
+    """Two top-tier nodes (0 and 2) around one CPU-less lower-tier node (1).
+
+    PFNs: node 0 [0, 64), node 1 [64, 320), node 2 [320, 384); PFNs from 384
+    on are in no node (offline). Default node 0.
+    """
+    return Topology(
+        [
+            Node(0, 0, 64, True),
+            Node(1, 64, 256, False, has_cpu=False),
+            Node(2, 320, 64, True),
+        ],
+        default_node=0,
+    )
+
+
+@pytest.fixture
+def four_nodes() -> Topology:
+    """Two top-tier nodes (0, 2), two lower-tier nodes (1 CPU-less, 3 with CPUs).
+
+    PFNs: node 0 [0, 64), node 1 [64, 192), node 2 [192, 256), a hole
+    [256, 300) in no node, node 3 [300, 428). Default node 2, so accesses
+    from node 1, node 3 or ``NUMA_NO_NODE`` target node 2.
+    """
+    return Topology(
+        [
+            Node(0, 0, 64, True),
+            Node(1, 64, 128, False, has_cpu=False),
+            Node(2, 192, 64, True),
+            Node(3, 300, 128, False, has_cpu=True),
+        ],
+        default_node=2,
+    )

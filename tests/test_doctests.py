@@ -1,0 +1,51 @@
+"""Run the ``>>>`` examples of the package's modules as doctests.
+
+pytest's ``--doctest-modules`` only collects the files under ``tests/``, and
+it cannot see the docstrings of the compiled modules, so the examples of the
+modules listed in ``MODULES`` (the compiled core, the types, the topology,
+the reference model) are run here with :func:`doctest.testmod`.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "pghot._core",
+    "pghot._baseline",
+    "pghot._queues",
+    "pghot.queues",
+    "pghot.tracker",
+    "pghot._types",
+    "pghot.topology",
+    "pghot.reference",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(
+        module,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        report=False,
+    )
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed"
+
+
+def test_core_public_methods_have_examples() -> None:
+    # CONVENTIONS.md: a >>> example on every public function.
+    from pghot._core import Tracker
+
+    missing = [
+        name
+        for name in ("record_access", "record_accesses", "extract_batch", "lookup",
+                     "set_movable", "queued", "stats", "memory_bytes", "check")
+        if ">>>" not in (getattr(Tracker, name).__doc__ or "")
+    ]
+    assert ">>>" in (Tracker.__doc__ or "")
+    assert missing == []
