@@ -1,4 +1,5 @@
-from typing import Any
+import os
+from typing import Any, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
@@ -7,41 +8,51 @@ from pghot._types import Outcome, Record
 from pghot.topology import Topology
 
 _IntArray = npt.ArrayLike
+_Int = SupportsIndex
+_Bool = bool | np.bool_
+
+SNAPSHOT_VERSION: int
 
 class Tracker:
     def __init__(
         self,
         topology: Topology,
         *,
-        hz: int = ...,
-        freq_window_ms: int = ...,
-        threshold: int = ...,
-        freq_bits: int = ...,
-        nid_bits: int = ...,
-        time_bits: int = ...,
-        capacity: int | None = ...,
-        queue_capacity: int | None = ...,
+        hz: _Int = ...,
+        freq_window_ms: _Int = ...,
+        threshold: _Int = ...,
+        freq_bits: _Int = ...,
+        nid_bits: _Int = ...,
+        time_bits: _Int = ...,
+        capacity: _Int | None = ...,
+        queue_capacity: _Int | None = ...,
         queue: str = ...,
-        evict_stale: bool = ...,
+        evict_stale: _Bool = ...,
     ) -> None: ...
-    def record_access(self, pfn: int, nid: int, src: int, now: int) -> Outcome: ...
+    def record_access(self, pfn: _Int, nid: _Int, src: _Int, now: _Int) -> Outcome: ...
     def record_accesses(
-        self, pfns: _IntArray, nids: _IntArray | int, srcs: _IntArray | int, nows: _IntArray | int
+        self, pfns: _IntArray, nids: _IntArray | _Int, srcs: _IntArray | _Int, nows: _IntArray | _Int
     ) -> npt.NDArray[np.int64]: ...
     def extract_batch(
         self,
-        nid: int,
-        max_count: int = ...,
-        threshold: int | None = ...,
-        return_records: bool = ...,
+        nid: _Int,
+        max_count: _Int = ...,
+        threshold: _Int | None = ...,
+        return_records: _Bool = ...,
     ) -> npt.NDArray[Any]: ...
-    def lookup(self, pfn: int) -> Record | None: ...
-    def set_movable(self, pfns: _IntArray | int, flag: bool) -> None: ...
+    def lookup(self, pfn: _Int) -> Record | None: ...
+    def set_movable(self, pfns: _IntArray | _Int, flag: _Bool) -> None: ...
     def __len__(self) -> int: ...
-    def queued(self, nid: int) -> int: ...
+    def queued(self, nid: _Int) -> int: ...
     def stats(self) -> dict[str, int]: ...
     def memory_bytes(self) -> int: ...
     def check(self) -> None: ...
+    def save(self, path: str | os.PathLike[str]) -> None: ...
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> Tracker: ...
+    def _state(self) -> dict[str, npt.NDArray[Any]]: ...
+    @staticmethod
+    def _from_state(state: dict[str, npt.NDArray[Any]]) -> Tracker: ...
     @property
     def topology(self) -> Topology: ...
     @property

@@ -37,7 +37,7 @@ __all__ = ["QUEUE_KINDS", "ReferenceTracker"]
 
 #: Values accepted for the ``queue`` argument (the model ignores the kind:
 #: every kind implements the same queue semantics).
-QUEUE_KINDS = ("binary",)
+QUEUE_KINDS = ("binary", "quaternary", "bucket")
 
 _PFN_LIMIT = 2**63
 _NOW_LIMIT = 2**63

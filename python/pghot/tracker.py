@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import abc
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pghot import _core
 
@@ -43,11 +43,11 @@ def _store_class(store: object) -> type:
         raise ValueError(f"store must be one of {sorted(STORES)}, got {store!r}")
     module, name = STORES[store]
     cls = getattr(importlib.import_module(module), name)
-    Tracker.register(cls)
+    _TrackerFactory.register(cls)
     return cls
 
 
-class Tracker(abc.ABC):
+class _TrackerFactory(abc.ABC):
     """Hot page tracker; see :class:`pghot._core.Tracker` for the parameters.
 
     Parameters
@@ -83,4 +83,11 @@ class Tracker(abc.ABC):
         return _core.Tracker.load(path)
 
 
-Tracker.register(_core.Tracker)
+if TYPE_CHECKING:
+    # For type checkers a Tracker is the compiled class, built with store=.
+    class Tracker(_core.Tracker):
+        def __init__(self, topology: Any, *, store: str = ..., **kwargs: Any) -> None: ...
+else:
+    Tracker = _TrackerFactory
+    Tracker.__name__ = Tracker.__qualname__ = "Tracker"
+    Tracker.register(_core.Tracker)
