@@ -22,6 +22,10 @@ MODULES = [
     "pghot._types",
     "pghot.topology",
     "pghot.reference",
+    "pghot.memory",
+    "pghot.promoter",
+    "pghot.workloads",
+    "pghot.cli",
 ]
 
 
