@@ -1,0 +1,337 @@
+"""The benchmark cases, shared by the pytest-benchmark suite and ``bench.report``.
+
+A :class:`Case` is one row of a results table: a group (what is measured),
+an implementation (the compiled ``Tracker`` or a baseline) and a
+``prepare`` function that builds and warms the state once, untimed.  It
+returns a :class:`Prepared`: ``setup()`` (untimed, before every round)
+gives the arguments of ``run``, and ``run(*args)`` is the timed call, which
+performs ``Case.ops`` operations (accesses, calls or extracted records).
+Times are reported per operation, so rows of a group compare as ratios even
+when the pure-Python reference runs a shorter slice.
+
+Groups
+------
+``record_accesses-{64K,1M}-{uniform,zipf}``
+    ``Tracker.record_accesses`` over 1M (2**20) accesses to ``n_pfns``
+    tracked PFNs (64K or 1M), ``nids=-1``, ``srcs=0``.  The table is
+    pre-filled with every tracked PFN, then ``WARM_ROUNDS`` untimed rounds
+    bring it to its steady state (frequencies saturated, queue full); each
+    round replays the stream one span later in time.  Baselines:
+    ``BareTable.count`` (the bare C lookup-and-count loop over a table of the
+    same geometry: the machine's limit) on the same PFNs, and
+    ``ReferenceTracker.record_accesses`` on the first 100k accesses,
+    pre-filled and warmed the same way.
+``record_access-single``
+    One ``record_access(pfn, -1, 0, now)`` call on a warm record (frequency
+    saturated, queued), timed in a loop of 20k calls through a pre-bound
+    method.  Baselines: the reference, an empty Python method with the same
+    signature (the interpreter's floor for such a call) and, as a variant,
+    the tracker called with ``src=Source.HW_HINTS`` (an IntEnum, not an int).
+``extract_batch``
+    16K queued records (frequencies 2..7, setup untimed), all extracted with
+    ``extract_batch(0, 1024)`` until the queue is empty; per record.
+    Baselines: the reference, and ``heapq.heappop`` of (-frequency, pfn)
+    tuples in batches of 1024 into a uint64 array (the stdlib heap).
+
+Examples
+--------
+>>> [c.impl for c in cases(groups=["record_access-single"])][:2]
+['Tracker', 'ReferenceTracker']
+>>> c = cases(groups=["extract_batch"])[0]
+>>> p = c.prepare()
+>>> p.run(*p.setup()) == c.ops
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+import pghot
+from pghot._baseline import BareTable
+
+from bench import workloads
+
+__all__ = [
+    "Case",
+    "EmptyTracker",
+    "Prepared",
+    "SIZES",
+    "cases",
+    "groups",
+    "measure",
+]
+
+SEED = 0
+#: tracked PFNs of the record_accesses groups
+SIZES = {"64K": 1 << 16, "1M": 1 << 20}
+DISTRIBUTIONS = ("uniform", "zipf")
+#: accesses per timed batch of the compiled tracker and the bare loop
+N_ACCESSES = 1 << 20
+#: accesses per timed batch of the pure-Python reference
+REF_ACCESSES = 100_000
+#: calls per round of the single-call group
+SINGLE_CALLS = 20_000
+#: queued records per round of the extract group
+N_HOT = 1 << 14
+EXTRACT_BATCH = 1024
+#: the pre-fill runs at jiffies [0, span), the timed stream starts here
+START_JIFFY = 2000
+#: untimed rounds of the record_accesses groups before the timed ones: at
+#: 1M uniform each round adds about one access per PFN, and frequencies
+#: saturate at 7 (the heap stops moving) after about 7 rounds
+WARM_ROUNDS = 8
+
+
+@dataclass
+class Prepared:
+    """A warmed-up case: ``run(*setup())`` is one timed round."""
+
+    run: Callable[..., Any]
+    setup: Callable[[], tuple]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: ``prepare()`` (untimed, once) then rounds of ``run``."""
+
+    group: str
+    impl: str
+    unit: str          # what one operation is: "access", "call", "record"
+    ops: int           # operations per round
+    rounds: int        # timed rounds
+    prepare: Callable[[], Prepared]
+    warmup: int = 1    # untimed rounds before them
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}/{self.impl}"
+
+
+class EmptyTracker:
+    """A Python method that does nothing: the floor of ``record_access``.
+
+    >>> EmptyTracker().record_access(1, -1, 0, 0) is None
+    True
+    """
+
+    def record_access(self, pfn, nid, src, now):
+        return None
+
+
+# --------------------------------------------------------------------------
+# record_accesses
+
+
+@functools.lru_cache(maxsize=None)
+def _stream(n_pfns: int, dist: str) -> workloads.Workload:
+    gen = {"uniform": workloads.uniform, "zipf": workloads.zipf}[dist]
+    w = gen(n_pfns, N_ACCESSES, seed=SEED, start_jiffy=START_JIFFY)
+    w.pfns.setflags(write=False)
+    w.nows.setflags(write=False)
+    return w
+
+
+def _replayer(tracker: Any, w: workloads.Workload, n: int) -> Prepared:
+    """Rounds of ``tracker.record_accesses`` on the first n accesses of w,
+    each round one span of w later than the previous one."""
+    pfns = w.pfns[:n]
+    base = w.nows[:n]
+    span = w.span_jiffies
+    rounds = itertools.count()
+
+    def setup() -> tuple:
+        return (pfns, -1, 0, base + next(rounds) * span)
+
+    return Prepared(tracker.record_accesses, setup)
+
+
+def _prefilled(cls: type, n_pfns: int) -> Any:
+    tracker = cls(workloads.topology(n_pfns))
+    universe = workloads.tracked_pfns(n_pfns, SEED)
+    tracker.record_accesses(universe, -1, 0, workloads.nows(n_pfns))
+    assert len(tracker) == n_pfns
+    return tracker
+
+
+def _prepare_tracker_batch(n_pfns: int, dist: str) -> Prepared:
+    return _replayer(_prefilled(pghot.Tracker, n_pfns), _stream(n_pfns, dist), N_ACCESSES)
+
+
+def _prepare_reference_batch(n_pfns: int, dist: str) -> Prepared:
+    from pghot.reference import ReferenceTracker
+    return _replayer(_prefilled(ReferenceTracker, n_pfns), _stream(n_pfns, dist), REF_ACCESSES)
+
+
+def _prepare_bare_batch(n_pfns: int, dist: str) -> Prepared:
+    table = BareTable(workloads.tracked_pfns(n_pfns, SEED))
+    pfns = _stream(n_pfns, dist).pfns
+    return Prepared(table.count, lambda: (pfns,))
+
+
+# --------------------------------------------------------------------------
+# record_access-single
+
+
+def _call_loop(f: Callable, pfn: int, nid: int, src: Any, now: int, it: Any) -> None:
+    for _ in it:
+        f(pfn, nid, src, now)
+
+
+def _prepare_single(make: Callable[[], Any], src: Any = 0) -> Prepared:
+    tracker = make()
+    pfn = int(workloads.tracked_pfns(1 << 16, SEED)[0])
+    now = START_JIFFY
+    for _ in range(16):          # warm: frequency saturated and queued
+        tracker.record_access(pfn, -1, src, now)
+    f = tracker.record_access
+
+    def setup() -> tuple:
+        return (f, pfn, -1, src, now, itertools.repeat(None, SINGLE_CALLS))
+
+    return Prepared(_call_loop, setup)
+
+
+def _topo64k() -> Any:
+    return workloads.topology(1 << 16)
+
+
+# --------------------------------------------------------------------------
+# extract_batch
+
+
+@functools.lru_cache(maxsize=None)
+def _hot_fill() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accesses that give N_HOT records frequencies 2..7, shuffled; and the
+    (PFN, frequency) of each record."""
+    universe = workloads.tracked_pfns(N_HOT, SEED)
+    freq = 2 + np.arange(N_HOT) % 6
+    pfns = np.repeat(universe, freq)
+    np.random.default_rng(SEED).shuffle(pfns)
+    return pfns, universe, freq
+
+
+def _drain(tracker: Any) -> int:
+    total = 0
+    while True:
+        got = tracker.extract_batch(0, EXTRACT_BATCH)
+        total += len(got)
+        if len(got) < EXTRACT_BATCH:
+            return total
+
+
+def _prepare_extract(cls: type) -> Prepared:
+    tracker = cls(workloads.topology(N_HOT), queue_capacity=N_HOT)
+    pfns, _, _ = _hot_fill()
+    now = np.zeros(len(pfns), dtype=np.int64)
+
+    def setup() -> tuple:
+        assert len(tracker) == 0
+        tracker.record_accesses(pfns, -1, 0, now)
+        assert tracker.queued(0) == N_HOT
+        return (tracker,)
+
+    return Prepared(_drain, setup)
+
+
+def _heap_drain(h: list) -> int:
+    total = 0
+    pop = heapq.heappop
+    while h:
+        batch = [pop(h)[1] for _ in range(min(EXTRACT_BATCH, len(h)))]
+        total += len(np.array(batch, dtype=np.uint64))
+    return total
+
+
+def _prepare_heapq() -> Prepared:
+    _, universe, freq = _hot_fill()
+    entries = list(zip((-freq).tolist(), universe.tolist()))
+    heapq.heapify(entries)
+
+    def setup() -> tuple:
+        return (list(entries),)
+
+    return Prepared(_heap_drain, setup)
+
+
+# --------------------------------------------------------------------------
+
+
+def _reference_cls() -> type:
+    from pghot.reference import ReferenceTracker
+    return ReferenceTracker
+
+
+def _all_cases() -> list[Case]:
+    out: list[Case] = []
+    for label, n in SIZES.items():
+        for dist in DISTRIBUTIONS:
+            g = f"record_accesses-{label}-{dist}"
+            out += [
+                Case(g, "Tracker", "access", N_ACCESSES, 5,
+                     functools.partial(_prepare_tracker_batch, n, dist), WARM_ROUNDS),
+                Case(g, "BareTable (bare C loop)", "access", N_ACCESSES, 5,
+                     functools.partial(_prepare_bare_batch, n, dist), WARM_ROUNDS),
+                Case(g, "ReferenceTracker", "access", REF_ACCESSES, 5,
+                     functools.partial(_prepare_reference_batch, n, dist), WARM_ROUNDS),
+            ]
+    g = "record_access-single"
+    out += [
+        Case(g, "Tracker", "call", SINGLE_CALLS, 15,
+             lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()))),
+        Case(g, "ReferenceTracker", "call", SINGLE_CALLS, 7,
+             lambda: _prepare_single(lambda: _reference_cls()(_topo64k()))),
+        Case(g, "empty Python method", "call", SINGLE_CALLS, 15,
+             lambda: _prepare_single(EmptyTracker)),
+        Case(g, "Tracker, src=Source.HW_HINTS", "call", SINGLE_CALLS, 15,
+             lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()),
+                                     src=pghot.Source.HW_HINTS)),
+    ]
+    g = "extract_batch"
+    out += [
+        Case(g, "Tracker", "record", N_HOT, 7, lambda: _prepare_extract(pghot.Tracker)),
+        Case(g, "ReferenceTracker", "record", N_HOT, 5,
+             lambda: _prepare_extract(_reference_cls())),
+        Case(g, "heapq (stdlib heap)", "record", N_HOT, 5, _prepare_heapq),
+    ]
+    return out
+
+
+def groups() -> list[str]:
+    """Group names, in table order.
+
+    >>> groups()[0], groups()[-1]
+    ('record_accesses-64K-uniform', 'extract_batch')
+    """
+    return list(dict.fromkeys(c.group for c in _all_cases()))
+
+
+def cases(groups: list[str] | None = None) -> list[Case]:
+    """Every case (or those of the given groups), the Tracker row first in each group."""
+    return [c for c in _all_cases() if groups is None or c.group in groups]
+
+
+def measure(case: Case, rounds: int | None = None) -> list[float]:
+    """Seconds per operation of each timed round (after the case's warm-up rounds).
+
+    >>> t = measure(cases(groups=["record_access-single"])[2], rounds=2)
+    >>> len(t), 0 < t[0] < 1e-5
+    (2, True)
+    """
+    p = case.prepare()
+    for _ in range(case.warmup):
+        p.run(*p.setup())
+    out = []
+    for _ in range(case.rounds if rounds is None else rounds):
+        args = p.setup()
+        t0 = time.perf_counter()
+        p.run(*args)
+        out.append((time.perf_counter() - t0) / case.ops)
+    return out
