@@ -22,6 +22,7 @@ MODULES = [
     "pghot._types",
     "pghot.topology",
     "pghot.reference",
+    "pghot._v2store",
     "pghot.memory",
     "pghot.promoter",
     "pghot.workloads",

@@ -37,6 +37,7 @@ cdef extern from "<stdlib.h>" nogil:
     int posix_memalign(void **memptr, size_t alignment, size_t size)
 
 from defs cimport *
+from args cimport _int_arg, _pfn_arg, _check_range
 from pqueue cimport queue_ops
 from table cimport shard_t, table_t, table_place, table_find
 from dheap cimport (dheap_create, dheap_destroy, dheap_peek, dheap_relocate,
@@ -68,7 +69,7 @@ cdef enum:
     SHARD_MIN_RECORDS = 4096   # smaller shards buy no parallelism
     SHARD_MAX_BITS = 8
     EVICT_SCAN = 256           # slots searched for a stale record to evict
-    PREFETCH_AHEAD = 8         # accesses between a slot's prefetch and its use
+    PREFETCH_AHEAD = 16        # accesses between a slot's prefetch and its use
 
 cdef tuple _OUTCOMES = tuple(Outcome)
 SNAPSHOT_VERSION = 1
@@ -144,25 +145,6 @@ _CHECK_MESSAGES = (
 # --------------------------------------------------------------------------
 # Argument conversion: one error contract at the GIL boundary.
 
-cdef inline int64_t _int_arg(object v, str name, int64_t lo, int64_t hi) except? -0x7FFFFFFFFFFFFFFF:
-    """Python integer in [lo, hi] as int64, or TypeError/ValueError naming the argument."""
-    cdef int overflow = 0
-    cdef long long x
-    if type(v) is not int:
-        if not PyIndex_Check(v):
-            raise TypeError(f"{name} must be an integer, not {type(v).__name__}")
-        v = PyNumber_Index(v)
-    x = PyLong_AsLongLongAndOverflow(v, &overflow)
-    if overflow or x < lo or x > hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {v}")
-    return x
-
-
-cdef inline uint64_t _pfn_arg(object v) except? 0xFFFFFFFFFFFFFFFF:
-    """A PFN: an integer in [0, 2**63 - 1]."""
-    return <uint64_t>_int_arg(v, "pfn", 0, _I64_MAX)
-
-
 def _int_array(obj, str name, bint allow_scalar):
     """1-D integer ndarray (or a 0-d one for a scalar when allowed)."""
     if obj is None or isinstance(obj, (str, bytes, dict, set, float, complex)):
@@ -186,18 +168,6 @@ def _int_array(obj, str name, bint allow_scalar):
     if a.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
     return a
-
-
-cdef inline void _check_range(a, str name, int64_t lo, int64_t hi) except *:
-    """Every element of integer array a lies in [lo, hi]."""
-    if a.size == 0:
-        return
-    mn = a.min()
-    mx = a.max()
-    if int(mn) < lo or int(mx) > hi:
-        bad = int(mn) if int(mn) < lo else int(mx)
-        idx = int(np.argmax(a == bad)) if a.ndim else 0
-        raise ValueError(f"{name}[{idx}] = {bad} is outside [{lo}, {hi}]")
 
 
 # --------------------------------------------------------------------------
@@ -819,6 +789,7 @@ cdef class Tracker:
                 if i + PREFETCH_AHEAD < n:
                     table_place(&self.tab, p[i + PREFETCH_AHEAD], &ps, &ph)
                     pghot_prefetch(&self.tab.recs[ps * self.tab.shard_slots + ph])
+                    pghot_prefetch(&self.tab.shards[ps])
                 per_src[sv[i & sm]] += 1
                 r = self._record(p[i], nv[i & nm], <uint64_t>tv[i & tm])
                 cnt[r] += 1
