@@ -27,6 +27,14 @@ Groups
     method.  Baselines: the reference, an empty Python method with the same
     signature (the interpreter's floor for such a call) and, as a variant,
     the tracker called with ``src=Source.HW_HINTS`` (an IntEnum, not an int).
+``queue-pop-1M``
+    The stand-alone queue designs (:mod:`pghot.queues`) each holding 1M
+    entries with keys 1..7 (a 3-bit frequency), drained with one
+    ``pop_many`` call: the queue's own cost per pop, no Python call per
+    entry (the kernel-only timer).  Rows: ``BinaryHeap`` (the tracker's
+    default, the group's reference), ``QuaternaryHeap``, ``BucketQueue``, and
+    the standard library's ``heapq`` with lazy deletion (entries marked
+    dead in a dict and skipped when popped; a quarter of them dead).
 ``extract_batch``
     16K queued records (frequencies 2..7, setup untimed), all extracted with
     ``extract_batch(0, 1024)`` until the queue is empty; per record.
@@ -241,6 +249,52 @@ def _prepare_extract(cls: type) -> Prepared:
     return Prepared(_drain, setup)
 
 
+QUEUE_ENTRIES = 1 << 20
+
+
+@functools.lru_cache(maxsize=None)
+def _queue_keys() -> np.ndarray:
+    return np.random.default_rng(SEED).integers(1, 8, QUEUE_ENTRIES)
+
+
+def _prepare_queue(cls: type) -> Prepared:
+    keys = _queue_keys()
+
+    def setup() -> tuple:
+        q = cls(QUEUE_ENTRIES, max_key=7)
+        q.push_many(keys)
+        return (q,)
+
+    return Prepared(lambda q: len(q.pop_many(QUEUE_ENTRIES)), setup)
+
+
+def _lazy_heap_drain(h: list, dead: set) -> int:
+    popped = 0
+    pop = heapq.heappop
+    while h:
+        _, handle = pop(h)
+        if handle in dead:
+            continue
+        popped += 1
+    return popped
+
+
+def _prepare_lazy_heapq() -> Prepared:
+    """heapq with lazy deletion: QUEUE_ENTRIES live entries plus a third as many dead."""
+    keys = _queue_keys()
+    live = list(zip((-keys).tolist(), range(QUEUE_ENTRIES)))
+    n_dead = QUEUE_ENTRIES // 3
+    dead_entries = list(zip((-keys[:n_dead]).tolist(), range(QUEUE_ENTRIES, QUEUE_ENTRIES + n_dead)))
+    entries = live + dead_entries
+    heapq.heapify(entries)
+    dead = set(range(QUEUE_ENTRIES, QUEUE_ENTRIES + n_dead))
+
+    def setup() -> tuple:
+        return (list(entries), dead)
+
+    return Prepared(_lazy_heap_drain, setup)
+
+
 def _heap_drain(h: list) -> int:
     total = 0
     pop = heapq.heappop
@@ -293,6 +347,17 @@ def _all_cases() -> list[Case]:
         Case(g, "Tracker, src=Source.HW_HINTS", "call", SINGLE_CALLS, 15,
              lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()),
                                      src=pghot.Source.HW_HINTS)),
+    ]
+    from pghot.queues import BinaryHeap, BucketQueue, QuaternaryHeap
+    g = "queue-pop-1M"
+    out += [
+        Case(g, "BinaryHeap", "pop", QUEUE_ENTRIES, 5,
+             functools.partial(_prepare_queue, BinaryHeap)),
+        Case(g, "QuaternaryHeap", "pop", QUEUE_ENTRIES, 5,
+             functools.partial(_prepare_queue, QuaternaryHeap)),
+        Case(g, "BucketQueue", "pop", QUEUE_ENTRIES, 5,
+             functools.partial(_prepare_queue, BucketQueue)),
+        Case(g, "heapq, lazy deletion (stdlib)", "pop", QUEUE_ENTRIES, 3, _prepare_lazy_heapq),
     ]
     g = "extract_batch"
     out += [

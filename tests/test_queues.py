@@ -194,3 +194,22 @@ def test_against_sorted_list_model(cls, order, program):
             assert model[top[0]] == top[1]
         else:
             assert top is None
+
+
+@pytest.mark.parametrize("cls", DESIGNS)
+def test_push_many_pop_many_match_single_calls(cls):
+    import numpy as np
+
+    keys = np.random.default_rng(3).integers(0, 8, 300)
+    q = cls(300, max_key=7)
+    handles = q.push_many(keys)
+    q.check()
+    assert len(q) == 300 and sorted(handles.tolist()) == list(range(300))
+    popped = q.pop_many(1000)                 # more than held: stops when empty
+    assert len(popped) == 300 and len(q) == 0
+    assert monotone([int(keys[h]) for h in popped], "max")
+    with pytest.raises(IndexError):
+        q.push_many(np.zeros(301, dtype=np.int64))
+    with pytest.raises(ValueError, match="keys"):
+        q.push_many(np.array([8]))
+    assert len(q) == 0                        # refused batches pushed nothing

@@ -119,6 +119,29 @@ def _print_demo(r: dict, show: int) -> None:
     print("  " + " ".join(str(int(x)) for x in p[:show]))
 
 
+def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from pghot import designs
+
+    kw = {} if args.v2_max_pfns is None else {"v2_max_pfns": args.v2_max_pfns}
+    try:
+        rows = designs.compare(sizes=args.sizes, workloads=args.workloads, designs=args.designs,
+                               seed=args.seed, progress=not args.no_progress, **kw)
+    except (TypeError, ValueError) as e:
+        parser.error(str(e))
+    if args.json == "-":
+        json.dump(rows, sys.stdout, indent=2, default=float)
+        print()
+    else:
+        print(designs.format_table(rows))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2, default=float)
+    if args.plot:
+        designs.plot(rows, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pghot`` command."""
     parser = argparse.ArgumentParser(prog="pghot", description=__doc__)
@@ -132,7 +155,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--show", type=int, default=20, help="promoted PFNs to print")
     d.add_argument("--json", action="store_true", help="print the result as JSON")
+    b = sub.add_parser("bench", help="compare the tracker designs on built-in workloads")
+    b.add_argument("--sizes", nargs="+", default=["64K", "1M", "8M"],
+                   help="tracked PFNs: 4K 64K 1M 8M (default: 64K 1M 8M)")
+    b.add_argument("--workloads", nargs="+", default=None,
+                   help="uniform zipf moving (default: all)")
+    b.add_argument("--designs", nargs="+", default=None,
+                   help="designs to run (default: all; hash/binary always runs as the baseline)")
+    b.add_argument("--v2-max-pfns", type=int, default=None,
+                   help="largest size at which kernel-v2 runs (default 65536: its pre-fill "
+                        "walks ~1024-long lists)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-' for stdout)")
+    b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (matplotlib)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return _bench(parser, args)
     if args.command == "demo":
         try:
             r = run_demo(
