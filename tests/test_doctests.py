@@ -26,6 +26,7 @@ MODULES = [
     "pghot.memory",
     "pghot.promoter",
     "pghot.workloads",
+    "pghot.designs",
     "pghot.cli",
 ]
 

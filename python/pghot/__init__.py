@@ -5,6 +5,7 @@ from pghot.memory import MigrateStatus, TieredMemory
 from pghot.promoter import Promoter
 from pghot.topology import Node, Topology
 from pghot.tracker import Tracker
+from pghot import queues, sources, traces
 
 __version__ = "0.1.0"
 
@@ -21,4 +22,7 @@ __all__ = [
     "Topology",
     "Tracker",
     "__version__",
+    "queues",
+    "sources",
+    "traces",
 ]
