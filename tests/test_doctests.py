@@ -23,6 +23,8 @@ MODULES = [
     "pghot.topology",
     "pghot.reference",
     "pghot._v2store",
+    "pghot._pfnarray",
+    "pghot.reference_pfnarray",
     "pghot.memory",
     "pghot.promoter",
     "pghot.workloads",

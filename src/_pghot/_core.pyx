@@ -534,7 +534,7 @@ cdef class Tracker:
 
         cdef uint32_t tgt = <uint32_t>(self.default_nid if nid < 0 else self.target[nid])
         cdef uint32_t cur = <uint32_t>(now & self.tmask)
-        cdef uint32_t s, home, g, j, end, old_tgt, old_freq = 0, freq
+        cdef uint32_t s, home, g, old_tgt, old_freq = 0, freq
         cdef bint found, queued = False
         cdef shard_t *sh
         cdef pghot_rec *r
