@@ -326,7 +326,7 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     designs = list(dict.fromkeys(r["design"] for r in done))
     metrics = [("ns_per_access", "ns per recorded access", True),
                ("ns_per_extracted", "ns per extracted record", True),
-               ("bytes_per_pfn", "bytes per tracked PFN", False),
+               ("bytes_per_pfn", "bytes per tracked PFN", True),
                ("topk_accuracy", f"top-{TOP_K} accuracy", False)]
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(8, 1.4 * len(groups) * len(designs) / 3), 13))
     width = 0.8 / max(1, len(designs))
