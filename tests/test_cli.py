@@ -1,42 +1,61 @@
-"""The ``pghot`` command: demo end to end."""
+"""The ``pghot`` command: the demo end to end (a replay of the built-in workload)."""
 
 import json
+import time
 
-import numpy as np
 import pytest
 
 from pghot.cli import main, run_demo
 
 
 def test_demo_small_promotes_hot_pages():
-    r = run_demo(top_pages=1024, lower_pages=8192, working_set_pages=4096, accesses=50_000, seed=2)
-    s = r["stats"]
-    assert s["pghot_recorded_accesses"] == sum(r["outcomes"].values())
-    assert s["pghot_recorded_accesses"] + r["top_tier_hits"] == 50_000
-    assert s["pghot_recorded_hintfaults"] == s["pghot_recorded_accesses"]
-    p = r["promoted"]
-    assert 0 < len(p) <= 1024
-    assert len(np.unique(p)) == len(p)          # a promoted page is never promoted again
-    assert ((p >= 1024) & (p < 1024 + 8192)).all()
-    # a Zipf workload: promoted pages are mostly the truly hot ones
-    assert r["promoted_in_hottest_share"] > 0.5
-    assert 0 < r["top_tier_hit_ratio"] < 1
+    r = run_demo(top_pages=500, working_set_pages=2000, accesses=50_000, duration_ms=4000, seed=2)
+    assert list(r.policies) == ["pghot", "none", "v2", "second-access"]
+    p, none = r["pghot"], r["none"]
+    assert r.trace["accesses"] == p.accesses == 50_000
+    assert r.trace["footprint_pages"] <= 2000
+    assert r.config.top_pages == 500 and r.config.lower_pages == 2 * r.trace["footprint_pages"]
+    s = p.stats["tracker"]
+    assert s["pghot_recorded_hintfaults"] == s["pghot_recorded_accesses"] > 0
+    assert 0 < p.promotions == p.stats["memory"]["pgpromote_success"]
+    assert none.promotions == 0 and none.time_vs_none == 1.0
+    assert 0 < p.hit_ratio < 1 and 0 < none.hit_ratio < 1
+    assert p.precision is not None and 0 < p.precision <= 1
+    assert p.time_vs_all_top >= 1
+
+
+def test_demo_default_runs_quickly_and_helps(capsys):
+    t0 = time.perf_counter()
+    assert main(["demo", "--no-progress"]) == 0
+    elapsed = time.perf_counter() - t0
+    out = capsys.readouterr().out
+    assert "2,000,000 accesses over 10.000 s" in out and "top tier 8,192 pages" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.split() and line.split()[0] in ("pghot", "none", "v2", "second-access")}
+    assert set(rows) == {"pghot", "none", "v2", "second-access"}
+    # the "x none" column, before the tracker memory ("-" or "712.7 KiB")
+    x_none = {k: float(v[-2] if v[-1] == "-" else v[-3]) for k, v in rows.items()}
+    assert x_none["none"] == 1.0
+    assert x_none["pghot"] < 1.0 and x_none["second-access"] < 1.0
+    assert elapsed < 30
 
 
 def test_demo_cli_text_and_json(capsys):
-    assert main(["demo", "--accesses", "20000", "--working-set-pages", "2000",
-                 "--lower-pages", "8192", "--top-pages", "1024", "--show", "5"]) == 0
+    args = ["demo", "--accesses", "20000", "--working-set-pages", "2000", "--top-pages", "500",
+            "--no-progress"]
+    assert main(args) == 0
     out = capsys.readouterr().out
-    assert "pghot_recorded_accesses" in out and "promoted" in out
-    assert main(["demo", "--accesses", "20000", "--working-set-pages", "2000",
-                 "--lower-pages", "8192", "--top-pages", "1024", "--json"]) == 0
+    assert "precision" in out and "second-access" in out and "20,000 accesses" in out
+    assert main(args + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["stats"]["pghot_recorded_accesses"] + data["top_tier_hits"] == 20000
-    assert all(isinstance(x, int) for x in data["promoted"])
+    assert data["trace"]["accesses"] == 20000
+    for p in data["policies"].values():
+        assert p["accesses"] == 20000 and 0 <= p["top_tier_hits"] <= 20000
+        assert len(p["hit_ratio_series"]) == len(data["accesses_series"]) == 10
 
 
 def test_demo_cli_bad_argument(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["demo", "--threshold", "9"])
+        main(["demo", "--threshold", "9", "--no-progress"])
     assert e.value.code == 2
     assert "threshold" in capsys.readouterr().err

@@ -5,7 +5,7 @@ from pghot.memory import MigrateStatus, TieredMemory
 from pghot.promoter import Promoter
 from pghot.topology import Node, Topology
 from pghot.tracker import Tracker
-from pghot import queues, sources, traces
+from pghot import queues, sim, sources, traces
 
 __version__ = "0.1.0"
 
@@ -23,6 +23,7 @@ __all__ = [
     "Tracker",
     "__version__",
     "queues",
+    "sim",
     "sources",
     "traces",
 ]

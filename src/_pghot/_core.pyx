@@ -1404,7 +1404,10 @@ cdef class Tracker:
             try:
                 with np.load(f, allow_pickle=False) as z:
                     state = {k: z[k] for k in z.files}
-            except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as e:
+            except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error,
+                    RuntimeError, NotImplementedError) as e:
+                # zipfile raises RuntimeError for an "encrypted" flag and
+                # NotImplementedError for an unknown compression method
                 raise ValueError(f"{path}: not a readable pghot snapshot ({e})") from None
         try:
             return Tracker._from_state(state)
