@@ -34,7 +34,7 @@ cdef class BareTable:
         cdef uint64_t n = p.shape[0]
         cdef uint64_t i
         cdef uint32_t j
-        self.nslots = n + n // 4 + 1
+        self.nslots = n + n // 6 + 1
         self.slots = <slot_t *>malloc(self.nslots * sizeof(slot_t))
         if self.slots == NULL:
             raise MemoryError()

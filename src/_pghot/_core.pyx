@@ -368,7 +368,7 @@ cdef class Tracker:
             b += 1
         cdef uint64_t nshards = 1 << b
         cdef uint64_t per = (cap + nshards - 1) // nshards
-        cdef uint64_t slots = per + per // 4 + 1
+        cdef uint64_t slots = per + per // 6 + 1
         cdef uint64_t i
         self.tab.nshards = nshards
         self.tab.shard_bits = b

@@ -13,9 +13,10 @@
 # rehashing; a moved record's queue entry follows it (see _core.pyx).
 #
 # Capacity: `capacity` records in all, enforced by the atomic `population`.
-# Shards are sized with 25 % slack over capacity / nshards so that the
+# Shards are sized with 1/6 slack over capacity / nshards so that the
 # global bound binds first (with one shard, always).  At a full table that
-# is 20 bytes of slots per record.
+# is 18.7 bytes of slots per record, a load of 6/7: linear probing then
+# walks about 4 slots (one or two cache lines) to find a record.
 #
 # Lock order: shard lock, then at most one queue lock at a time.
 from defs cimport pghot_lock_t, pghot_rec, pghot_hash, pghot_reduce
