@@ -287,10 +287,10 @@ cdef class Tracker:
             raise ValueError(f"queue must be one of {sorted(_QUEUES)}, got {queue!r}")
         if not isinstance(evict_stale, (bool, np.bool_)):
             raise TypeError(f"evict_stale must be a bool, not {type(evict_stale).__name__}")
-        arrs = topology.arrays()
         nids = [n.nid for n in topology.nodes]
-        if max(nids) >= (1 << nb):
+        if max(nids) >= (1 << nb):         # before arrays(): they are sized by max nid
             raise ValueError(f"nid_bits={nb} cannot hold node id {max(nids)} of the topology")
+        arrs = topology.arrays()
         lower = int(topology.lower_pages())
         cdef int64_t cap
         if capacity is None:
