@@ -170,6 +170,48 @@ def _int_array(obj, str name, bint allow_scalar):
     return a
 
 
+def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] targets):
+    """Validate a batch of accesses; private contiguous copies of its arrays.
+
+    Shared by every store's ``record_accesses``.  ``nid_max`` bounds the
+    accessing node ids, ``targets[nid] >= 0`` says that ``nid`` is a node.
+    Returns ``(pfns u64, nids i64, srcs i64, nows i64, nid_mask, src_mask,
+    now_mask)``: element ``i`` of a broadcast scalar is at ``i & mask``.  The
+    copies are private because the batch loop reads them without the GIL,
+    when another thread could rewrite the caller's arrays after validation.
+    """
+    pa = _int_array(pfns, "pfns", False)
+    na = _int_array(nids, "nids", True)
+    sa = _int_array(srcs, "srcs", True)
+    ta = _int_array(nows, "nows", True)
+    cdef Py_ssize_t n = pa.shape[0]
+    for a, name in ((na, "nids"), (sa, "srcs"), (ta, "nows")):
+        if a.ndim == 1 and a.shape[0] != n:
+            raise ValueError(f"{name} has length {a.shape[0]}, pfns has {n}")
+    _check_range(pa, "pfns", 0, _I64_MAX)
+    _check_range(na, "nids", -1, nid_max)
+    _check_range(sa, "srcs", 0, NSOURCES - 1)
+    _check_range(ta, "nows", 0, _I64_MAX)
+    p = pa.astype(np.uint64, order="C", copy=True)
+    nv = na.reshape(-1).astype(np.int64, order="C", copy=True)
+    sv = sa.reshape(-1).astype(np.int64, order="C", copy=True)
+    tv = ta.reshape(-1).astype(np.int64, order="C", copy=True)
+    # node membership of the accessing nids: the only check numpy can't do
+    cdef const int64_t[::1] nview = nv
+    cdef Py_ssize_t i, bad = -1, m = nview.shape[0] if na.ndim else min(n, 1)
+    cdef Py_ssize_t ntargets = targets.shape[0]
+    cdef int64_t v
+    with nogil:
+        for i in range(m):
+            v = nview[i]
+            if v >= 0 and (v >= ntargets or targets[v] < 0):
+                bad = i
+                break
+    if bad >= 0:
+        raise ValueError(f"nids[{bad}] = {nview[bad]} is not a node of the topology")
+    return p, nv, sv, tv, (-1 if na.ndim else 0), (-1 if sa.ndim else 0), (-1 if ta.ndim else 0)
+
+
 # --------------------------------------------------------------------------
 
 @cython.final
@@ -239,6 +281,7 @@ cdef class Tracker:
     cdef uint64_t notmov_count
     cdef uint64_t active          # batch calls in flight
     cdef object _topology
+    cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef int64_t _hz
     cdef int64_t _window_ms
     cdef str _queue_name
@@ -331,6 +374,7 @@ cdef class Tracker:
         cdef int32_t i
         cdef uint64_t bits = 0
         target = np.ascontiguousarray(arrs["target"], dtype=np.int32)
+        self._targets = target
         self.max_nid = len(target) - 1
         self.target = <int32_t *>calloc(len(target), sizeof(int32_t))
         self.qidx = <int32_t *>calloc(len(target), sizeof(int32_t))
@@ -742,38 +786,15 @@ cdef class Tracker:
         1
         """
         self._ready()
-        pa = _int_array(pfns, "pfns", False)
-        na = _int_array(nids, "nids", True)
-        sa = _int_array(srcs, "srcs", True)
-        ta = _int_array(nows, "nows", True)
-        cdef Py_ssize_t n = pa.shape[0]
-        for a, name in ((na, "nids"), (sa, "srcs"), (ta, "nows")):
-            if a.ndim == 1 and a.shape[0] != n:
-                raise ValueError(f"{name} has length {a.shape[0]}, pfns has {n}")
-        _check_range(pa, "pfns", 0, _I64_MAX)
-        _check_range(na, "nids", -1, (1 << self.nbits) - 1)
-        _check_range(sa, "srcs", 0, NSOURCES - 1)
-        _check_range(ta, "nows", 0, _I64_MAX)
-        # Private copies: the loop reads them without the GIL, when another
-        # thread could rewrite the caller's arrays after validation.
-        cdef const uint64_t[::1] p = pa.astype(np.uint64, order="C", copy=True)
-        cdef const int64_t[::1] nv = na.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef const int64_t[::1] sv = sa.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef const int64_t[::1] tv = ta.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef Py_ssize_t nm = -1 if na.ndim else 0
-        cdef Py_ssize_t sm = -1 if sa.ndim else 0
-        cdef Py_ssize_t tm = -1 if ta.ndim else 0
-        cdef Py_ssize_t i, bad = -1
-        cdef int64_t v
-        # node membership of the accessing nids: the only check numpy can't do
-        with nogil:
-            for i in range(n if nm else (1 if n else 0)):
-                v = nv[i]
-                if v >= 0 and (v > self.max_nid or self.target[v] < 0):
-                    bad = i
-                    break
-        if bad >= 0:
-            raise ValueError(f"nids[{bad}] = {nv[bad]} is not a node of the topology")
+        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1,
+                                                     self._targets)
+        cdef const uint64_t[::1] p = pa
+        cdef const int64_t[::1] nv = na
+        cdef const int64_t[::1] sv = sa
+        cdef const int64_t[::1] tv = ta
+        cdef Py_ssize_t n = p.shape[0]
+        cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
+        cdef Py_ssize_t i
 
         out = np.zeros(4, dtype=np.int64)
         cdef int64_t[::1] o = out

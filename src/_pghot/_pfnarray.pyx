@@ -60,7 +60,7 @@ cdef extern from "pghot_cas.h" nogil:
 
 import numpy as np
 
-from pghot._core import _int_array
+from pghot._core import _batch_arrays, _int_array
 from pghot._types import RECORD_DTYPE, Outcome, Record
 
 cdef enum:
@@ -478,6 +478,7 @@ cdef class PfnArrayTracker:
     cdef uint32_t word_bytes
     cdef uint32_t fbits, nbits, tbits
     cdef object _topology
+    cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef str _mode
     cdef int64_t _hz
     cdef int64_t _window_ms
@@ -577,6 +578,7 @@ cdef class PfnArrayTracker:
         cdef int32_t i
         cdef uint64_t j, index = 0, nsec = 0, start, size
         target = np.ascontiguousarray(arrs["target"], dtype=np.int32)
+        self._targets = target
         s.max_nid = len(target) - 1
         keep = np.asarray(arrs["nr_pages"]) > 0      # a node without memory holds no PFN
         starts = np.asarray(arrs["start_pfn"])[keep]
@@ -769,37 +771,15 @@ cdef class PfnArrayTracker:
         1
         """
         self._ready()
-        pa = _int_array(pfns, "pfns", False)
-        na = _int_array(nids, "nids", True)
-        sa = _int_array(srcs, "srcs", True)
-        ta = _int_array(nows, "nows", True)
-        cdef Py_ssize_t n = pa.shape[0]
-        for a, name in ((na, "nids"), (sa, "srcs"), (ta, "nows")):
-            if a.ndim == 1 and a.shape[0] != n:
-                raise ValueError(f"{name} has length {a.shape[0]}, pfns has {n}")
-        _check_range(pa, "pfns", 0, _I64_MAX)
-        _check_range(na, "nids", -1, 0x7FFFFFFF)
-        _check_range(sa, "srcs", 0, NSOURCES - 1)
-        _check_range(ta, "nows", 0, _I64_MAX)
-        # Private copies: the loop reads them without the GIL, when another
-        # thread could rewrite the caller's arrays after validation.
-        cdef const uint64_t[::1] p = pa.astype(np.uint64, order="C", copy=True)
-        cdef const int64_t[::1] nv = na.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef const int64_t[::1] sv = sa.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef const int64_t[::1] tv = ta.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef Py_ssize_t nm = -1 if na.ndim else 0
-        cdef Py_ssize_t sm = -1 if sa.ndim else 0
-        cdef Py_ssize_t tm = -1 if ta.ndim else 0
-        cdef Py_ssize_t i, bad = -1
-        cdef int64_t v
-        with nogil:
-            for i in range(n if nm else (1 if n else 0)):
-                v = nv[i]
-                if v >= 0 and (v > self.s.max_nid or self.s.target[v] < 0):
-                    bad = i
-                    break
-        if bad >= 0:
-            raise ValueError(f"nids[{bad}] = {nv[bad]} is not a node of the topology")
+        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, 0x7FFFFFFF,
+                                                     self._targets)
+        cdef const uint64_t[::1] p = pa
+        cdef const int64_t[::1] nv = na
+        cdef const int64_t[::1] sv = sa
+        cdef const int64_t[::1] tv = ta
+        cdef Py_ssize_t n = p.shape[0]
+        cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
+        cdef Py_ssize_t i
 
         qd = np.zeros(max(self.s.nq, 1), dtype=np.int64)
         cdef int64_t[::1] qdv = qd

@@ -93,7 +93,7 @@ cdef extern from *:
 
 import numpy as np
 
-from pghot._core import _int_array
+from pghot._core import _batch_arrays, _int_array
 from pghot._types import RECORD_DTYPE, Outcome, Record
 
 ctypedef struct v2_list:          # struct pghot_hash: 16 bytes
@@ -356,6 +356,7 @@ cdef class KernelV2Tracker:
     cdef uint64_t notmov_count
     cdef uint64_t active          # batch calls in flight
     cdef object _topology
+    cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef int64_t _hz
     cdef int64_t _window_ms
 
@@ -447,6 +448,7 @@ cdef class KernelV2Tracker:
         cdef int32_t i
         cdef uint64_t bits = 0
         target = np.ascontiguousarray(arrs["target"], dtype=np.int32)
+        self._targets = target
         self.max_nid = len(target) - 1
         self.target = <int32_t *>calloc(len(target), sizeof(int32_t))
         self.qidx = <int32_t *>calloc(len(target), sizeof(int32_t))
@@ -823,38 +825,15 @@ cdef class KernelV2Tracker:
         1
         """
         self._ready()
-        pa = _int_array(pfns, "pfns", False)
-        na = _int_array(nids, "nids", True)
-        sa = _int_array(srcs, "srcs", True)
-        ta = _int_array(nows, "nows", True)
-        cdef Py_ssize_t n = pa.shape[0]
-        for a, name in ((na, "nids"), (sa, "srcs"), (ta, "nows")):
-            if a.ndim == 1 and a.shape[0] != n:
-                raise ValueError(f"{name} has length {a.shape[0]}, pfns has {n}")
-        _check_range(pa, "pfns", 0, _I64_MAX)
-        _check_range(na, "nids", -1, (1 << self.nbits) - 1)
-        _check_range(sa, "srcs", 0, NSOURCES - 1)
-        _check_range(ta, "nows", 0, _I64_MAX)
-        # Private copies: the loop reads them without the GIL, when another
-        # thread could rewrite the caller's arrays after validation.
-        cdef const uint64_t[::1] p = pa.astype(np.uint64, order="C", copy=True)
-        cdef const int64_t[::1] nv = na.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef const int64_t[::1] sv = sa.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef const int64_t[::1] tv = ta.reshape(-1).astype(np.int64, order="C", copy=True)
-        cdef Py_ssize_t nm = -1 if na.ndim else 0
-        cdef Py_ssize_t sm = -1 if sa.ndim else 0
-        cdef Py_ssize_t tm = -1 if ta.ndim else 0
-        cdef Py_ssize_t i, bad = -1
-        cdef int64_t v
-        # node membership of the accessing nids: the only check numpy can't do
-        with nogil:
-            for i in range(n if nm else (1 if n else 0)):
-                v = nv[i]
-                if v >= 0 and (v > self.max_nid or self.target[v] < 0):
-                    bad = i
-                    break
-        if bad >= 0:
-            raise ValueError(f"nids[{bad}] = {nv[bad]} is not a node of the topology")
+        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1,
+                                                     self._targets)
+        cdef const uint64_t[::1] p = pa
+        cdef const int64_t[::1] nv = na
+        cdef const int64_t[::1] sv = sa
+        cdef const int64_t[::1] tv = ta
+        cdef Py_ssize_t n = p.shape[0]
+        cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
+        cdef Py_ssize_t i
 
         out = np.zeros(4, dtype=np.int64)
         cdef int64_t[::1] o = out
