@@ -35,6 +35,12 @@ Groups
     default, the group's reference), ``QuaternaryHeap``, ``BucketQueue``, and
     the standard library's ``heapq`` with lazy deletion (entries marked
     dead in a dict and skipped when popped; a quarter of them dead).
+``read-lackey``
+    :func:`pghot.traces.open_trace` over a synthetic valgrind lackey file of
+    2M lines (``I``, `` L``, `` S``, `` M`` lines with random addresses and
+    sizes, written once to a temporary file in the untimed setup), iterated to
+    the end; per line.  The issue's target: 2M lines/s or more, i.e. at most
+    500 ns per line.  No baseline row: the target is absolute.
 ``extract_batch``
     16K queued records (frequencies 2..7, setup untimed), all extracted with
     ``extract_batch(0, 1024)`` until the queue is empty; per record.
@@ -295,6 +301,41 @@ def _prepare_lazy_heapq() -> Prepared:
     return Prepared(_lazy_heap_drain, setup)
 
 
+LACKEY_LINES = 2_000_000
+
+
+@functools.lru_cache(maxsize=None)
+def _lackey_file() -> str:
+    import atexit
+    import os
+    import tempfile
+
+    rng = np.random.default_rng(SEED)
+    kinds = np.array(["I  ", " L ", " S ", " M "])[rng.integers(0, 4, LACKEY_LINES)]
+    addrs = rng.integers(0x400000, 0x7FFFFFFFFFFF, LACKEY_LINES)
+    sizes = rng.choice([1, 2, 4, 8, 16], LACKEY_LINES)
+    text = "\n".join(f"{k}{a:08x},{z}" for k, a, z in zip(kinds, addrs, sizes)) + "\n"
+    fd, path = tempfile.mkstemp(prefix="pghot-bench-", suffix=".lackey")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    atexit.register(os.unlink, path)
+    return path
+
+
+def _read_lackey(path: str) -> int:
+    from pghot.traces import open_trace
+
+    with open_trace(path, "lackey") as r:
+        for _ in r:
+            pass
+        return r.lines_read
+
+
+def _prepare_lackey() -> Prepared:
+    path = _lackey_file()
+    return Prepared(_read_lackey, lambda: (path,))
+
+
 def _heap_drain(h: list) -> int:
     total = 0
     pop = heapq.heappop
@@ -359,6 +400,8 @@ def _all_cases() -> list[Case]:
              functools.partial(_prepare_queue, BucketQueue)),
         Case(g, "heapq, lazy deletion (stdlib)", "pop", QUEUE_ENTRIES, 3, _prepare_lazy_heapq),
     ]
+    out.append(Case("read-lackey", "open_trace (lackey)", "line", LACKEY_LINES, 5,
+                    _prepare_lackey))
     g = "extract_batch"
     out += [
         Case(g, "Tracker", "record", N_HOT, 7, lambda: _prepare_extract(pghot.Tracker)),
