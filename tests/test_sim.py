@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 import pathlib
+import sys
 from typing import Any
 
 import numpy as np
@@ -347,19 +348,21 @@ def test_replay_cli_with_config_file(tmp_path: pathlib.Path, capsys: pytest.Capt
     (["replay", LACKEY, "--source", "ibs"], "sources[0].name"),
     (["replay", LACKEY, "--format", "csv"], LACKEY),
     (["sweep", LACKEY, "--grid", "tracker.threshold"], "--grid"),
-    (["sweep", LACKEY, "--dask", "tcp://127.0.0.1:1"], "dask"),
 ])
 def test_cli_errors(args: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        import dask.distributed  # noqa: F401
-        if "--dask" in args:
-            pytest.skip("dask.distributed is installed")
-    except ImportError:
-        pass
     with pytest.raises(SystemExit) as e:
         main(args + ["--no-progress"])
     assert e.value.code == 2
     assert words in capsys.readouterr().err
+
+
+def test_sweep_dask_without_dask_installed(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)   # import fails
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", LACKEY, "--dask", "tcp://127.0.0.1:1", "--no-progress"])
+    assert e.value.code == 2
+    assert "dask" in capsys.readouterr().err
 
 
 def test_demo_cli_small(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path) -> None:
@@ -402,3 +405,18 @@ def test_sweep_validates_every_point_first() -> None:
     with pytest.raises(FileNotFoundError):
         sim.sweep([os.path.join("no", "such.lackey")], {"tracker.threshold": [2]},
                   progress=False)
+
+
+def test_sweep_on_a_dask_cluster_matches_serial() -> None:
+    # dask[distributed] is a test extra: this runs in CI, on an in-process cluster
+    from dask.distributed import LocalCluster
+
+    cfg = SimConfig(top_pages=2, sources=EVERY_ACCESS, promoter={"interval_ms": 1})
+    grid = {"tracker.threshold": [2, 3]}
+    serial = sim.sweep([LACKEY], grid, cfg, workers=1,
+                       open_options={"ns_per_instr": 100000}, progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        rows = sim.sweep([LACKEY], grid, cfg, dask_address=cluster.scheduler_address,
+                         open_options={"ns_per_instr": 100000}, progress=False)
+    assert rows == serial
