@@ -3,11 +3,10 @@
 # Data: `tab` (table.pxd) holds one 16-byte record per tracked PFN: the PFN,
 # the packed word  freq | target nid << freq_bits | time << (freq_bits +
 # nid_bits)  and the record's queue handle.  Each top-tier node has a queue
-# (pqueue.pxd; binheap.pxd by default) of (frequency, slot) entries and a
-# lock.  The topology is flattened into small arrays: node ranges sorted by
-# start PFN, `target[nid]` (promotion target of an accessing node) and
-# `qidx[nid]` (queue index of a top-tier node), and one "not movable" bit per
-# lower-tier PFN.
+# (pqueue.pxd: dheap.pxd binary by default, or 4-ary, or bucketq.pxd) of
+# (frequency, slot) entries and a lock.  The topology is flattened by
+# nodes.pxd (node ranges, promotion target per node id, one "not movable" bit
+# per lower-tier PFN); `qidx[nid]` is the queue index of a top-tier node.
 #
 # Invariants (checked by Tracker.check, SEMANTICS.md section 5):
 #   - a record is queued in at most one queue, its target node's, and the
@@ -37,6 +36,7 @@ cdef extern from "<stdlib.h>" nogil:
     int posix_memalign(void **memptr, size_t alignment, size_t size)
 
 from defs cimport *
+from nodes cimport *
 from args cimport _int_arg, _pfn_arg, _check_range
 from pqueue cimport queue_ops
 from table cimport shard_t, table_t, table_place, table_find
@@ -262,24 +262,15 @@ cdef class Tracker:
                                   # read without it to refuse a push to a full
                                   # queue without taking the lock
     cdef int32_t nqueues
-    cdef int32_t *target          # by nid: promotion target, -1 if no node
     cdef int32_t *qidx            # by nid: queue index, -1 if not top tier
-    cdef int32_t max_nid
-    cdef int32_t nnodes
-    cdef uint64_t *nstart         # node ranges sorted by start PFN
-    cdef uint64_t *nend
-    cdef uint8_t *ntop
-    cdef uint64_t *nbit           # first bit of the node in `unmovable`
-    cdef uint64_t *unmovable
-    cdef uint64_t unmovable_words
     cdef uint32_t fbits, nbits, tbits, fmax, nmask, tmask, thr, window
-    cdef int32_t default_nid
     cdef bint evict
     cdef uint64_t qcap
     cdef uint64_t src_count[NSOURCES]
     cdef uint64_t toptier_count
     cdef uint64_t notmov_count
     cdef uint64_t active          # batch calls in flight
+    cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
     cdef object _topology
     cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef int64_t _hz
@@ -294,13 +285,8 @@ cdef class Tracker:
         self.qlocks = NULL
         self.qnid = NULL
         self.qlen = NULL
-        self.target = NULL
         self.qidx = NULL
-        self.nstart = NULL
-        self.nend = NULL
-        self.ntop = NULL
-        self.nbit = NULL
-        self.unmovable = NULL
+        memset(&self.nodes, 0, sizeof(nodemap_t))
         self.nqueues = 0
 
     def __init__(self, topology, *, hz=1000, freq_window_ms=5000, threshold=2,
@@ -364,7 +350,6 @@ cdef class Tracker:
         self.window = win
         self.evict = bool(evict_stale)
         self.qcap = qcap
-        self.default_nid = topology.default_node
         self.qops = &_QUEUE_OPS[_QUEUES[queue]]
         self._init_topology(arrs)
         self._init_table(cap)
@@ -372,39 +357,13 @@ cdef class Tracker:
 
     cdef _init_topology(self, dict arrs):
         cdef int32_t i
-        cdef uint64_t bits = 0
-        target = np.ascontiguousarray(arrs["target"], dtype=np.int32)
-        self._targets = target
-        self.max_nid = len(target) - 1
-        self.target = <int32_t *>calloc(len(target), sizeof(int32_t))
-        self.qidx = <int32_t *>calloc(len(target), sizeof(int32_t))
-        keep = np.asarray(arrs["nr_pages"]) > 0      # a node without memory holds no PFN
-        starts = np.asarray(arrs["start_pfn"])[keep]
-        sizes = np.asarray(arrs["nr_pages"])[keep]
-        tops = np.asarray(arrs["toptier"])[keep]
-        n = len(starts)
-        self.nnodes = n
-        self.nstart = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
-        self.nend = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
-        self.nbit = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
-        self.ntop = <uint8_t *>calloc(n or 1, sizeof(uint8_t))
-        if (self.target == NULL or self.qidx == NULL or self.nstart == NULL
-                or self.nend == NULL or self.nbit == NULL or self.ntop == NULL):
+        self._targets = np.ascontiguousarray(arrs["target"], dtype=np.int32)
+        nodemap_init(&self.nodes, arrs, self._topology.default_node)
+        self.qidx = <int32_t *>calloc(self.nodes.max_nid + 1, sizeof(int32_t))
+        if self.qidx == NULL:
             raise MemoryError()
-        for i in range(len(target)):
-            self.target[i] = target[i]
+        for i in range(self.nodes.max_nid + 1):
             self.qidx[i] = -1
-        for i in range(n):
-            self.nstart[i] = int(starts[i])
-            self.nend[i] = int(starts[i]) + int(sizes[i])
-            self.ntop[i] = bool(tops[i])
-            self.nbit[i] = bits
-            if not self.ntop[i]:
-                bits += int(sizes[i])
-        self.unmovable_words = (bits + 63) // 64
-        self.unmovable = <uint64_t *>calloc(self.unmovable_words or 1, sizeof(uint64_t))
-        if self.unmovable == NULL:
-            raise MemoryError()
 
     cdef _init_table(self, int64_t cap):
         cdef uint32_t b = 0
@@ -465,30 +424,10 @@ cdef class Tracker:
         free(self.qlen)
         free(self.tab.recs)
         free(self.tab.shards)
-        free(self.target)
         free(self.qidx)
-        free(self.nstart)
-        free(self.nend)
-        free(self.nbit)
-        free(self.ntop)
-        free(self.unmovable)
+        nodemap_free(&self.nodes)
 
     # ---------------------------------------------------------------- kernels
-
-    # O(log nodes): index of the node holding pfn, or -1 (offline).
-    cdef inline int32_t _node_index(self, uint64_t pfn) noexcept nogil:
-        cdef int32_t lo = 0, hi = self.nnodes, mid
-        if hi == 0:
-            return -1
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            if self.nstart[mid] <= pfn:
-                lo = mid
-            else:
-                hi = mid
-        if self.nstart[lo] <= pfn < self.nend[lo]:
-            return lo
-        return -1
 
     cdef inline uint32_t _pack(self, uint32_t freq, uint32_t nid, uint32_t t) noexcept nogil:
         return freq | (nid << self.fbits) | (t << (self.fbits + self.nbits))
@@ -566,17 +505,15 @@ cdef class Tracker:
     # SEMANTICS.md section 4, steps 3-7, for a validated access.  Returns the
     # outcome; counts per source are the caller's.
     cdef int _record(self, uint64_t pfn, int64_t nid, uint64_t now) noexcept nogil:
-        cdef int32_t k = self._node_index(pfn)
-        cdef uint64_t bit
+        cdef int32_t k = nodemap_index(&self.nodes, pfn)
         if k < 0:
             return O_NOT_MOVABLE
-        if self.ntop[k]:
+        if self.nodes.top[k]:
             return O_TOPTIER
-        bit = self.nbit[k] + (pfn - self.nstart[k])
-        if (pghot_load_u64(&self.unmovable[bit >> 6]) >> (bit & 63)) & 1:
+        if nodemap_unmovable(&self.nodes, k, pfn):
             return O_NOT_MOVABLE
 
-        cdef uint32_t tgt = <uint32_t>(self.default_nid if nid < 0 else self.target[nid])
+        cdef uint32_t tgt = <uint32_t>(self.nodes.default_nid if nid < 0 else self.nodes.target[nid])
         cdef uint32_t cur = <uint32_t>(now & self.tmask)
         cdef uint32_t s, home, g, old_tgt, old_freq = 0, freq
         cdef bint found, queued = False
@@ -716,7 +653,7 @@ cdef class Tracker:
 
     cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
         cdef int64_t v = _int_arg(nid, "nid", -1, (1 << self.nbits) - 1)
-        if v >= 0 and (v > self.max_nid or self.target[v] < 0):
+        if v >= 0 and (v > self.nodes.max_nid or self.nodes.target[v] < 0):
             raise ValueError(f"nid {v} is not a node of the topology")
         return v
 
@@ -856,7 +793,7 @@ cdef class Tracker:
         """
         self._ready()
         cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
-        if c_nid > self.max_nid or self.qidx[c_nid] < 0:
+        if c_nid > self.nodes.max_nid or self.qidx[c_nid] < 0:
             raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
         cdef int64_t c_max = _int_arg(max_count, "max_count", 0, _I64_MAX)
         cdef int64_t c_thr = self.thr if threshold is None else _int_arg(
@@ -931,26 +868,9 @@ cdef class Tracker:
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
         a = _int_array(pfns, "pfns", True)
-        cdef const uint64_t[::1] p
         _check_range(a, "pfns", 0, _I64_MAX)
-        p = np.ascontiguousarray(a.reshape(-1), dtype=np.uint64)
-        cdef Py_ssize_t i, n = p.shape[0], bad = -1
-        cdef int32_t k
-        cdef uint64_t bit
-        cdef uint64_t[::1] bits = np.empty(n, dtype=np.uint64)
-        cdef bint c_flag = bool(flag)
-        for i in range(n):
-            k = self._node_index(p[i])
-            if k < 0 or self.ntop[k]:
-                raise ValueError(f"pfns[{i}] = {p[i]} is not a PFN of a lower-tier node")
-            bits[i] = self.nbit[k] + (p[i] - self.nstart[k])
-        with nogil:
-            for i in range(n):
-                bit = bits[i]
-                if c_flag:
-                    pghot_and_u64(&self.unmovable[bit >> 6], ~(1ULL << (bit & 63)))
-                else:
-                    pghot_or_u64(&self.unmovable[bit >> 6], 1ULL << (bit & 63))
+        nodemap_set_movable_all(&self.nodes, np.ascontiguousarray(a.reshape(-1), dtype=np.uint64),
+                                bool(flag))
 
     def __len__(self):
         self._ready()
@@ -967,7 +887,7 @@ cdef class Tracker:
         """
         self._ready()
         cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
-        if c_nid > self.max_nid or self.qidx[c_nid] < 0:
+        if c_nid > self.nodes.max_nid or self.qidx[c_nid] < 0:
             raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
         cdef int32_t q = self.qidx[c_nid]
         pghot_lock(&self.qlocks[q])
@@ -1045,9 +965,8 @@ cdef class Tracker:
         for i in range(self.nqueues):
             n += self.qops.nbytes(self.queues[i])
         n += <size_t>self.nqueues * (sizeof(void *) + sizeof(pghot_lock_t) + sizeof(int32_t))
-        n += <size_t>(self.unmovable_words or 1) * sizeof(uint64_t)
-        n += <size_t>(self.max_nid + 1) * 2 * sizeof(int32_t)
-        n += <size_t>self.nnodes * (3 * sizeof(uint64_t) + 1)
+        n += nodemap_nbytes(&self.nodes)
+        n += <size_t>(self.nodes.max_nid + 1) * sizeof(int32_t)      # qidx
         return n
 
     def check(self):
@@ -1122,10 +1041,10 @@ cdef class Tracker:
                 a[0] = r.pfn
                 if freq < 1:
                     return 1
-                k = self._node_index(r.pfn)
-                if k < 0 or self.ntop[k]:
+                k = nodemap_index(&self.nodes, r.pfn)
+                if k < 0 or self.nodes.top[k]:
                     return 2
-                if nid > <uint32_t>self.max_nid or self.qidx[nid] < 0:
+                if nid > <uint32_t>self.nodes.max_nid or self.qidx[nid] < 0:
                     a[1] = nid
                     return 3
                 table_place(&self.tab, r.pfn, &sh2, &home)
@@ -1232,7 +1151,7 @@ cdef class Tracker:
         qslots = np.empty(self.qcap * self.nqueues, dtype=np.uint32)
         qkeys = np.empty(self.qcap * self.nqueues, dtype=np.uint32)
         qsizes = np.empty(self.nqueues, dtype=np.uint64)
-        unmovable = np.empty(self.unmovable_words or 1, dtype=np.uint64)
+        unmovable = np.empty(self.nodes.unmovable_words or 1, dtype=np.uint64)
         cdef uint64_t[::1] vp = rec_pfn
         cdef uint32_t[::1] vw = rec_word
         cdef uint64_t[:, ::1] vs = shard_ctr
@@ -1265,8 +1184,8 @@ cdef class Tracker:
             vqn[q] = self.qops.walk(self.queues[q], &vqs[off] if self.qcap else NULL,
                                     &vqk[off] if self.qcap else NULL)
             off += vqn[q]
-        for i in range(self.unmovable_words or 1):
-            vu[i] = pghot_load_u64(&self.unmovable[i])
+        for i in range(self.nodes.unmovable_words or 1):
+            vu[i] = pghot_load_u64(&self.nodes.unmovable[i])
         self._unlock_all()
         topo = self._topology
         return {
@@ -1313,7 +1232,7 @@ cdef class Tracker:
         shapes = {"rec_pfn": ((nslots,), np.uint64), "rec_word": ((nslots,), np.uint32),
                   "shard_counters": ((self.tab.nshards, 8), np.uint64),
                   "counters": ((6,), np.uint64), "queue_sizes": ((self.nqueues,), np.uint64),
-                  "unmovable": ((self.unmovable_words or 1,), np.uint64)}
+                  "unmovable": ((self.nodes.unmovable_words or 1,), np.uint64)}
         arrs = {}
         for name, (shape, dtype) in shapes.items():
             a = np.asarray(state[name])
@@ -1364,8 +1283,8 @@ cdef class Tracker:
         self.toptier_count = vc[3]
         self.notmov_count = vc[4]
         self.tab.population = vc[5]
-        for i in range(self.unmovable_words or 1):
-            self.unmovable[i] = vu[i]
+        for i in range(self.nodes.unmovable_words or 1):
+            self.nodes.unmovable[i] = vu[i]
         for q in range(<uint32_t>self.nqueues):
             for j in range(vqn[q]):
                 if self.tab.recs[vqs[off + j]].qpos != PGHOT_QPOS_NONE:
