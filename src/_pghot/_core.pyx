@@ -40,15 +40,7 @@ from nodes cimport *
 from args cimport _int_arg, _pfn_arg, _check_range
 from pqueue cimport queue_ops
 from table cimport shard_t, table_t, table_place, table_find
-from dheap cimport (dheap_create, dheap_destroy, dheap_peek, dheap_relocate,
-                    dheap_size, dheap_nbytes, dheap_entry, dheap_walk,
-                    binheap_push, binheap_update, binheap_remove, binheap_pop,
-                    binheap_check, quadheap_push, quadheap_update,
-                    quadheap_remove, quadheap_pop, quadheap_check)
-from bucketq cimport (bucketq_create, bucketq_destroy, bucketq_push,
-                      bucketq_update, bucketq_remove, bucketq_peek, bucketq_pop,
-                      bucketq_relocate, bucketq_size, bucketq_nbytes,
-                      bucketq_entry, bucketq_check, bucketq_walk)
+from qdesigns cimport NQUEUE_DESIGNS, queue_designs
 
 import json
 import os
@@ -76,49 +68,9 @@ SNAPSHOT_VERSION = 1
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
 
 # The queue designs, each behind the queue_ops interface (pqueue.pxd).
-cdef queue_ops _QUEUE_OPS[3]
+cdef queue_ops _QUEUE_OPS[NQUEUE_DESIGNS]
+queue_designs(_QUEUE_OPS)
 _QUEUES = {"binary": 0, "quaternary": 1, "bucket": 2}
-
-cdef void _heap_ops(queue_ops *o) noexcept:
-    o.create = dheap_create
-    o.destroy = dheap_destroy
-    o.peek = dheap_peek
-    o.relocate = dheap_relocate
-    o.size = dheap_size
-    o.nbytes = dheap_nbytes
-    o.entry = dheap_entry
-    o.walk = dheap_walk
-
-_heap_ops(&_QUEUE_OPS[0])
-_QUEUE_OPS[0].name = b"binary"
-_QUEUE_OPS[0].push = binheap_push
-_QUEUE_OPS[0].update = binheap_update
-_QUEUE_OPS[0].remove = binheap_remove
-_QUEUE_OPS[0].pop = binheap_pop
-_QUEUE_OPS[0].check = binheap_check
-
-_heap_ops(&_QUEUE_OPS[1])
-_QUEUE_OPS[1].name = b"quaternary"
-_QUEUE_OPS[1].push = quadheap_push
-_QUEUE_OPS[1].update = quadheap_update
-_QUEUE_OPS[1].remove = quadheap_remove
-_QUEUE_OPS[1].pop = quadheap_pop
-_QUEUE_OPS[1].check = quadheap_check
-
-_QUEUE_OPS[2].name = b"bucket"
-_QUEUE_OPS[2].create = bucketq_create
-_QUEUE_OPS[2].destroy = bucketq_destroy
-_QUEUE_OPS[2].push = bucketq_push
-_QUEUE_OPS[2].update = bucketq_update
-_QUEUE_OPS[2].remove = bucketq_remove
-_QUEUE_OPS[2].peek = bucketq_peek
-_QUEUE_OPS[2].pop = bucketq_pop
-_QUEUE_OPS[2].relocate = bucketq_relocate
-_QUEUE_OPS[2].size = bucketq_size
-_QUEUE_OPS[2].nbytes = bucketq_nbytes
-_QUEUE_OPS[2].entry = bucketq_entry
-_QUEUE_OPS[2].check = bucketq_check
-_QUEUE_OPS[2].walk = bucketq_walk
 
 _CHECK_MESSAGES = (
     "",

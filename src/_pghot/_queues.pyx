@@ -11,54 +11,10 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 from defs cimport pghot_rec, uint32_t, int64_t, PGHOT_QPOS_NONE
 from pqueue cimport queue_ops
-from dheap cimport (dheap_create, dheap_destroy, dheap_peek, dheap_relocate,
-                    dheap_size, dheap_nbytes, dheap_entry, dheap_walk,
-                    binheap_push, binheap_update, binheap_remove, binheap_pop,
-                    binheap_check, quadheap_push, quadheap_update,
-                    quadheap_remove, quadheap_pop, quadheap_check)
-from bucketq cimport (bucketq_create, bucketq_destroy, bucketq_push,
-                      bucketq_update, bucketq_remove, bucketq_peek, bucketq_pop,
-                      bucketq_relocate, bucketq_size, bucketq_nbytes,
-                      bucketq_entry, bucketq_check, bucketq_walk)
+from qdesigns cimport NQUEUE_DESIGNS, queue_designs
 
-cdef queue_ops _OPS[3]
-
-
-cdef void _heap_common(queue_ops *o) noexcept:
-    o.create = dheap_create
-    o.destroy = dheap_destroy
-    o.peek = dheap_peek
-    o.relocate = dheap_relocate
-    o.size = dheap_size
-    o.nbytes = dheap_nbytes
-    o.entry = dheap_entry
-    o.walk = dheap_walk
-
-_heap_common(&_OPS[0])
-_OPS[0].push = binheap_push
-_OPS[0].update = binheap_update
-_OPS[0].remove = binheap_remove
-_OPS[0].pop = binheap_pop
-_OPS[0].check = binheap_check
-_heap_common(&_OPS[1])
-_OPS[1].push = quadheap_push
-_OPS[1].update = quadheap_update
-_OPS[1].remove = quadheap_remove
-_OPS[1].pop = quadheap_pop
-_OPS[1].check = quadheap_check
-_OPS[2].create = bucketq_create
-_OPS[2].destroy = bucketq_destroy
-_OPS[2].push = bucketq_push
-_OPS[2].update = bucketq_update
-_OPS[2].remove = bucketq_remove
-_OPS[2].peek = bucketq_peek
-_OPS[2].pop = bucketq_pop
-_OPS[2].relocate = bucketq_relocate
-_OPS[2].size = bucketq_size
-_OPS[2].nbytes = bucketq_nbytes
-_OPS[2].entry = bucketq_entry
-_OPS[2].check = bucketq_check
-_OPS[2].walk = bucketq_walk
+cdef queue_ops _OPS[NQUEUE_DESIGNS]
+queue_designs(_OPS)
 
 
 cdef int64_t _arg(object v, str name, int64_t lo, int64_t hi) except? -1:
