@@ -50,7 +50,7 @@ import zlib
 
 import numpy as np
 
-from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot._types import RECORD_DTYPE, Outcome, Record
 
 cdef enum:
     O_RECORDED = 0
