@@ -420,3 +420,36 @@ def test_sweep_on_a_dask_cluster_matches_serial() -> None:
         rows = sim.sweep([LACKEY], grid, cfg, dask_address=cluster.scheduler_address,
                          open_options={"ns_per_instr": 100000}, progress=False)
     assert rows == serial
+
+
+def test_oracle_interval_boundary_belongs_to_the_next_interval() -> None:
+    # Page 0 is first touched (top tier, 1 page); page 1 sits on the lower tier.
+    # A 1 s page-table scan reports page 1 at 1000 and 2000 ms: second-access
+    # promotes it at 2000 ms, the start of [2000, 3000), whose hot set is {0}.
+    # The promotion must be judged there (not precise), not in [1000, 2000).
+    pages = [0, 1, 1] + [0] * 5
+    times = [0, 100, 1100] + [2100, 2200, 2300, 2400, 2500]
+    cfg = SimConfig(top_pages=1, lower_pages=4,
+                    sources=[{"name": "pgtable-scan", "interval_ms": 1000}])
+    r = replay([chunk(pages, times)], cfg, baselines=("second-access",), progress=False)
+    sa = r["second-access"]
+    assert sa.promotions == 1
+    assert sa.precise_promotions == 0
+
+
+def test_oracle_survives_a_compaction_at_an_interval_end() -> None:
+    # More than 2**20 accesses in one oracle interval: the per-interval counter
+    # compacts while adding, and the interval's end must still find its counts.
+    n = (1 << 20) + 10
+    rng = np.random.default_rng(0)
+    c = TraceChunk(time_ns=np.arange(n, dtype=np.int64) * 500,
+                   pfn=rng.integers(0, 64, n).astype(np.uint64))
+    r = replay([c], SimConfig(top_pages=16), baselines=("none",), progress=False)
+    assert r["none"].accesses == n
+    assert r["none"].hot_pages > 0
+
+
+def test_sweep_rejects_bad_workers() -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers"):
+            sim.sweep([LACKEY], {"tracker.threshold": [2]}, workers=bad, progress=False)

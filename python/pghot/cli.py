@@ -78,7 +78,10 @@ def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             with open(args.json, "w") as f:
                 json.dump(rows, f, indent=2, default=float)
     if args.plot:
-        designs.plot(rows, args.plot)
+        try:
+            designs.plot(rows, args.plot)
+        except ImportError as e:
+            parser.error(str(e))
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 

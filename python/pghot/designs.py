@@ -134,13 +134,14 @@ def _run_design(name: str, topo: Topology, tracked: np.ndarray, pfns: np.ndarray
         kwargs["capacity"] = len(tracked)
     t = Tracker(topo, **kwargs)
     t.record_accesses(tracked, -1, 0, 0)       # pre-fill: every PFN tracked
+    nows = nows + 1                            # after the pre-fill
+    chunks = [(pfns[lo:lo + chunk], nows[lo:lo + chunk]) for lo in range(0, len(pfns), chunk)]
     elapsed = 0.0
-    for lo in range(0, len(pfns), chunk):
-        dt, _ = _timed(lambda: t.record_accesses(pfns[lo:lo + chunk], 0, 0,
-                                                 nows[lo:lo + chunk] + 1))
+    for cp, cn in chunks:
+        dt, _ = _timed(lambda: t.record_accesses(cp, 0, 0, cn))
         elapsed += dt
     window = int(t.window_jiffies)
-    hot, _ = _true_hot(pfns, nows + 1, window, TOP_K)
+    hot, _ = _true_hot(pfns, nows, window, TOP_K)
     first = t.extract_batch(0, TOP_K)
     accuracy = float(np.isin(first, hot).mean()) if len(first) else 0.0
     if sampled:
@@ -215,6 +216,9 @@ def compare(*, sizes: Iterable[str] | None = None, workloads: Iterable[str] | No
         ``design, size, tracked_pfns, workload`` and the metrics of the
         module docstring, each with ``*_ratio`` to the default design.
     """
+    for name, v in (("seed", seed), ("v2_max_pfns", v2_max_pfns)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {v!r}")
     size_names = _names(sizes if sizes is not None else ["64K", "1M", "8M"], list(SIZES), "sizes")
     wl_names = _names(workloads, WORKLOADS, "workloads")
     des = _names(designs, list(DESIGNS), "designs")

@@ -340,7 +340,7 @@ class Promoter:
 
     @property
     def running(self) -> bool:
-        """Whether the promotion threads are running.
+        """Whether any promotion thread is alive (a thread that failed is not).
 
         >>> import pghot
         >>> from pghot.memory import TieredMemory
@@ -349,7 +349,7 @@ class Promoter:
         >>> Promoter(tracker, TieredMemory(topo, tracker)).running
         False
         """
-        return bool(self._threads)
+        return any(t.is_alive() for t in self._threads)
 
     # -- queries ----------------------------------------------------------------------
 

@@ -893,8 +893,8 @@ class _IntervalCounts:
     def hot(self, k: int) -> np.ndarray:
         """The pages of the interval with the k largest counts, ties included; resets."""
         if self.counts is not None:
-            self._compact()
-            assert self.counts is not None
+            if self.parts:                   # add() may just have compacted
+                self._compact()
             pages = np.flatnonzero(self.counts)
             counts = self.counts[pages]
         elif self.parts:
@@ -993,15 +993,17 @@ class _Sim:
     def fire(self, t: int, upcoming: int) -> None:
         """Events at time ``t``: flushed reports, the oracle's end, promoter rounds."""
         pol = self.policies
+        # The interval ending at t is judged first: what happens at t (flushed
+        # reports, second-access promotions, rounds) belongs to the next one.
+        if self.next_oracle == t:
+            self.evaluate(t)
+            self.next_oracle += self.oracle_j
         reps = self.sources.flush(t)
         if reps.pfns.shape[0]:
             empty_p = np.zeros(0, dtype=np.uint32)
             empty_t = np.zeros(0, dtype=np.int64)
             for p in pol:
                 p.segment(empty_p, empty_t, reps)
-        if self.next_oracle == t:
-            self.evaluate(t)
-            self.next_oracle += self.oracle_j
         for p in pol:
             if p.next_round == t:
                 p.step(t)
@@ -1605,6 +1607,9 @@ def sweep(
     >>> [r["tracker.threshold"] for r in rows]
     [2, 3]
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"sweep: workers must be a positive int, got {workers!r}")
     base = (config if config is not None else SimConfig()).validate()
     keys = list(grid)
     values = [list(grid[k]) for k in keys]
