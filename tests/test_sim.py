@@ -450,6 +450,7 @@ def test_oracle_survives_a_compaction_at_an_interval_end() -> None:
 
 
 def test_sweep_rejects_bad_workers() -> None:
-    for bad in (0, -1, 1.5, True):
+    bad_values: list[Any] = [0, -1, 1.5, True]
+    for bad in bad_values:
         with pytest.raises(ValueError, match="workers"):
             sim.sweep([LACKEY], {"tracker.threshold": [2]}, workers=bad, progress=False)
