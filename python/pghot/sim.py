@@ -978,7 +978,7 @@ class _Sim:
         i = 0
         while i < n:
             t_evt = min(self.next_oracle, min(p.next_round for p in pol))
-            j = int(np.searchsorted(times, t_evt, side="left")) if times[i] < t_evt else i
+            j = i + int(np.searchsorted(times[i:], t_evt, side="left")) if times[i] < t_evt else i
             if j > i:
                 seg_p, seg_t = pages[i:j], times[i:j]
                 reps = self.sources.feed(seg_p, 0, seg_t)
