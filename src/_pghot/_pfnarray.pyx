@@ -5,7 +5,7 @@
 #
 # Data: `words` holds one record word per lower-tier PFN: u32 in precise
 # mode, u8 in default mode.  The lower-tier nodes are laid out one after the
-# other by start PFN (`nindex[k]` is node k's first word), and that index is
+# other by start PFN (`nodes.bit[k]` is node k's first word), and that index is
 # the scan order.  A zero word means "no record".  Word layout, low bits
 # first:
 #     precise  freq:3 | target nid:10 | time:14 | (4 bits zero) | ready:1
@@ -14,7 +14,8 @@
 # is cut into sections of 2**sec_shift PFNs from its first PFN (`nsec0[k]`
 # is node k's first section; `sec_first[j]` the first word of section j,
 # `sec_first[nsec]` = npfn; `sec_pfn[j]` its first PFN) with one byte `hot[j]`
-# per section.  `unmovable` is one bit per word.
+# per section.  The node ranges, targets and "not movable" bits (one per word)
+# are nodes.pxd's, shared with the other stores.
 #
 # Invariants (checked by PfnArrayTracker.check):
 #   - a non-zero word has freq >= 1, a target that is a top-tier node (the
@@ -46,8 +47,10 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t,
-                   pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64,
-                   pghot_or_u64, pghot_and_u64)
+                   pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64)
+from nodes cimport (nodemap_t, nodemap_init, nodemap_free, nodemap_index, nodemap_bit,
+                    nodemap_unmovable_bit,
+                    nodemap_set_movable_all, nodemap_nbytes)
 from args cimport _int_arg, _pfn_arg, _check_range
 
 cdef extern from "pghot_cas.h" nogil:
@@ -119,17 +122,11 @@ ctypedef struct store_t:
     uint64_t *sec_pfn
     uint64_t nsec
     uint32_t sec_shift
-    # nodes, sorted by start PFN (memoryless nodes left out)
-    int32_t nnodes
-    uint64_t *nstart
-    uint64_t *nend
-    uint64_t *nindex       # lower tier: first word; unused for top tier
-    uint64_t *nsec0        # lower tier: first section
-    uint8_t *ntop
-    uint64_t *unmovable    # one bit per word
+    # nodes, sorted by start PFN (memoryless nodes left out); nodes.bit[k] is
+    # a lower-tier node's first word (its bits and its words line up)
+    nodemap_t nodes
+    uint64_t *nsec0        # by node index, lower tier: first section
     # node ids
-    int32_t max_nid
-    int32_t *target        # by nid: promotion target, -1 if no node
     int32_t *qidx          # by nid: index of a top-tier node, -1 otherwise
     int32_t nq
     int32_t *qnid          # by index: top-tier node id
@@ -184,22 +181,6 @@ cdef inline uint32_t _target_of(const layout_t *L, uint32_t w) noexcept nogil:
     return (w >> L.nshift) & L.nmask if L.nmask else L.default_nid
 
 
-# O(log nodes): index of the node holding pfn, or -1 (offline).
-cdef inline int32_t _node_index(const store_t *s, uint64_t pfn) noexcept nogil:
-    cdef int32_t lo = 0, hi = s.nnodes, mid
-    if hi == 0:
-        return -1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if s.nstart[mid] <= pfn:
-            lo = mid
-        else:
-            hi = mid
-    if s.nstart[lo] <= pfn < s.nend[lo]:
-        return lo
-    return -1
-
-
 # O(log sections): the section holding word index i < npfn.
 cdef inline uint64_t _section_at(const store_t *s, uint64_t i) noexcept nogil:
     cdef uint64_t lo = 0, hi = s.nsec, mid
@@ -216,18 +197,17 @@ cdef inline uint64_t _section_at(const store_t *s, uint64_t i) noexcept nogil:
 cdef int _record(store_t *s, word_t *words, uint64_t pfn, int64_t nid,
                  uint64_t now, tally_t *t) noexcept nogil:
     cdef const layout_t *L = &s.L
-    cdef int32_t k = _node_index(s, pfn)
-    cdef uint64_t off, i, sec
+    cdef int32_t k = nodemap_index(&s.nodes, pfn)
+    cdef uint64_t i, sec
     if k < 0:
         return O_NOT_MOVABLE
-    if s.ntop[k]:
+    if s.nodes.top[k]:
         return O_TOPTIER
-    off = pfn - s.nstart[k]
-    i = s.nindex[k] + off
-    if (pghot_load_u64(&s.unmovable[i >> 6]) >> (i & 63)) & 1:
+    i = nodemap_bit(&s.nodes, k, pfn)             # the PFN's word, and its movable bit
+    if nodemap_unmovable_bit(&s.nodes, i):
         return O_NOT_MOVABLE
 
-    cdef uint32_t tgt = L.default_nid if nid < 0 or L.nmask == 0 else <uint32_t>s.target[nid]
+    cdef uint32_t tgt = L.default_nid if nid < 0 or L.nmask == 0 else <uint32_t>s.nodes.target[nid]
     cdef uint32_t cur = <uint32_t>(now >> L.unit_shift) & L.tmask
     cdef uint32_t fixed = (tgt & L.nmask) << L.nshift | cur << L.tshift
     cdef word_t old = <word_t>_load(&words[i])
@@ -252,7 +232,7 @@ cdef int _record(store_t *s, word_t *words, uint64_t pfn, int64_t nid,
         if not (ow & L.ready):
             t.readied += 1
             t.qdelta[s.qidx[tgt]] += 1
-            sec = s.nsec0[k] + (off >> s.sec_shift)
+            sec = s.nsec0[k] + ((i - s.nodes.bit[k]) >> s.sec_shift)
             if pghot_load_sc_u8(&s.hot[sec]) == 0:
                 pghot_store_sc_u8(&s.hot[sec], 1)
         elif otgt != tgt:
@@ -388,7 +368,7 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
             if w & L.reserved:
                 return 2
             a[2] = tgt
-            if (tgt > <uint32_t>s.max_nid or s.qidx[tgt] < 0
+            if (tgt > <uint32_t>s.nodes.max_nid or s.qidx[tgt] < 0
                     or (L.nmask == 0 and tgt != L.default_nid)):
                 return 3
             a[2] = freq
@@ -490,13 +470,8 @@ cdef class PfnArrayTracker:
         self.s.hot = NULL
         self.s.sec_first = NULL
         self.s.sec_pfn = NULL
-        self.s.nstart = NULL
-        self.s.nend = NULL
-        self.s.nindex = NULL
         self.s.nsec0 = NULL
-        self.s.ntop = NULL
-        self.s.unmovable = NULL
-        self.s.target = NULL
+        memset(&self.s.nodes, 0, sizeof(nodemap_t))
         self.s.qidx = NULL
         self.s.qnid = NULL
         self.s.cursor = NULL
@@ -577,34 +552,21 @@ cdef class PfnArrayTracker:
         cdef store_t *s = &self.s
         cdef int32_t i
         cdef uint64_t j, index = 0, nsec = 0, start, size
-        target = np.ascontiguousarray(arrs["target"], dtype=np.int32)
-        self._targets = target
-        s.max_nid = len(target) - 1
-        keep = np.asarray(arrs["nr_pages"]) > 0      # a node without memory holds no PFN
-        starts = np.asarray(arrs["start_pfn"])[keep]
-        sizes = np.asarray(arrs["nr_pages"])[keep]
-        tops = np.asarray(arrs["toptier"])[keep]
+        self._targets = np.ascontiguousarray(arrs["target"], dtype=np.int32)
+        nodemap_init(&s.nodes, arrs, s.L.default_nid)
+        cdef int32_t nids = s.nodes.max_nid + 1
         tops_nids = sorted(int(n) for n in np.asarray(arrs["nid"])[np.asarray(arrs["toptier"]) > 0])
-        s.nnodes = len(starts)
         s.nq = len(tops_nids)
-        n = s.nnodes or 1
-        s.nstart = <uint64_t *>calloc(n, sizeof(uint64_t))
-        s.nend = <uint64_t *>calloc(n, sizeof(uint64_t))
-        s.nindex = <uint64_t *>calloc(n, sizeof(uint64_t))
-        s.nsec0 = <uint64_t *>calloc(n, sizeof(uint64_t))
-        s.ntop = <uint8_t *>calloc(n, sizeof(uint8_t))
-        s.target = <int32_t *>calloc(len(target), sizeof(int32_t))
-        s.qidx = <int32_t *>calloc(len(target), sizeof(int32_t))
+        s.nsec0 = <uint64_t *>calloc(s.nodes.nnodes or 1, sizeof(uint64_t))
+        s.qidx = <int32_t *>calloc(nids, sizeof(int32_t))
         s.qnid = <int32_t *>calloc(s.nq, sizeof(int32_t))
         s.cursor = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
         s.queued = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
         self.scratch = <int64_t *>calloc(s.nq, sizeof(int64_t))
-        if (s.nstart == NULL or s.nend == NULL or s.nindex == NULL or s.nsec0 == NULL
-                or s.ntop == NULL or s.target == NULL or s.qidx == NULL or s.qnid == NULL
+        if (s.nsec0 == NULL or s.qidx == NULL or s.qnid == NULL
                 or s.cursor == NULL or s.queued == NULL or self.scratch == NULL):
             raise MemoryError()
-        for i in range(len(target)):
-            s.target[i] = target[i]
+        for i in range(nids):
             s.qidx[i] = -1
         for i in range(s.nq):
             s.qnid[i] = tops_nids[i]
@@ -612,34 +574,30 @@ cdef class PfnArrayTracker:
         s.sec_shift = 0
         while (1 << s.sec_shift) < sect:
             s.sec_shift += 1
-        for i in range(s.nnodes):
-            s.nstart[i] = int(starts[i])
-            s.nend[i] = int(starts[i]) + int(sizes[i])
-            s.ntop[i] = bool(tops[i])
-            if not s.ntop[i]:
-                s.nindex[i] = index
+        for i in range(s.nodes.nnodes):
+            if not s.nodes.top[i]:
+                size = s.nodes.end[i] - s.nodes.start[i]
                 s.nsec0[i] = nsec
-                index += int(sizes[i])
-                nsec += (int(sizes[i]) + sect - 1) >> s.sec_shift
+                index += size
+                nsec += (size + <uint64_t>sect - 1) >> s.sec_shift
         s.npfn = index
         s.nsec = nsec
         s.words = calloc(index or 1, self.word_bytes)   # zero pages: mapped on first touch
-        s.unmovable = <uint64_t *>calloc((index + 63) // 64 or 1, sizeof(uint64_t))
         s.hot = <uint8_t *>calloc(nsec or 1, sizeof(uint8_t))
         s.sec_first = <uint64_t *>calloc(nsec + 1, sizeof(uint64_t))
         s.sec_pfn = <uint64_t *>calloc(nsec or 1, sizeof(uint64_t))
-        if (s.words == NULL or s.unmovable == NULL or s.hot == NULL
+        if (s.words == NULL or s.hot == NULL
                 or s.sec_first == NULL or s.sec_pfn == NULL):
             raise MemoryError(f"cannot allocate the words of {index} lower-tier PFNs")
         nsec = 0
-        for i in range(s.nnodes):
-            if s.ntop[i]:
+        for i in range(s.nodes.nnodes):
+            if s.nodes.top[i]:
                 continue
-            start = s.nstart[i]
-            size = s.nend[i] - start
+            start = s.nodes.start[i]
+            size = s.nodes.end[i] - start
             j = 0
             while j < size:
-                s.sec_first[nsec] = s.nindex[i] + j
+                s.sec_first[nsec] = s.nodes.bit[i] + j
                 s.sec_pfn[nsec] = start + j
                 nsec += 1
                 j += <uint64_t>sect
@@ -650,13 +608,8 @@ cdef class PfnArrayTracker:
         free(self.s.hot)
         free(self.s.sec_first)
         free(self.s.sec_pfn)
-        free(self.s.nstart)
-        free(self.s.nend)
-        free(self.s.nindex)
         free(self.s.nsec0)
-        free(self.s.ntop)
-        free(self.s.unmovable)
-        free(self.s.target)
+        nodemap_free(&self.s.nodes)
         free(self.s.qidx)
         free(self.s.qnid)
         free(self.s.cursor)
@@ -672,14 +625,14 @@ cdef class PfnArrayTracker:
 
     cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
         cdef int64_t v = _int_arg(nid, "nid", -1, 0x7FFFFFFF)
-        if v >= 0 and (v > self.s.max_nid or self.s.target[v] < 0):
+        if v >= 0 and (v > self.s.nodes.max_nid or self.s.nodes.target[v] < 0):
             raise ValueError(f"nid {v} is not a node of the topology")
         return v
 
     cdef inline int32_t _top_arg(self, object nid) except -1:
         """Node index of a top-tier node id."""
         cdef int64_t v = _int_arg(nid, "nid", 0, 0x7FFFFFFF)
-        if v > self.s.max_nid or self.s.qidx[v] < 0:
+        if v > self.s.nodes.max_nid or self.s.qidx[v] < 0:
             raise ValueError(f"nid {v} is not a top-tier node of the topology")
         return self.s.qidx[v]
 
@@ -900,10 +853,10 @@ cdef class PfnArrayTracker:
         """
         self._ready()
         cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int32_t k = _node_index(&self.s, c_pfn)
-        if k < 0 or self.s.ntop[k]:
+        cdef int32_t k = nodemap_index(&self.s.nodes, c_pfn)
+        if k < 0 or self.s.nodes.top[k]:
             return None
-        cdef uint32_t w = self._word_at(self.s.nindex[k] + (c_pfn - self.s.nstart[k]))
+        cdef uint32_t w = self._word_at(nodemap_bit(&self.s.nodes, k, c_pfn))
         if w == 0:
             return None
         cdef layout_t *L = &self.s.L
@@ -932,24 +885,8 @@ cdef class PfnArrayTracker:
         a = _int_array(pfns, "pfns", True)
         if a.dtype.kind == "i":
             _check_range(a, "pfns", 0, _I64_MAX)
-        cdef const uint64_t[::1] p = np.ascontiguousarray(a.reshape(-1), dtype=np.uint64)
-        cdef Py_ssize_t i, n = p.shape[0]
-        cdef int32_t k
-        cdef uint64_t bit
-        cdef uint64_t[::1] bits = np.empty(n, dtype=np.uint64)
-        cdef bint c_flag = bool(flag)
-        for i in range(n):
-            k = _node_index(&self.s, p[i])
-            if k < 0 or self.s.ntop[k]:
-                raise ValueError(f"pfns[{i}] = {p[i]} is not a PFN of a lower-tier node")
-            bits[i] = self.s.nindex[k] + (p[i] - self.s.nstart[k])
-        with nogil:
-            for i in range(n):
-                bit = bits[i]
-                if c_flag:
-                    pghot_and_u64(&self.s.unmovable[bit >> 6], ~(1ULL << (bit & 63)))
-                else:
-                    pghot_or_u64(&self.s.unmovable[bit >> 6], 1ULL << (bit & 63))
+        nodemap_set_movable_all(&self.s.nodes, np.ascontiguousarray(a.reshape(-1), dtype=np.uint64),
+                                bool(flag))
 
     def __len__(self):
         """PFNs with a record (a non-zero word); exact when no batch call runs."""
@@ -1037,9 +974,8 @@ cdef class PfnArrayTracker:
         cdef store_t *s = &self.s
         cdef size_t n = <size_t>(s.npfn or 1) * self.word_bytes
         n += <size_t>(s.nsec or 1) * (sizeof(uint8_t) + 2 * sizeof(uint64_t)) + sizeof(uint64_t)
-        n += <size_t>((s.npfn + 63) // 64 or 1) * sizeof(uint64_t)
-        n += <size_t>(s.nnodes or 1) * (4 * sizeof(uint64_t) + 1)
-        n += <size_t>(s.max_nid + 1) * 2 * sizeof(int32_t)
+        n += nodemap_nbytes(&s.nodes) + <size_t>(s.nodes.nnodes or 1) * sizeof(uint64_t)
+        n += <size_t>(s.nodes.max_nid + 1) * sizeof(int32_t)        # qidx
         n += <size_t>s.nq * (sizeof(int32_t) + 3 * sizeof(uint64_t))
         return n
 

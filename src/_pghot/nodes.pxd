@@ -80,15 +80,25 @@ cdef inline int32_t nodemap_index(const nodemap_t *m, uint64_t pfn) noexcept nog
     return -1
 
 
+# O(1): index of pfn, on lower-tier node index k, among the lower-tier PFNs
+# (its bit in `unmovable`; the pfn-array store's word index too).
+cdef inline uint64_t nodemap_bit(const nodemap_t *m, int32_t k, uint64_t pfn) noexcept nogil:
+    return m.bit[k] + (pfn - m.start[k])
+
+
+# O(1): is the lower-tier PFN of bit b marked not movable.
+cdef inline bint nodemap_unmovable_bit(const nodemap_t *m, uint64_t b) noexcept nogil:
+    return (pghot_load_u64(&m.unmovable[b >> 6]) >> (b & 63)) & 1
+
+
 # O(1): is pfn, on lower-tier node index k, marked not movable.
 cdef inline bint nodemap_unmovable(const nodemap_t *m, int32_t k, uint64_t pfn) noexcept nogil:
-    cdef uint64_t b = m.bit[k] + (pfn - m.start[k])
-    return (pghot_load_u64(&m.unmovable[b >> 6]) >> (b & 63)) & 1
+    return nodemap_unmovable_bit(m, nodemap_bit(m, k, pfn))
 
 
 # O(1): mark pfn, on lower-tier node index k, movable or not.
 cdef inline void nodemap_set_movable(nodemap_t *m, int32_t k, uint64_t pfn, bint movable) noexcept nogil:
-    cdef uint64_t b = m.bit[k] + (pfn - m.start[k])
+    cdef uint64_t b = nodemap_bit(m, k, pfn)
     if movable:
         pghot_and_u64(&m.unmovable[b >> 6], ~(1ULL << (b & 63)))
     else:
