@@ -162,7 +162,96 @@ def _check_range(
         raise ValueError(f"{name} must be < {high}, got {int(arr.max())}")
 
 
-class ReferenceTracker:
+class _ReferenceBase:
+    """What the reference models share: the topology lookups, argument
+    validation of the access calls, replaying a validated batch, and the
+    movable state.  A subclass calls :meth:`_init_nodes` and implements
+    ``_record(pfn, nid, src, now) -> int`` (the outcome)."""
+
+    def _init_nodes(self, topology: Topology) -> None:
+        """Topology lookups, precomputed: PFN ranges for _node_of, targets."""
+        ranges = sorted((n.start_pfn, n.end_pfn, n.nid) for n in topology.nodes if n.nr_pages)
+        self._starts = [r[0] for r in ranges]
+        self._ends = [r[1] for r in ranges]
+        self._range_nid = [r[2] for r in ranges]
+        self._toptier = frozenset(topology.toptier_nids())
+        self._lower = frozenset(topology.lower_nids())
+        self._target = {n.nid: topology.promotion_target(n.nid) for n in topology.nodes}
+        self._target[NUMA_NO_NODE] = topology.default_node
+        self._node_ids = np.array(sorted(self._target), dtype=np.int64)
+        self._not_movable: set[int] = set()
+
+    def _node_of(self, pfn: int) -> int:
+        """Node holding ``pfn``, or -1 (offline)."""
+        i = bisect.bisect_right(self._starts, pfn) - 1
+        if i >= 0 and pfn < self._ends[i]:
+            return self._range_nid[i]
+        return NUMA_NO_NODE
+
+    def _record(self, pfn: int, nid: int, src: int, now: int) -> int:
+        raise NotImplementedError
+
+    def _access(self, pfn: Any, nid: Any, src: Any, now: Any) -> Outcome:
+        """Validate one access (nothing changes on a bad one), then record it."""
+        p = _int_in(pfn, "pfn", 0, _PFN_LIMIT - 1)
+        n = _int(nid, "nid")
+        if n != NUMA_NO_NODE and n not in self._target:
+            raise ValueError(f"nid: {n} is neither -1 (NUMA_NO_NODE) nor a node")
+        s = _source(src)
+        t = _int_in(now, "now", 0, _NOW_LIMIT - 1)
+        return Outcome(self._record(p, n, s, t))
+
+    def _accesses(self, pfns: Any, nids: Any, srcs: Any, nows: Any) -> np.ndarray:
+        """Validate a whole batch, then record it in order; counts per Outcome."""
+        p = _int_array(pfns, "pfns", scalar_ok=False)
+        assert isinstance(p, np.ndarray)
+        n = _int_array(nids, "nids", scalar_ok=True)
+        s = _int_array(srcs, "srcs", scalar_ok=True)
+        t = _int_array(nows, "nows", scalar_ok=True)
+        for name, arr in (("nids", n), ("srcs", s), ("nows", t)):
+            if isinstance(arr, np.ndarray) and len(arr) != len(p):
+                raise ValueError(
+                    f"{name} has length {len(arr)}, pfns has length {len(p)}"
+                )
+        _check_range(p, "pfns", 0, _PFN_LIMIT)
+        _check_range(s, "srcs", 0, int(max(Source)) + 1)
+        _check_range(t, "nows", 0, _NOW_LIMIT)
+        if isinstance(n, int):
+            if n != NUMA_NO_NODE and n not in self._target:
+                raise ValueError(f"nids: {n} is neither -1 (NUMA_NO_NODE) nor a node")
+        elif n.size:
+            bad = ~np.isin(n, self._node_ids)
+            if bad.any():
+                raise ValueError(
+                    f"nids: {int(n[bad][0])} is neither -1 (NUMA_NO_NODE) nor a node"
+                )
+
+        size = len(p)
+        pl = p.tolist()
+        nl = [n] * size if isinstance(n, int) else n.tolist()
+        sl = [s] * size if isinstance(s, int) else s.tolist()
+        tl = [t] * size if isinstance(t, int) else t.tolist()
+        counts = [0, 0, 0, 0]
+        record = self._record
+        for i in range(size):
+            counts[record(pl[i], nl[i], sl[i], tl[i])] += 1
+        return np.array(counts, dtype=np.int64)
+
+    def _set_movable(self, pfns: Any, flag: Any) -> None:
+        """Validate every PFN (each on a lower-tier node), then mark them all."""
+        movable = _bool(flag, "flag")
+        arr = _int_array(pfns, "pfns", scalar_ok=True)
+        values = [arr] if isinstance(arr, int) else arr.tolist()
+        for p in values:
+            if not 0 <= p < _PFN_LIMIT or self._node_of(p) not in self._lower:
+                raise ValueError(f"pfns: {p} is not in a lower-tier node")
+        if movable:
+            self._not_movable.difference_update(values)
+        else:
+            self._not_movable.update(values)
+
+
+class ReferenceTracker(_ReferenceBase):
     """Pure-Python model of the hot page tracker (same API as ``pghot.Tracker``).
 
     Parameters
@@ -291,22 +380,12 @@ class ReferenceTracker:
         self._queue_kind = queue
         self._evict_stale = evict_stale
 
-        # Topology lookups, precomputed: PFN ranges for node_of, targets.
-        ranges = sorted((n.start_pfn, n.end_pfn, n.nid) for n in topology.nodes if n.nr_pages)
-        self._starts = [r[0] for r in ranges]
-        self._ends = [r[1] for r in ranges]
-        self._range_nid = [r[2] for r in ranges]
-        self._toptier = frozenset(topology.toptier_nids())
-        self._lower = frozenset(topology.lower_nids())
-        self._target = {n.nid: topology.promotion_target(n.nid) for n in topology.nodes}
-        self._target[NUMA_NO_NODE] = topology.default_node
-        self._node_ids = np.array(sorted(self._target), dtype=np.int64)
+        self._init_nodes(topology)
 
         # State.
         self._table: dict[int, list[int]] = {}  # pfn -> [freq, nid, last]
         self._queues: dict[int, set[int]] = {nid: set() for nid in sorted(self._toptier)}
         self._refused: set[int] = set()  # freq >= threshold but the push was refused
-        self._not_movable: set[int] = set()
         self._stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
 
     # -- properties ----------------------------------------------------------------
@@ -457,13 +536,7 @@ class ReferenceTracker:
         <Outcome.NOT_MOVABLE: 2>
         """
         # Step 1: validate everything before touching any state.
-        p = _int_in(pfn, "pfn", 0, _PFN_LIMIT - 1)
-        n = _int(nid, "nid")
-        if n != NUMA_NO_NODE and n not in self._target:
-            raise ValueError(f"nid: {n} is neither -1 (NUMA_NO_NODE) nor a node")
-        s = _source(src)
-        t = _int_in(now, "now", 0, _NOW_LIMIT - 1)
-        return Outcome(self._record(p, n, s, t))
+        return self._access(pfn, nid, src, now)
 
     def record_accesses(
         self, pfns: Any, nids: Any, srcs: Any, nows: Any
@@ -501,46 +574,7 @@ class ReferenceTracker:
         >>> t.queued(0)
         1
         """
-        p = _int_array(pfns, "pfns", scalar_ok=False)
-        assert isinstance(p, np.ndarray)
-        n = _int_array(nids, "nids", scalar_ok=True)
-        s = _int_array(srcs, "srcs", scalar_ok=True)
-        t = _int_array(nows, "nows", scalar_ok=True)
-        for name, arr in (("nids", n), ("srcs", s), ("nows", t)):
-            if isinstance(arr, np.ndarray) and len(arr) != len(p):
-                raise ValueError(
-                    f"{name} has length {len(arr)}, pfns has length {len(p)}"
-                )
-        _check_range(p, "pfns", 0, _PFN_LIMIT)
-        _check_range(s, "srcs", 0, int(max(Source)) + 1)
-        _check_range(t, "nows", 0, _NOW_LIMIT)
-        if isinstance(n, int):
-            if n != NUMA_NO_NODE and n not in self._target:
-                raise ValueError(f"nids: {n} is neither -1 (NUMA_NO_NODE) nor a node")
-        elif n.size:
-            bad = ~np.isin(n, self._node_ids)
-            if bad.any():
-                raise ValueError(
-                    f"nids: {int(n[bad][0])} is neither -1 (NUMA_NO_NODE) nor a node"
-                )
-
-        size = len(p)
-        pl = p.tolist()
-        nl = [n] * size if isinstance(n, int) else n.tolist()
-        sl = [s] * size if isinstance(s, int) else s.tolist()
-        tl = [t] * size if isinstance(t, int) else t.tolist()
-        counts = [0, 0, 0, 0]
-        record = self._record
-        for i in range(size):
-            counts[record(pl[i], nl[i], sl[i], tl[i])] += 1
-        return np.array(counts, dtype=np.int64)
-
-    def _node_of(self, pfn: int) -> int:
-        """Node holding ``pfn``, or -1 (offline)."""
-        i = bisect.bisect_right(self._starts, pfn) - 1
-        if i >= 0 and pfn < self._ends[i]:
-            return self._range_nid[i]
-        return NUMA_NO_NODE
+        return self._accesses(pfns, nids, srcs, nows)
 
     def _record(self, pfn: int, nid: int, src: int, now: int) -> int:
         """Steps 2-7 of ``record_access`` on validated arguments; the outcome."""
@@ -774,16 +808,7 @@ class ReferenceTracker:
         >>> t.record_access(12, -1, Source.PGTABLE_SCAN, 0)
         <Outcome.RECORDED: 0>
         """
-        movable = _bool(flag, "flag")
-        arr = _int_array(pfns, "pfns", scalar_ok=True)
-        values = [arr] if isinstance(arr, int) else arr.tolist()
-        for p in values:
-            if not 0 <= p < _PFN_LIMIT or self._node_of(p) not in self._lower:
-                raise ValueError(f"pfns: {p} is not in a lower-tier node")
-        if movable:
-            self._not_movable.difference_update(values)
-        else:
-            self._not_movable.update(values)
+        self._set_movable(pfns, flag)
 
     def __len__(self) -> int:
         """Number of records in the table.

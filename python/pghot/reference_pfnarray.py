@@ -96,12 +96,10 @@ import numpy as np
 from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
 from pghot.reference import (
     _SOURCE_COUNTERS,
+    _ReferenceBase,
     _bool,
-    _check_range,
     _int,
-    _int_array,
     _int_in,
-    _source,
 )
 from pghot.topology import Topology
 
@@ -162,7 +160,7 @@ def _fixed(value: Any, name: str, fixed: int, mode: str) -> None:
         raise ValueError(f"{name} is fixed at {fixed} in {mode} mode, got {v}")
 
 
-class PfnArrayReference:
+class PfnArrayReference(_ReferenceBase):
     """Pure-Python model of the pfn-array store (same API as ``pghot.Tracker``).
 
     Parameters
@@ -288,21 +286,13 @@ class PfnArrayReference:
 
         # Nodes by start PFN; lower-tier ones laid out as one index space
         # (scan order) and cut into sections.
-        ranges = sorted((n.start_pfn, n.end_pfn, n.nid) for n in topology.nodes if n.nr_pages)
-        self._starts = [r[0] for r in ranges]
-        self._ends = [r[1] for r in ranges]
-        self._range_nid = [r[2] for r in ranges]
-        self._toptier = frozenset(topology.toptier_nids())
-        self._lower = frozenset(topology.lower_nids())
-        self._target = {n.nid: topology.promotion_target(n.nid) for n in topology.nodes}
-        self._target[NUMA_NO_NODE] = topology.default_node
-        self._node_ids = np.array(sorted(self._target), dtype=np.int64)
+        self._init_nodes(topology)
         # per lower range: (start_pfn, end_pfn, first index, first section)
         self._lranges: list[tuple[int, int, int, int]] = []
         # per section: (first index, end index, first pfn)
         self._sections: list[tuple[int, int, int]] = []
         index = 0
-        for start, end, nid in ranges:
+        for start, end, nid in zip(self._starts, self._ends, self._range_nid):
             if nid not in self._lower:
                 continue
             self._lranges.append((start, end, index, len(self._sections)))
@@ -318,7 +308,6 @@ class PfnArrayReference:
         self._records: dict[int, list[int]] = {}  # pfn -> [freq, target, last]
         self._hot: set[int] = set()  # flagged sections
         self._cursor = {nid: 0 for nid in sorted(self._toptier)}
-        self._not_movable: set[int] = set()
         self._stats = dict.fromkeys(_STAT_KEYS, 0)
 
     # -- properties ----------------------------------------------------------------
@@ -400,13 +389,6 @@ class PfnArrayReference:
 
     # -- geometry ------------------------------------------------------------------
 
-    def _node_of(self, pfn: int) -> int:
-        """Node holding ``pfn``, or -1 (offline)."""
-        i = bisect.bisect_right(self._starts, pfn) - 1
-        if i >= 0 and pfn < self._ends[i]:
-            return self._range_nid[i]
-        return NUMA_NO_NODE
-
     def _section_of(self, pfn: int) -> int:
         """Section of a lower-tier PFN."""
         start, _end, _index, first = self._lranges[bisect.bisect_right(self._lstarts, pfn) - 1]
@@ -435,13 +417,7 @@ class PfnArrayReference:
         >>> t.lookup(12)  # bucket 300 >> 7 = 2
         Record(pfn=12, frequency=1, nid=0, last_update=2, queued=-1)
         """
-        p = _int_in(pfn, "pfn", 0, _PFN_LIMIT - 1)
-        n = _int(nid, "nid")
-        if n != NUMA_NO_NODE and n not in self._target:
-            raise ValueError(f"nid: {n} is neither -1 (NUMA_NO_NODE) nor a node")
-        s = _source(src)
-        t = _int_in(now, "now", 0, _NOW_LIMIT - 1)
-        return Outcome(self._record(p, n, s, t))
+        return self._access(pfn, nid, src, now)
 
     def record_accesses(self, pfns: Any, nids: Any, srcs: Any, nows: Any) -> np.ndarray:
         """Record a batch of accesses in order, one access per element.
@@ -462,33 +438,7 @@ class PfnArrayReference:
         >>> t.queued(0)
         1
         """
-        p = _int_array(pfns, "pfns", scalar_ok=False)
-        assert isinstance(p, np.ndarray)
-        n = _int_array(nids, "nids", scalar_ok=True)
-        s = _int_array(srcs, "srcs", scalar_ok=True)
-        t = _int_array(nows, "nows", scalar_ok=True)
-        for name, arr in (("nids", n), ("srcs", s), ("nows", t)):
-            if isinstance(arr, np.ndarray) and len(arr) != len(p):
-                raise ValueError(f"{name} has length {len(arr)}, pfns has length {len(p)}")
-        _check_range(p, "pfns", 0, _PFN_LIMIT)
-        _check_range(s, "srcs", 0, int(max(Source)) + 1)
-        _check_range(t, "nows", 0, _NOW_LIMIT)
-        if isinstance(n, int):
-            if n != NUMA_NO_NODE and n not in self._target:
-                raise ValueError(f"nids: {n} is neither -1 (NUMA_NO_NODE) nor a node")
-        elif n.size:
-            bad = ~np.isin(n, self._node_ids)
-            if bad.any():
-                raise ValueError(f"nids: {int(n[bad][0])} is neither -1 (NUMA_NO_NODE) nor a node")
-        size = len(p)
-        pl = p.tolist()
-        nl = [n] * size if isinstance(n, int) else n.tolist()
-        sl = [s] * size if isinstance(s, int) else s.tolist()
-        tl = [t] * size if isinstance(t, int) else t.tolist()
-        counts = [0, 0, 0, 0]
-        for i in range(size):
-            counts[self._record(pl[i], nl[i], sl[i], tl[i])] += 1
-        return np.array(counts, dtype=np.int64)
+        return self._accesses(pfns, nids, srcs, nows)
 
     def _record(self, pfn: int, nid: int, src: int, now: int) -> int:
         """One validated access; the outcome."""
@@ -648,16 +598,7 @@ class PfnArrayReference:
         >>> t.record_access(12, -1, Source.PGTABLE_SCAN, 0)
         <Outcome.NOT_MOVABLE: 2>
         """
-        movable = _bool(flag, "flag")
-        arr = _int_array(pfns, "pfns", scalar_ok=True)
-        values = [arr] if isinstance(arr, int) else arr.tolist()
-        for p in values:
-            if not 0 <= p < _PFN_LIMIT or self._node_of(p) not in self._lower:
-                raise ValueError(f"pfns: {p} is not in a lower-tier node")
-        if movable:
-            self._not_movable.difference_update(values)
-        else:
-            self._not_movable.update(values)
+        self._set_movable(pfns, flag)
 
     def __len__(self) -> int:
         """Number of PFNs with a record (a non-zero word).
