@@ -164,6 +164,26 @@ def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] ta
     return p, nv, sv, tv, (-1 if na.ndim else 0), (-1 if sa.ndim else 0), (-1 if ta.ndim else 0)
 
 
+def table_geometry(capacity):
+    """``(nshards, shard_slots)`` of the table of a tracker of ``capacity`` records.
+
+    Computed without allocating anything, so that a snapshot's claimed
+    capacity can be checked against the arrays the file really holds.
+
+    Examples
+    --------
+    >>> table_geometry(100), table_geometry(1 << 20)
+    ((1, 117), (256, 4779))
+    """
+    cdef int64_t cap = _int_arg(capacity, "capacity", 0, 1 << 31)
+    cdef uint32_t b = 0
+    while b < SHARD_MAX_BITS and (cap >> (b + 1)) >= SHARD_MIN_RECORDS:
+        b += 1
+    cdef uint64_t nshards = 1 << b
+    cdef uint64_t per = (cap + nshards - 1) // nshards
+    return int(nshards), int(per + per // 6 + 1)
+
+
 # --------------------------------------------------------------------------
 
 @cython.final
@@ -318,12 +338,12 @@ cdef class Tracker:
             self.qidx[i] = -1
 
     cdef _init_table(self, int64_t cap):
+        nshards_, slots_ = table_geometry(cap)
+        cdef uint64_t nshards = nshards_
+        cdef uint64_t slots = slots_
         cdef uint32_t b = 0
-        while b < SHARD_MAX_BITS and (cap >> (b + 1)) >= SHARD_MIN_RECORDS:
+        while (1ULL << b) < nshards:
             b += 1
-        cdef uint64_t nshards = 1 << b
-        cdef uint64_t per = (cap + nshards - 1) // nshards
-        cdef uint64_t slots = per + per // 6 + 1
         cdef uint64_t i
         self.tab.nshards = nshards
         self.tab.shard_bits = b
