@@ -202,7 +202,7 @@ def test_f4_unknown_nid_moves_record_to_default_node_queue(
 
 def test_f4_many_moves_keep_heaps_consistent(two_top: Topology, queue_kind: str) -> None:
     rng = np.random.default_rng(4)
-    t = Tracker(two_top, queue=queue_kind, threshold=1, queue_capacity=256)
+    t = Tracker(two_top, queue=queue_kind, threshold=1, queue_capacity=128)
     pfns = rng.integers(64, 320, 3000)
     nids = rng.choice([0, 2, -1, 1], 3000)
     for i in range(3000):

@@ -245,6 +245,9 @@ def tracker_config(draw: Any) -> dict[str, Any]:
     freq_bits = draw(st.sampled_from([1, 2, 3, 4]))
     nid_bits = draw(st.sampled_from([3, 10]))
     cap = draw(st.sampled_from([None, 0, 1, 2, 7, 40, 150]))
+    qcap = draw(st.sampled_from([None, 0, 1, 3, 20]))
+    if cap is not None and qcap is not None:
+        qcap = min(qcap, cap)  # a larger one is refused
     return {
         "hz": draw(st.sampled_from([10, 100, 1000])),
         "freq_window_ms": draw(st.sampled_from([0, 10, 200])),
@@ -253,7 +256,7 @@ def tracker_config(draw: Any) -> dict[str, Any]:
         "nid_bits": nid_bits,
         "time_bits": min(draw(st.sampled_from([8, 12, 19])), 32 - freq_bits - nid_bits),
         "capacity": cap,
-        "queue_capacity": draw(st.sampled_from([None, 0, 1, 3, 20])),
+        "queue_capacity": qcap,
         "queue": draw(st.sampled_from(sorted(QUEUE_CLASSES))),
         "evict_stale": draw(st.booleans()),
     }

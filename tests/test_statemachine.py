@@ -136,6 +136,8 @@ class TrackerVsReference(RuleBasedStateMachine):
         # the window must be representable: ceil(ms * hz / 1000) < 2**time_bits
         window_ms = min(window_ms, ((1 << time_bits) - 1) * 1000 // hz)
         threshold = min(threshold, (1 << freq_bits) - 1)
+        if capacity is not None and queue_capacity is not None:
+            queue_capacity = min(queue_capacity, capacity)  # a larger one is refused
         kwargs: dict[str, Any] = dict(
             hz=hz,
             freq_window_ms=window_ms,
@@ -428,6 +430,7 @@ def test_evict_stale_admits_exactly_when_a_stale_unqueued_record_exists(
     topo = TOPOLOGIES["two_top_one_lower"]  # lower tier: PFNs [8, 32)
     time_bits = 6
     mask = (1 << time_bits) - 1
+    queue_capacity = min(queue_capacity, capacity)  # a larger one is refused
     t = Tracker(topo, capacity=capacity, queue_capacity=queue_capacity, threshold=threshold,
                 freq_window_ms=window_ms, freq_bits=2, nid_bits=2, time_bits=time_bits,
                 evict_stale=True, queue=queue)

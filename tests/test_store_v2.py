@@ -139,6 +139,10 @@ class SideBySide:
 
 def _small_config(rng: random.Random) -> dict[str, Any]:
     fb, tb, hz = rng.randint(2, 3), rng.randint(4, 6), rng.choice([1000, 250, 100])
+    capacity = rng.choice([None, rng.randint(0, 14)])
+    queue_capacity = rng.choice([None, rng.randint(0, 5)])
+    if capacity is not None and queue_capacity is not None:
+        queue_capacity = min(queue_capacity, capacity)  # a larger one is refused
     return dict(
         hz=hz,
         freq_window_ms=min(rng.randint(0, 80), ((1 << tb) - 1) * 1000 // hz),
@@ -146,8 +150,8 @@ def _small_config(rng: random.Random) -> dict[str, Any]:
         freq_bits=fb,
         nid_bits=rng.randint(2, 4),
         time_bits=tb,
-        capacity=rng.choice([None, rng.randint(0, 14)]),
-        queue_capacity=rng.choice([None, rng.randint(0, 5)]),
+        capacity=capacity,
+        queue_capacity=queue_capacity,
     )
 
 
@@ -287,7 +291,7 @@ def test_f4_record_moves_between_heaps(two_top_v2: Topology) -> None:
 
 def test_f4_many_moves_keep_heaps_consistent(two_top_v2: Topology) -> None:
     rng = np.random.default_rng(4)
-    t = KernelV2Tracker(two_top_v2, threshold=1, queue_capacity=256)
+    t = KernelV2Tracker(two_top_v2, threshold=1, queue_capacity=128)
     pfns = rng.integers(64, 320, 3000)
     nids = rng.choice([0, 2, -1, 1], 3000)
     for i in range(3000):

@@ -364,6 +364,11 @@ class ReferenceTracker(_ReferenceBase):
             queue_capacity = max(1, capacity * 25 // 100) if capacity > 0 else 0
         else:
             queue_capacity = _int_in(queue_capacity, "queue_capacity", 0, _QUEUE_CAPACITY_MAX)
+            if queue_capacity > capacity:
+                raise ValueError(
+                    f"queue_capacity={queue_capacity} exceeds capacity={capacity}: "
+                    "a queue holds table records"
+                )
 
         self._topology = topology
         self._hz = hz

@@ -45,6 +45,7 @@ from qdesigns cimport NQUEUE_DESIGNS, queue_designs
 import json
 import os
 import tempfile
+import weakref
 import zipfile
 import zlib
 
@@ -95,12 +96,56 @@ _CHECK_MESSAGES = (
 
 
 # --------------------------------------------------------------------------
+# fork.  A spinlock held by a thread that does not exist in the child would
+# make the child spin forever, and a batch half done in the parent would
+# leave the child's counters disagreeing with its table.  So before fork()
+# every live tracker waits for its batch calls to end and takes all its
+# locks (os.fork() holds the GIL, so no new call starts); after fork() both
+# processes release them.  The child gets a consistent, usable copy.
+
+_LIVE_TRACKERS = weakref.WeakSet()
+
+
+def _fork_safe(tracker):
+    """Register a tracker (any store) for the at-fork handlers.
+
+    The tracker provides ``_fork_prepare()`` (quiesce, take every lock) and
+    ``_fork_done()`` (release them).
+    """
+    _LIVE_TRACKERS.add(tracker)
+
+
+def _before_fork():
+    for t in list(_LIVE_TRACKERS):
+        t._fork_prepare()
+
+
+def _after_fork():
+    for t in list(_LIVE_TRACKERS):
+        t._fork_done()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                    after_in_child=_after_fork)
+
+
+# --------------------------------------------------------------------------
 # Argument conversion: one error contract at the GIL boundary.
 
 def _int_array(obj, str name, bint allow_scalar):
-    """1-D integer ndarray (or a 0-d one for a scalar when allowed)."""
-    if obj is None or isinstance(obj, (str, bytes, dict, set, float, complex)):
+    """A private copy of an integer argument: a C-contiguous 1-D ndarray (or
+    a 0-d one for a scalar when allowed) that no other thread can see.
+
+    Copy first, validate the copy, use only the copy: a caller's array may be
+    rewritten by another thread at any time, and the batch loops read their
+    arguments without the GIL.  Masked arrays are refused (their mask would
+    be silently dropped), and so are ``bytes``-like objects.
+    """
+    if obj is None or isinstance(obj, (str, bytes, bytearray, memoryview, dict, set, float,
+                                       complex)):
         raise TypeError(f"{name} must be an integer array, not {type(obj).__name__}")
+    if isinstance(obj, np.ma.MaskedArray):
+        raise TypeError(f"{name} must not be a masked array: fill or compress it first")
     if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
         if not allow_scalar:
             raise TypeError(f"{name} must be a 1-D integer array, not a scalar")
@@ -108,7 +153,7 @@ def _int_array(obj, str name, bint allow_scalar):
             raise ValueError(f"{name} = {obj} does not fit 64 bits")
         return np.asarray(obj)
     try:
-        a = np.asarray(obj)
+        a = np.array(obj, order="C", copy=True)
     except OverflowError as e:
         raise ValueError(f"{name} holds a value that does not fit 64 bits") from None
     except (TypeError, ValueError) as e:
@@ -122,6 +167,13 @@ def _int_array(obj, str name, bint allow_scalar):
     return a
 
 
+def _movable_pfns(pfns):
+    """``set_movable``'s PFNs: a private uint64 copy, each in [0, 2**63)."""
+    a = _int_array(pfns, "pfns", True)
+    _check_range(a, "pfns", 0, _I64_MAX)
+    return a.reshape(-1).astype(np.uint64, copy=False)
+
+
 def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] targets):
     """Validate a batch of accesses; private contiguous copies of its arrays.
 
@@ -129,8 +181,9 @@ def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] ta
     accessing node ids, ``targets[nid] >= 0`` says that ``nid`` is a node.
     Returns ``(pfns u64, nids i64, srcs i64, nows i64, nid_mask, src_mask,
     now_mask)``: element ``i`` of a broadcast scalar is at ``i & mask``.  The
-    copies are private because the batch loop reads them without the GIL,
-    when another thread could rewrite the caller's arrays after validation.
+    arrays are copied before they are validated (``_int_array``) and only the
+    copies are used: the batch loop reads them without the GIL, when another
+    thread could rewrite the caller's arrays.
     """
     pa = _int_array(pfns, "pfns", False)
     na = _int_array(nids, "nids", True)
@@ -144,10 +197,10 @@ def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] ta
     _check_range(na, "nids", -1, nid_max)
     _check_range(sa, "srcs", 0, NSOURCES - 1)
     _check_range(ta, "nows", 0, _I64_MAX)
-    p = pa.astype(np.uint64, order="C", copy=True)
-    nv = na.reshape(-1).astype(np.int64, order="C", copy=True)
-    sv = sa.reshape(-1).astype(np.int64, order="C", copy=True)
-    tv = ta.reshape(-1).astype(np.int64, order="C", copy=True)
+    p = pa.view(np.uint64) if pa.dtype == np.int64 else pa.astype(np.uint64, copy=False)
+    nv = na.reshape(-1).astype(np.int64, copy=False)
+    sv = sa.reshape(-1).astype(np.int64, copy=False)
+    tv = ta.reshape(-1).astype(np.int64, copy=False)
     # node membership of the accessing nids: the only check numpy can't do
     cdef const int64_t[::1] nview = nv
     cdef Py_ssize_t i, bad = -1, m = nview.shape[0] if na.ndim else min(n, 1)
@@ -162,6 +215,19 @@ def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] ta
     if bad >= 0:
         raise ValueError(f"nids[{bad}] = {nview[bad]} is not a node of the topology")
     return p, nv, sv, tv, (-1 if na.ndim else 0), (-1 if sa.ndim else 0), (-1 if ta.ndim else 0)
+
+
+def _check_fits(nbytes, str what):
+    """MemoryError, before anything is allocated, when ``nbytes`` exceed the
+    machine's physical memory: the tables are written in full at creation,
+    so an overcommitted allocation would end in the OOM killer, not here."""
+    try:
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if nbytes > phys:
+        raise MemoryError(f"{what} need {nbytes / 2**30:.1f} GiB, more than this machine's "
+                          f"{phys / 2**30:.1f} GiB of memory")
 
 
 def table_geometry(capacity):
@@ -248,6 +314,7 @@ cdef class Tracker:
     cdef int64_t _hz
     cdef int64_t _window_ms
     cdef str _queue_name
+    cdef object __weakref__       # for the at-fork registry
 
     def __cinit__(self, *args, **kwargs):
         self.tab.recs = NULL
@@ -307,6 +374,13 @@ cdef class Tracker:
             qcap = max(1, cap * 25 // 100) if cap > 0 else 0
         else:
             qcap = _int_arg(queue_capacity, "queue_capacity", 0, 0xFFFFFFFE)
+            if qcap > cap:
+                raise ValueError(f"queue_capacity={qcap} exceeds capacity={cap}: a queue "
+                                 f"holds table records")
+        nshards_, slots_ = table_geometry(cap)
+        _check_fits(nshards_ * slots_ * sizeof(pghot_rec)
+                    + len(topology.toptier_nids()) * qcap * 16,
+                    f"a table of {cap} records and queues of {qcap}")
 
         self._topology = topology
         self._hz = c_hz
@@ -326,6 +400,7 @@ cdef class Tracker:
         self._init_topology(arrs)
         self._init_table(cap)
         self._init_queues(topology)
+        _fork_safe(self)
 
     cdef _init_topology(self, dict arrs):
         cdef int32_t i
@@ -424,7 +499,7 @@ cdef class Tracker:
         q = self.qidx[self._nid(r.word)]
         pghot_lock(&self.qlocks[q])
         self.tab.recs[dst] = r[0]
-        self.qops.relocate(self.queues[q], self.tab.recs[dst].qpos, dst)
+        self.qops.relocate(self.queues[q], pghot_load_u32(&self.tab.recs[dst].qpos), dst)
         pghot_unlock(&self.qlocks[q])
 
     # O(run length): delete the (unqueued) record at global slot g by
@@ -454,10 +529,12 @@ cdef class Tracker:
         self.tab.recs[base + i].word = 0
         self.tab.recs[base + i].qpos = PGHOT_QPOS_NONE
 
-    # Queue operations with the queue lock taken around them.
-    cdef inline void _q_remove(self, int32_t q, uint32_t qpos) noexcept nogil:
+    # Queue operations with the queue lock taken around them.  A record's
+    # qpos is read only under its queue's lock: a thread holding another
+    # shard's lock may be sifting the same queue, moving this record's entry.
+    cdef inline void _q_remove(self, int32_t q, uint32_t slot) noexcept nogil:
         pghot_lock(&self.qlocks[q])
-        self.qops.remove(self.queues[q], qpos)
+        self.qops.remove(self.queues[q], pghot_load_u32(&self.tab.recs[slot].qpos))
         pghot_store_u64(&self.qlen[q], self.qops.size(self.queues[q]))
         pghot_unlock(&self.qlocks[q])
 
@@ -527,7 +604,7 @@ cdef class Tracker:
 
         # Queue: only ever the target's queue (F4), whenever freq >= threshold (F5).
         if queued and old_tgt != tgt:
-            self._q_remove(self.qidx[old_tgt], r.qpos)
+            self._q_remove(self.qidx[old_tgt], g)
             queued = False
         if freq >= self.thr:
             if not queued:
@@ -538,10 +615,10 @@ cdef class Tracker:
             elif freq != old_freq:
                 q = self.qidx[tgt]
                 pghot_lock(&self.qlocks[q])
-                self.qops.update(self.queues[q], r.qpos, freq)
+                self.qops.update(self.queues[q], pghot_load_u32(&r.qpos), freq)
                 pghot_unlock(&self.qlocks[q])
         elif queued:
-            self._q_remove(self.qidx[tgt], r.qpos)
+            self._q_remove(self.qidx[tgt], g)
         sh.recorded += 1
         pghot_unlock(&sh.lock)
         return O_RECORDED
@@ -727,7 +804,9 @@ cdef class Tracker:
                 pghot_add_u64(&self.src_count[r], per_src[r])
             pghot_add_u64(&self.toptier_count, cnt[O_TOPTIER])
             pghot_add_u64(&self.notmov_count, cnt[O_NOT_MOVABLE])
-        pghot_sub_u64(&self.active, 1)
+            # last: a GIL holder waiting for quiescence (_quiesce) sees the
+            # batch's counters flushed once this reads 0
+            pghot_sub_u64(&self.active, 1)
         for r in range(4):
             o[r] = cnt[r]
         return out
@@ -839,10 +918,7 @@ cdef class Tracker:
         self._ready()
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        a = _int_array(pfns, "pfns", True)
-        _check_range(a, "pfns", 0, _I64_MAX)
-        nodemap_set_movable_all(&self.nodes, np.ascontiguousarray(a.reshape(-1), dtype=np.uint64),
-                                bool(flag))
+        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag))
 
     def __len__(self):
         self._ready()
@@ -1087,6 +1163,28 @@ cdef class Tracker:
 
     # ------------------------------------------------------------- snapshots
 
+    # Wait, with the GIL held, until no batch call runs: none can start (a
+    # batch registers in `active` with the GIL held) and those running
+    # finish without needing the GIL, flushing their counters before they
+    # leave `active`.  The tracker is then quiescent: every counter agrees
+    # with the table, as a snapshot or a forked child needs.
+    cdef void _quiesce(self) noexcept nogil:
+        while pghot_load_u64(&self.active) != 0:
+            sched_yield()
+
+    def _fork_prepare(self):
+        """Before ``os.fork()``: quiesce and take every lock (see :func:`_fork_safe`)."""
+        if self.tab.recs == NULL:
+            return
+        self._quiesce()
+        self._lock_all()
+
+    def _fork_done(self):
+        """After ``os.fork()``, in parent and child: release what _fork_prepare took."""
+        if self.tab.recs == NULL:
+            return
+        self._unlock_all()
+
     cdef void _lock_all(self) noexcept nogil:
         cdef uint32_t i
         for i in range(self.tab.nshards):
@@ -1110,7 +1208,9 @@ cdef class Tracker:
     def _state(self):
         """The whole state as a dict of arrays: snapshot format version 1.
 
-        Taken under every lock (shards, then queues), like :meth:`check`.
+        Taken between batches (the tracker quiesced, see ``_quiesce``) and
+        under every lock (shards, then queues), so counters and records
+        agree and every snapshot loads back and passes :meth:`check`.
         """
         self._ready()
         cdef uint64_t nslots = <uint64_t>self.tab.nshards * self.tab.shard_slots
@@ -1133,6 +1233,7 @@ cdef class Tracker:
         cdef uint64_t[::1] vqn = qsizes
         cdef uint64_t[::1] vu = unmovable
         cdef shard_t *sh
+        self._quiesce()
         self._lock_all()
         for i in range(nslots):
             vp[i] = self.tab.recs[i].pfn

@@ -46,7 +46,7 @@ cimport cython
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
-from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t,
+from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t, sched_yield,
                    pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64)
 from nodes cimport (nodemap_t, nodemap_init, nodemap_free, nodemap_index, nodemap_bit,
                     nodemap_unmovable_bit,
@@ -63,7 +63,7 @@ cdef extern from "pghot_cas.h" nogil:
 
 import numpy as np
 
-from pghot._core import _batch_arrays, _int_array
+from pghot._core import _batch_arrays, _fork_safe, _movable_pfns
 from pghot._types import RECORD_DTYPE, Outcome, Record
 
 cdef enum:
@@ -458,6 +458,7 @@ cdef class PfnArrayTracker:
     cdef uint32_t word_bytes
     cdef uint32_t fbits, nbits, tbits
     cdef object _topology
+    cdef object __weakref__       # for the at-fork registry (pghot._core)
     cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef str _mode
     cdef int64_t _hz
@@ -547,6 +548,7 @@ cdef class PfnArrayTracker:
         L.window = win
         L.default_nid = topology.default_node
         self._init_nodes(topology.arrays(), sect)
+        _fork_safe(self)
 
     cdef _init_nodes(self, dict arrs, int64_t sect):
         cdef store_t *s = &self.s
@@ -749,7 +751,7 @@ cdef class PfnArrayTracker:
                 _record_batch(&self.s, <uint32_t *>self.s.words, &p[0], &nv[0], &sv[0], &tv[0],
                               n, nm, sm, tm, &t)
             _flush(&self.s, &t)
-        pghot_sub_u64(&self.s.active, 1)
+            pghot_sub_u64(&self.s.active, 1)   # last, see pghot._core._quiesce
         return np.array([t.out[0], t.out[1], t.out[2], 0], dtype=np.int64)
 
     def extract_batch(self, nid, max_count=1024, threshold=None, return_records=False):
@@ -820,7 +822,7 @@ cdef class PfnArrayTracker:
                     got = _extract(&self.s, <uint32_t *>self.s.words, q, want,
                                    <uint32_t>c_thr, &pv[0], &wv[0], &t)
                 _flush(&self.s, &t)
-            pghot_sub_u64(&self.s.active, 1)
+                pghot_sub_u64(&self.s.active, 1)
         pfn_out = pfn_out[:got]
         if not return_records:
             return pfn_out
@@ -882,11 +884,7 @@ cdef class PfnArrayTracker:
         self._ready()
         if not _is_bool(flag):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        a = _int_array(pfns, "pfns", True)
-        if a.dtype.kind == "i":
-            _check_range(a, "pfns", 0, _I64_MAX)
-        nodemap_set_movable_all(&self.s.nodes, np.ascontiguousarray(a.reshape(-1), dtype=np.uint64),
-                                bool(flag))
+        nodemap_set_movable_all(&self.s.nodes, _movable_pfns(pfns), bool(flag))
 
     def __len__(self):
         """PFNs with a record (a non-zero word); exact when no batch call runs."""
@@ -978,6 +976,18 @@ cdef class PfnArrayTracker:
         n += <size_t>(s.nodes.max_nid + 1) * sizeof(int32_t)        # qidx
         n += <size_t>s.nq * (sizeof(int32_t) + 3 * sizeof(uint64_t))
         return n
+
+    def _fork_prepare(self):
+        """Before ``os.fork()``: wait for batch calls (pghot._core._fork_safe).
+
+        The store has no locks (its words change by compare-and-swap), so a
+        quiescent store is all a child needs.
+        """
+        while pghot_load_u64(&self.s.active) != 0:
+            sched_yield()
+
+    def _fork_done(self):
+        """After ``os.fork()``: nothing to release."""
 
     def check(self):
         """Verify every invariant (module comment of _pfnarray.pyx).

@@ -94,7 +94,7 @@ cdef extern from *:
 
 import numpy as np
 
-from pghot._core import _batch_arrays, _int_array
+from pghot._core import _batch_arrays, _fork_safe, _movable_pfns
 from pghot._types import RECORD_DTYPE, Outcome, Record
 
 ctypedef struct v2_list:          # struct pghot_hash: 16 bytes
@@ -348,6 +348,7 @@ cdef class KernelV2Tracker:
     cdef uint64_t active          # batch calls in flight
     cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
     cdef object _topology
+    cdef object __weakref__       # for the at-fork registry (pghot._core)
     cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef int64_t _hz
     cdef int64_t _window_ms
@@ -411,6 +412,9 @@ cdef class KernelV2Tracker:
             qcap = max(1, cap * 25 // 100) if cap > 0 else 0
         else:
             qcap = _int_arg(queue_capacity, "queue_capacity", 0, 0xFFFFFFFE)
+            if qcap > cap:
+                raise ValueError(f"queue_capacity={qcap} exceeds capacity={cap}: a queue "
+                                 f"holds table records")
 
         self._topology = topology
         self._hz = c_hz
@@ -429,6 +433,7 @@ cdef class KernelV2Tracker:
         self._init_topology(arrs)
         self._init_lists(cap)
         self._init_heaps(topology)
+        _fork_safe(self)
 
     cdef _init_topology(self, dict arrs):
         cdef int32_t i
@@ -790,7 +795,7 @@ cdef class KernelV2Tracker:
                 pghot_add_u64(&self.src_count[r], per_src[r])
             pghot_add_u64(&self.toptier_count, cnt[O_TOPTIER])
             pghot_add_u64(&self.notmov_count, cnt[O_NOT_MOVABLE])
-        pghot_sub_u64(&self.active, 1)
+            pghot_sub_u64(&self.active, 1)   # last, see pghot._core._quiesce
         for r in range(4):
             o[r] = cnt[r]
         return out
@@ -901,10 +906,7 @@ cdef class KernelV2Tracker:
         self._ready()
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        a = _int_array(pfns, "pfns", True)
-        _check_range(a, "pfns", 0, _I64_MAX)
-        nodemap_set_movable_all(&self.nodes, np.ascontiguousarray(a.reshape(-1), dtype=np.uint64),
-                                bool(flag))
+        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag))
 
     def __len__(self):
         self._ready()
@@ -1009,6 +1011,28 @@ cdef class KernelV2Tracker:
         n += nodemap_nbytes(&self.nodes)
         n += <size_t>(self.nodes.max_nid + 1) * sizeof(int32_t)      # qidx
         return n
+
+    def _fork_prepare(self):
+        """Before ``os.fork()``: wait for batch calls, take every lock (pghot._core._fork_safe)."""
+        cdef uint32_t i
+        if self.lists == NULL:
+            return
+        while pghot_load_u64(&self.active) != 0:
+            sched_yield()
+        for i in range(self.nlists):
+            pghot_lock(&self.lists[i].lock)
+        for i in range(<uint32_t>self.nqueues):
+            pghot_lock(&self.hlocks[i])
+
+    def _fork_done(self):
+        """After ``os.fork()``, in parent and child: release every lock."""
+        cdef uint32_t i
+        if self.lists == NULL:
+            return
+        for i in range(<uint32_t>self.nqueues):
+            pghot_unlock(&self.hlocks[i])
+        for i in range(self.nlists):
+            pghot_unlock(&self.lists[i].lock)
 
     def check(self):
         """Verify every invariant of SEMANTICS.md section 5 for this layout.

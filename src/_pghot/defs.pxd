@@ -28,3 +28,6 @@ cdef extern from "pghot_sync.h" nogil:
     void pghot_prefetch(const void *p)
     uint64_t pghot_hash(uint64_t x)
     uint32_t pghot_reduce(uint32_t h, uint32_t n)
+
+cdef extern from "<sched.h>" nogil:
+    int sched_yield()
