@@ -8,7 +8,9 @@ arrays, other dtypes, mismatched lengths -- are run against
 - ``pghot.Tracker``: every store (``"hash"`` with each queue design,
   ``"kernel-v2"``, ``"pfn-array"``), several topologies and widths;
 - corrupted tracker snapshots (``Tracker.load`` on a damaged state),
-- the stand-alone queues of ``pghot.queues``.
+- the stand-alone queues of ``pghot.queues``;
+- several threads at once on one sharded tracker of each store
+  (``test_fuzz_threads``), each making random valid and hostile calls.
 
 Every call either succeeds or raises ``TypeError``/``ValueError`` (the
 queues may also raise ``IndexError`` for a push onto a full queue and a pop
@@ -50,7 +52,7 @@ from pghot.tracker import STORES
 FUZZ_SECONDS = float(os.environ.get(
     "PGHOT_FUZZ_SECONDS", "30" if os.environ.get("PGHOT_HYPOTHESIS_PROFILE") == "ci" else "3"))
 # Share of the budget of each target.
-SHARE = {"tracker": 0.6, "snapshot": 0.15, "queues": 0.25}
+SHARE = {"tracker": 0.5, "snapshot": 0.15, "queues": 0.2, "threads": 0.15}
 
 ALLOWED = (TypeError, ValueError)
 
@@ -732,3 +734,97 @@ def test_uninitialised_queue_raises_instead_of_crashing(name: str) -> None:
     q.__init__(4)  # type: ignore[misc]
     q.push(1)
     q.check()
+
+
+# -- several threads on one sharded tracker -------------------------------------------
+
+#: a lower tier large enough for a table of 8+ shards
+SHARDED = Topology(
+    [Node(0, 0, 1024, True), Node(1, 1024, 1 << 18, False, has_cpu=False),
+     Node(2, 1024 + (1 << 18), 1024, True)],
+    default_node=0,
+)
+SHARDED_LOWER = (1024, 1024 + (1 << 18))
+
+
+def _thread_fuzzer(t: Any, seed: int, end: float, totals: np.ndarray, errors: list) -> None:
+    """Random calls until ``end``; successful batches' outcomes added to ``totals``.
+
+    numpy's generator, not hypothesis: hypothesis draws are not thread-safe.
+    A hostile call must raise TypeError/ValueError; anything else is an error.
+    """
+    rng = np.random.default_rng(seed)
+    lo, hi = SHARDED_LOWER
+    hot = lo + rng.integers(0, 20_000)
+    now = 0
+    try:
+        while time.monotonic() < end:
+            now += int(rng.integers(0, 30))
+            op = int(rng.integers(0, 10))
+            n = int(rng.integers(1, 3000))
+            pfns = hot + rng.integers(0, 30_000, n)
+            if op <= 3:
+                nids = rng.choice(np.array([-1, 0, 1, 2]), n) if op % 2 else -1
+                totals[:] += t.record_accesses(pfns, nids, rng.integers(0, 3, n),
+                                               now + rng.integers(0, 20, n))
+            elif op == 4:
+                totals[int(t.record_access(int(pfns[0]), 2, 1, now))] += 1
+            elif op == 5:
+                t.extract_batch(int(rng.choice([0, 2])), int(rng.integers(0, 600)))
+            elif op == 6:
+                t.lookup(int(pfns[0]))
+                t.stats()
+                t.check()
+            elif op == 7:
+                t.set_movable(pfns[:4], bool(rng.integers(0, 2)))
+            else:  # hostile arguments: refused, nothing changes for the others
+                bad: list[tuple[Callable[[], Any], str]] = [
+                    (lambda: t.record_accesses(pfns, -1, 3, now), "srcs"),
+                    (lambda: t.record_accesses(pfns, 7, 0, now), "nid"),
+                    (lambda: t.record_accesses(pfns.astype(float), -1, 0, now), "pfns"),
+                    (lambda: t.record_accesses(-pfns.astype(np.int64), -1, 0, now), "pfns"),
+                    (lambda: t.record_accesses(pfns, -1, 0, np.arange(n + 1)), "nows"),
+                    (lambda: t.record_accesses(np.ma.masked_array(pfns), -1, 0, now), "pfns"),
+                    (lambda: t.extract_batch(1, 10), "nid"),
+                    (lambda: t.set_movable(np.array([5, hi + 5]), False), "pfns"),
+                    (lambda: t.record_access(None, -1, 0, 0), "pfn"),
+                    (lambda: t.record_access(int(pfns[0]), -1, 0, 2**70), "now"),
+                ]
+                k = int(rng.integers(len(bad)))
+                fn, name = bad[k]
+                try:
+                    fn()
+                except ALLOWED as e:
+                    assert name in str(e) or isinstance(e, TypeError), (k, e)
+                else:
+                    raise AssertionError(f"hostile call {k} (bad {name}) was accepted")
+    except BaseException as e:  # noqa: BLE001 -- reported by the caller
+        errors.append(e)
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+def test_fuzz_threads(store: str) -> None:
+    import threading
+
+    seconds = max(0.5, FUZZ_SECONDS * SHARE["threads"] / len(STORES))
+    kw: dict[str, Any] = {} if store == "pfn-array" else {
+        "capacity": 65536, "freq_window_ms": 20, "evict_stale": True}
+    t = pghot.Tracker(SHARDED, store=store, **kw)
+    end = time.monotonic() + seconds
+    totals = [np.zeros(4, dtype=np.int64) for _ in range(3)]
+    errors: list[BaseException] = []
+    threads = [threading.Thread(target=_thread_fuzzer, args=(t, 100 + i, end, totals[i], errors))
+               for i in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=seconds + 120)
+    assert not any(th.is_alive() for th in threads), "a fuzzing thread hung"
+    if errors:
+        raise errors[0]
+    t.check()
+    s = t.stats()
+    total = np.sum(totals, axis=0)
+    assert s["pghot_recorded_accesses"] == int(total.sum())
+    assert (s["recorded"], s["toptier"], s["not_movable"], s["table_full"]) == tuple(
+        int(x) for x in total)

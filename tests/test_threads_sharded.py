@@ -86,7 +86,7 @@ def _batches(seed: int, n_batches: int, size: int = 4000) -> list[tuple[np.ndarr
     """Accesses from both top-tier nodes (records change target) with time
     moving on in steps longer than the window (records expire)."""
     rng = np.random.default_rng(seed)
-    out = []
+    out: list[tuple[np.ndarray, ...]] = []
     now = 0
     for _ in range(n_batches):
         pfns = LOWER_START + rng.integers(0, HOT_PFNS, size).astype(np.uint64)
