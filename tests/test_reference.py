@@ -890,6 +890,7 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
     time_bits = draw(st.integers(3, 8))
     hz = draw(st.sampled_from([1, 100, 1000]))
     max_window_ms = ((2**time_bits - 1) * 1000) // hz
+    capacity = draw(st.integers(0, 12))
     return {
         "freq_bits": freq_bits,
         "nid_bits": 3,
@@ -897,8 +898,8 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
         "hz": hz,
         "freq_window_ms": draw(st.integers(0, max_window_ms)),
         "threshold": draw(st.integers(1, 2**freq_bits - 1)),
-        "capacity": draw(st.integers(0, 12)),
-        "queue_capacity": draw(st.one_of(st.none(), st.integers(0, 6))),
+        "capacity": capacity,
+        "queue_capacity": draw(st.one_of(st.none(), st.integers(0, min(6, capacity)))),
         "evict_stale": draw(st.booleans()),
     }
 

@@ -247,12 +247,20 @@ def test_arrays() -> None:
         default_node=1,
     )
     a = t.arrays()
-    assert set(a) == {"nid", "start_pfn", "nr_pages", "toptier", "target"}
+    assert set(a) == {"nid", "start_pfn", "nr_pages", "toptier", "ids", "id_target"}
     assert a["nid"].dtype == np.int32 and a["nid"].tolist() == [3, 1, 0]
     assert a["start_pfn"].dtype == np.uint64 and a["start_pfn"].tolist() == [0, 10, 50]
     assert a["nr_pages"].dtype == np.uint64 and a["nr_pages"].tolist() == [10, 5, 10]
     assert a["toptier"].dtype == np.uint8 and a["toptier"].tolist() == [1, 1, 0]
-    assert a["target"].dtype == np.int32 and a["target"].tolist() == [1, 1, -1, 3]
+    assert a["ids"].dtype == np.int32 and a["ids"].tolist() == [0, 1, 3]
+    assert a["id_target"].dtype == np.int32 and a["id_target"].tolist() == [1, 1, 3]
+
+
+def test_arrays_cost_the_number_of_nodes_not_the_largest_id() -> None:
+    t = Topology([Node(2**30 - 1, 0, 10, True), Node(5, 10, 10, False)], default_node=2**30 - 1)
+    a = t.arrays()
+    assert sum(v.nbytes for v in a.values()) < 200
+    assert a["ids"].tolist() == [5, 2**30 - 1] and a["id_target"].tolist() == [2**30 - 1] * 2
 
 
 # -- properties ---------------------------------------------------------------------
@@ -290,9 +298,9 @@ def test_arrays_match_queries(t: Topology) -> None:
         node = t.node(nid)
         assert (int(a["start_pfn"][i]), int(a["nr_pages"][i])) == (node.start_pfn, node.nr_pages)
         assert bool(a["toptier"][i]) == node.toptier
-    for nid in range(len(a["target"])):
-        expected = t.promotion_target(nid) if nid in {n.nid for n in t.nodes} else -1
-        assert a["target"][nid] == expected
+    assert a["ids"].tolist() == sorted(n.nid for n in t.nodes)
+    for nid, target in zip(a["ids"].tolist(), a["id_target"].tolist()):
+        assert target == t.promotion_target(nid)
     assert t.lower_pages() == sum(n.nr_pages for n in t.nodes if not n.toptier)
     assert set(t.toptier_nids()) | set(t.lower_nids()) == {n.nid for n in t.nodes}
     assert t.is_toptier(t.default_node)

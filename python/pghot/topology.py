@@ -521,27 +521,28 @@ class Topology:
         dict of numpy.ndarray
             ``nid`` (int32), ``start_pfn`` (uint64), ``nr_pages`` (uint64),
             ``toptier`` (uint8): one entry per node, sorted by ``start_pfn``
-            (then ``nid``). ``target`` (int32, length ``max_nid + 1``): the
-            promotion target of each node id, -1 for ids that are not nodes.
+            (then ``nid``). ``ids`` (int32): the node ids, sorted, and
+            ``id_target`` (int32) beside them: the promotion target of each.
+            Their size is the number of nodes, whatever the largest id.
 
         Examples
         --------
         >>> a = Topology([Node(2, 0, 4, True), Node(0, 4, 4, False)], 2).arrays()
         >>> a["nid"].tolist(), a["start_pfn"].tolist(), a["toptier"].tolist()
         ([2, 0], [0, 4], [1, 0])
-        >>> a["target"].tolist()
-        [2, -1, 2]
+        >>> a["ids"].tolist(), a["id_target"].tolist()
+        ([0, 2], [2, 2])
         """
         order = sorted(self._nodes, key=lambda n: (n.start_pfn, n.nid))
-        target = np.full(max(self._by_nid) + 1, -1, dtype=np.int32)
-        for n in self._nodes:
-            target[n.nid] = n.nid if n.toptier else self._default_node
+        by_id = sorted(self._nodes, key=lambda n: n.nid)
         return {
             "nid": np.array([n.nid for n in order], dtype=np.int32),
             "start_pfn": np.array([n.start_pfn for n in order], dtype=np.uint64),
             "nr_pages": np.array([n.nr_pages for n in order], dtype=np.uint64),
             "toptier": np.array([n.toptier for n in order], dtype=np.uint8),
-            "target": target,
+            "ids": np.array([n.nid for n in by_id], dtype=np.int32),
+            "id_target": np.array([n.nid if n.toptier else self._default_node for n in by_id],
+                                  dtype=np.int32),
         }
 
     # -- dunder ------------------------------------------------------------------

@@ -6,7 +6,7 @@
 # (pqueue.pxd: dheap.pxd binary by default, or 4-ary, or bucketq.pxd) of
 # (frequency, slot) entries and a lock.  The topology is flattened by
 # nodes.pxd (node ranges, promotion target per node id, one "not movable" bit
-# per lower-tier PFN); `qidx[nid]` is the queue index of a top-tier node.
+# per lower-tier PFN, the queue index of each top-tier node id).
 #
 # Invariants (checked by Tracker.check, SEMANTICS.md section 5):
 #   - a record is queued in at most one queue, its target node's, and the
@@ -174,11 +174,12 @@ def _movable_pfns(pfns):
     return a.reshape(-1).astype(np.uint64, copy=False)
 
 
-def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] targets):
+def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max):
     """Validate a batch of accesses; private contiguous copies of its arrays.
 
     Shared by every store's ``record_accesses``.  ``nid_max`` bounds the
-    accessing node ids, ``targets[nid] >= 0`` says that ``nid`` is a node.
+    accessing node ids; whether each is a node is the store's check, which
+    turns them into promotion targets (``nodemap_targets``, nodes.pxd).
     Returns ``(pfns u64, nids i64, srcs i64, nows i64, nid_mask, src_mask,
     now_mask)``: element ``i`` of a broadcast scalar is at ``i & mask``.  The
     arrays are copied before they are validated (``_int_array``) and only the
@@ -201,19 +202,6 @@ def _batch_arrays(pfns, nids, srcs, nows, int64_t nid_max, const int32_t[::1] ta
     nv = na.reshape(-1).astype(np.int64, copy=False)
     sv = sa.reshape(-1).astype(np.int64, copy=False)
     tv = ta.reshape(-1).astype(np.int64, copy=False)
-    # node membership of the accessing nids: the only check numpy can't do
-    cdef const int64_t[::1] nview = nv
-    cdef Py_ssize_t i, bad = -1, m = nview.shape[0] if na.ndim else min(n, 1)
-    cdef Py_ssize_t ntargets = targets.shape[0]
-    cdef int64_t v
-    with nogil:
-        for i in range(m):
-            v = nview[i]
-            if v >= 0 and (v >= ntargets or targets[v] < 0):
-                bad = i
-                break
-    if bad >= 0:
-        raise ValueError(f"nids[{bad}] = {nview[bad]} is not a node of the topology")
     return p, nv, sv, tv, (-1 if na.ndim else 0), (-1 if sa.ndim else 0), (-1 if ta.ndim else 0)
 
 
@@ -300,7 +288,6 @@ cdef class Tracker:
                                   # read without it to refuse a push to a full
                                   # queue without taking the lock
     cdef int32_t nqueues
-    cdef int32_t *qidx            # by nid: queue index, -1 if not top tier
     cdef uint32_t fbits, nbits, tbits, fmax, nmask, tmask, thr, window
     cdef bint evict
     cdef uint64_t qcap
@@ -310,7 +297,6 @@ cdef class Tracker:
     cdef uint64_t active          # batch calls in flight
     cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
     cdef object _topology
-    cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef int64_t _hz
     cdef int64_t _window_ms
     cdef str _queue_name
@@ -324,7 +310,6 @@ cdef class Tracker:
         self.qlocks = NULL
         self.qnid = NULL
         self.qlen = NULL
-        self.qidx = NULL
         memset(&self.nodes, 0, sizeof(nodemap_t))
         self.nqueues = 0
 
@@ -404,13 +389,7 @@ cdef class Tracker:
 
     cdef _init_topology(self, dict arrs):
         cdef int32_t i
-        self._targets = np.ascontiguousarray(arrs["target"], dtype=np.int32)
         nodemap_init(&self.nodes, arrs, self._topology.default_node)
-        self.qidx = <int32_t *>calloc(self.nodes.max_nid + 1, sizeof(int32_t))
-        if self.qidx == NULL:
-            raise MemoryError()
-        for i in range(self.nodes.max_nid + 1):
-            self.qidx[i] = -1
 
     cdef _init_table(self, int64_t cap):
         nshards_, slots_ = table_geometry(cap)
@@ -457,7 +436,7 @@ cdef class Tracker:
             self.nqueues = i + 1
             pghot_lock_init(&self.qlocks[i])
             self.qnid[i] = top[i]
-            self.qidx[top[i]] = i
+            nodemap_set_queue(&self.nodes, top[i], i)
 
     def __dealloc__(self):
         cdef int32_t i
@@ -471,7 +450,6 @@ cdef class Tracker:
         free(self.qlen)
         free(self.tab.recs)
         free(self.tab.shards)
-        free(self.qidx)
         nodemap_free(&self.nodes)
 
     # ---------------------------------------------------------------- kernels
@@ -496,7 +474,7 @@ cdef class Tracker:
         if pghot_load_u32(&r.qpos) == PGHOT_QPOS_NONE:
             self.tab.recs[dst] = r[0]
             return
-        q = self.qidx[self._nid(r.word)]
+        q = nodemap_queue(&self.nodes, self._nid(r.word))
         pghot_lock(&self.qlocks[q])
         self.tab.recs[dst] = r[0]
         self.qops.relocate(self.queues[q], pghot_load_u32(&self.tab.recs[dst].qpos), dst)
@@ -562,7 +540,7 @@ cdef class Tracker:
         if nodemap_unmovable(&self.nodes, k, pfn):
             return O_NOT_MOVABLE
 
-        cdef uint32_t tgt = <uint32_t>(self.nodes.default_nid if nid < 0 else self.nodes.target[nid])
+        cdef uint32_t tgt = <uint32_t>(self.nodes.default_nid if nid < 0 else nid)
         cdef uint32_t cur = <uint32_t>(now & self.tmask)
         cdef uint32_t s, home, g, old_tgt, old_freq = 0, freq
         cdef bint found, queued = False
@@ -604,21 +582,21 @@ cdef class Tracker:
 
         # Queue: only ever the target's queue (F4), whenever freq >= threshold (F5).
         if queued and old_tgt != tgt:
-            self._q_remove(self.qidx[old_tgt], g)
+            self._q_remove(nodemap_queue(&self.nodes, old_tgt), g)
             queued = False
         if freq >= self.thr:
             if not queued:
-                if self._q_push(self.qidx[tgt], g, freq):
+                if self._q_push(nodemap_queue(&self.nodes, tgt), g, freq):
                     sh.pushes += 1
                 else:
                     sh.queue_full += 1       # F14: stays unqueued, counted
             elif freq != old_freq:
-                q = self.qidx[tgt]
+                q = nodemap_queue(&self.nodes, tgt)
                 pghot_lock(&self.qlocks[q])
                 self.qops.update(self.queues[q], pghot_load_u32(&r.qpos), freq)
                 pghot_unlock(&self.qlocks[q])
         elif queued:
-            self._q_remove(self.qidx[tgt], g)
+            self._q_remove(nodemap_queue(&self.nodes, tgt), g)
         sh.recorded += 1
         pghot_unlock(&sh.lock)
         return O_RECORDED
@@ -700,11 +678,21 @@ cdef class Tracker:
             raise RuntimeError("Tracker.__init__ was not called")
         return 0
 
-    cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
+    # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
+    cdef inline int64_t _target_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
         cdef int64_t v = _int_arg(nid, "nid", -1, (1 << self.nbits) - 1)
-        if v >= 0 and (v > self.nodes.max_nid or self.nodes.target[v] < 0):
+        if v < 0:
+            return -1
+        if nodemap_target(&self.nodes, v) < 0:
             raise ValueError(f"nid {v} is not a node of the topology")
-        return v
+        return nodemap_target(&self.nodes, v)
+
+    # A top-tier node: its queue index.
+    cdef inline int32_t _queue_arg(self, object nid) except -1:
+        cdef int64_t v = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
+        if nodemap_queue(&self.nodes, v) < 0:
+            raise ValueError(f"nid {v} is not a top-tier node of the topology")
+        return nodemap_queue(&self.nodes, v)
 
     def record_access(self, pfn, nid, src, now):
         """Report one access to a PFN (SEMANTICS.md section 4).
@@ -735,7 +723,7 @@ cdef class Tracker:
         """
         self._ready()
         cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int64_t c_nid = self._nid_arg(nid)
+        cdef int64_t c_nid = self._target_arg(nid)
         cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
         cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
         pghot_add_u64(&self.src_count[c_src], 1)
@@ -772,15 +760,18 @@ cdef class Tracker:
         1
         """
         self._ready()
-        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1,
-                                                     self._targets)
+        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1)
         cdef const uint64_t[::1] p = pa
-        cdef const int64_t[::1] nv = na
+        cdef int64_t[::1] nv = na
         cdef const int64_t[::1] sv = sa
         cdef const int64_t[::1] tv = ta
         cdef Py_ssize_t n = p.shape[0]
         cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
         cdef Py_ssize_t i
+        # the accessing nodes become promotion targets (the kernel's `nid`)
+        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0] if nm else min(n, 1))
+        if i >= 0:
+            raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
 
         out = np.zeros(4, dtype=np.int64)
         cdef int64_t[::1] o = out
@@ -843,9 +834,7 @@ cdef class Tracker:
         0
         """
         self._ready()
-        cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
-        if c_nid > self.nodes.max_nid or self.qidx[c_nid] < 0:
-            raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
+        cdef int32_t q = self._queue_arg(nid)
         cdef int64_t c_max = _int_arg(max_count, "max_count", 0, _I64_MAX)
         cdef int64_t c_thr = self.thr if threshold is None else _int_arg(
             threshold, "threshold", 1, self.fmax)
@@ -856,7 +845,6 @@ cdef class Tracker:
         word_out = np.empty(want, dtype=np.uint32)
         cdef uint64_t[::1] pv = pfn_out
         cdef uint32_t[::1] wv = word_out
-        cdef int32_t q = self.qidx[c_nid]
         cdef uint64_t got
         with nogil:
             got = self._extract(q, want, <uint32_t>c_thr,
@@ -934,10 +922,7 @@ cdef class Tracker:
         0
         """
         self._ready()
-        cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
-        if c_nid > self.nodes.max_nid or self.qidx[c_nid] < 0:
-            raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
-        cdef int32_t q = self.qidx[c_nid]
+        cdef int32_t q = self._queue_arg(nid)
         pghot_lock(&self.qlocks[q])
         cdef uint32_t n = self.qops.size(self.queues[q])
         pghot_unlock(&self.qlocks[q])
@@ -1014,7 +999,6 @@ cdef class Tracker:
             n += self.qops.nbytes(self.queues[i])
         n += <size_t>self.nqueues * (sizeof(void *) + sizeof(pghot_lock_t) + sizeof(int32_t))
         n += nodemap_nbytes(&self.nodes)
-        n += <size_t>(self.nodes.max_nid + 1) * sizeof(int32_t)      # qidx
         return n
 
     def check(self):
@@ -1092,7 +1076,7 @@ cdef class Tracker:
                 k = nodemap_index(&self.nodes, r.pfn)
                 if k < 0 or self.nodes.top[k]:
                     return 2
-                if nid > <uint32_t>self.nodes.max_nid or self.qidx[nid] < 0:
+                if nodemap_queue(&self.nodes, nid) < 0:
                     a[1] = nid
                     return 3
                 table_place(&self.tab, r.pfn, &sh2, &home)
@@ -1109,7 +1093,7 @@ cdef class Tracker:
                     j = j + 1 if j + 1 < ss else 0
                 if r.qpos != PGHOT_QPOS_NONE:
                     queued_recs += 1
-                    q = self.qidx[nid]
+                    q = nodemap_queue(&self.nodes, nid)
                     a[1] = nid
                     if not self.qops.entry(self.queues[q], r.qpos, &slot, &key) or slot != g:
                         return 7

@@ -49,8 +49,8 @@ from libc.string cimport memset
 from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t, sched_yield,
                    pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64)
 from nodes cimport (nodemap_t, nodemap_init, nodemap_free, nodemap_index, nodemap_bit,
-                    nodemap_unmovable_bit,
-                    nodemap_set_movable_all, nodemap_nbytes)
+                    nodemap_unmovable_bit, nodemap_target, nodemap_queue, nodemap_set_queue,
+                    nodemap_targets, nodemap_set_movable_all, nodemap_nbytes)
 from args cimport _int_arg, _pfn_arg, _check_range
 
 cdef extern from "pghot_cas.h" nogil:
@@ -127,7 +127,6 @@ ctypedef struct store_t:
     nodemap_t nodes
     uint64_t *nsec0        # by node index, lower tier: first section
     # node ids
-    int32_t *qidx          # by nid: index of a top-tier node, -1 otherwise
     int32_t nq
     int32_t *qnid          # by index: top-tier node id
     uint64_t *cursor       # by index: where the node's next scan starts
@@ -207,7 +206,7 @@ cdef int _record(store_t *s, word_t *words, uint64_t pfn, int64_t nid,
     if nodemap_unmovable_bit(&s.nodes, i):
         return O_NOT_MOVABLE
 
-    cdef uint32_t tgt = L.default_nid if nid < 0 or L.nmask == 0 else <uint32_t>s.nodes.target[nid]
+    cdef uint32_t tgt = L.default_nid if nid < 0 or L.nmask == 0 else <uint32_t>nid
     cdef uint32_t cur = <uint32_t>(now >> L.unit_shift) & L.tmask
     cdef uint32_t fixed = (tgt & L.nmask) << L.nshift | cur << L.tshift
     cdef word_t old = <word_t>_load(&words[i])
@@ -231,15 +230,15 @@ cdef int _record(store_t *s, word_t *words, uint64_t pfn, int64_t nid,
     if nw & L.ready:
         if not (ow & L.ready):
             t.readied += 1
-            t.qdelta[s.qidx[tgt]] += 1
+            t.qdelta[nodemap_queue(&s.nodes, tgt)] += 1
             sec = s.nsec0[k] + ((i - s.nodes.bit[k]) >> s.sec_shift)
             if pghot_load_sc_u8(&s.hot[sec]) == 0:
                 pghot_store_sc_u8(&s.hot[sec], 1)
         elif otgt != tgt:
-            t.qdelta[s.qidx[otgt]] -= 1
-            t.qdelta[s.qidx[tgt]] += 1
+            t.qdelta[nodemap_queue(&s.nodes, otgt)] -= 1
+            t.qdelta[nodemap_queue(&s.nodes, tgt)] += 1
     elif ow & L.ready:
-        t.qdelta[s.qidx[otgt]] -= 1
+        t.qdelta[nodemap_queue(&s.nodes, otgt)] -= 1
     return O_RECORDED
 
 
@@ -368,7 +367,7 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
             if w & L.reserved:
                 return 2
             a[2] = tgt
-            if (tgt > <uint32_t>s.nodes.max_nid or s.qidx[tgt] < 0
+            if (nodemap_queue(&s.nodes, tgt) < 0
                     or (L.nmask == 0 and tgt != L.default_nid)):
                 return 3
             a[2] = freq
@@ -376,7 +375,7 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
                 return 4
             if not (w & L.ready):
                 continue
-            ready[s.qidx[tgt]] += 1
+            ready[nodemap_queue(&s.nodes, tgt)] += 1
             if quiescent and pghot_load_sc_u8(&s.hot[sec]) == 0:
                 a[1] = sec
                 return 5
@@ -459,7 +458,6 @@ cdef class PfnArrayTracker:
     cdef uint32_t fbits, nbits, tbits
     cdef object _topology
     cdef object __weakref__       # for the at-fork registry (pghot._core)
-    cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef str _mode
     cdef int64_t _hz
     cdef int64_t _window_ms
@@ -473,7 +471,6 @@ cdef class PfnArrayTracker:
         self.s.sec_pfn = NULL
         self.s.nsec0 = NULL
         memset(&self.s.nodes, 0, sizeof(nodemap_t))
-        self.s.qidx = NULL
         self.s.qnid = NULL
         self.s.cursor = NULL
         self.s.queued = NULL
@@ -554,25 +551,20 @@ cdef class PfnArrayTracker:
         cdef store_t *s = &self.s
         cdef int32_t i
         cdef uint64_t j, index = 0, nsec = 0, start, size
-        self._targets = np.ascontiguousarray(arrs["target"], dtype=np.int32)
         nodemap_init(&s.nodes, arrs, s.L.default_nid)
-        cdef int32_t nids = s.nodes.max_nid + 1
         tops_nids = sorted(int(n) for n in np.asarray(arrs["nid"])[np.asarray(arrs["toptier"]) > 0])
         s.nq = len(tops_nids)
         s.nsec0 = <uint64_t *>calloc(s.nodes.nnodes or 1, sizeof(uint64_t))
-        s.qidx = <int32_t *>calloc(nids, sizeof(int32_t))
         s.qnid = <int32_t *>calloc(s.nq, sizeof(int32_t))
         s.cursor = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
         s.queued = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
         self.scratch = <int64_t *>calloc(s.nq, sizeof(int64_t))
-        if (s.nsec0 == NULL or s.qidx == NULL or s.qnid == NULL
+        if (s.nsec0 == NULL or s.qnid == NULL
                 or s.cursor == NULL or s.queued == NULL or self.scratch == NULL):
             raise MemoryError()
-        for i in range(nids):
-            s.qidx[i] = -1
         for i in range(s.nq):
             s.qnid[i] = tops_nids[i]
-            s.qidx[tops_nids[i]] = i
+            nodemap_set_queue(&s.nodes, tops_nids[i], i)
         s.sec_shift = 0
         while (1 << s.sec_shift) < sect:
             s.sec_shift += 1
@@ -612,7 +604,6 @@ cdef class PfnArrayTracker:
         free(self.s.sec_pfn)
         free(self.s.nsec0)
         nodemap_free(&self.s.nodes)
-        free(self.s.qidx)
         free(self.s.qnid)
         free(self.s.cursor)
         free(self.s.queued)
@@ -625,18 +616,21 @@ cdef class PfnArrayTracker:
             raise RuntimeError("PfnArrayTracker.__init__ was not called")
         return 0
 
-    cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
+    # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
+    cdef inline int64_t _target_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
         cdef int64_t v = _int_arg(nid, "nid", -1, 0x7FFFFFFF)
-        if v >= 0 and (v > self.s.nodes.max_nid or self.s.nodes.target[v] < 0):
+        if v < 0:
+            return -1
+        if nodemap_target(&self.s.nodes, v) < 0:
             raise ValueError(f"nid {v} is not a node of the topology")
-        return v
+        return nodemap_target(&self.s.nodes, v)
 
     cdef inline int32_t _top_arg(self, object nid) except -1:
         """Node index of a top-tier node id."""
         cdef int64_t v = _int_arg(nid, "nid", 0, 0x7FFFFFFF)
-        if v > self.s.nodes.max_nid or self.s.qidx[v] < 0:
+        if nodemap_queue(&self.s.nodes, v) < 0:
             raise ValueError(f"nid {v} is not a top-tier node of the topology")
-        return self.s.qidx[v]
+        return nodemap_queue(&self.s.nodes, v)
 
     cdef inline tally_t _tally(self, int64_t *qdelta) noexcept:
         cdef tally_t t
@@ -685,7 +679,7 @@ cdef class PfnArrayTracker:
         """
         self._ready()
         cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int64_t c_nid = self._nid_arg(nid)
+        cdef int64_t c_nid = self._target_arg(nid)
         cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
         cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
         cdef tally_t t = self._tally(self.scratch)
@@ -726,15 +720,18 @@ cdef class PfnArrayTracker:
         1
         """
         self._ready()
-        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, 0x7FFFFFFF,
-                                                     self._targets)
+        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, 0x7FFFFFFF)
         cdef const uint64_t[::1] p = pa
-        cdef const int64_t[::1] nv = na
+        cdef int64_t[::1] nv = na
         cdef const int64_t[::1] sv = sa
         cdef const int64_t[::1] tv = ta
         cdef Py_ssize_t n = p.shape[0]
         cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
         cdef Py_ssize_t i
+        # the accessing nodes become promotion targets (the kernel's `nid`)
+        i = nodemap_targets(&self.s.nodes, &nv[0], nv.shape[0] if nm else min(n, 1))
+        if i >= 0:
+            raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
 
         qd = np.zeros(max(self.s.nq, 1), dtype=np.int64)
         cdef int64_t[::1] qdv = qd
@@ -973,7 +970,6 @@ cdef class PfnArrayTracker:
         cdef size_t n = <size_t>(s.npfn or 1) * self.word_bytes
         n += <size_t>(s.nsec or 1) * (sizeof(uint8_t) + 2 * sizeof(uint64_t)) + sizeof(uint64_t)
         n += nodemap_nbytes(&s.nodes) + <size_t>(s.nodes.nnodes or 1) * sizeof(uint64_t)
-        n += <size_t>(s.nodes.max_nid + 1) * sizeof(int32_t)        # qidx
         n += <size_t>s.nq * (sizeof(int32_t) + 3 * sizeof(uint64_t))
         return n
 

@@ -337,7 +337,6 @@ cdef class KernelV2Tracker:
     cdef pghot_lock_t *hlocks
     cdef int32_t *qnid            # node id of each heap
     cdef int32_t nqueues
-    cdef int32_t *qidx            # by nid: heap index, -1 if not top tier
     cdef uint32_t fbits, nbits, tbits, fmax, nmask, tmask, thr, window
     cdef uint32_t wbits           # fbits + nbits + tbits
     cdef bint evict
@@ -349,7 +348,6 @@ cdef class KernelV2Tracker:
     cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
     cdef object _topology
     cdef object __weakref__       # for the at-fork registry (pghot._core)
-    cdef object _targets         # promotion target by nid, for _batch_arrays
     cdef int64_t _hz
     cdef int64_t _window_ms
 
@@ -361,7 +359,6 @@ cdef class KernelV2Tracker:
         self.hlocks = NULL
         self.qnid = NULL
         self.nqueues = 0
-        self.qidx = NULL
         memset(&self.nodes, 0, sizeof(nodemap_t))
 
     def __init__(self, topology, *, hz=1000, freq_window_ms=5000, threshold=2,
@@ -436,14 +433,7 @@ cdef class KernelV2Tracker:
         _fork_safe(self)
 
     cdef _init_topology(self, dict arrs):
-        cdef int32_t i
-        self._targets = np.ascontiguousarray(arrs["target"], dtype=np.int32)
         nodemap_init(&self.nodes, arrs, self._topology.default_node)
-        self.qidx = <int32_t *>calloc(self.nodes.max_nid + 1, sizeof(int32_t))
-        if self.qidx == NULL:
-            raise MemoryError()
-        for i in range(self.nodes.max_nid + 1):
-            self.qidx[i] = -1
 
     cdef _init_lists(self, int64_t cap):
         nr = _nr_lists(cap)
@@ -482,7 +472,7 @@ cdef class KernelV2Tracker:
             self.nqueues = i + 1
             pghot_lock_init(&self.hlocks[i])
             self.qnid[i] = top[i]
-            self.qidx[top[i]] = i
+            nodemap_set_queue(&self.nodes, top[i], i)
 
     def __dealloc__(self):
         cdef uint32_t i
@@ -504,7 +494,6 @@ cdef class KernelV2Tracker:
             free(self.heaps)
         free(self.hlocks)
         free(self.qnid)
-        free(self.qidx)
         nodemap_free(&self.nodes)
 
     # ---------------------------------------------------------------- kernels
@@ -571,7 +560,7 @@ cdef class KernelV2Tracker:
         if nodemap_unmovable(&self.nodes, k, pfn):
             return O_NOT_MOVABLE
 
-        cdef uint32_t tgt = <uint32_t>(self.nodes.default_nid if nid < 0 else self.nodes.target[nid])
+        cdef uint32_t tgt = <uint32_t>(self.nodes.default_nid if nid < 0 else nid)
         cdef uint32_t cur = <uint32_t>(now & self.tmask)
         cdef uint32_t b = self._list_of(pfn)
         cdef v2_list *l = &self.lists[b]
@@ -595,7 +584,7 @@ cdef class KernelV2Tracker:
             queued = self._queued(r)
             if queued:
                 # the key of a queued record changes only under its heap's lock
-                q = self.qidx[old_tgt]
+                q = nodemap_queue(&self.nodes, old_tgt)
                 pghot_lock(&self.hlocks[q])
                 if old_tgt != tgt or freq < self.thr:
                     # F4: out of the old target's heap before anything else
@@ -635,7 +624,7 @@ cdef class KernelV2Tracker:
 
         # Only ever the target's heap (F4), whenever freq >= threshold (F5).
         if freq >= self.thr and not queued:
-            if self._h_push(self.qidx[tgt], r):
+            if self._h_push(nodemap_queue(&self.nodes, tgt), r):
                 st.pushes += 1
             else:
                 st.queue_full += 1           # F14: stays unqueued, counted
@@ -690,17 +679,20 @@ cdef class KernelV2Tracker:
             raise RuntimeError("KernelV2Tracker.__init__ was not called")
         return 0
 
-    cdef inline int64_t _nid_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
+    # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
+    cdef inline int64_t _target_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
         cdef int64_t v = _int_arg(nid, "nid", -1, (1 << self.nbits) - 1)
-        if v >= 0 and (v > self.nodes.max_nid or self.nodes.target[v] < 0):
+        if v < 0:
+            return -1
+        if nodemap_target(&self.nodes, v) < 0:
             raise ValueError(f"nid {v} is not a node of the topology")
-        return v
+        return nodemap_target(&self.nodes, v)
 
     cdef inline int32_t _top_nid_arg(self, object nid) except -1:
         cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
-        if c_nid > self.nodes.max_nid or self.qidx[c_nid] < 0:
+        if nodemap_queue(&self.nodes, c_nid) < 0:
             raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
-        return self.qidx[c_nid]
+        return nodemap_queue(&self.nodes, c_nid)
 
     def record_access(self, pfn, nid, src, now):
         """Report one access to a PFN (SEMANTICS.md section 4).
@@ -731,7 +723,7 @@ cdef class KernelV2Tracker:
         """
         self._ready()
         cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int64_t c_nid = self._nid_arg(nid)
+        cdef int64_t c_nid = self._target_arg(nid)
         cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
         cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
         pghot_add_u64(&self.src_count[c_src], 1)
@@ -768,15 +760,18 @@ cdef class KernelV2Tracker:
         1
         """
         self._ready()
-        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1,
-                                                     self._targets)
+        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1)
         cdef const uint64_t[::1] p = pa
-        cdef const int64_t[::1] nv = na
+        cdef int64_t[::1] nv = na
         cdef const int64_t[::1] sv = sa
         cdef const int64_t[::1] tv = ta
         cdef Py_ssize_t n = p.shape[0]
         cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
         cdef Py_ssize_t i
+        # the accessing nodes become promotion targets (the kernel's `nid`)
+        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0] if nm else min(n, 1))
+        if i >= 0:
+            raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
 
         out = np.zeros(4, dtype=np.int64)
         cdef int64_t[::1] o = out
@@ -1009,7 +1004,6 @@ cdef class KernelV2Tracker:
             n += sizeof(v2_heap) + <size_t>(self.qcap if self.qcap else 1) * sizeof(v2_rec *)
         n += <size_t>self.nqueues * (sizeof(pghot_lock_t) + sizeof(int32_t))
         n += nodemap_nbytes(&self.nodes)
-        n += <size_t>(self.nodes.max_nid + 1) * sizeof(int32_t)      # qidx
         return n
 
     def _fork_prepare(self):
@@ -1187,7 +1181,7 @@ cdef class KernelV2Tracker:
         k = nodemap_index(&self.nodes, r.pfn)
         if k < 0 or self.nodes.top[k]:
             return 2
-        if nid > <uint32_t>self.nodes.max_nid or self.qidx[nid] < 0:
+        if nodemap_queue(&self.nodes, nid) < 0:
             a[1] = nid
             return 3
         if self._list_of(r.pfn) != l:
@@ -1197,7 +1191,7 @@ cdef class KernelV2Tracker:
         hi = r.heap_idx
         if hi != V2_NOT_QUEUED:
             queued_recs[0] += 1
-            q = self.qidx[nid]
+            q = nodemap_queue(&self.nodes, nid)
             a[1] = nid
             if hi >= self.heaps[q].nr or self.heaps[q].data[hi] != r:
                 return 7

@@ -1,12 +1,21 @@
 # The topology flattened for the kernels, shared by the record stores: node
-# PFN ranges sorted by start (binary search), the promotion target of every
-# node id, and one "not movable" bit per lower-tier PFN (0, the calloc'd
-# default, means movable).  Nodes without memory hold no PFN and are left
+# PFN ranges sorted by start (binary search), the promotion target and queue
+# of every node id, and one "not movable" bit per lower-tier PFN (0, the
+# calloc'd default, means movable).
+#
+# Node ids: `ids` holds every node id, sorted, with its target and queue
+# index beside it; `dense[nid]` gives an id's entry in O(1) for the ids below
+# NODEMAP_DENSE (the kernel's MAX_NUMNODES is at most 1024), larger ids are
+# found by binary search.  So the maps cost O(number of nodes), whatever the
+# largest id.  Nodes without memory hold no PFN and are left
 # out of the ranges.  The bits are read and written with relaxed atomics:
 # set_movable may run while batch loops read them without the GIL.
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
-from defs cimport uint8_t, int32_t, uint64_t, pghot_load_u64, pghot_or_u64, pghot_and_u64
+from defs cimport uint8_t, int32_t, int64_t, uint64_t, pghot_load_u64, pghot_or_u64, pghot_and_u64
+
+cdef enum:
+    NODEMAP_DENSE = 4096
 
 ctypedef struct nodemap_t:
     int32_t nnodes            # nodes with memory
@@ -16,30 +25,49 @@ ctypedef struct nodemap_t:
     uint64_t *end
     uint64_t *bit             # first bit of each node in `unmovable` (lower tier)
     uint8_t *top              # is the node top tier
-    int32_t *target           # by node id: promotion target, -1 if not a node
+    int32_t nids              # node ids, with or without memory
+    int32_t *ids              # sorted
+    int32_t *id_target        # beside ids: promotion target
+    int32_t *id_queue         # beside ids: queue index of a top-tier node, else -1
+    int32_t ndense            # min(max_nid + 1, NODEMAP_DENSE)
+    int32_t *dense            # by id below ndense: index into ids, -1 if not a node
     uint64_t *unmovable
     uint64_t unmovable_words
 
 
-# Fill m from Topology.arrays(); m must be zeroed.  MemoryError when out of memory.
+# Fill m from Topology.arrays(); m must be zeroed.  MemoryError when out of
+# memory.  Queue indices start at -1: the store sets them (nodemap_set_queue).
 cdef inline int nodemap_init(nodemap_t *m, dict arrs, int32_t default_nid) except -1:
-    target = arrs["target"]
+    ids = arrs["ids"]
+    id_target = arrs["id_target"]
     rows = [(int(s), int(z), bool(t)) for s, z, t in
             zip(arrs["start_pfn"], arrs["nr_pages"], arrs["toptier"]) if int(z) > 0]
-    cdef int32_t i, n = len(rows), nids = len(target)
+    cdef int32_t i, n = len(rows), nids = len(ids)
     cdef uint64_t bits = 0
     m.nnodes = n
-    m.max_nid = nids - 1
+    m.nids = nids
+    m.max_nid = int(ids[nids - 1])
+    m.ndense = min(m.max_nid + 1, <int32_t>NODEMAP_DENSE)
     m.default_nid = default_nid
-    m.target = <int32_t *>calloc(nids, sizeof(int32_t))
+    m.ids = <int32_t *>calloc(nids, sizeof(int32_t))
+    m.id_target = <int32_t *>calloc(nids, sizeof(int32_t))
+    m.id_queue = <int32_t *>calloc(nids, sizeof(int32_t))
+    m.dense = <int32_t *>calloc(m.ndense, sizeof(int32_t))
     m.start = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
     m.end = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
     m.bit = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
     m.top = <uint8_t *>calloc(n or 1, sizeof(uint8_t))
-    if m.target == NULL or m.start == NULL or m.end == NULL or m.bit == NULL or m.top == NULL:
+    if (m.ids == NULL or m.id_target == NULL or m.id_queue == NULL or m.dense == NULL
+            or m.start == NULL or m.end == NULL or m.bit == NULL or m.top == NULL):
         raise MemoryError()
+    for i in range(m.ndense):
+        m.dense[i] = -1
     for i in range(nids):
-        m.target[i] = int(target[i])
+        m.ids[i] = int(ids[i])
+        m.id_target[i] = int(id_target[i])
+        m.id_queue[i] = -1
+        if m.ids[i] < m.ndense:
+            m.dense[m.ids[i]] = i
     for i in range(n):
         m.start[i] = rows[i][0]
         m.end[i] = rows[i][0] + rows[i][1]
@@ -55,13 +83,67 @@ cdef inline int nodemap_init(nodemap_t *m, dict arrs, int32_t default_nid) excep
 
 
 cdef inline void nodemap_free(nodemap_t *m) noexcept nogil:
-    free(m.target)
+    free(m.ids)
+    free(m.id_target)
+    free(m.id_queue)
+    free(m.dense)
     free(m.start)
     free(m.end)
     free(m.bit)
     free(m.top)
     free(m.unmovable)
     memset(m, 0, sizeof(nodemap_t))
+
+
+# O(1) for ids below NODEMAP_DENSE, else O(log nodes): the entry of node id
+# nid in `ids`, or -1 when nid is not a node.
+cdef inline int32_t nodemap_entry(const nodemap_t *m, int64_t nid) noexcept nogil:
+    cdef int32_t lo = 0, hi = m.nids, mid
+    if nid < 0:
+        return -1
+    if nid < m.ndense:
+        return m.dense[nid]
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if m.ids[mid] <= nid:
+            lo = mid
+        else:
+            hi = mid
+    return lo if m.ids[lo] == nid else -1
+
+
+# The promotion target of node id nid, or -1 when nid is not a node.
+cdef inline int32_t nodemap_target(const nodemap_t *m, int64_t nid) noexcept nogil:
+    cdef int32_t e = nodemap_entry(m, nid)
+    return m.id_target[e] if e >= 0 else -1
+
+
+# The queue index of node id nid, or -1 when it is not a top-tier node.
+cdef inline int32_t nodemap_queue(const nodemap_t *m, int64_t nid) noexcept nogil:
+    cdef int32_t e = nodemap_entry(m, nid)
+    return m.id_queue[e] if e >= 0 else -1
+
+
+# Rewrite the first n accessing node ids of a batch (-1: none) into their
+# promotion targets, in place (the caller's private copy); returns the index
+# of the first id that is not a node, left as it was, or -1.
+cdef inline Py_ssize_t nodemap_targets(const nodemap_t *m, int64_t *nids,
+                                       Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int32_t t
+    for i in range(n):
+        if nids[i] >= 0:
+            t = nodemap_target(m, nids[i])
+            if t < 0:
+                return i
+            nids[i] = t
+    return -1
+
+
+cdef inline void nodemap_set_queue(nodemap_t *m, int64_t nid, int32_t q) noexcept nogil:
+    cdef int32_t e = nodemap_entry(m, nid)
+    if e >= 0:
+        m.id_queue[e] = q
 
 
 # O(log nodes): index of the node holding pfn, or -1 (offline).
@@ -106,7 +188,8 @@ cdef inline void nodemap_set_movable(nodemap_t *m, int32_t k, uint64_t pfn, bint
 
 
 cdef inline size_t nodemap_nbytes(const nodemap_t *m) noexcept nogil:
-    return ((m.unmovable_words or 1) * sizeof(uint64_t) + <size_t>(m.max_nid + 1) * sizeof(int32_t)
+    return ((m.unmovable_words or 1) * sizeof(uint64_t) + <size_t>m.nids * 3 * sizeof(int32_t)
+            + <size_t>m.ndense * sizeof(int32_t)
             + <size_t>(m.nnodes or 1) * (3 * sizeof(uint64_t) + 1))
 
 
