@@ -104,3 +104,45 @@ def test_node_maps_cost_the_number_of_nodes_not_the_largest_id(store: str, huge:
     got = t.extract_batch(huge + 7).tolist() + t.extract_batch(0).tolist()
     assert sorted(got) == [100, 101, 102]
     t.check()
+
+
+# ------------------------------------------------------------ TieredMemory
+
+
+def test_tiered_memory_refuses_masked_and_bytes_like_pages() -> None:
+    mem = pghot.TieredMemory(TOPO)
+    for junk in (np.ma.masked_array([1, 2], mask=[0, 1]), bytearray(b"\x01"), memoryview(b"\x01")):
+        with pytest.raises(TypeError, match="pages"):
+            mem.allocate(junk)
+    assert mem.stats() == pghot.TieredMemory(TOPO).stats()
+
+
+def test_tiered_memory_pages_rewritten_during_a_call_never_reach_it() -> None:
+    """Copy first, validate the copy: access() sees the good pages or refuses the bad one."""
+    import threading
+
+    mem = pghot.TieredMemory(TOPO)
+    n = 300
+    pages = np.arange(n, dtype=np.int64)
+    mem.allocate(pages)
+    done = threading.Event()
+
+    def flip() -> None:
+        while not done.is_set():
+            pages[n - 1] = 10**9  # not a logical page
+            pages[n - 1] = n - 1
+
+    th = threading.Thread(target=flip)
+    th.start()
+    try:
+        for _ in range(3000):
+            try:
+                pfns = mem.access(pages)
+            except ValueError as e:
+                assert "pages" in str(e)
+                continue
+            assert len(pfns) == n and (pfns >= 0).all()
+    finally:
+        done.set()
+        th.join()
+    mem.check()

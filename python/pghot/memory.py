@@ -169,17 +169,25 @@ def _bool_arg(value: Any, name: str) -> bool:
 
 
 def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int64]:
-    """An int scalar or 1-D integer array as int64, every value in ``[low, high)``.
+    """A private int64 copy of an int scalar or 1-D integer array, every value
+    in ``[low, high)``.
 
-    TypeError for None, strings, floats and other non-arrays; ValueError for
-    a non-integer dtype, a shape other than 1-D, or a value out of range.
+    Copied first, then validated: another thread may rewrite the caller's
+    array at any time, and only the checked copy is used.  TypeError for
+    None, strings, bytes-like objects, floats, masked arrays and other
+    non-arrays; ValueError for a non-integer dtype, a shape other than 1-D,
+    or a value out of range.
     """
-    if value is None or isinstance(value, (str, bytes, dict, set, float, complex)):
+    if value is None or isinstance(
+        value, (str, bytes, bytearray, memoryview, dict, set, float, complex)
+    ):
         raise TypeError(f"{name} must be an integer array, not {type(value).__name__}")
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer array, not bool")
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} must not be a masked array: fill or compress it first")
     try:
-        arr = np.asarray(value)
+        arr = np.array(value, copy=True)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an integer array: {exc}") from None
     if arr.size == 0 and arr.ndim == 1:
@@ -195,7 +203,7 @@ def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int
         if lo < low or hi >= high:
             bad = lo if lo < low else hi
             raise ValueError(f"{name} must be in [{low}, {high}), got {bad}")
-    return arr.astype(np.int64, copy=True)
+    return arr.astype(np.int64, copy=False)
 
 
 class _NodeMem:
