@@ -19,6 +19,7 @@ MODULES = [
     "pghot._queues",
     "pghot.queues",
     "pghot.tracker",
+    "pghot.snapshot",
     "pghot._types",
     "pghot.topology",
     "pghot.reference",

@@ -111,7 +111,7 @@ def test_node_maps_cost_the_number_of_nodes_not_the_largest_id(store: str, huge:
 
 def test_tiered_memory_refuses_masked_and_bytes_like_pages() -> None:
     mem = pghot.TieredMemory(TOPO)
-    for junk in (np.ma.masked_array([1, 2], mask=[0, 1]), bytearray(b"\x01"), memoryview(b"\x01")):
+    for junk in (np.ma.masked_array([1, 2], mask=[False, True]), bytearray(b"\x01"), memoryview(b"\x01")):
         with pytest.raises(TypeError, match="pages"):
             mem.allocate(junk)
     assert mem.stats() == pghot.TieredMemory(TOPO).stats()

@@ -44,10 +44,7 @@ from qdesigns cimport NQUEUE_DESIGNS, queue_designs
 
 import json
 import os
-import tempfile
 import weakref
-import zipfile
-import zlib
 
 import numpy as np
 
@@ -1267,7 +1264,6 @@ cdef class Tracker:
     @staticmethod
     def _from_state(state):
         """Rebuild a tracker from :meth:`_state`; ValueError if the state is not valid."""
-        from pghot.topology import Node, Topology
         try:
             if str(state["format"]) != "pghot-tracker" or str(state["store"]) != "hash":
                 raise ValueError("not a snapshot of a hash-store pghot tracker")
@@ -1277,11 +1273,14 @@ cdef class Tracker:
                                  f"version {SNAPSHOT_VERSION}")
             config = json.loads(str(state["config"]))
             tj = json.loads(str(state["topology"]))
-            topo = Topology([Node(*n) for n in tj["nodes"]], default_node=tj["default_node"])
+            from pghot import snapshot
+            topo = snapshot.check_geometry(config, tj, state)   # before allocating
             t = Tracker(topo, **config)
             t._restore(state)
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"malformed pghot snapshot: {e!r}") from None
+        except RecursionError:
+            raise ValueError("malformed pghot snapshot: JSON nested too deeply") from None
         return t
 
     def _restore(self, state):
@@ -1358,7 +1357,10 @@ cdef class Tracker:
         """Write the whole state (table, queues, counters) to a ``.npz`` file.
 
         The file is written to a temporary name in the same directory and
-        renamed over ``path``, so a crash never leaves a half-written file.
+        renamed over ``path`` (:func:`pghot.snapshot.save`), so a crash never
+        leaves a half-written file.  A symlink at ``path`` is replaced by a
+        regular file (its target is left alone); a replaced file keeps its
+        mode, a new one gets ``0o666`` less the umask.
 
         Examples
         --------
@@ -1370,46 +1372,33 @@ cdef class Tracker:
         >>> pghot.Tracker.load(path).lookup(2000)
         Record(pfn=2000, frequency=1, nid=0, last_update=5, queued=-1)
         """
-        path = os.fspath(path)
-        state = self._state()
-        d = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".pghot-", suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **state)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from pghot import snapshot   # file I/O lives in Python
+        snapshot.save(self._state(), path)
 
     @staticmethod
     def load(path):
         """Read a tracker written by :meth:`save`.
 
+        Every header, shape and count of the file is checked against the
+        others and against the file's size before anything is allocated or
+        inflated (:func:`pghot.snapshot.load`), so a hostile file costs at
+        most a small multiple of its size and of the tracker it describes.
+
         Raises
         ------
         ValueError
-            The file is truncated, corrupted, of another format or version.
+            Naming the file: it is not a regular file, truncated, corrupted,
+            of another format or version, or describes a tracker larger than
+            ``pghot.snapshot.DEFAULT_MAX_BYTES``.
         """
-        path = os.fspath(path)
-        with open(path, "rb") as f:             # numpy leaks the file on a bad zip
-            try:
-                with np.load(f, allow_pickle=False) as z:
-                    state = {k: z[k] for k in z.files}
-            except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error,
-                    RuntimeError, NotImplementedError) as e:
-                # zipfile raises RuntimeError for an "encrypted" flag and
-                # NotImplementedError for an unknown compression method
-                raise ValueError(f"{path}: not a readable pghot snapshot ({e})") from None
+        from pghot import snapshot   # file I/O and every check of the file
+        config, topology, state = snapshot.load(path)   # nothing built yet
         try:
-            return Tracker._from_state(state)
+            t = Tracker(topology, **config)
+            t._restore(state)
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise ValueError(f"{os.fsdecode(os.fspath(path))}: {e}") from None
+        return t
 
     def __reduce__(self):
         return (_tracker_from_state, (self._state(),))
