@@ -10,18 +10,39 @@
     Dask cluster), one table row per configuration;
 ``pghot bench``
     the tracker designs compared on built-in workloads.
+
+Errors are one line on standard error, ``pghot: error: ...``, never a
+traceback.  Exit status:
+
+0    success;
+1    the run failed while running: out of memory, recursion too deep, an
+     internal error, or writing ``--plot`` (or ``bench --json FILE``) after
+     the run;
+2    bad usage or input: an option, a number out of range, a config file, a
+     trace, a ``--grid`` or ``--sizes`` value; the ``--plot`` and
+     ``bench --json`` files are checked before the run starts;
+130  interrupted (Ctrl-C): one line ``pghot: interrupted``;
+141  standard output closed early (``pghot ... | head``): the rest of the
+     output is dropped quietly, with the status a process killed by SIGPIPE
+     reports (as ``cat`` or ``yes`` do).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Callable
+from typing import Any, NoReturn, Sequence
 
 from pghot import sim
 
 __all__ = ["main", "run_demo"]
+
+_MAX_COUNT = 2**40  # the most pages or accesses an option takes
+_MAX_DEMO_MS = sim.SimConfig.max_span_s * 1000  # the longest demo a default config replays
 
 
 def run_demo(
@@ -60,37 +81,145 @@ def run_demo(
     return sim.replay([trace], cfg, designs=designs, progress=progress, name=name)
 
 
-def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+class _Fail(Exception):
+    """An error for the user: one line on stderr, then exit with ``status``."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors raised as :class:`_Fail` (one line)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Fail(f"{message} (see '{self.prog} --help')")
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < low or (high is not None and v > high):
+            bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return v
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number in ``[low, high]``."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low <= v <= high:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], got {text}")
+        return v
+
+    return parse
+
+
+def _say(text: str) -> None:
+    """``pghot: TEXT`` as one line on stderr (the one place errors are printed)."""
+    try:
+        print(f"pghot: {' '.join(text.split())}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed too: nothing more to do
+        pass
+
+
+def _text(e: BaseException) -> str:
+    """An exception as a message: ``PATH: reason`` for the OS errors."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename is not None else e.strerror
+    if isinstance(e, FileNotFoundError):  # raised with the path alone
+        return f"{e}: No such file or directory"
+    return str(e) or type(e).__name__
+
+
+def _check_output(option: str, path: str) -> None:
+    """Fail now, before the run, if ``option``'s file ``path`` cannot be written."""
+    if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+        return  # a device or a FIFO (/dev/stdout): written as it is
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "ab"):  # appends nothing: an existing file is unchanged
+            pass
+    except OSError as e:
+        raise _Fail(f"{option} {path}: cannot write it: {e.strerror or e}") from None
+    if not existed:
+        os.unlink(path)
+
+
+def _check_plot(path: str) -> None:
+    """``--plot``: matplotlib, a format it writes and a writable path, before the run."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise _Fail("--plot needs matplotlib: pip install 'pghot[plot]'")
+    ext = os.path.splitext(path)[1][1:].lower()
+    if ext:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if ext not in formats:
+            raise _Fail(f"--plot {path}: matplotlib cannot write .{ext} files "
+                        f"(it writes {', '.join(sorted(formats))})")
+    _check_output("--plot", path)
+
+
+def _save(option: str, path: str, write: Callable[[], None]) -> None:
+    """Write an output file after the run; failing now fails the run (status 1)."""
+    sys.stdout.flush()  # what the run printed goes out first
+    try:
+        write()
+    except OSError as e:
+        raise _Fail(f"{option} {path}: cannot write it: {e.strerror or e}", status=1) from None
+
+
+def _save_plot(path: str, draw: Callable[[], None]) -> None:
+    _save("--plot", path, draw)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+def _bench(args: argparse.Namespace) -> int:
     from pghot import designs
 
+    json_file = args.json if args.json not in (None, "-") else None
+    if json_file:
+        _check_output("--json", json_file)
+    if args.plot:
+        _check_plot(args.plot)
     kw = {} if args.v2_max_pfns is None else {"v2_max_pfns": args.v2_max_pfns}
-    try:
-        rows = designs.compare(sizes=args.sizes, workloads=args.workloads, designs=args.designs,
-                               seed=args.seed, progress=not args.no_progress, **kw)
-    except (TypeError, ValueError) as e:
-        parser.error(str(e))
+    rows = designs.compare(sizes=args.sizes, workloads=args.workloads, designs=args.designs,
+                           seed=args.seed, progress=not args.no_progress, **kw)
     if args.json == "-":
         json.dump(rows, sys.stdout, indent=2, default=float)
         print()
     else:
         print(designs.format_table(rows))
-        if args.json:
-            with open(args.json, "w") as f:
+    if json_file:
+        def write_json() -> None:
+            with open(json_file, "w") as f:
                 json.dump(rows, f, indent=2, default=float)
+
+        _save("--json", json_file, write_json)
     if args.plot:
-        try:
-            designs.plot(rows, args.plot)
-        except ImportError as e:
-            parser.error(str(e))
-        print(f"plot written to {args.plot}", file=sys.stderr)
+        _save_plot(args.plot, lambda: designs.plot(rows, args.plot))
     return 0
 
 
 def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
     """Options shared by replay and sweep: config, machine, sources, trace reading."""
     p.add_argument("--config", metavar="FILE.toml", help="a SimConfig file (TOML, or .json)")
-    p.add_argument("--top-pages", type=int, help="top-tier pages (default: 1/4 of the footprint)")
-    p.add_argument("--lower-pages", type=int,
+    p.add_argument("--top-pages", type=_int_in(1, _MAX_COUNT),
+                   help="top-tier pages (default: 1/4 of the footprint)")
+    p.add_argument("--lower-pages", type=_int_in(1, _MAX_COUNT),
                    help="lower-tier pages (default: twice the footprint)")
     p.add_argument("--source", action="append", metavar="NAME[:K=V,...]",
                    help="a temperature source, repeatable: hint-fault (default), "
@@ -100,7 +229,7 @@ def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
                         "promoter.rate_limit_mbps=256, lower_ns=300, ...")
     if trace:
         p.add_argument("--format", choices=sim_formats(), help="trace format (default: detected)")
-        p.add_argument("--ns-per-instr", type=float, default=None,
+        p.add_argument("--ns-per-instr", type=_float_in(0, 1e6), default=None,
                        help="lackey: nanoseconds per instruction (default 1)")
         p.add_argument("--skip-bad", action="store_true", help="skip malformed trace lines")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -119,7 +248,12 @@ def sim_formats() -> tuple[str, ...]:
 
 def _config(args: argparse.Namespace) -> sim.SimConfig:
     """The config file (or the defaults) with the command-line overrides."""
-    cfg = sim.load_config(args.config) if args.config else sim.SimConfig()
+    cfg = sim.SimConfig()
+    if args.config:
+        try:
+            cfg = sim.load_config(args.config)
+        except RecursionError:
+            raise _Fail(f"{args.config}: nested too deeply to read") from None
     over: dict[str, Any] = {}
     if args.top_pages is not None:
         over["top_pages"] = args.top_pages
@@ -128,7 +262,10 @@ def _config(args: argparse.Namespace) -> sim.SimConfig:
     if args.source:
         over["sources"] = [sim.parse_source(s) for s in args.source]
     for item in args.set:
-        k, v = sim.parse_assignment(item)
+        try:
+            k, v = sim.parse_assignment(item)
+        except ValueError as e:
+            raise _Fail(f"--set: {e}") from None
         over[k] = v
     return cfg.with_overrides(over) if over else cfg
 
@@ -143,100 +280,81 @@ def _open_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _show(r: sim.Result, args: argparse.Namespace) -> None:
-    if args.json:
-        print(r.to_json())
-    else:
-        print(r.summary())
+    print(r.to_json() if args.json else r.summary())
     if args.plot:
-        r.plot(args.plot)
-        print(f"plot written to {args.plot}", file=sys.stderr)
+        _save_plot(args.plot, lambda: r.plot(args.plot))
 
 
-def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    try:
-        r = run_demo(
-            accesses=args.accesses, working_set_pages=args.working_set_pages,
-            top_pages=args.top_pages, lower_pages=args.lower_pages,
-            duration_ms=args.duration_ms, threshold=args.threshold,
-            designs=args.designs or (), seed=args.seed, progress=not args.no_progress,
-        )
-    except (TypeError, ValueError) as e:
-        parser.error(str(e))
-    try:
-        _show(r, args)
-    except ImportError as e:
-        parser.error(str(e))
+def _demo(args: argparse.Namespace) -> int:
+    if args.plot:
+        _check_plot(args.plot)
+    r = run_demo(
+        accesses=args.accesses, working_set_pages=args.working_set_pages,
+        top_pages=args.top_pages, lower_pages=args.lower_pages,
+        duration_ms=args.duration_ms, threshold=args.threshold,
+        designs=args.designs or (), seed=args.seed, progress=not args.no_progress,
+    )
+    _show(r, args)
     return 0
 
 
-def _replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    try:
-        cfg = _config(args)
-        r = sim.replay(args.trace, cfg, baselines=args.baselines, designs=args.designs or (),
-                       progress=not args.no_progress, trace_format=args.format,
-                       open_options=_open_options(args))
-    except (OSError, TypeError, ValueError, RuntimeError) as e:
-        parser.error(str(e))
-    try:
-        _show(r, args)
-    except ImportError as e:
-        parser.error(str(e))
+def _replay(args: argparse.Namespace) -> int:
+    if args.plot:
+        _check_plot(args.plot)
+    cfg = _config(args)
+    # the path as given: "-" is standard input, which the trace reader opens
+    r = sim.replay(args.trace, cfg, baselines=args.baselines, designs=args.designs or (),
+                   progress=not args.no_progress, trace_format=args.format,
+                   open_options=_open_options(args))
+    _show(r, args)
     return 0
 
 
 _DEFAULT_GRID = ["tracker.threshold=2,3,4", "tracker.freq_window_ms=1000,5000"]
 
 
-def _sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _sweep(args: argparse.Namespace) -> int:
+    if "-" in args.traces:
+        raise _Fail("sweep: a trace cannot be '-' (standard input): every point of the grid "
+                    "reads the trace again; save it to a file")
     grid: dict[str, list[Any]] = {}
-    try:
-        for axis in args.grid or _DEFAULT_GRID:
-            key, sep, values = axis.partition("=")
-            if not sep or not key.strip() or not values.strip():
-                raise ValueError(f"--grid: expected KEY=V1,V2,..., got {axis!r}")
-            grid[key.strip()] = [sim.parse_assignment(f"{key}={v}")[1] for v in values.split(",")]
-        cfg = _config(args)
-        rows = sim.sweep(args.traces, grid, cfg, workers=args.jobs, dask_address=args.dask,
-                         trace_format=args.format, open_options=_open_options(args),
-                         progress=not args.no_progress)
-    except (OSError, TypeError, ValueError, RuntimeError) as e:
-        parser.error(str(e))
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(sim.format_sweep_table(rows))
+    for axis in args.grid or _DEFAULT_GRID:
+        key, sep, values = axis.partition("=")
+        items = values.split(",")
+        if not sep or not key.strip() or not all(v.strip() for v in items):
+            raise _Fail(f"--grid: expected KEY=V1,V2,..., got {axis!r}")
+        grid[key.strip()] = [sim.parse_assignment(f"{key}={v}")[1] for v in items]
+    cfg = _config(args)
+    rows = sim.sweep(args.traces, grid, cfg, workers=args.jobs, dask_address=args.dask,
+                     trace_format=args.format, open_options=_open_options(args),
+                     progress=not args.no_progress)
+    print(json.dumps(rows, indent=2) if args.json else sim.format_sweep_table(rows))
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``pghot`` command.
-
-    >>> main(["demo", "--accesses", "5000", "--working-set-pages", "400", "--top-pages", "100",
-    ...       "--no-progress"])
-    replay of the demo workload (Zipf 0.99 over 400 pages, phase change at 5 s): 5,000 accesses ...
-    0
-    """
-    parser = argparse.ArgumentParser(prog="pghot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pghot", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="replay a built-in synthetic skewed workload")
-    d.add_argument("--accesses", type=int, default=2_000_000)
-    d.add_argument("--working-set-pages", type=int, default=32768)
-    d.add_argument("--top-pages", type=int, default=8192)
-    d.add_argument("--lower-pages", type=int, default=None,
+    d.add_argument("--accesses", type=_int_in(1, _MAX_COUNT), default=2_000_000)
+    d.add_argument("--working-set-pages", type=_int_in(1, 2**32), default=32768)
+    d.add_argument("--top-pages", type=_int_in(1, _MAX_COUNT), default=8192)
+    d.add_argument("--lower-pages", type=_int_in(1, _MAX_COUNT), default=None,
                    help="default: twice the footprint")
-    d.add_argument("--duration-ms", type=int, default=10_000)
+    d.add_argument("--duration-ms", type=_int_in(1, _MAX_DEMO_MS), default=10_000)
     d.add_argument("--threshold", type=int, default=None, help="tracker threshold (default 2)")
     d.add_argument("--designs", nargs="+", default=None, metavar="DESIGN",
                    help="also run these tracker designs (pghot bench names)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_int_in(0), default=0)
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     d.add_argument("--plot", metavar="FILE.png", help="draw hit ratio, promotions and heat map")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     r = sub.add_parser("replay", help="replay a trace through pghot and the baselines")
-    r.add_argument("trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON)")
+    r.add_argument("trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); "
+                                 "'-' for standard input")
     _add_machine_args(r, trace=True)
     r.add_argument("--baselines", nargs="*", default=list(sim.BASELINES),
                    choices=sim.BASELINES, help="baselines to run (default: all)")
@@ -251,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="an axis of the grid, repeatable (default: "
                         + " and ".join(_DEFAULT_GRID) + ")")
     _add_machine_args(w, trace=True)
-    w.add_argument("-j", "--jobs", type=int, default=None,
+    w.add_argument("-j", "--jobs", type=_int_in(1), default=None,
                    help="worker processes (default: the CPU count)")
     w.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
                    help="run the grid on a Dask cluster (needs dask.distributed)")
@@ -264,21 +382,69 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="uniform zipf moving (default: all)")
     b.add_argument("--designs", nargs="+", default=None,
                    help="designs to run (default: all; hash/binary always runs as the baseline)")
-    b.add_argument("--v2-max-pfns", type=int, default=None,
+    b.add_argument("--v2-max-pfns", type=_int_in(0), default=None,
                    help="largest size at which kernel-v2 runs (default 65536: its pre-fill "
                         "walks ~1024-long lists)")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=_int_in(0), default=0)
     b.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-' for stdout)")
     b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (matplotlib)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if args.command == "bench":
-        return _bench(parser, args)
-    if args.command == "demo":
-        return _demo(parser, args)
-    if args.command == "replay":
-        return _replay(parser, args)
-    return _sweep(parser, args)
+    return parser
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": _demo, "replay": _replay, "sweep": _sweep, "bench": _bench,
+}
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the final flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # not a real file (captured, replaced)
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pghot`` command; returns 0 or raises SystemExit.
+
+    An error prints one line ``pghot: error: ...`` on stderr and raises
+    ``SystemExit`` with the status of the module docstring (2 for bad usage
+    or input, 1 for a failed run, 130 when interrupted, 141 when stdout is
+    closed early).
+
+    >>> main(["demo", "--accesses", "5000", "--working-set-pages", "400", "--top-pages", "100",
+    ...       "--no-progress"])
+    replay of the demo workload (Zipf 0.99 over 400 pages, phase change at 5 s): 5,000 accesses ...
+    0
+    """
+    try:
+        args = _parser().parse_args(argv)
+        status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows now, not at exit
+        return status
+    except KeyboardInterrupt:
+        _say("interrupted")
+        raise SystemExit(130) from None
+    except BrokenPipeError:  # `pghot ... | head`: the reader has gone, so stop quietly
+        _drop_stdout()
+        raise SystemExit(141) from None
+    except _Fail as e:
+        status, message = e.status, str(e)
+    except RecursionError as e:  # before RuntimeError, its base class
+        status, message = 1, f"recursion too deep ({e})"
+    except MemoryError as e:
+        status, message = 1, f"out of memory ({e})" if str(e) else "out of memory"
+    except OverflowError as e:  # a value given too large for the simulator's integers
+        status, message = 2, f"a number is too large ({e})"
+    except (OSError, TypeError, ValueError, RuntimeError, ImportError) as e:
+        status, message = 2, _text(e)  # what the library says about a bad value or file
+    except Exception as e:
+        status, message = 1, f"internal error: {type(e).__name__}: {e}"
+    _say(f"error: {message}")
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,10 @@ Metrics (per policy; see :class:`PolicyResult`)
 ------------------------------------------------
 ``top_tier_hits`` / ``hit_ratio``
     accesses served by a page on the top tier at the time of the access
-    (also per ``interval_ms`` bin: ``hit_ratio_series``).
+    (also per ``interval_ms`` bin: ``hit_ratio_series``; on a trace longer
+    than :data:`MAX_BINS` such bins the bins are widened to a whole multiple
+    of ``interval_ms`` so that there are at most :data:`MAX_BINS` of them,
+    and :attr:`Result.notes` says so).
 ``promotions``, ``demotions``, ``ping_pong``
     :meth:`TieredMemory.stats` ``pgpromote_success``, ``pgdemote_kswapd``
     and ``ping_pong`` (a page demoted within ``ping_pong_window_ms`` of its
@@ -94,7 +97,9 @@ the rounds.
 
 Memory stays bounded on long traces: the stream of logical pages and times
 (12 bytes an access) is kept in memory up to ``spill_bytes`` and spilled to
-a temporary file beyond; the rest is proportional to the footprint.
+a temporary file beyond; the rest is proportional to the footprint (the
+time series and the heat map have a bounded number of bins, whatever the
+trace's time span).
 
 Examples
 --------
@@ -132,6 +137,7 @@ from pghot.tracker import Tracker
 
 __all__ = [
     "BASELINES",
+    "MAX_BINS",
     "PROMOTER_KEYS",
     "SOURCES",
     "TRACKER_KEYS",
@@ -169,11 +175,14 @@ PROMOTER_KEYS = (
     "free_bypass", "bypass_free_pages", "stale_check",
 )
 
-_INT_FIELDS = ("page_size", "hz", "interval_ms", "oracle_interval_ms", "ping_pong_window_ms")
+_INT_FIELDS = ("page_size", "hz", "interval_ms", "oracle_interval_ms", "ping_pong_window_ms",
+               "max_span_s")
 _OPT_INT_FIELDS = ("top_pages", "lower_pages", "second_access_window_ms")
 _NUM_FIELDS = ("top_ns", "lower_ns", "migration_ns")
 _SPILL_BYTES = 256 << 20
 _HEAT_BINS = 200
+#: most metrics bins (time-series points) a replay keeps; a longer trace gets wider bins
+MAX_BINS = 100_000
 _TOP = 0          # the top-tier node of the two-tier machine
 _NO_ROUND = 2**62
 
@@ -225,6 +234,12 @@ class SimConfig:
     demotion : bool
         Demote a CLOCK victim when a promotion finds the top tier full
         (default True; False makes such promotions fail).
+    max_span_s : int
+        Longest trace, first record to last, that :func:`replay` accepts, in
+        seconds; default 604800 (7 days).  The simulated clock steps through
+        the whole span (source scans, promoter rounds), so a trace with a
+        wrong time stamp or unit, spanning years, is refused up front
+        instead of running for days.
 
     Examples
     --------
@@ -254,6 +269,7 @@ class SimConfig:
     second_access_window_ms: int | None = None
     ping_pong_window_ms: int = 5000
     demotion: bool = True
+    max_span_s: int = 7 * 86400
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimConfig:
@@ -536,6 +552,20 @@ def _build_pghot(
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: promoter: {e}") from None
     return tracker, mem, promoter
+
+
+def _round_up_125(n: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten that is >= ``n`` (n >= 1).
+
+    >>> [_round_up_125(n) for n in (1, 2, 3, 26, 1000, 1001)]
+    [1, 2, 5, 50, 1000, 2000]
+    """
+    p = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * p >= n:
+                return m * p
+        p *= 10
 
 
 def _jiffies(ms: int, hz: int) -> int:
@@ -925,7 +955,20 @@ class _Sim:
                 f"pages cannot hold the trace's {footprint} pages"
             )
         self.topology = Topology.two_tier(self.top_pages, self.lower_pages)
-        self.bin_j = _jiffies(c.interval_ms, c.hz)
+        # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
+        # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
+        self.bin_j = min(_jiffies(c.interval_ms, c.hz), 2**62)
+        self.notes: list[str] = []
+        # The bins cover the trace's whole span: bound their number before any
+        # is allocated (a trace spanning 2**62 ns would need 4.6e9 one-second bins).
+        factor = -(-(last_jiffy + 1) // (self.bin_j * MAX_BINS))
+        if factor > 1:
+            self.bin_j *= _round_up_125(factor)
+            self.notes.append(
+                f"metrics bins widened from interval_ms={c.interval_ms} to "
+                f"{self.bin_j / c.hz:g} s: the trace spans {(last_jiffy + 1) / c.hz:g} s, "
+                f"more than {MAX_BINS:,} bins"
+            )
         self.oracle_j = _jiffies(c.oracle_interval_ms, c.hz)
         self.sources = _build_sources(c)
         self.acc_bins = _Bins()
@@ -1173,6 +1216,10 @@ class Result:
         Width of a heat-map time bin in seconds.
     heat_pages : int
         Logical pages per heat-map page bin.
+    notes : list of str
+        What the replay changed on its own, e.g. metrics bins wider than
+        ``interval_ms`` on a trace longer than :data:`MAX_BINS` bins
+        (printed by :meth:`summary`, in :meth:`to_dict`).
     """
 
     config: SimConfig
@@ -1183,6 +1230,7 @@ class Result:
     heatmap: np.ndarray
     heat_time_s: float
     heat_pages: int
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def __getitem__(self, name: str) -> PolicyResult:
         return self.policies[name]
@@ -1198,6 +1246,7 @@ class Result:
             "trace": dict(self.trace),
             "config": self.config.to_dict(),
             "bin_s": self.bin_s,
+            "notes": list(self.notes),
             "accesses_series": list(self.accesses_series),
             "policies": {k: v.to_dict() for k, v in self.policies.items()},
         }
@@ -1233,6 +1282,7 @@ class Result:
             f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
             f"; oracle: hottest "
             f"{top:,} pages of each {c.oracle_interval_ms} ms",
+            *(f"  note: {n}" for n in self.notes),
             "",
         ]
         head = ("policy", "top hits", "promoted", "demoted", "ping-pong", "precision", "recall",
@@ -1344,7 +1394,8 @@ def replay(
     ------
     TypeError, ValueError
         Bad config (naming the key), unknown policy, an empty trace, a
-        machine too small for the footprint, or a trace error.
+        trace spanning more than ``config.max_span_s``, a machine too small
+        for the footprint, or a trace error.
 
     Examples
     --------
@@ -1377,6 +1428,14 @@ def replay(
         stack.callback(stream.close)
         if stream.accesses == 0:
             raise ValueError(f"{name or 'the trace'}: no accesses")
+        span_s = last_jiffy / cfg.hz
+        if span_s > cfg.max_span_s:  # before _Sim allocates anything
+            raise ValueError(
+                f"{name or 'the trace'}: spans {span_s:.6g} s ({span_s / 86400:.3g} days) from "
+                f"its first record to its last, more than max_span_s = {cfg.max_span_s} s: "
+                "check its time stamps and their unit, or raise max_span_s in the config "
+                "(pghot replay: --set max_span_s=SECONDS)"
+            )
         sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs))
         bar = _progress(stream.accesses, progress, "replaying")
         try:
@@ -1436,7 +1495,7 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
     }
     heat = sim.heat.reshape(sim.heat_nt, sim.heat_np)
     return Result(resolved, trace, out, bin_s, acc.tolist(), heat,
-                  sim.heat_tj / cfg.hz, sim.heat_pp)
+                  sim.heat_tj / cfg.hz, sim.heat_pp, list(sim.notes))
 
 
 # -- the built-in workload ------------------------------------------------------------
