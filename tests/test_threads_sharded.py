@@ -327,15 +327,21 @@ def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path)
     t = _tracker("hash", "binary")
     done = threading.Event()
     snaps: list[Any] = []
+    progress = [0]
 
     def recorder(seed: int) -> None:
+        batches = _batches(seed, 20, 20_000)
         while not done.is_set():
-            for b in _batches(seed, 20, 20_000):
+            for b in batches:
                 t.record_accesses(*b)
+                progress[0] += 1
 
     def snapshotter() -> None:
         try:
             for i in range(12):
+                seen = progress[0]
+                while progress[0] == seen:  # a batch between any two snapshots
+                    time.sleep(0.001)
                 if how == "save":
                     path = tmp_path / f"s{i}.npz"
                     t.save(path)
@@ -386,6 +392,12 @@ def test_fork_while_batches_run_gives_a_usable_child(store: str) -> None:
             for b in batches:
                 t.record_accesses(*b)
 
+    def singles() -> None:  # single calls hold the GIL through their lock sections
+        while not done.is_set():
+            t.lookup(LOWER_START + 7)
+            t.stats()
+            t.record_access(LOWER_START + 9, 0, 0, 1)
+
     def forker() -> None:
         try:
             for _ in range(10):
@@ -407,6 +419,68 @@ def test_fork_while_batches_run_gives_a_usable_child(store: str) -> None:
         finally:
             done.set()
 
-    _run_threads([recorder, forker])
+    _run_threads([recorder, singles, forker])
     assert codes == [0] * 10
     t.check()
+
+
+_HOOK_FIRST = """
+import os, sys, threading, time
+# an at-fork hook registered before pghot's, that releases the GIL: it runs
+# after pghot's before-fork handler, while the gates are closed
+os.register_at_fork(before=lambda: time.sleep(0.002))
+import numpy as np, pghot
+from pghot import Node, Topology
+topo = Topology([Node(0, 0, 2048, True), Node(1, 2048, 1 << 18, False, has_cpu=False)], 0)
+t = pghot.Tracker(topo, store=sys.argv[1], **({} if sys.argv[1] == "pfn-array" else
+                                             {"capacity": 65536}))
+done = threading.Event()
+rng = np.random.default_rng(1)
+pfns = 2048 + rng.integers(0, 40000, 100_000)
+def batches():
+    while not done.is_set():
+        t.record_accesses(pfns, 0, 0, 5)
+def singles():
+    while not done.is_set():
+        t.lookup(2050)
+        t.stats()
+ths = [threading.Thread(target=batches), threading.Thread(target=singles)]
+for th in ths:
+    th.start()
+try:
+    for _ in range(20):
+        pid = os.fork()
+        if pid == 0:
+            import pickle
+            code = 1
+            try:
+                if sys.argv[1] == "hash":  # the only store that snapshots
+                    pickle.dumps(t)
+                t.record_accesses(pfns[:10], 0, 0, 6)
+                t.check()
+                s = t.stats()
+                code = 0 if s["pghot_recorded_accesses"] == (
+                    s["recorded"] + s["table_full"] + s["toptier"] + s["not_movable"]) else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+finally:
+    done.set()
+    for th in ths:
+        th.join()
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("store", STORES)
+def test_fork_survives_other_at_fork_hooks_releasing_the_gil(store: str) -> None:
+    """Deadlocked when the handlers held every lock and another hook let a
+    single call spin, with the GIL, on one of them (review of issue 9)."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", _HOOK_FIRST,
+                        store], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == "ok\n", p.stderr

@@ -108,6 +108,7 @@ import threading
 from typing import Any, SupportsIndex
 
 import numpy as np
+from numpy.ma import MaskedArray as _MaskedArray  # imported now: numpy loads it lazily
 import numpy.typing as npt
 
 from pghot.topology import Topology
@@ -184,7 +185,7 @@ def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int
         raise TypeError(f"{name} must be an integer array, not {type(value).__name__}")
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer array, not bool")
-    if isinstance(value, np.ma.MaskedArray):
+    if isinstance(value, _MaskedArray):
         raise TypeError(f"{name} must not be a masked array: fill or compress it first")
     try:
         arr = np.array(value, copy=True)

@@ -1703,12 +1703,22 @@ def sweep(
         else:
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(max_workers=n) as pool:  # joined on exit
+            pool = ProcessPoolExecutor(max_workers=n)
+            try:
                 futures = {pool.submit(_sweep_job, job): i for i, job in enumerate(jobs)}
                 for fut in as_completed(futures):
                     results[futures[fut]] = fut.result()
                     if bar is not None:
                         bar.update(1)
+            except BaseException:
+                # Ctrl-C or a failed job: drop the queued jobs and stop the
+                # running ones now, instead of waiting for every job to end
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                raise
+            finally:
+                pool.shutdown(wait=True)  # the workers are joined
     finally:
         if bar is not None:
             bar.close()

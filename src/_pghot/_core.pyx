@@ -47,6 +47,9 @@ import os
 import weakref
 
 import numpy as np
+# imported now, not on first use: numpy loads numpy.ma lazily, and a lazy
+# import in a call could meet an import lock left held by a fork
+from numpy.ma import MaskedArray as _MaskedArray
 
 from pghot._types import RECORD_DTYPE, Outcome, Record
 
@@ -96,18 +99,23 @@ _CHECK_MESSAGES = (
 # fork.  A spinlock held by a thread that does not exist in the child would
 # make the child spin forever, and a batch half done in the parent would
 # leave the child's counters disagreeing with its table.  So before fork()
-# every live tracker waits for its batch calls to end and takes all its
-# locks (os.fork() holds the GIL, so no new call starts); after fork() both
-# processes release them.  The child gets a consistent, usable copy.
+# every live tracker closes its gate and waits for its GIL-free calls to
+# leave (pghot_sync.h); after fork() both processes open the gates that
+# were closed.  At the fork the forking thread holds the GIL, so no single
+# call is inside a lock section either: no lock is held, and the child
+# gets a consistent, usable copy.  No lock is taken by the handlers, so the
+# GIL may be released between them (other at-fork hooks, the import lock)
+# without any thread spinning on a lock the forking thread holds.
 
 _LIVE_TRACKERS = weakref.WeakSet()
+_FORKING = []          # the trackers whose gates _before_fork closed
 
 
 def _fork_safe(tracker):
     """Register a tracker (any store) for the at-fork handlers.
 
-    The tracker provides ``_fork_prepare()`` (quiesce, take every lock) and
-    ``_fork_done()`` (release them).
+    The tracker provides ``_fork_prepare()`` (close its gate and wait for
+    the calls inside to leave) and ``_fork_done()`` (open it again).
     """
     _LIVE_TRACKERS.add(tracker)
 
@@ -115,11 +123,12 @@ def _fork_safe(tracker):
 def _before_fork():
     for t in list(_LIVE_TRACKERS):
         t._fork_prepare()
+        _FORKING.append(t)
 
 
 def _after_fork():
-    for t in list(_LIVE_TRACKERS):
-        t._fork_done()
+    while _FORKING:
+        _FORKING.pop()._fork_done()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
@@ -141,7 +150,7 @@ def _int_array(obj, str name, bint allow_scalar):
     if obj is None or isinstance(obj, (str, bytes, bytearray, memoryview, dict, set, float,
                                        complex)):
         raise TypeError(f"{name} must be an integer array, not {type(obj).__name__}")
-    if isinstance(obj, np.ma.MaskedArray):
+    if isinstance(obj, _MaskedArray):
         raise TypeError(f"{name} must not be a masked array: fill or compress it first")
     if isinstance(obj, (int, np.integer)) and not isinstance(obj, bool):
         if not allow_scalar:
@@ -291,13 +300,14 @@ cdef class Tracker:
     cdef uint64_t src_count[NSOURCES]
     cdef uint64_t toptier_count
     cdef uint64_t notmov_count
-    cdef uint64_t active          # batch calls in flight
+    cdef pghot_gate_t gate        # batch calls in flight; closed by snapshots and fork
     cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
     cdef object _topology
     cdef int64_t _hz
     cdef int64_t _window_ms
     cdef str _queue_name
     cdef object __weakref__       # for the at-fork registry
+    cdef bint _inited             # __init__ ran to its end: every part is there
 
     def __cinit__(self, *args, **kwargs):
         self.tab.recs = NULL
@@ -382,6 +392,7 @@ cdef class Tracker:
         self._init_topology(arrs)
         self._init_table(cap)
         self._init_queues(topology)
+        self._inited = True
         _fork_safe(self)
 
     cdef _init_topology(self, dict arrs):
@@ -671,8 +682,8 @@ cdef class Tracker:
     # ------------------------------------------------------------ public API
 
     cdef inline int _ready(self) except -1:
-        if self.tab.recs == NULL:
-            raise RuntimeError("Tracker.__init__ was not called")
+        if not self._inited:
+            raise RuntimeError("Tracker.__init__ was not called, or failed")
         return 0
 
     # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
@@ -766,7 +777,7 @@ cdef class Tracker:
         cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
         cdef Py_ssize_t i
         # the accessing nodes become promotion targets (the kernel's `nid`)
-        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0] if nm else min(n, 1))
+        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0])
         if i >= 0:
             raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
 
@@ -778,7 +789,7 @@ cdef class Tracker:
         cdef uint32_t ps, ph
         memset(cnt, 0, sizeof(cnt))
         memset(per_src, 0, sizeof(per_src))
-        pghot_add_u64(&self.active, 1)
+        pghot_gate_enter(&self.gate)
         with nogil:
             for i in range(n):
                 if i + PREFETCH_AHEAD < n:
@@ -792,9 +803,7 @@ cdef class Tracker:
                 pghot_add_u64(&self.src_count[r], per_src[r])
             pghot_add_u64(&self.toptier_count, cnt[O_TOPTIER])
             pghot_add_u64(&self.notmov_count, cnt[O_NOT_MOVABLE])
-            # last: a GIL holder waiting for quiescence (_quiesce) sees the
-            # batch's counters flushed once this reads 0
-            pghot_sub_u64(&self.active, 1)
+            pghot_gate_leave(&self.gate)   # last: after the counter flushes
         for r in range(4):
             o[r] = cnt[r]
         return out
@@ -843,9 +852,11 @@ cdef class Tracker:
         cdef uint64_t[::1] pv = pfn_out
         cdef uint32_t[::1] wv = word_out
         cdef uint64_t got
+        pghot_gate_enter(&self.gate)
         with nogil:
             got = self._extract(q, want, <uint32_t>c_thr,
                                 &pv[0] if want else NULL, &wv[0] if want else NULL)
+            pghot_gate_leave(&self.gate)
         pfn_out = pfn_out[:got]
         if not return_records:
             return pfn_out
@@ -903,7 +914,7 @@ cdef class Tracker:
         self._ready()
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag))
+        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag), &self.gate)
 
     def __len__(self):
         self._ready()
@@ -1132,7 +1143,7 @@ cdef class Tracker:
         a[1] = created - extracted - evicted
         if total != a[1]:
             return 16
-        if pghot_load_u64(&self.active) == 0:
+        if pghot_gate_idle(&self.gate):
             for i in range(NSOURCES):
                 accesses += pghot_load_u64(&self.src_count[i])
             a[0] = accesses
@@ -1144,27 +1155,22 @@ cdef class Tracker:
 
     # ------------------------------------------------------------- snapshots
 
-    # Wait, with the GIL held, until no batch call runs: none can start (a
-    # batch registers in `active` with the GIL held) and those running
-    # finish without needing the GIL, flushing their counters before they
-    # leave `active`.  The tracker is then quiescent: every counter agrees
-    # with the table, as a snapshot or a forked child needs.
-    cdef void _quiesce(self) noexcept nogil:
-        while pghot_load_u64(&self.active) != 0:
-            sched_yield()
-
+    # Quiescence: with the gate closed (pghot_sync.h) no batch call is
+    # inside, none holds a lock or has counters to flush, and none can
+    # enter until the gate opens.  Single calls hold the GIL through their
+    # lock sections, so a GIL holder sees none of them half done either.
     def _fork_prepare(self):
-        """Before ``os.fork()``: quiesce and take every lock (see :func:`_fork_safe`)."""
-        if self.tab.recs == NULL:
-            return
-        self._quiesce()
-        self._lock_all()
+        """Before ``os.fork()``: close the gate (see :func:`_fork_safe`).
+
+        No lock is taken: at the instant of ``fork()`` the forking thread
+        holds the GIL, so no single call is inside a lock section, and the
+        closed gate keeps every GIL-free call out.
+        """
+        pghot_gate_close(&self.gate)
 
     def _fork_done(self):
-        """After ``os.fork()``, in parent and child: release what _fork_prepare took."""
-        if self.tab.recs == NULL:
-            return
-        self._unlock_all()
+        """After ``os.fork()``, in parent and child: open the gate again."""
+        pghot_gate_open(&self.gate)
 
     cdef void _lock_all(self) noexcept nogil:
         cdef uint32_t i
@@ -1189,7 +1195,7 @@ cdef class Tracker:
     def _state(self):
         """The whole state as a dict of arrays: snapshot format version 1.
 
-        Taken between batches (the tracker quiesced, see ``_quiesce``) and
+        Taken between batches (its gate closed, pghot_sync.h) and
         under every lock (shards, then queues), so counters and records
         agree and every snapshot loads back and passes :meth:`check`.
         """
@@ -1214,7 +1220,7 @@ cdef class Tracker:
         cdef uint64_t[::1] vqn = qsizes
         cdef uint64_t[::1] vu = unmovable
         cdef shard_t *sh
-        self._quiesce()
+        pghot_gate_close(&self.gate)     # between batches (counters flushed)
         self._lock_all()
         for i in range(nslots):
             vp[i] = self.tab.recs[i].pfn
@@ -1241,6 +1247,7 @@ cdef class Tracker:
         for i in range(self.nodes.unmovable_words or 1):
             vu[i] = pghot_load_u64(&self.nodes.unmovable[i])
         self._unlock_all()
+        pghot_gate_open(&self.gate)
         topo = self._topology
         return {
             "format": np.array("pghot-tracker"),

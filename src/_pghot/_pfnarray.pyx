@@ -46,7 +46,9 @@ cimport cython
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
-from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t, sched_yield,
+from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t, pghot_gate_t,
+                   pghot_gate_enter, pghot_gate_leave, pghot_gate_close, pghot_gate_open,
+                   pghot_gate_idle,
                    pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64)
 from nodes cimport (nodemap_t, nodemap_init, nodemap_free, nodemap_index, nodemap_bit,
                     nodemap_unmovable_bit, nodemap_target, nodemap_queue, nodemap_set_queue,
@@ -140,7 +142,7 @@ ctypedef struct store_t:
     uint64_t sec_scanned
     uint64_t sec_skipped
     uint64_t pfns_scanned
-    uint64_t active        # batch calls running without the GIL
+    pghot_gate_t gate      # calls running without the GIL; closed by fork
 
 # One call's counts, added to the store's counters when the call ends.
 ctypedef struct tally_t:
@@ -458,6 +460,7 @@ cdef class PfnArrayTracker:
     cdef uint32_t fbits, nbits, tbits
     cdef object _topology
     cdef object __weakref__       # for the at-fork registry (pghot._core)
+    cdef bint _inited             # __init__ ran to its end: every part is there
     cdef str _mode
     cdef int64_t _hz
     cdef int64_t _window_ms
@@ -545,6 +548,7 @@ cdef class PfnArrayTracker:
         L.window = win
         L.default_nid = topology.default_node
         self._init_nodes(topology.arrays(), sect)
+        self._inited = True
         _fork_safe(self)
 
     cdef _init_nodes(self, dict arrs, int64_t sect):
@@ -612,8 +616,8 @@ cdef class PfnArrayTracker:
     # ------------------------------------------------------------ helpers
 
     cdef inline int _ready(self) except -1:
-        if self.s.words == NULL:
-            raise RuntimeError("PfnArrayTracker.__init__ was not called")
+        if not self._inited:
+            raise RuntimeError("PfnArrayTracker.__init__ was not called, or failed")
         return 0
 
     # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
@@ -729,7 +733,7 @@ cdef class PfnArrayTracker:
         cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
         cdef Py_ssize_t i
         # the accessing nodes become promotion targets (the kernel's `nid`)
-        i = nodemap_targets(&self.s.nodes, &nv[0], nv.shape[0] if nm else min(n, 1))
+        i = nodemap_targets(&self.s.nodes, &nv[0], nv.shape[0])
         if i >= 0:
             raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
 
@@ -739,7 +743,7 @@ cdef class PfnArrayTracker:
         cdef bint small = self.word_bytes == 1
         if n == 0:
             return np.zeros(4, dtype=np.int64)
-        pghot_add_u64(&self.s.active, 1)
+        pghot_gate_enter(&self.s.gate)
         with nogil:
             if small:
                 _record_batch(&self.s, <uint8_t *>self.s.words, &p[0], &nv[0], &sv[0], &tv[0],
@@ -748,7 +752,7 @@ cdef class PfnArrayTracker:
                 _record_batch(&self.s, <uint32_t *>self.s.words, &p[0], &nv[0], &sv[0], &tv[0],
                               n, nm, sm, tm, &t)
             _flush(&self.s, &t)
-            pghot_sub_u64(&self.s.active, 1)   # last, see pghot._core._quiesce
+            pghot_gate_leave(&self.s.gate)   # last: after the counter flushes
         return np.array([t.out[0], t.out[1], t.out[2], 0], dtype=np.int64)
 
     def extract_batch(self, nid, max_count=1024, threshold=None, return_records=False):
@@ -810,7 +814,7 @@ cdef class PfnArrayTracker:
         cdef uint64_t got = 0
         cdef bint small = self.word_bytes == 1
         if want:
-            pghot_add_u64(&self.s.active, 1)
+            pghot_gate_enter(&self.s.gate)
             with nogil:
                 if small:
                     got = _extract(&self.s, <uint8_t *>self.s.words, q, want,
@@ -819,7 +823,7 @@ cdef class PfnArrayTracker:
                     got = _extract(&self.s, <uint32_t *>self.s.words, q, want,
                                    <uint32_t>c_thr, &pv[0], &wv[0], &t)
                 _flush(&self.s, &t)
-                pghot_sub_u64(&self.s.active, 1)
+                pghot_gate_leave(&self.s.gate)
         pfn_out = pfn_out[:got]
         if not return_records:
             return pfn_out
@@ -881,7 +885,7 @@ cdef class PfnArrayTracker:
         self._ready()
         if not _is_bool(flag):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        nodemap_set_movable_all(&self.s.nodes, _movable_pfns(pfns), bool(flag))
+        nodemap_set_movable_all(&self.s.nodes, _movable_pfns(pfns), bool(flag), &self.s.gate)
 
     def __len__(self):
         """PFNs with a record (a non-zero word); exact when no batch call runs."""
@@ -974,16 +978,16 @@ cdef class PfnArrayTracker:
         return n
 
     def _fork_prepare(self):
-        """Before ``os.fork()``: wait for batch calls (pghot._core._fork_safe).
+        """Before ``os.fork()``: close the gate (pghot._core._fork_safe).
 
         The store has no locks (its words change by compare-and-swap), so a
-        quiescent store is all a child needs.
+        store with no call inside is all a child needs.
         """
-        while pghot_load_u64(&self.s.active) != 0:
-            sched_yield()
+        pghot_gate_close(&self.s.gate)
 
     def _fork_done(self):
-        """After ``os.fork()``: nothing to release."""
+        """After ``os.fork()``, in parent and child: open the gate again."""
+        pghot_gate_open(&self.s.gate)
 
     def check(self):
         """Verify every invariant (module comment of _pfnarray.pyx).
@@ -1006,7 +1010,7 @@ cdef class PfnArrayTracker:
         self._ready()
         cdef uint64_t a[3]
         cdef int code
-        cdef bint quiescent = pghot_load_u64(&self.s.active) == 0
+        cdef bint quiescent = pghot_gate_idle(&self.s.gate)
         ready = np.zeros(max(self.s.nq, 1), dtype=np.uint64)
         cdef uint64_t[::1] rv = ready
         a[0] = a[1] = a[2] = 0

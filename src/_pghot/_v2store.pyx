@@ -344,10 +344,11 @@ cdef class KernelV2Tracker:
     cdef uint64_t src_count[NSOURCES]
     cdef uint64_t toptier_count
     cdef uint64_t notmov_count
-    cdef uint64_t active          # batch calls in flight
+    cdef pghot_gate_t gate        # batch calls in flight; closed by fork (pghot_sync.h)
     cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
     cdef object _topology
     cdef object __weakref__       # for the at-fork registry (pghot._core)
+    cdef bint _inited             # __init__ ran to its end: every part is there
     cdef int64_t _hz
     cdef int64_t _window_ms
 
@@ -430,6 +431,7 @@ cdef class KernelV2Tracker:
         self._init_topology(arrs)
         self._init_lists(cap)
         self._init_heaps(topology)
+        self._inited = True
         _fork_safe(self)
 
     cdef _init_topology(self, dict arrs):
@@ -675,8 +677,8 @@ cdef class KernelV2Tracker:
     # ------------------------------------------------------------ public API
 
     cdef inline int _ready(self) except -1:
-        if self.lists == NULL or self.heaps == NULL:
-            raise RuntimeError("KernelV2Tracker.__init__ was not called")
+        if not self._inited:
+            raise RuntimeError("KernelV2Tracker.__init__ was not called, or failed")
         return 0
 
     # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
@@ -769,7 +771,7 @@ cdef class KernelV2Tracker:
         cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
         cdef Py_ssize_t i
         # the accessing nodes become promotion targets (the kernel's `nid`)
-        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0] if nm else min(n, 1))
+        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0])
         if i >= 0:
             raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
 
@@ -780,7 +782,7 @@ cdef class KernelV2Tracker:
         cdef int r
         memset(cnt, 0, sizeof(cnt))
         memset(per_src, 0, sizeof(per_src))
-        pghot_add_u64(&self.active, 1)
+        pghot_gate_enter(&self.gate)
         with nogil:
             for i in range(n):
                 per_src[sv[i & sm]] += 1
@@ -790,7 +792,7 @@ cdef class KernelV2Tracker:
                 pghot_add_u64(&self.src_count[r], per_src[r])
             pghot_add_u64(&self.toptier_count, cnt[O_TOPTIER])
             pghot_add_u64(&self.notmov_count, cnt[O_NOT_MOVABLE])
-            pghot_sub_u64(&self.active, 1)   # last, see pghot._core._quiesce
+            pghot_gate_leave(&self.gate)   # last: after the counter flushes
         for r in range(4):
             o[r] = cnt[r]
         return out
@@ -839,9 +841,11 @@ cdef class KernelV2Tracker:
         cdef uint64_t[::1] pv = pfn_out
         cdef uint32_t[::1] wv = word_out
         cdef uint64_t got
+        pghot_gate_enter(&self.gate)
         with nogil:
             got = self._extract(q, want, <uint32_t>c_thr,
                                 &pv[0] if want else NULL, &wv[0] if want else NULL)
+            pghot_gate_leave(&self.gate)
         pfn_out = pfn_out[:got]
         if not return_records:
             return pfn_out
@@ -901,7 +905,7 @@ cdef class KernelV2Tracker:
         self._ready()
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag))
+        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag), &self.gate)
 
     def __len__(self):
         self._ready()
@@ -1007,26 +1011,12 @@ cdef class KernelV2Tracker:
         return n
 
     def _fork_prepare(self):
-        """Before ``os.fork()``: wait for batch calls, take every lock (pghot._core._fork_safe)."""
-        cdef uint32_t i
-        if self.lists == NULL:
-            return
-        while pghot_load_u64(&self.active) != 0:
-            sched_yield()
-        for i in range(self.nlists):
-            pghot_lock(&self.lists[i].lock)
-        for i in range(<uint32_t>self.nqueues):
-            pghot_lock(&self.hlocks[i])
+        """Before ``os.fork()``: close the gate (pghot._core._fork_safe)."""
+        pghot_gate_close(&self.gate)
 
     def _fork_done(self):
-        """After ``os.fork()``, in parent and child: release every lock."""
-        cdef uint32_t i
-        if self.lists == NULL:
-            return
-        for i in range(<uint32_t>self.nqueues):
-            pghot_unlock(&self.hlocks[i])
-        for i in range(self.nlists):
-            pghot_unlock(&self.lists[i].lock)
+        """After ``os.fork()``, in parent and child: open the gate again."""
+        pghot_gate_open(&self.gate)
 
     def check(self):
         """Verify every invariant of SEMANTICS.md section 5 for this layout.
@@ -1156,7 +1146,7 @@ cdef class KernelV2Tracker:
         a[1] = created - extracted - evicted
         if total != a[1]:
             return 16
-        if pghot_load_u64(&self.active) == 0:
+        if pghot_gate_idle(&self.gate):
             for idx in range(NSOURCES):
                 accesses += pghot_load_u64(&self.src_count[idx])
             a[0] = accesses

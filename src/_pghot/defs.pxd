@@ -26,8 +26,26 @@ cdef extern from "pghot_sync.h" nogil:
     void pghot_or_u64(uint64_t *p, uint64_t v)
     void pghot_and_u64(uint64_t *p, uint64_t v)
     void pghot_prefetch(const void *p)
+    ctypedef struct pghot_gate_t:
+        uint64_t active
+        uint64_t closed
+    bint pghot_gate_try_enter(pghot_gate_t *g)
+    void pghot_gate_leave(pghot_gate_t *g)
+    void pghot_gate_wait_open(pghot_gate_t *g)
+    void pghot_gate_close(pghot_gate_t *g)
+    void pghot_gate_open(pghot_gate_t *g)
+    bint pghot_gate_idle(pghot_gate_t *g)
     uint64_t pghot_hash(uint64_t x)
     uint32_t pghot_reduce(uint32_t h, uint32_t n)
 
 cdef extern from "<sched.h>" nogil:
     int sched_yield()
+
+
+# Enter a store's gate (pghot_sync.h), with the GIL held: while it is
+# closed, wait for it without the GIL, holding no lock.  Nothing that can
+# release the GIL may come between this and the call's `with nogil` block.
+cdef inline void pghot_gate_enter(pghot_gate_t *g) noexcept:
+    while not pghot_gate_try_enter(g):
+        with nogil:
+            pghot_gate_wait_open(g)

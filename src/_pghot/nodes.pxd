@@ -12,7 +12,8 @@
 # set_movable may run while batch loops read them without the GIL.
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
-from defs cimport uint8_t, int32_t, int64_t, uint64_t, pghot_load_u64, pghot_or_u64, pghot_and_u64
+from defs cimport (uint8_t, int32_t, int64_t, uint64_t, pghot_load_u64, pghot_or_u64,
+                  pghot_and_u64, pghot_gate_t, pghot_gate_enter, pghot_gate_leave)
 
 cdef enum:
     NODEMAP_DENSE = 4096
@@ -194,16 +195,19 @@ cdef inline size_t nodemap_nbytes(const nodemap_t *m) noexcept nogil:
 
 
 # Validate every PFN (each on a lower-tier node: ValueError naming the
-# first that is not, nothing changed), then mark them all.
+# first that is not, nothing changed), then mark them all, inside the
+# store's gate (so a snapshot never sees half of a call).
 cdef inline int nodemap_set_movable_all(nodemap_t *m, const uint64_t[::1] pfns,
-                                        bint movable) except -1:
+                                        bint movable, pghot_gate_t *gate) except -1:
     cdef Py_ssize_t i, n = pfns.shape[0]
     cdef int32_t k
     for i in range(n):
         k = nodemap_index(m, pfns[i])
         if k < 0 or m.top[k]:
             raise ValueError(f"pfns[{i}] = {pfns[i]} is not a PFN of a lower-tier node")
+    pghot_gate_enter(gate)
     with nogil:
         for i in range(n):
             nodemap_set_movable(m, nodemap_index(m, pfns[i]), pfns[i], movable)
+        pghot_gate_leave(gate)
     return 0

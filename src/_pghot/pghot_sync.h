@@ -75,6 +75,58 @@ static inline void pghot_sub_u64(uint64_t *p, uint64_t v) { __atomic_fetch_sub(p
 static inline void pghot_or_u64(uint64_t *p, uint64_t v) { __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }
 static inline void pghot_and_u64(uint64_t *p, uint64_t v) { __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }
 
+/* The gate in front of a store's GIL-free calls.  A batch call (any call
+ * that may hold a store lock without the GIL) enters before its loop and
+ * leaves after its last counter flush; a snapshot or fork closes the gate
+ * and waits until no call is inside.  Entering adds to `active` and then
+ * reads `closed`; closing adds to `closed` and then reads `active` (both
+ * sequentially consistent), so at least one of the two sees the other: a
+ * call never slips in past a closer.  A caller that finds the gate closed
+ * leaves again and waits, without the GIL and holding no lock, until it
+ * opens.  While the gate is closed and nothing is inside, no store lock is
+ * held by a batch call, and no counter flush is pending; the release on
+ * leaving and the acquire on reading `active` order the flushes before. */
+typedef struct { uint64_t active; uint64_t closed; } pghot_gate_t;
+
+static inline int pghot_gate_try_enter(pghot_gate_t *g)
+{
+    __atomic_fetch_add(&g->active, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&g->closed, __ATOMIC_SEQ_CST) == 0)
+        return 1;
+    __atomic_fetch_sub(&g->active, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static inline void pghot_gate_leave(pghot_gate_t *g)
+{
+    __atomic_fetch_sub(&g->active, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void pghot_gate_wait_open(pghot_gate_t *g)
+{
+    while (__atomic_load_n(&g->closed, __ATOMIC_SEQ_CST))
+        sched_yield();
+}
+
+/* Close the gate and wait until no call is inside; nests. */
+static inline void pghot_gate_close(pghot_gate_t *g)
+{
+    __atomic_fetch_add(&g->closed, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&g->active, __ATOMIC_SEQ_CST))
+        sched_yield();
+}
+
+static inline void pghot_gate_open(pghot_gate_t *g)
+{
+    __atomic_fetch_sub(&g->closed, 1, __ATOMIC_SEQ_CST);
+}
+
+/* No call inside (then every batch's counters are flushed). */
+static inline int pghot_gate_idle(pghot_gate_t *g)
+{
+    return __atomic_load_n(&g->active, __ATOMIC_SEQ_CST) == 0;
+}
+
 /* Start loading a cache line that a later iteration of a batch will need:
  * the shard lock's atomic exchange orders memory, so without this the
  * table misses of consecutive accesses would not overlap. */
