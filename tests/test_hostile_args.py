@@ -146,3 +146,11 @@ def test_tiered_memory_pages_rewritten_during_a_call_never_reach_it() -> None:
         done.set()
         th.join()
     mem.check()
+
+
+@pytest.mark.parametrize("store", ["kernel-v2", "pfn-array"])
+def test_stores_without_snapshots_refuse_pickle_deliberately(store: str) -> None:
+    import pickle
+
+    with pytest.raises(TypeError, match="cannot be pickled or saved: only the 'hash' store"):
+        pickle.dumps(_tracker(store))

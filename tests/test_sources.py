@@ -263,6 +263,32 @@ def test_hintfault_matches_reference_and_ignores_chunking(data, period, window, 
     assert run(make(), pfns, nids, times, splits) == whole
 
 
+class _OneScanAtATime(HintFault):
+    """HintFault running every scan of an idle time, the loop its fast path replaces."""
+
+    def _scans(self, count: int) -> None:
+        for _ in range(count):
+            self._scan()
+
+
+@pytest.mark.parametrize("period,window", [(1, 1), (1, 3), (2, 5), (3, 2), (1, 64)])
+def test_hintfault_long_idle_gaps_match_running_every_scan(period: int, window: int) -> None:
+    # gaps of hundreds of periods: whole walks of an all-unmapped space are counted, not run
+    rng = np.random.default_rng(period * 100 + window)
+    pfns = rng.integers(0, 12, 120).tolist()
+    nids = rng.integers(0, 2, 120).tolist()
+    times = np.cumsum(rng.choice([0, 1, 2, 500, 1001], 120)).tolist()
+    fast = HintFault(period, window, scan_delay_ms=3, origin_jiffies=0)
+    slow = _OneScanAtATime(period, window, scan_delay_ms=3, origin_jiffies=0)
+    got = run(fast, pfns, nids, times)
+    assert got == run(slow, pfns, nids, times) == ref_hintfault(pfns, nids, times, period, window, 3, 0)
+    for now in (times[-1] + 1, times[-1] + 777, times[-1] + 5000):
+        fast.flush(now)
+        slow.flush(now)
+        assert (fast.scans, fast.next_scan, fast.unmapped) == (slow.scans, slow.next_scan, slow.unmapped)
+        assert fast.protnone_pages.tolist() == slow.protnone_pages.tolist()
+
+
 # -- combine, ordering, validation ------------------------------------------------------------------
 
 

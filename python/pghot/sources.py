@@ -120,16 +120,41 @@ def _int_array(value: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _positive_int(value: Any, name: str) -> int:
+#: bounds of the constructors' arguments: hz as :class:`pghot.Tracker`; a
+#: period in ms as its ``freq_window_ms`` (2**40 ms is 35 years); a time in
+#: jiffies leaves room below 2**63 for the periods added to it
+_HZ_MAX = 1_000_000
+_MS_MAX = 2**40
+_JIFFIES_MAX = 2**62
+_INT64_MAX = 2**63 - 1
+
+
+def _int_in(value: Any, name: str, low: int, high: int | None) -> int:
+    """``value`` as an int in ``[low, high]`` (no upper bound for None); TypeError/ValueError naming it."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, not bool")
     try:
         v = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
+    if v < low or (high is not None and v > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {v}")
     return v
+
+
+def _bool(value: Any, name: str) -> bool:
+    """``value`` as a bool; TypeError unless it is a (numpy) bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return bool(value)
+
+
+def _search(times: np.ndarray, when: int) -> int:
+    """Index of the first of the sorted int64 ``times`` at or after ``when`` (any int)."""
+    if when > _INT64_MAX:  # a scan beyond every int64 time
+        return int(times.shape[0])
+    return int(np.searchsorted(times, when, side="left"))
 
 
 def _ms_to_jiffies(ms: int, hz: int) -> int:
@@ -143,7 +168,7 @@ class _SourceBase:
     src: Source
 
     def __init__(self, hz: int) -> None:
-        self.hz = _positive_int(hz, "hz")
+        self.hz = _int_in(hz, "hz", 1, _HZ_MAX)
         #: accesses fed so far
         self.fed = 0
         #: reports returned so far
@@ -215,16 +240,23 @@ class HwHints(_SourceBase):
     Parameters
     ----------
     sample_every : int, optional
-        Sampling period in accesses, default 10000 (the IBS driver's op
-        sampling period).
+        Sampling period in accesses, in ``[1, 2**63 - 1]``, default 10000
+        (the IBS driver's op sampling period).
     seed : int, optional
-        Seed of the random phase (and, with ``random=True``, of the gaps).
+        Seed of the random phase (and, with ``random=True``, of the gaps),
+        ``>= 0``.
     random : bool, optional
         False (default): periodic sampling, every ``sample_every``-th access
         after a random phase in ``[0, sample_every)``. True: each access is
         sampled independently with probability ``1 / sample_every``.
     hz : int, optional
-        Jiffies per second (unused by this source; accepted for symmetry).
+        Jiffies per second, in ``[1, 10**6]`` (unused by this source;
+        accepted for symmetry).
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type or out of range (the message names it).
 
     Examples
     --------
@@ -240,9 +272,9 @@ class HwHints(_SourceBase):
 
     def __init__(self, sample_every: int = 10000, seed: int = 0, *, random: bool = False, hz: int = 1000) -> None:
         super().__init__(hz)
-        self.sample_every = _positive_int(sample_every, "sample_every")
-        self.seed = operator.index(seed)
-        self.random = bool(random)
+        self.sample_every = _int_in(sample_every, "sample_every", 1, _INT64_MAX)
+        self.seed = _int_in(seed, "seed", 0, None)
+        self.random = _bool(random, "random")
         self._rng = np.random.default_rng(self.seed)
         #: index, counted from the next access fed, of the next sampled access
         self._next = int(self._rng.integers(self.sample_every)) if not self.random else self._gap() - 1
@@ -300,11 +332,17 @@ class PgtableScan(_SourceBase):
     Parameters
     ----------
     interval_ms : int, optional
-        Scan interval, default 2000 (klruscand).
+        Scan interval, in ``[1, 2**40]``, default 2000 (klruscand).
     hz : int, optional
-        Jiffies per second, default 1000.
+        Jiffies per second, in ``[1, 10**6]``, default 1000.
     origin_jiffies : int, optional
-        Time of scan 0; default: the time of the first access fed.
+        Time of scan 0, in ``[0, 2**62]``; default: the time of the first
+        access fed.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type or out of range (the message names it).
 
     Examples
     --------
@@ -321,13 +359,11 @@ class PgtableScan(_SourceBase):
 
     def __init__(self, interval_ms: int = 2000, *, hz: int = 1000, origin_jiffies: int | None = None) -> None:
         super().__init__(hz)
-        self.interval_ms = _positive_int(interval_ms, "interval_ms")
+        self.interval_ms = _int_in(interval_ms, "interval_ms", 1, _MS_MAX)
         self.interval_jiffies = _ms_to_jiffies(self.interval_ms, self.hz)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
-            origin = operator.index(origin_jiffies)
-            if origin < 0:
-                raise ValueError(f"origin_jiffies must be >= 0, got {origin}")
+            origin = _int_in(origin_jiffies, "origin_jiffies", 0, _JIFFIES_MAX)
             self._next_scan = origin + self.interval_jiffies
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
@@ -355,7 +391,7 @@ class PgtableScan(_SourceBase):
 
     def _scan(self) -> Reports:
         assert self._next_scan is not None
-        now = self._next_scan
+        now = min(self._next_scan, _INT64_MAX)  # a scan due after the last int64 jiffy reports at it
         self.scans += 1
         self._next_scan += self.interval_jiffies
         if not self._pending:
@@ -384,7 +420,7 @@ class PgtableScan(_SourceBase):
         out = []
         i = 0
         while True:
-            j = int(np.searchsorted(t, self._next_scan, side="left"))
+            j = _search(t, self._next_scan)
             self._hold(p[i:j])
             if j >= n:
                 break
@@ -443,18 +479,25 @@ class HintFault(_SourceBase):
     Parameters
     ----------
     scan_period_ms : int, optional
-        Time between scans, default 1000 (``numa_balancing_scan_period_min_ms``;
-        the kernel adapts the period, this model keeps it fixed).
+        Time between scans, in ``[1, 2**40]``, default 1000
+        (``numa_balancing_scan_period_min_ms``; the kernel adapts the period,
+        this model keeps it fixed).
     scan_window_pages : int, optional
-        Pages unmapped per scan, default 65536 (256 MB of 4 KiB pages,
-        ``numa_balancing_scan_size_mb``).
+        Pages unmapped per scan, in ``[1, 2**63 - 1]``, default 65536 (256 MB
+        of 4 KiB pages, ``numa_balancing_scan_size_mb``).
     scan_delay_ms : int, optional
-        Delay from the origin to the first scan, default 1000
-        (``numa_balancing_scan_delay_ms``).
+        Delay from the origin to the first scan, in ``[0, 2**40]``, default
+        1000 (``numa_balancing_scan_delay_ms``).
     hz : int, optional
-        Jiffies per second, default 1000.
+        Jiffies per second, in ``[1, 10**6]``, default 1000.
     origin_jiffies : int, optional
-        Start of the task; default: the time of the first access fed.
+        Start of the task, in ``[0, 2**62]``; default: the time of the first
+        access fed.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type or out of range (the message names it).
 
     Examples
     --------
@@ -476,20 +519,14 @@ class HintFault(_SourceBase):
         origin_jiffies: int | None = None,
     ) -> None:
         super().__init__(hz)
-        self.scan_period_ms = _positive_int(scan_period_ms, "scan_period_ms")
-        self.scan_window_pages = _positive_int(scan_window_pages, "scan_window_pages")
-        if isinstance(scan_delay_ms, (bool, np.bool_)):
-            raise TypeError("scan_delay_ms must be an int, not bool")
-        self.scan_delay_ms = operator.index(scan_delay_ms)
-        if self.scan_delay_ms < 0:
-            raise ValueError(f"scan_delay_ms must be >= 0, got {self.scan_delay_ms}")
+        self.scan_period_ms = _int_in(scan_period_ms, "scan_period_ms", 1, _MS_MAX)
+        self.scan_window_pages = _int_in(scan_window_pages, "scan_window_pages", 1, _INT64_MAX)
+        self.scan_delay_ms = _int_in(scan_delay_ms, "scan_delay_ms", 0, _MS_MAX)
         self.period_jiffies = _ms_to_jiffies(self.scan_period_ms, self.hz)
         self.delay_jiffies = -(-self.scan_delay_ms * self.hz // 1000)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
-            origin = operator.index(origin_jiffies)
-            if origin < 0:
-                raise ValueError(f"origin_jiffies must be >= 0, got {origin}")
+            origin = _int_in(origin_jiffies, "origin_jiffies", 0, _JIFFIES_MAX)
             self._next_scan = origin + self.delay_jiffies
         # The scanned space: every page seen so far, ascending, and whether
         # each is unmapped now. A scan sets a slice of the mask (O(window));
@@ -534,6 +571,27 @@ class HintFault(_SourceBase):
         self.unmapped += int(window.shape[0] - np.count_nonzero(window))
         window[:] = True
 
+    def _scans(self, count: int) -> None:
+        """Run ``count`` scans in a row, with no access between them.
+
+        Once a scan is to start from the lowest page with every page already
+        unmapped, a whole walk of the space (``ceil(pages / window)`` scans)
+        ends in that same state: such walks are counted, not run, so a long
+        idle time costs at most about two walks however many periods it spans.
+        """
+        while count > 0:
+            if self._cursor == 0 and bool(self._protnone.all()):
+                walk = max(1, -(-self._known.shape[0] // self.scan_window_pages))
+                skip = count - count % walk
+                self.scans += skip
+                assert self._next_scan is not None
+                self._next_scan += skip * self.period_jiffies
+                count -= skip
+                if count == 0:
+                    break
+            self._scan()
+            count -= 1
+
     def _segment(self, p: np.ndarray, nid: np.ndarray | int, t: np.ndarray) -> Reports | None:
         """Accesses between two scans: faults on the unmapped pages."""
         if p.shape[0] == 0:
@@ -574,13 +632,14 @@ class HintFault(_SourceBase):
         out = []
         i = 0
         while True:
-            j = int(np.searchsorted(t, self._next_scan, side="left"))
+            j = _search(t, self._next_scan)
             seg = self._segment(p[i:j], nid if isinstance(nid, int) else nid[i:j], t[i:j])
             if seg is not None:
                 out.append(seg)
             if j >= n:
                 break
-            self._scan()
+            # every scan due by the access at j runs before it
+            self._scans((int(t[j]) - self._next_scan) // self.period_jiffies + 1)
             i = j
         return self._out(Reports.concat(out))
 
@@ -595,8 +654,8 @@ class HintFault(_SourceBase):
         """
         if now is not None and self._next_scan is not None:
             limit = operator.index(now)
-            while self._next_scan <= limit:
-                self._scan()
+            if self._next_scan <= limit:
+                self._scans((limit - self._next_scan) // self.period_jiffies + 1)
         return Reports.empty()
 
 

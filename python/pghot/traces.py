@@ -32,7 +32,10 @@ memory whole. Formats (``format=`` or detected from the name and content):
     ``vaddr`` (decimal or ``0x`` hex; both may be present), a time (``time``
     or ``time_ns`` in ns, ``time_us``, ``time_ms``), optional ``nid``,
     ``cpu`` and ``src`` (0-2 or a :class:`pghot.Source` name). Other columns
-    are ignored. Lines starting with ``#`` are comments.
+    are ignored. Lines starting with ``#`` are comments. Every value is
+    decimal, leading zeros included (``010`` is ten, never octal), except a
+    ``pfn`` or ``vaddr`` written with a ``0x`` prefix, which is hex. A time
+    whose conversion to nanoseconds does not fit in int64 is out of range.
 ``npy`` / ``npz``
     ``.npy``: one structured array whose fields are named as the CSV
     columns; ``.npz``: one 1-D array per column, all of one length. Both are
@@ -49,14 +52,30 @@ memory whole. Formats (``format=`` or detected from the name and content):
     ``damo_space="paddr"`` (``pfn``). Snapshots of several records (targets)
     over the same time window are merged in time order; their address
     spaces are not told apart. The JSON document itself is parsed whole (it
-    holds regions, not accesses); its expansion is streamed.
+    holds regions, not accesses); its expansion is streamed. Three limits,
+    keyword options of :func:`open_trace`, keep a small or hostile file from
+    taking unbounded time or memory: the JSON text may hold at most
+    ``max_json_bytes`` bytes after decompression (default
+    :data:`DAMO_MAX_JSON_BYTES`, 64 MiB), a region with accesses at most
+    ``max_region_pages`` pages (default :data:`DAMO_MAX_REGION_PAGES`,
+    2**26), and a snapshot (the snapshots of all records over one time
+    window) at most ``max_snapshot_accesses`` accesses once expanded
+    (default :data:`DAMO_MAX_SNAPSHOT_ACCESSES`, 2**28). A snapshot has at
+    most 2**31 - 1 sampling slots, times are in ``[0, 2**63)`` ns and
+    addresses below 2**64.
 
 Text files and ``.npy`` files may be compressed with gzip, bzip2 or xz
 (detected from the content; ``.npz`` members may be deflated, as
 ``numpy.savez_compressed`` writes them). Text lines are capped at
 ``max_line_bytes`` (4096 by default): a longer line is malformed, so a binary
 file fed as text fails fast with bounded memory instead of being buffered
-whole.
+whole. A NUL byte in the first 64 KiB of a text trace is an error too.
+
+A trace is a file, or ``"-"`` for standard input. A pipe, a FIFO (process
+substitution ``<(...)`` included) or a device is read once, in one pass:
+what format detection reads of its head is kept and read again, nothing is
+re-opened and nothing seeks. A ``.npz`` archive must be a regular file; a
+directory is an error.
 
 A malformed line raises ``ValueError("PATH:LINE: ...")``; with
 ``skip_bad=True`` it is skipped and counted in :attr:`TraceReader.bad_lines`
@@ -70,15 +89,18 @@ import bz2
 import dataclasses
 import enum
 import gzip
+import io
 import json
 import lzma
 import operator
 import os
 import re
+import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any, Callable, SupportsIndex
+from typing import IO, Any, SupportsIndex
 
 import numpy as np
 
@@ -86,6 +108,9 @@ from pghot._types import NUMA_NO_NODE, Source
 
 __all__ = [
     "AccessKind",
+    "DAMO_MAX_JSON_BYTES",
+    "DAMO_MAX_REGION_PAGES",
+    "DAMO_MAX_SNAPSHOT_ACCESSES",
     "FORMATS",
     "MAX_LINE_BYTES",
     "PageMapper",
@@ -100,10 +125,23 @@ __all__ = [
 FORMATS = ("lackey", "perf", "csv", "npy", "npz", "damo")
 #: Default cap on the length of one text line, newline excluded.
 MAX_LINE_BYTES = 4096
+#: Default cap on a damo record's JSON text, in bytes after decompression
+#: (``open_trace(max_json_bytes=)``); parsing takes a few times this in memory.
+DAMO_MAX_JSON_BYTES = 1 << 26
+#: Default cap on the pages of one damo region with accesses
+#: (``open_trace(max_region_pages=)``): 256 GiB of 4 KiB pages.
+DAMO_MAX_REGION_PAGES = 1 << 26
+#: Default cap on the accesses one damo snapshot expands to
+#: (``open_trace(max_snapshot_accesses=)``).
+DAMO_MAX_SNAPSHOT_ACCESSES = 1 << 28
 
 _BLOCK_BYTES = 1 << 22  # text is read in blocks of 4 MiB
 _SNIFF_BYTES = 1 << 16
 _WRONG_FORMAT_LINES = 1000  # this many bad lines and no good one: wrong format
+_INT64_MAX = 2**63 - 1
+_DAMO_PIECE = 1 << 20  # damo JSON is read and decompressed in pieces of 1 MiB
+_DAMO_MAX_SLOTS = 2**31 - 1  # sampling slots per snapshot: keeps the slot arithmetic in int64
+_NPY_READ_BYTES = 1 << 26  # at most this many bytes of .npy records per read
 
 
 class AccessKind(enum.IntEnum):
@@ -331,7 +369,7 @@ class TraceReader:
         self,
         path: str,
         fmt: str,
-        opener: Callable[[], IO[bytes]],
+        source: _Input,
         *,
         chunk_size: int,
         skip_bad: bool,
@@ -343,6 +381,9 @@ class TraceReader:
         keep_unmapped: bool,
         perf_columns: tuple[str, ...] | None,
         damo_space: str,
+        max_json_bytes: int = DAMO_MAX_JSON_BYTES,
+        max_region_pages: int = DAMO_MAX_REGION_PAGES,
+        max_snapshot_accesses: int = DAMO_MAX_SNAPSHOT_ACCESSES,
     ) -> None:
         self.path = path
         self.format = fmt
@@ -364,8 +405,11 @@ class TraceReader:
         self._keep_unmapped = keep_unmapped
         self._perf_columns = perf_columns
         self._damo_space = damo_space
+        self._max_json = max_json_bytes
+        self._max_region_pages = max_region_pages
+        self._max_snapshot = max_snapshot_accesses
         self._good_lines = 0
-        self._opener = opener
+        self._source = source
         self._file: IO[bytes] | None = None  # opened when iteration starts
         self._iter: Iterator[TraceChunk] | None = None
 
@@ -407,6 +451,7 @@ class TraceReader:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._source.close()  # a one-pass stream not iterated yet
 
     def __enter__(self) -> TraceReader:
         return self
@@ -423,7 +468,7 @@ class TraceReader:
     # -- driver ------------------------------------------------------------------
 
     def _generate(self) -> Iterator[TraceChunk]:
-        self._file = self._opener()
+        self._file = self._source.open()
         parts = {
             "lackey": self._lackey,
             "perf": self._perf,
@@ -703,26 +748,43 @@ class TraceReader:
                             f"sample, got {2 if r[4] else 1}",
                         ))
                 rows = kept
+            chunk, good = None, 0
+            if rows:
+                assert ncols is not None
+                chunk, good, overflows = self._perf_rows(rows, linenos, ncols)
+                problems += overflows
             for ln, reason in sorted(problems):  # in line order: the first raises
                 self._bad(ln, reason)
-            if not rows:
+            if chunk is None:
                 continue
-            assert ncols is not None
-            self._good_lines += len(rows)
-            yield self._perf_rows(rows, ncols)
+            self._good_lines += good
+            yield chunk
 
-    def _perf_rows(self, rows: list[tuple[bytes, ...]], ncols: int) -> TraceChunk:
-        cols = self._perf_columns or (("addr", "phys_addr") if ncols == 2 else ("addr",))
-        has_cpu = bool(rows[0][0]) and all(r[0] for r in rows)
-        time_ns = np.array(
-            [int(r[1]) * 1_000_000_000 + int(r[2][:9].ljust(9, b"0")) for r in rows],
-            dtype=np.int64,
-        )
-        values = {
-            cols[0]: np.array([int(r[3], 16) for r in rows], dtype=np.uint64),
-        }
-        if ncols == 2:
-            values[cols[1]] = np.array([int(r[4], 16) for r in rows], dtype=np.uint64)
+    def _perf_rows(
+        self, rows: list[tuple[bytes, ...]], linenos: list[int], ncols: int
+    ) -> tuple[TraceChunk | None, int, list[tuple[int, str]]]:
+        """The samples of ``rows`` as a chunk, the rows kept, the lines whose values overflow.
+
+        A timestamp beyond int64 nanoseconds, an address wider than 64 bits
+        or a CPU beyond int32 makes the conversion fail as a whole; only
+        then are the rows checked one by one (the common case pays nothing).
+        """
+        problems: list[tuple[int, str]] = []
+        try:
+            arrays = self._perf_arrays(rows, ncols)
+        except (OverflowError, ValueError):
+            kept = []
+            for r, ln in zip(rows, linenos):
+                reason = _perf_overflow(r)
+                if reason is None:
+                    kept.append(r)
+                else:
+                    problems.append((ln, reason))
+            if not kept:
+                return None, 0, problems
+            rows = kept
+            arrays = self._perf_arrays(rows, ncols)  # every value fits now
+        time_ns, values, cpu = arrays
         vaddr = values.get("addr")
         pfn = None
         keep = None
@@ -735,10 +797,30 @@ class TraceReader:
                 if not dropped:
                     keep = None
             pfn = phys >> np.uint64(self._page_shift)
-        cpu = np.array([int(r[0]) for r in rows], dtype=np.int32) if has_cpu else None
         nid = self._nids_of(cpu) if cpu is not None else None
         chunk = TraceChunk(time_ns=time_ns, pfn=pfn, vaddr=vaddr, cpu=cpu, nid=nid)
-        return chunk if keep is None else chunk[keep]
+        return (chunk if keep is None else chunk[keep]), len(rows), problems
+
+    def _perf_arrays(
+        self, rows: list[tuple[bytes, ...]], ncols: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """``time_ns``, the address columns by name and ``cpu`` of ``rows``.
+
+        Raises OverflowError (or ValueError) when a value does not fit.
+        """
+        cols = self._perf_columns or (("addr", "phys_addr") if ncols == 2 else ("addr",))
+        has_cpu = bool(rows[0][0]) and all(r[0] for r in rows)
+        time_ns = np.array(
+            [int(r[1]) * 1_000_000_000 + int(r[2][:9].ljust(9, b"0")) for r in rows],
+            dtype=np.int64,
+        )
+        values = {
+            cols[0]: np.array([int(r[3], 16) for r in rows], dtype=np.uint64),
+        }
+        if ncols == 2:
+            values[cols[1]] = np.array([int(r[4], 16) for r in rows], dtype=np.uint64)
+        cpu = np.array([int(r[0]) for r in rows], dtype=np.int32) if has_cpu else None
+        return time_ns, values, cpu
 
     def _nids_of(self, cpu: np.ndarray) -> np.ndarray | None:
         table = self._cpu_to_node
@@ -755,7 +837,7 @@ class TraceReader:
     def _csv(self) -> Iterator[TraceChunk]:
         columns: list[str] | None = None
         layout: dict[str, int] = {}
-        time_scale = 1
+        time_name = "time_ns"
         for block, lineno0 in self._blocks():
             lines = block.split(b"\n")[:-1]
             rows: list[bytes] = []
@@ -769,7 +851,7 @@ class TraceReader:
                     problems.append((lineno0 + i, self._too_long()))
                     continue
                 if columns is None:
-                    columns, layout, time_scale = self._csv_header(line, lineno0 + i)
+                    columns, layout, time_name = self._csv_header(line, lineno0 + i)
                     continue
                 rows.append(line)
                 linenos.append(lineno0 + i)
@@ -777,13 +859,13 @@ class TraceReader:
                 for ln, reason in problems:
                     self._bad(ln, reason)
                 continue
-            part = self._csv_rows(rows, linenos, columns, layout, time_scale, problems)
+            part = self._csv_rows(rows, linenos, columns, layout, time_name, problems)
             if part is not None:
                 yield part
         if columns is None:
             raise ValueError(f"{self.path}: empty CSV trace (no header line)")
 
-    def _csv_header(self, line: bytes, lineno: int) -> tuple[list[str], dict[str, int], int]:
+    def _csv_header(self, line: bytes, lineno: int) -> tuple[list[str], dict[str, int], str]:
         try:
             names = [c.strip().lower() for c in line.decode("ascii").split(",")]
         except UnicodeDecodeError:
@@ -791,7 +873,7 @@ class TraceReader:
         layout = _column_layout(names, f"{self.path}:{lineno}: CSV header")
         time_name = next(n for n in _TIME_COLUMNS if n in layout)
         layout["time_ns"] = layout.pop(time_name)
-        return names, layout, _TIME_COLUMNS[time_name]
+        return names, layout, time_name
 
     def _csv_rows(
         self,
@@ -799,7 +881,7 @@ class TraceReader:
         linenos: list[int],
         columns: list[str],
         layout: dict[str, int],
-        time_scale: int,
+        time_name: str,
         problems: list[tuple[int, str]],
     ) -> TraceChunk | None:
         ncol = len(columns)
@@ -819,7 +901,7 @@ class TraceReader:
             flat = b",".join(rows).split(b",")
             table = np.array(flat).reshape(len(rows), ncol)
             for name, col in layout.items():
-                out[name] = self._int_column(table[:, col], name, linenos, good, problems)
+                out[name] = self._int_column(table[:, col], name, linenos, good, problems, time_name)
         for ln, reason in sorted(problems):  # report in line order: the first raises
             self._bad(ln, reason)
         if not rows or not good.any():
@@ -827,7 +909,8 @@ class TraceReader:
         if not good.all():
             out = {k: v[good] for k, v in out.items()}
         self._good_lines += int(good.sum())
-        if time_scale != 1:
+        time_scale = _TIME_COLUMNS[time_name]
+        if time_scale != 1:  # no overflow: _int_column bounded the column by its unit
             out["time_ns"] = out["time_ns"] * np.int64(time_scale)
         if "cpu" in out and "nid" not in out and self._cpu_to_node is not None:
             nid = self._nids_of(out["cpu"])
@@ -842,9 +925,21 @@ class TraceReader:
         linenos: list[int],
         good: np.ndarray,
         problems: list[tuple[int, str]],
+        time_name: str,
     ) -> np.ndarray:
-        """Parse one CSV column; bad values go to ``problems`` and out of ``good``."""
-        dtype, lo, hi = _COLUMN_RANGE[name]
+        """Parse one CSV column; bad values go to ``problems`` and out of ``good``.
+
+        Values are decimal (leading zeros do not make them octal), except in
+        ``pfn`` and ``vaddr``, where a ``0x`` prefix makes one hex. numpy's
+        conversion reads decimal only, so a column of a block it parses
+        means the same as when one hex value sends the block down the
+        per-value path. The time column (``name`` "time_ns", named
+        ``time_name`` in the header) is bounded by its own unit, so that its
+        conversion to nanoseconds fits in int64.
+        """
+        label = time_name if name == "time_ns" and _TIME_COLUMNS[time_name] != 1 else name
+        dtype, lo, hi = _COLUMN_RANGE[label]
+        hex_ok = name in ("pfn", "vaddr")
         values: np.ndarray
         try:
             values = np.char.strip(col).astype(dtype)
@@ -860,15 +955,17 @@ class TraceReader:
             try:
                 if name == "src" and text and not text.lstrip(b"-").isdigit():
                     v = _source_by_name(text)
+                elif hex_ok and text[:2] in (b"0x", b"0X"):
+                    v = int(text, 16)
                 else:
-                    v = int(text, 0 if name in ("pfn", "vaddr") else 10)
+                    v = int(text, 10)
             except ValueError:
                 good[i] = False
-                problems.append((linenos[i], f"{name}: not an integer: {text[:40]!r}"))
+                problems.append((linenos[i], f"{label}: not an integer: {text[:40]!r}"))
                 continue
             if not lo <= v <= hi:
                 good[i] = False
-                problems.append((linenos[i], f"{name}: {v} out of range [{lo}, {hi}]"))
+                problems.append((linenos[i], f"{label}: {v} out of range [{lo}, {hi}]"))
                 continue
             values[i] = v
         return values
@@ -885,9 +982,17 @@ class TraceReader:
                 f"named pfn|vaddr and time_ns (and optional nid, cpu, src); got dtype {dtype}"
             )
         layout = _column_layout(list(dtype.names), f"{self.path}: .npy fields")
+        for name in layout:
+            field = dtype.fields[name][0]  # type: ignore[index]
+            if field.shape != () or field.itemsize == 0:
+                raise ValueError(
+                    f"{self.path}: .npy field {name!r} must be one integer per record, got dtype {field}"
+                )
+        if dtype.itemsize > _NPY_READ_BYTES:
+            raise ValueError(f"{self.path}: .npy records of {dtype.itemsize} bytes are too wide for a trace")
         time_name = next(n for n in _TIME_COLUMNS if n in layout)
         scale = _TIME_COLUMNS[time_name]
-        step = self._chunk_size
+        step = min(self._chunk_size, _NPY_READ_BYTES // dtype.itemsize)  # bounded reads
         done = 0
         while done < count:
             n = min(step, count - done)
@@ -895,7 +1000,8 @@ class TraceReader:
             out = {}
             for name in layout:
                 key = "time_ns" if name == time_name else name
-                out[key] = self._checked(np.asarray(arr[name]), key, done)
+                # checked against its own unit's range, so that scaling cannot overflow
+                out[key] = self._checked(np.asarray(arr[name]), name, done)
             if scale != 1:
                 out["time_ns"] = out["time_ns"] * np.int64(scale)
             done += n
@@ -940,7 +1046,7 @@ class TraceReader:
                     for name, (stream, dtype) in streams.items():
                         key = "time_ns" if name == time_name else name
                         arr = _read_exact(stream, dtype, n, f"{self.path}[{members[name]}]", done, count)
-                        out[key] = self._checked(arr, key, done)
+                        out[key] = self._checked(arr, name, done)  # in its own unit's range
                     if scale != 1:
                         out["time_ns"] = out["time_ns"] * np.int64(scale)
                     done += n
@@ -980,89 +1086,218 @@ class TraceReader:
     # -- damo -----------------------------------------------------------------------
 
     def _damo(self) -> Iterator[TraceChunk]:
-        f = self._file
-        assert f is not None
-        raw = f.read()
-        if raw[:1] == b"\x78":
-            try:
-                raw = zlib.decompress(raw)
-            except zlib.error as e:
-                raise ValueError(f"{self.path}: corrupt zlib-compressed damo record ({e})") from None
-        try:
-            doc = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            where = f":{e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
-            raise ValueError(f"{self.path}{where}: not a damo JSON record ({e})") from None
-        del raw
+        # the parsed document is dropped once its regions are gathered
+        windows = self._damo_windows(self._damo_document())
+        for (t0, t1), (slots, spans, accesses) in sorted(windows.items()):
+            slots = max(slots, max(n for _, _, n in spans))
+            yield from self._damo_expand(spans, t0, t1, slots, accesses)
+
+    def _damo_windows(self, doc: Any) -> dict[tuple[int, int], list[Any]]:
+        """The regions with accesses of every snapshot, checked against the limits.
+
+        Snapshots of all records are grouped by time window, so that records
+        of several targets monitored together come out merged in time order:
+        ``(t0, t1) -> [sampling slots, [(first page, end page, accesses)], total accesses]``.
+        """
         page = self._page_size
-        # Snapshots of all records, grouped by time window so that records of
-        # several targets monitored together come out merged in time order.
-        windows: dict[tuple[int, int], tuple[int, list[tuple[int, int, int]]]] = {}
+        windows: dict[tuple[int, int], list[Any]] = {}
         for ri, record in enumerate(_damo_records(doc, self.path)):
             where = f"{self.path}: damo record {ri}"
             if not isinstance(record, dict) or not isinstance(record.get("snapshots"), list):
                 raise ValueError(f"{where}: expected an object with a 'snapshots' list")
-            slots_hint = _damo_slots(record.get("intervals"))
+            slots_hint = _damo_slots(record.get("intervals"), where)
             for si, snap in enumerate(record["snapshots"]):
                 w = f"{where} snapshot {si}"
                 if not isinstance(snap, dict):
                     raise ValueError(f"{w}: expected an object")
                 t0 = _damo_int(snap.get("start_time"), f"{w} start_time")
                 t1 = _damo_int(snap.get("end_time"), f"{w} end_time")
+                if not 0 <= t0 <= _INT64_MAX or not 0 <= t1 <= _INT64_MAX:
+                    raise ValueError(f"{w}: times must be in [0, 2**63) ns, got [{t0}, {t1})")
                 if t1 < t0:
                     raise ValueError(f"{w}: end_time {t1} is before start_time {t0}")
                 regions = snap.get("regions")
                 if not isinstance(regions, list):
                     raise ValueError(f"{w}: 'regions' must be a list")
                 spans = []
+                accesses = windows.get((t0, t1), [0, [], 0])[2]  # of this time window so far
                 for gi, reg in enumerate(regions):
                     wr = f"{w} region {gi}"
                     if not isinstance(reg, dict):
                         raise ValueError(f"{wr}: expected an object")
                     start = _damo_int(reg.get("start"), f"{wr} start")
                     end = _damo_int(reg.get("end"), f"{wr} end")
-                    if start < 0 or end < start:
-                        raise ValueError(f"{wr}: bad range [{start}, {end})")
+                    if start < 0 or end < start or end > 2**64:
+                        raise ValueError(f"{wr}: bad range [{start}, {end}) (addresses are 64-bit)")
                     n = _damo_accesses(reg.get("nr_accesses"), slots_hint, wr)
-                    if n > 0 and end > start:
-                        spans.append((start // page, -(-end // page), n))
+                    if n == 0 or end == start:
+                        continue  # nothing to expand, however large the region
+                    first, last = start // page, -(-end // page)
+                    if last - first > self._max_region_pages:
+                        raise ValueError(
+                            f"{wr}: {last - first} pages, more than max_region_pages="
+                            f"{self._max_region_pages} (pass a larger max_region_pages to open_trace)"
+                        )
+                    accesses += (last - first) * n
+                    if accesses > self._max_snapshot:
+                        raise ValueError(
+                            f"{wr}: the snapshot expands to more than max_snapshot_accesses="
+                            f"{self._max_snapshot} accesses (pages times nr_accesses of its regions, "
+                            f"with the other records' snapshots of the same time window; pass a "
+                            f"larger max_snapshot_accesses to open_trace)"
+                        )
+                    if n > _DAMO_MAX_SLOTS:
+                        raise ValueError(f"{wr} nr_accesses: {n} is above {_DAMO_MAX_SLOTS}")
+                    spans.append((first, last, n))
                 if not spans:
                     continue
                 self._good_lines += 1
-                slots, held = windows.get((t0, t1), (0, []))
-                windows[(t0, t1)] = (max(slots, slots_hint or 0), held + spans)
-        for (t0, t1), (slots, spans) in sorted(windows.items()):
-            slots = max(slots, max(n for _, _, n in spans))
-            yield from self._damo_expand(spans, t0, t1, slots, self._damo_space == "paddr")
+                held = windows.setdefault((t0, t1), [0, [], 0])
+                held[0] = max(held[0], slots_hint or 0)
+                held[1] += spans
+                held[2] = accesses
+        return windows
+
+    def _damo_document(self) -> Any:
+        """The damo record, parsed; its text bounded by ``max_json_bytes``.
+
+        A regular file is read twice: a first pass only counts the
+        decompressed bytes, so that a compression bomb costs time and no
+        memory. A one-pass stream is read once, into at most
+        ``max_json_bytes`` bytes.
+        """
+        if self._source.regular:
+            with self._source.open() as f:
+                total = 0
+                for piece in self._damo_pieces(f):
+                    total += len(piece)
+                    if total > self._max_json:
+                        self._damo_too_big()
+        assert self._file is not None
+        text = bytearray()
+        for piece in self._damo_pieces(self._file):
+            text += piece
+            if len(text) > self._max_json:
+                self._damo_too_big()
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{self.path}:{e.lineno}: not a damo JSON record ({e})") from None
+        except RecursionError:
+            raise ValueError(f"{self.path}: not a damo JSON record (nested too deeply)") from None
+        except ValueError as e:  # UnicodeDecodeError, a number of too many digits
+            raise ValueError(f"{self.path}: not a damo JSON record ({e})") from None
+
+    def _damo_too_big(self) -> None:
+        raise ValueError(
+            f"{self.path}: the damo record's JSON text is longer than max_json_bytes="
+            f"{self._max_json} bytes after decompression (pass a larger max_json_bytes to open_trace)"
+        )
+
+    def _damo_pieces(self, f: IO[bytes]) -> Iterator[bytes]:
+        """The JSON text of the damo record ``f`` in pieces of at most 1 MiB.
+
+        gzip, bzip2 and xz are undone by ``f`` itself; damo's own
+        ``json_compressed`` (zlib) is undone here, never more than a piece
+        at a time. The text must start with ``[`` or ``{``: anything else
+        (binary data, another format) fails at its first bytes.
+        """
+        data = f.read(_DAMO_PIECE)
+        started = False
+        for piece in self._damo_inflated(f, data) if data[:1] == b"\x78" else self._damo_raw(f, data):
+            if not started:
+                lead = piece.lstrip(b" \t\r\n")
+                if lead.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+                    lead = lead[3:].lstrip(b" \t\r\n")
+                if lead:
+                    if lead[:1] not in (b"[", b"{"):
+                        raise ValueError(
+                            f"{self.path}: not a damo JSON record (it starts with {lead[:16]!r})"
+                        )
+                    started = True
+            yield piece
+
+    @staticmethod
+    def _damo_raw(f: IO[bytes], data: bytes) -> Iterator[bytes]:
+        while data:
+            yield data
+            data = f.read(_DAMO_PIECE)
+
+    def _damo_inflated(self, f: IO[bytes], data: bytes) -> Iterator[bytes]:
+        z = zlib.decompressobj()
+        try:
+            while data and not z.eof:
+                out = z.decompress(data, _DAMO_PIECE)
+                while True:
+                    yield out
+                    if not z.unconsumed_tail:
+                        break
+                    out = z.decompress(z.unconsumed_tail, _DAMO_PIECE)
+                data = f.read(_DAMO_PIECE)
+        except zlib.error as e:
+            raise ValueError(f"{self.path}: corrupt zlib-compressed damo record ({e})") from None
+        if not z.eof:
+            raise ValueError(f"{self.path}: corrupt zlib-compressed damo record (truncated)")
 
     def _damo_expand(
-        self, spans: list[tuple[int, int, int]], t0: int, t1: int, slots: int, physical: bool
+        self, spans: list[tuple[int, int, int]], t0: int, t1: int, slots: int, accesses: int
     ) -> Iterator[TraceChunk]:
         """Accesses of one snapshot, in time order.
 
         The snapshot's duration is cut into ``slots`` sampling slots (the
         aggregation interval over the sampling interval when known); a region
         with ``n`` accesses is accessed in ``n`` slots evenly spread over them
-        (slot ``floor(i * slots / n)`` for ``i < n``), all of its pages at the
-        start of each of those slots.
+        (slot ``floor(i * slots / n)`` for ``i < n``, all distinct since
+        ``n <= slots``), all of its pages at the start of each of those slots,
+        regions in their order within a slot.
+
+        The slots are walked in runs holding about one chunk of accesses, and
+        each run is computed with numpy: time and memory grow with the
+        accesses (``accesses`` in all), never with the number of slots.
         """
-        dur = t1 - t0
-        used: list[set[int]] = [
-            {(i * slots) // n for i in range(min(n, slots))} for (_, _, n) in spans
-        ]
-        for slot in range(slots):
-            t = t0 + (slot * dur) // slots
-            for (first, last, _), slot_set in zip(spans, used):
-                if slot not in slot_set:
-                    continue
-                for lo in range(first, last, self._chunk_size):
-                    hi = min(last, lo + self._chunk_size)
-                    pages = np.arange(lo, hi, dtype=np.uint64)
-                    times = np.full(hi - lo, t, dtype=np.int64)
-                    if physical:
-                        yield TraceChunk(time_ns=times, pfn=pages)
-                    else:
-                        yield TraceChunk(time_ns=times, vaddr=pages * np.uint64(self._page_size))
+        first = np.array([s[0] for s in spans], dtype=np.uint64)
+        npages = np.array([s[1] - s[0] for s in spans], dtype=np.int64)
+        n = np.array([s[2] for s in spans], dtype=np.int64)
+        ids = np.arange(len(spans), dtype=np.int64)
+        target = max(self._chunk_size, 1 << 16)
+        run = max(1, target * slots // max(accesses, 1))  # slots per run
+        # slot k starts at t0 + k * dur // slots = t0 + k * q + k * r // slots, in int64
+        q, r = divmod(t1 - t0, slots)
+        for a in range(0, slots, run):
+            b = min(slots, a + run)
+            # accesses i of each region in slots [a, b): ceil(a * n / slots) <= i < ceil(b * n / slots)
+            lo = -((-a * n) // slots)
+            count = -((-b * n) // slots) - lo
+            events = int(count.sum())
+            if events == 0:
+                continue
+            region = np.repeat(ids, count)
+            i = lo[region] + (np.arange(events, dtype=np.int64) - (np.cumsum(count) - count)[region])
+            slot = (i * slots) // n[region]
+            order = np.lexsort((region, slot))
+            region, slot = region[order], slot[order]
+            times = np.int64(t0) + slot * np.int64(q) + (slot * np.int64(r)) // np.int64(slots)
+            yield from self._damo_pages(first[region], npages[region], times, target)
+
+    def _damo_pages(
+        self, first: np.ndarray, npages: np.ndarray, times: np.ndarray, target: int
+    ) -> Iterator[TraceChunk]:
+        """Every page of each (region, slot) event in order, in chunks of ``target`` accesses."""
+        ends = np.cumsum(npages)
+        starts = ends - npages
+        total = int(ends[-1])
+        for lo in range(0, total, target):
+            hi = min(total, lo + target)
+            e0 = int(np.searchsorted(ends, lo, side="right"))
+            e1 = int(np.searchsorted(ends, hi - 1, side="right")) + 1
+            count = np.minimum(ends[e0:e1], hi) - np.maximum(starts[e0:e1], lo)
+            event = np.repeat(np.arange(e0, e1), count)
+            offset = np.arange(lo, hi, dtype=np.int64) - starts[event]
+            pages = first[event] + offset.astype(np.uint64)
+            if self._damo_space == "paddr":
+                yield TraceChunk(time_ns=times[event], pfn=pages)
+            else:
+                yield TraceChunk(time_ns=times[event], vaddr=pages * np.uint64(self._page_size))
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -1120,6 +1355,38 @@ def _column_layout(names: list[str], where: str) -> dict[str, int]:
     return layout
 
 
+def _digits_value(text: bytes, base: int, max_digits: int) -> int | None:
+    """``text`` (digits of ``base``) as an int, or None beyond ``max_digits`` significant digits.
+
+    Counting the digits first keeps a hostile number from costing a
+    quadratic ``int()`` (or hitting Python's limit on digits).
+    """
+    digits = text.lstrip(b"0")
+    return None if len(digits) > max_digits else int(digits or b"0", base)
+
+
+def _perf_overflow(row: tuple[bytes, ...]) -> str | None:
+    """Why a matched perf sample's values do not fit their types, or None."""
+    cpu, secs, frac, addr, phys = row
+    s = _digits_value(secs, 10, 19)
+    if s is None or s * 1_000_000_000 + int(frac[:9].ljust(9, b"0")) > _INT64_MAX:
+        return (f"timestamp {_short(secs)}.{_short(frac)} s is too large "
+                f"(int64 nanoseconds end at {_INT64_MAX // 10**9}.{_INT64_MAX % 10**9:09d} s)")
+    for column in (addr, phys):
+        if column and _digits_value(column, 16, 16) is None:
+            return f"address {_short(column)} is wider than 64 bits"
+    if cpu:
+        c = _digits_value(cpu, 10, 10)
+        if c is None or c > 2**31 - 1:
+            return f"CPU {_short(cpu)} is above {2**31 - 1}"
+    return None
+
+
+def _short(text: bytes) -> str:
+    """At most 24 characters of ``text`` for a message."""
+    return text[:24].decode("ascii", "replace") + ("..." if len(text) > 24 else "")
+
+
 def _source_by_name(text: bytes) -> int:
     name = text.decode("ascii", "replace").strip().upper()
     if name.startswith("PGHOT_"):
@@ -1163,8 +1430,12 @@ def _damo_records(doc: Any, path: str) -> list[Any]:
     raise ValueError(f"{path}: damo record: expected a list of records with 'snapshots'")
 
 
-def _damo_slots(intervals: Any) -> int | None:
-    """Sampling slots per aggregation interval, from a record's ``intervals``."""
+def _damo_slots(intervals: Any, where: str) -> int | None:
+    """Sampling slots per aggregation interval, from a record's ``intervals``.
+
+    None when the intervals are missing or unusable; an error when they
+    make more than 2**31 - 1 slots.
+    """
     if not isinstance(intervals, dict):
         return None
     try:
@@ -1174,6 +1445,11 @@ def _damo_slots(intervals: Any) -> int | None:
         return None
     if sample <= 0 or aggr < sample:
         return None
+    if aggr // sample > _DAMO_MAX_SLOTS:
+        raise ValueError(
+            f"{where} intervals: aggregation {aggr} over sampling {sample} is more than "
+            f"{_DAMO_MAX_SLOTS} sampling slots"
+        )
     return aggr // sample
 
 
@@ -1186,8 +1462,10 @@ def _damo_accesses(value: Any, slots: int | None, where: str) -> int:
             try:
                 percent = float(str(value["percent"]).rstrip("% "))
             except ValueError:
+                percent = float("nan")
+            if not 0 <= percent <= 100:  # NaN and infinities included
                 raise ValueError(f"{where} nr_accesses: bad percent {value['percent']!r}") from None
-            return max(0, int(percent * slots / 100))
+            return int(percent * slots / 100)
         else:
             raise ValueError(f"{where} nr_accesses: no 'samples' (and no 'percent' with known intervals)")
     n = _damo_int(value, f"{where} nr_accesses")
@@ -1226,17 +1504,160 @@ def _read_exact(f: IO[bytes], dtype: np.dtype, n: int, path: str, done: int, cou
     return np.frombuffer(data, dtype=dtype)
 
 
+def _compression(magic: bytes) -> str | None:
+    """The compression named by a file's first bytes: "gzip", "bz2", "xz" or None."""
+    if magic[:2] == b"\x1f\x8b":
+        return "gzip"
+    if magic[:3] == b"BZh":
+        return "bz2"
+    if magic[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    return None
+
+
+def _decompressing(kind: str, f: Any) -> IO[bytes]:
+    """A reader of the decompressed content of ``f`` (a path or a binary file object)."""
+    if kind == "gzip":
+        return gzip.open(f, "rb")  # type: ignore[return-value]
+    if kind == "bz2":
+        return bz2.open(f, "rb")  # type: ignore[return-value]
+    return lzma.open(f, "rb")  # type: ignore[return-value]
+
+
 def _open_raw(path: str) -> IO[bytes]:
     """Open ``path`` for binary reading, decompressing gzip, bzip2 or xz."""
     with open(path, "rb") as f:
         magic = f.read(6)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if magic[:3] == b"BZh":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if magic[:6] == b"\xfd7zXZ\x00":
-        return lzma.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+    kind = _compression(magic)
+    return open(path, "rb") if kind is None else _decompressing(kind, path)
+
+
+class _Replay(io.RawIOBase):
+    """A one-pass stream whose head can be looked at, then read again.
+
+    A pipe, a FIFO or standard input can be read only once and cannot seek:
+    :meth:`head` reads the first bytes and keeps them, and reads then return
+    those bytes again before the rest of the stream. ``closes`` are closed
+    with it (the stream itself only when it is among them).
+    """
+
+    def __init__(self, raw: IO[bytes], closes: Sequence[Any]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._closes = closes
+        self._head: bytes | None = b""  # None once replayed and released
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes of the stream (fewer if it is shorter), not consumed."""
+        if self._head is None:
+            raise RuntimeError("the head of a stream can be looked at only before it is read")
+        parts = [self._head]
+        have = len(self._head)
+        while have < n:
+            data = self._raw.read(n - have)
+            if not data:
+                break
+            parts.append(data)
+            have += len(data)
+        self._head = b"".join(parts)
+        return self._head[:n]
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            k = min(len(view), len(self._head))
+            view[:k] = self._head[:k]
+            self._head = self._head[k:]
+            return k
+        self._head = None
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            for f in self._closes:
+                f.close()
+        super().close()
+
+
+class _Input:
+    """Where a trace's bytes come from.
+
+    A regular file is opened afresh for each pass (format detection, the
+    binary-data check, reading). Standard input (``"-"``), a pipe, a FIFO or
+    a device is opened once, its compression undone by a wrapper, and its
+    head kept for replay (:class:`_Replay`): everything reads the same
+    single pass, and nothing seeks.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        ``path`` is a directory.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.regular = False
+        self._stream: _Replay | None = None
+        self._opened = False
+        self._head: bytes | None = None  # of a regular file, read once
+        if path == "-":
+            raw: IO[bytes] = sys.stdin.buffer
+            closes: tuple[Any, ...] = ()  # standard input stays open
+        else:
+            mode = os.stat(path).st_mode  # FileNotFoundError now rather than when iterating
+            if stat.S_ISDIR(mode):
+                raise ValueError(f"{path}: is a directory, not a trace file")
+            if stat.S_ISREG(mode):
+                self.regular = True
+                return
+            raw = open(path, "rb")  # a FIFO blocks here until a writer opens it
+            closes = (raw,)
+        stream = _Replay(raw, closes)
+        try:
+            kind = _compression(stream.head(6))
+        except BaseException:
+            stream.close()
+            raise
+        if kind is not None:
+            below = io.BufferedReader(stream)
+            inner = _decompressing(kind, below)
+            stream = _Replay(inner, (inner, below))
+        self._stream = stream
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes of the (decompressed) trace, not consumed."""
+        try:
+            if self._stream is not None:
+                return self._stream.head(n)
+            if self._head is None or len(self._head) < n:
+                with _open_raw(self.path) as f:
+                    self._head = f.read(n)
+            return self._head[:n]
+        except (EOFError, zlib.error, lzma.LZMAError, OSError) as e:
+            if isinstance(e, (FileNotFoundError, PermissionError)):
+                raise
+            raise ValueError(f"{self.path}: truncated or corrupt compressed file ({e})") from None
+
+    def open(self) -> IO[bytes]:
+        """A binary reader of the (decompressed) trace: afresh, or the one stream."""
+        if self._stream is None:
+            return _open_raw(self.path)
+        if self._opened:
+            raise RuntimeError(f"{self.path}: a one-pass stream can be read only once")
+        self._opened = True
+        return io.BufferedReader(self._stream, buffer_size=1 << 16)
+
+    def close(self) -> None:
+        """Close the stream (idempotent; nothing to do for a regular file)."""
+        if self._stream is not None:
+            self._stream.close()
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
@@ -1254,7 +1675,13 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     Raises
     ------
     ValueError
-        The format cannot be told (the message says how to name it).
+        The format cannot be told (the message says how to name it), or
+        ``path`` is a directory.
+
+    Notes
+    -----
+    On standard input (``"-"``), a pipe or a FIFO this consumes the bytes it
+    looks at; :func:`open_trace` detects the format without consuming them.
 
     Examples
     --------
@@ -1269,7 +1696,19 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     'perf'
     """
     p = os.fspath(path)
-    name = os.path.basename(p).lower()
+    fmt = _format_by_name(p)
+    if fmt is not None:
+        return fmt
+    source = _Input(p)
+    try:
+        return _format_by_head(p, source.head(_SNIFF_BYTES))
+    finally:
+        source.close()
+
+
+def _format_by_name(path: str) -> str | None:
+    """The format a trace's file name says (its extension), or None."""
+    name = os.path.basename(path).lower()
     for ext in (".gz", ".bz2", ".xz"):
         if name.endswith(ext):
             name = name[: -len(ext)]
@@ -1277,11 +1716,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     for ext, fmt in by_ext.items():
         if name.endswith(ext):
             return fmt
-    with _open_raw(p) as f:
-        try:
-            head = f.read(_SNIFF_BYTES)
-        except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
-            raise ValueError(f"{p}: truncated or corrupt compressed file ({e})") from None
+    return None
+
+
+def _format_by_head(p: str, head: bytes) -> str:
+    """The format of a trace whose (decompressed) first bytes are ``head``."""
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"PK\x03\x04"):
@@ -1397,6 +1836,9 @@ def open_trace(
     keep_unmapped: bool = False,
     perf_columns: Sequence[str] | None = None,
     damo_space: str = "vaddr",
+    max_json_bytes: int = DAMO_MAX_JSON_BYTES,
+    max_region_pages: int = DAMO_MAX_REGION_PAGES,
+    max_snapshot_accesses: int = DAMO_MAX_SNAPSHOT_ACCESSES,
 ) -> TraceReader:
     """Open a memory-access trace for streaming.
 
@@ -1404,8 +1846,12 @@ def open_trace(
     ----------
     path : path-like
         The trace; gzip, bzip2 and xz compression are undone transparently.
+        ``"-"`` is standard input (``"./-"`` names a file called ``-``). A
+        pipe, a FIFO (e.g. ``<(zcat t.gz)``), standard input or a device is
+        read once, in one pass; a directory is an error.
     format : str, optional
-        One of :data:`FORMATS`; default: :func:`detect_format`.
+        One of :data:`FORMATS`; default: detected as :func:`detect_format`
+        does, without consuming a stream.
     chunk_size : int, optional
         Records per chunk (the last chunk may be shorter), default 2**20.
     skip_bad : bool, optional
@@ -1432,6 +1878,18 @@ def open_trace(
         ``-F time,cpu,phys_addr``.
     damo_space : {"vaddr", "paddr"}, optional
         damo: whether region addresses are virtual or physical.
+    max_json_bytes : int, optional
+        damo: longest accepted JSON text in bytes, after decompression,
+        default :data:`DAMO_MAX_JSON_BYTES` (64 MiB). The document is parsed
+        whole, which takes a few times (up to about 20 times, for a document
+        of tiny objects) its size in memory.
+    max_region_pages : int, optional
+        damo: most pages of one region with accesses, default
+        :data:`DAMO_MAX_REGION_PAGES` (2**26, 256 GiB of 4 KiB pages).
+    max_snapshot_accesses : int, optional
+        damo: most accesses a snapshot expands to (its regions' pages times
+        their ``nr_accesses``, the snapshots of all records over one time
+        window together), default :data:`DAMO_MAX_SNAPSHOT_ACCESSES` (2**28).
 
     Returns
     -------
@@ -1442,9 +1900,13 @@ def open_trace(
     ------
     FileNotFoundError
         ``path`` does not exist.
+    TypeError
+        An argument of the wrong type.
     ValueError
-        Bad arguments, an undetectable or wrong format, or (while iterating)
-        a malformed line: ``"PATH:LINE: reason"``.
+        Bad arguments, a directory, an undetectable or wrong format, binary
+        data in a text trace, or (while iterating) a malformed line:
+        ``"PATH:LINE: reason"`` (``"PATH: reason"`` where there are no lines),
+        a value out of range or a damo limit exceeded.
 
     Examples
     --------
@@ -1461,13 +1923,8 @@ def open_trace(
     (6, 2)
     """
     p = os.fspath(path)
-    os.stat(p)  # FileNotFoundError now rather than when iterating
-    if format is None:
-        fmt = detect_format(p)
-    else:
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-        fmt = format
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     chunk = operator.index(chunk_size)
     if chunk <= 0:
         raise ValueError(f"chunk_size must be > 0, got {chunk}")
@@ -1485,22 +1942,32 @@ def open_trace(
             raise ValueError(f"perf_columns must name 1 or 2 of 'addr', 'phys_addr', got {perf_columns!r}")
     if damo_space not in ("vaddr", "paddr"):
         raise ValueError(f"damo_space must be 'vaddr' or 'paddr', got {damo_space!r}")
+    json_cap = _limit(max_json_bytes, "max_json_bytes")
+    region_cap = _limit(max_region_pages, "max_region_pages")
+    snapshot_cap = _limit(max_snapshot_accesses, "max_snapshot_accesses")
     table = _cpu_table(cpu_to_node)
 
-    if fmt in ("lackey", "perf", "csv"):
-        with _open_raw(p) as f:
-            try:
-                head = f.read(_SNIFF_BYTES)
-            except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
-                raise ValueError(f"{p}: truncated or corrupt compressed file ({e})") from None
-        nul = head.find(b"\0")
-        if nul >= 0:
-            raise ValueError(f"{p}: binary data (NUL byte at offset {nul}), not a {fmt} text trace")
+    # Every argument is checked: only now is the trace opened (a stream is
+    # opened here once, and its head kept for the reader).
+    source = _Input(p)
+    try:
+        fmt = format if format is not None else _format_by_name(p)
+        if fmt is None:
+            fmt = _format_by_head(p, source.head(_SNIFF_BYTES))
+        if fmt in ("lackey", "perf", "csv"):
+            nul = source.head(_SNIFF_BYTES).find(b"\0")
+            if nul >= 0:
+                raise ValueError(f"{p}: binary data (NUL byte at offset {nul}), not a {fmt} text trace")
+        if fmt == "npz" and not source.regular:
+            raise ValueError(f"{p}: a .npz trace must be a regular file (a zip archive is read by seeking)")
+    except BaseException:
+        source.close()
+        raise
 
     return TraceReader(
         p,
         fmt,
-        lambda: _open_raw(p),
+        source,
         chunk_size=chunk,
         skip_bad=bool(skip_bad),
         ns_per_instr=ns,
@@ -1511,7 +1978,23 @@ def open_trace(
         keep_unmapped=bool(keep_unmapped),
         perf_columns=cols,
         damo_space=damo_space,
+        max_json_bytes=json_cap,
+        max_region_pages=region_cap,
+        max_snapshot_accesses=snapshot_cap,
     )
+
+
+def _limit(value: Any, name: str) -> int:
+    """A positive int option of :func:`open_trace`; TypeError/ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v}")
+    return v
 
 
 class PageMapper:

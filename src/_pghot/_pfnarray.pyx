@@ -1095,6 +1095,10 @@ cdef class PfnArrayTracker:
         """PFNs per section of the scan's hot flags."""
         return self._section_pages
 
+    def __reduce__(self):
+        raise TypeError("PfnArrayTracker cannot be pickled or saved: only the "
+                        "'hash' store writes snapshots")
+
     def __repr__(self):
         return (f"PfnArrayTracker(mode={self._mode!r}, records={len(self)}, "
                 f"threshold={self.s.L.thr}, window_ticks={self.s.L.window})")
