@@ -12,6 +12,9 @@ Test modules cannot import this file (pytest runs with
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -88,3 +91,34 @@ def four_nodes() -> Topology:
         ],
         default_node=2,
     )
+
+
+def _run_threads(targets: list[Callable[[], Any]], timeout: float = 120) -> list[Any]:
+    """One thread per callable, started together at a barrier, all joined;
+    the results in order, or the first error re-raised."""
+    results: list[Any] = [None] * len(targets)
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(targets))
+
+    def wrap(i: int) -> None:
+        try:
+            start.wait()
+            results[i] = targets[i]()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(len(targets))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=timeout)
+    assert not any(th.is_alive() for th in threads), "a thread did not finish"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def run_threads() -> Callable[..., list[Any]]:
+    """``run_threads(targets, timeout=120)``: run callables in threads, join them all."""
+    return _run_threads

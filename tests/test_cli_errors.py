@@ -409,3 +409,11 @@ def test_sigint_during_a_long_replay_exits_130(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 5
     assert p.returncode == 130
     assert err == b"pghot: interrupted\n" and out == b""
+
+
+def test_config_from_an_endless_device_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["replay", LACKEY, "--config", "/dev/zero"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pghot: error: /dev/zero: larger than 1 MiB") and err.count("\n") == 1

@@ -58,30 +58,6 @@ def _tracker(store: str, queue: str = "binary", **kw: Any) -> Any:
     return pghot.Tracker(TOPO, store=store, **kw)
 
 
-def _run_threads(targets: list[Callable[[], Any]], timeout: float = 120) -> list[Any]:
-    """One thread per callable, started together, all joined; re-raise the first error."""
-    results: list[Any] = [None] * len(targets)
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(targets))
-
-    def wrap(i: int) -> None:
-        try:
-            start.wait()
-            results[i] = targets[i]()
-        except BaseException as exc:  # noqa: BLE001 -- re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(len(targets))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=timeout)
-    assert not any(th.is_alive() for th in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
-    return results
-
-
 def _batches(seed: int, n_batches: int, size: int = 4000) -> list[tuple[np.ndarray, ...]]:
     """Accesses from both top-tier nodes (records change target) with time
     moving on in steps longer than the window (records expire)."""
@@ -117,7 +93,7 @@ def _assert_conserved(t: Any, outcomes: np.ndarray) -> None:
      ("binary", True, 600)],
 )
 def test_recorders_and_extractors_on_a_sharded_table(queue: str, evict: bool,
-                                                     n_batches: int) -> None:
+                                                     n_batches: int, run_threads: Any) -> None:
     """Two recorders and one extractor per top-tier node (the segfault of
     issue 9: a record's queue position read before its queue's lock was
     taken, while another shard's thread sifted the same heap; it crashed
@@ -141,12 +117,12 @@ def test_recorders_and_extractors_on_a_sharded_table(queue: str, evict: bool,
 
     def recorders() -> np.ndarray:
         try:
-            r = _run_threads([lambda: recorder(1), lambda: recorder(2)])
+            r = run_threads([lambda: recorder(1), lambda: recorder(2)])
         finally:
             done.set()
         return np.asarray(r[0] + r[1])
 
-    res = _run_threads([recorders, lambda: extractor(0, 0), lambda: extractor(1, 2)])
+    res = run_threads([recorders, lambda: extractor(0, 0), lambda: extractor(1, 2)])
     _assert_conserved(t, res[0])
     assert t.stats()["extracted"] == sum(extracted) > 0
     if evict:
@@ -154,7 +130,7 @@ def test_recorders_and_extractors_on_a_sharded_table(queue: str, evict: bool,
 
 
 @pytest.mark.parametrize("store", STORES)
-def test_every_store_conserves_under_threads(store: str) -> None:
+def test_every_store_conserves_under_threads(store: str, run_threads: Any) -> None:
     t = _tracker(store)
 
     def recorder(seed: int) -> np.ndarray:
@@ -165,11 +141,11 @@ def test_every_store_conserves_under_threads(store: str) -> None:
                 t.extract_batch(0 if seed % 2 else 2, 256)
         return total
 
-    res = _run_threads([lambda: recorder(3), lambda: recorder(4)])
+    res = run_threads([lambda: recorder(3), lambda: recorder(4)])
     _assert_conserved(t, res[0] + res[1])
 
 
-def test_single_calls_beside_batches() -> None:
+def test_single_calls_beside_batches(run_threads: Any) -> None:
     """record_access, lookup, stats and check from one thread, batches from another."""
     t = _tracker("hash", "binary")
     single = np.zeros(4, dtype=np.int64)
@@ -190,7 +166,7 @@ def test_single_calls_beside_batches() -> None:
                 t.stats()
                 t.check()
 
-    res = _run_threads([recorder, singles])
+    res = run_threads([recorder, singles])
     _assert_conserved(t, res[0] + single)
 
 
@@ -233,7 +209,7 @@ def _flipper(arr: np.ndarray, k: int, bad: int, done: threading.Event) -> None:
         arr[k] = good
 
 
-def test_srcs_rewritten_during_a_call_never_reach_the_loop() -> None:
+def test_srcs_rewritten_during_a_call_never_reach_the_loop(run_threads: Any) -> None:
     """Copy first, validate the copy: a call sees the good srcs or refuses the
     bad one.  Validating the caller's array and copying it afterwards let
     srcs = 3 into the loop: an out-of-bounds counter write, and about 16
@@ -258,14 +234,14 @@ def test_srcs_rewritten_during_a_call_never_reach_the_loop() -> None:
         finally:
             done.set()
 
-    _run_threads([caller, lambda: _flipper(srcs, n - 1, 3, done)])
+    run_threads([caller, lambda: _flipper(srcs, n - 1, 3, done)])
     s = t.stats()
     assert s["pghot_recorded_accesses"] == s["pghot_recorded_hwhints"] == accepted[0]
     t.check()
 
 
 @pytest.mark.parametrize("store", STORES)
-def test_set_movable_marks_only_the_pfns_it_was_given(store: str) -> None:
+def test_set_movable_marks_only_the_pfns_it_was_given(store: str, run_threads: Any) -> None:
     t = _tracker(store)
     named = LOWER_START + np.arange(0, 100_000, 2, dtype=np.uint64)  # even lower-tier PFNs
     arr = named.copy()
@@ -283,13 +259,13 @@ def test_set_movable_marks_only_the_pfns_it_was_given(store: str) -> None:
 
     # PFN 1 is top tier, refused; re-read after validation it marked
     # lower-tier PFN LOWER_START + 1, which nobody named
-    _run_threads([caller, lambda: _flipper(arr, len(arr) - 1, 1, done)])
+    run_threads([caller, lambda: _flipper(arr, len(arr) - 1, 1, done)])
     odd = LOWER_START + np.arange(1, 100_000, 2, dtype=np.uint64)
     counts = t.record_accesses(odd, -1, 0, 0)
     assert counts[Outcome.NOT_MOVABLE] == 0  # no PFN it was never given
 
 
-def test_pfns_and_nows_rewritten_during_a_call() -> None:
+def test_pfns_and_nows_rewritten_during_a_call(run_threads: Any) -> None:
     t = _tracker("hash")
     n = 100_000
     pfns = LOWER_START + np.arange(n, dtype=np.int64)
@@ -315,7 +291,7 @@ def test_pfns_and_nows_rewritten_during_a_call() -> None:
             pfns[:] = good
             nows[:] = 0
 
-    _run_threads([caller, flip])
+    run_threads([caller, flip])
     _assert_conserved(t, accepted)
 
 
@@ -323,7 +299,8 @@ def test_pfns_and_nows_rewritten_during_a_call() -> None:
 
 
 @pytest.mark.parametrize("how", ["save", "pickle"])
-def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path) -> None:
+def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path,
+                                                      run_threads: Any) -> None:
     t = _tracker("hash", "binary")
     done = threading.Event()
     snaps: list[Any] = []
@@ -351,7 +328,7 @@ def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path)
         finally:
             done.set()
 
-    _run_threads([lambda: recorder(8), lambda: recorder(9), snapshotter])
+    run_threads([lambda: recorder(8), lambda: recorder(9), snapshotter])
     assert len(snaps) == 12
     for s in snaps:
         s.check()  # counters agree with the table: check 17 runs, no batch is active
@@ -379,7 +356,7 @@ def _wait_child(pid: int, timeout: float) -> int:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.parametrize("store", STORES)
-def test_fork_while_batches_run_gives_a_usable_child(store: str) -> None:
+def test_fork_while_batches_run_gives_a_usable_child(store: str, run_threads: Any) -> None:
     t = _tracker(store)
     done = threading.Event()
     codes: list[int] = []
@@ -419,7 +396,7 @@ def test_fork_while_batches_run_gives_a_usable_child(store: str) -> None:
         finally:
             done.set()
 
-    _run_threads([recorder, singles, forker])
+    run_threads([recorder, singles, forker])
     assert codes == [0] * 10
     t.check()
 

@@ -103,14 +103,15 @@ from __future__ import annotations
 
 import bisect
 import enum
-import operator
 import threading
 from typing import Any, SupportsIndex
 
 import numpy as np
-from numpy.ma import MaskedArray as _MaskedArray  # imported now: numpy loads it lazily
 import numpy.typing as npt
+from numpy.ma import MaskedArray as _MaskedArray  # imported now: numpy loads it lazily
 
+from pghot._validate import bool_arg as _bool_arg
+from pghot._validate import int_in as _int_arg
 from pghot.topology import Topology
 
 __all__ = ["MigrateStatus", "TieredMemory"]
@@ -150,23 +151,8 @@ class MigrateStatus(enum.IntEnum):
 # -- argument helpers ---------------------------------------------------------------
 
 
-def _int_arg(value: Any, name: str, low: int = 0, high: int = _INT64_MAX) -> int:
-    """``value`` as a Python int in ``[low, high]``; TypeError/ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int, not bool")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
-    if not low <= v <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {v}")
-    return v
 
 
-def _bool_arg(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-    return bool(value)
 
 
 def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int64]:

@@ -180,6 +180,7 @@ _INT_FIELDS = ("page_size", "hz", "interval_ms", "oracle_interval_ms", "ping_pon
 _OPT_INT_FIELDS = ("top_pages", "lower_pages", "second_access_window_ms")
 _NUM_FIELDS = ("top_ns", "lower_ns", "migration_ns")
 _SPILL_BYTES = 256 << 20
+_CONFIG_MAX_BYTES = 1 << 20       # a configuration file is read whole, up to this
 _HEAT_BINS = 200
 #: most metrics bins (time-series points) a replay keeps; a longer trace gets wider bins
 MAX_BINS = 100_000
@@ -449,7 +450,9 @@ def load_config(path: str | os.PathLike[str]) -> SimConfig:
     """
     p = os.fspath(path)
     with open(p, "rb") as f:
-        raw = f.read()
+        raw = f.read(_CONFIG_MAX_BYTES + 1)  # bounded: /dev/zero is not a config
+    if len(raw) > _CONFIG_MAX_BYTES:
+        raise ValueError(f"{p}: larger than {_CONFIG_MAX_BYTES >> 20} MiB, not a config file")
     if p.endswith(".json"):
         try:
             data = json.loads(raw)

@@ -38,6 +38,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pghot._validate import bool_arg as _bool
+from pghot._validate import int_in as _int_in
+
 from pghot._types import NUMA_NO_NODE, Source
 
 __all__ = [
@@ -129,25 +132,8 @@ _JIFFIES_MAX = 2**62
 _INT64_MAX = 2**63 - 1
 
 
-def _int_in(value: Any, name: str, low: int, high: int | None) -> int:
-    """``value`` as an int in ``[low, high]`` (no upper bound for None); TypeError/ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int, not bool")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
-    if v < low or (high is not None and v > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {v}")
-    return v
 
 
-def _bool(value: Any, name: str) -> bool:
-    """``value`` as a bool; TypeError unless it is a (numpy) bool."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
-    return bool(value)
 
 
 def _search(times: np.ndarray, when: int) -> int:

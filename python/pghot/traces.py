@@ -104,6 +104,8 @@ from typing import IO, Any, SupportsIndex
 
 import numpy as np
 
+from pghot._validate import int_in
+
 from pghot._types import NUMA_NO_NODE, Source
 
 __all__ = [
@@ -1986,15 +1988,7 @@ def open_trace(
 
 def _limit(value: Any, name: str) -> int:
     """A positive int option of :func:`open_trace`; TypeError/ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int, not bool")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
-    if v <= 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
-    return v
+    return int_in(value, name, 1, None)
 
 
 class PageMapper:

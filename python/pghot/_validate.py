@@ -1,0 +1,54 @@
+"""Argument checks of the Python layer: one error contract.
+
+A wrong type is a ``TypeError``, a bad value a ``ValueError``, and both name
+the argument.  The compiled core has its own (``src/_pghot/args.pxd``) with
+the same contract.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+INT64_MAX = 2**63 - 1
+
+
+def int_in(value: Any, name: str, low: int = 0, high: int | None = INT64_MAX) -> int:
+    """``value`` as a Python int in ``[low, high]`` (no upper bound when ``high`` is None).
+
+    Examples
+    --------
+    >>> int_in(3, "n", 1, 10)
+    3
+    >>> int_in(0, "n", 1, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be >= 1, got 0
+    >>> int_in(True, "n")
+    Traceback (most recent call last):
+    ...
+    TypeError: n must be an int, not bool
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+    if v < low or (high is not None and v > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {v}")
+    return v
+
+
+def bool_arg(value: Any, name: str) -> bool:
+    """``value`` as a bool; TypeError unless it is a (numpy) bool.
+
+    >>> bool_arg(np.bool_(True), "flag")
+    True
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return bool(value)
