@@ -20,6 +20,7 @@ MODULES = [
     "pghot.queues",
     "pghot.tracker",
     "pghot.snapshot",
+    "pghot._validate",
     "pghot._types",
     "pghot.topology",
     "pghot.reference",

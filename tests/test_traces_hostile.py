@@ -590,3 +590,14 @@ result = [r.pfns.tolist(), r.nows.tolist(), hf.scans, hf.next_scan, hf.unmapped]
     pfns, nows, scans, next_scan, unmapped = report["result"]
     assert pfns == [1, 3] and nows == [2**62, 2**62 + 1]
     assert scans == 2**62 + 10**15 + 1 and next_scan == scans and unmapped == 1 + 2 + 1 + 1
+
+
+@pytest.mark.parametrize("bad", ["x", 1.5, -1])
+def test_source_flush_names_now(bad: Any) -> None:
+    from pghot.sources import HintFault, PgtableScan
+
+    for src in (PgtableScan(interval_ms=10, origin_jiffies=0),
+                HintFault(scan_period_ms=5, scan_window_pages=10, origin_jiffies=0)):
+        src.feed([1, 2], None, [0, 1])
+        with pytest.raises((TypeError, ValueError), match="now"):
+            src.flush(bad)

@@ -436,7 +436,7 @@ class PgtableScan(_SourceBase):
             return Reports.empty()
         if now is None:
             return self._out(self._scan()) if self._pending else Reports.empty()
-        limit = operator.index(now)
+        limit = _int_in(now, "now", 0, None)
         out = []
         if self._pending and self._next_scan <= limit:
             out.append(self._scan())
@@ -639,7 +639,7 @@ class HintFault(_SourceBase):
         (0, [1, 2])
         """
         if now is not None and self._next_scan is not None:
-            limit = operator.index(now)
+            limit = _int_in(now, "now", 0, None)
             if self._next_scan <= limit:
                 self._scans((limit - self._next_scan) // self.period_jiffies + 1)
         return Reports.empty()
