@@ -615,31 +615,8 @@ THREAD_TOPO = Topology(
 )
 
 
-def _run_threads(targets: list[Callable[[], Any]]) -> list[Any]:
-    results: list[Any] = [None] * len(targets)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(targets))
-
-    def wrap(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = targets[i]()
-        except BaseException as exc:  # noqa: BLE001 -- re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(len(targets))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=120)
-    assert not any(th.is_alive() for th in threads)
-    if errors:
-        raise errors[0]
-    return results
-
-
 @pytest.mark.parametrize("mode", MODES)
-def test_threads_read_every_ready_pfn_once(mode: str) -> None:
+def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
     """Three threads record while a fourth extracts; then a final drain.
 
     Each PFN is accessed once or twice (threshold 2, one ``now``), so it
@@ -678,7 +655,7 @@ def test_threads_read_every_ready_pfn_once(mode: str) -> None:
     ext_thread = threading.Thread(target=lambda: ext.append(extractor()))
     ext_thread.start()
     try:
-        counts = _run_threads([functools.partial(recorder, k) for k in range(3)])
+        counts = run_threads([functools.partial(recorder, k) for k in range(3)])
     finally:
         done.set()
         ext_thread.join(timeout=60)
@@ -703,7 +680,7 @@ def test_threads_read_every_ready_pfn_once(mode: str) -> None:
         assert rec is not None and (rec.frequency, rec.queued) == (1, -1)
 
 
-def test_threads_hammering_the_same_pfns() -> None:
+def test_threads_hammering_the_same_pfns(run_threads: Any) -> None:
     """CAS updates of shared words: no access is lost, every read is counted."""
     t = PfnArrayTracker(THREAD_TOPO, threshold=7, scan_section_pages=1024)
     hot = np.arange(LOWER_START, LOWER_START + 64, dtype=np.int64)
@@ -724,7 +701,7 @@ def test_threads_hammering_the_same_pfns() -> None:
     th = threading.Thread(target=lambda: ext.append(extractor()))
     th.start()
     try:
-        n = sum(_run_threads([recorder, recorder]))
+        n = sum(run_threads([recorder, recorder]))
     finally:
         done.set()
         th.join(timeout=60)

@@ -451,30 +451,7 @@ THREAD_TOPO = Topology(
 )
 
 
-def _run_threads(targets: list[Callable[[], Any]]) -> list[Any]:
-    results: list[Any] = [None] * len(targets)
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(targets))
-
-    def wrap(i: int) -> None:
-        try:
-            start.wait()
-            results[i] = targets[i]()
-        except BaseException as exc:  # noqa: BLE001 -- re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(len(targets))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=120)
-    assert not any(th.is_alive() for th in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
-    return results
-
-
-def test_threads_conserve_records_exactly() -> None:
+def test_threads_conserve_records_exactly(run_threads: Any) -> None:
     """Every PFN accessed once or twice with one target and one time.
 
     It reaches its heap only on its second access, so it is extracted at
@@ -502,7 +479,7 @@ def test_threads_conserve_records_exactly() -> None:
             got.append(t.extract_batch(2 * (k % 2), 512))
         return counts, got
 
-    results = _run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
+    results = run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
     t.check()
     counts = sum(r[0] for r in results)
     extracted = np.concatenate([a for r in results for a in r[1]])
@@ -527,7 +504,7 @@ def test_threads_conserve_records_exactly() -> None:
 
 
 @pytest.mark.parametrize("evict_stale", [False, True])
-def test_threads_with_drops_conserve_records(evict_stale: bool) -> None:
+def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any) -> None:
     rng = np.random.default_rng(7 + evict_stale)
     n = 120_000
     pfns = LOWER_START + rng.zipf(1.3, n).astype(np.uint64) % 20_000
@@ -547,7 +524,7 @@ def test_threads_with_drops_conserve_records(evict_stale: bool) -> None:
             got += len(t.extract_batch(k % 2 * 2, 300, threshold=1 + k % 3))
         return counts, got
 
-    results = _run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
+    results = run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
     counts = sum(r[0] for r in results)
     extracted = sum(r[1] for r in results)
     t.check()
@@ -561,7 +538,7 @@ def test_threads_with_drops_conserve_records(evict_stale: bool) -> None:
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_threads_single_accesses_extraction_and_check() -> None:
+def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
     rng = np.random.default_rng(3)
     n = 4000
     work = [((LOWER_START + rng.integers(0, 3000, n)).tolist(),
@@ -590,7 +567,7 @@ def test_threads_single_accesses_extraction_and_check() -> None:
     th = threading.Thread(target=lambda: ext.append(extractor()))
     th.start()
     try:
-        results = _run_threads([functools.partial(recorder, k) for k in range(3)])
+        results = run_threads([functools.partial(recorder, k) for k in range(3)])
     finally:
         done.set()
         th.join(timeout=60)

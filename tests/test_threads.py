@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,36 +33,12 @@ TOPO = Topology(
 )
 
 
-def _run_threads(targets: list[Callable[[], Any]]) -> list[Any]:
-    """Start one thread per callable, join them all, re-raise the first error."""
-    results: list[Any] = [None] * len(targets)
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(targets))
-
-    def wrap(i: int) -> None:
-        try:
-            start.wait()
-            results[i] = targets[i]()
-        except BaseException as exc:  # noqa: BLE001 -- reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(len(targets))]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=120)
-    assert not any(th.is_alive() for th in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
-    return results
-
-
 def _target(pfn: np.ndarray) -> np.ndarray:
     """Promotion target used for a PFN in these tests: node 0 or node 2."""
     return np.where(pfn % 2 == 0, 0, 2)
 
 
-def test_concurrent_batches_conserve_records_exactly(queue_kind: str) -> None:
+def test_concurrent_batches_conserve_records_exactly(queue_kind: str, run_threads: Any) -> None:
     """No drops: present + extracted == distinct PFNs, every PFN accounted for.
 
     Each PFN is accessed once or twice in total (threshold 2), always with
@@ -98,7 +73,7 @@ def test_concurrent_batches_conserve_records_exactly(queue_kind: str) -> None:
             got.append(t.extract_batch(node, 2048))
         return counts, got
 
-    results = _run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
+    results = run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
     t.check()
 
     counts = sum(r[0] for r in results)
@@ -139,8 +114,7 @@ def test_concurrent_batches_conserve_records_exactly(queue_kind: str) -> None:
 
 
 def _drop_workload(
-    seed: int, evict_stale: bool, queue_kind: str
-) -> tuple[Tracker, np.ndarray, int]:
+    seed: int, evict_stale: bool, queue_kind: str, run_threads: Any) -> tuple[Tracker, np.ndarray, int]:
     rng = np.random.default_rng(seed)
     n = 400_000
     pfns = LOWER_START + rng.zipf(1.3, n).astype(np.uint64) % 60_000
@@ -165,14 +139,14 @@ def _drop_workload(
             got += len(t.extract_batch(k % 2 * 2, 300, threshold=1 + k % 3))
         return counts, got
 
-    results = _run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
+    results = run_threads([functools.partial(worker, k) for k in range(N_THREADS)])
     counts = sum(r[0] for r in results)
     extracted = sum(r[1] for r in results)
     return t, counts, extracted
 
 
-def test_concurrent_batches_with_drops_conserve_records(queue_kind: str) -> None:
-    t, counts, extracted = _drop_workload(7, evict_stale=False, queue_kind=queue_kind)
+def test_concurrent_batches_with_drops_conserve_records(queue_kind: str, run_threads: Any) -> None:
+    t, counts, extracted = _drop_workload(7, evict_stale=False, queue_kind=queue_kind, run_threads=run_threads)
     t.check()
     s = t.stats()
     assert s["table_full"] > 0
@@ -184,8 +158,8 @@ def test_concurrent_batches_with_drops_conserve_records(queue_kind: str) -> None
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_concurrent_batches_with_eviction_conserve_records(queue_kind: str) -> None:
-    t, counts, extracted = _drop_workload(8, evict_stale=True, queue_kind=queue_kind)
+def test_concurrent_batches_with_eviction_conserve_records(queue_kind: str, run_threads: Any) -> None:
+    t, counts, extracted = _drop_workload(8, evict_stale=True, queue_kind=queue_kind, run_threads=run_threads)
     t.check()
     s = t.stats()
     assert s["evicted"] > 0
@@ -196,7 +170,7 @@ def test_concurrent_batches_with_eviction_conserve_records(queue_kind: str) -> N
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_concurrent_single_accesses(queue_kind: str) -> None:
+def test_concurrent_single_accesses(queue_kind: str, run_threads: Any) -> None:
     """record_access from 4 threads plus an extracting thread."""
     rng = np.random.default_rng(3)
     n = 6000
@@ -228,7 +202,7 @@ def test_concurrent_single_accesses(queue_kind: str) -> None:
     ext_thread = threading.Thread(target=lambda: ext_result.append(extractor()))
     ext_thread.start()
     try:
-        results = _run_threads([functools.partial(recorder, k) for k in range(N_THREADS)])
+        results = run_threads([functools.partial(recorder, k) for k in range(N_THREADS)])
     finally:
         done.set()
         ext_thread.join(timeout=60)
@@ -243,7 +217,7 @@ def test_concurrent_single_accesses(queue_kind: str) -> None:
     assert len(t) + s["extracted"] == s["pghot_records_hash"] - s["evicted"]
 
 
-def test_check_while_single_accesses_run() -> None:
+def test_check_while_single_accesses_run(run_threads: Any) -> None:
     """check() documents that it sees a consistent state while others run.
 
     Two threads call record_access while a third runs check() 30 times on a
@@ -273,7 +247,7 @@ def test_check_while_single_accesses_run() -> None:
         finally:
             done.set()
 
-    counts = _run_threads([lambda: recorder(0), lambda: recorder(1), checker])
+    counts = run_threads([lambda: recorder(0), lambda: recorder(1), checker])
     assert counts[0] > 0 and counts[1] > 0
     assert failures == [], f"{len(failures)} of 30 checks failed: {failures[:3]}"
     t.check()
