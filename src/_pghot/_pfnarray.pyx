@@ -52,7 +52,8 @@ from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t, pghot_gate_t,
                    pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64)
 from nodes cimport (nodemap_t, nodemap_init, nodemap_free, nodemap_index, nodemap_bit,
                     nodemap_unmovable_bit, nodemap_target, nodemap_queue, nodemap_set_queue,
-                    nodemap_targets, nodemap_set_movable_all, nodemap_nbytes)
+                    nodemap_targets, nodemap_set_movable_all, nodemap_nbytes,
+                    sorted_floor)
 from args cimport _int_arg, _pfn_arg, _check_range
 
 cdef extern from "pghot_cas.h" nogil:
@@ -184,14 +185,7 @@ cdef inline uint32_t _target_of(const layout_t *L, uint32_t w) noexcept nogil:
 
 # O(log sections): the section holding word index i < npfn.
 cdef inline uint64_t _section_at(const store_t *s, uint64_t i) noexcept nogil:
-    cdef uint64_t lo = 0, hi = s.nsec, mid
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if s.sec_first[mid] <= i:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return <uint64_t>sorted_floor(s.sec_first, <Py_ssize_t>s.nsec, i)
 
 
 # O(1) expected (a CAS retry per concurrent writer): one validated access.

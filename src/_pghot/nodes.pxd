@@ -96,21 +96,35 @@ cdef inline void nodemap_free(nodemap_t *m) noexcept nogil:
     memset(m, 0, sizeof(nodemap_t))
 
 
-# O(1) for ids below NODEMAP_DENSE, else O(log nodes): the entry of node id
-# nid in `ids`, or -1 when nid is not a node.
-cdef inline int32_t nodemap_entry(const nodemap_t *m, int64_t nid) noexcept nogil:
-    cdef int32_t lo = 0, hi = m.nids, mid
-    if nid < 0:
-        return -1
-    if nid < m.ndense:
-        return m.dense[nid]
+ctypedef fused sorted_t:
+    int32_t
+    uint64_t
+
+
+# O(log n): the last index of sorted a[0 .. n), n >= 1, whose value is <= key
+# (0 when none is: callers check a[result]).  The one binary search of the
+# node ranges, the node ids and the pfn-array sections.
+cdef inline Py_ssize_t sorted_floor(const sorted_t *a, Py_ssize_t n, sorted_t key) noexcept nogil:
+    cdef Py_ssize_t lo = 0, hi = n, mid
     while hi - lo > 1:
         mid = (lo + hi) >> 1
-        if m.ids[mid] <= nid:
+        if a[mid] <= key:
             lo = mid
         else:
             hi = mid
-    return lo if m.ids[lo] == nid else -1
+    return lo
+
+
+# O(1) for ids below NODEMAP_DENSE, else O(log nodes): the entry of node id
+# nid in `ids`, or -1 when nid is not a node.
+cdef inline int32_t nodemap_entry(const nodemap_t *m, int64_t nid) noexcept nogil:
+    cdef int32_t e
+    if nid < 0 or nid > m.max_nid:
+        return -1
+    if nid < m.ndense:
+        return m.dense[nid]
+    e = <int32_t>sorted_floor(m.ids, m.nids, <int32_t>nid)
+    return e if m.ids[e] == nid else -1
 
 
 # The promotion target of node id nid, or -1 when nid is not a node.
@@ -149,15 +163,10 @@ cdef inline void nodemap_set_queue(nodemap_t *m, int64_t nid, int32_t q) noexcep
 
 # O(log nodes): index of the node holding pfn, or -1 (offline).
 cdef inline int32_t nodemap_index(const nodemap_t *m, uint64_t pfn) noexcept nogil:
-    cdef int32_t lo = 0, hi = m.nnodes, mid
-    if hi == 0:
+    cdef int32_t lo
+    if m.nnodes == 0:
         return -1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if m.start[mid] <= pfn:
-            lo = mid
-        else:
-            hi = mid
+    lo = <int32_t>sorted_floor(m.start, m.nnodes, pfn)
     if m.start[lo] <= pfn < m.end[lo]:
         return lo
     return -1
