@@ -348,7 +348,7 @@ cdef class Tracker:
         if not isinstance(evict_stale, (bool, np.bool_)):
             raise TypeError(f"evict_stale must be a bool, not {type(evict_stale).__name__}")
         nids = [n.nid for n in topology.nodes]
-        if max(nids) >= (1 << nb):         # before arrays(): they are sized by max nid
+        if max(nids) >= (1 << nb):
             raise ValueError(f"nid_bits={nb} cannot hold node id {max(nids)} of the topology")
         arrs = topology.arrays()
         lower = int(topology.lower_pages())
@@ -396,7 +396,6 @@ cdef class Tracker:
         _fork_safe(self)
 
     cdef _init_topology(self, dict arrs):
-        cdef int32_t i
         nodemap_init(&self.nodes, arrs, self._topology.default_node)
 
     cdef _init_table(self, int64_t cap):

@@ -392,7 +392,7 @@ cdef class KernelV2Tracker:
         if not isinstance(evict_stale, (bool, np.bool_)):
             raise TypeError(f"evict_stale must be a bool, not {type(evict_stale).__name__}")
         nids = [n.nid for n in topology.nodes]
-        if max(nids) >= (1 << nb):         # before arrays(): they are sized by max nid
+        if max(nids) >= (1 << nb):
             raise ValueError(f"nid_bits={nb} cannot hold node id {max(nids)} of the topology")
         arrs = topology.arrays()
         lower = int(topology.lower_pages())
