@@ -180,7 +180,7 @@ def _prepare_tracker_batch(n_pfns: int, dist: str) -> Prepared:
 
 
 def _prepare_reference_batch(n_pfns: int, dist: str) -> Prepared:
-    from pghot.reference import ReferenceTracker
+    from pghot.model.reference import ReferenceTracker
     return _replayer(_prefilled(ReferenceTracker, n_pfns), _stream(n_pfns, dist), REF_ACCESSES)
 
 
@@ -360,7 +360,7 @@ def _prepare_heapq() -> Prepared:
 
 
 def _reference_cls() -> type:
-    from pghot.reference import ReferenceTracker
+    from pghot.model.reference import ReferenceTracker
     return ReferenceTracker
 
 

@@ -20,7 +20,7 @@ import pytest
 import pghot
 from pghot import Node, Outcome, Source, Topology
 from pghot._core import Tracker
-from pghot.reference import ReferenceTracker
+from pghot.model.reference import ReferenceTracker
 
 # two_top (conftest): top 0 [0, 64), lower 1 [64, 320), top 2 [320, 384), offline 384+
 LOWER = 100  # a lower-tier PFN

@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
-from pghot import cli, designs, sim
+from pghot import cli, sim
+
+from pghot.bench import designs
 from pghot.cli import main
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pghot import designs
+from pghot.bench import designs
 from pghot.cli import main
 
 

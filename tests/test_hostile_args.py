@@ -60,7 +60,7 @@ def test_a_queue_larger_than_its_table_is_refused(store: str) -> None:
 
 
 def test_the_reference_refuses_it_too() -> None:
-    from pghot.reference import ReferenceTracker
+    from pghot.model.reference import ReferenceTracker
 
     with pytest.raises(ValueError, match="queue_capacity=11 exceeds capacity=10"):
         ReferenceTracker(TOPO, capacity=10, queue_capacity=11)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from pghot import NUMA_NO_NODE, Node, Outcome, Source, Topology, Tracker
-from pghot.memory import MigrateStatus, TieredMemory
+from pghot.machine.memory import MigrateStatus, TieredMemory
 
 HW = Source.HW_HINTS
 

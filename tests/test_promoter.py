@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from pghot import NUMA_NO_NODE, Node, Outcome, Source, Topology, Tracker
-from pghot.memory import TieredMemory
-from pghot.promoter import Promoter
+from pghot.machine.memory import TieredMemory
+from pghot.machine.promoter import Promoter
 
 HW = Source.HW_HINTS
 

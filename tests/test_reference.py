@@ -1,4 +1,4 @@
-"""Tests of pghot.reference.ReferenceTracker, the pure-Python specification.
+"""Tests of pghot.model.reference.ReferenceTracker, the pure-Python specification.
 
 Known-answer tests follow ``SEMANTICS.md``: each kernel v2 defect of section 2
 that the model can show (F1-F10, F12-F14) has a test that fails on the v2
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
-from pghot.reference import QUEUE_KINDS, ReferenceTracker
+from pghot.model.reference import QUEUE_KINDS, ReferenceTracker
 from pghot.topology import Node, Topology
 
 TOP = 1000

@@ -1,4 +1,4 @@
-"""Temperature sources (pghot.sources): known answers, a per-access reference
+"""Temperature sources (pghot.machine.sources): known answers, a per-access reference
 model of each source (the specification), chunking invariance, and replay of
 the real test traces into a Tracker."""
 
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import pghot.sources as sources
+import pghot.machine.sources as sources
 from pghot import NUMA_NO_NODE, Source, Topology, Tracker
-from pghot.sources import HintFault, HwHints, PgtableScan, Reports, combine, trace_reports
+from pghot.machine.sources import HintFault, HwHints, PgtableScan, Reports, combine, trace_reports
 from pghot.traces import PageMapper, open_trace
 
 DATA = pathlib.Path(__file__).parent / "data"

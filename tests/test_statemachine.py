@@ -1,7 +1,7 @@
 """The compiled core against the pure-Python reference model, step by step.
 
 A hypothesis ``RuleBasedStateMachine`` drives one :class:`pghot.Tracker` and
-one :class:`pghot.reference.ReferenceTracker` with the same configuration
+one :class:`pghot.model.reference.ReferenceTracker` with the same configuration
 and the same calls, and compares every answer. Widths are tiny (2-3
 frequency bits, 4-6 time bits, windows of a few jiffies), tables and queues
 hold a handful of entries, so that saturation, clock wraps, ``TABLE_FULL`` and
@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 import pghot
 from pghot import RECORD_DTYPE, Node, Outcome, Source, Topology
 from pghot._core import Tracker
-from pghot.reference import ReferenceTracker
+from pghot.model.reference import ReferenceTracker
 
 try:  # the core's queue designs; the model's behaviour does not depend on them
     from pghot.queues import QUEUE_CLASSES

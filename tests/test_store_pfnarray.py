@@ -3,7 +3,7 @@
 pghot v3+'s design -- one record word per lower-tier PFN, a ready bit, a
 scanning extractor with per-section hot flags -- behind the Tracker API, with
 SEMANTICS.md section 3's record rule. The specification is
-:class:`pghot.reference_pfnarray.PfnArrayReference`. The tests here:
+:class:`pghot.model.pfnarray.PfnArrayReference`. The tests here:
 
 - known answers for section 3 in both modes, each run against the compiled
   store and the reference model (masked age across the clock wrap,
@@ -34,8 +34,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import pghot
 from pghot import NUMA_NO_NODE, RECORD_DTYPE, Node, Outcome, Record, Source, Topology
-from pghot import reference_pfnarray
-from pghot.reference_pfnarray import PfnArrayReference
+from pghot.model import pfnarray as reference_pfnarray
+from pghot.model.pfnarray import PfnArrayReference
 
 try:
     from pghot import _pfnarray as pfa

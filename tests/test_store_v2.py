@@ -34,7 +34,7 @@ import pytest
 import pghot
 from pghot import NUMA_NO_NODE, RECORD_DTYPE, Node, Outcome, Record, Source, Topology
 from pghot._core import Tracker as CoreTracker
-from pghot.reference import ReferenceTracker
+from pghot.model.reference import ReferenceTracker
 
 try:
     from pghot import _v2store as v2

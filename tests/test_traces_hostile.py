@@ -31,7 +31,7 @@ import pytest
 from numpy.lib import format as npformat
 
 import pghot.traces as traces
-from pghot.sources import HintFault, HwHints, PgtableScan
+from pghot.machine.sources import HintFault, HwHints, PgtableScan
 from pghot.traces import TraceChunk, detect_format, open_trace
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -579,7 +579,7 @@ def test_sources_at_their_largest_arguments() -> None:
 def test_hint_fault_long_idle_time_is_not_a_loop_per_period() -> None:
     # a 1-jiffy period and an access 2**62 jiffies later: 2**62 scans, counted, not run one by one
     report = run_child("""
-from pghot.sources import HintFault
+from pghot.machine.sources import HintFault
 hf = HintFault(scan_period_ms=1, scan_window_pages=2, scan_delay_ms=0, origin_jiffies=0)
 r = hf.feed([1, 2, 3, 1, 3], 0, [0, 1, 2, 2**62, 2**62 + 1])
 hf.flush(2**62 + 10**15)
@@ -594,7 +594,7 @@ result = [r.pfns.tolist(), r.nows.tolist(), hf.scans, hf.next_scan, hf.unmapped]
 
 @pytest.mark.parametrize("bad", ["x", 1.5, -1])
 def test_source_flush_names_now(bad: Any) -> None:
-    from pghot.sources import HintFault, PgtableScan
+    from pghot.machine.sources import HintFault, PgtableScan
 
     for src in (PgtableScan(interval_ms=10, origin_jiffies=0),
                 HintFault(scan_period_ms=5, scan_window_pages=10, origin_jiffies=0)):

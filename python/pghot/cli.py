@@ -188,7 +188,7 @@ def _save_plot(path: str, draw: Callable[[], None]) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from pghot import designs
+    from pghot.bench import designs
 
     json_file = args.json if args.json not in (None, "-") else None
     if json_file:

@@ -19,11 +19,11 @@ Model
   ``lower_pages`` (default twice the footprint: the whole working set fits
   with as much again free, so demotion always finds room and the tracker's
   default table, half the lower tier, can hold every page).  Each policy
-  places the pages in its own :class:`pghot.memory.TieredMemory`:
+  places the pages in its own :class:`pghot.machine.memory.TieredMemory`:
   first touch fills the top tier, then the lower tier; a promotion into a
   full top tier demotes the CLOCK victim.
 - **Sources**: the configured temperature sources (default
-  :class:`pghot.sources.HintFault`, NUMA balancing) are fed the logical
+  :class:`pghot.machine.sources.HintFault`, NUMA balancing) are fed the logical
   access stream once; their reports go to every policy, each translating the
   reported pages to the PFNs they occupy *in that policy's memory* at report
   time, so a report follows its page across migrations.  The accessing CPU
@@ -32,7 +32,7 @@ Model
 
   ``pghot``
       the configured :class:`pghot.Tracker` and
-      :class:`pghot.promoter.Promoter` (``[tracker]`` and ``[promoter]``
+      :class:`pghot.machine.promoter.Promoter` (``[tracker]`` and ``[promoter]``
       knobs); the promoter runs a round every ``promoter.interval_ms``, after
       the accesses before that time;
   ``none``
@@ -48,7 +48,7 @@ Model
       the comparison is between policies, not between sources.  A promotion
       decided at jiffy ``t`` serves the page from the top tier for the
       accesses after jiffy ``t``;
-  any name of :data:`pghot.designs.DESIGNS`
+  any name of :data:`pghot.bench.designs.DESIGNS`
       pghot with the configured knobs and that design's record store.
 
 Metrics (per policy; see :class:`PolicyResult`)
@@ -127,10 +127,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from pghot.designs import DESIGNS
-from pghot.memory import MigrateStatus, TieredMemory
-from pghot.promoter import Promoter
-from pghot.sources import HintFault, HwHints, PgtableScan, Reports, combine
+from pghot.bench.designs import DESIGNS
+from pghot.machine.memory import MigrateStatus, TieredMemory
+from pghot.machine.promoter import Promoter
+from pghot.machine.sources import HintFault, HwHints, PgtableScan, Reports, combine
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
 from pghot.tracker import Tracker
@@ -169,7 +169,7 @@ TRACKER_KEYS = (
     "store", "queue", "mode", "freq_window_ms", "threshold", "freq_bits", "nid_bits",
     "time_bits", "capacity", "queue_capacity", "evict_stale", "scan_section_pages",
 )
-#: keys of the ``[promoter]`` table (keyword arguments of :class:`pghot.promoter.Promoter`)
+#: keys of the ``[promoter]`` table (keyword arguments of :class:`pghot.machine.promoter.Promoter`)
 PROMOTER_KEYS = (
     "interval_ms", "batch", "rate_limit_mbps", "threshold_adjust", "adjust_period_ms",
     "free_bypass", "bypass_free_pages", "stale_check",
@@ -219,7 +219,7 @@ class SimConfig:
     tracker : dict
         Keyword arguments of :class:`pghot.Tracker` (:data:`TRACKER_KEYS`).
     promoter : dict
-        Keyword arguments of :class:`pghot.promoter.Promoter`
+        Keyword arguments of :class:`pghot.machine.promoter.Promoter`
         (:data:`PROMOTER_KEYS`); ``rate_limit_mbps`` may be ``"none"`` or
         ``false`` for no limit (TOML has no null).
     interval_ms : int
@@ -1382,7 +1382,7 @@ def replay(
         Default ``SimConfig()``.
     baselines : names from :data:`BASELINES`
         Run beside the configured ``pghot`` policy.
-    designs : names from :data:`pghot.designs.DESIGNS`
+    designs : names from :data:`pghot.bench.designs.DESIGNS`
         pghot with the configured knobs and that record store.
     progress : bool
         Progress bars on stderr (shown after half a second).
@@ -1511,7 +1511,7 @@ def demo_trace(accesses: int = 2_000_000, working_set_pages: int = 32768, *,
 
     Zipf-skewed (exponent ``s``) accesses to ``working_set_pages`` pages over
     ``duration_ms``, the hot set re-drawn half way (a phase change): see
-    :func:`pghot.workloads.skewed_accesses`.
+    :func:`pghot.bench.workloads.skewed_accesses`.
 
     Examples
     --------
@@ -1519,7 +1519,7 @@ def demo_trace(accesses: int = 2_000_000, working_set_pages: int = 32768, *,
     >>> len(c), int(c.time_ns[-1]) < 500_000_000, len(np.unique(c.vaddr)) <= 100
     (1000, True, True)
     """
-    from pghot.workloads import skewed_accesses
+    from pghot.bench.workloads import skewed_accesses
 
     pages, nows = skewed_accesses(0, working_set_pages, accesses, s=s,
                                   duration_jiffies=duration_ms, seed=seed)

@@ -1,7 +1,7 @@
 """kpromoted: promote the tracker's hot pages, with the NUMA-balancing policy knobs.
 
 A :class:`Promoter` joins a tracker (:class:`pghot.Tracker`, or the reference
-model) and a :class:`pghot.memory.TieredMemory` built on that tracker.  For
+model) and a :class:`pghot.machine.memory.TieredMemory` built on that tracker.  For
 each top-tier node it runs *rounds*: :meth:`Promoter.step` runs one round in
 simulated time, deterministically; :meth:`Promoter.start` runs one thread per
 top-tier node (``kpromoted<nid>``) that sleeps ``interval_ms`` and then runs
@@ -97,8 +97,8 @@ round times, so stepping in simulated time and then starting is fine.
 Examples
 --------
 >>> import pghot
->>> from pghot.memory import TieredMemory
->>> from pghot.promoter import Promoter
+>>> from pghot.machine.memory import TieredMemory
+>>> from pghot.machine.promoter import Promoter
 >>> topo = pghot.Topology.two_tier(64, 256)
 >>> tracker = pghot.Tracker(topo)
 >>> mem = TieredMemory(topo, tracker)
@@ -121,7 +121,7 @@ from typing import Any, SupportsIndex
 
 import numpy as np
 
-from pghot.memory import MigrateStatus, TieredMemory, _bool_arg, _int_arg
+from pghot.machine.memory import MigrateStatus, TieredMemory, _bool_arg, _int_arg
 
 __all__ = ["Promoter"]
 
@@ -169,7 +169,7 @@ class Promoter:
     tracker : pghot.Tracker
         Source of candidates (``extract_batch``); its ``hz``, window and
         widths are used.
-    memory : pghot.memory.TieredMemory
+    memory : pghot.machine.memory.TieredMemory
         The pages; built with this ``tracker``.
     interval_ms : int, default 20
         Sleep between rounds of a thread (v2's ``KPROMOTE_DELAY``); also the
@@ -204,7 +204,7 @@ class Promoter:
     Examples
     --------
     >>> import pghot
-    >>> from pghot.memory import TieredMemory
+    >>> from pghot.machine.memory import TieredMemory
     >>> topo = pghot.Topology.two_tier(64, 256)
     >>> tracker = pghot.Tracker(topo)
     >>> p = Promoter(tracker, TieredMemory(topo, tracker), rate_limit_mbps=None)
@@ -229,7 +229,7 @@ class Promoter:
     ) -> None:
         if not isinstance(memory, TieredMemory):
             raise TypeError(
-                f"memory must be a pghot.memory.TieredMemory, not {type(memory).__name__}"
+                f"memory must be a pghot.machine.memory.TieredMemory, not {type(memory).__name__}"
             )
         if not hasattr(tracker, "extract_batch"):
             raise TypeError(f"tracker must be a pghot.Tracker, not {type(tracker).__name__}")
@@ -343,7 +343,7 @@ class Promoter:
         """Whether any promotion thread is alive (a thread that failed is not).
 
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> Promoter(tracker, TieredMemory(topo, tracker)).running
@@ -368,7 +368,7 @@ class Promoter:
         Examples
         --------
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo, threshold=3)
         >>> Promoter(tracker, TieredMemory(topo, tracker)).threshold(0)
@@ -384,7 +384,7 @@ class Promoter:
         Examples
         --------
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> p = Promoter(tracker, TieredMemory(topo, tracker), clock=lambda: 1234)
@@ -408,7 +408,7 @@ class Promoter:
         Examples
         --------
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> p = Promoter(tracker, TieredMemory(topo, tracker))
@@ -450,7 +450,7 @@ class Promoter:
         Examples
         --------
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> mem = TieredMemory(topo, tracker)
@@ -560,7 +560,7 @@ class Promoter:
         Examples
         --------
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> p = Promoter(tracker, TieredMemory(topo, tracker))
@@ -617,7 +617,7 @@ class Promoter:
         Examples
         --------
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> p = Promoter(tracker, TieredMemory(topo, tracker))
@@ -637,7 +637,7 @@ class Promoter:
         """Start the threads (see :meth:`start`).
 
         >>> import pghot
-        >>> from pghot.memory import TieredMemory
+        >>> from pghot.machine.memory import TieredMemory
         >>> topo = pghot.Topology.two_tier(64, 256)
         >>> tracker = pghot.Tracker(topo)
         >>> with Promoter(tracker, TieredMemory(topo, tracker)) as p:

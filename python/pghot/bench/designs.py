@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from pghot import workloads as wl
+from pghot.bench import workloads as wl
 from pghot._baseline import BareTable
 from pghot.topology import Topology
 from pghot.tracker import Tracker

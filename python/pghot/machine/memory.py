@@ -3,7 +3,7 @@
 The tracker (:class:`pghot.Tracker`) finds hot lower-tier PFNs; this module
 holds the pages those PFNs belong to and moves them, as the kernel's page
 allocator, LRU and migration code do for ``kpromoted``
-(:class:`pghot.promoter.Promoter`).
+(:class:`pghot.machine.promoter.Promoter`).
 
 Model
 -----
@@ -81,7 +81,7 @@ one exists:
 Examples
 --------
 >>> import pghot
->>> from pghot.memory import TieredMemory
+>>> from pghot.machine.memory import TieredMemory
 >>> topo = pghot.Topology.two_tier(4, 16)
 >>> tracker = pghot.Tracker(topo)
 >>> mem = TieredMemory(topo, tracker)

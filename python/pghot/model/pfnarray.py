@@ -94,7 +94,7 @@ from typing import Any, NamedTuple, SupportsIndex
 import numpy as np
 
 from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
-from pghot.reference import (
+from pghot.model.reference import (
     _SOURCE_COUNTERS,
     _ReferenceBase,
     _bool,
