@@ -14,8 +14,9 @@ EAGER = {"pghot", "pghot._core", "pghot._types", "pghot.topology", "pghot.tracke
 
 
 def _loaded_after(code: str) -> set[str]:
+    show = "import sys\nprint(' '.join(m for m in sys.modules if m.startswith('pghot')))"
     out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(m for m in sys.modules if m.startswith('pghot')))"],
+        [sys.executable, "-c", f"{code}\n{show}"],
         check=True, capture_output=True, text=True,
     ).stdout
     return set(out.split())

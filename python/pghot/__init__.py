@@ -33,10 +33,13 @@ from pghot.topology import Node, Topology
 from pghot.tracker import Tracker
 
 if TYPE_CHECKING:
-    from pghot import bench, machine, model, queues, sim, traces
+    from pghot import bench as bench
+    from pghot import machine as machine
+    from pghot import model as model
+    from pghot import queues, sim, traces
+    from pghot.machine import sources
     from pghot.machine.memory import MigrateStatus, TieredMemory
     from pghot.machine.promoter import Promoter
-    from pghot.machine import sources
 
 __version__ = "0.1.0"
 
