@@ -32,6 +32,7 @@ MODULES = [
     "pghot.bench.workloads",
     "pghot.bench.designs",
     "pghot.cli",
+    "pghot._output",
 ]
 
 
