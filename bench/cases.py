@@ -63,15 +63,15 @@ import functools
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 import pghot
-from pghot._baseline import BareTable
-
 from bench import workloads
+from pghot._baseline import BareTable
 
 __all__ = [
     "Case",
@@ -144,9 +144,11 @@ class EmptyTracker:
 # record_accesses
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stream(n_pfns: int, dist: str) -> workloads.Workload:
-    gen = {"uniform": workloads.uniform, "zipf": workloads.zipf}[dist]
+    if dist not in ("uniform", "zipf"):
+        raise ValueError(f"dist must be 'uniform' or 'zipf', got {dist!r}")
+    gen: Callable[..., workloads.Workload] = workloads.uniform if dist == "uniform" else workloads.zipf
     w = gen(n_pfns, N_ACCESSES, seed=SEED, start_jiffy=START_JIFFY)
     w.pfns.setflags(write=False)
     w.nows.setflags(write=False)
@@ -221,7 +223,7 @@ def _topo64k() -> Any:
 # extract_batch
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hot_fill() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Accesses that give N_HOT records frequencies 2..7, shuffled; and the
     (PFN, frequency) of each record."""
@@ -258,7 +260,7 @@ def _prepare_extract(cls: type) -> Prepared:
 QUEUE_ENTRIES = 1 << 20
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _queue_keys() -> np.ndarray:
     return np.random.default_rng(SEED).integers(1, 8, QUEUE_ENTRIES)
 
@@ -304,7 +306,7 @@ def _prepare_lazy_heapq() -> Prepared:
 LACKEY_LINES = 2_000_000
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lackey_file() -> str:
     import atexit
     import os

@@ -114,7 +114,7 @@ def targets(rows: list[tuple]) -> list[str]:
             if not g.startswith("record_accesses"):
                 verdict = f"would be {verdict} (not the batch path: for information)"
             out.append(f"- at least 50x the pure-Python reference: {g}: {r:.0f}x -> {verdict}")
-    for g, impl, _, ns in rows:
+    for g, _impl, _, ns in rows:
         if g == "read-lackey":
             rate = 1e9 / ns / 1e6
             out.append(f"- reading lackey text at 2 M lines/s or more: {rate:.1f} M lines/s "

@@ -193,7 +193,7 @@ class Topology:
 
         # Non-empty ranges sorted by start; memoryless nodes own no PFN.
         ranges = sorted(
-            ((n.start_pfn, n.end_pfn, n.nid) for n in node_list if n.nr_pages > 0)
+            (n.start_pfn, n.end_pfn, n.nid) for n in node_list if n.nr_pages > 0
         )
         for (s0, e0, n0), (s1, _e1, n1) in zip(ranges, ranges[1:]):
             if s1 < e0:
