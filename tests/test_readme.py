@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pathlib
 import re
+from typing import Any
+
+import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
@@ -12,10 +15,10 @@ def blocks(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_api_example_runs(tmp_path, monkeypatch) -> None:
+def test_api_example_runs(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)              # it saves t.npz
     (code,) = blocks("python")
-    ns: dict = {}
+    ns: dict[str, Any] = {}
     exec(compile(code, str(README), "exec"), ns)
     t = ns["t"]
     assert repr(t.lookup(400_000)) == (
@@ -24,7 +27,7 @@ def test_api_example_runs(tmp_path, monkeypatch) -> None:
     assert ns["t2"].stats() == t.stats()
 
 
-def test_config_example_loads(tmp_path) -> None:
+def test_config_example_loads(tmp_path: pathlib.Path) -> None:
     from pghot.sim import load_config
 
     (toml,) = blocks("toml")
