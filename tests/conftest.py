@@ -11,15 +11,19 @@ Test modules cannot import this file (pytest runs with
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from pghot import Node, Topology
+from pghot import Node, Topology, Tracker
+from pghot._pfnarray import PfnArrayTracker
+from pghot.model.pfnarray import PfnArrayReference
+from pghot.model.reference import ReferenceTracker
 
 try:  # the tracker's queue designs (queue= names)
     from pghot.queues import QUEUE_CLASSES
@@ -43,6 +47,59 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("PGHOT_HYPOTHESIS_PROFILE", "dev"))
+
+
+#: The implementations with SEMANTICS.md section 4's semantics: the pure-Python
+#: reference model, the hash store with each queue design, v2's own layout.
+SECTION4_IMPLS: tuple[str, ...] = ("reference", *(f"hash-{q}" for q in QUEUE_KINDS), "kernel-v2")
+#: The pfn-array store (section 3's record rule) and its reference model.
+PFNARRAY_IMPLS: tuple[str, ...] = ("pfn-array", "pfn-array-reference")
+
+
+def tracker_factory(impl: str) -> Callable[..., Tracker]:
+    """``factory(topology, **kwargs)`` building a tracker of implementation ``impl``.
+
+    Every implementation has the API of :class:`pghot.Tracker` (the models
+    are typed as one for mypy: they implement the same methods).
+    """
+    if impl == "reference":
+        return cast(Callable[..., Tracker], ReferenceTracker)
+    if impl == "pfn-array-reference":
+        return cast(Callable[..., Tracker], PfnArrayReference)
+    if impl.startswith("hash-"):
+        queue = impl.removeprefix("hash-")
+
+        def hash_store(topology: Topology, **kwargs: Any) -> Tracker:
+            kwargs.setdefault("queue", queue)
+            return Tracker(topology, **kwargs)
+
+        return hash_store
+    if impl in ("kernel-v2", "pfn-array"):
+        return functools.partial(Tracker, store=impl)
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+@pytest.fixture(params=SECTION4_IMPLS)
+def make_tracker(request: pytest.FixtureRequest) -> Callable[..., Tracker]:
+    """A tracker factory for each implementation of SEMANTICS.md section 4."""
+    return tracker_factory(str(request.param))
+
+
+@pytest.fixture(params=PFNARRAY_IMPLS)
+def make_pfnarray(request: pytest.FixtureRequest) -> Callable[..., PfnArrayTracker]:
+    """A tracker factory for the pfn-array store and its reference model
+    (typed as the store, whose API the model has: ``mode``, ``window_ticks``...)."""
+    return cast(Callable[..., PfnArrayTracker], tracker_factory(str(request.param)))
+
+
+@pytest.fixture(params=SECTION4_IMPLS + PFNARRAY_IMPLS)
+def make_any_tracker(request: pytest.FixtureRequest) -> Callable[..., Tracker]:
+    """A tracker factory for every implementation, the pfn-array's included.
+
+    For behaviours both record rules share (section 3 and section 4); the
+    pfn-array builds in its default (precise) mode.
+    """
+    return tracker_factory(str(request.param))
 
 
 @pytest.fixture(params=QUEUE_KINDS)
