@@ -1,8 +1,12 @@
 """Tests of pghot.model.reference.ReferenceTracker, the pure-Python specification.
 
-Known-answer tests follow ``SEMANTICS.md``: each kernel v2 defect of section 2
-that the model can show (F1-F10, F12-F14) has a test that fails on the v2
-behaviour. Hypothesis properties check the section 5 invariants after random
+The known answers of ``SEMANTICS.md`` (each kernel v2 defect of section 2 the
+model can show, F1-F10 and F12-F14, and the window rule) are in
+``test_semantics.py``, one body run over this model and every compiled store.
+Here is what is the model's own: its configuration and sizes, its choice of
+which stale record to evict (F12) and its deterministic tie order in
+extraction, its argument checking, ``check()`` catching corruption of its
+internals, and hypothesis properties of the section 5 invariants after random
 operation sequences.
 """
 
@@ -15,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot._types import RECORD_DTYPE, Outcome, Record, Source
 from pghot.model.reference import QUEUE_KINDS, ReferenceTracker
 from pghot.topology import Node, Topology
 
@@ -98,14 +102,6 @@ def test_sizes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("hz", "window_ms", "jiffies"),
-    [(1000, 5000, 5000), (250, 5000, 1250), (300, 5, 2), (100, 1, 1), (1000, 0, 0)],
-)
-def test_window_jiffies_rounds_up(hz: int, window_ms: int, jiffies: int) -> None:
-    assert tracker(hz=hz, freq_window_ms=window_ms).window_jiffies == jiffies
-
-
-@pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
         ({"hz": None}, TypeError, "hz"),
@@ -167,276 +163,7 @@ def test_constructor_limits_accepted() -> None:
     assert (t.hz, t.threshold, t.evict_stale) == (100, 3, True)
 
 
-# -- record_access: known answers ----------------------------------------------------
-
-
-def test_threshold_accesses_queue_the_page() -> None:
-    t = tracker(threshold=3)
-    for now, expected in [(10, 1), (20, 2)]:
-        assert t.record_access(LO + 5, 0, FAULT, now) is Outcome.RECORDED
-        assert t.lookup(LO + 5) == Record(LO + 5, expected, 0, now, NUMA_NO_NODE)
-        assert t.queued(0) == 0
-    assert t.record_access(LO + 5, 0, FAULT, 30) is Outcome.RECORDED
-    assert t.lookup(LO + 5) == Record(LO + 5, 3, 0, 30, 0)
-    assert t.queued(0) == 1
-    s = t.stats()
-    assert s["pghot_records_hash"] == 1 and s["pghot_records_heap"] == 1
-    assert s["recorded"] == 3 and s["pghot_recorded_hintfaults"] == 3
-    assert s["records"] == 1 and s["queued"] == 1
-    t.check()
-
-
-def test_window_boundary() -> None:
-    t = tracker()  # window 5000 jiffies
-    t.record_access(LO, -1, SCAN, 0)
-    t.record_access(LO, -1, SCAN, 5000)  # age == window: same window
-    assert freq(t, LO) == 2 and t.queued(0) == 1
-    t.record_access(LO, -1, SCAN, 10001)  # age == window + 1: new window
-    assert freq(t, LO) == 1 and t.queued(0) == 0  # fell below the threshold
-    assert t.lookup(LO) == Record(LO, 1, 0, 10001, -1)
-    t.check()
-
-
-def test_window_in_jiffies_depends_on_hz() -> None:
-    t = tracker(hz=300, freq_window_ms=5)  # 1.5 jiffies, rounded up to 2
-    t.record_access(LO, 0, HW, 100)
-    t.record_access(LO, 0, HW, 102)
-    assert freq(t, LO) == 2
-    t.record_access(LO, 0, HW, 105)
-    assert freq(t, LO) == 1
-
-
-def test_f1_frequency_saturates() -> None:
-    # v2: PGHOT_FREQ_MAX = 8 and "increment while < 8" wraps a 3-bit field
-    # to 0 on the 8th access.
-    t = tracker()
-    seen = []
-    for i in range(20):
-        t.record_access(LO, 0, HW, i)
-        seen.append(freq(t, LO))
-    assert seen == [1, 2, 3, 4, 5, 6, 7] + [7] * 13
-    assert t.queued(0) == 1
-    t.check()
-
-
-@pytest.mark.parametrize("freq_bits", [1, 2, 5, 16])
-def test_f1_saturation_other_widths(freq_bits: int) -> None:
-    t = tracker(freq_bits=freq_bits, nid_bits=1, time_bits=15, threshold=1)
-    fmax = 2**freq_bits - 1
-    n = fmax + 3
-    t.record_accesses(np.full(n, LO), 0, HW, 0)
-    assert freq(t, LO) == fmax
-    t.check()
-
-
-def test_f2_age_wraps_modulo_time_bits() -> None:
-    # v2: age = cur - last in 32-bit arithmetic on 19-bit values, so an access
-    # just after the clock wraps looks ~4 billion jiffies old.
-    t = tracker()
-    t.record_access(LO, 0, HW, 2**19 - 2)
-    t.record_access(LO, 0, HW, 2**19 + 3)  # stored 3, age (3 - 524286) mod 2**19 = 5
-    assert t.lookup(LO) == Record(LO, 2, 0, 3, 0)
-    t.record_access(LO, 0, HW, 5 * 2**19 + 8)  # far later, but aliases to age 5
-    assert freq(t, LO) == 3
-
-
-def test_f2_small_clock() -> None:
-    t = tracker(time_bits=4, hz=1000, freq_window_ms=5)
-    t.record_access(LO, 0, HW, 14)
-    t.record_access(LO, 0, HW, 17)  # cur 1, age 3
-    assert t.lookup(LO) == Record(LO, 2, 0, 1, 0)
-    t.record_access(LO, 0, HW, 23)  # cur 7, age 6 > 5
-    assert freq(t, LO) == 1
-
-
-def test_f3_span_and_aliasing() -> None:
-    # 19 bits of jiffies at HZ=1000 span 524 s, not 8.73 s; a gap of exactly
-    # the span aliases to age 0 (inherent to the width, documented).
-    t = tracker()
-    assert 2**t.time_bits / t.hz == pytest.approx(524.288)
-    t.record_access(LO, 0, HW, 1000)
-    t.record_access(LO, 0, HW, 1000 + 9000)  # 9 s > window: reset (8.73 s claim)
-    assert freq(t, LO) == 1
-    t.record_access(LO, 0, HW, 1000 + 9000 + 2**19)
-    assert freq(t, LO) == 2
-
-
-def test_f4_nid_change_moves_between_queues() -> None:
-    # v2 left the record in the old heap with a stale key and could insert
-    # it in the new heap too.
-    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
-    t.record_access(150, 0, FAULT, 0)
-    t.record_access(150, 0, FAULT, 1)
-    assert t.lookup(150) == Record(150, 2, 0, 1, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.record_access(150, 2, FAULT, 2)  # new target: new window
-    assert t.lookup(150) == Record(150, 1, 2, 2, -1)
-    assert (t.queued(0), t.queued(2)) == (0, 0)
-    t.check()
-    t.record_access(150, 2, FAULT, 3)
-    assert t.lookup(150) == Record(150, 2, 2, 3, 2)
-    assert (t.queued(0), t.queued(2)) == (0, 1)
-    assert t.extract_batch(0).tolist() == []
-    assert t.extract_batch(2).tolist() == [150]
-    t.check()
-
-
-def test_f4_nid_change_with_threshold_one() -> None:
-    t = ReferenceTracker(multi(), threshold=1, capacity=100, queue_capacity=10)
-    t.record_access(150, 0, FAULT, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.record_access(150, 2, FAULT, 1)
-    assert t.lookup(150) == Record(150, 1, 2, 1, 2)
-    assert (t.queued(0), t.queued(2)) == (0, 1)
-    assert t.stats()["pghot_records_heap"] == 2
-    t.check()
-
-
-def test_unknown_accessor_keeps_window_and_moves_to_default() -> None:
-    # nid == -1 never starts a new window; the stored target becomes the
-    # default node (SEMANTICS.md section 4, step 6).
-    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
-    t.record_access(150, 2, HW, 0)
-    t.record_access(150, 2, HW, 1)
-    assert t.lookup(150) == Record(150, 2, 2, 1, 2)
-    t.record_access(150, -1, SCAN, 2)
-    assert t.lookup(150) == Record(150, 3, 0, 2, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.check()
-
-
-def test_f7_lower_tier_accessor_maps_to_default_node() -> None:
-    # v2 used the accessing nid as a heap index: a CPU on a lower-tier node
-    # selected a heap that was never set up.
-    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
-    t.record_access(350, 3, FAULT, 0)  # node 3: lower tier with CPUs
-    t.record_access(350, 1, FAULT, 1)  # node 1: same target, same window
-    assert t.lookup(350) == Record(350, 2, 0, 1, 0)
-    t.record_access(350, 0, FAULT, 2)
-    assert freq(t, 350) == 3
-    t.check()
-
-
-def test_f5_threshold_one_queues_new_record() -> None:
-    # v2: a new record never entered the heap.
-    t = tracker(threshold=1)
-    t.record_access(LO + 1, -1, SCAN, 0)
-    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, 0)
-    assert t.queued(0) == 1
-    assert t.extract_batch(0).tolist() == [LO + 1]
-
-
-def test_f8_nid_below_minus_one_rejected() -> None:
-    t = tracker()
-    before = snapshot(t, [LO])
-    for bad in (-2, -1000, 2, 2**10, 2**40):
-        with pytest.raises(ValueError, match="nid"):
-            t.record_access(LO, bad, HW, 0)
-    assert snapshot(t, [LO]) == before
-
-
-def test_f9_invalid_source_not_counted() -> None:
-    # v2 counted the access before validating src.
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    before = snapshot(t, [LO])
-    for bad in (3, -1, 99):
-        with pytest.raises(ValueError, match="src"):
-            t.record_access(LO, 0, bad, 1)
-    for bad_t in (None, 1.0, "HW_HINTS"):
-        with pytest.raises(TypeError, match="src"):
-            t.record_access(LO, 0, bad_t, 1)  # type: ignore[arg-type]
-    assert snapshot(t, [LO]) == before
-    assert t.stats()["pghot_recorded_accesses"] == 1
-
-
-def test_sources_are_counted_separately() -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    t.record_access(LO, 0, 1, 0)  # a plain int is a Source
-    t.record_access(3, 0, FAULT, 0)  # top tier: still a valid access
-    t.record_access(np.uint64(LO), np.int8(-1), np.int64(2), np.uint32(1))
-    s = t.stats()
-    assert s["pghot_recorded_hwhints"] == 1
-    assert s["pghot_recorded_pgtscans"] == 1
-    assert s["pghot_recorded_hintfaults"] == 2
-    assert s["pghot_recorded_accesses"] == 4
-    assert s["recorded"] == 3 and s["toptier"] == 1
-    t.check()
-
-
-def test_f10_extraction_threshold_above_two() -> None:
-    # v2 rejected an extraction threshold above 2.
-    t = tracker(capacity=100, queue_capacity=100)
-    for k in range(1, 8):  # PFN LO + k gets frequency k
-        for i in range(k):
-            t.record_access(LO + k, 0, HW, i)
-    assert [freq(t, LO + k) for k in range(1, 8)] == list(range(1, 8))
-    assert t.queued(0) == 6  # frequency 2..7
-    assert t.extract_batch(0, threshold=7).tolist() == [LO + 7]
-    assert t.extract_batch(0, threshold=5).tolist() == [LO + 6, LO + 5]
-    assert t.extract_batch(0, threshold=3).tolist() == [LO + 4, LO + 3]
-    assert t.extract_batch(0, threshold=1).tolist() == [LO + 2]  # only queued ones
-    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, -1)
-    for bad in (0, 8, -1):
-        with pytest.raises(ValueError, match="threshold"):
-            t.extract_batch(0, threshold=bad)
-    t.check()
-
-
-def test_toptier_and_not_movable_create_no_record() -> None:
-    t = tracker()
-    assert t.record_access(0, 0, HW, 0) is Outcome.TOPTIER
-    assert t.record_access(TOP - 1, -1, HW, 0) is Outcome.TOPTIER
-    assert t.record_access(TOP + LOWER, 0, HW, 0) is Outcome.NOT_MOVABLE  # offline
-    assert t.record_access(2**63 - 1, 0, HW, 0) is Outcome.NOT_MOVABLE
-    t.set_movable(LO + 9, False)
-    assert t.record_access(LO + 9, 0, HW, 0) is Outcome.NOT_MOVABLE
-    assert len(t) == 0
-    s = t.stats()
-    assert (s["toptier"], s["not_movable"], s["recorded"]) == (2, 3, 0)
-    t.check()
-
-
-@pytest.mark.parametrize("capacity", [0, 1, 3])
-def test_f13_tiny_tables(capacity: int) -> None:
-    # v2: hash_size is 0 with fewer than 2048 lower-tier pages.
-    t = tracker(capacity=capacity, threshold=1)
-    outcomes = [t.record_access(LO + i, 0, HW, i) for i in range(5)]
-    assert outcomes == [Outcome.RECORDED] * capacity + [Outcome.TABLE_FULL] * (5 - capacity)
-    assert len(t) == capacity
-    assert t.stats()["table_full"] == 5 - capacity
-    assert t.queued(0) == min(capacity, t.queue_capacity)
-    t.check()
-
-
-@pytest.mark.parametrize("lower", [0, 1, 2, 7, 2047])
-def test_f13_tiny_topologies(lower: int) -> None:
-    t = ReferenceTracker(Topology.two_tier(1, lower), threshold=1)
-    assert t.capacity == lower // 2
-    out = t.record_accesses(np.arange(1, 1 + lower), 0, HW, 0)
-    assert out.tolist() == [lower // 2, 0, 0, lower - lower // 2]
-    assert len(t) == lower // 2
-    assert len(t.extract_batch(0)) == min(t.capacity, t.queue_capacity)
-    t.check()
-
-
-def test_table_full_is_counted_and_room_returns() -> None:
-    t = tracker(capacity=2, threshold=2)
-    for i in range(2):
-        t.record_access(LO + i, 0, HW, 0)
-        t.record_access(LO + i, 0, HW, 1)
-    assert t.record_access(LO + 2, 0, HW, 2) is Outcome.TABLE_FULL
-    assert t.record_access(LO + 0, 0, HW, 2) is Outcome.RECORDED  # existing: fine
-    assert t.stats()["table_full"] == 1
-    assert t.extract_batch(0, 1).tolist() == [LO + 0]  # frequency 3
-    assert t.record_access(LO + 2, 0, HW, 3) is Outcome.RECORDED
-    s = t.stats()
-    assert (s["pghot_records_hash"], s["extracted"], s["records"]) == (3, 1, 2)
-    t.check()
-
-
-# -- F12: stale records ----------------------------------------------------------------
+# -- F12: which stale record goes ---------------------------------------------------------
 
 
 def test_f12_evict_stale_replaces_oldest_stale_record() -> None:
@@ -462,94 +189,6 @@ def test_f12_evict_stale_ties_go_to_smaller_pfn() -> None:
     t.record_access(LO + 8, 0, HW, 0)
     t.record_access(LO + 1, 0, HW, 6000)
     assert t.lookup(LO + 8) is None and t.lookup(LO + 9) is not None
-
-
-def test_f12_evict_stale_spares_queued_records() -> None:
-    t = tracker(capacity=2, queue_capacity=2, evict_stale=True)
-    for now in (0, 1):
-        t.record_access(LO + 1, 0, HW, now)  # queued (frequency 2)
-    t.record_access(LO + 2, 0, HW, 10)  # unqueued, younger
-    assert t.record_access(LO + 3, 0, HW, 5005) is Outcome.TABLE_FULL  # 2 not stale yet
-    assert t.record_access(LO + 3, 0, HW, 5011) is Outcome.RECORDED
-    assert t.lookup(LO + 2) is None and t.lookup(LO + 1) is not None
-    # Only queued records left and stale: nothing can be evicted.
-    t.record_access(LO + 3, 0, HW, 5012)
-    assert t.record_access(LO + 4, 0, HW, 20000) is Outcome.TABLE_FULL
-    t.check()
-
-
-def test_f12_evict_stale_takes_refused_records() -> None:
-    # A record refused by a full queue is unqueued, hence evictable.
-    t = tracker(capacity=2, queue_capacity=1, threshold=1, evict_stale=True)
-    t.record_access(LO + 1, 0, HW, 0)  # queued
-    t.record_access(LO + 2, 0, HW, 0)  # refused
-    assert t.stats()["queue_full"] == 1
-    assert t.record_access(LO + 3, 0, HW, 6000) is Outcome.RECORDED
-    assert t.lookup(LO + 2) is None
-    t.check()
-
-
-def test_f12_evict_stale_uses_modular_age() -> None:
-    t = tracker(capacity=1, evict_stale=True)
-    t.record_access(LO + 1, 0, HW, 2**19 - 10)
-    # 20 jiffies later across the wrap: not stale.
-    assert t.record_access(LO + 2, 0, HW, 2**19 + 10) is Outcome.TABLE_FULL
-    assert t.record_access(LO + 2, 0, HW, 2**19 + 5000) is Outcome.RECORDED
-
-
-def test_f12_without_evict_stale_a_full_table_drops() -> None:
-    t = tracker(capacity=1)
-    t.record_access(LO + 1, 0, HW, 0)
-    assert t.record_access(LO + 2, 0, HW, 100000) is Outcome.TABLE_FULL
-    assert t.stats()["evicted"] == 0
-
-
-def test_f12_staleness_visible_to_promoter() -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 10)
-    t.record_access(LO, 0, HW, 20)
-    rec = t.extract_batch(0, return_records=True)
-    assert rec["last_update"].tolist() == [20]
-
-
-# -- F14: full queues ------------------------------------------------------------------
-
-
-def test_f14_full_queue_refuses_and_counts() -> None:
-    # v2 reported success and set heap_idx although the push failed.
-    t = tracker(queue_capacity=1, threshold=1)
-    t.record_access(LO + 1, 0, HW, 0)
-    assert t.record_access(LO + 2, 0, HW, 0) is Outcome.RECORDED
-    assert t.lookup(LO + 2) == Record(LO + 2, 1, 0, 0, -1)
-    s = t.stats()
-    assert (s["queue_full"], s["pghot_records_heap"], s["queued"]) == (1, 1, 1)
-    t.check()
-    assert t.extract_batch(0).tolist() == [LO + 1]
-    assert t.lookup(LO + 2).queued == -1  # type: ignore[union-attr]  # until accessed
-    t.check()
-    t.record_access(LO + 2, 0, HW, 1)
-    assert t.lookup(LO + 2) == Record(LO + 2, 2, 0, 1, 0)
-    assert t.stats()["pghot_records_heap"] == 2
-    t.check()
-
-
-def test_f14_zero_queue_capacity() -> None:
-    t = tracker(queue_capacity=0, threshold=1)
-    for i in range(3):
-        t.record_access(LO, 0, HW, i)
-    assert t.queued(0) == 0 and t.stats()["queue_full"] == 3
-    assert t.extract_batch(0).tolist() == []
-    t.check()
-
-
-def test_refused_record_dropping_below_threshold() -> None:
-    t = tracker(queue_capacity=1)
-    for i in range(2):
-        t.record_access(LO + 1, 0, HW, i)
-        t.record_access(LO + 2, 0, HW, i)
-    assert t.lookup(LO + 2).queued == -1  # type: ignore[union-attr]
-    t.record_access(LO + 2, 0, HW, 9000)  # new window: frequency 1, no longer hot
-    t.check()
 
 
 # -- extraction ------------------------------------------------------------------------
@@ -607,27 +246,6 @@ def test_extract_records() -> None:
     assert rec.tolist() == [(LO + 1, 3, 0, 52), (LO + 5, 3, 0, 52)]
     empty = t.extract_batch(0, 0, return_records=True)
     assert empty.dtype == RECORD_DTYPE and len(empty) == 0
-
-
-def test_extracted_page_starts_over() -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    t.record_access(LO, 0, HW, 1)
-    assert t.extract_batch(0).tolist() == [LO]
-    assert t.lookup(LO) is None
-    t.record_access(LO, 0, HW, 2)
-    assert t.lookup(LO) == Record(LO, 1, 0, 2, -1)
-    assert t.stats()["pghot_records_hash"] == 2
-    t.check()
-
-
-def test_extract_only_from_own_queue() -> None:
-    t = ReferenceTracker(multi(), threshold=1, capacity=100, queue_capacity=10)
-    t.record_access(110, 0, HW, 0)
-    t.record_access(120, 2, HW, 0)
-    t.record_access(130, 3, HW, 0)  # lower-tier accessor: default node 0
-    assert t.extract_batch(2).tolist() == [120]
-    assert t.extract_batch(0).tolist() == [110, 130]
 
 
 @pytest.mark.parametrize(
