@@ -33,7 +33,13 @@ import numpy as np
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from pghot import NUMA_NO_NODE, RECORD_DTYPE, Node, Outcome, Record, Source, Topology
 from pghot.model import pfnarray as reference_pfnarray
@@ -320,23 +326,20 @@ def test_docstring_examples() -> None:
 # -- side by side with the reference model --------------------------------------------
 
 UNIVERSE = 64
-TOPOLOGIES = {
-    # top 0 [0, 8), lower 1 [8, 32), offline [32, 40), top 2 [40, 48), offline 48+
-    "one_lower": Topology(
-        [Node(0, 0, 8, True), Node(1, 8, 24, False, has_cpu=False), Node(2, 40, 8, True)],
-        default_node=0,
-    ),
-    # top 0 [0, 8), lower 1 [8, 21), top 2 [24, 32), offline, lower 3 [40, 56); default 2
-    "two_lower": Topology(
-        [
-            Node(0, 0, 8, True),
-            Node(1, 8, 13, False, has_cpu=False),
-            Node(2, 24, 8, True),
-            Node(3, 40, 16, False, has_cpu=True),
-        ],
-        default_node=2,
-    ),
-}
+#: The machine's topologies: "one_lower" of the ``small_topologies`` fixture
+#: (top 0 [0, 8), lower 1 [8, 32), top 2 [40, 48)) and this one, whose node 1
+#: ends inside a section: top 0 [0, 8), lower 1 [8, 21), top 2 [24, 32),
+#: offline, lower 3 [40, 56); default 2.
+TWO_LOWER_UNALIGNED = Topology(
+    [
+        Node(0, 0, 8, True),
+        Node(1, 8, 13, False, has_cpu=False),
+        Node(2, 24, 8, True),
+        Node(3, 40, 16, False, has_cpu=True),
+    ],
+    default_node=2,
+)
+TOPOLOGY_NAMES = ("one_lower", "two_lower")
 #: PFNs drawn: mostly a small hot set in both lower nodes and in several
 #: sections (so records become ready), any PFN of the universe otherwise.
 HOT = [9, 12, 20, 41, 50]
@@ -346,12 +349,15 @@ nids_st = st.integers(-1, 3)
 
 
 class PfnArrayVsReference(RuleBasedStateMachine):
+    #: name -> topology, set by the test that runs the machine (a fixture)
+    topologies: dict[str, Topology]
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = 0
 
     @initialize(
-        topo_name=st.sampled_from(sorted(TOPOLOGIES)),
+        topo_name=st.sampled_from(TOPOLOGY_NAMES),
         mode=st.sampled_from(MODES),
         hz=st.sampled_from([1000, 250, 100]),
         window=st.integers(0, 30),
@@ -361,7 +367,7 @@ class PfnArrayVsReference(RuleBasedStateMachine):
     )
     def setup(self, topo_name: str, mode: str, hz: int, window: int, threshold: int,
               section: int, start: int) -> None:
-        topo = TOPOLOGIES[topo_name]
+        topo = self.topologies[topo_name]
         # a window of 0..30 time units, in ms
         self.unit = 1 if mode == "precise" else 128
         window_ms = window * self.unit * 1000 // hz
@@ -454,11 +460,16 @@ class PfnArrayVsReference(RuleBasedStateMachine):
             assert self.core.lookup(p) == self.ref.lookup(p), p
 
 
-TestPfnArrayVsReference = PfnArrayVsReference.TestCase
-# The models are tiny and fast: at least 100 programs even in the dev profile
-# (20 miss, say, a hot flag left clear after a scan leaves a record behind).
-_profile = settings()  # the loaded profile (conftest.py)
-TestPfnArrayVsReference.settings = settings(_profile, max_examples=max(100, _profile.max_examples))
+def test_pfnarray_vs_reference(small_topologies: dict[str, Topology]) -> None:
+    class Machine(PfnArrayVsReference):
+        topologies = {"one_lower": small_topologies["one_lower"],
+                      "two_lower": TWO_LOWER_UNALIGNED}
+
+    # The models are tiny and fast: at least 100 programs even in the dev profile
+    # (20 miss, say, a hot flag left clear after a scan leaves a record behind).
+    profile = settings()  # the loaded profile (conftest.py)
+    run_state_machine_as_test(Machine,
+                              settings=settings(profile, max_examples=max(100, profile.max_examples)))
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -605,18 +616,18 @@ def test_uninitialised_object_raises() -> None:
 
 LOWER_START = 1024
 LOWER_PAGES = 300_000
-THREAD_TOPO = Topology(
-    [
-        Node(0, 0, LOWER_START, True),
-        Node(1, LOWER_START, LOWER_PAGES, False, has_cpu=False),
-        Node(2, LOWER_START + LOWER_PAGES, 1024, True),
-    ],
-    default_node=0,
-)
+RunAlongside = Callable[..., tuple[list[Any], Any]]
+
+
+@pytest.fixture(scope="module")
+def thread_topo(make_two_top: Callable[..., Topology]) -> Topology:
+    """Top 0 [0, 1024), lower 1 [1024, 301024), top 2 after it."""
+    return make_two_top(LOWER_PAGES, top_pages=LOWER_START)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
+def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
+                                           run_alongside: RunAlongside) -> None:
     """Three threads record while a fourth extracts; then a final drain.
 
     Each PFN is accessed once or twice (threshold 2, one ``now``), so it
@@ -634,8 +645,7 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
     nids = np.where(accesses % 2 == 0, rng.choice([0, 1, -1], len(accesses)), 2)
     srcs = rng.integers(0, 3, len(accesses))
     parts = np.array_split(np.arange(len(accesses)), 3)
-    t = PfnArrayTracker(THREAD_TOPO, mode=mode, scan_section_pages=4096)
-    done = threading.Event()
+    t = PfnArrayTracker(thread_topo, mode=mode, scan_section_pages=4096)
     tops = [0, 2] if mode == "precise" else [0]
 
     def recorder(k: int) -> np.ndarray:
@@ -644,24 +654,17 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
             counts += t.record_accesses(accesses[chunk], nids[chunk], srcs[chunk], 100)
         return counts
 
-    def extractor() -> list[tuple[int, np.ndarray]]:
+    def extractor(done: threading.Event) -> list[tuple[int, np.ndarray]]:
         got = []
         while not done.is_set():
             for nid in tops:
                 got.append((nid, t.extract_batch(nid, 512)))
         return got
 
-    ext: list[list[tuple[int, np.ndarray]]] = []
-    ext_thread = threading.Thread(target=lambda: ext.append(extractor()))
-    ext_thread.start()
-    try:
-        counts = run_threads([functools.partial(recorder, k) for k in range(3)])
-    finally:
-        done.set()
-        ext_thread.join(timeout=60)
-    assert len(ext) == 1
+    counts, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)],
+                                      extractor)
     t.check()
-    batches = ext[0] + [(nid, t.extract_batch(nid, 10**9)) for nid in tops]
+    batches = extracted + [(nid, t.extract_batch(nid, 10**9)) for nid in tops]
     t.check()
     read = np.concatenate([b for _, b in batches])
     assert len(np.unique(read)) == len(read)  # each PFN read at most once
@@ -669,7 +672,7 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
     for nid, b in batches:  # by the node it targets: odd PFNs go to node 2
         assert (b % 2 == 1).all() if nid == 2 else (b % 2 == 0).all() or mode == "default"
     s = t.stats()
-    assert sum(counts).tolist() == [len(accesses), 0, 0, 0]
+    assert np.sum(counts, axis=0).tolist() == [len(accesses), 0, 0, 0]
     assert s["pghot_recorded_accesses"] == s["recorded"] == len(accesses)
     assert (s["pghot_records_hash"], s["pghot_records_heap"], s["extracted"]) == (
         n_pfns, int(twice.sum()), len(read))
@@ -680,33 +683,27 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
         assert rec is not None and (rec.frequency, rec.queued) == (1, -1)
 
 
-def test_threads_hammering_the_same_pfns(run_threads: Any) -> None:
+def test_threads_hammering_the_same_pfns(thread_topo: Topology,
+                                        run_alongside: RunAlongside) -> None:
     """CAS updates of shared words: no access is lost, every read is counted."""
-    t = PfnArrayTracker(THREAD_TOPO, threshold=7, scan_section_pages=1024)
+    t = PfnArrayTracker(thread_topo, threshold=7, scan_section_pages=1024)
     hot = np.arange(LOWER_START, LOWER_START + 64, dtype=np.int64)
-    done = threading.Event()
 
     def recorder() -> int:
         for _ in range(200):
             t.record_accesses(np.repeat(hot, 8), -1, 0, 0)
         return 200 * len(hot) * 8
 
-    def extractor() -> int:
+    def extractor(done: threading.Event) -> int:
         got = 0
         while not done.is_set():
             got += len(t.extract_batch(0, 16))
         return got
 
-    ext: list[int] = []
-    th = threading.Thread(target=lambda: ext.append(extractor()))
-    th.start()
-    try:
-        n = sum(run_threads([recorder, recorder]))
-    finally:
-        done.set()
-        th.join(timeout=60)
+    recorded, extracted = run_alongside([recorder, recorder], extractor)
+    n = sum(recorded)
     t.check()
     s = t.stats()
     assert s["recorded"] == n
-    assert s["extracted"] == ext[0]
+    assert s["extracted"] == extracted
     assert len(t) == s["pghot_records_hash"] - s["extracted"] <= len(hot)

@@ -50,24 +50,8 @@ HW = Source.HW_HINTS
 
 #: Every PFN of the small programs lies in [0, UNIVERSE).
 UNIVERSE = 64
-TOPOLOGIES = {
-    # top 0 [0, 8), lower 1 [8, 32), offline [32, 40), top 2 [40, 48), offline 48+
-    "one_lower": Topology(
-        [Node(0, 0, 8, True), Node(1, 8, 24, False, has_cpu=False), Node(2, 40, 8, True)],
-        default_node=0,
-    ),
-    # top 0 [0, 8), lower 1 [8, 24), top 2 [24, 32), offline [32, 40),
-    # lower 3 (with CPUs) [40, 56), offline 56+; default node 2
-    "two_lower": Topology(
-        [
-            Node(0, 0, 8, True),
-            Node(1, 8, 16, False, has_cpu=False),
-            Node(2, 24, 8, True),
-            Node(3, 40, 16, False, has_cpu=True),
-        ],
-        default_node=2,
-    ),
-}
+#: The topologies: the ``small_topologies`` fixture (conftest.py).
+TOPOLOGY_NAMES = ("one_lower", "two_lower")
 
 
 class SideBySide:
@@ -157,9 +141,10 @@ def _small_config(rng: random.Random) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_random_programs_match_the_reference(seed: int) -> None:
+def test_random_programs_match_the_reference(small_topologies: dict[str, Topology],
+                                             seed: int) -> None:
     rng = random.Random(seed)
-    topo = TOPOLOGIES[sorted(TOPOLOGIES)[seed % 2]]
+    topo = small_topologies[TOPOLOGY_NAMES[seed % 2]]
     lower = [p for p in range(UNIVERSE) if topo.node_of(p) in topo.lower_nids()]
     s = SideBySide(topo, rng, **_small_config(rng))
     hot = lower[:5]
@@ -197,13 +182,13 @@ def test_random_programs_match_the_reference(seed: int) -> None:
 
 
 @pytest.mark.parametrize("capacity", [2100, 4500])
-def test_several_lists_full_table_match_the_reference(capacity: int) -> None:
+def test_several_lists_full_table_match_the_reference(make_two_top: Callable[..., Topology],
+                                                      capacity: int) -> None:
     # 2 and 4 hash lists; more PFNs than the table holds, and a queue that
     # fills, so TABLE_FULL and refused pushes both happen in every list.
     rng = random.Random(capacity)
     nrng = np.random.default_rng(capacity)
-    topo = Topology([Node(0, 0, 64, True), Node(1, 64, 8000, False, has_cpu=False),
-                     Node(2, 8064, 64, True)])
+    topo = make_two_top(8000, top_pages=64)
     assert v2._nr_lists(capacity) == {2100: 2, 4500: 4}[capacity]
     s = SideBySide(topo, rng, capacity=capacity, queue_capacity=150, threshold=2,
                    freq_window_ms=40, hz=100, time_bits=8, freq_bits=3, nid_bits=2)
@@ -290,17 +275,17 @@ def test_memory_against_the_hash_store() -> None:
 N_THREADS = 4
 LOWER_START = 1024
 LOWER_PAGES = 200_000
-THREAD_TOPO = Topology(
-    [
-        Node(0, 0, LOWER_START, True),
-        Node(1, LOWER_START, LOWER_PAGES, False, has_cpu=False),
-        Node(2, LOWER_START + LOWER_PAGES, 1024, True),
-    ],
-    default_node=0,
-)
+RunThreads = Callable[..., list[Any]]
+RunAlongside = Callable[..., tuple[list[Any], Any]]
 
 
-def test_threads_conserve_records_exactly(run_threads: Any) -> None:
+@pytest.fixture(scope="module")
+def thread_topo(make_two_top: Callable[..., Topology]) -> Topology:
+    """Top 0 [0, 1024), lower 1 [1024, 201024), top 2 after it."""
+    return make_two_top(LOWER_PAGES, top_pages=LOWER_START)
+
+
+def test_threads_conserve_records_exactly(thread_topo: Topology, run_threads: RunThreads) -> None:
     """Every PFN accessed once or twice with one target and one time.
 
     It reaches its heap only on its second access, so it is extracted at
@@ -318,7 +303,7 @@ def test_threads_conserve_records_exactly(run_threads: Any) -> None:
     srcs = rng.integers(0, 3, len(accesses))
     parts = np.array_split(np.arange(len(accesses)), N_THREADS)
     # capacity 4 * 30000: 64 lists of ~470 records
-    t = KernelV2Tracker(THREAD_TOPO, capacity=4 * n_pfns, queue_capacity=n_pfns, threshold=2)
+    t = KernelV2Tracker(thread_topo, capacity=4 * n_pfns, queue_capacity=n_pfns, threshold=2)
 
     def worker(k: int) -> tuple[np.ndarray, list[np.ndarray]]:
         counts = np.zeros(4, dtype=np.int64)
@@ -353,7 +338,8 @@ def test_threads_conserve_records_exactly(run_threads: Any) -> None:
 
 
 @pytest.mark.parametrize("evict_stale", [False, True])
-def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any) -> None:
+def test_threads_with_drops_conserve_records(thread_topo: Topology, evict_stale: bool,
+                                             run_threads: RunThreads) -> None:
     rng = np.random.default_rng(7 + evict_stale)
     n = 120_000
     pfns = LOWER_START + rng.zipf(1.3, n).astype(np.uint64) % 20_000
@@ -361,7 +347,7 @@ def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any
     srcs = rng.integers(0, 3, n)
     nows = np.sort(rng.integers(0, 40_000, n))      # window 5000 jiffies
     # capacity 5000: 4 lists; the table fills and the heaps refuse pushes
-    t = KernelV2Tracker(THREAD_TOPO, capacity=5000, queue_capacity=700, threshold=2,
+    t = KernelV2Tracker(thread_topo, capacity=5000, queue_capacity=700, threshold=2,
                         evict_stale=evict_stale)
     parts = np.array_split(np.arange(n), N_THREADS)
 
@@ -387,13 +373,13 @@ def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
+def test_threads_single_accesses_extraction_and_check(thread_topo: Topology,
+                                                       run_alongside: RunAlongside) -> None:
     rng = np.random.default_rng(3)
     n = 4000
     work = [((LOWER_START + rng.integers(0, 3000, n)).tolist(),
              rng.choice([0, 1, 2, NUMA_NO_NODE], n).tolist()) for _ in range(3)]
-    t = KernelV2Tracker(THREAD_TOPO, capacity=2000, queue_capacity=300, threshold=2)
-    done = threading.Event()
+    t = KernelV2Tracker(thread_topo, capacity=2000, queue_capacity=300, threshold=2)
     failures: list[str] = []
 
     def recorder(k: int) -> list[int]:
@@ -402,7 +388,7 @@ def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
             outs[t.record_access(work[k][0][i], work[k][1][i], i % 3, i)] += 1
         return outs
 
-    def extractor() -> int:
+    def extractor(done: threading.Event) -> int:
         got = 0
         while not done.is_set():
             got += len(t.extract_batch(0, 64)) + len(t.extract_batch(2, 64))
@@ -412,20 +398,14 @@ def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
                 failures.append(str(exc))
         return got
 
-    ext: list[int] = []
-    th = threading.Thread(target=lambda: ext.append(extractor()))
-    th.start()
-    try:
-        results = run_threads([functools.partial(recorder, k) for k in range(3)])
-    finally:
-        done.set()
-        th.join(timeout=60)
-    assert not th.is_alive() and failures == []
+    results, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)],
+                                       extractor)
+    assert failures == []
     t.check()
     outs = [sum(r[i] for r in results) for i in range(4)]
     s = t.stats()
     assert outs == [s["recorded"], s["toptier"], s["not_movable"], s["table_full"]]
-    assert s["extracted"] == ext[0]
+    assert s["extracted"] == extracted
     assert len(t) + s["extracted"] == s["pghot_records_hash"]
 
 
