@@ -51,18 +51,6 @@ def tracker(**kwargs: Any) -> ReferenceTracker:
     return ReferenceTracker(Topology.two_tier(TOP, LOWER), **kwargs)
 
 
-def multi() -> Topology:
-    """Top-tier nodes 0 and 2; lower-tier nodes 1 (CPU-less) and 3 (with CPUs)."""
-    return Topology(
-        [
-            Node(0, 0, 100, True),
-            Node(1, 100, 100, False, has_cpu=False),
-            Node(2, 200, 100, True),
-            Node(3, 300, 100, False, has_cpu=True),
-        ]
-    )
-
-
 def freq(t: ReferenceTracker, pfn: int) -> int:
     rec = t.lookup(pfn)
     assert rec is not None
@@ -451,8 +439,8 @@ def test_set_movable_validation(pfns: Any, flag: Any, exc: type[Exception], matc
     assert t.record_access(LO, 0, HW, 0) is Outcome.RECORDED  # nothing was marked
 
 
-def test_queued_validation() -> None:
-    t = ReferenceTracker(multi())
+def test_queued_validation(four_nodes: Topology) -> None:
+    t = ReferenceTracker(four_nodes)
     assert t.queued(np.int32(2)) == 0
     for bad in (1, 3, 4, -1):
         with pytest.raises(ValueError, match="nid"):
@@ -499,7 +487,12 @@ def test_check_detects_corruption() -> None:
 
 # -- hypothesis properties ----------------------------------------------------------------
 
-MULTI_LOWER = list(range(100, 200)) + list(range(300, 400))
+#: The properties run on the ``four_nodes`` fixture (conftest.py): top-tier
+#: nodes 0 [0, 64) and 2 [192, 256), lower-tier nodes 1 [64, 192) (CPU-less)
+#: and 3 [300, 428) (with CPUs), a hole [256, 300), default node 2. The PFNs
+#: drawn: top tier (0, 50, 250), lower tier (150, 350, 100-111), a hole or
+#: offline (450).
+MULTI_LOWER = list(range(100, 192)) + list(range(300, 400))
 
 
 @st.composite
@@ -565,9 +558,10 @@ def apply(t: ReferenceTracker, op: tuple[str, Any]) -> None:
 
 
 @settings(deadline=None)
-@given(configs(), operations)
-def test_invariants_hold_after_any_sequence(config: dict[str, Any], ops: list[Any]) -> None:
-    t = ReferenceTracker(multi(), **config)
+@given(config=configs(), ops=operations)
+def test_invariants_hold_after_any_sequence(four_nodes: Topology, config: dict[str, Any],
+                                            ops: list[Any]) -> None:
+    t = ReferenceTracker(four_nodes, **config)
     t.check()
     for op in ops:
         apply(t, op)
@@ -586,10 +580,11 @@ def test_invariants_hold_after_any_sequence(config: dict[str, Any], ops: list[An
 
 
 @settings(deadline=None)
-@given(configs(), st.lists(accesses, max_size=30))
-def test_batch_equals_single_calls(config: dict[str, Any], batch: list[Any]) -> None:
-    a = ReferenceTracker(multi(), **config)
-    b = ReferenceTracker(multi(), **config)
+@given(config=configs(), batch=st.lists(accesses, max_size=30))
+def test_batch_equals_single_calls(four_nodes: Topology, config: dict[str, Any],
+                                   batch: list[Any]) -> None:
+    a = ReferenceTracker(four_nodes, **config)
+    b = ReferenceTracker(four_nodes, **config)
     cols = list(zip(*batch)) if batch else [(), (), (), ()]
     out = a.record_accesses(*(np.array(c, dtype=np.int64) for c in cols))
     singles = [b.record_access(*acc) for acc in batch]
