@@ -3,11 +3,12 @@
 The known answers of ``SEMANTICS.md`` (each kernel v2 defect of section 2 the
 model can show, F1-F10 and F12-F14, and the window rule) are in
 ``test_semantics.py``, one body run over this model and every compiled store.
-Here is what is the model's own: its configuration and sizes, its choice of
-which stale record to evict (F12) and its deterministic tie order in
-extraction, its argument checking, ``check()`` catching corruption of its
-internals, and hypothesis properties of the section 5 invariants after random
-operation sequences.
+So are the argument forms and checks of ``record_access``, ``record_accesses``,
+``lookup`` and ``set_movable``. Here is what is the model's own: its
+configuration and sizes, its choice of which stale record to evict (F12), its
+deterministic tie order and ``prefer=`` in extraction, ``check()`` catching
+corruption of its internals, and hypothesis properties of the section 5
+invariants after random operation sequences.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pghot._types import RECORD_DTYPE, Outcome, Record, Source
+from pghot._types import RECORD_DTYPE, Outcome, Source
 from pghot.model.reference import QUEUE_KINDS, ReferenceTracker
 from pghot.topology import Node, Topology
 
@@ -265,178 +266,7 @@ def test_extract_validation(kwargs: dict[str, Any], exc: type[Exception], match:
     assert snapshot(t, range(LO, LO + 10)) == before
 
 
-# -- record_access / record_accesses validation ------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("args", "exc", "match"),
-    [
-        ((None, 0, 0, 0), TypeError, "pfn"),
-        ((1.0 * LO, 0, 0, 0), TypeError, "pfn"),
-        (("1001", 0, 0, 0), TypeError, "pfn"),
-        ((-1, 0, 0, 0), ValueError, "pfn"),
-        ((2**63, 0, 0, 0), ValueError, "pfn"),
-        ((LO, None, 0, 0), TypeError, "nid"),
-        ((LO, 0.0, 0, 0), TypeError, "nid"),
-        ((LO, -2, 0, 0), ValueError, "nid"),
-        ((LO, 7, 0, 0), ValueError, "nid"),
-        ((LO, 0, None, 0), TypeError, "src"),
-        ((LO, 0, 3, 0), ValueError, "src"),
-        ((LO, 0, 0, None), TypeError, "now"),
-        ((LO, 0, 0, 1.5), TypeError, "now"),
-        ((LO, 0, 0, -1), ValueError, "now"),
-        ((LO, 0, 0, 2**63), ValueError, "now"),
-    ],
-)
-def test_record_access_validation(args: tuple[Any, ...], exc: type[Exception], match: str) -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    before = snapshot(t, [LO])
-    with pytest.raises(exc, match=match):
-        t.record_access(*args)
-    assert snapshot(t, [LO]) == before
-    t.check()
-
-
-def test_record_access_limits_accepted() -> None:
-    t = tracker()
-    assert t.record_access(2**63 - 1, 0, HW, 2**63 - 1) is Outcome.NOT_MOVABLE
-    assert t.record_access(LO, -1, HW, 2**63 - 1) is Outcome.RECORDED
-    assert t.lookup(LO).last_update == (2**63 - 1) % 2**19  # type: ignore[union-attr]
-
-
-def test_record_accesses_matches_single_calls() -> None:
-    pfns = np.array([LO, 5, LO + 1, LO, 9999, LO + 1, LO], dtype=np.uint64)
-    nids = np.array([0, 0, -1, -1, 0, 0, 0], dtype=np.int32)
-    srcs = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.uint8)
-    nows = np.array([1, 2, 3, 4, 5, 6, 7000], dtype=np.int64)
-    a, b = tracker(), tracker()
-    out = a.record_accesses(pfns, nids, srcs, nows)
-    singles = [b.record_access(*map(int, args)) for args in zip(pfns, nids, srcs, nows)]
-    assert out.dtype == np.int64 and out.shape == (4,)
-    assert out.tolist() == [singles.count(o) for o in Outcome]
-    assert snapshot(a, range(LO, LO + 2)) == snapshot(b, range(LO, LO + 2))
-
-
-def test_record_accesses_broadcast_scalars() -> None:
-    t = tracker()
-    out = t.record_accesses([LO, LO, LO + 1], np.int16(0), Source.HINT_FAULT, np.array(5))
-    assert out.tolist() == [3, 0, 0, 0]
-    assert t.lookup(LO) == Record(LO, 2, 0, 5, 0)
-    assert t.stats()["pghot_recorded_hintfaults"] == 3
-    empty = np.array([], dtype=np.int64)
-    assert t.record_accesses(empty, 0, 0, 0).tolist() == [0, 0, 0, 0]
-    assert t.record_accesses(empty.astype(np.uint64), empty, empty, empty).tolist() == [0] * 4
-    assert t.record_accesses((LO + 2,), (0,), (1,), (0,)).tolist() == [1, 0, 0, 0]
-
-
-@pytest.mark.parametrize(
-    ("args", "exc", "match"),
-    [
-        ((None, 0, 0, 0), TypeError, "pfns"),
-        (("1001", 0, 0, 0), TypeError, "pfns"),
-        (({LO}, 0, 0, 0), TypeError, "pfns"),
-        (({LO: 1}, 0, 0, 0), TypeError, "pfns"),
-        ((LO, 0, 0, 0), TypeError, "pfns"),  # a scalar where an array is needed
-        ((np.int64(LO), 0, 0, 0), TypeError, "pfns"),
-        (([[LO], [LO, LO]], 0, 0, 0), TypeError, "pfns"),  # ragged
-        ((object(), 0, 0, 0), ValueError, "pfns"),  # object dtype
-        (([], 0, 0, 0), ValueError, "pfns"),  # float64 to numpy
-        ((np.array(LO), 0, 0, 0), ValueError, "pfns"),  # 0-d
-        (([[LO]], 0, 0, 0), ValueError, "pfns"),
-        (([LO, None], 0, 0, 0), ValueError, "pfns"),
-        (([1.0 * LO], 0, 0, 0), ValueError, "pfns"),
-        ((np.array([True]), 0, 0, 0), ValueError, "pfns"),
-        (([LO, -1], 0, 0, 0), ValueError, "pfns"),
-        ((np.array([LO, 2**63], dtype=np.uint64), 0, 0, 0), ValueError, "pfns"),
-        (([LO], None, 0, 0), TypeError, "nids"),
-        (([LO], "0", 0, 0), TypeError, "nids"),
-        (([LO], 0.0, 0, 0), TypeError, "nids"),
-        (([LO], True, 0, 0), ValueError, "nids"),  # bool dtype
-        (([LO], [0.0], 0, 0), ValueError, "nids"),
-        (([LO], [0, 0], 0, 0), ValueError, "nids"),
-        (([LO, LO], [0, -2], 0, 0), ValueError, "nids"),
-        (([LO], 5, 0, 0), ValueError, "nids"),
-        (([LO], [2**10], 0, 0), ValueError, "nids"),
-        (([LO], 0, None, 0), TypeError, "srcs"),
-        (([LO], 0, 3, 0), ValueError, "srcs"),
-        (([LO, LO], 0, [0, -1], 0), ValueError, "srcs"),
-        (([LO], 0, [[0]], 0), ValueError, "srcs"),
-        (([LO], 0, 0, None), TypeError, "nows"),
-        (([LO], 0, 0, -1), ValueError, "nows"),
-        (([LO], 0, 0, 2.5), TypeError, "nows"),
-        (([LO, LO], 0, 0, [1]), ValueError, "nows"),
-        (([LO], 0, 0, np.array([2**63], dtype=np.uint64)), ValueError, "nows"),
-    ],
-)
-def test_record_accesses_validation(
-    args: tuple[Any, ...], exc: type[Exception], match: str
-) -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    before = snapshot(t, [LO])
-    with pytest.raises(exc, match=match):
-        t.record_accesses(*args)
-    assert snapshot(t, [LO]) == before
-
-
-def test_record_accesses_validates_whole_batch_first() -> None:
-    t = tracker()
-    with pytest.raises(ValueError, match="nids"):
-        t.record_accesses([LO, LO + 1, LO + 2], [0, 0, -5], 0, 0)
-    assert len(t) == 0 and t.stats()["pghot_recorded_accesses"] == 0
-
-
-# -- lookup, set_movable, queued, stats, memory, check ------------------------------------
-
-
-def test_lookup_validation() -> None:
-    t = tracker()
-    assert t.lookup(0) is None and t.lookup(np.uint64(LO)) is None
-    with pytest.raises(ValueError, match="pfn"):
-        t.lookup(-1)
-    with pytest.raises(ValueError, match="pfn"):
-        t.lookup(2**63)
-    for bad in (None, 1.0, "1"):
-        with pytest.raises(TypeError, match="pfn"):
-            t.lookup(bad)  # type: ignore[arg-type]
-
-
-def test_set_movable_forms() -> None:
-    t = tracker(threshold=1)
-    t.record_access(LO + 1, 0, HW, 0)
-    t.set_movable(np.array([LO + 1, LO + 2], dtype=np.uint64), False)
-    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, 0)  # existing record kept
-    assert t.record_access(LO + 1, 0, HW, 1) is Outcome.NOT_MOVABLE
-    assert t.record_access(LO + 2, 0, HW, 1) is Outcome.NOT_MOVABLE
-    t.set_movable([LO + 1], True)
-    t.set_movable(np.int64(LO + 2), np.bool_(True))
-    t.set_movable(np.array([], dtype=np.int64), True)
-    assert t.record_access(LO + 1, 0, HW, 2) is Outcome.RECORDED
-    assert t.record_access(LO + 2, 0, HW, 2) is Outcome.RECORDED
-    t.check()
-
-
-@pytest.mark.parametrize(
-    ("pfns", "flag", "exc", "match"),
-    [
-        (5, False, ValueError, "pfns"),  # top tier
-        ([LO, TOP + LOWER], False, ValueError, "pfns"),  # offline
-        ([LO, -1], False, ValueError, "pfns"),
-        (None, False, TypeError, "pfns"),
-        ("1001", False, TypeError, "pfns"),
-        ([1.0 * LO], False, ValueError, "pfns"),
-        (LO, None, TypeError, "flag"),
-        (LO, 0, TypeError, "flag"),
-        ([], False, ValueError, "pfns"),
-        (5.0, False, TypeError, "pfns"),
-    ],
-)
-def test_set_movable_validation(pfns: Any, flag: Any, exc: type[Exception], match: str) -> None:
-    t = tracker()
-    with pytest.raises(exc, match=match):
-        t.set_movable(pfns, flag)
-    assert t.record_access(LO, 0, HW, 0) is Outcome.RECORDED  # nothing was marked
+# -- queued, memory, repr, check ----------------------------------------------------------
 
 
 def test_queued_validation(four_nodes: Topology) -> None:
