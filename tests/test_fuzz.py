@@ -29,13 +29,15 @@ runs the 5-minute one.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pickle
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -198,20 +200,10 @@ def int_array(draw: Any, n: int, values: st.SearchStrategy[int], scalar_ok: bool
 
 # -- the tracker ------------------------------------------------------------------------
 
-TOPOLOGIES = {
-    # top 0 [0, 64), lower 1 [64, 320)
-    "two_tier": Topology.two_tier(64, 256),
-    # top 0 [0, 64), lower 1 [64, 320), top 2 [320, 384); 384+ offline
-    "two_top": Topology(
-        [Node(0, 0, 64, True), Node(1, 64, 256, False, has_cpu=False), Node(2, 320, 64, True)],
-        default_node=0,
-    ),
-    # a hole [256, 300) and default node 2
-    "four_nodes": Topology(
-        [Node(0, 0, 64, True), Node(1, 64, 128, False, has_cpu=False),
-         Node(2, 192, 64, True), Node(3, 300, 128, False)],
-        default_node=2,
-    ),
+#: The topologies of the fuzz rounds: ``two_tier``, ``two_top`` and
+#: ``four_nodes`` are conftest.py's fixtures (the ``topologies`` fixture below
+#: adds them); these two are the fuzzer's own.
+FUZZ_TOPOLOGIES = {
     # an empty lower node, a gap in the node ids (2 is not a node), node 5
     "sparse": Topology(
         [Node(0, 0, 32, True), Node(1, 32, 0, False), Node(3, 1000, 200, False),
@@ -224,6 +216,12 @@ TOPOLOGIES = {
         default_node=0,
     ),
 }
+TOPOLOGY_NAMES = ("four_nodes", "high_pfns", "sparse", "two_tier", "two_top")
+
+
+@pytest.fixture(scope="module")
+def topologies(two_tier: Topology, two_top: Topology, four_nodes: Topology) -> dict[str, Topology]:
+    return {"two_tier": two_tier, "two_top": two_top, "four_nodes": four_nodes, **FUZZ_TOPOLOGIES}
 
 
 def pfn_values(topo: Topology, lower_only: bool = False) -> st.SearchStrategy[int]:
@@ -476,9 +474,10 @@ def call(t: Any, op: str, args: tuple, kw: dict) -> Any:
 
 
 @settings(ROUND)
-@given(data=st.data(), topo_name=st.sampled_from(sorted(TOPOLOGIES)), cfg=config())
-def _tracker_round(data: Any, topo_name: str, cfg: dict[str, Any]) -> None:
-    topo = TOPOLOGIES[topo_name]
+@given(data=st.data(), topo_name=st.sampled_from(TOPOLOGY_NAMES), cfg=config())
+def _tracker_round(data: Any, topo_name: str, cfg: dict[str, Any],
+                   topologies: dict[str, Topology]) -> None:
+    topo = topologies[topo_name]
     t = pghot.Tracker(topo, **cfg)
     invariants(t)
     now = 0
@@ -496,8 +495,9 @@ def _tracker_round(data: Any, topo_name: str, cfg: dict[str, Any]) -> None:
         now += data.draw(st.integers(0, 40), label="tick")
 
 
-def test_fuzz_tracker() -> None:
-    run_for(FUZZ_SECONDS * SHARE["tracker"], _tracker_round)
+def test_fuzz_tracker(topologies: dict[str, Topology]) -> None:
+    run_for(FUZZ_SECONDS * SHARE["tracker"],
+            functools.partial(_tracker_round, topologies=topologies))
 
 
 # -- snapshots -------------------------------------------------------------------------
@@ -537,7 +537,7 @@ def damage(draw: Any, state: dict[str, Any]) -> dict[str, Any]:
             v = draw(st.one_of(
                 st.integers(info.min, info.max),
                 st.sampled_from([info.max, info.min, 0, 1, 2, 7]),
-                st.integers(-3, 3).map(lambda d: old + d),
+                st.integers(-3, 3).map(functools.partial(int.__add__, old)),
                 st.just(int(flat[j])),
             ))
             if draw(st.booleans()) and how < 4:
@@ -571,10 +571,11 @@ def damage(draw: Any, state: dict[str, Any]) -> dict[str, Any]:
 @settings(ROUND)
 @given(data=st.data(), topo_name=st.sampled_from(["two_top", "four_nodes", "sparse"]),
        cfg=tracker_config(), seed=st.integers(0, 2**16))
-def _snapshot_round(data: Any, topo_name: str, cfg: dict[str, Any], seed: int) -> None:
+def _snapshot_round(data: Any, topo_name: str, cfg: dict[str, Any], seed: int,
+                    topologies: dict[str, Topology]) -> None:
     if cfg["capacity"] == 0:
         cfg["capacity"] = 40
-    t = busy(cfg, TOPOLOGIES[topo_name], seed)
+    t = busy(cfg, topologies[topo_name], seed)
     state = data.draw(damage(t._state()), label="state")
     try:
         u = CoreTracker._from_state(state)
@@ -587,13 +588,14 @@ def _snapshot_round(data: Any, topo_name: str, cfg: dict[str, Any], seed: int) -
     invariants(u)
 
 
-def test_fuzz_snapshots() -> None:
-    run_for(FUZZ_SECONDS * SHARE["snapshot"], _snapshot_round)
+def test_fuzz_snapshots(topologies: dict[str, Topology]) -> None:
+    run_for(FUZZ_SECONDS * SHARE["snapshot"],
+            functools.partial(_snapshot_round, topologies=topologies))
 
 
-def test_damaged_snapshot_file_gives_value_error(tmp_path: Any) -> None:
+def test_damaged_snapshot_file_gives_value_error(tmp_path: Any, two_top: Topology) -> None:
     """The file path of the same check: what load() reads is any bytes."""
-    t = busy({"capacity": 60, "queue_capacity": 9}, TOPOLOGIES["two_top"], 3)
+    t = busy({"capacity": 60, "queue_capacity": 9}, two_top, 3)
     path = tmp_path / "t.npz"
     t.save(path)
     raw = bytearray(path.read_bytes())
@@ -618,13 +620,14 @@ def _flip_zip_header_bit(raw: bytes, signature: bytes, offset: int) -> bytes:
 
 
 @pytest.mark.parametrize("field_offset", [8, 10], ids=["flags", "method"])
-def test_one_bit_in_the_zip_directory_gives_value_error(tmp_path: Any, field_offset: int) -> None:
+def test_one_bit_in_the_zip_directory_gives_value_error(tmp_path: Any, two_tier: Topology,
+                                                        field_offset: int) -> None:
     # Found by fuzzing: zipfile raises RuntimeError for the "encrypted" flag
     # and NotImplementedError for an unknown compression method, which load()
     # let through.  Central directory record "PK\1\2": general purpose flags
     # at offset 8 (bit 0: encrypted), compression method at offset 10
     # (0 -> 1: "shrunk").
-    t = pghot.Tracker(TOPOLOGIES["two_tier"])
+    t = pghot.Tracker(two_tier)
     path = tmp_path / "t.npz"
     t.save(path)
     path.write_bytes(_flip_zip_header_bit(path.read_bytes(), b"PK\x01\x02", field_offset))
@@ -738,12 +741,7 @@ def test_uninitialised_queue_raises_instead_of_crashing(name: str) -> None:
 
 # -- several threads on one sharded tracker -------------------------------------------
 
-#: a lower tier large enough for a table of 8+ shards
-SHARDED = Topology(
-    [Node(0, 0, 1024, True), Node(1, 1024, 1 << 18, False, has_cpu=False),
-     Node(2, 1024 + (1 << 18), 1024, True)],
-    default_node=0,
-)
+#: a lower tier large enough for a table of 8+ shards: ``make_two_top(1 << 18)``
 SHARDED_LOWER = (1024, 1024 + (1 << 18))
 
 
@@ -778,17 +776,19 @@ def _thread_fuzzer(t: Any, seed: int, end: float, totals: np.ndarray, errors: li
             elif op == 7:
                 t.set_movable(pfns[:4], bool(rng.integers(0, 2)))
             else:  # hostile arguments: refused, nothing changes for the others
+                # (partials: the arguments are this iteration's, bound now)
+                record = functools.partial
                 bad: list[tuple[Callable[[], Any], str]] = [
-                    (lambda: t.record_accesses(pfns, -1, 3, now), "srcs"),
-                    (lambda: t.record_accesses(pfns, 7, 0, now), "nid"),
-                    (lambda: t.record_accesses(pfns.astype(float), -1, 0, now), "pfns"),
-                    (lambda: t.record_accesses(-pfns.astype(np.int64), -1, 0, now), "pfns"),
-                    (lambda: t.record_accesses(pfns, -1, 0, np.arange(n + 1)), "nows"),
-                    (lambda: t.record_accesses(np.ma.masked_array(pfns), -1, 0, now), "pfns"),
+                    (record(t.record_accesses, pfns, -1, 3, now), "srcs"),
+                    (record(t.record_accesses, pfns, 7, 0, now), "nid"),
+                    (record(t.record_accesses, pfns.astype(float), -1, 0, now), "pfns"),
+                    (record(t.record_accesses, -pfns.astype(np.int64), -1, 0, now), "pfns"),
+                    (record(t.record_accesses, pfns, -1, 0, np.arange(n + 1)), "nows"),
+                    (record(t.record_accesses, np.ma.masked_array(pfns), -1, 0, now), "pfns"),
                     (lambda: t.extract_batch(1, 10), "nid"),
                     (lambda: t.set_movable(np.array([5, hi + 5]), False), "pfns"),
                     (lambda: t.record_access(None, -1, 0, 0), "pfn"),
-                    (lambda: t.record_access(int(pfns[0]), -1, 0, 2**70), "now"),
+                    (record(t.record_access, int(pfns[0]), -1, 0, 2**70), "now"),
                 ]
                 k = int(rng.integers(len(bad)))
                 fn, name = bad[k]
@@ -803,23 +803,17 @@ def _thread_fuzzer(t: Any, seed: int, end: float, totals: np.ndarray, errors: li
 
 
 @pytest.mark.parametrize("store", sorted(STORES))
-def test_fuzz_threads(store: str) -> None:
-    import threading
-
+def test_fuzz_threads(make_two_top: Callable[..., Topology], run_threads: Callable[..., list[Any]],
+                      store: str) -> None:
     seconds = max(0.5, FUZZ_SECONDS * SHARE["threads"] / len(STORES))
     kw: dict[str, Any] = {} if store == "pfn-array" else {
         "capacity": 65536, "freq_window_ms": 20, "evict_stale": True}
-    t = pghot.Tracker(SHARDED, store=store, **kw)
+    t = pghot.Tracker(make_two_top(1 << 18), store=store, **kw)
     end = time.monotonic() + seconds
     totals = [np.zeros(4, dtype=np.int64) for _ in range(3)]
     errors: list[BaseException] = []
-    threads = [threading.Thread(target=_thread_fuzzer, args=(t, 100 + i, end, totals[i], errors))
-               for i in range(3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=seconds + 120)
-    assert not any(th.is_alive() for th in threads), "a fuzzing thread hung"
+    run_threads([functools.partial(_thread_fuzzer, t, 100 + i, end, totals[i], errors)
+                 for i in range(3)], timeout=seconds + 120)
     if errors:
         raise errors[0]
     t.check()

@@ -10,6 +10,8 @@ before any long initialisation.  Every refusal changes nothing.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -117,24 +119,21 @@ def test_tiered_memory_refuses_masked_and_bytes_like_pages() -> None:
     assert mem.stats() == pghot.TieredMemory(TOPO).stats()
 
 
-def test_tiered_memory_pages_rewritten_during_a_call_never_reach_it() -> None:
+def test_tiered_memory_pages_rewritten_during_a_call_never_reach_it(
+    run_alongside: Callable[..., tuple[list[Any], Any]],
+) -> None:
     """Copy first, validate the copy: access() sees the good pages or refuses the bad one."""
-    import threading
-
     mem = pghot.TieredMemory(TOPO)
     n = 300
     pages = np.arange(n, dtype=np.int64)
     mem.allocate(pages)
-    done = threading.Event()
 
-    def flip() -> None:
+    def flip(done: threading.Event) -> None:
         while not done.is_set():
             pages[n - 1] = 10**9  # not a logical page
             pages[n - 1] = n - 1
 
-    th = threading.Thread(target=flip)
-    th.start()
-    try:
+    def access() -> None:
         for _ in range(3000):
             try:
                 pfns = mem.access(pages)
@@ -142,9 +141,8 @@ def test_tiered_memory_pages_rewritten_during_a_call_never_reach_it() -> None:
                 assert "pages" in str(e)
                 continue
             assert len(pfns) == n and (pfns >= 0).all()
-    finally:
-        done.set()
-        th.join()
+
+    run_alongside([access], flip)
     mem.check()
 
 

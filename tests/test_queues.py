@@ -11,36 +11,42 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pghot
 from pghot.queues import QUEUE_CLASSES, BinaryHeap, BucketQueue, QuaternaryHeap
 
-MAX_KEY = {BinaryHeap: 0xFFFFFFFE, QuaternaryHeap: 0xFFFFFFFE, BucketQueue: 255}
-DESIGNS = [BinaryHeap, QuaternaryHeap, BucketQueue]
+#: The queue designs share one API.
+Queue = BinaryHeap | QuaternaryHeap | BucketQueue
+QueueClass = type[BinaryHeap] | type[QuaternaryHeap] | type[BucketQueue]
+MAX_KEY: dict[QueueClass, int] = {
+    BinaryHeap: 0xFFFFFFFE, QuaternaryHeap: 0xFFFFFFFE, BucketQueue: 255}
+DESIGNS: list[QueueClass] = [BinaryHeap, QuaternaryHeap, BucketQueue]
 
 
-def make(cls, capacity, order="max", max_key=None):
+def make(cls: QueueClass, capacity: int, order: str = "max", max_key: int | None = None) -> Queue:
     return cls(capacity, order=order, max_key=MAX_KEY[cls] if max_key is None else max_key)
 
 
-def drain(q):
-    out = []
+def drain(q: Queue) -> list[int]:
+    out: list[int] = []
     while len(q):
         out.append(q.pop()[1])
         q.check()
     return out
 
 
-def monotone(keys, order):
+def monotone(keys: list[int], order: str) -> bool:
     pairs = list(zip(keys, keys[1:]))
     return all(a >= b for a, b in pairs) if order == "max" else all(a <= b for a, b in pairs)
 
 
 @pytest.mark.parametrize("order", ["max", "min"])
 @pytest.mark.parametrize("cls", DESIGNS)
-def test_known_values_with_duplicates_and_extremes(cls, order):
+def test_known_values_with_duplicates_and_extremes(cls: QueueClass, order: str) -> None:
     top = MAX_KEY[cls]
     values = [3, 1, 2, 4, top, top - 1, 0, 3, 1, top, 0, 2]
     q = make(cls, len(values), order)
@@ -49,7 +55,8 @@ def test_known_values_with_duplicates_and_extremes(cls, order):
         q.check()
     assert len(q) == len(values)
     expected = sorted(values, reverse=(order == "max"))
-    assert q.peek()[1] == expected[0]
+    first = q.peek()
+    assert first is not None and first[1] == expected[0]
     assert drain(q) == expected
     assert q.peek() is None
     with pytest.raises(IndexError):
@@ -58,7 +65,7 @@ def test_known_values_with_duplicates_and_extremes(cls, order):
 
 @pytest.mark.parametrize("order", ["max", "min"])
 @pytest.mark.parametrize("cls", DESIGNS)
-def test_random_fill_to_capacity_then_full_push_refused(cls, order):
+def test_random_fill_to_capacity_then_full_push_refused(cls: QueueClass, order: str) -> None:
     rng = random.Random(7)
     cap = 1000
     q = make(cls, cap, order)
@@ -77,10 +84,10 @@ def test_random_fill_to_capacity_then_full_push_refused(cls, order):
 
 @pytest.mark.parametrize("order", ["max", "min"])
 @pytest.mark.parametrize("cls", DESIGNS)
-def test_remove_half_at_random_positions(cls, order):
+def test_remove_half_at_random_positions(cls: QueueClass, order: str) -> None:
     rng = random.Random(11)
     q = make(cls, 512, order)
-    live = {}
+    live: dict[int, int] = {}
     for _ in range(512):
         k = rng.randint(0, MAX_KEY[cls])
         live[q.push(k)] = k
@@ -95,7 +102,7 @@ def test_remove_half_at_random_positions(cls, order):
 
 
 @pytest.mark.parametrize("cls", DESIGNS)
-def test_update_moves_both_ways(cls):
+def test_update_moves_both_ways(cls: QueueClass) -> None:
     q = make(cls, 16, "max", max_key=100)
     hs = [q.push(k) for k in (10, 20, 30, 40)]
     q.update(hs[0], 99)                       # sift up to the top
@@ -108,14 +115,14 @@ def test_update_moves_both_ways(cls):
 
 
 @pytest.mark.parametrize("cls", DESIGNS)
-def test_bad_arguments(cls):
+def test_bad_arguments(cls: QueueClass) -> None:
     q = make(cls, 2, max_key=10)
     with pytest.raises(ValueError, match="key"):
         q.push(11)
     with pytest.raises(ValueError, match="key"):
         q.push(-1)
     with pytest.raises(TypeError, match="key"):
-        q.push(1.5)
+        q.push(1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="handle"):
         q.remove(0)                           # never pushed
     h = q.push(3)
@@ -128,7 +135,7 @@ def test_bad_arguments(cls):
     assert len(q) == 1 and q.key(h) == 3
 
 
-def test_zero_capacity_queue_refuses():
+def test_zero_capacity_queue_refuses() -> None:
     for cls in DESIGNS:
         q = make(cls, 0)
         with pytest.raises(IndexError):
@@ -136,15 +143,13 @@ def test_zero_capacity_queue_refuses():
         assert q.peek() is None and len(q) == 0
 
 
-def test_bucket_queue_ties_pop_fifo():
+def test_bucket_queue_ties_pop_fifo() -> None:
     q = BucketQueue(8, max_key=3)
     hs = [q.push(2) for _ in range(4)]
     assert [q.pop()[0] for _ in range(4)] == hs
 
 
-def test_queue_classes_cover_tracker_designs():
-    import pghot
-
+def test_queue_classes_cover_tracker_designs() -> None:
     topo = pghot.Topology.two_tier(16, 64)
     for name in QUEUE_CLASSES:
         assert pghot.Tracker(topo, queue=name).queue == name
@@ -160,7 +165,8 @@ ops = st.lists(
 @pytest.mark.parametrize("cls", DESIGNS)
 @settings(deadline=None)
 @given(program=ops)
-def test_against_sorted_list_model(cls, order, program):
+def test_against_sorted_list_model(cls: QueueClass, order: str,
+                                   program: list[tuple[str, int, int]]) -> None:
     q = make(cls, 12, order, max_key=15)
     model: dict[int, int] = {}                # handle -> key
     for op, key, pick in program:
@@ -190,6 +196,7 @@ def test_against_sorted_list_model(cls, order, program):
         assert len(q) == len(model)
         top = q.peek()
         if model:
+            assert top is not None
             assert top[1] == (max(model.values()) if order == "max" else min(model.values()))
             assert model[top[0]] == top[1]
         else:
@@ -197,9 +204,7 @@ def test_against_sorted_list_model(cls, order, program):
 
 
 @pytest.mark.parametrize("cls", DESIGNS)
-def test_push_many_pop_many_match_single_calls(cls):
-    import numpy as np
-
+def test_push_many_pop_many_match_single_calls(cls: QueueClass) -> None:
     keys = np.random.default_rng(3).integers(0, 8, 300)
     q = cls(300, max_key=7)
     handles = q.push_many(keys)

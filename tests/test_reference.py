@@ -1,9 +1,14 @@
 """Tests of pghot.model.reference.ReferenceTracker, the pure-Python specification.
 
-Known-answer tests follow ``SEMANTICS.md``: each kernel v2 defect of section 2
-that the model can show (F1-F10, F12-F14) has a test that fails on the v2
-behaviour. Hypothesis properties check the section 5 invariants after random
-operation sequences.
+The known answers of ``SEMANTICS.md`` (each kernel v2 defect of section 2 the
+model can show, F1-F10 and F12-F14, and the window rule) are in
+``test_semantics.py``, one body run over this model and every compiled store.
+So are the argument forms and checks of ``record_access``, ``record_accesses``,
+``lookup`` and ``set_movable``. Here is what is the model's own: its
+configuration and sizes, its choice of which stale record to evict (F12), its
+deterministic tie order and ``prefer=`` in extraction, ``check()`` catching
+corruption of its internals, and hypothesis properties of the section 5
+invariants after random operation sequences.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot._types import RECORD_DTYPE, Outcome, Source
 from pghot.model.reference import QUEUE_KINDS, ReferenceTracker
 from pghot.topology import Node, Topology
 
@@ -45,18 +50,6 @@ STAT_KEYS = {
 
 def tracker(**kwargs: Any) -> ReferenceTracker:
     return ReferenceTracker(Topology.two_tier(TOP, LOWER), **kwargs)
-
-
-def multi() -> Topology:
-    """Top-tier nodes 0 and 2; lower-tier nodes 1 (CPU-less) and 3 (with CPUs)."""
-    return Topology(
-        [
-            Node(0, 0, 100, True),
-            Node(1, 100, 100, False, has_cpu=False),
-            Node(2, 200, 100, True),
-            Node(3, 300, 100, False, has_cpu=True),
-        ]
-    )
 
 
 def freq(t: ReferenceTracker, pfn: int) -> int:
@@ -95,14 +88,6 @@ def test_sizes() -> None:
     assert tracker(capacity=10, queue_capacity=0).queue_capacity == 0
     assert tracker(capacity=400).queue_capacity == 100
     assert tracker(queue_capacity=7).capacity == 2000
-
-
-@pytest.mark.parametrize(
-    ("hz", "window_ms", "jiffies"),
-    [(1000, 5000, 5000), (250, 5000, 1250), (300, 5, 2), (100, 1, 1), (1000, 0, 0)],
-)
-def test_window_jiffies_rounds_up(hz: int, window_ms: int, jiffies: int) -> None:
-    assert tracker(hz=hz, freq_window_ms=window_ms).window_jiffies == jiffies
 
 
 @pytest.mark.parametrize(
@@ -167,276 +152,7 @@ def test_constructor_limits_accepted() -> None:
     assert (t.hz, t.threshold, t.evict_stale) == (100, 3, True)
 
 
-# -- record_access: known answers ----------------------------------------------------
-
-
-def test_threshold_accesses_queue_the_page() -> None:
-    t = tracker(threshold=3)
-    for now, expected in [(10, 1), (20, 2)]:
-        assert t.record_access(LO + 5, 0, FAULT, now) is Outcome.RECORDED
-        assert t.lookup(LO + 5) == Record(LO + 5, expected, 0, now, NUMA_NO_NODE)
-        assert t.queued(0) == 0
-    assert t.record_access(LO + 5, 0, FAULT, 30) is Outcome.RECORDED
-    assert t.lookup(LO + 5) == Record(LO + 5, 3, 0, 30, 0)
-    assert t.queued(0) == 1
-    s = t.stats()
-    assert s["pghot_records_hash"] == 1 and s["pghot_records_heap"] == 1
-    assert s["recorded"] == 3 and s["pghot_recorded_hintfaults"] == 3
-    assert s["records"] == 1 and s["queued"] == 1
-    t.check()
-
-
-def test_window_boundary() -> None:
-    t = tracker()  # window 5000 jiffies
-    t.record_access(LO, -1, SCAN, 0)
-    t.record_access(LO, -1, SCAN, 5000)  # age == window: same window
-    assert freq(t, LO) == 2 and t.queued(0) == 1
-    t.record_access(LO, -1, SCAN, 10001)  # age == window + 1: new window
-    assert freq(t, LO) == 1 and t.queued(0) == 0  # fell below the threshold
-    assert t.lookup(LO) == Record(LO, 1, 0, 10001, -1)
-    t.check()
-
-
-def test_window_in_jiffies_depends_on_hz() -> None:
-    t = tracker(hz=300, freq_window_ms=5)  # 1.5 jiffies, rounded up to 2
-    t.record_access(LO, 0, HW, 100)
-    t.record_access(LO, 0, HW, 102)
-    assert freq(t, LO) == 2
-    t.record_access(LO, 0, HW, 105)
-    assert freq(t, LO) == 1
-
-
-def test_f1_frequency_saturates() -> None:
-    # v2: PGHOT_FREQ_MAX = 8 and "increment while < 8" wraps a 3-bit field
-    # to 0 on the 8th access.
-    t = tracker()
-    seen = []
-    for i in range(20):
-        t.record_access(LO, 0, HW, i)
-        seen.append(freq(t, LO))
-    assert seen == [1, 2, 3, 4, 5, 6, 7] + [7] * 13
-    assert t.queued(0) == 1
-    t.check()
-
-
-@pytest.mark.parametrize("freq_bits", [1, 2, 5, 16])
-def test_f1_saturation_other_widths(freq_bits: int) -> None:
-    t = tracker(freq_bits=freq_bits, nid_bits=1, time_bits=15, threshold=1)
-    fmax = 2**freq_bits - 1
-    n = fmax + 3
-    t.record_accesses(np.full(n, LO), 0, HW, 0)
-    assert freq(t, LO) == fmax
-    t.check()
-
-
-def test_f2_age_wraps_modulo_time_bits() -> None:
-    # v2: age = cur - last in 32-bit arithmetic on 19-bit values, so an access
-    # just after the clock wraps looks ~4 billion jiffies old.
-    t = tracker()
-    t.record_access(LO, 0, HW, 2**19 - 2)
-    t.record_access(LO, 0, HW, 2**19 + 3)  # stored 3, age (3 - 524286) mod 2**19 = 5
-    assert t.lookup(LO) == Record(LO, 2, 0, 3, 0)
-    t.record_access(LO, 0, HW, 5 * 2**19 + 8)  # far later, but aliases to age 5
-    assert freq(t, LO) == 3
-
-
-def test_f2_small_clock() -> None:
-    t = tracker(time_bits=4, hz=1000, freq_window_ms=5)
-    t.record_access(LO, 0, HW, 14)
-    t.record_access(LO, 0, HW, 17)  # cur 1, age 3
-    assert t.lookup(LO) == Record(LO, 2, 0, 1, 0)
-    t.record_access(LO, 0, HW, 23)  # cur 7, age 6 > 5
-    assert freq(t, LO) == 1
-
-
-def test_f3_span_and_aliasing() -> None:
-    # 19 bits of jiffies at HZ=1000 span 524 s, not 8.73 s; a gap of exactly
-    # the span aliases to age 0 (inherent to the width, documented).
-    t = tracker()
-    assert 2**t.time_bits / t.hz == pytest.approx(524.288)
-    t.record_access(LO, 0, HW, 1000)
-    t.record_access(LO, 0, HW, 1000 + 9000)  # 9 s > window: reset (8.73 s claim)
-    assert freq(t, LO) == 1
-    t.record_access(LO, 0, HW, 1000 + 9000 + 2**19)
-    assert freq(t, LO) == 2
-
-
-def test_f4_nid_change_moves_between_queues() -> None:
-    # v2 left the record in the old heap with a stale key and could insert
-    # it in the new heap too.
-    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
-    t.record_access(150, 0, FAULT, 0)
-    t.record_access(150, 0, FAULT, 1)
-    assert t.lookup(150) == Record(150, 2, 0, 1, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.record_access(150, 2, FAULT, 2)  # new target: new window
-    assert t.lookup(150) == Record(150, 1, 2, 2, -1)
-    assert (t.queued(0), t.queued(2)) == (0, 0)
-    t.check()
-    t.record_access(150, 2, FAULT, 3)
-    assert t.lookup(150) == Record(150, 2, 2, 3, 2)
-    assert (t.queued(0), t.queued(2)) == (0, 1)
-    assert t.extract_batch(0).tolist() == []
-    assert t.extract_batch(2).tolist() == [150]
-    t.check()
-
-
-def test_f4_nid_change_with_threshold_one() -> None:
-    t = ReferenceTracker(multi(), threshold=1, capacity=100, queue_capacity=10)
-    t.record_access(150, 0, FAULT, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.record_access(150, 2, FAULT, 1)
-    assert t.lookup(150) == Record(150, 1, 2, 1, 2)
-    assert (t.queued(0), t.queued(2)) == (0, 1)
-    assert t.stats()["pghot_records_heap"] == 2
-    t.check()
-
-
-def test_unknown_accessor_keeps_window_and_moves_to_default() -> None:
-    # nid == -1 never starts a new window; the stored target becomes the
-    # default node (SEMANTICS.md section 4, step 6).
-    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
-    t.record_access(150, 2, HW, 0)
-    t.record_access(150, 2, HW, 1)
-    assert t.lookup(150) == Record(150, 2, 2, 1, 2)
-    t.record_access(150, -1, SCAN, 2)
-    assert t.lookup(150) == Record(150, 3, 0, 2, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.check()
-
-
-def test_f7_lower_tier_accessor_maps_to_default_node() -> None:
-    # v2 used the accessing nid as a heap index: a CPU on a lower-tier node
-    # selected a heap that was never set up.
-    t = ReferenceTracker(multi(), threshold=2, capacity=100, queue_capacity=10)
-    t.record_access(350, 3, FAULT, 0)  # node 3: lower tier with CPUs
-    t.record_access(350, 1, FAULT, 1)  # node 1: same target, same window
-    assert t.lookup(350) == Record(350, 2, 0, 1, 0)
-    t.record_access(350, 0, FAULT, 2)
-    assert freq(t, 350) == 3
-    t.check()
-
-
-def test_f5_threshold_one_queues_new_record() -> None:
-    # v2: a new record never entered the heap.
-    t = tracker(threshold=1)
-    t.record_access(LO + 1, -1, SCAN, 0)
-    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, 0)
-    assert t.queued(0) == 1
-    assert t.extract_batch(0).tolist() == [LO + 1]
-
-
-def test_f8_nid_below_minus_one_rejected() -> None:
-    t = tracker()
-    before = snapshot(t, [LO])
-    for bad in (-2, -1000, 2, 2**10, 2**40):
-        with pytest.raises(ValueError, match="nid"):
-            t.record_access(LO, bad, HW, 0)
-    assert snapshot(t, [LO]) == before
-
-
-def test_f9_invalid_source_not_counted() -> None:
-    # v2 counted the access before validating src.
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    before = snapshot(t, [LO])
-    for bad in (3, -1, 99):
-        with pytest.raises(ValueError, match="src"):
-            t.record_access(LO, 0, bad, 1)
-    for bad_t in (None, 1.0, "HW_HINTS"):
-        with pytest.raises(TypeError, match="src"):
-            t.record_access(LO, 0, bad_t, 1)  # type: ignore[arg-type]
-    assert snapshot(t, [LO]) == before
-    assert t.stats()["pghot_recorded_accesses"] == 1
-
-
-def test_sources_are_counted_separately() -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    t.record_access(LO, 0, 1, 0)  # a plain int is a Source
-    t.record_access(3, 0, FAULT, 0)  # top tier: still a valid access
-    t.record_access(np.uint64(LO), np.int8(-1), np.int64(2), np.uint32(1))
-    s = t.stats()
-    assert s["pghot_recorded_hwhints"] == 1
-    assert s["pghot_recorded_pgtscans"] == 1
-    assert s["pghot_recorded_hintfaults"] == 2
-    assert s["pghot_recorded_accesses"] == 4
-    assert s["recorded"] == 3 and s["toptier"] == 1
-    t.check()
-
-
-def test_f10_extraction_threshold_above_two() -> None:
-    # v2 rejected an extraction threshold above 2.
-    t = tracker(capacity=100, queue_capacity=100)
-    for k in range(1, 8):  # PFN LO + k gets frequency k
-        for i in range(k):
-            t.record_access(LO + k, 0, HW, i)
-    assert [freq(t, LO + k) for k in range(1, 8)] == list(range(1, 8))
-    assert t.queued(0) == 6  # frequency 2..7
-    assert t.extract_batch(0, threshold=7).tolist() == [LO + 7]
-    assert t.extract_batch(0, threshold=5).tolist() == [LO + 6, LO + 5]
-    assert t.extract_batch(0, threshold=3).tolist() == [LO + 4, LO + 3]
-    assert t.extract_batch(0, threshold=1).tolist() == [LO + 2]  # only queued ones
-    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, -1)
-    for bad in (0, 8, -1):
-        with pytest.raises(ValueError, match="threshold"):
-            t.extract_batch(0, threshold=bad)
-    t.check()
-
-
-def test_toptier_and_not_movable_create_no_record() -> None:
-    t = tracker()
-    assert t.record_access(0, 0, HW, 0) is Outcome.TOPTIER
-    assert t.record_access(TOP - 1, -1, HW, 0) is Outcome.TOPTIER
-    assert t.record_access(TOP + LOWER, 0, HW, 0) is Outcome.NOT_MOVABLE  # offline
-    assert t.record_access(2**63 - 1, 0, HW, 0) is Outcome.NOT_MOVABLE
-    t.set_movable(LO + 9, False)
-    assert t.record_access(LO + 9, 0, HW, 0) is Outcome.NOT_MOVABLE
-    assert len(t) == 0
-    s = t.stats()
-    assert (s["toptier"], s["not_movable"], s["recorded"]) == (2, 3, 0)
-    t.check()
-
-
-@pytest.mark.parametrize("capacity", [0, 1, 3])
-def test_f13_tiny_tables(capacity: int) -> None:
-    # v2: hash_size is 0 with fewer than 2048 lower-tier pages.
-    t = tracker(capacity=capacity, threshold=1)
-    outcomes = [t.record_access(LO + i, 0, HW, i) for i in range(5)]
-    assert outcomes == [Outcome.RECORDED] * capacity + [Outcome.TABLE_FULL] * (5 - capacity)
-    assert len(t) == capacity
-    assert t.stats()["table_full"] == 5 - capacity
-    assert t.queued(0) == min(capacity, t.queue_capacity)
-    t.check()
-
-
-@pytest.mark.parametrize("lower", [0, 1, 2, 7, 2047])
-def test_f13_tiny_topologies(lower: int) -> None:
-    t = ReferenceTracker(Topology.two_tier(1, lower), threshold=1)
-    assert t.capacity == lower // 2
-    out = t.record_accesses(np.arange(1, 1 + lower), 0, HW, 0)
-    assert out.tolist() == [lower // 2, 0, 0, lower - lower // 2]
-    assert len(t) == lower // 2
-    assert len(t.extract_batch(0)) == min(t.capacity, t.queue_capacity)
-    t.check()
-
-
-def test_table_full_is_counted_and_room_returns() -> None:
-    t = tracker(capacity=2, threshold=2)
-    for i in range(2):
-        t.record_access(LO + i, 0, HW, 0)
-        t.record_access(LO + i, 0, HW, 1)
-    assert t.record_access(LO + 2, 0, HW, 2) is Outcome.TABLE_FULL
-    assert t.record_access(LO + 0, 0, HW, 2) is Outcome.RECORDED  # existing: fine
-    assert t.stats()["table_full"] == 1
-    assert t.extract_batch(0, 1).tolist() == [LO + 0]  # frequency 3
-    assert t.record_access(LO + 2, 0, HW, 3) is Outcome.RECORDED
-    s = t.stats()
-    assert (s["pghot_records_hash"], s["extracted"], s["records"]) == (3, 1, 2)
-    t.check()
-
-
-# -- F12: stale records ----------------------------------------------------------------
+# -- F12: which stale record goes ---------------------------------------------------------
 
 
 def test_f12_evict_stale_replaces_oldest_stale_record() -> None:
@@ -462,94 +178,6 @@ def test_f12_evict_stale_ties_go_to_smaller_pfn() -> None:
     t.record_access(LO + 8, 0, HW, 0)
     t.record_access(LO + 1, 0, HW, 6000)
     assert t.lookup(LO + 8) is None and t.lookup(LO + 9) is not None
-
-
-def test_f12_evict_stale_spares_queued_records() -> None:
-    t = tracker(capacity=2, queue_capacity=2, evict_stale=True)
-    for now in (0, 1):
-        t.record_access(LO + 1, 0, HW, now)  # queued (frequency 2)
-    t.record_access(LO + 2, 0, HW, 10)  # unqueued, younger
-    assert t.record_access(LO + 3, 0, HW, 5005) is Outcome.TABLE_FULL  # 2 not stale yet
-    assert t.record_access(LO + 3, 0, HW, 5011) is Outcome.RECORDED
-    assert t.lookup(LO + 2) is None and t.lookup(LO + 1) is not None
-    # Only queued records left and stale: nothing can be evicted.
-    t.record_access(LO + 3, 0, HW, 5012)
-    assert t.record_access(LO + 4, 0, HW, 20000) is Outcome.TABLE_FULL
-    t.check()
-
-
-def test_f12_evict_stale_takes_refused_records() -> None:
-    # A record refused by a full queue is unqueued, hence evictable.
-    t = tracker(capacity=2, queue_capacity=1, threshold=1, evict_stale=True)
-    t.record_access(LO + 1, 0, HW, 0)  # queued
-    t.record_access(LO + 2, 0, HW, 0)  # refused
-    assert t.stats()["queue_full"] == 1
-    assert t.record_access(LO + 3, 0, HW, 6000) is Outcome.RECORDED
-    assert t.lookup(LO + 2) is None
-    t.check()
-
-
-def test_f12_evict_stale_uses_modular_age() -> None:
-    t = tracker(capacity=1, evict_stale=True)
-    t.record_access(LO + 1, 0, HW, 2**19 - 10)
-    # 20 jiffies later across the wrap: not stale.
-    assert t.record_access(LO + 2, 0, HW, 2**19 + 10) is Outcome.TABLE_FULL
-    assert t.record_access(LO + 2, 0, HW, 2**19 + 5000) is Outcome.RECORDED
-
-
-def test_f12_without_evict_stale_a_full_table_drops() -> None:
-    t = tracker(capacity=1)
-    t.record_access(LO + 1, 0, HW, 0)
-    assert t.record_access(LO + 2, 0, HW, 100000) is Outcome.TABLE_FULL
-    assert t.stats()["evicted"] == 0
-
-
-def test_f12_staleness_visible_to_promoter() -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 10)
-    t.record_access(LO, 0, HW, 20)
-    rec = t.extract_batch(0, return_records=True)
-    assert rec["last_update"].tolist() == [20]
-
-
-# -- F14: full queues ------------------------------------------------------------------
-
-
-def test_f14_full_queue_refuses_and_counts() -> None:
-    # v2 reported success and set heap_idx although the push failed.
-    t = tracker(queue_capacity=1, threshold=1)
-    t.record_access(LO + 1, 0, HW, 0)
-    assert t.record_access(LO + 2, 0, HW, 0) is Outcome.RECORDED
-    assert t.lookup(LO + 2) == Record(LO + 2, 1, 0, 0, -1)
-    s = t.stats()
-    assert (s["queue_full"], s["pghot_records_heap"], s["queued"]) == (1, 1, 1)
-    t.check()
-    assert t.extract_batch(0).tolist() == [LO + 1]
-    assert t.lookup(LO + 2).queued == -1  # type: ignore[union-attr]  # until accessed
-    t.check()
-    t.record_access(LO + 2, 0, HW, 1)
-    assert t.lookup(LO + 2) == Record(LO + 2, 2, 0, 1, 0)
-    assert t.stats()["pghot_records_heap"] == 2
-    t.check()
-
-
-def test_f14_zero_queue_capacity() -> None:
-    t = tracker(queue_capacity=0, threshold=1)
-    for i in range(3):
-        t.record_access(LO, 0, HW, i)
-    assert t.queued(0) == 0 and t.stats()["queue_full"] == 3
-    assert t.extract_batch(0).tolist() == []
-    t.check()
-
-
-def test_refused_record_dropping_below_threshold() -> None:
-    t = tracker(queue_capacity=1)
-    for i in range(2):
-        t.record_access(LO + 1, 0, HW, i)
-        t.record_access(LO + 2, 0, HW, i)
-    assert t.lookup(LO + 2).queued == -1  # type: ignore[union-attr]
-    t.record_access(LO + 2, 0, HW, 9000)  # new window: frequency 1, no longer hot
-    t.check()
 
 
 # -- extraction ------------------------------------------------------------------------
@@ -609,27 +237,6 @@ def test_extract_records() -> None:
     assert empty.dtype == RECORD_DTYPE and len(empty) == 0
 
 
-def test_extracted_page_starts_over() -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    t.record_access(LO, 0, HW, 1)
-    assert t.extract_batch(0).tolist() == [LO]
-    assert t.lookup(LO) is None
-    t.record_access(LO, 0, HW, 2)
-    assert t.lookup(LO) == Record(LO, 1, 0, 2, -1)
-    assert t.stats()["pghot_records_hash"] == 2
-    t.check()
-
-
-def test_extract_only_from_own_queue() -> None:
-    t = ReferenceTracker(multi(), threshold=1, capacity=100, queue_capacity=10)
-    t.record_access(110, 0, HW, 0)
-    t.record_access(120, 2, HW, 0)
-    t.record_access(130, 3, HW, 0)  # lower-tier accessor: default node 0
-    assert t.extract_batch(2).tolist() == [120]
-    assert t.extract_batch(0).tolist() == [110, 130]
-
-
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
@@ -659,182 +266,11 @@ def test_extract_validation(kwargs: dict[str, Any], exc: type[Exception], match:
     assert snapshot(t, range(LO, LO + 10)) == before
 
 
-# -- record_access / record_accesses validation ------------------------------------------
+# -- queued, memory, repr, check ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("args", "exc", "match"),
-    [
-        ((None, 0, 0, 0), TypeError, "pfn"),
-        ((1.0 * LO, 0, 0, 0), TypeError, "pfn"),
-        (("1001", 0, 0, 0), TypeError, "pfn"),
-        ((-1, 0, 0, 0), ValueError, "pfn"),
-        ((2**63, 0, 0, 0), ValueError, "pfn"),
-        ((LO, None, 0, 0), TypeError, "nid"),
-        ((LO, 0.0, 0, 0), TypeError, "nid"),
-        ((LO, -2, 0, 0), ValueError, "nid"),
-        ((LO, 7, 0, 0), ValueError, "nid"),
-        ((LO, 0, None, 0), TypeError, "src"),
-        ((LO, 0, 3, 0), ValueError, "src"),
-        ((LO, 0, 0, None), TypeError, "now"),
-        ((LO, 0, 0, 1.5), TypeError, "now"),
-        ((LO, 0, 0, -1), ValueError, "now"),
-        ((LO, 0, 0, 2**63), ValueError, "now"),
-    ],
-)
-def test_record_access_validation(args: tuple[Any, ...], exc: type[Exception], match: str) -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    before = snapshot(t, [LO])
-    with pytest.raises(exc, match=match):
-        t.record_access(*args)
-    assert snapshot(t, [LO]) == before
-    t.check()
-
-
-def test_record_access_limits_accepted() -> None:
-    t = tracker()
-    assert t.record_access(2**63 - 1, 0, HW, 2**63 - 1) is Outcome.NOT_MOVABLE
-    assert t.record_access(LO, -1, HW, 2**63 - 1) is Outcome.RECORDED
-    assert t.lookup(LO).last_update == (2**63 - 1) % 2**19  # type: ignore[union-attr]
-
-
-def test_record_accesses_matches_single_calls() -> None:
-    pfns = np.array([LO, 5, LO + 1, LO, 9999, LO + 1, LO], dtype=np.uint64)
-    nids = np.array([0, 0, -1, -1, 0, 0, 0], dtype=np.int32)
-    srcs = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.uint8)
-    nows = np.array([1, 2, 3, 4, 5, 6, 7000], dtype=np.int64)
-    a, b = tracker(), tracker()
-    out = a.record_accesses(pfns, nids, srcs, nows)
-    singles = [b.record_access(*map(int, args)) for args in zip(pfns, nids, srcs, nows)]
-    assert out.dtype == np.int64 and out.shape == (4,)
-    assert out.tolist() == [singles.count(o) for o in Outcome]
-    assert snapshot(a, range(LO, LO + 2)) == snapshot(b, range(LO, LO + 2))
-
-
-def test_record_accesses_broadcast_scalars() -> None:
-    t = tracker()
-    out = t.record_accesses([LO, LO, LO + 1], np.int16(0), Source.HINT_FAULT, np.array(5))
-    assert out.tolist() == [3, 0, 0, 0]
-    assert t.lookup(LO) == Record(LO, 2, 0, 5, 0)
-    assert t.stats()["pghot_recorded_hintfaults"] == 3
-    empty = np.array([], dtype=np.int64)
-    assert t.record_accesses(empty, 0, 0, 0).tolist() == [0, 0, 0, 0]
-    assert t.record_accesses(empty.astype(np.uint64), empty, empty, empty).tolist() == [0] * 4
-    assert t.record_accesses((LO + 2,), (0,), (1,), (0,)).tolist() == [1, 0, 0, 0]
-
-
-@pytest.mark.parametrize(
-    ("args", "exc", "match"),
-    [
-        ((None, 0, 0, 0), TypeError, "pfns"),
-        (("1001", 0, 0, 0), TypeError, "pfns"),
-        (({LO}, 0, 0, 0), TypeError, "pfns"),
-        (({LO: 1}, 0, 0, 0), TypeError, "pfns"),
-        ((LO, 0, 0, 0), TypeError, "pfns"),  # a scalar where an array is needed
-        ((np.int64(LO), 0, 0, 0), TypeError, "pfns"),
-        (([[LO], [LO, LO]], 0, 0, 0), TypeError, "pfns"),  # ragged
-        ((object(), 0, 0, 0), ValueError, "pfns"),  # object dtype
-        (([], 0, 0, 0), ValueError, "pfns"),  # float64 to numpy
-        ((np.array(LO), 0, 0, 0), ValueError, "pfns"),  # 0-d
-        (([[LO]], 0, 0, 0), ValueError, "pfns"),
-        (([LO, None], 0, 0, 0), ValueError, "pfns"),
-        (([1.0 * LO], 0, 0, 0), ValueError, "pfns"),
-        ((np.array([True]), 0, 0, 0), ValueError, "pfns"),
-        (([LO, -1], 0, 0, 0), ValueError, "pfns"),
-        ((np.array([LO, 2**63], dtype=np.uint64), 0, 0, 0), ValueError, "pfns"),
-        (([LO], None, 0, 0), TypeError, "nids"),
-        (([LO], "0", 0, 0), TypeError, "nids"),
-        (([LO], 0.0, 0, 0), TypeError, "nids"),
-        (([LO], True, 0, 0), ValueError, "nids"),  # bool dtype
-        (([LO], [0.0], 0, 0), ValueError, "nids"),
-        (([LO], [0, 0], 0, 0), ValueError, "nids"),
-        (([LO, LO], [0, -2], 0, 0), ValueError, "nids"),
-        (([LO], 5, 0, 0), ValueError, "nids"),
-        (([LO], [2**10], 0, 0), ValueError, "nids"),
-        (([LO], 0, None, 0), TypeError, "srcs"),
-        (([LO], 0, 3, 0), ValueError, "srcs"),
-        (([LO, LO], 0, [0, -1], 0), ValueError, "srcs"),
-        (([LO], 0, [[0]], 0), ValueError, "srcs"),
-        (([LO], 0, 0, None), TypeError, "nows"),
-        (([LO], 0, 0, -1), ValueError, "nows"),
-        (([LO], 0, 0, 2.5), TypeError, "nows"),
-        (([LO, LO], 0, 0, [1]), ValueError, "nows"),
-        (([LO], 0, 0, np.array([2**63], dtype=np.uint64)), ValueError, "nows"),
-    ],
-)
-def test_record_accesses_validation(
-    args: tuple[Any, ...], exc: type[Exception], match: str
-) -> None:
-    t = tracker()
-    t.record_access(LO, 0, HW, 0)
-    before = snapshot(t, [LO])
-    with pytest.raises(exc, match=match):
-        t.record_accesses(*args)
-    assert snapshot(t, [LO]) == before
-
-
-def test_record_accesses_validates_whole_batch_first() -> None:
-    t = tracker()
-    with pytest.raises(ValueError, match="nids"):
-        t.record_accesses([LO, LO + 1, LO + 2], [0, 0, -5], 0, 0)
-    assert len(t) == 0 and t.stats()["pghot_recorded_accesses"] == 0
-
-
-# -- lookup, set_movable, queued, stats, memory, check ------------------------------------
-
-
-def test_lookup_validation() -> None:
-    t = tracker()
-    assert t.lookup(0) is None and t.lookup(np.uint64(LO)) is None
-    with pytest.raises(ValueError, match="pfn"):
-        t.lookup(-1)
-    with pytest.raises(ValueError, match="pfn"):
-        t.lookup(2**63)
-    for bad in (None, 1.0, "1"):
-        with pytest.raises(TypeError, match="pfn"):
-            t.lookup(bad)  # type: ignore[arg-type]
-
-
-def test_set_movable_forms() -> None:
-    t = tracker(threshold=1)
-    t.record_access(LO + 1, 0, HW, 0)
-    t.set_movable(np.array([LO + 1, LO + 2], dtype=np.uint64), False)
-    assert t.lookup(LO + 1) == Record(LO + 1, 1, 0, 0, 0)  # existing record kept
-    assert t.record_access(LO + 1, 0, HW, 1) is Outcome.NOT_MOVABLE
-    assert t.record_access(LO + 2, 0, HW, 1) is Outcome.NOT_MOVABLE
-    t.set_movable([LO + 1], True)
-    t.set_movable(np.int64(LO + 2), np.bool_(True))
-    t.set_movable(np.array([], dtype=np.int64), True)
-    assert t.record_access(LO + 1, 0, HW, 2) is Outcome.RECORDED
-    assert t.record_access(LO + 2, 0, HW, 2) is Outcome.RECORDED
-    t.check()
-
-
-@pytest.mark.parametrize(
-    ("pfns", "flag", "exc", "match"),
-    [
-        (5, False, ValueError, "pfns"),  # top tier
-        ([LO, TOP + LOWER], False, ValueError, "pfns"),  # offline
-        ([LO, -1], False, ValueError, "pfns"),
-        (None, False, TypeError, "pfns"),
-        ("1001", False, TypeError, "pfns"),
-        ([1.0 * LO], False, ValueError, "pfns"),
-        (LO, None, TypeError, "flag"),
-        (LO, 0, TypeError, "flag"),
-        ([], False, ValueError, "pfns"),
-        (5.0, False, TypeError, "pfns"),
-    ],
-)
-def test_set_movable_validation(pfns: Any, flag: Any, exc: type[Exception], match: str) -> None:
-    t = tracker()
-    with pytest.raises(exc, match=match):
-        t.set_movable(pfns, flag)
-    assert t.record_access(LO, 0, HW, 0) is Outcome.RECORDED  # nothing was marked
-
-
-def test_queued_validation() -> None:
-    t = ReferenceTracker(multi())
+def test_queued_validation(four_nodes: Topology) -> None:
+    t = ReferenceTracker(four_nodes)
     assert t.queued(np.int32(2)) == 0
     for bad in (1, 3, 4, -1):
         with pytest.raises(ValueError, match="nid"):
@@ -881,7 +317,12 @@ def test_check_detects_corruption() -> None:
 
 # -- hypothesis properties ----------------------------------------------------------------
 
-MULTI_LOWER = list(range(100, 200)) + list(range(300, 400))
+#: The properties run on the ``four_nodes`` fixture (conftest.py): top-tier
+#: nodes 0 [0, 64) and 2 [192, 256), lower-tier nodes 1 [64, 192) (CPU-less)
+#: and 3 [300, 428) (with CPUs), a hole [256, 300), default node 2. The PFNs
+#: drawn: top tier (0, 50, 250), lower tier (150, 350, 100-111), a hole or
+#: offline (450).
+MULTI_LOWER = list(range(100, 192)) + list(range(300, 400))
 
 
 @st.composite
@@ -947,9 +388,10 @@ def apply(t: ReferenceTracker, op: tuple[str, Any]) -> None:
 
 
 @settings(deadline=None)
-@given(configs(), operations)
-def test_invariants_hold_after_any_sequence(config: dict[str, Any], ops: list[Any]) -> None:
-    t = ReferenceTracker(multi(), **config)
+@given(config=configs(), ops=operations)
+def test_invariants_hold_after_any_sequence(four_nodes: Topology, config: dict[str, Any],
+                                            ops: list[Any]) -> None:
+    t = ReferenceTracker(four_nodes, **config)
     t.check()
     for op in ops:
         apply(t, op)
@@ -968,10 +410,11 @@ def test_invariants_hold_after_any_sequence(config: dict[str, Any], ops: list[An
 
 
 @settings(deadline=None)
-@given(configs(), st.lists(accesses, max_size=30))
-def test_batch_equals_single_calls(config: dict[str, Any], batch: list[Any]) -> None:
-    a = ReferenceTracker(multi(), **config)
-    b = ReferenceTracker(multi(), **config)
+@given(config=configs(), batch=st.lists(accesses, max_size=30))
+def test_batch_equals_single_calls(four_nodes: Topology, config: dict[str, Any],
+                                   batch: list[Any]) -> None:
+    a = ReferenceTracker(four_nodes, **config)
+    b = ReferenceTracker(four_nodes, **config)
     cols = list(zip(*batch)) if batch else [(), (), (), ()]
     out = a.record_accesses(*(np.array(c, dtype=np.int64) for c in cols))
     singles = [b.record_access(*acc) for acc in batch]

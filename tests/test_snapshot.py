@@ -6,6 +6,8 @@ import io
 import os
 import pickle
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ import pghot
 from pghot import _core
 
 
-def busy_tracker(queue="binary", seed=1, **kw):
+def busy_tracker(queue: str = "binary", seed: int = 1, **kw: Any) -> _core.Tracker:
     kw.setdefault("capacity", 3000)
     kw.setdefault("queue_capacity", 500)
     t = pghot.Tracker(pghot.Topology.two_tier(256, 8192), queue=queue, freq_window_ms=40,
@@ -30,7 +32,7 @@ def busy_tracker(queue="binary", seed=1, **kw):
     return t
 
 
-def same_behaviour(a, b, seed):
+def same_behaviour(a: _core.Tracker, b: _core.Tracker, seed: int) -> None:
     """Drive both trackers with one random program; every answer must match exactly."""
     rng = np.random.default_rng(seed)
     assert a.stats() == b.stats() and len(a) == len(b)
@@ -52,7 +54,7 @@ def same_behaviour(a, b, seed):
 
 
 @pytest.mark.parametrize("queue", ["binary", "quaternary", "bucket"])
-def test_pickle_round_trip_behaves_identically(queue):
+def test_pickle_round_trip_behaves_identically(queue: str) -> None:
     t = busy_tracker(queue)
     u = pickle.loads(pickle.dumps(t))
     u.check()
@@ -61,7 +63,7 @@ def test_pickle_round_trip_behaves_identically(queue):
 
 
 @pytest.mark.parametrize("queue", ["binary", "bucket"])
-def test_save_load_round_trip(tmp_path, queue):
+def test_save_load_round_trip(tmp_path: Path, queue: str) -> None:
     t = busy_tracker(queue, evict_stale=True)
     path = tmp_path / "t.npz"
     t.save(path)
@@ -72,12 +74,12 @@ def test_save_load_round_trip(tmp_path, queue):
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**16), queue=st.sampled_from(["binary", "quaternary", "bucket"]))
-def test_round_trip_property(seed, queue):
+def test_round_trip_property(seed: int, queue: str) -> None:
     t = busy_tracker(queue, seed=seed)
     same_behaviour(t, pickle.loads(pickle.dumps(t)), seed=seed + 1)
 
 
-def test_save_is_atomic_and_leaves_no_temporary(tmp_path):
+def test_save_is_atomic_and_leaves_no_temporary(tmp_path: Path) -> None:
     t = busy_tracker()
     path = tmp_path / "t.npz"
     t.save(path)
@@ -89,7 +91,7 @@ def test_save_is_atomic_and_leaves_no_temporary(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["t.npz"]
 
 
-def write_state(path, state):
+def write_state(path: Path, state: dict[str, Any]) -> None:
     with open(path, "wb") as f:
         np.savez(f, **state)
 
@@ -99,7 +101,7 @@ def write_state(path, state):
     ["truncate", "garbage", "version", "format", "missing", "shape", "queue-slot", "counts",
      "word"],
 )
-def test_bad_snapshots_give_value_error(tmp_path, damage):
+def test_bad_snapshots_give_value_error(tmp_path: Path, damage: str) -> None:
     t = busy_tracker()
     path = tmp_path / "t.npz"
     t.save(path)
@@ -134,14 +136,14 @@ def test_bad_snapshots_give_value_error(tmp_path, damage):
         pghot.Tracker.load(path)
 
 
-def test_load_missing_file_is_file_not_found(tmp_path):
+def test_load_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         pghot.Tracker.load(tmp_path / "nope.npz")
 
 
-def test_snapshot_version_is_exposed():
+def test_snapshot_version_is_exposed() -> None:
     assert _core.SNAPSHOT_VERSION == 1
-    state = busy_tracker()._state()
+    state: dict[str, Any] = busy_tracker()._state()
     assert int(state["version"]) == 1 and str(state["store"]) == "hash"
     buf = io.BytesIO()
     np.savez(buf, **state)

@@ -11,11 +11,14 @@ queue lengths, the record of every PFN of the small PFN universe) is
 compared.
 
 ``evict_stale`` is not used here: the core and the model may choose
-different stale victims by design (tested in ``test_defects.py``).
+different stale victims by design (what they share is in ``test_semantics.py``,
+the model's choice in ``test_reference.py``); it is checked against its
+definition below.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,10 +31,11 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 import pghot
-from pghot import RECORD_DTYPE, Node, Outcome, Source, Topology
+from pghot import RECORD_DTYPE, Outcome, Source, Topology
 from pghot._core import Tracker
 from pghot.model.reference import ReferenceTracker
 
@@ -46,28 +50,12 @@ except ImportError:
 #: some of it offline (in no node).
 UNIVERSE = 64
 
-TOPOLOGIES = {
-    # top 0 [0, 8), lower 1 [8, 32), offline [32, 40), top 2 [40, 48), offline 48+
-    "two_top_one_lower": Topology(
-        [
-            Node(0, 0, 8, True),
-            Node(1, 8, 24, False, has_cpu=False),
-            Node(2, 40, 8, True),
-        ],
-        default_node=0,
-    ),
-    # top 0 [0, 8), lower 1 [8, 24), top 2 [24, 32), offline [32, 40),
-    # lower 3 (with CPUs) [40, 56), offline 56+; default node 2
-    "two_top_two_lower": Topology(
-        [
-            Node(0, 0, 8, True),
-            Node(1, 8, 16, False, has_cpu=False),
-            Node(2, 24, 8, True),
-            Node(3, 40, 16, False, has_cpu=True),
-        ],
-        default_node=2,
-    ),
-}
+#: The topologies: the ``small_topologies`` fixture (conftest.py), passed to
+#: the machine by :func:`test_tracker_vs_reference`.
+#: "one_lower": top 0 [0, 8), lower 1 [8, 32), top 2 [40, 48);
+#: "two_lower": top 0 [0, 8), lower 1 [8, 24), top 2 [24, 32), lower 3 (with
+#: CPUs) [40, 56), default node 2.
+TOPOLOGY_NAMES = ("one_lower", "two_lower")
 
 #: PFNs drawn: mostly a small hot set (so frequencies climb), any PFN of the
 #: universe otherwise (top tier, lower tier, offline).
@@ -99,6 +87,9 @@ class TrackerVsReference(RuleBasedStateMachine):
     core: Tracker
     ref: ReferenceTracker
 
+    #: name -> topology, set by the test that runs the machine (a fixture)
+    topologies: dict[str, Topology]
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = 0
@@ -106,7 +97,7 @@ class TrackerVsReference(RuleBasedStateMachine):
         self.saturated = False
 
     @initialize(
-        topo_name=st.sampled_from(sorted(TOPOLOGIES)),
+        topo_name=st.sampled_from(TOPOLOGY_NAMES),
         freq_bits=st.integers(2, 3),
         nid_bits=st.integers(2, 4),
         time_bits=st.integers(4, 6),
@@ -132,7 +123,7 @@ class TrackerVsReference(RuleBasedStateMachine):
         start: int,
         queue: str,
     ) -> None:
-        topo = TOPOLOGIES[topo_name]
+        topo = self.topologies[topo_name]
         # the window must be representable: ceil(ms * hz / 1000) < 2**time_bits
         window_ms = min(window_ms, ((1 << time_bits) - 1) * 1000 // hz)
         threshold = min(threshold, (1 << freq_bits) - 1)
@@ -394,7 +385,11 @@ class TrackerVsReference(RuleBasedStateMachine):
                 self.saturated = True
 
 
-TestTrackerVsReference = TrackerVsReference.TestCase
+def test_tracker_vs_reference(small_topologies: dict[str, Topology]) -> None:
+    class Machine(TrackerVsReference):
+        topologies = small_topologies
+
+    run_state_machine_as_test(Machine)
 
 
 # -- evict_stale, without the model ----------------------------------------------
@@ -420,6 +415,7 @@ TestTrackerVsReference = TrackerVsReference.TestCase
     ),
 )
 def test_evict_stale_admits_exactly_when_a_stale_unqueued_record_exists(
+    small_topologies: dict[str, Topology],
     capacity: int,
     queue_capacity: int,
     threshold: int,
@@ -427,7 +423,7 @@ def test_evict_stale_admits_exactly_when_a_stale_unqueued_record_exists(
     queue: str,
     ops: list[tuple[int, int, int, int]],
 ) -> None:
-    topo = TOPOLOGIES["two_top_one_lower"]  # lower tier: PFNs [8, 32)
+    topo = small_topologies["one_lower"]  # lower tier: PFNs [8, 32)
     time_bits = 6
     mask = (1 << time_bits) - 1
     queue_capacity = min(queue_capacity, capacity)  # a larger one is refused
@@ -477,12 +473,10 @@ def test_evict_stale_admits_exactly_when_a_stale_unqueued_record_exists(
 
 
 @pytest.mark.parametrize("queue", QUEUE_KINDS)
-def test_sharded_table_matches_reference(queue: str) -> None:
+def test_sharded_table_matches_reference(make_two_top: Callable[..., Topology], queue: str) -> None:
     """Tables of >= 8192 records are split into shards; same answers as the model."""
     rng = np.random.default_rng(99)
-    topo = Topology(
-        [Node(0, 0, 1000, True), Node(1, 1000, 60_000, False, False), Node(2, 61_000, 1000, True)]
-    )
+    topo = make_two_top(60_000, top_pages=1000)
     kwargs: dict[str, Any] = dict(capacity=20_000, queue_capacity=3000, threshold=3, time_bits=12,
                   freq_window_ms=800, hz=1000)
     core = Tracker(topo, queue=queue, **kwargs)

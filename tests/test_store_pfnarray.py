@@ -6,9 +6,12 @@ SEMANTICS.md section 3's record rule. The specification is
 :class:`pghot.model.pfnarray.PfnArrayReference`. The tests here:
 
 - known answers for section 3 in both modes, each run against the compiled
-  store and the reference model (masked age across the clock wrap,
-  saturation at 7 / 3, ready at the threshold, reading resets, default-mode
-  time buckets of ``jiffies >> 7``, targets, scan order and cursor);
+  store and the reference model (the ``make_pfnarray`` fixture): saturation
+  at 3 in default mode, ready at the threshold, reading resets, default-mode
+  time buckets of ``jiffies >> 7``, targets (a change does not restart the
+  window), scan order and cursor; what this store shares with the section 4
+  stores (F1, F2 and F5 in precise mode, F8, F9, outcomes and counters) is in
+  ``test_semantics.py``, run over both of these too;
 - the hot flags: exact counts of the sections a scan enters and skips;
 - a hypothesis state machine driving both side by side (extracted PFN lists
   compared exactly: the scan order is deterministic), ``check()`` after
@@ -30,9 +33,14 @@ import numpy as np
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
-import pghot
 from pghot import NUMA_NO_NODE, RECORD_DTYPE, Node, Outcome, Record, Source, Topology
 from pghot.model import pfnarray as reference_pfnarray
 from pghot.model.pfnarray import PfnArrayReference
@@ -45,14 +53,17 @@ except ImportError:  # a private build: the module on PYTHONPATH, top level
     sys.modules.setdefault("pghot._pfnarray", pfa)  # for the docstring examples
 
 PfnArrayTracker = pfa.PfnArrayTracker
-IMPLS: list[Any] = [PfnArrayTracker, PfnArrayReference]
+#: ``make_pfnarray`` (conftest.py): the compiled store, then the reference model.
+MakePfnArray = Callable[..., pfa.PfnArrayTracker]
 HW = Source.HW_HINTS
 MODES = ["precise", "default"]
 
 
-@pytest.fixture(params=IMPLS, ids=["core", "reference"])
-def impl(request: pytest.FixtureRequest) -> Any:
-    return request.param
+def found(t: pfa.PfnArrayTracker, pfn: int) -> Record:
+    """The record of ``pfn``, which must exist."""
+    rec = t.lookup(pfn)
+    assert rec is not None, pfn
+    return rec
 
 
 def _scan_counts(t: Any) -> tuple[int, int, int]:
@@ -64,8 +75,8 @@ def _scan_counts(t: Any) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_configuration(impl: Any, two_tier: Topology, mode: str) -> None:
-    t = impl(two_tier, mode=mode)
+def test_configuration(make_pfnarray: MakePfnArray, two_tier: Topology, mode: str) -> None:
+    t = make_pfnarray(two_tier, mode=mode)
     if mode == "precise":
         want = (3, 10, 14, 5000, 5000, 5000, 1)
     else:
@@ -75,23 +86,12 @@ def test_configuration(impl: Any, two_tier: Topology, mode: str) -> None:
     assert t.capacity == t.queue_capacity == 256
     assert (t.threshold, t.evict_stale, t.mode, t.scan_section_pages) == (2, False, mode, 32768)
     assert t.topology == two_tier
-    assert impl(two_tier, mode="default", hz=250).window_ticks == 6  # 750 jiffies
+    assert make_pfnarray(two_tier, mode="default", hz=250).window_ticks == 6  # 750 jiffies
 
 
-def test_masked_age_across_the_clock_wrap(impl: Any, two_tier: Topology) -> None:
-    """F2 in v3+'s widths: 14 bits of jiffies; the age is taken modulo 2**14."""
-    t = impl(two_tier)
-    t.record_access(100, -1, HW, 16380)
-    t.record_access(100, -1, HW, 16384 + 3)  # cur 3: age (3 - 16380) & 0x3fff = 7
-    assert t.lookup(100) == Record(100, 2, 0, 3, 0)
-    # a gap of a whole clock span aliases to a short one (inherent to the width)
-    t.record_access(100, -1, HW, 16384 + 3 + 3 * 16384 + 10)
-    assert t.lookup(100) == Record(100, 3, 0, 13, 0)
-
-
-def test_default_mode_time_buckets(impl: Any, two_tier: Topology) -> None:
+def test_default_mode_time_buckets(make_pfnarray: MakePfnArray, two_tier: Topology) -> None:
     """5 bits of jiffies >> 7; window 3000 ms = 24 buckets; the age is masked."""
-    t = impl(two_tier, mode="default")
+    t = make_pfnarray(two_tier, mode="default")
     t.record_access(100, -1, HW, 127)
     assert t.lookup(100) == Record(100, 1, 0, 0, -1)
     t.record_access(100, -1, HW, 128)
@@ -108,29 +108,32 @@ def test_default_mode_time_buckets(impl: Any, two_tier: Topology) -> None:
     t.check()
 
 
-@pytest.mark.parametrize(("mode", "fmax"), [("precise", 7), ("default", 3)])
-def test_frequency_saturates(impl: Any, two_tier: Topology, mode: str, fmax: int) -> None:
+# precise mode: test_semantics.py::test_f1_frequency_saturates_at_field_max
+@pytest.mark.parametrize(("mode", "fmax"), [("default", 3)])
+def test_frequency_saturates(make_pfnarray: MakePfnArray, two_tier: Topology, mode: str, fmax: int) -> None:
     """F1: min(freq + 1, FREQ_MAX), never a wrap to 0."""
-    t = impl(two_tier, mode=mode)
+    t = make_pfnarray(two_tier, mode=mode)
     for now in range(12):
         t.record_access(200, -1, HW, now)
-        assert t.lookup(200).frequency == min(now + 1, fmax)
+        assert found(t, 200).frequency == min(now + 1, fmax)
     assert t.stats()["pghot_records_heap"] == 1  # became ready once
     t.check()
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_ready_at_threshold_and_window_restart(impl: Any, two_tier: Topology, mode: str) -> None:
-    t = impl(two_tier, mode=mode, threshold=3, freq_window_ms=1000)
+def test_ready_at_threshold_and_window_restart(
+    make_pfnarray: MakePfnArray, two_tier: Topology, mode: str
+) -> None:
+    t = make_pfnarray(two_tier, mode=mode, threshold=3, freq_window_ms=1000)
     win = t.window_ticks * t.time_unit_jiffies
     t.record_access(100, -1, HW, 0)
     t.record_access(100, -1, HW, 1)
-    assert (t.lookup(100).queued, t.queued(0)) == (-1, 0)
+    assert (found(t, 100).queued, t.queued(0)) == (-1, 0)
     t.record_access(100, -1, HW, 2)
-    assert (t.lookup(100).frequency, t.lookup(100).queued, t.queued(0)) == (3, 0, 1)
+    assert (found(t, 100).frequency, found(t, 100).queued, t.queued(0)) == (3, 0, 1)
     # an access later than the window restarts the count: no longer ready
     t.record_access(100, -1, HW, 2 + win + t.time_unit_jiffies)
-    assert (t.lookup(100).frequency, t.lookup(100).queued, t.queued(0)) == (1, -1, 0)
+    assert (found(t, 100).frequency, found(t, 100).queued, t.queued(0)) == (1, -1, 0)
     assert t.extract_batch(0).tolist() == []
     s = t.stats()
     assert (s["pghot_records_hash"], s["pghot_records_heap"], s["records"], s["queued"]) == (
@@ -138,20 +141,23 @@ def test_ready_at_threshold_and_window_restart(impl: Any, two_tier: Topology, mo
     t.check()
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_threshold_one_readies_a_new_record(impl: Any, two_tier: Topology, mode: str) -> None:
+# precise mode: test_semantics.py::test_f5_threshold_1_queues_a_new_record
+@pytest.mark.parametrize("mode", ["default"])
+def test_threshold_one_readies_a_new_record(
+    make_pfnarray: MakePfnArray, two_tier: Topology, mode: str
+) -> None:
     """F5's analogue: a record is ready whenever freq >= threshold, new ones too."""
-    t = impl(two_tier, mode=mode, threshold=1)
+    t = make_pfnarray(two_tier, mode=mode, threshold=1)
     t.record_access(150, -1, HW, 5)
-    assert t.lookup(150).queued == 0
+    assert found(t, 150).queued == 0
     assert t.extract_batch(0).tolist() == [150]
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_reading_a_ready_record_resets_it(impl: Any, two_tier: Topology, mode: str) -> None:
-    t = impl(two_tier, mode=mode)
+def test_reading_a_ready_record_resets_it(make_pfnarray: MakePfnArray, two_tier: Topology, mode: str) -> None:
+    t = make_pfnarray(two_tier, mode=mode)
     t.record_accesses(np.array([100, 100, 101]), -1, HW, np.array([0, 1, 2]))
-    assert t.lookup(100).queued == 0
+    assert found(t, 100).queued == 0
     assert t.lookup(100) == t.lookup(100)  # inspecting does not reset
     rec = t.extract_batch(0, return_records=True)
     assert rec.dtype == RECORD_DTYPE
@@ -159,15 +165,15 @@ def test_reading_a_ready_record_resets_it(impl: Any, two_tier: Topology, mode: s
     assert t.lookup(100) is None and len(t) == 1
     assert t.extract_batch(0).tolist() == []
     t.record_access(100, -1, HW, 3)  # re-created from a zero word
-    assert t.lookup(100).frequency == 1
+    assert found(t, 100).frequency == 1
     s = t.stats()
     assert (s["pghot_records_hash"], s["extracted"], s["records"]) == (3, 1, 2)
     t.check()
 
 
-def test_precise_targets(impl: Any, two_top: Topology) -> None:
+def test_precise_targets(make_pfnarray: MakePfnArray, two_top: Topology) -> None:
     """Target = promotion target of the accessor; a change does not restart the window."""
-    t = impl(two_top)
+    t = make_pfnarray(two_top)
     t.record_access(100, 2, HW, 0)
     assert t.lookup(100) == Record(100, 1, 2, 0, -1)
     t.record_access(100, 0, HW, 1)  # other target, same window: freq 2, ready for 0
@@ -178,14 +184,14 @@ def test_precise_targets(impl: Any, two_top: Topology) -> None:
     assert (t.queued(0), t.queued(2)) == (0, 1)
     t.record_access(100, 1, HW, 3)  # lower-tier accessor: the default node
     t.record_access(101, NUMA_NO_NODE, HW, 3)
-    assert (t.lookup(100).nid, t.lookup(101).nid) == (0, 0)
+    assert (found(t, 100).nid, found(t, 101).nid) == (0, 0)
     assert t.extract_batch(2).tolist() == []
     assert t.extract_batch(0).tolist() == [100]
     t.check()
 
 
-def test_default_mode_always_targets_the_default_node(impl: Any, two_top: Topology) -> None:
-    t = impl(two_top, mode="default")
+def test_default_mode_always_targets_the_default_node(make_pfnarray: MakePfnArray, two_top: Topology) -> None:
+    t = make_pfnarray(two_top, mode="default")
     t.record_accesses(np.array([100, 100]), 2, HW, 0)
     assert t.lookup(100) == Record(100, 2, 0, 0, 0)
     assert (t.queued(0), t.queued(2)) == (1, 0)
@@ -194,8 +200,8 @@ def test_default_mode_always_targets_the_default_node(impl: Any, two_top: Topolo
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_outcomes(impl: Any, two_top: Topology, mode: str) -> None:
-    t = impl(two_top, mode=mode)
+def test_outcomes(make_pfnarray: MakePfnArray, two_top: Topology, mode: str) -> None:
+    t = make_pfnarray(two_top, mode=mode)
     t.set_movable([101], False)
     got = t.record_accesses(np.array([5, 330, 100, 101, 400, 100]), -1,
                             np.array([0, 1, 2, 0, 1, 2]), 0)
@@ -209,7 +215,7 @@ def test_outcomes(impl: Any, two_top: Topology, mode: str) -> None:
     t.set_movable(101, True)
     assert t.record_access(101, -1, HW, 0) == Outcome.RECORDED
     t.set_movable(100, False)  # its record stays
-    assert t.lookup(100).frequency == 2
+    assert found(t, 100).frequency == 2
     assert t.lookup(5) is None and t.lookup(400) is None
     t.check()
 
@@ -217,9 +223,9 @@ def test_outcomes(impl: Any, two_top: Topology, mode: str) -> None:
 # -- extraction: scan order, cursor, hot flags -------------------------------------------
 
 
-def test_scan_order_and_cursor(impl: Any, two_tier: Topology) -> None:
+def test_scan_order_and_cursor(make_pfnarray: MakePfnArray, two_tier: Topology) -> None:
     """PFN order from where the last call stopped, wrapping; not hottest first."""
-    t = impl(two_tier, threshold=1)
+    t = make_pfnarray(two_tier, threshold=1)
     t.record_accesses(np.array([300, 100, 200, 200, 200]), -1, HW, 0)
     assert t.extract_batch(0, max_count=1).tolist() == [100]  # freq 1 before freq 3
     assert t.extract_batch(0, max_count=1).tolist() == [200]
@@ -228,20 +234,20 @@ def test_scan_order_and_cursor(impl: Any, two_tier: Topology) -> None:
     assert (len(t), t.queued(0)) == (0, 0)
 
 
-def test_extraction_threshold(impl: Any, two_tier: Topology) -> None:
-    t = impl(two_tier, threshold=2)
+def test_extraction_threshold(make_pfnarray: MakePfnArray, two_tier: Topology) -> None:
+    t = make_pfnarray(two_tier, threshold=2)
     t.record_accesses(np.array([100, 100, 150, 150, 150, 200]), -1, HW, 0)
     assert t.extract_batch(0, threshold=3).tolist() == [150]
     assert t.extract_batch(0, threshold=1).tolist() == [100]  # not 200: it is not ready
-    assert t.lookup(200).frequency == 1
+    assert found(t, 200).frequency == 1
     assert t.extract_batch(0, max_count=0).tolist() == []
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_hot_flags_let_the_scan_skip_cold_sections(impl: Any, two_tier: Topology,
+def test_hot_flags_let_the_scan_skip_cold_sections(make_pfnarray: MakePfnArray, two_tier: Topology,
                                                     mode: str) -> None:
     """16 sections of 16 PFNs (the lower node is [64, 320)); section j = PFNs 64 + 16 j..."""
-    t = impl(two_tier, mode=mode, scan_section_pages=16, freq_window_ms=0)
+    t = make_pfnarray(two_tier, mode=mode, scan_section_pages=16, freq_window_ms=0)
     pfn = lambda sec, k: 64 + 16 * sec + k  # noqa: E731
     t.record_accesses(np.array([pfn(10, 3)] * 2), -1, HW, 0)
     assert t.extract_batch(0).tolist() == [pfn(10, 3)]
@@ -253,7 +259,7 @@ def test_hot_flags_let_the_scan_skip_cold_sections(impl: Any, two_tier: Topology
     # a stale flag: section 3's record was ready, then restarted its window
     t.record_accesses(np.array([pfn(3, 0)] * 2), -1, HW, 0)
     t.record_access(pfn(3, 0), -1, HW, 1000)
-    assert t.lookup(pfn(3, 0)).queued == -1
+    assert found(t, pfn(3, 0)).queued == -1
     t.record_accesses(np.array([pfn(5, 7)] * 2), -1, HW, 0)
     assert t.extract_batch(0).tolist() == [pfn(5, 7)]
     # from the cursor in section 10: the rest of 10 (12 words; it stopped early,
@@ -269,9 +275,9 @@ def test_hot_flags_let_the_scan_skip_cold_sections(impl: Any, two_tier: Topology
     t.check()
 
 
-def test_sections_do_not_span_nodes(impl: Any, four_nodes: Topology) -> None:
+def test_sections_do_not_span_nodes(make_pfnarray: MakePfnArray, four_nodes: Topology) -> None:
     """Lower nodes 1 [64, 192) and 3 [300, 428): sections restart at node 3's start."""
-    t = impl(four_nodes, scan_section_pages=256)
+    t = make_pfnarray(four_nodes, scan_section_pages=256)
     t.record_accesses(np.array([310, 310]), -1, HW, 0)
     assert t.extract_batch(2).tolist() == [310]
     assert _scan_counts(t) == (1, 1, 11)  # node 1's section skipped, node 3's entered
@@ -280,9 +286,9 @@ def test_sections_do_not_span_nodes(impl: Any, four_nodes: Topology) -> None:
     t.check()
 
 
-def test_multiple_targets_keep_the_flag(impl: Any, two_top: Topology) -> None:
+def test_multiple_targets_keep_the_flag(make_pfnarray: MakePfnArray, two_top: Topology) -> None:
     """A section with a ready record of another node keeps its flag."""
-    t = impl(two_top, scan_section_pages=64)
+    t = make_pfnarray(two_top, scan_section_pages=64)
     t.record_accesses(np.array([70, 70, 80, 80]), np.array([2, 2, 0, 0]), HW, 0)
     assert t.extract_batch(0).tolist() == [80]
     assert t.extract_batch(2).tolist() == [70]
@@ -298,15 +304,14 @@ def test_memory_per_pfn() -> None:
     assert 1.125 <= default < 1.13
 
 
-def test_no_lower_tier() -> None:
+def test_no_lower_tier(make_pfnarray: MakePfnArray) -> None:
     topo = Topology([Node(0, 0, 64, True), Node(1, 64, 0, False)])
-    for impl in IMPLS:
-        t = impl(topo, mode="default")
-        assert t.record_access(10, -1, HW, 0) == Outcome.TOPTIER
-        assert t.record_access(64, -1, HW, 0) == Outcome.NOT_MOVABLE
-        assert t.extract_batch(0).tolist() == []
-        assert (len(t), t.capacity) == (0, 0)
-        t.check()
+    t = make_pfnarray(topo, mode="default")
+    assert t.record_access(10, -1, HW, 0) == Outcome.TOPTIER
+    assert t.record_access(64, -1, HW, 0) == Outcome.NOT_MOVABLE
+    assert t.extract_batch(0).tolist() == []
+    assert (len(t), t.capacity) == (0, 0)
+    t.check()
 
 
 def test_docstring_examples() -> None:
@@ -321,23 +326,20 @@ def test_docstring_examples() -> None:
 # -- side by side with the reference model --------------------------------------------
 
 UNIVERSE = 64
-TOPOLOGIES = {
-    # top 0 [0, 8), lower 1 [8, 32), offline [32, 40), top 2 [40, 48), offline 48+
-    "one_lower": Topology(
-        [Node(0, 0, 8, True), Node(1, 8, 24, False, has_cpu=False), Node(2, 40, 8, True)],
-        default_node=0,
-    ),
-    # top 0 [0, 8), lower 1 [8, 21), top 2 [24, 32), offline, lower 3 [40, 56); default 2
-    "two_lower": Topology(
-        [
-            Node(0, 0, 8, True),
-            Node(1, 8, 13, False, has_cpu=False),
-            Node(2, 24, 8, True),
-            Node(3, 40, 16, False, has_cpu=True),
-        ],
-        default_node=2,
-    ),
-}
+#: The machine's topologies: "one_lower" of the ``small_topologies`` fixture
+#: (top 0 [0, 8), lower 1 [8, 32), top 2 [40, 48)) and this one, whose node 1
+#: ends inside a section: top 0 [0, 8), lower 1 [8, 21), top 2 [24, 32),
+#: offline, lower 3 [40, 56); default 2.
+TWO_LOWER_UNALIGNED = Topology(
+    [
+        Node(0, 0, 8, True),
+        Node(1, 8, 13, False, has_cpu=False),
+        Node(2, 24, 8, True),
+        Node(3, 40, 16, False, has_cpu=True),
+    ],
+    default_node=2,
+)
+TOPOLOGY_NAMES = ("one_lower", "two_lower")
 #: PFNs drawn: mostly a small hot set in both lower nodes and in several
 #: sections (so records become ready), any PFN of the universe otherwise.
 HOT = [9, 12, 20, 41, 50]
@@ -347,12 +349,15 @@ nids_st = st.integers(-1, 3)
 
 
 class PfnArrayVsReference(RuleBasedStateMachine):
+    #: name -> topology, set by the test that runs the machine (a fixture)
+    topologies: dict[str, Topology]
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = 0
 
     @initialize(
-        topo_name=st.sampled_from(sorted(TOPOLOGIES)),
+        topo_name=st.sampled_from(TOPOLOGY_NAMES),
         mode=st.sampled_from(MODES),
         hz=st.sampled_from([1000, 250, 100]),
         window=st.integers(0, 30),
@@ -362,7 +367,7 @@ class PfnArrayVsReference(RuleBasedStateMachine):
     )
     def setup(self, topo_name: str, mode: str, hz: int, window: int, threshold: int,
               section: int, start: int) -> None:
-        topo = TOPOLOGIES[topo_name]
+        topo = self.topologies[topo_name]
         # a window of 0..30 time units, in ms
         self.unit = 1 if mode == "precise" else 128
         window_ms = window * self.unit * 1000 // hz
@@ -455,11 +460,16 @@ class PfnArrayVsReference(RuleBasedStateMachine):
             assert self.core.lookup(p) == self.ref.lookup(p), p
 
 
-TestPfnArrayVsReference = PfnArrayVsReference.TestCase
-# The models are tiny and fast: at least 100 programs even in the dev profile
-# (20 miss, say, a hot flag left clear after a scan leaves a record behind).
-_profile = settings()  # the loaded profile (conftest.py)
-TestPfnArrayVsReference.settings = settings(_profile, max_examples=max(100, _profile.max_examples))
+def test_pfnarray_vs_reference(small_topologies: dict[str, Topology]) -> None:
+    class Machine(PfnArrayVsReference):
+        topologies = {"one_lower": small_topologies["one_lower"],
+                      "two_lower": TWO_LOWER_UNALIGNED}
+
+    # The models are tiny and fast: at least 100 programs even in the dev profile
+    # (20 miss, say, a hot flag left clear after a scan leaves a record behind).
+    profile = settings()  # the loaded profile (conftest.py)
+    run_state_machine_as_test(Machine,
+                              settings=settings(profile, max_examples=max(100, profile.max_examples)))
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -571,23 +581,24 @@ CTOR_ERRORS: list[tuple[type[BaseException], str, dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize(("exc", "name", "kwargs"), CTOR_ERRORS)
-def test_bad_constructor_arguments(impl: Any, two_top: Topology, exc: type[BaseException],
+def test_bad_constructor_arguments(make_pfnarray: MakePfnArray, two_top: Topology, exc: type[BaseException],
                                    name: str, kwargs: dict[str, Any]) -> None:
     with pytest.raises(exc) as info:
-        impl(two_top, **kwargs)
+        make_pfnarray(two_top, **kwargs)
     if exc is ValueError:
         assert name in str(info.value), str(info.value)
 
 
-def test_constructor_accepts_the_fixed_values(impl: Any, two_top: Topology) -> None:
-    t = impl(two_top, mode="default", freq_bits=2, nid_bits=0, time_bits=5, capacity=256,
+def test_constructor_accepts_the_fixed_values(make_pfnarray: MakePfnArray, two_top: Topology) -> None:
+    t = make_pfnarray(two_top, mode="default", freq_bits=2, nid_bits=0, time_bits=5, capacity=256,
              queue_capacity=256, queue=None, evict_stale=False)
     assert t.capacity == 256
     with pytest.raises(TypeError, match="topology"):
-        impl(None)
+        make_pfnarray(None)
     with pytest.raises(ValueError, match="topology"):
-        impl(Topology([Node(0, 0, 8, True), Node(1024, 8, 8, False)]))
-    assert impl(Topology([Node(0, 0, 8, True), Node(1024, 8, 8, False)]), mode="default").nid_bits == 0
+        make_pfnarray(Topology([Node(0, 0, 8, True), Node(1024, 8, 8, False)]))
+    wide_nid = Topology([Node(0, 0, 8, True), Node(1024, 8, 8, False)])
+    assert make_pfnarray(wide_nid, mode="default").nid_bits == 0
 
 
 def test_uninitialised_object_raises() -> None:
@@ -605,18 +616,18 @@ def test_uninitialised_object_raises() -> None:
 
 LOWER_START = 1024
 LOWER_PAGES = 300_000
-THREAD_TOPO = Topology(
-    [
-        Node(0, 0, LOWER_START, True),
-        Node(1, LOWER_START, LOWER_PAGES, False, has_cpu=False),
-        Node(2, LOWER_START + LOWER_PAGES, 1024, True),
-    ],
-    default_node=0,
-)
+RunAlongside = Callable[..., tuple[list[Any], Any]]
+
+
+@pytest.fixture(scope="module")
+def thread_topo(make_two_top: Callable[..., Topology]) -> Topology:
+    """Top 0 [0, 1024), lower 1 [1024, 301024), top 2 after it."""
+    return make_two_top(LOWER_PAGES, top_pages=LOWER_START)
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
+def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
+                                           run_alongside: RunAlongside) -> None:
     """Three threads record while a fourth extracts; then a final drain.
 
     Each PFN is accessed once or twice (threshold 2, one ``now``), so it
@@ -634,8 +645,7 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
     nids = np.where(accesses % 2 == 0, rng.choice([0, 1, -1], len(accesses)), 2)
     srcs = rng.integers(0, 3, len(accesses))
     parts = np.array_split(np.arange(len(accesses)), 3)
-    t = PfnArrayTracker(THREAD_TOPO, mode=mode, scan_section_pages=4096)
-    done = threading.Event()
+    t = PfnArrayTracker(thread_topo, mode=mode, scan_section_pages=4096)
     tops = [0, 2] if mode == "precise" else [0]
 
     def recorder(k: int) -> np.ndarray:
@@ -644,24 +654,17 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
             counts += t.record_accesses(accesses[chunk], nids[chunk], srcs[chunk], 100)
         return counts
 
-    def extractor() -> list[tuple[int, np.ndarray]]:
+    def extractor(done: threading.Event) -> list[tuple[int, np.ndarray]]:
         got = []
         while not done.is_set():
             for nid in tops:
                 got.append((nid, t.extract_batch(nid, 512)))
         return got
 
-    ext: list[list[tuple[int, np.ndarray]]] = []
-    ext_thread = threading.Thread(target=lambda: ext.append(extractor()))
-    ext_thread.start()
-    try:
-        counts = run_threads([functools.partial(recorder, k) for k in range(3)])
-    finally:
-        done.set()
-        ext_thread.join(timeout=60)
-    assert len(ext) == 1
+    counts, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)],
+                                      extractor)
     t.check()
-    batches = ext[0] + [(nid, t.extract_batch(nid, 10**9)) for nid in tops]
+    batches = extracted + [(nid, t.extract_batch(nid, 10**9)) for nid in tops]
     t.check()
     read = np.concatenate([b for _, b in batches])
     assert len(np.unique(read)) == len(read)  # each PFN read at most once
@@ -669,7 +672,7 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
     for nid, b in batches:  # by the node it targets: odd PFNs go to node 2
         assert (b % 2 == 1).all() if nid == 2 else (b % 2 == 0).all() or mode == "default"
     s = t.stats()
-    assert sum(counts).tolist() == [len(accesses), 0, 0, 0]
+    assert np.sum(counts, axis=0).tolist() == [len(accesses), 0, 0, 0]
     assert s["pghot_recorded_accesses"] == s["recorded"] == len(accesses)
     assert (s["pghot_records_hash"], s["pghot_records_heap"], s["extracted"]) == (
         n_pfns, int(twice.sum()), len(read))
@@ -680,33 +683,27 @@ def test_threads_read_every_ready_pfn_once(mode: str, run_threads: Any) -> None:
         assert rec is not None and (rec.frequency, rec.queued) == (1, -1)
 
 
-def test_threads_hammering_the_same_pfns(run_threads: Any) -> None:
+def test_threads_hammering_the_same_pfns(thread_topo: Topology,
+                                        run_alongside: RunAlongside) -> None:
     """CAS updates of shared words: no access is lost, every read is counted."""
-    t = PfnArrayTracker(THREAD_TOPO, threshold=7, scan_section_pages=1024)
+    t = PfnArrayTracker(thread_topo, threshold=7, scan_section_pages=1024)
     hot = np.arange(LOWER_START, LOWER_START + 64, dtype=np.int64)
-    done = threading.Event()
 
     def recorder() -> int:
         for _ in range(200):
             t.record_accesses(np.repeat(hot, 8), -1, 0, 0)
         return 200 * len(hot) * 8
 
-    def extractor() -> int:
+    def extractor(done: threading.Event) -> int:
         got = 0
         while not done.is_set():
             got += len(t.extract_batch(0, 16))
         return got
 
-    ext: list[int] = []
-    th = threading.Thread(target=lambda: ext.append(extractor()))
-    th.start()
-    try:
-        n = sum(run_threads([recorder, recorder]))
-    finally:
-        done.set()
-        th.join(timeout=60)
+    recorded, extracted = run_alongside([recorder, recorder], extractor)
+    n = sum(recorded)
     t.check()
     s = t.stats()
     assert s["recorded"] == n
-    assert s["extracted"] == ext[0]
+    assert s["extracted"] == extracted
     assert len(t) == s["pghot_records_hash"] - s["extracted"] <= len(hot)

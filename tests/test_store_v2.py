@@ -9,7 +9,8 @@ record pointers -- behind the API and semantics of :class:`pghot._core.Tracker`
   comparing outcomes, counters, records and extracted frequencies, with both
   ``check()`` methods after every step; then the same with several hash lists
   and a full table;
-- give the known answers of defects F1, F2, F4, F5, F13, F14 (and F6, F12);
+- check v2's list count (F13: at least one list, a power of two); the known
+  answers of the defects are in ``test_semantics.py``, run over this store too;
 - tie ``memory_bytes()`` to the 40-byte record;
 - run threads through ``record_accesses``/``extract_batch`` and check that
   records are conserved;
@@ -49,24 +50,8 @@ HW = Source.HW_HINTS
 
 #: Every PFN of the small programs lies in [0, UNIVERSE).
 UNIVERSE = 64
-TOPOLOGIES = {
-    # top 0 [0, 8), lower 1 [8, 32), offline [32, 40), top 2 [40, 48), offline 48+
-    "one_lower": Topology(
-        [Node(0, 0, 8, True), Node(1, 8, 24, False, has_cpu=False), Node(2, 40, 8, True)],
-        default_node=0,
-    ),
-    # top 0 [0, 8), lower 1 [8, 24), top 2 [24, 32), offline [32, 40),
-    # lower 3 (with CPUs) [40, 56), offline 56+; default node 2
-    "two_lower": Topology(
-        [
-            Node(0, 0, 8, True),
-            Node(1, 8, 16, False, has_cpu=False),
-            Node(2, 24, 8, True),
-            Node(3, 40, 16, False, has_cpu=True),
-        ],
-        default_node=2,
-    ),
-}
+#: The topologies: the ``small_topologies`` fixture (conftest.py).
+TOPOLOGY_NAMES = ("one_lower", "two_lower")
 
 
 class SideBySide:
@@ -156,9 +141,10 @@ def _small_config(rng: random.Random) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_random_programs_match_the_reference(seed: int) -> None:
+def test_random_programs_match_the_reference(small_topologies: dict[str, Topology],
+                                             seed: int) -> None:
     rng = random.Random(seed)
-    topo = TOPOLOGIES[sorted(TOPOLOGIES)[seed % 2]]
+    topo = small_topologies[TOPOLOGY_NAMES[seed % 2]]
     lower = [p for p in range(UNIVERSE) if topo.node_of(p) in topo.lower_nids()]
     s = SideBySide(topo, rng, **_small_config(rng))
     hot = lower[:5]
@@ -196,13 +182,13 @@ def test_random_programs_match_the_reference(seed: int) -> None:
 
 
 @pytest.mark.parametrize("capacity", [2100, 4500])
-def test_several_lists_full_table_match_the_reference(capacity: int) -> None:
+def test_several_lists_full_table_match_the_reference(make_two_top: Callable[..., Topology],
+                                                      capacity: int) -> None:
     # 2 and 4 hash lists; more PFNs than the table holds, and a queue that
     # fills, so TABLE_FULL and refused pushes both happen in every list.
     rng = random.Random(capacity)
     nrng = np.random.default_rng(capacity)
-    topo = Topology([Node(0, 0, 64, True), Node(1, 64, 8000, False, has_cpu=False),
-                     Node(2, 8064, 64, True)])
+    topo = make_two_top(8000, top_pages=64)
     assert v2._nr_lists(capacity) == {2100: 2, 4500: 4}[capacity]
     s = SideBySide(topo, rng, capacity=capacity, queue_capacity=150, threshold=2,
                    freq_window_ms=40, hz=100, time_bits=8, freq_bits=3, nid_bits=2)
@@ -226,130 +212,20 @@ def test_several_lists_full_table_match_the_reference(capacity: int) -> None:
     assert len(s.v2) <= capacity
 
 
-# -- known answers (SEMANTICS.md section 2) --------------------------------------------
-
-
-@pytest.fixture
-def two_top_v2() -> Topology:
-    """Top 0 [0, 64), lower 1 [64, 320), top 2 [320, 384), offline 384+."""
-    return Topology(
-        [Node(0, 0, 64, True), Node(1, 64, 256, False, has_cpu=False), Node(2, 320, 64, True)],
-        default_node=0,
-    )
-
-
-def test_f1_frequency_saturates(two_tier: Topology) -> None:
-    # v2: PGHOT_FREQ_MAX = 8, so the 8th access wraps the 3-bit field to 0.
-    t = KernelV2Tracker(two_tier, freq_bits=3)
-    for now in range(20):
-        assert t.record_access(100, -1, HW, now) is Outcome.RECORDED
-        rec = t.lookup(100)
-        assert rec is not None and rec.frequency == min(now + 1, 7)
-    assert t.lookup(100) == Record(100, 7, 0, 19, 0)
-    t.check()
-
-
-def test_f2_age_modulo_time_width(two_tier: Topology) -> None:
-    # v2: cur - last in 32-bit arithmetic: just after the wrap, "ancient".
-    t = KernelV2Tracker(two_tier, hz=1000, freq_window_ms=5000, time_bits=19)
-    t.record_access(100, -1, HW, (1 << 19) - 10)
-    t.record_access(100, -1, HW, (1 << 19) + 5)
-    assert t.lookup(100) == Record(100, 2, 0, 5, 0)
-    t = KernelV2Tracker(two_tier, hz=1000, freq_window_ms=3, time_bits=4)
-    t.record_access(100, -1, HW, 14)
-    t.record_access(100, -1, HW, 17)    # age (1 - 14) mod 16 = 3: same window
-    assert t.lookup(100) == Record(100, 2, 0, 1, 0)
-    t.record_access(100, -1, HW, 21)    # age 4 > 3: a new window
-    assert t.lookup(100) == Record(100, 1, 0, 5, -1)
-    t.check()
-
-
-def test_f4_record_moves_between_heaps(two_top_v2: Topology) -> None:
-    # v2: the record stays in node 0's heap with a stale key and is pushed
-    # into node 2's heap as well.
-    t = KernelV2Tracker(two_top_v2, threshold=2)
-    t.record_access(100, 0, HW, 1)
-    t.record_access(100, 0, HW, 2)
-    assert t.lookup(100) == Record(100, 2, 0, 2, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.record_access(100, 2, HW, 3)      # new target: new window, out of heap 0
-    assert t.lookup(100) == Record(100, 1, 2, 3, -1)
-    assert (t.queued(0), t.queued(2)) == (0, 0)
-    t.record_access(100, 2, HW, 4)
-    assert t.lookup(100) == Record(100, 2, 2, 4, 2)
-    assert (t.queued(0), t.queued(2)) == (0, 1)
-    # NUMA_NO_NODE keeps the window and re-targets the default node: a
-    # queued record moves straight from heap 2 to heap 0
-    t.record_access(100, NUMA_NO_NODE, HW, 5)
-    assert t.lookup(100) == Record(100, 3, 0, 5, 0)
-    assert (t.queued(0), t.queued(2)) == (1, 0)
-    t.check()
-    assert t.extract_batch(2).tolist() == []
-    assert t.extract_batch(0).tolist() == [100]
-    t.check()
-
-
-def test_f4_many_moves_keep_heaps_consistent(two_top_v2: Topology) -> None:
-    rng = np.random.default_rng(4)
-    t = KernelV2Tracker(two_top_v2, threshold=1, queue_capacity=128)
-    pfns = rng.integers(64, 320, 3000)
-    nids = rng.choice([0, 2, -1, 1], 3000)
-    for i in range(3000):
-        t.record_access(int(pfns[i]), int(nids[i]), HW, i // 4)
-        if i % 97 == 0:
-            t.check()
-    t.check()
-    for p in range(64, 320):
-        rec = t.lookup(p)
-        if rec is not None:
-            assert rec.queued == rec.nid
-    assert t.queued(0) + t.queued(2) == len(t) == t.stats()["queued"]
-
-
-def test_f5_threshold_1_queues_a_new_record(two_tier: Topology) -> None:
-    # v2: a new record never enters the heap.
-    t = KernelV2Tracker(two_tier, threshold=1)
-    t.record_access(100, NUMA_NO_NODE, HW, 0)
-    assert t.lookup(100) == Record(100, 1, 0, 0, 0)
-    assert t.queued(0) == 1 and t.stats()["pghot_records_heap"] == 1
-    assert t.extract_batch(0).tolist() == [100]
-    t.check()
-
-
-def test_f6_not_queued_is_explicit(two_top_v2: Topology) -> None:
-    # v2: heap_idx is size_t set to -1 and compared >= 0.
-    t = KernelV2Tracker(two_top_v2, threshold=2)
-    t.record_access(100, 0, HW, 0)
-    assert t.lookup(100).queued == -1  # type: ignore[union-attr]
-    t.record_access(100, 0, HW, 1)
-    assert t.lookup(100).queued == 0  # type: ignore[union-attr]
-    t.record_access(100, 0, HW, 1 + 5001)   # new window: below the threshold again
-    assert t.lookup(100) == Record(100, 1, 0, 5002, -1)
-    assert t.queued(0) == 0
-    t.check()
+# -- the hash lists (F13) ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("lower_pages", [0, 1, 2, 100, 2047, 2048, 4096, 5000, 20000])
-def test_f13_any_lower_tier_size(lower_pages: int) -> None:
+def test_f13_list_count_for_any_lower_tier_size(lower_pages: int) -> None:
     # v2: hash_size = hash_entries / 1024 is 0 below 2048 lower-tier pages,
-    # then ilog2(0); here there is always at least one list.
-    topo = Topology.two_tier(64, lower_pages)
-    t = KernelV2Tracker(topo)
+    # then ilog2(0); here there is always at least one list. (What the table
+    # holds at each size: test_semantics.py::test_f13_any_lower_tier_size.)
+    t = KernelV2Tracker(Topology.two_tier(64, lower_pages))
     cap = lower_pages * 50 // 100
     assert t.capacity == cap
-    assert t.queue_capacity == (max(1, cap * 25 // 100) if cap else 0)
     nlists = v2._nr_lists(cap)
     assert nlists == (1 << (max(1, cap // 1024).bit_length() - 1))
     assert f"lists={nlists}," in repr(t)
-    counts = t.record_accesses(np.arange(0, 64 + lower_pages + 10), -1, HW, 0)
-    assert counts.tolist() == [min(lower_pages, cap), 64, 10, lower_pages - min(lower_pages, cap)]
-    assert len(t) == cap
-    t.check()
-    if lower_pages:
-        t = KernelV2Tracker(topo, capacity=1, threshold=1)
-        assert t.record_access(64, -1, HW, 0) is Outcome.RECORDED
-        assert t.extract_batch(0).tolist() == [64]
-        t.check()
 
 
 def test_f13_list_count_is_a_power_of_two() -> None:
@@ -357,48 +233,6 @@ def test_f13_list_count_is_a_power_of_two() -> None:
                                         1_000_000, 1 << 31)}
     assert got == {0: 1, 1: 1, 1023: 1, 2047: 1, 2048: 2, 4095: 2, 4096: 4, 6143: 4,
                    1 << 20: 1024, 1_000_000: 512, 1 << 31: 1 << 21}
-
-
-def test_f14_full_heap_leaves_record_unqueued(two_tier: Topology) -> None:
-    # v2: phi_heap_insert sets heap_idx and reports success on a failed push.
-    t = KernelV2Tracker(two_tier, threshold=1, queue_capacity=1)
-    t.record_access(100, -1, HW, 0)
-    assert t.record_access(101, -1, HW, 1) is Outcome.RECORDED
-    assert t.lookup(100) == Record(100, 1, 0, 0, 0)
-    assert t.lookup(101) == Record(101, 1, 0, 1, -1)
-    s = t.stats()
-    assert (s["queue_full"], s["pghot_records_heap"], s["queued"]) == (1, 1, 1)
-    t.check()
-    assert t.extract_batch(0).tolist() == [100]
-    t.record_access(101, -1, HW, 2)     # the retry succeeds
-    assert t.lookup(101) == Record(101, 2, 0, 2, 0)
-    s = t.stats()
-    assert (s["queue_full"], s["pghot_records_heap"], s["queued"]) == (1, 2, 1)
-    t = KernelV2Tracker(two_tier, threshold=1, queue_capacity=0)
-    t.record_accesses(np.arange(100, 110), -1, HW, 0)
-    s = t.stats()
-    assert (s["queue_full"], s["pghot_records_heap"], s["queued"], s["records"]) == (10, 0, 0, 10)
-    t.check()
-
-
-def test_f12_evict_stale_in_the_same_list(two_tier: Topology) -> None:
-    t = KernelV2Tracker(two_tier, capacity=8, evict_stale=True, freq_window_ms=10)
-    for p in range(100, 108):
-        t.record_access(p, -1, HW, 0)
-    assert t.record_access(200, -1, HW, 5) is Outcome.TABLE_FULL   # nothing stale yet
-    outcomes = [t.record_access(p, -1, HW, 1000) for p in range(200, 208)]
-    assert outcomes == [Outcome.RECORDED] * 8
-    s = t.stats()
-    assert (s["evicted"], s["table_full"], s["records"], s["pghot_records_hash"]) == (8, 1, 8, 16)
-    assert t.record_access(300, -1, HW, 1001) is Outcome.TABLE_FULL
-    assert t.lookup(200) == Record(200, 1, 0, 1000, -1)
-    # queued records are never evicted
-    t = KernelV2Tracker(two_tier, capacity=4, queue_capacity=4, threshold=1, evict_stale=True,
-                        freq_window_ms=10)
-    t.record_accesses(np.arange(100, 104), -1, HW, 0)
-    assert t.record_access(200, -1, HW, 1000) is Outcome.TABLE_FULL
-    assert t.stats()["evicted"] == 0
-    t.check()
 
 
 # -- the layout: 40-byte records, 16-byte list heads ----------------------------------
@@ -441,17 +275,17 @@ def test_memory_against_the_hash_store() -> None:
 N_THREADS = 4
 LOWER_START = 1024
 LOWER_PAGES = 200_000
-THREAD_TOPO = Topology(
-    [
-        Node(0, 0, LOWER_START, True),
-        Node(1, LOWER_START, LOWER_PAGES, False, has_cpu=False),
-        Node(2, LOWER_START + LOWER_PAGES, 1024, True),
-    ],
-    default_node=0,
-)
+RunThreads = Callable[..., list[Any]]
+RunAlongside = Callable[..., tuple[list[Any], Any]]
 
 
-def test_threads_conserve_records_exactly(run_threads: Any) -> None:
+@pytest.fixture(scope="module")
+def thread_topo(make_two_top: Callable[..., Topology]) -> Topology:
+    """Top 0 [0, 1024), lower 1 [1024, 201024), top 2 after it."""
+    return make_two_top(LOWER_PAGES, top_pages=LOWER_START)
+
+
+def test_threads_conserve_records_exactly(thread_topo: Topology, run_threads: RunThreads) -> None:
     """Every PFN accessed once or twice with one target and one time.
 
     It reaches its heap only on its second access, so it is extracted at
@@ -469,7 +303,7 @@ def test_threads_conserve_records_exactly(run_threads: Any) -> None:
     srcs = rng.integers(0, 3, len(accesses))
     parts = np.array_split(np.arange(len(accesses)), N_THREADS)
     # capacity 4 * 30000: 64 lists of ~470 records
-    t = KernelV2Tracker(THREAD_TOPO, capacity=4 * n_pfns, queue_capacity=n_pfns, threshold=2)
+    t = KernelV2Tracker(thread_topo, capacity=4 * n_pfns, queue_capacity=n_pfns, threshold=2)
 
     def worker(k: int) -> tuple[np.ndarray, list[np.ndarray]]:
         counts = np.zeros(4, dtype=np.int64)
@@ -504,7 +338,8 @@ def test_threads_conserve_records_exactly(run_threads: Any) -> None:
 
 
 @pytest.mark.parametrize("evict_stale", [False, True])
-def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any) -> None:
+def test_threads_with_drops_conserve_records(thread_topo: Topology, evict_stale: bool,
+                                             run_threads: RunThreads) -> None:
     rng = np.random.default_rng(7 + evict_stale)
     n = 120_000
     pfns = LOWER_START + rng.zipf(1.3, n).astype(np.uint64) % 20_000
@@ -512,7 +347,7 @@ def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any
     srcs = rng.integers(0, 3, n)
     nows = np.sort(rng.integers(0, 40_000, n))      # window 5000 jiffies
     # capacity 5000: 4 lists; the table fills and the heaps refuse pushes
-    t = KernelV2Tracker(THREAD_TOPO, capacity=5000, queue_capacity=700, threshold=2,
+    t = KernelV2Tracker(thread_topo, capacity=5000, queue_capacity=700, threshold=2,
                         evict_stale=evict_stale)
     parts = np.array_split(np.arange(n), N_THREADS)
 
@@ -538,13 +373,13 @@ def test_threads_with_drops_conserve_records(evict_stale: bool, run_threads: Any
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
+def test_threads_single_accesses_extraction_and_check(thread_topo: Topology,
+                                                       run_alongside: RunAlongside) -> None:
     rng = np.random.default_rng(3)
     n = 4000
     work = [((LOWER_START + rng.integers(0, 3000, n)).tolist(),
              rng.choice([0, 1, 2, NUMA_NO_NODE], n).tolist()) for _ in range(3)]
-    t = KernelV2Tracker(THREAD_TOPO, capacity=2000, queue_capacity=300, threshold=2)
-    done = threading.Event()
+    t = KernelV2Tracker(thread_topo, capacity=2000, queue_capacity=300, threshold=2)
     failures: list[str] = []
 
     def recorder(k: int) -> list[int]:
@@ -553,7 +388,7 @@ def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
             outs[t.record_access(work[k][0][i], work[k][1][i], i % 3, i)] += 1
         return outs
 
-    def extractor() -> int:
+    def extractor(done: threading.Event) -> int:
         got = 0
         while not done.is_set():
             got += len(t.extract_batch(0, 64)) + len(t.extract_batch(2, 64))
@@ -563,20 +398,14 @@ def test_threads_single_accesses_extraction_and_check(run_threads: Any) -> None:
                 failures.append(str(exc))
         return got
 
-    ext: list[int] = []
-    th = threading.Thread(target=lambda: ext.append(extractor()))
-    th.start()
-    try:
-        results = run_threads([functools.partial(recorder, k) for k in range(3)])
-    finally:
-        done.set()
-        th.join(timeout=60)
-    assert not th.is_alive() and failures == []
+    results, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)],
+                                       extractor)
+    assert failures == []
     t.check()
     outs = [sum(r[i] for r in results) for i in range(4)]
     s = t.stats()
     assert outs == [s["recorded"], s["toptier"], s["not_movable"], s["table_full"]]
-    assert s["extracted"] == ext[0]
+    assert s["extracted"] == extracted
     assert len(t) + s["extracted"] == s["pghot_records_hash"]
 
 
@@ -605,9 +434,9 @@ def _raised(call: Callable[[], Any]) -> tuple[type, str]:
 
 
 @pytest.mark.parametrize("kwargs", CTOR_BAD, ids=repr)
-def test_constructor_errors_match_the_core(two_top_v2: Topology, kwargs: dict[str, Any]) -> None:
-    assert _raised(lambda: KernelV2Tracker(two_top_v2, **kwargs)) == _raised(
-        lambda: CoreTracker(two_top_v2, **kwargs))
+def test_constructor_errors_match_the_core(two_top: Topology, kwargs: dict[str, Any]) -> None:
+    assert _raised(lambda: KernelV2Tracker(two_top, **kwargs)) == _raised(
+        lambda: CoreTracker(two_top, **kwargs))
 
 
 @pytest.mark.parametrize("topology", [None, "x", 5, [Node(0, 0, 64, True)]])
@@ -616,10 +445,10 @@ def test_constructor_topology_errors(topology: Any) -> None:
 
 
 @pytest.mark.parametrize("queue", ["quaternary", "bucket", "fibonacci"])
-def test_only_the_binary_heap(two_top_v2: Topology, queue: str) -> None:
+def test_only_the_binary_heap(two_top: Topology, queue: str) -> None:
     with pytest.raises(ValueError, match="queue"):
-        KernelV2Tracker(two_top_v2, queue=queue)
-    assert KernelV2Tracker(two_top_v2, queue="binary").queue == "binary"
+        KernelV2Tracker(two_top, queue=queue)
+    assert KernelV2Tracker(two_top, queue="binary").queue == "binary"
 
 
 LOWER, TOP, OFFLINE = 100, 5, 400
@@ -667,10 +496,10 @@ def _populate(t: Any) -> None:
 
 
 @pytest.mark.parametrize(("method", "args"), CALLS_BAD, ids=repr)
-def test_call_errors_match_the_core(two_top_v2: Topology, method: str,
+def test_call_errors_match_the_core(two_top: Topology, method: str,
                                     args: tuple[Any, ...]) -> None:
-    a = KernelV2Tracker(two_top_v2, nid_bits=10, capacity=60, queue_capacity=12)
-    b = CoreTracker(two_top_v2, nid_bits=10, capacity=60, queue_capacity=12)
+    a = KernelV2Tracker(two_top, nid_bits=10, capacity=60, queue_capacity=12)
+    b = CoreTracker(two_top, nid_bits=10, capacity=60, queue_capacity=12)
     _populate(a)
     _populate(b)
     before = (a.stats(), len(a), a.queued(0), a.queued(2), [a.lookup(p) for p in range(64, 320)])
@@ -680,10 +509,10 @@ def test_call_errors_match_the_core(two_top_v2: Topology, method: str,
     a.check()
 
 
-def test_reinit_and_pickle_are_refused(two_top_v2: Topology) -> None:
-    t = KernelV2Tracker(two_top_v2)
+def test_reinit_and_pickle_are_refused(two_top: Topology) -> None:
+    t = KernelV2Tracker(two_top)
     with pytest.raises(RuntimeError):
-        t.__init__(two_top_v2)  # type: ignore[misc]
+        t.__init__(two_top)  # type: ignore[misc]
     with pytest.raises(TypeError, match="hash"):
         pickle.dumps(t)
 
@@ -724,9 +553,9 @@ def test_module_examples() -> None:
         assert ">>>" in (getattr(KernelV2Tracker, name).__doc__ or ""), name
 
 
-def test_factory_builds_this_store_once_wired(two_top_v2: Topology) -> None:
+def test_factory_builds_this_store_once_wired(two_top: Topology) -> None:
     try:
-        t = pghot.Tracker(two_top_v2, store="kernel-v2")
+        t = pghot.Tracker(two_top, store="kernel-v2")
     except ImportError:
         pytest.skip("pghot._v2store is not built into the package yet")
     assert type(t).__name__ == "KernelV2Tracker" and isinstance(t, pghot.Tracker)

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 
-from pghot import NUMA_NO_NODE, Node, Source, Topology
+from pghot import NUMA_NO_NODE, Source, Topology
 from pghot._core import Tracker
+
+RunThreads = Callable[..., list[Any]]
+RunAlongside = Callable[..., tuple[list[Any], Any]]
 
 N_THREADS = 4
 
-#: Two top-tier nodes (0, 2) and a large lower tier (node 1).
+#: Two top-tier nodes (0, 2) and a large lower tier (node 1): ``make_two_top(LOWER_PAGES)``.
 LOWER_START = 1024
 LOWER_PAGES = 1_000_000
-TOPO = Topology(
-    [
-        Node(0, 0, LOWER_START, True),
-        Node(1, LOWER_START, LOWER_PAGES, False, has_cpu=False),
-        Node(2, LOWER_START + LOWER_PAGES, 1024, True),
-    ],
-    default_node=0,
-)
+
+
+@pytest.fixture(scope="module")
+def topo(make_two_top: Callable[..., Topology]) -> Topology:
+    return make_two_top(LOWER_PAGES, top_pages=LOWER_START)
 
 
 def _target(pfn: np.ndarray) -> np.ndarray:
@@ -38,7 +40,9 @@ def _target(pfn: np.ndarray) -> np.ndarray:
     return np.where(pfn % 2 == 0, 0, 2)
 
 
-def test_concurrent_batches_conserve_records_exactly(queue_kind: str, run_threads: Any) -> None:
+def test_concurrent_batches_conserve_records_exactly(
+    topo: Topology, queue_kind: str, run_threads: RunThreads
+) -> None:
     """No drops: present + extracted == distinct PFNs, every PFN accounted for.
 
     Each PFN is accessed once or twice in total (threshold 2), always with
@@ -61,7 +65,7 @@ def test_concurrent_batches_conserve_records_exactly(queue_kind: str, run_thread
     srcs = rng.integers(0, 3, len(accesses))
     parts = np.array_split(np.arange(len(accesses)), N_THREADS)
 
-    t = Tracker(TOPO, capacity=4 * n_pfns, queue_capacity=n_pfns, threshold=2, queue=queue_kind)
+    t = Tracker(topo, capacity=4 * n_pfns, queue_capacity=n_pfns, threshold=2, queue=queue_kind)
 
     def worker(k: int) -> tuple[np.ndarray, list[np.ndarray]]:
         idx = parts[k]
@@ -114,7 +118,8 @@ def test_concurrent_batches_conserve_records_exactly(queue_kind: str, run_thread
 
 
 def _drop_workload(
-    seed: int, evict_stale: bool, queue_kind: str, run_threads: Any) -> tuple[Tracker, np.ndarray, int]:
+    topo: Topology, seed: int, evict_stale: bool, queue_kind: str, run_threads: RunThreads
+) -> tuple[Tracker, np.ndarray, int]:
     rng = np.random.default_rng(seed)
     n = 400_000
     pfns = LOWER_START + rng.zipf(1.3, n).astype(np.uint64) % 60_000
@@ -122,7 +127,7 @@ def _drop_workload(
     srcs = rng.integers(0, 3, n)
     nows = np.sort(rng.integers(0, 40_000, n))  # jiffies; window 5000
     t = Tracker(
-        TOPO,
+        topo,
         capacity=5000,
         queue_capacity=700,
         threshold=2,
@@ -145,8 +150,11 @@ def _drop_workload(
     return t, counts, extracted
 
 
-def test_concurrent_batches_with_drops_conserve_records(queue_kind: str, run_threads: Any) -> None:
-    t, counts, extracted = _drop_workload(7, evict_stale=False, queue_kind=queue_kind, run_threads=run_threads)
+def test_concurrent_batches_with_drops_conserve_records(
+    topo: Topology, queue_kind: str, run_threads: RunThreads
+) -> None:
+    t, counts, extracted = _drop_workload(topo, 7, evict_stale=False, queue_kind=queue_kind,
+                                          run_threads=run_threads)
     t.check()
     s = t.stats()
     assert s["table_full"] > 0
@@ -158,8 +166,11 @@ def test_concurrent_batches_with_drops_conserve_records(queue_kind: str, run_thr
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_concurrent_batches_with_eviction_conserve_records(queue_kind: str, run_threads: Any) -> None:
-    t, counts, extracted = _drop_workload(8, evict_stale=True, queue_kind=queue_kind, run_threads=run_threads)
+def test_concurrent_batches_with_eviction_conserve_records(
+    topo: Topology, queue_kind: str, run_threads: RunThreads
+) -> None:
+    t, counts, extracted = _drop_workload(topo, 8, evict_stale=True, queue_kind=queue_kind,
+                                          run_threads=run_threads)
     t.check()
     s = t.stats()
     assert s["evicted"] > 0
@@ -170,7 +181,9 @@ def test_concurrent_batches_with_eviction_conserve_records(queue_kind: str, run_
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_concurrent_single_accesses(queue_kind: str, run_threads: Any) -> None:
+def test_concurrent_single_accesses(
+    topo: Topology, queue_kind: str, run_alongside: RunAlongside
+) -> None:
     """record_access from 4 threads plus an extracting thread."""
     rng = np.random.default_rng(3)
     n = 6000
@@ -182,8 +195,7 @@ def test_concurrent_single_accesses(queue_kind: str, run_threads: Any) -> None:
         )
         for _ in range(N_THREADS)
     ]
-    t = Tracker(TOPO, capacity=2000, queue_capacity=300, threshold=2, queue=queue_kind)
-    done = threading.Event()
+    t = Tracker(topo, capacity=2000, queue_capacity=300, threshold=2, queue=queue_kind)
 
     def recorder(k: int) -> list[int]:
         pf, nd, sr = per_thread[k]
@@ -192,32 +204,24 @@ def test_concurrent_single_accesses(queue_kind: str, run_threads: Any) -> None:
             outs[t.record_access(pf[i], nd[i], sr[i], i)] += 1
         return outs
 
-    def extractor() -> int:
+    def extractor(done: threading.Event) -> int:
         got = 0
         while not done.is_set():
             got += len(t.extract_batch(0, 64)) + len(t.extract_batch(2, 64))
         return got
 
-    ext_result: list[int] = []
-    ext_thread = threading.Thread(target=lambda: ext_result.append(extractor()))
-    ext_thread.start()
-    try:
-        results = run_threads([functools.partial(recorder, k) for k in range(N_THREADS)])
-    finally:
-        done.set()
-        ext_thread.join(timeout=60)
-    assert not ext_thread.is_alive()
-    assert len(ext_result) == 1
+    results, extracted = run_alongside(
+        [functools.partial(recorder, k) for k in range(N_THREADS)], extractor)
     t.check()
     outs = [sum(r[i] for r in results) for i in range(4)]
     s = t.stats()
     assert outs == [s["recorded"], s["toptier"], s["not_movable"], s["table_full"]]
     assert sum(outs) == s["pghot_recorded_accesses"] == N_THREADS * n
-    assert s["extracted"] == ext_result[0]
+    assert s["extracted"] == extracted
     assert len(t) + s["extracted"] == s["pghot_records_hash"] - s["evicted"]
 
 
-def test_check_while_single_accesses_run(run_threads: Any) -> None:
+def test_check_while_single_accesses_run(topo: Topology, run_threads: RunThreads) -> None:
     """check() documents that it sees a consistent state while others run.
 
     Two threads call record_access while a third runs check() 30 times on a
@@ -225,7 +229,7 @@ def test_check_while_single_accesses_run(run_threads: Any) -> None:
     (record_access counts before it takes a shard lock).
     """
     rng = np.random.default_rng(5)
-    t = Tracker(TOPO, capacity=1_000_000, threshold=2)
+    t = Tracker(topo, capacity=1_000_000, threshold=2)
     work = [(LOWER_START + rng.integers(0, 100_000, 50_000)).tolist() for _ in range(2)]
     done = threading.Event()
     failures: list[str] = []
