@@ -7,16 +7,17 @@ from the format's definition, on the real files.
 
 from __future__ import annotations
 
-from typing import Any
-
 import bz2
 import doctest
 import gzip
+import importlib
 import json
 import pathlib
+import pkgutil
 import re
 import shutil
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,9 +81,17 @@ def ref_perf(path):
 
 
 def test_module_examples() -> None:
-    result = doctest.testmod(traces, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
-    assert result.attempted > 20
-    assert result.failed == 0
+    # the package and each of its modules (a format, the chunk, the reader, ...)
+    names = ["pghot.traces"] + [f"pghot.traces.{m.name}" for m in pkgutil.iter_modules(traces.__path__)]
+    attempted = failed = 0
+    for name in names:
+        result = doctest.testmod(importlib.import_module(name),
+                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
+        attempted += result.attempted
+        failed += result.failed
+    assert len(names) >= 10
+    assert attempted > 20
+    assert failed == 0
 
 
 def test_public_functions_have_examples() -> None:
@@ -153,7 +162,7 @@ def test_lackey_chunks_concatenate_to_the_whole(chunk_size: int) -> None:
 def test_lackey_small_blocks_give_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
     whole, r0 = read_all(LACKEY, include_instr=True)
     for block in (17, 64, 333):
-        monkeypatch.setattr(traces, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", block)
         c, r = read_all(LACKEY, include_instr=True)
         assert c.get("vaddr").tolist() == whole.get("vaddr").tolist()
         assert c.time_ns.tolist() == whole.time_ns.tolist()
@@ -207,7 +216,7 @@ def test_lackey_malformed_line_names_file_and_line(tmp_path: pathlib.Path, text:
 
 
 def test_lackey_bad_line_in_a_later_block(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 100)
+    monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", 100)
     path = corrupt(tmp_path, 200, "garbage\n")
     with pytest.raises(ValueError, match=r":200: malformed lackey line"):
         read_all(path)
@@ -216,7 +225,7 @@ def test_lackey_bad_line_in_a_later_block(tmp_path: pathlib.Path, monkeypatch: p
 def test_lackey_overlong_line(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = corrupt(tmp_path, 40, "I  " + "0" * 5000 + ",1\n")
     for block in (1 << 22, 512):  # within one block, and carried across reads
-        monkeypatch.setattr(traces, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", block)
         with pytest.raises(ValueError, match=r":40: line longer than 4096 bytes"):
             read_all(path)
         c, r = read_all(path, skip_bad=True, include_instr=True)
@@ -230,7 +239,7 @@ def test_lackey_overlong_line(tmp_path: pathlib.Path, monkeypatch: pytest.Monkey
 
 def test_lackey_huge_line_stays_bounded(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 8 MB without a newline: an error as soon as the cap is passed.
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 1 << 16)
+    monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", 1 << 16)
     path = tmp_path / "long.lackey"
     path.write_bytes(b"I  00401000,1\n" + b"9" * (8 << 20) + b"\nI  00401001,2\n")
     with pytest.raises(ValueError, match=r":2: line longer than"):

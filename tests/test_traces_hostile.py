@@ -499,7 +499,7 @@ def test_csv_leading_zeros_are_decimal_in_every_block(tmp_path: pathlib.Path,
     path.write_text("pfn,time_ns,nid,vaddr\n" + "".join(rows))
     expected = list(range(40))
     for block in (16, 64, 100, 1 << 22):
-        monkeypatch.setattr(traces, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", block)
         c = read_all(path)
         assert c.get("pfn").tolist() == expected
         assert c.time_ns.tolist() == expected and c.get("nid").tolist() == [1] * 40
