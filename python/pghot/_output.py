@@ -57,7 +57,7 @@ def pct(x: float | None) -> str:
     >>> pct(0.1234), pct(None), pct(float("nan"))
     ('12.3%', '-', '-')
     """
-    return "-" if _missing(x) else f"{100 * x:.1f}%"
+    return "-" if x is None or _missing(x) else f"{100 * x:.1f}%"
 
 
 def num(x: float | None, digits: int = 3) -> str:
@@ -66,7 +66,7 @@ def num(x: float | None, digits: int = 3) -> str:
     >>> num(1234.5, 1), num(None)
     ('1,234.5', '-')
     """
-    return "-" if _missing(x) else f"{x:,.{digits}f}"
+    return "-" if x is None or _missing(x) else f"{x:,.{digits}f}"
 
 
 def size(nbytes: float | None) -> str:
