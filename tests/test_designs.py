@@ -82,11 +82,16 @@ def test_table_and_plot(rows: list[dict], tmp_path) -> None:
 
 
 def test_bench_cli_json(tmp_path, capsys) -> None:
+    argv = ["bench", "--sizes", "4K", "--workloads", "uniform", "--designs", "hash/quaternary",
+            "--no-progress"]
     out = tmp_path / "b.json"
-    assert main(["bench", "--sizes", "4K", "--workloads", "uniform", "--designs", "hash/quaternary",
-                 "--no-progress", "--json", str(out)]) == 0
+    assert main(argv + ["--json", "-o", str(out)]) == 0
     data = json.loads(out.read_text())
     assert {r["design"] for r in data} == {"bare-loop", "hash/binary", "hash/quaternary"}
+    assert capsys.readouterr().out == ""
+    assert main(argv + ["--json"]) == 0
+    assert {r["design"] for r in json.loads(capsys.readouterr().out)} == {r["design"] for r in data}
+    assert main(argv) == 0
     assert "| size | workload | design |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["bench", "--sizes", "12K", "--no-progress"])
