@@ -63,15 +63,15 @@ import functools
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 import pghot
-from pghot._baseline import BareTable
-
 from bench import workloads
+from pghot._baseline import BareTable
 
 __all__ = [
     "Case",

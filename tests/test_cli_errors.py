@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from pghot import cli, sim
-
 from pghot.bench import designs
 from pghot.cli import main
 

@@ -17,6 +17,7 @@ import pkgutil
 import re
 import shutil
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ DAMO_Z = DATA / "damo_record.json.zlib"
 CSV = DATA / "sample.csv"
 
 
-def read_all(path, **kw) -> tuple[TraceChunk, traces.TraceReader]:
+def read_all(path: str | pathlib.Path, **kw: Any) -> tuple[TraceChunk, traces.TraceReader]:
     with open_trace(path, **kw) as r:
         chunks = list(r)
     return TraceChunk.concat(chunks), r
@@ -45,7 +46,8 @@ def read_all(path, **kw) -> tuple[TraceChunk, traces.TraceReader]:
 # -- reference parsers (the formats' definitions, one line at a time) ------------
 
 
-def ref_lackey(path, ns_per_instr=1.0, include_instr=False):
+def ref_lackey(path: str | pathlib.Path, ns_per_instr: float = 1.0,
+               include_instr: bool = False) -> list[tuple[int, int, int, int]]:
     """(vaddr, kind, size, time_ns) per record, from the lackey line format."""
     out = []
     instr = -1
@@ -66,14 +68,15 @@ def ref_lackey(path, ns_per_instr=1.0, include_instr=False):
     return out
 
 
-def ref_perf(path):
+def ref_perf(path: str | pathlib.Path) -> list[tuple[int, int, int, int]]:
     """(cpu, time_ns, addr, phys) per line of `perf script -F time,cpu,addr,phys_addr`."""
     out = []
     for line in pathlib.Path(path).read_text().splitlines():
         m = re.fullmatch(r"\[(\d+)\]\s+(\d+)\.(\d+):(?:\s+\S+:)?\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
         assert m, line
         frac = m.group(3).ljust(9, "0")
-        out.append((int(m.group(1)), int(m.group(2)) * 10**9 + int(frac), int(m.group(4), 16), int(m.group(5), 16)))
+        out.append((int(m.group(1)), int(m.group(2)) * 10**9 + int(frac),
+                    int(m.group(4), 16), int(m.group(5), 16)))
     return out
 
 
@@ -95,9 +98,10 @@ def test_module_examples() -> None:
 
 
 def test_public_functions_have_examples() -> None:
-    names: list[Any] = [traces.open_trace, traces.detect_format, traces.cpu_to_node_from_sysfs, traces.PageMapper,
-             traces.PageMapper.map, traces.TraceChunk, traces.TraceReader, traces.TraceChunk.pages,
-             traces.TraceChunk.times_jiffies, traces.TraceChunk.concat, traces.TraceReader.close]
+    names: list[Any] = [traces.open_trace, traces.detect_format, traces.cpu_to_node_from_sysfs,
+                        traces.PageMapper, traces.PageMapper.map, traces.TraceChunk, traces.TraceReader,
+                        traces.TraceChunk.pages, traces.TraceChunk.times_jiffies, traces.TraceChunk.concat,
+                        traces.TraceReader.close]
     assert [f.__qualname__ for f in names if ">>>" not in (f.__doc__ or "")] == []
 
 
@@ -488,7 +492,7 @@ def test_npy_errors(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
-def test_npz_columns(tmp_path: pathlib.Path, save) -> None:
+def test_npz_columns(tmp_path: pathlib.Path, save: Callable[..., None]) -> None:
     path = tmp_path / "t.npz"
     save(path, vaddr=np.arange(7, dtype=np.uint64) * 4096, time_ns=np.arange(7) * 10,
          cpu=np.array([0, 1, 2, 3, 0, 1, 9]), src=np.full(7, 2, np.uint8))
@@ -518,7 +522,7 @@ def test_npz_not_a_zip(tmp_path: pathlib.Path) -> None:
 # -- damo -----------------------------------------------------------------------------------
 
 
-def expected_damo_pages(page_size=4096):
+def expected_damo_pages(page_size: int = 4096) -> tuple[list[int], list[int], list[int]]:
     base = 0x7F3A5C000000 // page_size
     hot = list(range(base, base + (2 << 20) // page_size))
     cold = list(range(base + (2 << 20) // page_size, base + (8 << 20) // page_size))
