@@ -346,7 +346,7 @@ def test_record_accesses_error_anywhere_records_nothing(tracker: Tracker) -> Non
                 np.full(256, 30, dtype=np.int64)]
         vals[pos] = vals[pos].copy()
         vals[pos][-1] = bad
-        _expect(ValueError, RAS_ARGS[pos], lambda: tracker.record_accesses(*vals), tracker)
+        _expect(ValueError, RAS_ARGS[pos], lambda vals=vals: tracker.record_accesses(*vals), tracker)
 
 
 def _strided(a: np.ndarray) -> np.ndarray:

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from pghot import cli, sim
-
 from pghot.bench import designs
 from pghot.cli import main
 
@@ -194,28 +193,58 @@ def test_unwritable_plot_is_refused_before_the_run(
     assert sorted(os.listdir(tmp_path)) == []  # the check leaves nothing behind
 
 
+OUTPUT_ARGV = {**COMMAND_ARGV, "sweep": ["sweep", TRACE, "-j", "1", "--no-progress"]}
+
+
+@pytest.mark.parametrize("command", sorted(OUTPUT_ARGV))
 @pytest.mark.parametrize(("target", "expected"), [
     ("missing/rows.json", "cannot write it: No such file or directory"),
     (".", "cannot write it: Is a directory"),
 ])
-def test_unwritable_bench_json_is_refused_before_the_run(
+@pytest.mark.parametrize("option", ["-o", "--output"])
+def test_unwritable_output_is_refused_before_the_run(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-    target: str, expected: str
+    command: str, target: str, expected: str, option: str
 ) -> None:
-    calls = _never_run(monkeypatch, "bench")
+    calls = _never_run(monkeypatch, command)
     path = str(tmp_path / target)
-    status, message = _error(capsys, COMMAND_ARGV["bench"] + ["--json", path])
+    status, message = _error(capsys, OUTPUT_ARGV[command] + ["--json", option, path])
     assert status == 2 and calls == []
-    assert message.startswith(f"--json {path}: ") and expected in message
+    assert message.startswith(f"--output {path}: ") and expected in message
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_bench_json_takes_no_file_name(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # bench used to take --json FILE: --json is a flag now, as in every command
+    status, message = _error(capsys, COMMAND_ARGV["bench"] + ["--json", str(tmp_path / "b.json")])
+    assert status == 2 and message.startswith("unrecognized arguments: ")
+    assert sorted(os.listdir(tmp_path)) == []
 
 
 def test_writable_outputs_are_left_as_they_were(tmp_path: Path) -> None:
     old = tmp_path / "old.json"
     old.write_text("kept")
-    cli._check_output("--json", str(old))
-    cli._check_output("--json", str(tmp_path / "new.json"))
-    cli._check_output("--json", os.devnull)
+    cli._check_output("--output", str(old))
+    cli._check_output("--output", str(tmp_path / "new.json"))
+    cli._check_output("--output", os.devnull)
     assert old.read_text() == "kept" and sorted(os.listdir(tmp_path)) == ["old.json"]
+
+
+def test_output_failing_after_the_run_is_status_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "r.json")
+    real_open = open
+
+    def disk_full(file: Any, mode: str = "r", *args: Any, **kw: Any) -> Any:
+        if file == path and "w" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), file)
+        return real_open(file, mode, *args, **kw)
+
+    monkeypatch.setattr("builtins.open", disk_full)
+    status, message = _error(capsys, ["replay", TRACE, "--no-progress", "--json", "-o", path])
+    assert status == 1
+    assert message == f"--output {path}: cannot write it: {os.strerror(errno.ENOSPC)}"
 
 
 def test_plot_failing_after_the_run_is_status_1(
@@ -401,14 +430,12 @@ def test_sigint_during_a_long_replay_exits_130(tmp_path: Path) -> None:
         os.close(fd)
         time.sleep(0.5)
         assert p.poll() is None, "the replay ended before it was interrupted"
-        t0 = time.monotonic()
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=10)
+        out, err = p.communicate(timeout=60)  # a guard against a hang, not a speed check
     finally:
         if p.poll() is None:
             p.kill()
             p.communicate()
-    assert time.monotonic() - t0 < 5
     assert p.returncode == 130
     assert err == b"pghot: interrupted\n" and out == b""
 

@@ -7,16 +7,18 @@ from the format's definition, on the real files.
 
 from __future__ import annotations
 
-from typing import Any
-
 import bz2
 import doctest
 import gzip
+import importlib
 import json
 import pathlib
+import pkgutil
 import re
 import shutil
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,7 +37,7 @@ DAMO_Z = DATA / "damo_record.json.zlib"
 CSV = DATA / "sample.csv"
 
 
-def read_all(path, **kw) -> tuple[TraceChunk, traces.TraceReader]:
+def read_all(path: str | pathlib.Path, **kw: Any) -> tuple[TraceChunk, traces.TraceReader]:
     with open_trace(path, **kw) as r:
         chunks = list(r)
     return TraceChunk.concat(chunks), r
@@ -44,7 +46,8 @@ def read_all(path, **kw) -> tuple[TraceChunk, traces.TraceReader]:
 # -- reference parsers (the formats' definitions, one line at a time) ------------
 
 
-def ref_lackey(path, ns_per_instr=1.0, include_instr=False):
+def ref_lackey(path: str | pathlib.Path, ns_per_instr: float = 1.0,
+               include_instr: bool = False) -> list[tuple[int, int, int, int]]:
     """(vaddr, kind, size, time_ns) per record, from the lackey line format."""
     out = []
     instr = -1
@@ -65,14 +68,15 @@ def ref_lackey(path, ns_per_instr=1.0, include_instr=False):
     return out
 
 
-def ref_perf(path):
+def ref_perf(path: str | pathlib.Path) -> list[tuple[int, int, int, int]]:
     """(cpu, time_ns, addr, phys) per line of `perf script -F time,cpu,addr,phys_addr`."""
     out = []
     for line in pathlib.Path(path).read_text().splitlines():
         m = re.fullmatch(r"\[(\d+)\]\s+(\d+)\.(\d+):(?:\s+\S+:)?\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
         assert m, line
         frac = m.group(3).ljust(9, "0")
-        out.append((int(m.group(1)), int(m.group(2)) * 10**9 + int(frac), int(m.group(4), 16), int(m.group(5), 16)))
+        out.append((int(m.group(1)), int(m.group(2)) * 10**9 + int(frac),
+                    int(m.group(4), 16), int(m.group(5), 16)))
     return out
 
 
@@ -80,15 +84,24 @@ def ref_perf(path):
 
 
 def test_module_examples() -> None:
-    result = doctest.testmod(traces, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
-    assert result.attempted > 20
-    assert result.failed == 0
+    # the package and each of its modules (a format, the chunk, the reader, ...)
+    names = ["pghot.traces"] + [f"pghot.traces.{m.name}" for m in pkgutil.iter_modules(traces.__path__)]
+    attempted = failed = 0
+    for name in names:
+        result = doctest.testmod(importlib.import_module(name),
+                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
+        attempted += result.attempted
+        failed += result.failed
+    assert len(names) >= 10
+    assert attempted > 20
+    assert failed == 0
 
 
 def test_public_functions_have_examples() -> None:
-    names: list[Any] = [traces.open_trace, traces.detect_format, traces.cpu_to_node_from_sysfs, traces.PageMapper,
-             traces.PageMapper.map, traces.TraceChunk, traces.TraceReader, traces.TraceChunk.pages,
-             traces.TraceChunk.times_jiffies, traces.TraceChunk.concat, traces.TraceReader.close]
+    names: list[Any] = [traces.open_trace, traces.detect_format, traces.cpu_to_node_from_sysfs,
+                        traces.PageMapper, traces.PageMapper.map, traces.TraceChunk, traces.TraceReader,
+                        traces.TraceChunk.pages, traces.TraceChunk.times_jiffies, traces.TraceChunk.concat,
+                        traces.TraceReader.close]
     assert [f.__qualname__ for f in names if ">>>" not in (f.__doc__ or "")] == []
 
 
@@ -153,7 +166,7 @@ def test_lackey_chunks_concatenate_to_the_whole(chunk_size: int) -> None:
 def test_lackey_small_blocks_give_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
     whole, r0 = read_all(LACKEY, include_instr=True)
     for block in (17, 64, 333):
-        monkeypatch.setattr(traces, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", block)
         c, r = read_all(LACKEY, include_instr=True)
         assert c.get("vaddr").tolist() == whole.get("vaddr").tolist()
         assert c.time_ns.tolist() == whole.time_ns.tolist()
@@ -207,7 +220,7 @@ def test_lackey_malformed_line_names_file_and_line(tmp_path: pathlib.Path, text:
 
 
 def test_lackey_bad_line_in_a_later_block(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 100)
+    monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", 100)
     path = corrupt(tmp_path, 200, "garbage\n")
     with pytest.raises(ValueError, match=r":200: malformed lackey line"):
         read_all(path)
@@ -216,7 +229,7 @@ def test_lackey_bad_line_in_a_later_block(tmp_path: pathlib.Path, monkeypatch: p
 def test_lackey_overlong_line(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = corrupt(tmp_path, 40, "I  " + "0" * 5000 + ",1\n")
     for block in (1 << 22, 512):  # within one block, and carried across reads
-        monkeypatch.setattr(traces, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", block)
         with pytest.raises(ValueError, match=r":40: line longer than 4096 bytes"):
             read_all(path)
         c, r = read_all(path, skip_bad=True, include_instr=True)
@@ -230,7 +243,7 @@ def test_lackey_overlong_line(tmp_path: pathlib.Path, monkeypatch: pytest.Monkey
 
 def test_lackey_huge_line_stays_bounded(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 8 MB without a newline: an error as soon as the cap is passed.
-    monkeypatch.setattr(traces, "_BLOCK_BYTES", 1 << 16)
+    monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", 1 << 16)
     path = tmp_path / "long.lackey"
     path.write_bytes(b"I  00401000,1\n" + b"9" * (8 << 20) + b"\nI  00401001,2\n")
     with pytest.raises(ValueError, match=r":2: line longer than"):
@@ -479,7 +492,7 @@ def test_npy_errors(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
-def test_npz_columns(tmp_path: pathlib.Path, save) -> None:
+def test_npz_columns(tmp_path: pathlib.Path, save: Callable[..., None]) -> None:
     path = tmp_path / "t.npz"
     save(path, vaddr=np.arange(7, dtype=np.uint64) * 4096, time_ns=np.arange(7) * 10,
          cpu=np.array([0, 1, 2, 3, 0, 1, 9]), src=np.full(7, 2, np.uint8))
@@ -509,7 +522,7 @@ def test_npz_not_a_zip(tmp_path: pathlib.Path) -> None:
 # -- damo -----------------------------------------------------------------------------------
 
 
-def expected_damo_pages(page_size=4096):
+def expected_damo_pages(page_size: int = 4096) -> tuple[list[int], list[int], list[int]]:
     base = 0x7F3A5C000000 // page_size
     hot = list(range(base, base + (2 << 20) // page_size))
     cold = list(range(base + (2 << 20) // page_size, base + (8 << 20) // page_size))

@@ -65,7 +65,8 @@ print(json.dumps(out))
 """
 
 
-def run_child(body: str, params: dict[str, Any], *, timeout: float = 120, stdin: Any = None) -> dict[str, Any]:
+def run_child(body: str, params: dict[str, Any], *, timeout: float = 120,
+              stdin: Any = None) -> dict[str, Any]:
     """Run ``body`` (statements setting ``result``) in a fresh interpreter; its report.
 
     Fails the test if the child does not finish within ``timeout`` seconds
@@ -157,7 +158,8 @@ def test_damo_region_over_the_whole_address_space(tmp_path: pathlib.Path) -> Non
 def test_damo_huge_nr_accesses(tmp_path: pathlib.Path) -> None:
     path = write_json(tmp_path / "d.json", damo_doc([{"start": 0, "end": 4096, "nr_accesses": 10**12}]))
     report = run_child(_DRAIN, {"path": str(path)})
-    assert_clear_error(report, r"d\.json: damo record 0 snapshot 0 region 0: .*max_snapshot_accesses=268435456")
+    assert_clear_error(report,
+                       r"d\.json: damo record 0 snapshot 0 region 0: .*max_snapshot_accesses=268435456")
 
 
 def test_damo_many_sampling_slots_cost_nothing(tmp_path: pathlib.Path) -> None:
@@ -258,7 +260,8 @@ def test_damo_compression_bomb_on_standard_input(tmp_path: pathlib.Path) -> None
     path = tmp_path / "bomb.json"
     _bomb(path, "zlib", 64 * MIB)
     with open(path, "rb") as f:  # one pass: memory bounded by max_json_bytes
-        report = run_child(_DRAIN, {"path": "-", "kw": {"format": "damo", "max_json_bytes": 4 * MIB}}, stdin=f)
+        report = run_child(_DRAIN, {"path": "-", "kw": {"format": "damo", "max_json_bytes": 4 * MIB}},
+                           stdin=f)
     assert_clear_error(report, r"^-: the damo record's JSON text is longer than max_json_bytes=4194304",
                        peak=32 * MIB)
 
@@ -302,10 +305,12 @@ for fmt in ("lackey", "perf", "csv", "npy", "npz", "damo", None):
 def test_csv_time_conversion_overflow(tmp_path: pathlib.Path, column: str, value: int, hi: int) -> None:
     path = tmp_path / "t.csv"
     path.write_text(f"pfn,{column}\n1,5\n2,{value}\n3,{hi}\n")
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}:3: {column}: {value} out of range \[0, {hi}\]"):
+    pattern = rf"^{re.escape(str(path))}:3: {column}: {value} out of range \[0, {hi}\]"
+    with pytest.raises(ValueError, match=pattern):
         read_all(path)
     c = read_all(path, skip_bad=True)
-    assert c.time_ns.tolist() == [5 * (10**6 if column == "time_ms" else 1000), hi * (10**6 if column == "time_ms" else 1000)]
+    scale = 10**6 if column == "time_ms" else 1000
+    assert c.time_ns.tolist() == [5 * scale, hi * scale]
     assert int(c.time_ns.min()) >= 0
 
 
@@ -325,7 +330,8 @@ def test_npy_time_conversion_overflow(tmp_path: pathlib.Path, kind: str) -> None
 
 
 @pytest.mark.parametrize("line,reason", [
-    ("[001] 123456789012345678901.000001: 7f0000001000 1000", r"timestamp 123456789012345678901\.000001 s is too large"),
+    ("[001] 123456789012345678901.000001: 7f0000001000 1000",
+     r"timestamp 123456789012345678901\.000001 s is too large"),
     ("[001] 9223372036.854775808: 7f0000001000 1000", r"timestamp 9223372036\.854775808 s is too large"),
     ("[001] 1.000002: 10000000000000000000 1000", r"address 10000000000000000000 is wider than 64 bits"),
     ("[001] 1.000002: 1000 ffffffffffffffffff", r"address ffffffffffffffffff is wider than 64 bits"),
@@ -384,7 +390,8 @@ def test_damo_number_of_too_many_digits(tmp_path: pathlib.Path) -> None:
 
 def test_directory_is_a_clear_error(tmp_path: pathlib.Path) -> None:
     for fmt in (None, "lackey", "npz", "damo"):
-        with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path))}: is a directory, not a trace file"):
+        pattern = rf"^{re.escape(str(tmp_path))}: is a directory, not a trace file"
+        with pytest.raises(ValueError, match=pattern):
             open_trace(tmp_path, format=fmt)
     with pytest.raises(ValueError, match="is a directory"):
         detect_format(tmp_path)
@@ -499,7 +506,7 @@ def test_csv_leading_zeros_are_decimal_in_every_block(tmp_path: pathlib.Path,
     path.write_text("pfn,time_ns,nid,vaddr\n" + "".join(rows))
     expected = list(range(40))
     for block in (16, 64, 100, 1 << 22):
-        monkeypatch.setattr(traces, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(traces._reader, "_BLOCK_BYTES", block)
         c = read_all(path)
         assert c.get("pfn").tolist() == expected
         assert c.time_ns.tolist() == expected and c.get("nid").tolist() == [1] * 40
@@ -523,14 +530,16 @@ def test_csv_leading_zeros_are_decimal_in_every_block(tmp_path: pathlib.Path,
 def test_npy_zero_size_or_subarray_fields(tmp_path: pathlib.Path, dtype: list[Any]) -> None:
     path = tmp_path / "t.npy"
     np.save(path, np.zeros(3, dtype=dtype))
-    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: \.npy field 'pfn' must be one integer per record"):
+    pattern = rf"^{re.escape(str(path))}: \.npy field 'pfn' must be one integer per record"
+    with pytest.raises(ValueError, match=pattern):
         read_all(path)
 
 
 def test_npy_all_zero_size_records_claiming_many(tmp_path: pathlib.Path) -> None:
     # records of 0 bytes and a header promising 2**60 of them: no data to run out of
     path = tmp_path / "t.npy"
-    header = {"descr": [("pfn", "<u8", (0,)), ("time_ns", "<i8", (0,))], "fortran_order": False, "shape": (2**60,)}
+    header = {"descr": [("pfn", "<u8", (0,)), ("time_ns", "<i8", (0,))], "fortran_order": False,
+              "shape": (2**60,)}
     with open(path, "wb") as f:
         npformat.write_array_header_1_0(f, header)
     report = run_child(_DRAIN, {"path": str(path)})

@@ -1,30 +1,31 @@
-"""The ``pghot`` command line.
+"""The pghot command line.
 
-``pghot demo``
-    replay a built-in synthetic workload (a skewed working set four times the
-    top tier, with a phase change) through pghot and the baselines;
-``pghot replay TRACE``
-    the same for a trace file (lackey, perf script, CSV, npy/npz, damo);
-``pghot sweep TRACE...``
-    a grid of configurations over traces, in parallel processes (or on a
-    Dask cluster), one table row per configuration;
-``pghot bench``
-    the tracker designs compared on built-in workloads.
+  pghot demo            replay a built-in synthetic workload (a skewed working
+                        set four times the top tier, with a phase change)
+                        through pghot and the baselines
+  pghot replay TRACE    the same for a trace file (lackey, perf script, CSV,
+                        npy/npz, damo)
+  pghot sweep TRACE...  a grid of configurations over traces, in parallel
+                        processes (or on a Dask cluster), one table row per
+                        configuration
+  pghot bench           the tracker designs compared on built-in workloads
 
-Errors are one line on standard error, ``pghot: error: ...``, never a
+Every command prints a table on standard output, or JSON with --json; with
+-o/--output FILE it writes the same into FILE instead.
+
+Errors are one line on standard error, "pghot: error: ...", never a
 traceback.  Exit status:
 
-0    success;
-1    the run failed while running: out of memory, recursion too deep, an
-     internal error, or writing ``--plot`` (or ``bench --json FILE``) after
-     the run;
-2    bad usage or input: an option, a number out of range, a config file, a
-     trace, a ``--grid`` or ``--sizes`` value; the ``--plot`` and
-     ``bench --json`` files are checked before the run starts;
-130  interrupted (Ctrl-C): one line ``pghot: interrupted``;
-141  standard output closed early (``pghot ... | head``): the rest of the
-     output is dropped quietly, with the status a process killed by SIGPIPE
-     reports (as ``cat`` or ``yes`` do).
+  0    success;
+  1    the run failed while running: out of memory, recursion too deep, an
+       internal error, or writing the --output or --plot file after the run;
+  2    bad usage or input: an option, a number out of range, a config file,
+       a trace, a --grid or --sizes value; the --output and --plot files are
+       checked before the run starts;
+  130  interrupted (Ctrl-C): one line "pghot: interrupted";
+  141  standard output closed early (pghot ... | head): the rest of the
+       output is dropped quietly, with the status a process killed by
+       SIGPIPE reports (as cat or yes do).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from pghot import sim
 
@@ -187,28 +188,59 @@ def _save_plot(path: str, draw: Callable[[], None]) -> None:
     print(f"plot written to {path}", file=sys.stderr)
 
 
+def _output_file(args: argparse.Namespace) -> str | None:
+    """The ``-o/--output`` file, or None for standard output (no option, or ``-``)."""
+    path: str | None = args.output
+    return None if path in (None, "-") else path
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """Fail before the run if the ``--output`` or ``--plot`` file cannot be written."""
+    out = _output_file(args)
+    if out is not None:
+        _check_output("--output", out)
+    if getattr(args, "plot", None):
+        _check_plot(args.plot)
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    """What a command prints: to standard output, or into the ``-o/--output`` file."""
+    out = _output_file(args)
+    if out is None:
+        print(text)
+        return
+
+    def write() -> None:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+
+    _save("--output", out, write)
+    print(f"output written to {out}", file=sys.stderr)
+
+
+def _add_output_args(p: argparse.ArgumentParser, *, what: str, plot: bool) -> None:
+    """--json and -o/--output, the same in every command (and --plot where there is one)."""
+    p.add_argument("--json", action="store_true", help=f"print {what} as JSON instead of a table")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the table (or the JSON) to FILE instead of standard output")
+    if plot:
+        p.add_argument("--plot", metavar="FILE.png", help=_PLOT_HELP[what])
+
+
+_PLOT_HELP = {
+    "the result": "draw hit ratio, promotions and heat map (matplotlib)",
+    "the rows": "draw the comparison (matplotlib)",
+}
+
+
 def _bench(args: argparse.Namespace) -> int:
     from pghot.bench import designs
 
-    json_file = args.json if args.json not in (None, "-") else None
-    if json_file:
-        _check_output("--json", json_file)
-    if args.plot:
-        _check_plot(args.plot)
+    _check_files(args)
     kw = {} if args.v2_max_pfns is None else {"v2_max_pfns": args.v2_max_pfns}
     rows = designs.compare(sizes=args.sizes, workloads=args.workloads, designs=args.designs,
                            seed=args.seed, progress=not args.no_progress, **kw)
-    if args.json == "-":
-        json.dump(rows, sys.stdout, indent=2, default=float)
-        print()
-    else:
-        print(designs.format_table(rows))
-    if json_file:
-        def write_json() -> None:
-            with open(json_file, "w") as f:
-                json.dump(rows, f, indent=2, default=float)
-
-        _save("--json", json_file, write_json)
+    _emit(args, json.dumps(rows, indent=2, default=float) if args.json else designs.format_table(rows))
     if args.plot:
         _save_plot(args.plot, lambda: designs.plot(rows, args.plot))
     return 0
@@ -280,14 +312,13 @@ def _open_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _show(r: sim.Result, args: argparse.Namespace) -> None:
-    print(r.to_json() if args.json else r.summary())
+    _emit(args, r.to_json() if args.json else r.summary())
     if args.plot:
         _save_plot(args.plot, lambda: r.plot(args.plot))
 
 
 def _demo(args: argparse.Namespace) -> int:
-    if args.plot:
-        _check_plot(args.plot)
+    _check_files(args)
     r = run_demo(
         accesses=args.accesses, working_set_pages=args.working_set_pages,
         top_pages=args.top_pages, lower_pages=args.lower_pages,
@@ -299,8 +330,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    if args.plot:
-        _check_plot(args.plot)
+    _check_files(args)
     cfg = _config(args)
     # the path as given: "-" is standard input, which the trace reader opens
     r = sim.replay(args.trace, cfg, baselines=args.baselines, designs=args.designs or (),
@@ -324,11 +354,12 @@ def _sweep(args: argparse.Namespace) -> int:
         if not sep or not key.strip() or not all(v.strip() for v in items):
             raise _Fail(f"--grid: expected KEY=V1,V2,..., got {axis!r}")
         grid[key.strip()] = [sim.parse_assignment(f"{key}={v}")[1] for v in items]
+    _check_files(args)
     cfg = _config(args)
     rows = sim.sweep(args.traces, grid, cfg, workers=args.jobs, dask_address=args.dask,
                      trace_format=args.format, open_options=_open_options(args),
                      progress=not args.no_progress)
-    print(json.dumps(rows, indent=2) if args.json else sim.format_sweep_table(rows))
+    _emit(args, json.dumps(rows, indent=2) if args.json else sim.format_sweep_table(rows))
     return 0
 
 
@@ -337,7 +368,8 @@ def _parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="replay a built-in synthetic skewed workload")
+    d = sub.add_parser("demo", help="replay a built-in synthetic skewed workload",
+                       description="replay a built-in synthetic skewed workload")
     d.add_argument("--accesses", type=_int_in(1, _MAX_COUNT), default=2_000_000)
     d.add_argument("--working-set-pages", type=_int_in(1, 2**32), default=32768)
     d.add_argument("--top-pages", type=_int_in(1, _MAX_COUNT), default=8192)
@@ -348,11 +380,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--designs", nargs="+", default=None, metavar="DESIGN",
                    help="also run these tracker designs (pghot bench names)")
     d.add_argument("--seed", type=_int_in(0), default=0)
-    d.add_argument("--json", action="store_true", help="print the result as JSON")
-    d.add_argument("--plot", metavar="FILE.png", help="draw hit ratio, promotions and heat map")
+    _add_output_args(d, what="the result", plot=True)
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    r = sub.add_parser("replay", help="replay a trace through pghot and the baselines")
+    r = sub.add_parser("replay", help="replay a trace through pghot and the baselines",
+                       description="replay a trace through pghot and the baselines")
     r.add_argument("trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); "
                                  "'-' for standard input")
     _add_machine_args(r, trace=True)
@@ -360,10 +392,10 @@ def _parser() -> argparse.ArgumentParser:
                    choices=sim.BASELINES, help="baselines to run (default: all)")
     r.add_argument("--designs", nargs="+", default=None, metavar="DESIGN",
                    help="also run these tracker designs (pghot bench names)")
-    r.add_argument("--json", action="store_true", help="print the result as JSON")
-    r.add_argument("--plot", metavar="FILE.png", help="draw hit ratio, promotions and heat map")
+    _add_output_args(r, what="the result", plot=True)
 
-    w = sub.add_parser("sweep", help="a grid of configurations over traces, in parallel")
+    w = sub.add_parser("sweep", help="a grid of configurations over traces, in parallel",
+                       description="a grid of configurations over traces, in parallel")
     w.add_argument("traces", nargs="+", metavar="TRACE")
     w.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
                    help="an axis of the grid, repeatable (default: "
@@ -373,9 +405,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="worker processes (default: the CPU count)")
     w.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
                    help="run the grid on a Dask cluster (needs dask.distributed)")
-    w.add_argument("--json", action="store_true", help="print the rows as JSON")
+    _add_output_args(w, what="the rows", plot=False)
 
-    b = sub.add_parser("bench", help="compare the tracker designs on built-in workloads")
+    b = sub.add_parser("bench", help="compare the tracker designs on built-in workloads",
+                       description="compare the tracker designs on built-in workloads")
     b.add_argument("--sizes", nargs="+", default=["64K", "1M", "8M"],
                    help="tracked PFNs: 4K 64K 1M 8M (default: 64K 1M 8M)")
     b.add_argument("--workloads", nargs="+", default=None,
@@ -386,8 +419,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="largest size at which kernel-v2 runs (default 65536: its pre-fill "
                         "walks ~1024-long lists)")
     b.add_argument("--seed", type=_int_in(0), default=0)
-    b.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-' for stdout)")
-    b.add_argument("--plot", metavar="FILE.png", help="draw the comparison (matplotlib)")
+    _add_output_args(b, what="the rows", plot=True)
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

@@ -35,14 +35,16 @@ True
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from pghot.bench import workloads as wl
+from pghot import _output
 from pghot._baseline import BareTable
+from pghot._output import num
+from pghot.bench import workloads as wl
 from pghot.topology import Topology
 from pghot.tracker import Tracker
 
@@ -138,8 +140,9 @@ def _run_design(name: str, topo: Topology, tracked: np.ndarray, pfns: np.ndarray
     chunks = [(pfns[lo:lo + chunk], nows[lo:lo + chunk]) for lo in range(0, len(pfns), chunk)]
     elapsed = 0.0
     for cp, cn in chunks:
-        dt, _ = _timed(lambda: t.record_accesses(cp, 0, 0, cn))
-        elapsed += dt
+        t0 = time.perf_counter()
+        t.record_accesses(cp, 0, 0, cn)
+        elapsed += time.perf_counter() - t0
     window = int(t.window_jiffies)
     hot, _ = _true_hot(pfns, nows, window, TOP_K)
     first = t.extract_batch(0, TOP_K)
@@ -225,69 +228,54 @@ def compare(*, sizes: Iterable[str] | None = None, workloads: Iterable[str] | No
     if DEFAULT_DESIGN not in des:
         des.insert(0, DEFAULT_DESIGN)
     jobs = [(s, w, d) for s in size_names for w in wl_names for d in ["bare-loop", *des]]
-    bar = _progress(len(jobs), progress)
     rows: list[dict[str, Any]] = []
     topo = Topology.two_tier(_top_pages(), LOWER_PAGES)
-    for s in size_names:
-        for w in wl_names:
-            tracked, pfns, nows = _stream(SIZES[s], w, seed)
-            group: dict[str, dict[str, Any]] = {}
-            for d in ["bare-loop", *des]:
-                bar(f"{s} {w} {d}")
-                if d == "bare-loop":
-                    m = _run_bare(tracked, pfns)
-                elif d == "kernel-v2" and SIZES[s] > v2_max_pfns:
-                    m = {"skipped": f"kernel-v2 runs up to {v2_max_pfns} PFNs (--v2-max-pfns)"}
-                else:
-                    m = _run_design(d, topo, tracked, pfns, nows)
-                group[d] = m
-            base = group[DEFAULT_DESIGN]
-            for d, m in group.items():
-                row = {"design": d, "size": s, "tracked_pfns": SIZES[s], "workload": w,
-                       "accesses": len(pfns), **m}
-                for key in ("ns_per_access", "ns_per_extracted", "bytes_per_pfn", "topk_accuracy"):
-                    if key in m and base.get(key) and np.isfinite(base[key]):
-                        row[key + "_ratio"] = m[key] / base[key]
-                rows.append(row)
-    bar(None)
+    with _output.progress(len(jobs), enabled=progress, unit="run") as bar:
+        for s in size_names:
+            for w in wl_names:
+                tracked, pfns, nows = _stream(SIZES[s], w, seed)
+                group: dict[str, dict[str, Any]] = {}
+                for d in ["bare-loop", *des]:
+                    bar.describe(f"{s} {w} {d}")
+                    if d == "bare-loop":
+                        m = _run_bare(tracked, pfns)
+                    elif d == "kernel-v2" and SIZES[s] > v2_max_pfns:
+                        m = {"skipped": f"kernel-v2 runs up to {v2_max_pfns} PFNs (--v2-max-pfns)"}
+                    else:
+                        m = _run_design(d, topo, tracked, pfns, nows)
+                    group[d] = m
+                    bar.update(1)
+                rows += _with_ratios(group, s, w, len(pfns))
     return rows
 
 
-def _progress(total: int, enabled: bool) -> Callable[[str | None], None]:
-    """A minimal progress bar on stderr (tqdm when installed)."""
-    if not enabled:
-        return lambda label: None
-    try:
-        from tqdm import tqdm
-    except ImportError:                        # pragma: no cover - tqdm is a dependency
-        tqdm = None
-    if tqdm is not None:
-        t = tqdm(total=total, file=sys.stderr, unit="run", leave=False)
+def _with_ratios(group: dict[str, dict[str, Any]], size: str, workload: str,
+                 accesses: int) -> list[dict[str, Any]]:
+    """The rows of one (size, workload), each with its ``*_ratio`` to the default design.
 
-        def step(label: str | None) -> None:
-            if label is None:
-                t.close()
-                return
-            t.set_description(label)
-            t.update(1)
-        return step
-    count = [0]
-
-    def plain(label: str | None) -> None:
-        if label is not None:
-            count[0] += 1
-            print(f"[{count[0]}/{total}] {label}", file=sys.stderr)
-    return plain
+    >>> g = {"hash/binary": {"ns_per_access": 20.0}, "hash/bucket": {"ns_per_access": 30.0}}
+    >>> [r["ns_per_access_ratio"] for r in _with_ratios(g, "4K", "zipf", 100)]
+    [1.0, 1.5]
+    """
+    base = group[DEFAULT_DESIGN]
+    rows = []
+    for d, m in group.items():
+        row = {"design": d, "size": size, "tracked_pfns": SIZES[size], "workload": workload,
+               "accesses": accesses, **m}
+        for key in ("ns_per_access", "ns_per_extracted", "bytes_per_pfn", "topk_accuracy"):
+            if key in m and base.get(key) and np.isfinite(base[key]):
+                row[key + "_ratio"] = m[key] / base[key]
+        rows.append(row)
+    return rows
 
 
-def _fmt(x: Any, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "-"
-    return f"{x:,.{digits}f}"
+#: the columns of the comparison table
+TABLE_HEAD = ("size", "workload", "design", "ns/access", "x default", "ns/extracted", "x default",
+              "bytes/PFN", "x default", "bytes/GiB lower", "top-k acc.", "x default")
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as one Markdown table.
+    """The rows as one Markdown table (:func:`pghot._output.format_table`).
 
     >>> print(format_table([{"design": "hash/binary", "size": "1M", "workload": "zipf",
     ...     "ns_per_access": 20.0, "ns_per_access_ratio": 1.0, "ns_per_extracted": 60.0,
@@ -295,22 +283,21 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     ...     "bytes_per_gib": 700.0, "topk_accuracy": 0.5, "topk_accuracy_ratio": 1.0}]).splitlines()[2])
     | 1M | zipf | hash/binary | 20.0 | 1.00 | 60.0 | 1.00 | 22.3 | 1.00 | 700 | 0.50 | 1.00 |
     """
-    head = ("| size | workload | design | ns/access | x default | ns/extracted | x default "
-            "| bytes/PFN | x default | bytes/GiB lower | top-k acc. | x default |")
-    lines = [head, "|" + "---|" * 12]
+    cells: list[tuple[str, ...]] = []
     for r in rows:
         if "skipped" in r:
-            lines.append(f"| {r['size']} | {r['workload']} | {r['design']} | skipped: "
-                         f"{r['skipped']} |" + " |" * 8)
+            blank = ("",) * (len(TABLE_HEAD) - 4)
+            cells.append((r["size"], r["workload"], r["design"], f"skipped: {r['skipped']}", *blank))
             continue
-        lines.append(
-            f"| {r['size']} | {r['workload']} | {r['design']} "
-            f"| {_fmt(r['ns_per_access'])} | {_fmt(r.get('ns_per_access_ratio'), 2)} "
-            f"| {_fmt(r['ns_per_extracted'])} | {_fmt(r.get('ns_per_extracted_ratio'), 2)} "
-            f"| {_fmt(r['bytes_per_pfn'])} | {_fmt(r.get('bytes_per_pfn_ratio'), 2)} "
-            f"| {_fmt(r['bytes_per_gib'], 0)} "
-            f"| {_fmt(r['topk_accuracy'], 2)} | {_fmt(r.get('topk_accuracy_ratio'), 2)} |")
-    return "\n".join(lines)
+        cells.append((
+            r["size"], r["workload"], r["design"],
+            num(r["ns_per_access"], 1), num(r.get("ns_per_access_ratio"), 2),
+            num(r["ns_per_extracted"], 1), num(r.get("ns_per_extracted_ratio"), 2),
+            num(r["bytes_per_pfn"], 1), num(r.get("bytes_per_pfn_ratio"), 2),
+            num(r["bytes_per_gib"], 0),
+            num(r["topk_accuracy"], 2), num(r.get("topk_accuracy_ratio"), 2),
+        ))
+    return _output.format_table(TABLE_HEAD, cells, markdown=True)
 
 
 def plot(rows: list[dict[str, Any]], path: str) -> None:
