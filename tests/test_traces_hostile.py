@@ -42,9 +42,10 @@ MIB = 1 << 20
 
 #: The child of run_child: PARAMS is the JSON of argv[1]; BODY reads a trace and
 #: sets `result`. Prints one JSON line: the exception (type and message) or
-#: the result, the peak of traced memory and the seconds the body took.
+#: the result and the peak of traced memory (time is bounded by run_child's
+#: timeout, a hang guard; speed is measured in bench/, not asserted here).
 _CHILD = """
-import json, resource, sys, time, tracemalloc
+import json, resource, sys, tracemalloc
 limit = 4 << 30  # address space: a lost bound dies with MemoryError, the machine is safe
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 import numpy as np
@@ -52,14 +53,12 @@ from pghot.traces import TraceChunk, open_trace
 PARAMS = json.loads(sys.argv[1])
 out = {"error": None, "message": "", "result": None}
 tracemalloc.start()
-t0 = time.perf_counter()
 try:
     result = None
 BODY
     out["result"] = result
 except BaseException as e:
     out["error"], out["message"] = type(e).__name__, str(e)
-out["seconds"] = time.perf_counter() - t0
 out["peak"] = tracemalloc.get_traced_memory()[1]
 print(json.dumps(out))
 """
@@ -110,12 +109,14 @@ for path, kw in PARAMS["cases"]:
 """
 
 
-def assert_clear_error(report: dict[str, Any], pattern: str, *, seconds: float = 15,
-                       peak: int = 64 * MIB) -> None:
-    """The child's read failed with a ValueError matching ``pattern``, within the bounds."""
+def assert_clear_error(report: dict[str, Any], pattern: str, *, peak: int = 64 * MIB) -> None:
+    """The child's read failed with a ValueError matching ``pattern``, within the memory bound.
+
+    Time is not asserted (speed belongs in ``bench/``): a hang or unbounded work
+    fails through :func:`run_child`'s timeout.
+    """
     assert report["error"] == "ValueError", report
     assert re.search(pattern, report["message"]), report["message"]
-    assert report["seconds"] < seconds, report
     assert report["peak"] < peak, report
 
 
@@ -178,7 +179,6 @@ except ValueError as e:
     result.append(str(e))
 """, {"path": str(path), "more": str(more)})
     assert report["error"] is None, report
-    assert report["seconds"] < 15, report
     assert report["result"][0] == [0, 333_333_333, 666_666_666]
     assert re.match(r".*more\.json: damo record 0 intervals: aggregation 1099511627776 over sampling 1 "
                     r"is more than 2147483647 sampling slots", report["result"][1])
@@ -287,7 +287,7 @@ for fmt in ("lackey", "perf", "csv", "npy", "npz", "damo", None):
         result[str(fmt)] = str(e)
 """, {})
     assert report["error"] is None, report
-    assert report["seconds"] < 15 and report["peak"] < 64 * MIB, report
+    assert report["peak"] < 64 * MIB, report
     got = report["result"]
     for fmt in ("lackey", "perf", "csv"):
         assert got[fmt] == f"/dev/zero: binary data (NUL byte at offset 0), not a {fmt} text trace"
@@ -371,7 +371,7 @@ def test_damo_numeric_overflow(tmp_path: pathlib.Path) -> None:
                                      intervals={"sample_us": 5, "aggr_us": 100})))
              for k, (region, start_time, _) in enumerate(DAMO_OVERFLOWS)]
     report = run_child(_ERRORS, {"cases": [[p, {}] for p in paths]})
-    assert report["error"] is None and report["seconds"] < 15, report
+    assert report["error"] is None, report
     for path, (_, _, reason), (error, message) in zip(paths, DAMO_OVERFLOWS, report["result"]):
         assert error == "ValueError", (path, error, message)
         assert re.match(rf"{re.escape(path)}: damo record 0 snapshot 0{reason}", message), message
@@ -595,7 +595,6 @@ hf.flush(2**62 + 10**15)
 result = [r.pfns.tolist(), r.nows.tolist(), hf.scans, hf.next_scan, hf.unmapped]
 """, {})
     assert report["error"] is None, report
-    assert report["seconds"] < 15
     pfns, nows, scans, next_scan, unmapped = report["result"]
     assert pfns == [1, 3] and nows == [2**62, 2**62 + 1]
     assert scans == 2**62 + 10**15 + 1 and next_scan == scans and unmapped == 1 + 2 + 1 + 1
