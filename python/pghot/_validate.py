@@ -7,12 +7,15 @@ the same contract.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
 import numpy as np
 
 INT64_MAX = 2**63 - 1
+#: the longest duration in milliseconds an argument may give (2**40 ms: 35 years)
+MS_MAX = 2**40
 
 
 def int_in(value: Any, name: str, low: int = 0, high: int | None = INT64_MAX) -> int:
@@ -52,3 +55,28 @@ def bool_arg(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
     return bool(value)
+
+
+def number_in(value: Any, name: str, low: float = 0) -> float:
+    """``value`` as a finite float ``>= low``; TypeError unless it is a (numpy) number.
+
+    Examples
+    --------
+    >>> number_in(2, "cost_ns")
+    2.0
+    >>> number_in(-1, "cost_ns")
+    Traceback (most recent call last):
+    ...
+    ValueError: cost_ns must be a finite number >= 0, got -1
+    >>> number_in("1", "cost_ns")
+    Traceback (most recent call last):
+    ...
+    TypeError: cost_ns must be a number, not str
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not (math.isfinite(value) and value >= low):
+        raise ValueError(f"{name} must be a finite number >= {low}, got {value}")
+    return float(value)

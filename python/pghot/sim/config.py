@@ -1,63 +1,421 @@
-"""What to simulate: :class:`SimConfig`, read from TOML/JSON or ``KEY=VALUE`` strings.
+"""What to simulate: typed configuration records, read from TOML/JSON or ``KEY=VALUE``.
 
-A config names the machine (tier sizes, page size, clock), the access
-costs, the temperature sources and the tracker's and promoter's knobs;
-:meth:`SimConfig.validate` builds the tracker, promoter and sources once on
-a small machine so that a bad knob fails before a long trace is read.
+A :class:`SimConfig` names the machine (tier sizes, page size, clock), the
+access costs, the temperature sources and the tracker's and promoter's
+knobs.  Every part is a frozen dataclass:
+
+=========================  ===================================================
+:class:`SimConfig`         the top level (the keys of a config file)
+:class:`TrackerConfig`     the ``[tracker]`` table: :class:`pghot.Tracker`'s
+                           keyword arguments
+:class:`PromoterConfig`    the ``[promoter]`` table: the keyword arguments of
+                           :class:`pghot.machine.promoter.Promoter`
+:class:`HwHintsConfig`,    one ``[[sources]]`` table each, told apart by its
+:class:`PgtableScanConfig`,  ``name`` (a tagged union, :data:`SourceConfig`)
+:class:`HintFaultConfig`
+:class:`MemoryConfig`      what :class:`pghot.machine.memory.TieredMemory`
+                           takes, derived from the top level
+=========================  ===================================================
+
+One check serves them all (:func:`_check_fields`): each field's type comes
+from its annotation (``int``, ``float``, ``bool``, ``str``, optionally
+``None``), its range ``[low, high]`` (inclusive, as
+:func:`pghot._validate.int_in`) and any extra check from its metadata, and
+a key that is no field is refused.  The tracker's knobs are checked for
+their type only: their ranges depend on the store and the compiled core
+checks them when :meth:`SimConfig.validate` builds the tracker once on a
+small machine (so does every cross-knob rule, e.g. ``threshold_adjust``
+needing a rate limit), so that a bad knob fails before a long trace is read.
+
+The knob tables keep what was *given*: a knob left out is :data:`UNSET` and
+the component's own default applies.  They read as mappings of the given
+knobs (``dict(config.tracker)``, ``config.tracker == {"threshold": 3}``), which
+is what is passed on as keyword arguments and what :meth:`SimConfig.to_dict`
+writes.
+
+Examples
+--------
+>>> c = SimConfig(top_pages=64, tracker={"threshold": 3})
+>>> c.tracker, c.tracker.threshold, c.tracker.capacity
+(TrackerConfig(threshold=3), 3, UNSET)
+>>> c.sources
+[HintFaultConfig(name='hint-fault')]
+>>> PromoterConfig(rate_limit_mbps="none")
+PromoterConfig(rate_limit_mbps=None)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
-import math
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
 import numpy as np
 
+from pghot._validate import INT64_MAX, MS_MAX, bool_arg, int_in, number_in
 from pghot.machine.memory import MigrateStatus, TieredMemory
 from pghot.machine.promoter import Promoter
 from pghot.machine.sources import HintFault, HwHints, PgtableScan, combine
 from pghot.topology import Topology
 from pghot.tracker import Tracker
 
-__all__ = ["PROMOTER_KEYS", "SOURCES", "TRACKER_KEYS", "SimConfig", "load_config",
-           "parse_assignment", "parse_source"]
+__all__ = [
+    "PROMOTER_KEYS",
+    "SOURCES",
+    "SOURCE_CONFIGS",
+    "TRACKER_KEYS",
+    "UNSET",
+    "HintFaultConfig",
+    "HwHintsConfig",
+    "MemoryConfig",
+    "PgtableScanConfig",
+    "PromoterConfig",
+    "SimConfig",
+    "SourceConfig",
+    "TrackerConfig",
+    "load_config",
+    "parse_assignment",
+    "parse_source",
+]
 
-#: source name -> its parameters (besides ``hz``, which is the config's)
-SOURCES: dict[str, tuple[str, ...]] = {
-    "hw-hints": ("sample_every", "seed", "random"),
-    "pgtable-scan": ("interval_ms",),
-    "hint-fault": ("scan_period_ms", "scan_window_pages", "scan_delay_ms"),
-}
-
-#: keys of the ``[tracker]`` table (keyword arguments of :class:`pghot.Tracker`)
-TRACKER_KEYS = (
-    "store", "queue", "mode", "freq_window_ms", "threshold", "freq_bits", "nid_bits",
-    "time_bits", "capacity", "queue_capacity", "evict_stale", "scan_section_pages",
-)
-#: keys of the ``[promoter]`` table (keyword arguments of :class:`pghot.machine.promoter.Promoter`)
-PROMOTER_KEYS = (
-    "interval_ms", "batch", "rate_limit_mbps", "threshold_adjust", "adjust_period_ms",
-    "free_bypass", "bypass_free_pages", "stale_check",
-)
-
-_INT_FIELDS = ("page_size", "hz", "interval_ms", "oracle_interval_ms", "ping_pong_window_ms",
-               "max_span_s")
-_OPT_INT_FIELDS = ("top_pages", "lower_pages", "second_access_window_ms")
-_NUM_FIELDS = ("top_ns", "lower_ns", "migration_ns")
 _CONFIG_MAX_BYTES = 1 << 20       # a configuration file is read whole, up to this
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+# -- the generic field check ---------------------------------------------------------
 
 
-@dataclasses.dataclass
+class _Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: a knob not given: the component's own default applies
+UNSET = _Unset.UNSET
+
+_T = TypeVar("_T")
+#: a knob that may be left :data:`UNSET`
+Knob = Union[_T, _Unset]  # noqa: UP007 -- a generic alias needs Union
+
+
+def _knob(
+    default: Any = UNSET, *, low: int | None = None, high: int | None = None,
+    check: Callable[[Any, str], None] | None = None, normalize: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A field whose range is ``[low, high]`` (inclusive; ``high`` None: no bound)."""
+    meta: dict[str, Any] = {"range": (low, high)}
+    if check is not None:
+        meta["check"] = check
+    if normalize is not None:
+        meta["normalize"] = normalize
+    return dataclasses.field(default=default, metadata=meta)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls`` (cached)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _check_value(value: Any, name: str, hint: Any, meta: Mapping[str, Any]) -> Any:
+    """``value`` checked against a field's annotation ``hint`` and metadata ``meta``."""
+    norm = meta.get("normalize")
+    if norm is not None:
+        value = norm(value)
+    union = typing.get_origin(hint) in (Union, types.UnionType)
+    args = typing.get_args(hint) if union else (hint,)
+    if value is UNSET and _Unset in args:
+        return value
+    if value is None and type(None) in args:
+        return None
+    (kind,) = (a for a in args if a not in (_Unset, type(None)))
+    low, high = meta.get("range", (None, None))
+    if kind is bool:
+        value = bool_arg(value, name)
+    elif kind is int:
+        value = int_in(value, name, -(2**63) if low is None else low, high)
+    elif kind is float:
+        value = number_in(value, name, 0 if low is None else low)
+    elif kind is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    else:  # pragma: no cover - a field type this check does not know
+        raise AssertionError(f"{name}: no check for {kind!r}")
+    check = meta.get("check")
+    if check is not None:
+        check(value, name)
+    return value
+
+
+def _check_fields(record: Any, skip: tuple[str, ...] = ()) -> None:
+    """Check (and normalise in place) every field of the frozen dataclass ``record``."""
+    hints = _hints(type(record))
+    for f in dataclasses.fields(record):
+        if f.name in skip:
+            continue
+        old = getattr(record, f.name)
+        new = _check_value(old, f.name, hints[f.name], f.metadata)
+        if new is not old:
+            object.__setattr__(record, f.name, new)
+
+
+def _power_of_two(value: int, name: str) -> None:
+    if value & (value - 1):
+        raise ValueError(f"{name} must be a power of two, got {value}")
+
+
+def _no_limit(value: Any) -> Any:
+    """``rate_limit_mbps``: ``"none"``, ``"off"`` and ``false`` mean None (TOML has no null)."""
+    if value is False or (isinstance(value, str) and value.lower() in ("none", "off")):
+        return None
+    return value
+
+
+class _Knobs(Mapping[str, Any]):
+    """A table of knobs: a frozen record that reads as the mapping of the knobs given."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+    @classmethod
+    def known_keys(cls) -> tuple[str, ...]:
+        """The keys of the table, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_mapping(cls: type[_K], data: Mapping[str, Any]) -> _K:
+        """A record from a parsed table; ValueError for an unknown key."""
+        known = cls.known_keys()
+        for key in data:
+            if key not in known:
+                raise ValueError(f"unknown key {key!r} (known: {', '.join(known)})")
+        return cls(**data)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The knobs given, as keyword arguments of the component."""
+        return {k: getattr(self, k) for k in self.known_keys() if getattr(self, k) is not UNSET}
+
+    def __getitem__(self, key: str) -> Any:
+        value = getattr(self, key, UNSET) if key in self.known_keys() else UNSET
+        if value is UNSET:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.kwargs())
+
+    def __len__(self) -> int:
+        return len(self.kwargs())
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self.items())
+        return f"{type(self).__name__}({items})"
+
+
+_K = TypeVar("_K", bound=_Knobs)
+
+
+# -- the records ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class TrackerConfig(_Knobs):
+    """The ``[tracker]`` table: keyword arguments of :class:`pghot.Tracker`.
+
+    Types only: the ranges depend on the store and are the tracker's to check.
+
+    >>> TrackerConfig(store="hash", threshold=3).kwargs()
+    {'store': 'hash', 'threshold': 3}
+    >>> TrackerConfig(threshold="three")
+    Traceback (most recent call last):
+    ...
+    TypeError: threshold must be an int, not str
+    """
+
+    store: Knob[str] = _knob()
+    queue: Knob[str] = _knob()
+    mode: Knob[str] = _knob()
+    freq_window_ms: Knob[int | None] = _knob()
+    threshold: Knob[int] = _knob()
+    freq_bits: Knob[int | None] = _knob()
+    nid_bits: Knob[int | None] = _knob()
+    time_bits: Knob[int | None] = _knob()
+    capacity: Knob[int | None] = _knob()
+    queue_capacity: Knob[int | None] = _knob()
+    evict_stale: Knob[bool] = _knob()
+    scan_section_pages: Knob[int] = _knob()
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class PromoterConfig(_Knobs):
+    """The ``[promoter]`` table: keyword arguments of :class:`pghot.machine.promoter.Promoter`.
+
+    ``rate_limit_mbps`` may be ``"none"``, ``"off"`` or ``false`` for no
+    limit (TOML has no null).
+
+    >>> PromoterConfig(batch=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch must be in [0, 2147483648], got -1
+    """
+
+    interval_ms: Knob[int] = _knob(low=1, high=2**31)
+    batch: Knob[int] = _knob(low=0, high=2**31)
+    rate_limit_mbps: Knob[int | None] = _knob(low=0, high=MS_MAX, normalize=_no_limit)
+    threshold_adjust: Knob[bool] = _knob()
+    adjust_period_ms: Knob[int] = _knob(low=1, high=MS_MAX)
+    free_bypass: Knob[bool] = _knob()
+    bypass_free_pages: Knob[int | None] = _knob(low=0, high=INT64_MAX)
+    stale_check: Knob[bool] = _knob()
+
+
+class _SourceKnobs(_Knobs):
+    """A ``[[sources]]`` table: its ``name`` and the source's parameters (``hz`` is the config's)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_mapping(cls: type[_S], data: Mapping[str, Any]) -> _S:
+        return super().from_mapping({k: v for k, v in data.items() if k != "name"})
+
+    def __getitem__(self, key: str) -> Any:
+        return self.name if key == "name" else super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield "name"
+        yield from self.kwargs()
+
+    def __len__(self) -> int:
+        return 1 + len(self.kwargs())
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self.items())
+        return f"{type(self).__name__}({items})"
+
+
+_S = TypeVar("_S", bound=_SourceKnobs)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class HwHintsConfig(_SourceKnobs):
+    """``name = "hw-hints"``: :class:`pghot.machine.sources.HwHints`.
+
+    >>> dict(HwHintsConfig(sample_every=100))
+    {'name': 'hw-hints', 'sample_every': 100}
+    """
+
+    name: ClassVar[str] = "hw-hints"
+    sample_every: Knob[int] = _knob(low=1, high=INT64_MAX)
+    seed: Knob[int] = _knob(low=0)
+    random: Knob[bool] = _knob()
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class PgtableScanConfig(_SourceKnobs):
+    """``name = "pgtable-scan"``: :class:`pghot.machine.sources.PgtableScan`.
+
+    >>> PgtableScanConfig(interval_ms=500)
+    PgtableScanConfig(name='pgtable-scan', interval_ms=500)
+    """
+
+    name: ClassVar[str] = "pgtable-scan"
+    interval_ms: Knob[int] = _knob(low=1, high=MS_MAX)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class HintFaultConfig(_SourceKnobs):
+    """``name = "hint-fault"``: :class:`pghot.machine.sources.HintFault`.
+
+    >>> HintFaultConfig(scan_delay_ms=0).kwargs()
+    {'scan_delay_ms': 0}
+    """
+
+    name: ClassVar[str] = "hint-fault"
+    scan_period_ms: Knob[int] = _knob(low=1, high=MS_MAX)
+    scan_window_pages: Knob[int] = _knob(low=1, high=INT64_MAX)
+    scan_delay_ms: Knob[int] = _knob(low=0, high=MS_MAX)
+
+
+#: a ``[[sources]]`` table, told apart by its ``name``
+SourceConfig = Union[HwHintsConfig, PgtableScanConfig, HintFaultConfig]  # noqa: UP007
+#: source name -> its record
+SOURCE_CONFIGS: dict[str, type[_SourceKnobs]] = {
+    c.name: c for c in (HwHintsConfig, PgtableScanConfig, HintFaultConfig)
+}
+#: source name -> its parameters (besides ``hz``, which is the config's)
+SOURCES: dict[str, tuple[str, ...]] = {n: c.known_keys() for n, c in SOURCE_CONFIGS.items()}
+#: keys of the ``[tracker]`` table (keyword arguments of :class:`pghot.Tracker`)
+TRACKER_KEYS = TrackerConfig.known_keys()
+#: keys of the ``[promoter]`` table (keyword arguments of :class:`pghot.machine.promoter.Promoter`)
+PROMOTER_KEYS = PromoterConfig.known_keys()
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryConfig:
+    """Keyword arguments of :class:`pghot.machine.memory.TieredMemory` (from :attr:`SimConfig.memory`).
+
+    >>> SimConfig(page_size=8192).memory
+    MemoryConfig(page_size=8192, hz=1000, ping_pong_window_ms=5000, demotion=True)
+    """
+
+    page_size: int = _knob(4096, low=1, check=_power_of_two)
+    hz: int = _knob(1000, low=1)
+    ping_pong_window_ms: int = _knob(5000, low=0)
+    demotion: bool = _knob(True)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The fields as keyword arguments."""
+        return dataclasses.asdict(self)
+
+
+def _source_config(value: Any, i: int) -> SourceConfig:
+    """The record of ``sources[i]`` (a record already, or a table)."""
+    if isinstance(value, _SourceKnobs):
+        return value  # type: ignore[return-value]
+    if not isinstance(value, Mapping):
+        raise TypeError(f"config: sources[{i}] must be a table, not {type(value).__name__}")
+    sname: Any = value.get("name")
+    if not isinstance(sname, str) or sname not in SOURCE_CONFIGS:
+        raise ValueError(f"config: sources[{i}].name must be one of {list(SOURCES)}, got {sname!r}")
+    try:
+        return SOURCE_CONFIGS[sname].from_mapping(value)  # type: ignore[return-value]
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"config: sources[{i}] ({sname}): {e}") from None
+
+
+def _table(value: Any, cls: type[_K], key: str) -> _K:
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"config: {key} must be a table, not {type(value).__name__}")
+    try:
+        return cls.from_mapping(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"config: {key}: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
 class SimConfig:
     """What to simulate: the machine, the access costs, the sources and the knobs.
+
+    A frozen record; the constructor takes the tables as records or as
+    plain mappings (``tracker={"threshold": 3}``) and checks every field.
 
     Attributes
     ----------
@@ -73,12 +431,12 @@ class SimConfig:
         Cost of an access served by the top / lower tier, default 100 / 250.
     migration_ns : float
         Cost of migrating one page (promotion or demotion), default 0.
-    sources : list of dict
-        Each ``{"name": NAME, PARAM: VALUE, ...}`` with a name of
+    sources : list of SourceConfig
+        Each from a table ``{"name": NAME, PARAM: VALUE, ...}`` with a name of
         :data:`SOURCES`; default ``[{"name": "hint-fault"}]``.
-    tracker : dict
+    tracker : TrackerConfig
         Keyword arguments of :class:`pghot.Tracker` (:data:`TRACKER_KEYS`).
-    promoter : dict
+    promoter : PromoterConfig
         Keyword arguments of :class:`pghot.machine.promoter.Promoter`
         (:data:`PROMOTER_KEYS`); ``rate_limit_mbps`` may be ``"none"`` or
         ``false`` for no limit (TOML has no null).
@@ -105,32 +463,62 @@ class SimConfig:
     Examples
     --------
     >>> c = SimConfig(top_pages=1024, tracker={"threshold": 3})
-    >>> c.validate().tracker, c.lower_ns
-    ({'threshold': 3}, 250.0)
+    >>> c.validate().tracker == {"threshold": 3}, c.lower_ns
+    (True, 250.0)
     >>> SimConfig.from_dict({"top_pages": "many"})
     Traceback (most recent call last):
     ...
     TypeError: config: top_pages must be an int, not str
     """
 
-    top_pages: int | None = None
-    lower_pages: int | None = None
-    page_size: int = 4096
-    hz: int = 1000
-    top_ns: float = 100.0
-    lower_ns: float = 250.0
-    migration_ns: float = 0.0
-    sources: list[dict[str, Any]] = dataclasses.field(
-        default_factory=lambda: [{"name": "hint-fault"}]
-    )
-    tracker: dict[str, Any] = dataclasses.field(default_factory=dict)
-    promoter: dict[str, Any] = dataclasses.field(default_factory=dict)
-    interval_ms: int = 1000
-    oracle_interval_ms: int = 1000
-    second_access_window_ms: int | None = None
-    ping_pong_window_ms: int = 5000
-    demotion: bool = True
-    max_span_s: int = 7 * 86400
+    top_pages: int | None = _knob(None, low=1)
+    lower_pages: int | None = _knob(None, low=1)
+    page_size: int = _knob(4096, low=1, check=_power_of_two)
+    hz: int = _knob(1000, low=1)
+    top_ns: float = _knob(100.0)
+    lower_ns: float = _knob(250.0)
+    migration_ns: float = _knob(0.0)
+    sources: list[SourceConfig] = dataclasses.field(default_factory=lambda: [HintFaultConfig()])
+    tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
+    promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
+    interval_ms: int = _knob(1000, low=1)
+    oracle_interval_ms: int = _knob(1000, low=1)
+    second_access_window_ms: int | None = _knob(None, low=0)
+    ping_pong_window_ms: int = _knob(5000, low=0)
+    demotion: bool = _knob(True)
+    max_span_s: int = _knob(7 * 86400, low=1)
+
+    if TYPE_CHECKING:
+        # the tables may be given as plain mappings; the fields hold records
+        def __init__(
+            self, top_pages: int | None = ..., lower_pages: int | None = ...,
+            page_size: int = ..., hz: int = ..., top_ns: float = ..., lower_ns: float = ...,
+            migration_ns: float = ..., sources: Sequence[Mapping[str, Any]] = ...,
+            tracker: Mapping[str, Any] = ..., promoter: Mapping[str, Any] = ...,
+            interval_ms: int = ..., oracle_interval_ms: int = ...,
+            second_access_window_ms: int | None = ..., ping_pong_window_ms: int = ...,
+            demotion: bool = ..., max_span_s: int = ...,
+        ) -> None: ...
+
+    def __post_init__(self) -> None:
+        try:
+            _check_fields(self, skip=("sources", "tracker", "promoter"))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"config: {e}") from None
+        object.__setattr__(self, "tracker", _table(self.tracker, TrackerConfig, "tracker"))
+        object.__setattr__(self, "promoter", _table(self.promoter, PromoterConfig, "promoter"))
+        srcs: Any = self.sources
+        if isinstance(srcs, (str, Mapping)) or not isinstance(srcs, Sequence):
+            raise TypeError(f"config: sources must be a list of tables, not {type(srcs).__name__}")
+        if not srcs:
+            raise ValueError("config: sources must be a non-empty list of tables")
+        object.__setattr__(self, "sources", [_source_config(s, i) for i, s in enumerate(srcs)])
+
+    @property
+    def memory(self) -> MemoryConfig:
+        """What the simulated memory of every policy is built with."""
+        return MemoryConfig(page_size=self.page_size, hz=self.hz,
+                            ping_pong_window_ms=self.ping_pong_window_ms, demotion=self.demotion)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimConfig:
@@ -144,7 +532,7 @@ class SimConfig:
         Examples
         --------
         >>> SimConfig.from_dict({"top_pages": 64, "promoter": {"batch": 8}}).promoter
-        {'batch': 8}
+        PromoterConfig(batch=8)
         >>> SimConfig.from_dict({"top_page": 64})
         Traceback (most recent call last):
         ...
@@ -156,27 +544,14 @@ class SimConfig:
         for key in data:
             if key not in names:
                 raise ValueError(f"config: unknown key {key!r} (known: {', '.join(names)})")
-        kw: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in ("tracker", "promoter"):
-                if not isinstance(value, Mapping):
-                    raise TypeError(f"config: {key} must be a table, not {type(value).__name__}")
-                value = dict(value)
-            elif key == "sources":
-                if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
-                    raise TypeError(
-                        f"config: sources must be a list of tables, not {type(value).__name__}"
-                    )
-                value = [dict(s) if isinstance(s, Mapping) else s for s in value]
-            kw[key] = value
-        return cls(**kw).validate()
+        return cls(**data).validate()
 
     def validate(self) -> SimConfig:
-        """Check every field; return ``self``.
+        """Build the tracker, promoter and sources once on a small machine; return ``self``.
 
-        Types and ranges of the scalar fields are checked here, and the
-        tracker, promoter and sources are built once on a small machine, so
-        a bad knob fails before a long trace is read.
+        Every field was checked on construction; what only the components
+        know (the tracker's ranges, a rule across knobs) fails here, before
+        a long trace is read.
 
         Raises
         ------
@@ -185,63 +560,13 @@ class SimConfig:
 
         Examples
         --------
-        >>> SimConfig(promoter={"batch": -1}).validate()
+        >>> SimConfig(promoter={"threshold_adjust": True, "rate_limit_mbps": None}).validate()
         Traceback (most recent call last):
         ...
-        ValueError: config: promoter: batch must be in [0, 2147483648], got -1
+        ValueError: config: promoter: threshold_adjust: needs a rate limit (rate_limit_mbps is None)
         """
-        for name in _INT_FIELDS + _OPT_INT_FIELDS:
-            v = getattr(self, name)
-            if v is None and name in _OPT_INT_FIELDS:
-                continue
-            if not _is_int(v):
-                raise TypeError(f"config: {name} must be an int, not {type(v).__name__}")
-            low = 0 if name == "second_access_window_ms" or name == "ping_pong_window_ms" else 1
-            if v < low:
-                raise ValueError(f"config: {name} must be >= {low}, got {v}")
-            setattr(self, name, int(v))
-        if self.page_size & (self.page_size - 1):
-            raise ValueError(f"config: page_size must be a power of two, got {self.page_size}")
-        for name in _NUM_FIELDS:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise TypeError(f"config: {name} must be a number, not {type(v).__name__}")
-            if not (math.isfinite(v) and v >= 0):
-                raise ValueError(f"config: {name} must be a finite number >= 0, got {v}")
-            setattr(self, name, float(v))
-        if not isinstance(self.demotion, bool):
-            raise TypeError(f"config: demotion must be a bool, not {type(self.demotion).__name__}")
-        for table, keys in (("tracker", TRACKER_KEYS), ("promoter", PROMOTER_KEYS)):
-            value = getattr(self, table)
-            if not isinstance(value, dict):
-                raise TypeError(f"config: {table} must be a table, not {type(value).__name__}")
-            for k in value:
-                if k not in keys:
-                    raise ValueError(
-                        f"config: {table}: unknown key {k!r} (known: {', '.join(keys)})"
-                    )
-        rate = self.promoter.get("rate_limit_mbps", 0)
-        if rate is False or (isinstance(rate, str) and rate.lower() in ("none", "off")):
-            self.promoter["rate_limit_mbps"] = None
-        if not isinstance(self.sources, list) or not self.sources:
-            raise ValueError("config: sources must be a non-empty list of tables")
-        for i, s in enumerate(self.sources):
-            if not isinstance(s, dict):
-                raise TypeError(f"config: sources[{i}] must be a table, not {type(s).__name__}")
-            sname: Any = s.get("name")
-            if not isinstance(sname, str) or sname not in SOURCES:
-                raise ValueError(
-                    f"config: sources[{i}].name must be one of {list(SOURCES)}, got {sname!r}"
-                )
-            for k in s:
-                if k != "name" and k not in SOURCES[sname]:
-                    raise ValueError(
-                        f"config: sources[{i}] ({sname}): unknown key {k!r} "
-                        f"(known: {', '.join(SOURCES[sname])})"
-                    )
-        # build everything once on a small machine: bad knobs fail now
         cap: Any = self.tracker.get("capacity")
-        cap_pages = int(cap) if _is_int(cap) and cap > 0 else 0
+        cap_pages = int(cap) if isinstance(cap, int) and cap > 0 else 0
         lower = max(4096, 2 * cap_pages)  # not the configured machine: it may be huge
         topo = Topology.two_tier(1024, lower)
         _build_sources(self)
@@ -249,12 +574,22 @@ class SimConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as a plain dict (JSON- and TOML-friendly).
+        """The config as a plain dict (JSON- and TOML-friendly): the knobs given.
 
+        >>> SimConfig(top_pages=8, tracker={"threshold": 3}).to_dict()["tracker"]
+        {'threshold': 3}
         >>> SimConfig(top_pages=8).to_dict()["sources"]
         [{'name': 'hint-fault'}]
         """
-        return dataclasses.asdict(self)
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "sources":
+                value = [dict(s) for s in value]
+            elif isinstance(value, _Knobs):
+                value = dict(value)
+            out[f.name] = value
+        return out
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> SimConfig:
         """A validated copy with dotted keys replaced (``"tracker.threshold": 3``).
@@ -266,7 +601,7 @@ class SimConfig:
         --------
         >>> c = SimConfig().with_overrides({"tracker.threshold": 3, "top_pages": 16})
         >>> c.tracker, c.top_pages
-        ({'threshold': 3}, 16)
+        (TrackerConfig(threshold=3), 16)
         >>> SimConfig().with_overrides({"promoter.nap_ms": 3})
         Traceback (most recent call last):
         ...
@@ -306,7 +641,7 @@ def load_config(path: str | os.PathLike[str]) -> SimConfig:
     >>> _ = p.write_text('top_pages = 512\\n[tracker]\\nthreshold = 3\\n'
     ...                  '[[sources]]\\nname = "hw-hints"\\nsample_every = 100\\n')
     >>> c = load_config(p); c.top_pages, c.tracker, c.sources
-    (512, {'threshold': 3}, [{'name': 'hw-hints', 'sample_every': 100}])
+    (512, TrackerConfig(threshold=3), [HwHintsConfig(name='hw-hints', sample_every=100)])
     """
     p = os.fspath(path)
     with open(p, "rb") as f:
@@ -384,16 +719,15 @@ def parse_source(text: str) -> dict[str, Any]:
 def _build_sources(config: SimConfig) -> Any:
     made: list[Any] = []
     for i, s in enumerate(config.sources):
-        params = {k: v for k, v in s.items() if k != "name"}
         try:
-            if s["name"] == "hw-hints":
-                made.append(HwHints(hz=config.hz, **params))
-            elif s["name"] == "pgtable-scan":
-                made.append(PgtableScan(hz=config.hz, origin_jiffies=0, **params))
+            if isinstance(s, HwHintsConfig):
+                made.append(HwHints(hz=config.hz, **s.kwargs()))
+            elif isinstance(s, PgtableScanConfig):
+                made.append(PgtableScan(hz=config.hz, origin_jiffies=0, **s.kwargs()))
             else:
-                made.append(HintFault(hz=config.hz, origin_jiffies=0, **params))
+                made.append(HintFault(hz=config.hz, origin_jiffies=0, **s.kwargs()))
         except (TypeError, ValueError) as e:
-            raise type(e)(f"config: sources[{i}] ({s['name']}): {e}") from None
+            raise type(e)(f"config: sources[{i}] ({s.name}): {e}") from None
     return combine(*made)
 
 
@@ -405,30 +739,13 @@ def _build_pghot(
         tracker = Tracker(topo, hz=config.hz, **tracker_kw)
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: tracker: {e}") from None
-    mem = _SimMemory(
-        topo, tracker, page_size=config.page_size, hz=config.hz,
-        ping_pong_window_ms=config.ping_pong_window_ms, demotion=config.demotion,
-        logical_pages=logical_pages, on_promote=on_promote,
-    )
+    mem = _SimMemory(topo, tracker, logical_pages=logical_pages, on_promote=on_promote,
+                     **config.memory.kwargs())
     try:
         promoter = Promoter(tracker, mem, **promoter_kw)
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: promoter: {e}") from None
     return tracker, mem, promoter
-
-
-def _round_up_125(n: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten that is >= ``n`` (n >= 1).
-
-    >>> [_round_up_125(n) for n in (1, 2, 3, 26, 1000, 1001)]
-    [1, 2, 5, 50, 1000, 2000]
-    """
-    p = 1
-    while True:
-        for m in (1, 2, 5):
-            if m * p >= n:
-                return m * p
-        p *= 10
 
 
 def _jiffies(ms: int, hz: int) -> int:

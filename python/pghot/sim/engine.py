@@ -417,9 +417,7 @@ def replay(
 
 
 def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> Result:
-    resolved = dataclasses.replace(cfg, top_pages=sim.top_pages, lower_pages=sim.lower_pages,
-                                   sources=[dict(s) for s in cfg.sources],
-                                   tracker=dict(cfg.tracker), promoter=dict(cfg.promoter))
+    resolved = dataclasses.replace(cfg, top_pages=sim.top_pages, lower_pages=sim.lower_pages)
     nbins = sim.last_jiffy // sim.bin_j + 1
     acc = sim.acc_bins.values(nbins)
     bin_s = sim.bin_j / cfg.hz
