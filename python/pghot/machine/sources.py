@@ -48,6 +48,7 @@ __all__ = [
     "HwHints",
     "PgtableScan",
     "Reports",
+    "chunk_pages",
     "combine",
     "trace_reports",
 ]
@@ -719,6 +720,43 @@ def combine(*sources: Any) -> _Combined:
     return _Combined(tuple(sources))
 
 
+def chunk_pages(chunk: Any, page_size: int = 4096) -> tuple[np.ndarray, str]:
+    """The page of each record of a trace chunk, and which address it comes from.
+
+    The one rule of every path from a trace to pages (:func:`trace_reports`
+    and :func:`pghot.sim.replay`): the PFN when the chunk has ``pfn`` (a
+    physical trace, or perf with both ``addr`` and ``phys_addr``), since a
+    PFN is what the kernel's pghot tracks and it tells apart the pages of
+    processes that share virtual addresses; otherwise the virtual page
+    ``vaddr // page_size``.  The same rule as
+    :meth:`pghot.traces.TraceChunk.pages`.
+
+    Parameters
+    ----------
+    chunk : pghot.traces.TraceChunk
+    page_size : int, optional
+        Bytes per page (a power of two), for a chunk without ``pfn``.
+
+    Returns
+    -------
+    pages : numpy.ndarray
+        uint64 page numbers, one per record.
+    space : {"physical", "virtual"}
+
+    Examples
+    --------
+    >>> from pghot.traces import TraceChunk
+    >>> both = TraceChunk(time_ns=[0, 1], pfn=[7, 7], vaddr=[0x1000, 0x2000])
+    >>> pages, space = chunk_pages(both); pages.tolist(), space
+    ([7, 7], 'physical')
+    >>> pages, space = chunk_pages(TraceChunk(time_ns=[0], vaddr=[0x2fff])); pages.tolist(), space
+    ([2], 'virtual')
+    """
+    if chunk.pfn is not None:
+        return chunk.pfn, "physical"
+    return chunk.vaddr // np.uint64(_int_in(page_size, "page_size", 1, None)), "virtual"
+
+
 def trace_reports(
     chunks: Iterable[Any],
     source: Any,
@@ -745,7 +783,8 @@ def trace_reports(
         Bytes per page, for chunks without ``pfn``.
     mapper : pghot.traces.PageMapper, optional
         Maps virtual addresses to PFNs for chunks without ``pfn``; without
-        it such chunks report ``vaddr // page_size`` as the PFN.
+        it such chunks report ``vaddr // page_size`` as the PFN.  Which
+        address a record's page comes from is :func:`chunk_pages`'s rule.
     origin_ns : int, optional
         Trace time that becomes jiffy 0; default the first record's time.
     nid : int, optional
@@ -765,12 +804,9 @@ def trace_reports(
             continue
         if origin is None:
             origin = int(chunk.time_ns[0])
-        if chunk.pfn is not None:
-            pfns = chunk.pfn
-        elif mapper is not None:
+        pfns, space = chunk_pages(chunk, page_size)
+        if space == "virtual" and mapper is not None:
             pfns = mapper.map(chunk.vaddr)
-        else:
-            pfns = chunk.pages(page_size)
         nids = chunk.nid if chunk.nid is not None else nid
         times = chunk.times_jiffies(hz, origin)
         if times.shape[0] and int(times.min()) < 0:

@@ -7,9 +7,10 @@ policy sees the same accesses, each on its own simulated machine.
 
 Model
 -----
-- **Logical pages**: a trace's virtual pages (``vaddr >> page_shift``), or
-  its PFNs for a physical-only trace (perf ``phys_addr``), numbered densely
-  ``0 .. footprint - 1`` in first-touch order.
+- **Logical pages**: a trace's pages, numbered densely ``0 .. footprint - 1``
+  in first-touch order: its PFNs when it has them (perf ``phys_addr``),
+  else its virtual pages (``vaddr >> page_shift``), by the one rule of
+  :func:`pghot.machine.sources.chunk_pages`.
 - **Time**: trace time converted to jiffies of ``hz`` per second (default
   1000: a jiffy is a millisecond), from the first record's time (jiffy 0).
   A record older than an earlier one is taken to happen at the latest time

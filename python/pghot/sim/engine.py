@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from pghot._output import progress as _progress_bar
-from pghot.machine.sources import PgtableScan
+from pghot.machine.sources import PgtableScan, chunk_pages
 from pghot.sim.config import SimConfig, _build_sources, _jiffies
 from pghot.sim.policies import _TOP, BASELINES, DESIGNS, _Bins, _describe, _Pghot, _Policy, _SecondAccess
 from pghot.sim.results import PolicyResult, Result
@@ -90,7 +90,6 @@ class _Stream:
 def _materialise(chunks: Iterable[TraceChunk], config: SimConfig, progress: bool,
                  spill_bytes: int) -> tuple[_Stream, int, int, str]:
     """Read the trace once: dense logical pages and clamped jiffies."""
-    shift = config.page_size.bit_length() - 1
     mapper = PageMapper(0, 2**40, page_size=1)
     stream = _Stream(spill_bytes)
     origin: int | None = None
@@ -105,15 +104,9 @@ def _materialise(chunks: Iterable[TraceChunk], config: SimConfig, progress: bool
                 continue
             if origin is None:
                 origin = int(chunk.time_ns[0])
-            if chunk.vaddr is not None:
-                keys = chunk.vaddr >> np.uint64(shift)
-                kind = "virtual"
-            else:
-                assert chunk.pfn is not None
-                keys = chunk.pfn
-                kind = "physical"
+            keys, kind = chunk_pages(chunk, config.page_size)
             if space and kind != space:
-                raise ValueError("the trace mixes records with and without vaddr")
+                raise ValueError("the trace mixes records with and without pfn")
             space = kind
             pages = mapper.map(keys)
             if len(mapper) > 2**32:
