@@ -442,3 +442,17 @@ class MemoryMachine(RuleBasedStateMachine):
 
 
 TestMemoryMachine = MemoryMachine.TestCase
+
+
+def test_batch_lookups_invert_each_other() -> None:
+    mem = TieredMemory(Topology.two_tier(4, 12), logical_pages=20)
+    pages = np.array([3, 17, 0, 9, 11], dtype=np.int64)
+    mem.access(pages)
+    pfns = mem.pfns_of(pages)
+    assert pfns.tolist() == [mem.pfn_of(int(q)) for q in pages]
+    assert mem.pages_of(pfns).tolist() == pages.tolist()
+    assert mem.pfns_of([1]).tolist() == [-1] and mem.pages_of([15, 10**6]).tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="pages"):
+        mem.pfns_of([20])
+    with pytest.raises(TypeError, match="pfns"):
+        mem.pages_of("7")

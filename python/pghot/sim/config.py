@@ -55,10 +55,8 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
-import numpy as np
-
 from pghot._validate import INT64_MAX, MS_MAX, bool_arg, int_in, number_in
-from pghot.machine.memory import MigrateStatus, TieredMemory
+from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import Promoter
 from pghot.machine.sources import HintFault, HwHints, PgtableScan, combine
 from pghot.topology import Topology
@@ -733,14 +731,14 @@ def _build_sources(config: SimConfig) -> Any:
 
 def _build_pghot(
     config: SimConfig, topo: Topology, tracker_kw: Mapping[str, Any],
-    promoter_kw: Mapping[str, Any], logical_pages: int, on_promote: Any = None,
-) -> tuple[Any, _SimMemory, Promoter]:
+    promoter_kw: Mapping[str, Any], logical_pages: int,
+) -> tuple[Any, TieredMemory, Promoter]:
+    """The tracker, its memory and its promoter on ``topo``; errors name the table."""
     try:
         tracker = Tracker(topo, hz=config.hz, **tracker_kw)
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: tracker: {e}") from None
-    mem = _SimMemory(topo, tracker, logical_pages=logical_pages, on_promote=on_promote,
-                     **config.memory.kwargs())
+    mem = TieredMemory(topo, tracker, logical_pages=logical_pages, **config.memory.kwargs())
     try:
         promoter = Promoter(tracker, mem, **promoter_kw)
     except (TypeError, ValueError) as e:
@@ -750,35 +748,3 @@ def _build_pghot(
 
 def _jiffies(ms: int, hz: int) -> int:
     return max(1, -(-ms * hz // 1000))
-
-
-
-class _SimMemory(TieredMemory):
-    """TieredMemory that reports each promoted page and translates pages in bulk."""
-
-    def __init__(self, *args: Any, on_promote: Any = None, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self._on_promote = on_promote
-
-    def pfns_of(self, pages: np.ndarray) -> np.ndarray:
-        """PFNs of placed logical pages (int64), one lookup for the batch."""
-        # TieredMemory has no vectorised pfn_of; its placement array is read
-        # under its lock (a subclass in the same package).
-        with self._lock:
-            return self._pfn_of[pages]
-
-    def migrate(self, pfn: Any, target_nid: Any, now: Any) -> bool:
-        page = self.page_at(pfn)
-        ok = super().migrate(pfn, target_nid, now)
-        if ok and self._on_promote is not None:
-            self._on_promote(np.array([page], dtype=np.int64), int(now))
-        return ok
-
-    def migrate_batch(self, pfns: Any, target_nid: Any, now: Any) -> np.ndarray:
-        pages = np.array([self.page_at(int(p)) for p in np.asarray(pfns).tolist()], dtype=np.int64)
-        res = super().migrate_batch(pfns, target_nid, now)
-        ok = res == int(MigrateStatus.OK)
-        if ok.any() and self._on_promote is not None:
-            self._on_promote(pages[ok], int(now))
-        return res
-

@@ -21,7 +21,18 @@ import numpy as np
 from pghot._output import progress as _progress_bar
 from pghot.machine.sources import PgtableScan, chunk_pages
 from pghot.sim.config import SimConfig, _build_sources, _jiffies
-from pghot.sim.policies import _TOP, BASELINES, DESIGNS, _Bins, _describe, _Pghot, _Policy, _SecondAccess
+from pghot.sim.policies import (
+    _TOP,
+    BASELINES,
+    DESIGNS,
+    Machine,
+    _Bins,
+    _describe,
+    _Pghot,
+    _Policy,
+    _SecondAccess,
+    build_machine,
+)
 from pghot.sim.results import PolicyResult, Result
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
@@ -213,17 +224,18 @@ class _Sim:
 
         self.v2_alias = False
         pol: list[_Policy] = []
-        pol.append(_Pghot("pghot", self, c.tracker, c.promoter, _describe(c.tracker, c.promoter)))
+        pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter),
+                          _describe(c.tracker, c.promoter)))
         for b in baselines:
             if b == "none":
-                pol.append(_Policy("none", self))
+                pol.append(_Policy("none", self.machine()))
             elif b == "v2":
                 if c.tracker or c.promoter:
-                    pol.append(_Pghot("v2", self, {}, {}, "pghot with the v2 defaults"))
+                    pol.append(_Pghot("v2", self.machine({}, {}), "pghot with the v2 defaults"))
                 else:  # the configured policy is v2: one run, reported under both names
                     self.v2_alias = True
             elif b == "second-access":
-                pol.append(_SecondAccess("second-access", self))
+                pol.append(_SecondAccess("second-access", self.machine()))
             else:
                 raise ValueError(f"baselines must be among {list(BASELINES)}, got {b!r}")
         for d in designs:
@@ -231,7 +243,7 @@ class _Sim:
                 raise ValueError(f"designs must be among {list(DESIGNS)}, got {d!r}")
             kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
             kw.update(DESIGNS[d])
-            pol.append(_Pghot(d, self, kw, c.promoter, f"design {d}, configured knobs"))
+            pol.append(_Pghot(d, self.machine(kw, c.promoter), f"design {d}, configured knobs"))
         names = [p.name for p in pol]
         if len(set(names)) != len(names):
             raise ValueError(f"a policy is named twice: {names}")
@@ -239,6 +251,12 @@ class _Sim:
         self.baselines = list(baselines)
         self.designs = list(designs)
         self.scan_sources = [s for s in self.sources.sources if isinstance(s, PgtableScan)]
+
+    def machine(self, tracker_kw: Mapping[str, Any] | None = None,
+                promoter_kw: Mapping[str, Any] | None = None) -> Machine:
+        """A fresh machine for one policy (a tracker and promoter with ``tracker_kw``)."""
+        return build_machine(self.config, self.topology, self.footprint, self.bin_j,
+                             tracker_kw, promoter_kw)
 
     # one chunk of the stream, split at the promoter rounds and oracle boundaries
     def run_chunk(self, pages: np.ndarray, times: np.ndarray) -> None:

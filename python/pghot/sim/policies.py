@@ -4,23 +4,28 @@ Each policy owns a simulated machine (its own
 :class:`pghot.machine.memory.TieredMemory`) and is driven by the engine
 (:mod:`pghot.sim.engine`) with the same accesses and reports: ``segment``
 serves a run of accesses and takes the reports made meanwhile, ``step``
-runs a promoter round.
+runs a promoter round.  A policy sees its :class:`Machine` (its memory,
+tracker and promoter, the config and the clock), not the engine; what it
+promotes comes back from the promoter (:meth:`Promoter.run_round`) or
+from its own migrations.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from pghot._types import Outcome
+from pghot.machine.memory import TieredMemory
+from pghot.machine.promoter import Promoter
 from pghot.machine.sources import Reports
-from pghot.sim.config import _build_pghot, _jiffies, _SimMemory
+from pghot.sim.config import SimConfig, _build_pghot, _jiffies
+from pghot.topology import Topology
 
-if TYPE_CHECKING:
-    from pghot.sim.engine import _Sim
-
-__all__ = ["BASELINES", "DESIGNS"]
+__all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
 
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
@@ -72,6 +77,46 @@ class _Bins:
         return out
 
 
+# -- the machine a policy runs on ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Clock:
+    """The simulated clock as a policy sees it."""
+
+    #: jiffies per second
+    hz: int
+    #: jiffies per metrics bin
+    bin_jiffies: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """What one policy runs on: its own memory, and for pghot its tracker and promoter."""
+
+    memory: TieredMemory
+    #: top-tier PFNs are ``0 .. top_pages - 1`` (the two-tier topology)
+    top_pages: int
+    clock: Clock
+    config: SimConfig
+    tracker: Any = None
+    promoter: Promoter | None = None
+
+
+def build_machine(config: SimConfig, topology: Topology, logical_pages: int, bin_jiffies: int,
+                  tracker_kw: Mapping[str, Any] | None = None,
+                  promoter_kw: Mapping[str, Any] | None = None) -> Machine:
+    """A machine for one policy: memory only, or (with ``tracker_kw``) a tracker and promoter too."""
+    top = sum(n.nr_pages for n in topology.nodes if n.toptier)
+    clock = Clock(config.hz, bin_jiffies)
+    if tracker_kw is None:
+        mem = TieredMemory(topology, None, logical_pages=logical_pages, **config.memory.kwargs())
+        return Machine(mem, top, clock, config)
+    tracker, mem, promoter = _build_pghot(config, topology, tracker_kw, promoter_kw or {},
+                                          logical_pages)
+    return Machine(mem, top, clock, config, tracker, promoter)
+
+
 # -- policies -------------------------------------------------------------------------
 
 
@@ -80,12 +125,13 @@ class _Policy:
 
     kind = "none"
 
-    def __init__(self, name: str, sim: _Sim, *, make_memory: bool = True) -> None:
+    def __init__(self, name: str, machine: Machine,
+                 description: str = "first-touch placement, no promotion") -> None:
         self.name = name
-        self.sim = sim
-        self.top = sim.top_pages
-        if make_memory:
-            self.mem = self._memory()
+        self.machine = machine
+        self.mem = machine.memory
+        self.top = machine.top_pages
+        self.bin_j = machine.clock.bin_jiffies
         self.hits = 0
         self.hit_bins = _Bins()
         self.promo_bins = _Bins()
@@ -95,26 +141,20 @@ class _Policy:
         self.recall_series: list[tuple[float, float]] = []
         self.next_round = _NO_ROUND  # no promoter rounds
         self.round_j = 0
-        self.description = "first-touch placement, no promotion"
-
-    def _memory(self) -> _SimMemory:
-        c = self.sim.config
-        return _SimMemory(
-            self.sim.topology, None, page_size=c.page_size, hz=c.hz,
-            ping_pong_window_ms=c.ping_pong_window_ms, demotion=c.demotion,
-            logical_pages=self.sim.footprint, on_promote=self._promoted,
-        )
+        self.description = description
 
     def _promoted(self, pages: np.ndarray, now: int) -> None:
-        self.pending.append(pages)
-        self.promo_bins.add_at(now // self.sim.bin_j, int(pages.shape[0]))
+        """Pages promoted at ``now``: judged at the end of the oracle interval."""
+        if pages.shape[0]:
+            self.pending.append(pages)
+            self.promo_bins.add_at(now // self.bin_j, int(pages.shape[0]))
 
     def serve(self, pages: np.ndarray, times: np.ndarray) -> None:
         if pages.shape[0] == 0:
             return
         hit = self.mem.access(pages) < self.top
         self.hits += int(np.count_nonzero(hit))
-        self.hit_bins.add(times[hit] // self.sim.bin_j)
+        self.hit_bins.add(times[hit] // self.bin_j)
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
         self.serve(pages, times)
@@ -142,18 +182,18 @@ class _SecondAccess(_Policy):
 
     kind = "second-access"
 
-    def __init__(self, name: str, sim: _Sim) -> None:
-        super().__init__(name, sim)
-        c = sim.config
+    def __init__(self, name: str, machine: Machine) -> None:
+        c = machine.config
         win_ms = c.second_access_window_ms
         if win_ms is None:
             win_ms = int(c.tracker.get("freq_window_ms", 5000))
+        super().__init__(
+            name, machine,
+            f"promote at the 2nd reported access within {win_ms} ms, immediately, no tracker",
+        )
         self.window_ms = win_ms
         self.window_j = -(-win_ms * c.hz // 1000)
-        self.last = np.full(sim.footprint, -1, dtype=np.int64)
-        self.description = (
-            f"promote at the 2nd reported access within {win_ms} ms, immediately, no tracker"
-        )
+        self.last = np.full(machine.memory.logical_pages, -1, dtype=np.int64)
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
         if reps.pfns.shape[0] == 0:
@@ -180,7 +220,11 @@ class _SecondAccess(_Policy):
             prev = int(last[p])
             if prev >= 0 and t - prev <= win:
                 upto(t)
-                last[p] = -1 if mem.migrate(pfn, _TOP, t) else t
+                if mem.migrate(pfn, _TOP, t):
+                    self._promoted(np.array([p], dtype=np.int64), t)
+                    last[p] = -1
+                else:
+                    last[p] = t
             else:
                 last[p] = t
         if pos < pages.shape[0]:
@@ -195,24 +239,22 @@ class _Pghot(_Policy):
 
     kind = "pghot"
 
-    def __init__(self, name: str, sim: _Sim, tracker_kw: Mapping[str, Any],
-                 promoter_kw: Mapping[str, Any], description: str) -> None:
-        super().__init__(name, sim, make_memory=False)
-        self.tracker, self.mem, self.promoter = _build_pghot(
-            sim.config, sim.topology, tracker_kw, promoter_kw, sim.footprint, self._promoted
-        )
-        self.round_j = _jiffies(self.promoter.interval_ms, sim.config.hz)
+    def __init__(self, name: str, machine: Machine, description: str) -> None:
+        super().__init__(name, machine, description)
+        assert machine.promoter is not None
+        self.tracker = machine.tracker
+        self.promoter = machine.promoter
+        self.round_j = _jiffies(self.promoter.interval_ms, machine.clock.hz)
         self.next_round = self.round_j
         self.outcomes = np.zeros(8, dtype=np.int64)
-        self.description = description
 
     def reports(self, reps: Reports) -> None:
-        pfns = self.mem.pfns_of(reps.pfns.astype(np.int64))
+        pfns = self.mem.pfns_of(reps.pfns)
         out = np.asarray(self.tracker.record_accesses(pfns, reps.nids, reps.srcs, reps.nows))
         self.outcomes[: out.shape[0]] += out
 
     def step(self, now: int) -> None:
-        self.promoter.step(now)
+        self._promoted(self.promoter.run_round(now).pages, now)
 
     def idle(self) -> bool:
         # the threshold adjustment keeps time in its rounds: never skip them
@@ -222,8 +264,6 @@ class _Pghot(_Policy):
         return int(self.tracker.memory_bytes())
 
     def stats(self) -> dict[str, dict[str, int]]:
-        from pghot._types import Outcome
-
         outcomes = {o.name: int(self.outcomes[o]) for o in Outcome if int(o) < self.outcomes.shape[0]}
         return {
             "memory": self.mem.stats(),
