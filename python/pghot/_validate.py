@@ -21,6 +21,9 @@ MS_MAX = 2**40
 def int_in(value: Any, name: str, low: int = 0, high: int | None = INT64_MAX) -> int:
     """``value`` as a Python int in ``[low, high]`` (no upper bound when ``high`` is None).
 
+    The range convention of every argument check in the Python layer: both
+    bounds inclusive, ``[low, high]``, as the messages say.
+
     Examples
     --------
     >>> int_in(3, "n", 1, 10)
@@ -44,6 +47,25 @@ def int_in(value: Any, name: str, low: int = 0, high: int | None = INT64_MAX) ->
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ValueError(f"{name} must be {bound}, got {v}")
     return v
+
+
+def ms_to_jiffies(ms: int, hz: int) -> int:
+    """``ms`` milliseconds as jiffies of ``hz`` per second, rounded up.
+
+    The kernel's ``msecs_to_jiffies`` (``include/linux/jiffies.h``): every
+    variant of ``_msecs_to_jiffies`` rounds up, so a non-zero duration is
+    never zero jiffies; 0 ms is 0 jiffies.  Exact integer arithmetic for
+    any size; the arguments are the caller's to check (``ms >= 0``,
+    ``hz >= 1``).
+
+    Examples
+    --------
+    >>> ms_to_jiffies(1, 1000), ms_to_jiffies(1, 250), ms_to_jiffies(5, 250), ms_to_jiffies(0, 100)
+    (1, 1, 2, 0)
+    >>> ms_to_jiffies(2**40, 10**6)
+    1099511627776000
+    """
+    return -(-ms * hz // 1000)
 
 
 def bool_arg(value: Any, name: str) -> bool:

@@ -112,6 +112,7 @@ from numpy.ma import MaskedArray as _MaskedArray  # imported now: numpy loads it
 
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
+from pghot._validate import ms_to_jiffies
 from pghot.topology import Topology
 
 __all__ = ["MigrateStatus", "TieredMemory"]
@@ -151,13 +152,9 @@ class MigrateStatus(enum.IntEnum):
 # -- argument helpers ---------------------------------------------------------------
 
 
-
-
-
-
 def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int64]:
     """A private int64 copy of an int scalar or 1-D integer array, every value
-    in ``[low, high)``.
+    in ``[low, high]`` (inclusive, as :func:`pghot._validate.int_in`).
 
     Copied first, then validated: another thread may rewrite the caller's
     array at any time, and only the checked copy is used.  TypeError for
@@ -187,9 +184,9 @@ def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
-        if lo < low or hi >= high:
+        if lo < low or hi > high:
             bad = lo if lo < low else hi
-            raise ValueError(f"{name} must be in [{low}, {high}), got {bad}")
+            raise ValueError(f"{name} must be in [{low}, {high}], got {bad}")
     return arr.astype(np.int64, copy=False)
 
 
@@ -279,7 +276,7 @@ class TieredMemory:
             if tracker is not None and int(tracker.hz) != self._hz:
                 raise ValueError(f"hz: {self._hz} differs from the tracker's {tracker.hz}")
         self._ping_pong_ms = _int_arg(ping_pong_window_ms, "ping_pong_window_ms", 0, 2**40)
-        self._ping_pong_jiffies = -(-self._ping_pong_ms * self._hz // 1000)
+        self._ping_pong_jiffies = ms_to_jiffies(self._ping_pong_ms, self._hz)
         self._demotion = _bool_arg(demotion, "demotion")
         total = sum(n.nr_pages for n in topology.nodes)
         if logical_pages is None:
@@ -452,7 +449,7 @@ class TieredMemory:
         >>> mem.pfns_of([7, 6, 7]).tolist()
         [8, -1, 8]
         """
-        arr = _int_array(pages, "pages", 0, self._npages)
+        arr = _int_array(pages, "pages", 0, self._npages - 1)
         with self._lock:
             return self._pfn_of[arr]
 
@@ -564,7 +561,7 @@ class TieredMemory:
         >>> mem.allocate(6, node=1).tolist()
         [3]
         """
-        arr = _int_array(pages, "pages", 0, self._npages)
+        arr = _int_array(pages, "pages", 0, self._npages - 1)
         if np.unique(arr).size != arr.size:
             raise ValueError("pages: a page is repeated")
         order = self._first_touch if node is None else [self._node(node)]
@@ -623,7 +620,7 @@ class TieredMemory:
         >>> mem.allocate([5]).tolist()      # the freed PFN 0 is reused first
         [0]
         """
-        arr = np.unique(_int_array(pages, "pages", 0, self._npages))
+        arr = np.unique(_int_array(pages, "pages", 0, self._npages - 1))
         with self._lock:
             pfns = self._pfn_of[arr]
             if (pfns < 0).any():
@@ -686,7 +683,7 @@ class TieredMemory:
         >>> tracker.record_accesses(pfns, -1, pghot.Source.HW_HINTS, 10).tolist()
         [2, 2, 0, 0]
         """
-        arr = _int_array(pages, "pages", 0, self._npages)
+        arr = _int_array(pages, "pages", 0, self._npages - 1)
         with self._lock:
             pfns = self._pfn_of[arr]
             missing = pfns < 0

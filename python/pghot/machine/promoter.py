@@ -121,7 +121,10 @@ from typing import Any, NamedTuple, SupportsIndex
 
 import numpy as np
 
-from pghot.machine.memory import MigrateStatus, TieredMemory, _bool_arg, _int_arg
+from pghot._validate import bool_arg as _bool_arg
+from pghot._validate import int_in as _int_arg
+from pghot._validate import ms_to_jiffies
+from pghot.machine.memory import MigrateStatus, TieredMemory
 
 __all__ = ["Migrated", "Promoter"]
 
@@ -293,7 +296,7 @@ class Promoter:
         self._fmax = (1 << int(tracker.freq_bits)) - 1
         self._tmask = (1 << int(tracker.time_bits)) - 1
         self._window = int(tracker.window_jiffies)
-        self._period_j = -(-self._period_ms * self._hz // 1000)
+        self._period_j = ms_to_jiffies(self._period_ms, self._hz)
         # Rate credit in units of 1 / (1000 * hz) byte (exact integers).
         self._page_cost = self._page * 1000 * self._hz
         if self._rate_mbps is None:

@@ -40,6 +40,7 @@ import numpy as np
 
 from pghot._validate import bool_arg as _bool
 from pghot._validate import int_in as _int_in
+from pghot._validate import ms_to_jiffies
 
 from pghot._types import NUMA_NO_NODE, Source
 
@@ -142,11 +143,6 @@ def _search(times: np.ndarray, when: int) -> int:
     if when > _INT64_MAX:  # a scan beyond every int64 time
         return int(times.shape[0])
     return int(np.searchsorted(times, when, side="left"))
-
-
-def _ms_to_jiffies(ms: int, hz: int) -> int:
-    """``msecs_to_jiffies``: rounded up, at least 1 for a positive duration."""
-    return max(1, -(-ms * hz // 1000))
 
 
 class _SourceBase:
@@ -347,7 +343,7 @@ class PgtableScan(_SourceBase):
     def __init__(self, interval_ms: int = 2000, *, hz: int = 1000, origin_jiffies: int | None = None) -> None:
         super().__init__(hz)
         self.interval_ms = _int_in(interval_ms, "interval_ms", 1, _MS_MAX)
-        self.interval_jiffies = _ms_to_jiffies(self.interval_ms, self.hz)
+        self.interval_jiffies = ms_to_jiffies(self.interval_ms, self.hz)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
             origin = _int_in(origin_jiffies, "origin_jiffies", 0, _JIFFIES_MAX)
@@ -509,8 +505,8 @@ class HintFault(_SourceBase):
         self.scan_period_ms = _int_in(scan_period_ms, "scan_period_ms", 1, _MS_MAX)
         self.scan_window_pages = _int_in(scan_window_pages, "scan_window_pages", 1, _INT64_MAX)
         self.scan_delay_ms = _int_in(scan_delay_ms, "scan_delay_ms", 0, _MS_MAX)
-        self.period_jiffies = _ms_to_jiffies(self.scan_period_ms, self.hz)
-        self.delay_jiffies = -(-self.scan_delay_ms * self.hz // 1000)
+        self.period_jiffies = ms_to_jiffies(self.scan_period_ms, self.hz)
+        self.delay_jiffies = ms_to_jiffies(self.scan_delay_ms, self.hz)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
             origin = _int_in(origin_jiffies, "origin_jiffies", 0, _JIFFIES_MAX)

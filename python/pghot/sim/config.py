@@ -745,6 +745,3 @@ def _build_pghot(
         raise type(e)(f"config: promoter: {e}") from None
     return tracker, mem, promoter
 
-
-def _jiffies(ms: int, hz: int) -> int:
-    return max(1, -(-ms * hz // 1000))

@@ -19,8 +19,9 @@ from typing import IO, Any
 import numpy as np
 
 from pghot._output import progress as _progress_bar
+from pghot._validate import ms_to_jiffies
 from pghot.machine.sources import PgtableScan, chunk_pages
-from pghot.sim.config import SimConfig, _build_sources, _jiffies
+from pghot.sim.config import SimConfig, _build_sources
 from pghot.sim.policies import (
     _TOP,
     BASELINES,
@@ -197,7 +198,7 @@ class _Sim:
         self.topology = Topology.two_tier(self.top_pages, self.lower_pages)
         # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
         # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
-        self.bin_j = min(_jiffies(c.interval_ms, c.hz), 2**62)
+        self.bin_j = min(ms_to_jiffies(c.interval_ms, c.hz), 2**62)
         self.notes: list[str] = []
         # The bins cover the trace's whole span: bound their number before any
         # is allocated (a trace spanning 2**62 ns would need 4.6e9 one-second bins).
@@ -209,7 +210,7 @@ class _Sim:
                 f"{self.bin_j / c.hz:g} s: the trace spans {(last_jiffy + 1) / c.hz:g} s, "
                 f"more than {MAX_BINS:,} bins"
             )
-        self.oracle_j = _jiffies(c.oracle_interval_ms, c.hz)
+        self.oracle_j = ms_to_jiffies(c.oracle_interval_ms, c.hz)
         self.sources = _build_sources(c)
         self.acc_bins = _Bins()
         self.oracle = _IntervalCounts(footprint)

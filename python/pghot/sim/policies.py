@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from pghot._types import Outcome
+from pghot._validate import ms_to_jiffies
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import Promoter
 from pghot.machine.sources import Reports
-from pghot.sim.config import SimConfig, _build_pghot, _jiffies
+from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
 
 __all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
@@ -192,7 +193,7 @@ class _SecondAccess(_Policy):
             f"promote at the 2nd reported access within {win_ms} ms, immediately, no tracker",
         )
         self.window_ms = win_ms
-        self.window_j = -(-win_ms * c.hz // 1000)
+        self.window_j = ms_to_jiffies(win_ms, c.hz)
         self.last = np.full(machine.memory.logical_pages, -1, dtype=np.int64)
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
@@ -244,7 +245,7 @@ class _Pghot(_Policy):
         assert machine.promoter is not None
         self.tracker = machine.tracker
         self.promoter = machine.promoter
-        self.round_j = _jiffies(self.promoter.interval_ms, machine.clock.hz)
+        self.round_j = ms_to_jiffies(self.promoter.interval_ms, machine.clock.hz)
         self.next_round = self.round_j
         self.outcomes = np.zeros(8, dtype=np.int64)
 
