@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import pathlib
+import subprocess
 import sys
 from typing import Any
 
@@ -461,3 +462,14 @@ def test_sweep_rejects_bad_workers() -> None:
     for bad in bad_values:
         with pytest.raises(ValueError, match="workers"):
             sim.sweep([LACKEY], {"tracker.threshold": [2]}, workers=bad, progress=False)
+
+
+def test_the_simulator_does_not_load_the_benchmarks() -> None:
+    # the design table lives in pghot.sim.policies; only demo_trace borrows a workload
+    code = ("import sys, pghot.sim; from pghot.sim import SimConfig, replay, sweep; "
+            "print(sorted(m for m in sys.modules if m.startswith('pghot.bench')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from pghot.bench.designs import DESIGNS
+
+    assert sim.DESIGNS == DESIGNS
