@@ -434,7 +434,7 @@ class MemoryMachine(RuleBasedStateMachine):
         for nid in (0, 1, 2, 3):
             assert self.mem.used_pages(nid) == sum(1 for n in self.model.values() if n == nid)
         # movable bits: a lower-tier PFN is movable exactly when it is used
-        for nid, (lo, hi) in {1: (6, 16), 3: (30, 38)}.items():
+        for lo, hi in ((6, 16), (30, 38)):  # the lower-tier nodes 1 and 3
             for pfn in range(lo, hi):
                 rec = self.tracker.record_access(pfn, NUMA_NO_NODE, HW, self.now)
                 expect = Outcome.RECORDED if self.mem.page_at(pfn) >= 0 else Outcome.NOT_MOVABLE

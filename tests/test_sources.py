@@ -4,10 +4,9 @@ the real test traces into a Tracker."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import doctest
 import pathlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,7 +53,9 @@ def ref_hwhints(n: int, sample_every: int, seed: int) -> list[int]:
     return [i for i in range(n) if i >= phase and (i - phase) % sample_every == 0]
 
 
-def ref_pgtable(pfns: list[int], times: list[int], interval: int, origin: int | None = None) -> list[tuple[int, int, int, int]]:
+def ref_pgtable(
+    pfns: list[int], times: list[int], interval: int, origin: int | None = None
+) -> list[tuple[int, int, int, int]]:
     out: list[tuple[int, int, int, int]] = []
     pending: set[int] = set()
     next_scan = None if origin is None else origin + interval
@@ -110,7 +111,8 @@ accesses = st.integers(1, 60).flatmap(
 
 
 def test_module_examples() -> None:
-    result = doctest.testmod(sources, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(sources, optionflags=flags, report=False)
     assert result.attempted > 20
     assert result.failed == 0
 

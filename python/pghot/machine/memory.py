@@ -941,7 +941,8 @@ class TieredMemory:
         (3, 1)
         """
         n = _int_arg(nr_pages, "nr_pages")
-        key = "pgpromote_candidate_nrl" if _bool_arg(no_rate_limit, "no_rate_limit") else "pgpromote_candidate"
+        nrl = _bool_arg(no_rate_limit, "no_rate_limit")
+        key = "pgpromote_candidate_nrl" if nrl else "pgpromote_candidate"
         with self._lock:
             self._stats[key] += n
 

@@ -32,17 +32,15 @@ way a slightly unsorted real trace is best absorbed.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from pghot._types import NUMA_NO_NODE, Source
 from pghot._validate import bool_arg as _bool
 from pghot._validate import int_in as _int_in
 from pghot._validate import ms_to_jiffies
-
-from pghot._types import NUMA_NO_NODE, Source
 
 __all__ = [
     "HintFault",
@@ -160,7 +158,9 @@ class _SourceBase:
         self.reordered = 0
         self._last_time: int | None = None
 
-    def _inputs(self, pfns: Any, nids: Any, times_jiffies: Any) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
+    def _inputs(
+        self, pfns: Any, nids: Any, times_jiffies: Any
+    ) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
         """Validate one batch; returns uint64 PFNs, nids (array or -1) and clamped int64 times."""
         p = _int_array(pfns, "pfns")
         n = p.shape[0]
@@ -253,7 +253,9 @@ class HwHints(_SourceBase):
 
     src = Source.HW_HINTS
 
-    def __init__(self, sample_every: int = 10000, seed: int = 0, *, random: bool = False, hz: int = 1000) -> None:
+    def __init__(
+        self, sample_every: int = 10000, seed: int = 0, *, random: bool = False, hz: int = 1000
+    ) -> None:
         super().__init__(hz)
         self.sample_every = _int_in(sample_every, "sample_every", 1, _INT64_MAX)
         self.seed = _int_in(seed, "seed", 0, None)

@@ -172,7 +172,7 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
     | trace | tracker.threshold | top hits | none hits | promoted | demoted | ping-pong | precision | recall | x none | x all-top | tracker mem |
     |---|---|---|---|---|---|---|---|---|---|---|---|
     | t | 2 | 50.0% | 25.0% | 10 | 4 | 1 | 90.0% | - | 0.800 | 1.500 | 2.0 KiB |
-    """
+    """  # noqa: E501 -- a table row of the example is as wide as the table
     metrics = ("trace", "hit_ratio", "none_hit_ratio", "promotions", "demotions", "ping_pong",
                "precision", "recall", "time_vs_none", "time_vs_all_top", "tracker_memory_bytes")
     point_keys: list[str] = []
