@@ -101,3 +101,15 @@ def test_memory_record_is_what_the_memory_takes() -> None:
     assert c.memory == MemoryConfig(8192, 250, 0, False)
     assert c.memory.kwargs() == {"page_size": 8192, "hz": 250, "ping_pong_window_ms": 0,
                                  "demotion": False}
+
+
+def test_ranges_are_the_components_own() -> None:
+    from pghot.machine import promoter, sources
+
+    for record, table in [(PromoterConfig, promoter.ARG_RANGES),
+                          (HwHintsConfig, sources.HwHints.ARG_RANGES),
+                          (PgtableScanConfig, sources.PgtableScan.ARG_RANGES),
+                          (HintFaultConfig, sources.HintFault.ARG_RANGES)]:
+        declared = {f.name: f.metadata["range"] for f in dataclasses.fields(record)}
+        assert {k: declared[k] for k in table} == table
+        assert all(declared[k] == (None, None) for k in declared if k not in table)  # bools

@@ -121,14 +121,24 @@ from typing import Any, NamedTuple, SupportsIndex
 
 import numpy as np
 
+from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
-from pghot._validate import ms_to_jiffies
 from pghot.machine.memory import MigrateStatus, TieredMemory
 
-__all__ = ["Migrated", "Promoter"]
+__all__ = ["ARG_RANGES", "Migrated", "Promoter"]
 
 _MB = 1 << 20
+
+#: argument -> its range ``[low, high]`` (inclusive, ``high`` None: no bound): what
+#: :class:`Promoter` accepts, and what the simulator's ``PromoterConfig`` declares
+ARG_RANGES: dict[str, tuple[int, int | None]] = {
+    "interval_ms": (1, 2**31),
+    "batch": (0, 2**31),
+    "rate_limit_mbps": (0, 2**40),
+    "adjust_period_ms": (1, MS_MAX),
+    "bypass_free_pages": (0, INT64_MAX),
+}
 
 _STAT_KEYS = (
     "kpromoted_rounds",
@@ -275,14 +285,14 @@ class Promoter:
             raise ValueError("memory: it was not built with this tracker")
         self._tracker = tracker
         self._memory = memory
-        self._interval_ms = _int_arg(interval_ms, "interval_ms", 1, 2**31)
-        self._batch = _int_arg(batch, "batch", 0, 2**31)
+        self._interval_ms = _int_arg(interval_ms, "interval_ms", *ARG_RANGES["interval_ms"])
+        self._batch = _int_arg(batch, "batch", *ARG_RANGES["batch"])
         if rate_limit_mbps is None:
             self._rate_mbps: int | None = None
         else:
-            self._rate_mbps = _int_arg(rate_limit_mbps, "rate_limit_mbps", 0, 2**40)
+            self._rate_mbps = _int_arg(rate_limit_mbps, "rate_limit_mbps", *ARG_RANGES["rate_limit_mbps"])
         self._adjust = _bool_arg(threshold_adjust, "threshold_adjust")
-        self._period_ms = _int_arg(adjust_period_ms, "adjust_period_ms", 1, 2**40)
+        self._period_ms = _int_arg(adjust_period_ms, "adjust_period_ms", *ARG_RANGES["adjust_period_ms"])
         self._bypass = _bool_arg(free_bypass, "free_bypass")
         self._stale = _bool_arg(stale_check, "stale_check")
         if self._adjust and self._rate_mbps is None:
@@ -310,7 +320,7 @@ class Promoter:
         self._bypass_pages = (
             None
             if bypass_free_pages is None
-            else _int_arg(bypass_free_pages, "bypass_free_pages", 0)
+            else _int_arg(bypass_free_pages, "bypass_free_pages", *ARG_RANGES["bypass_free_pages"])
         )
         self._nodes: dict[int, _NodeState] = {}
         for nid in topo.toptier_nids():

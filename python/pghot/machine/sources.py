@@ -33,14 +33,14 @@ way a slightly unsorted real trace is best absorbed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from pghot._types import NUMA_NO_NODE, Source
+from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
 from pghot._validate import bool_arg as _bool
 from pghot._validate import int_in as _int_in
-from pghot._validate import ms_to_jiffies
 
 __all__ = [
     "HintFault",
@@ -124,12 +124,11 @@ def _int_array(value: Any, name: str) -> np.ndarray:
 
 
 #: bounds of the constructors' arguments: hz as :class:`pghot.Tracker`; a
-#: period in ms as its ``freq_window_ms`` (2**40 ms is 35 years); a time in
-#: jiffies leaves room below 2**63 for the periods added to it
+#: period in ms as its ``freq_window_ms`` (``MS_MAX``, 2**40 ms, is 35 years); a
+#: time in jiffies leaves room below 2**63 for the periods added to it
 _HZ_MAX = 1_000_000
-_MS_MAX = 2**40
 _JIFFIES_MAX = 2**62
-_INT64_MAX = 2**63 - 1
+_INT64_MAX = INT64_MAX
 
 
 
@@ -252,13 +251,17 @@ class HwHints(_SourceBase):
     """
 
     src = Source.HW_HINTS
+    #: parameter -> its range ``[low, high]`` (inclusive; None: no bound)
+    ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {
+        "sample_every": (1, INT64_MAX), "seed": (0, None),
+    }
 
     def __init__(
         self, sample_every: int = 10000, seed: int = 0, *, random: bool = False, hz: int = 1000
     ) -> None:
         super().__init__(hz)
-        self.sample_every = _int_in(sample_every, "sample_every", 1, _INT64_MAX)
-        self.seed = _int_in(seed, "seed", 0, None)
+        self.sample_every = _int_in(sample_every, "sample_every", *self.ARG_RANGES["sample_every"])
+        self.seed = _int_in(seed, "seed", *self.ARG_RANGES["seed"])
         self.random = _bool(random, "random")
         self._rng = np.random.default_rng(self.seed)
         #: index, counted from the next access fed, of the next sampled access
@@ -341,10 +344,12 @@ class PgtableScan(_SourceBase):
     """
 
     src = Source.PGTABLE_SCAN
+    #: parameter -> its range ``[low, high]`` (inclusive)
+    ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {"interval_ms": (1, MS_MAX)}
 
     def __init__(self, interval_ms: int = 2000, *, hz: int = 1000, origin_jiffies: int | None = None) -> None:
         super().__init__(hz)
-        self.interval_ms = _int_in(interval_ms, "interval_ms", 1, _MS_MAX)
+        self.interval_ms = _int_in(interval_ms, "interval_ms", *self.ARG_RANGES["interval_ms"])
         self.interval_jiffies = ms_to_jiffies(self.interval_ms, self.hz)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
@@ -493,6 +498,10 @@ class HintFault(_SourceBase):
     """
 
     src = Source.HINT_FAULT
+    #: parameter -> its range ``[low, high]`` (inclusive)
+    ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {
+        "scan_period_ms": (1, MS_MAX), "scan_window_pages": (1, INT64_MAX), "scan_delay_ms": (0, MS_MAX),
+    }
 
     def __init__(
         self,
@@ -504,9 +513,10 @@ class HintFault(_SourceBase):
         origin_jiffies: int | None = None,
     ) -> None:
         super().__init__(hz)
-        self.scan_period_ms = _int_in(scan_period_ms, "scan_period_ms", 1, _MS_MAX)
-        self.scan_window_pages = _int_in(scan_window_pages, "scan_window_pages", 1, _INT64_MAX)
-        self.scan_delay_ms = _int_in(scan_delay_ms, "scan_delay_ms", 0, _MS_MAX)
+        r = self.ARG_RANGES
+        self.scan_period_ms = _int_in(scan_period_ms, "scan_period_ms", *r["scan_period_ms"])
+        self.scan_window_pages = _int_in(scan_window_pages, "scan_window_pages", *r["scan_window_pages"])
+        self.scan_delay_ms = _int_in(scan_delay_ms, "scan_delay_ms", *r["scan_delay_ms"])
         self.period_jiffies = ms_to_jiffies(self.scan_period_ms, self.hz)
         self.delay_jiffies = ms_to_jiffies(self.scan_delay_ms, self.hz)
         self._next_scan: int | None = None

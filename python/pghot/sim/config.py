@@ -21,7 +21,9 @@ One check serves them all (:func:`_check_fields`): each field's type comes
 from its annotation (``int``, ``float``, ``bool``, ``str``, optionally
 ``None``), its range ``[low, high]`` (inclusive, as
 :func:`pghot._validate.int_in`) and any extra check from its metadata, and
-a key that is no field is refused.  The tracker's knobs are checked for
+a key that is no field is refused.  The promoter's and the sources' ranges
+are their own tables (``ARG_RANGES``), declared once beside the checks of
+their constructors.  The tracker's knobs are checked for
 their type only: their ranges depend on the store and the compiled core
 checks them when :meth:`SimConfig.validate` builds the tracker once on a
 small machine (so does every cross-knob rule, e.g. ``threshold_adjust``
@@ -55,8 +57,9 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
-from pghot._validate import INT64_MAX, MS_MAX, bool_arg, int_in, number_in
+from pghot._validate import bool_arg, int_in, number_in
 from pghot.machine.memory import TieredMemory
+from pghot.machine.promoter import ARG_RANGES as PROMOTER_RANGES
 from pghot.machine.promoter import Promoter
 from pghot.machine.sources import HintFault, HwHints, PgtableScan, combine
 from pghot.topology import Topology
@@ -106,10 +109,15 @@ Knob = Union[_T, _Unset]  # noqa: UP007 -- a generic alias needs Union
 
 def _knob(
     default: Any = UNSET, *, low: int | None = None, high: int | None = None,
+    ranges: Mapping[str, tuple[int, int | None]] | None = None, name: str = "",
     check: Callable[[Any, str], None] | None = None, normalize: Callable[[Any], Any] | None = None,
 ) -> Any:
-    """A field whose range is ``[low, high]`` (inclusive; ``high`` None: no bound)."""
-    meta: dict[str, Any] = {"range": (low, high)}
+    """A field whose range is ``[low, high]`` (inclusive; ``high`` None: no bound).
+
+    ``ranges[name]`` gives the range instead: the component's own table
+    (e.g. :data:`pghot.machine.promoter.ARG_RANGES`), so that it is stated once.
+    """
+    meta: dict[str, Any] = {"range": (low, high) if ranges is None else ranges[name]}
     if check is not None:
         meta["check"] = check
     if normalize is not None:
@@ -270,13 +278,14 @@ class PromoterConfig(_Knobs):
     ValueError: batch must be in [0, 2147483648], got -1
     """
 
-    interval_ms: Knob[int] = _knob(low=1, high=2**31)
-    batch: Knob[int] = _knob(low=0, high=2**31)
-    rate_limit_mbps: Knob[int | None] = _knob(low=0, high=MS_MAX, normalize=_no_limit)
+    interval_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="interval_ms")
+    batch: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="batch")
+    rate_limit_mbps: Knob[int | None] = _knob(ranges=PROMOTER_RANGES, name="rate_limit_mbps",
+                                              normalize=_no_limit)
     threshold_adjust: Knob[bool] = _knob()
-    adjust_period_ms: Knob[int] = _knob(low=1, high=MS_MAX)
+    adjust_period_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="adjust_period_ms")
     free_bypass: Knob[bool] = _knob()
-    bypass_free_pages: Knob[int | None] = _knob(low=0, high=INT64_MAX)
+    bypass_free_pages: Knob[int | None] = _knob(ranges=PROMOTER_RANGES, name="bypass_free_pages")
     stale_check: Knob[bool] = _knob()
 
 
@@ -316,8 +325,8 @@ class HwHintsConfig(_SourceKnobs):
     """
 
     name: ClassVar[str] = "hw-hints"
-    sample_every: Knob[int] = _knob(low=1, high=INT64_MAX)
-    seed: Knob[int] = _knob(low=0)
+    sample_every: Knob[int] = _knob(ranges=HwHints.ARG_RANGES, name="sample_every")
+    seed: Knob[int] = _knob(ranges=HwHints.ARG_RANGES, name="seed")
     random: Knob[bool] = _knob()
 
 
@@ -330,7 +339,7 @@ class PgtableScanConfig(_SourceKnobs):
     """
 
     name: ClassVar[str] = "pgtable-scan"
-    interval_ms: Knob[int] = _knob(low=1, high=MS_MAX)
+    interval_ms: Knob[int] = _knob(ranges=PgtableScan.ARG_RANGES, name="interval_ms")
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -342,9 +351,9 @@ class HintFaultConfig(_SourceKnobs):
     """
 
     name: ClassVar[str] = "hint-fault"
-    scan_period_ms: Knob[int] = _knob(low=1, high=MS_MAX)
-    scan_window_pages: Knob[int] = _knob(low=1, high=INT64_MAX)
-    scan_delay_ms: Knob[int] = _knob(low=0, high=MS_MAX)
+    scan_period_ms: Knob[int] = _knob(ranges=HintFault.ARG_RANGES, name="scan_period_ms")
+    scan_window_pages: Knob[int] = _knob(ranges=HintFault.ARG_RANGES, name="scan_window_pages")
+    scan_delay_ms: Knob[int] = _knob(ranges=HintFault.ARG_RANGES, name="scan_delay_ms")
 
 
 #: a ``[[sources]]`` table, told apart by its ``name``
