@@ -235,13 +235,9 @@ class _Sim:
                     pol.append(_Pghot("v2", self.machine({}, {}), "pghot with the v2 defaults"))
                 else:  # the configured policy is v2: one run, reported under both names
                     self.v2_alias = True
-            elif b == "second-access":
+            else:  # replay() checked the names
                 pol.append(_SecondAccess("second-access", self.machine()))
-            else:
-                raise ValueError(f"baselines must be among {list(BASELINES)}, got {b!r}")
         for d in designs:
-            if d not in DESIGNS:
-                raise ValueError(f"designs must be among {list(DESIGNS)}, got {d!r}")
             kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
             kw.update(DESIGNS[d])
             pol.append(_Pghot(d, self.machine(kw, c.promoter), f"design {d}, configured knobs"))
