@@ -198,12 +198,24 @@ class _Knobs(Mapping[str, Any]):
 
     @classmethod
     def known_keys(cls) -> tuple[str, ...]:
-        """The keys of the table, in declaration order."""
+        """The keys of the table, in declaration order.
+
+        >>> PgtableScanConfig.known_keys()
+        ('interval_ms',)
+        """
         return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
     @classmethod
     def from_mapping(cls: type[_K], data: Mapping[str, Any]) -> _K:
-        """A record from a parsed table; ValueError for an unknown key."""
+        """A record from a parsed table; ValueError for an unknown key.
+
+        >>> PromoterConfig.from_mapping({"batch": 8})
+        PromoterConfig(batch=8)
+        >>> PromoterConfig.from_mapping({"nap_ms": 3})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown key 'nap_ms' (known: interval_ms, batch, ...)
+        """
         known = cls.known_keys()
         for key in data:
             if key not in known:
@@ -211,7 +223,11 @@ class _Knobs(Mapping[str, Any]):
         return cls(**data)
 
     def kwargs(self) -> dict[str, Any]:
-        """The knobs given, as keyword arguments of the component."""
+        """The knobs given, as keyword arguments of the component.
+
+        >>> HwHintsConfig(seed=1).kwargs()
+        {'seed': 1}
+        """
         return {k: getattr(self, k) for k in self.known_keys() if getattr(self, k) is not UNSET}
 
     def __getitem__(self, key: str) -> Any:
@@ -307,10 +323,6 @@ class _SourceKnobs(_Knobs):
 
     def __len__(self) -> int:
         return 1 + len(self.kwargs())
-
-    def __repr__(self) -> str:
-        items = ", ".join(f"{k}={v!r}" for k, v in self.items())
-        return f"{type(self).__name__}({items})"
 
 
 _S = TypeVar("_S", bound=_SourceKnobs)

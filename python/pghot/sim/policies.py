@@ -107,7 +107,19 @@ class Machine:
 def build_machine(config: SimConfig, topology: Topology, logical_pages: int, bin_jiffies: int,
                   tracker_kw: Mapping[str, Any] | None = None,
                   promoter_kw: Mapping[str, Any] | None = None) -> Machine:
-    """A machine for one policy: memory only, or (with ``tracker_kw``) a tracker and promoter too."""
+    """A machine for one policy: memory only, or (with ``tracker_kw``) a tracker and promoter too.
+
+    Examples
+    --------
+    >>> from pghot.sim import SimConfig
+    >>> topo = Topology.two_tier(4, 16)
+    >>> m = build_machine(SimConfig(), topo, logical_pages=12, bin_jiffies=1000)
+    >>> m.top_pages, m.memory.logical_pages, m.tracker, m.promoter
+    (4, 12, None, None)
+    >>> m = build_machine(SimConfig(), topo, 12, 1000, {"threshold": 3}, {"batch": 8})
+    >>> m.tracker.threshold, m.promoter.batch, m.memory.tracker is m.tracker
+    (3, 8, True)
+    """
     top = sum(n.nr_pages for n in topology.nodes if n.toptier)
     clock = Clock(config.hz, bin_jiffies)
     if tracker_kw is None:
