@@ -106,10 +106,12 @@ def test_memory_record_is_what_the_memory_takes() -> None:
 def test_ranges_are_the_components_own() -> None:
     from pghot.machine import promoter, sources
 
-    for record, table in [(PromoterConfig, promoter.ARG_RANGES),
-                          (HwHintsConfig, sources.HwHints.ARG_RANGES),
-                          (PgtableScanConfig, sources.PgtableScan.ARG_RANGES),
-                          (HintFaultConfig, sources.HintFault.ARG_RANGES)]:
+    pairs: list[tuple[Any, dict[str, tuple[int, int | None]]]] = [
+        (PromoterConfig, promoter.ARG_RANGES), (HwHintsConfig, sources.HwHints.ARG_RANGES),
+        (PgtableScanConfig, sources.PgtableScan.ARG_RANGES),
+        (HintFaultConfig, sources.HintFault.ARG_RANGES),
+    ]
+    for record, table in pairs:
         declared = {f.name: f.metadata["range"] for f in dataclasses.fields(record)}
         assert {k: declared[k] for k in table} == table
         assert all(declared[k] == (None, None) for k in declared if k not in table)  # bools
