@@ -434,7 +434,7 @@ class MemoryMachine(RuleBasedStateMachine):
         for nid in (0, 1, 2, 3):
             assert self.mem.used_pages(nid) == sum(1 for n in self.model.values() if n == nid)
         # movable bits: a lower-tier PFN is movable exactly when it is used
-        for nid, (lo, hi) in {1: (6, 16), 3: (30, 38)}.items():
+        for lo, hi in ((6, 16), (30, 38)):  # the lower-tier nodes 1 and 3
             for pfn in range(lo, hi):
                 rec = self.tracker.record_access(pfn, NUMA_NO_NODE, HW, self.now)
                 expect = Outcome.RECORDED if self.mem.page_at(pfn) >= 0 else Outcome.NOT_MOVABLE
@@ -442,3 +442,17 @@ class MemoryMachine(RuleBasedStateMachine):
 
 
 TestMemoryMachine = MemoryMachine.TestCase
+
+
+def test_batch_lookups_invert_each_other() -> None:
+    mem = TieredMemory(Topology.two_tier(4, 12), logical_pages=20)
+    pages = np.array([3, 17, 0, 9, 11], dtype=np.int64)
+    mem.access(pages)
+    pfns = mem.pfns_of(pages)
+    assert pfns.tolist() == [mem.pfn_of(int(q)) for q in pages]
+    assert mem.pages_of(pfns).tolist() == pages.tolist()
+    assert mem.pfns_of([1]).tolist() == [-1] and mem.pages_of([15, 10**6]).tolist() == [-1, -1]
+    with pytest.raises(ValueError, match="pages"):
+        mem.pfns_of([20])
+    with pytest.raises(TypeError, match="pfns"):
+        mem.pages_of("7")

@@ -605,3 +605,27 @@ def test_start_leaves_no_thread_when_one_cannot_start(
     monkeypatch.undo()
     assert not p.running and _kpromoted_threads() == []
     p.stop()
+
+
+# -- what a round migrated -------------------------------------------------------------
+
+
+def test_run_round_returns_what_it_migrated() -> None:
+    # 8 lower-tier pages, a 4-page top tier already full: each promotion demotes
+    tracker, mem, p = _setup(top=4, lower=32, batch=5)
+    mem.allocate(np.arange(4, dtype=np.int64))
+    pages = np.arange(10, 18, dtype=np.int64)
+    _lower_pages(mem, pages)
+    before = mem.pfns_of(pages)
+    _heat(tracker, mem, pages, [1, 2])
+    m = p.run_round(20)
+    s = p.stats()
+    n = s["kpromoted_migrated"]
+    assert len(m.pages) == len(m.pfns) == len(m.nids) == n == mem.stats()["pgpromote_success"] > 0
+    assert set(m.pages.tolist()) <= set(pages.tolist()) and m.nids.tolist() == [0] * n
+    # the PFNs are those the pages left; the pages are on the top tier now
+    assert m.pfns.tolist() == [int(before[pages.tolist().index(pg)]) for pg in m.pages.tolist()]
+    assert (mem.pfns_of(m.pages) < 4).all() and (mem.pages_of(m.pfns) != m.pages).all()
+    _heat(tracker, mem, pages, [30, 31])
+    assert p.step(40) == p.stats()["kpromoted_migrated"] - n
+    mem.check()

@@ -12,10 +12,12 @@ pages 0 and 1 go to the top tier, 2 and 3 to the lower one.
 from __future__ import annotations
 
 import doctest
+import importlib
 import inspect
 import json
 import os
 import pathlib
+import subprocess
 import sys
 from typing import Any
 
@@ -24,7 +26,7 @@ import pytest
 
 from pghot import sim
 from pghot.cli import main
-from pghot.sim import SimConfig, replay
+from pghot.sim import SimConfig, policies, replay
 from pghot.traces import TraceChunk
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -46,9 +48,15 @@ def small(**kw: Any) -> SimConfig:
 # -- known answers -------------------------------------------------------------------
 
 
-def test_doctests() -> None:
+SIM_MODULES = ["pghot.sim", "pghot.sim.config", "pghot.sim.policies", "pghot.sim.engine",
+               "pghot.sim.results", "pghot.sim.plots", "pghot.sim.sweep"]
+
+
+@pytest.mark.parametrize("name", SIM_MODULES)
+def test_doctests(name: str) -> None:
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    assert doctest.testmod(sim, optionflags=flags).failed == 0
+    result = doctest.testmod(importlib.import_module(name), optionflags=flags)
+    assert result.failed == 0
 
 
 def test_public_functions_have_examples() -> None:
@@ -192,7 +200,7 @@ def test_skipping_idle_rounds_changes_nothing(monkeypatch: pytest.MonkeyPatch) -
                     sources=[{"name": "hint-fault", "scan_period_ms": 700, "scan_delay_ms": 100},
                              {"name": "pgtable-scan", "interval_ms": 300}])
     skipped = replay(parts, cfg, progress=False).to_dict()
-    monkeypatch.setattr(sim._Pghot, "idle", lambda self: False)
+    monkeypatch.setattr(policies._Pghot, "idle", lambda self: False)
     every = replay(parts, cfg, progress=False).to_dict()
     rounds = [d["policies"]["pghot"]["stats"]["promoter"].pop("kpromoted_rounds")
               for d in (skipped, every)]
@@ -454,3 +462,14 @@ def test_sweep_rejects_bad_workers() -> None:
     for bad in bad_values:
         with pytest.raises(ValueError, match="workers"):
             sim.sweep([LACKEY], {"tracker.threshold": [2]}, workers=bad, progress=False)
+
+
+def test_the_simulator_does_not_load_the_benchmarks() -> None:
+    # the design table lives in pghot.sim.policies; only demo_trace borrows a workload
+    code = ("import sys, pghot.sim; from pghot.sim import SimConfig, replay, sweep; "
+            "print(sorted(m for m in sys.modules if m.startswith('pghot.bench')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from pghot.bench.designs import DESIGNS
+
+    assert sim.DESIGNS == DESIGNS

@@ -4,10 +4,9 @@ the real test traces into a Tracker."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import doctest
 import pathlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,8 +15,16 @@ from hypothesis import strategies as st
 
 import pghot.machine.sources as sources
 from pghot import NUMA_NO_NODE, Source, Topology, Tracker
-from pghot.machine.sources import HintFault, HwHints, PgtableScan, Reports, combine, trace_reports
-from pghot.traces import PageMapper, open_trace
+from pghot.machine.sources import (
+    HintFault,
+    HwHints,
+    PgtableScan,
+    Reports,
+    chunk_pages,
+    combine,
+    trace_reports,
+)
+from pghot.traces import PageMapper, TraceChunk, open_trace
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -46,7 +53,9 @@ def ref_hwhints(n: int, sample_every: int, seed: int) -> list[int]:
     return [i for i in range(n) if i >= phase and (i - phase) % sample_every == 0]
 
 
-def ref_pgtable(pfns: list[int], times: list[int], interval: int, origin: int | None = None) -> list[tuple[int, int, int, int]]:
+def ref_pgtable(
+    pfns: list[int], times: list[int], interval: int, origin: int | None = None
+) -> list[tuple[int, int, int, int]]:
     out: list[tuple[int, int, int, int]] = []
     pending: set[int] = set()
     next_scan = None if origin is None else origin + interval
@@ -102,14 +111,15 @@ accesses = st.integers(1, 60).flatmap(
 
 
 def test_module_examples() -> None:
-    result = doctest.testmod(sources, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(sources, optionflags=flags, report=False)
     assert result.attempted > 20
     assert result.failed == 0
 
 
 def test_public_functions_have_examples() -> None:
     names: list[Any] = [HwHints, HwHints.feed, PgtableScan, PgtableScan.feed, PgtableScan.flush, HintFault,
-             HintFault.feed, HintFault.flush, combine, trace_reports, Reports]
+             HintFault.feed, HintFault.flush, combine, trace_reports, chunk_pages, Reports]
     assert [f.__qualname__ for f in names if ">>>" not in (f.__doc__ or "")] == []
 
 
@@ -446,3 +456,31 @@ def test_perf_trace_hint_faults() -> None:
     assert as_list(reports) == expected
     assert expected and all(src == 2 for _, _, src, _ in expected)
     assert {nid for _, nid, _, _ in expected} <= {0, 1}
+
+
+# -- one rule from a trace to pages --------------------------------------------------------
+
+
+@pytest.mark.parametrize("pfn, vaddr", [
+    ([5, 6, 5, 6, 5, 9], [0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000]),  # pfns repeat
+    ([1, 2, 3, 4, 5, 6], [0x1000, 0x1008, 0x1010, 0x2000, 0x2008, 0x1000]),  # vaddrs repeat
+])
+def test_a_trace_with_pfn_and_vaddr_gives_the_same_pages_by_every_path(
+    pfn: list[int], vaddr: list[int]
+) -> None:
+    from pghot.sim import SimConfig, replay
+
+    c = TraceChunk(time_ns=np.arange(len(pfn), dtype=np.int64) * 1_000_000,
+                   pfn=np.array(pfn, dtype=np.uint64), vaddr=np.array(vaddr, dtype=np.uint64))
+    pages, space = chunk_pages(c)
+    assert pages.tolist() == pfn and space == "physical"
+    # the sources' path: every access reported, as the page chunk_pages names
+    reported = Reports.concat(trace_reports([c], HwHints(sample_every=1))).pfns.tolist()
+    assert reported == pfn
+    # the simulator's path: its logical pages number the same pages in first-touch order
+    r = replay([c], SimConfig(top_pages=1, lower_pages=len(pfn), sources=[{"name": "hw-hints"}]),
+               baselines=("none",), progress=False)
+    assert r.trace["address_space"] == "physical"
+    assert r.trace["footprint_pages"] == len(set(pfn))
+    # one top-tier page: the first page touched; its accesses are the hits
+    assert r["none"].top_tier_hits == reported.count(pfn[0])

@@ -7,16 +7,22 @@ the same contract.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
 import numpy as np
 
 INT64_MAX = 2**63 - 1
+#: the longest duration in milliseconds an argument may give (2**40 ms: 35 years)
+MS_MAX = 2**40
 
 
 def int_in(value: Any, name: str, low: int = 0, high: int | None = INT64_MAX) -> int:
     """``value`` as a Python int in ``[low, high]`` (no upper bound when ``high`` is None).
+
+    The range convention of every argument check in the Python layer: both
+    bounds inclusive, ``[low, high]``, as the messages say.
 
     Examples
     --------
@@ -43,6 +49,25 @@ def int_in(value: Any, name: str, low: int = 0, high: int | None = INT64_MAX) ->
     return v
 
 
+def ms_to_jiffies(ms: int, hz: int) -> int:
+    """``ms`` milliseconds as jiffies of ``hz`` per second, rounded up.
+
+    The kernel's ``msecs_to_jiffies`` (``include/linux/jiffies.h``): every
+    variant of ``_msecs_to_jiffies`` rounds up, so a non-zero duration is
+    never zero jiffies; 0 ms is 0 jiffies.  Exact integer arithmetic for
+    any size; the arguments are the caller's to check (``ms >= 0``,
+    ``hz >= 1``).
+
+    Examples
+    --------
+    >>> ms_to_jiffies(1, 1000), ms_to_jiffies(1, 250), ms_to_jiffies(5, 250), ms_to_jiffies(0, 100)
+    (1, 1, 2, 0)
+    >>> ms_to_jiffies(2**40, 10**6)
+    1099511627776000
+    """
+    return -(-ms * hz // 1000)
+
+
 def bool_arg(value: Any, name: str) -> bool:
     """``value`` as a bool; TypeError unless it is a (numpy) bool.
 
@@ -52,3 +77,28 @@ def bool_arg(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
     return bool(value)
+
+
+def number_in(value: Any, name: str, low: float = 0) -> float:
+    """``value`` as a finite float ``>= low``; TypeError unless it is a (numpy) number.
+
+    Examples
+    --------
+    >>> number_in(2, "cost_ns")
+    2.0
+    >>> number_in(-1, "cost_ns")
+    Traceback (most recent call last):
+    ...
+    ValueError: cost_ns must be a finite number >= 0, got -1
+    >>> number_in("1", "cost_ns")
+    Traceback (most recent call last):
+    ...
+    TypeError: cost_ns must be a number, not str
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not (math.isfinite(value) and value >= low):
+        raise ValueError(f"{name} must be a finite number >= {low}, got {value}")
+    return float(value)

@@ -104,7 +104,7 @@ from __future__ import annotations
 import bisect
 import enum
 import threading
-from typing import Any, SupportsIndex
+from typing import Any, Literal, SupportsIndex, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -112,6 +112,7 @@ from numpy.ma import MaskedArray as _MaskedArray  # imported now: numpy loads it
 
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
+from pghot._validate import ms_to_jiffies
 from pghot.topology import Topology
 
 __all__ = ["MigrateStatus", "TieredMemory"]
@@ -151,13 +152,9 @@ class MigrateStatus(enum.IntEnum):
 # -- argument helpers ---------------------------------------------------------------
 
 
-
-
-
-
 def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int64]:
     """A private int64 copy of an int scalar or 1-D integer array, every value
-    in ``[low, high)``.
+    in ``[low, high]`` (inclusive, as :func:`pghot._validate.int_in`).
 
     Copied first, then validated: another thread may rewrite the caller's
     array at any time, and only the checked copy is used.  TypeError for
@@ -187,9 +184,9 @@ def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
-        if lo < low or hi >= high:
+        if lo < low or hi > high:
             bad = lo if lo < low else hi
-            raise ValueError(f"{name} must be in [{low}, {high}), got {bad}")
+            raise ValueError(f"{name} must be in [{low}, {high}], got {bad}")
     return arr.astype(np.int64, copy=False)
 
 
@@ -279,7 +276,7 @@ class TieredMemory:
             if tracker is not None and int(tracker.hz) != self._hz:
                 raise ValueError(f"hz: {self._hz} differs from the tracker's {tracker.hz}")
         self._ping_pong_ms = _int_arg(ping_pong_window_ms, "ping_pong_window_ms", 0, 2**40)
-        self._ping_pong_jiffies = -(-self._ping_pong_ms * self._hz // 1000)
+        self._ping_pong_jiffies = ms_to_jiffies(self._ping_pong_ms, self._hz)
         self._demotion = _bool_arg(demotion, "demotion")
         total = sum(n.nr_pages for n in topology.nodes)
         if logical_pages is None:
@@ -441,6 +438,53 @@ class TieredMemory:
             m = self._locate1(p)
             return -1 if m is None else int(m.owner[p - m.start])
 
+    def pfns_of(self, pages: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """PFN of each logical page, -1 for a page not placed: :meth:`pfn_of` for a batch.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(8, 24))
+        >>> _ = mem.allocate([7], node=1)
+        >>> mem.pfns_of([7, 6, 7]).tolist()
+        [8, -1, 8]
+        """
+        arr = _int_array(pages, "pages", 0, self._npages - 1)
+        with self._lock:
+            return self._pfn_of[arr]
+
+    def pages_of(self, pfns: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Logical page on each PFN, -1 for a free PFN or one in no node: :meth:`page_at` for a batch.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(8, 24))
+        >>> _ = mem.allocate([7], node=1)
+        >>> mem.pages_of([8, 9, 1000, 8]).tolist()
+        [7, -1, -1, 7]
+        """
+        arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
+        out = np.full(arr.size, -1, dtype=np.int64)
+        with self._lock:
+            for m, sel in self._by_node(arr):
+                out[sel] = m.owner[arr[sel] - m.start]
+        return out
+
+    def _by_node(self, arr: npt.NDArray[np.int64]) -> list[tuple[_NodeMem, npt.NDArray[np.intp]]]:
+        """``(node, indices into arr)`` for each node holding some of the PFNs ``arr``."""
+        if arr.size == 0 or not self._ranged:
+            return []
+        i = np.searchsorted(self._starts, arr, side="right") - 1
+        ic = np.maximum(i, 0)
+        inside = (i >= 0) & (arr < self._ends[ic])
+        out = []
+        for k, m in enumerate(self._ranged):
+            sel = np.flatnonzero(inside & (ic == k))
+            if sel.size:
+                out.append((m, sel))
+        return out
+
     def node_of_page(self, page: SupportsIndex) -> int:
         """Node holding logical page ``page``, or -1 when it is not placed.
 
@@ -517,7 +561,7 @@ class TieredMemory:
         >>> mem.allocate(6, node=1).tolist()
         [3]
         """
-        arr = _int_array(pages, "pages", 0, self._npages)
+        arr = _int_array(pages, "pages", 0, self._npages - 1)
         if np.unique(arr).size != arr.size:
             raise ValueError("pages: a page is repeated")
         order = self._first_touch if node is None else [self._node(node)]
@@ -576,7 +620,7 @@ class TieredMemory:
         >>> mem.allocate([5]).tolist()      # the freed PFN 0 is reused first
         [0]
         """
-        arr = np.unique(_int_array(pages, "pages", 0, self._npages))
+        arr = np.unique(_int_array(pages, "pages", 0, self._npages - 1))
         with self._lock:
             pfns = self._pfn_of[arr]
             if (pfns < 0).any():
@@ -639,7 +683,7 @@ class TieredMemory:
         >>> tracker.record_accesses(pfns, -1, pghot.Source.HW_HINTS, 10).tolist()
         [2, 2, 0, 0]
         """
-        arr = _int_array(pages, "pages", 0, self._npages)
+        arr = _int_array(pages, "pages", 0, self._npages - 1)
         with self._lock:
             pfns = self._pfn_of[arr]
             missing = pfns < 0
@@ -689,19 +733,11 @@ class TieredMemory:
         >>> mem.recheck([0, 2, 3, 99], 0).tolist()
         [2, 0, 1, 1]
         """
-        arr = _int_array(pfns, "pfns", 0, 2**63 - 1)
+        arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
         t = self._target(target_nid)
         out = np.full(arr.size, int(MigrateStatus.NON_LRU), dtype=np.int8)
-        if arr.size == 0 or not self._ranged:
-            return out
-        i = np.searchsorted(self._starts, arr, side="right") - 1
-        ic = np.maximum(i, 0)
-        inside = (i >= 0) & (arr < self._ends[ic])
         with self._lock:
-            for k, m in enumerate(self._ranged):
-                sel = np.flatnonzero(inside & (ic == k))
-                if sel.size == 0:
-                    continue
+            for m, sel in self._by_node(arr):
                 used = m.owner[arr[sel] - m.start] >= 0
                 code = MigrateStatus.RIGHT_NODE if m is t else MigrateStatus.OK
                 out[sel[used]] = int(code)
@@ -749,9 +785,22 @@ class TieredMemory:
             self._apply_movable(updates)
         return status == MigrateStatus.OK
 
+    @overload
     def migrate_batch(
-        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex
-    ) -> npt.NDArray[np.int8]:
+        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex,
+        *, return_pages: Literal[False] = ...,
+    ) -> npt.NDArray[np.int8]: ...
+
+    @overload
+    def migrate_batch(
+        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex,
+        *, return_pages: Literal[True],
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]: ...
+
+    def migrate_batch(
+        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex,
+        *, return_pages: bool = False,
+    ) -> npt.NDArray[np.int8] | tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
         """Migrate a batch of PFNs to ``target_nid``, in order, under one lock.
 
         Each PFN is re-checked as by :meth:`recheck` and then moved as by
@@ -761,6 +810,10 @@ class TieredMemory:
         -------
         numpy.ndarray
             int8 :class:`MigrateStatus` of each PFN.
+        pages : numpy.ndarray
+            With ``return_pages``: int64, the logical page each PFN's
+            migration moved, -1 where the status is not ``OK`` (read under
+            the lock of the move: the PFN is free once it moved).
 
         Examples
         --------
@@ -771,17 +824,28 @@ class TieredMemory:
         [0, 3, 1]
         >>> mem.stats()["promote_fail_no_space"]
         1
+        >>> mem = TieredMemory(pghot.Topology.two_tier(2, 8))
+        >>> _ = mem.allocate([5, 6], node=1)          # on PFNs 2 and 3
+        >>> status, pages = mem.migrate_batch([3, 9], 0, now=0, return_pages=True)
+        >>> status.tolist(), pages.tolist()
+        ([0, 1], [6, -1])
         """
-        arr = _int_array(pfns, "pfns", 0, 2**63 - 1)
+        arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
         t = self._target(target_nid)
         n = _int_arg(now, "now")
+        _bool_arg(return_pages, "return_pages")
         out = np.empty(arr.size, dtype=np.int8)
+        moved = np.full(arr.size, -1, dtype=np.int64)
         updates: dict[int, bool] = {}
         with self._lock:
             for i, p in enumerate(arr.tolist()):
+                m = self._locate1(p)
+                page = -1 if m is None else int(m.owner[p - m.start])
                 out[i] = int(self._migrate_locked(p, t, n, updates))
+                if out[i] == MigrateStatus.OK:
+                    moved[i] = page
             self._apply_movable(updates)
-        return out
+        return (out, moved) if return_pages else out
 
     def _apply_movable(self, updates: dict[int, bool]) -> None:
         """Push the final movable state of the PFNs a migration touched."""
@@ -877,7 +941,8 @@ class TieredMemory:
         (3, 1)
         """
         n = _int_arg(nr_pages, "nr_pages")
-        key = "pgpromote_candidate_nrl" if _bool_arg(no_rate_limit, "no_rate_limit") else "pgpromote_candidate"
+        nrl = _bool_arg(no_rate_limit, "no_rate_limit")
+        key = "pgpromote_candidate_nrl" if nrl else "pgpromote_candidate"
         with self._lock:
             self._stats[key] += n
 

@@ -117,15 +117,28 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, SupportsIndex
+from typing import Any, NamedTuple, SupportsIndex
 
 import numpy as np
 
-from pghot.machine.memory import MigrateStatus, TieredMemory, _bool_arg, _int_arg
+from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
+from pghot._validate import bool_arg as _bool_arg
+from pghot._validate import int_in as _int_arg
+from pghot.machine.memory import MigrateStatus, TieredMemory
 
-__all__ = ["Promoter"]
+__all__ = ["ARG_RANGES", "Migrated", "Promoter"]
 
 _MB = 1 << 20
+
+#: argument -> its range ``[low, high]`` (inclusive, ``high`` None: no bound): what
+#: :class:`Promoter` accepts, and what the simulator's ``PromoterConfig`` declares
+ARG_RANGES: dict[str, tuple[int, int | None]] = {
+    "interval_ms": (1, 2**31),
+    "batch": (0, 2**31),
+    "rate_limit_mbps": (0, 2**40),
+    "adjust_period_ms": (1, MS_MAX),
+    "bypass_free_pages": (0, INT64_MAX),
+}
 
 _STAT_KEYS = (
     "kpromoted_rounds",
@@ -141,6 +154,41 @@ _STAT_KEYS = (
     "kpromoted_threshold_raised",
     "kpromoted_threshold_lowered",
 )
+
+
+class Migrated(NamedTuple):
+    """What a promoter round migrated: three parallel arrays, one entry per page moved.
+
+    >>> m = Migrated.empty(); m.pfns.dtype.name, m.pages.dtype.name, m.nids.dtype.name, len(m.pfns)
+    ('int64', 'int64', 'int32', 0)
+    """
+
+    #: the PFNs the pages left (those of the tracker's records), int64
+    pfns: np.ndarray
+    #: the logical pages moved, int64
+    pages: np.ndarray
+    #: the target node of each, int32
+    nids: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Migrated:
+        """Nothing migrated."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32))
+
+    @classmethod
+    def concat(cls, parts: list[Migrated]) -> Migrated:
+        """The entries of ``parts`` one after the other.
+
+        >>> a = Migrated(np.array([7]), np.array([1]), np.array([0], np.int32))
+        >>> Migrated.concat([a, a]).pages.tolist()
+        [1, 1]
+        """
+        parts = [p for p in parts if p.pfns.shape[0]]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
 
 
 class _NodeState:
@@ -237,14 +285,14 @@ class Promoter:
             raise ValueError("memory: it was not built with this tracker")
         self._tracker = tracker
         self._memory = memory
-        self._interval_ms = _int_arg(interval_ms, "interval_ms", 1, 2**31)
-        self._batch = _int_arg(batch, "batch", 0, 2**31)
+        self._interval_ms = _int_arg(interval_ms, "interval_ms", *ARG_RANGES["interval_ms"])
+        self._batch = _int_arg(batch, "batch", *ARG_RANGES["batch"])
         if rate_limit_mbps is None:
             self._rate_mbps: int | None = None
         else:
-            self._rate_mbps = _int_arg(rate_limit_mbps, "rate_limit_mbps", 0, 2**40)
+            self._rate_mbps = _int_arg(rate_limit_mbps, "rate_limit_mbps", *ARG_RANGES["rate_limit_mbps"])
         self._adjust = _bool_arg(threshold_adjust, "threshold_adjust")
-        self._period_ms = _int_arg(adjust_period_ms, "adjust_period_ms", 1, 2**40)
+        self._period_ms = _int_arg(adjust_period_ms, "adjust_period_ms", *ARG_RANGES["adjust_period_ms"])
         self._bypass = _bool_arg(free_bypass, "free_bypass")
         self._stale = _bool_arg(stale_check, "stale_check")
         if self._adjust and self._rate_mbps is None:
@@ -258,7 +306,7 @@ class Promoter:
         self._fmax = (1 << int(tracker.freq_bits)) - 1
         self._tmask = (1 << int(tracker.time_bits)) - 1
         self._window = int(tracker.window_jiffies)
-        self._period_j = -(-self._period_ms * self._hz // 1000)
+        self._period_j = ms_to_jiffies(self._period_ms, self._hz)
         # Rate credit in units of 1 / (1000 * hz) byte (exact integers).
         self._page_cost = self._page * 1000 * self._hz
         if self._rate_mbps is None:
@@ -272,7 +320,7 @@ class Promoter:
         self._bypass_pages = (
             None
             if bypass_free_pages is None
-            else _int_arg(bypass_free_pages, "bypass_free_pages", 0)
+            else _int_arg(bypass_free_pages, "bypass_free_pages", *ARG_RANGES["bypass_free_pages"])
         )
         self._nodes: dict[int, _NodeState] = {}
         for nid in topo.toptier_nids():
@@ -461,15 +509,40 @@ class Promoter:
         >>> p.step(20), mem.node_of_page(1), mem.node_of_page(2)
         (1, 0, 1)
         """
+        return int(self.run_round(now, nid).pfns.shape[0])
+
+    def run_round(self, now: SupportsIndex, nid: SupportsIndex | None = None) -> Migrated:
+        """Run one round at time ``now``, as :meth:`step`; return what it migrated.
+
+        Returns
+        -------
+        Migrated
+            The pages promoted, their former PFNs and their target nodes,
+            node by node in id order, hottest first within a node.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> topo = pghot.Topology.two_tier(64, 256)
+        >>> tracker = pghot.Tracker(topo)
+        >>> mem = TieredMemory(topo, tracker)
+        >>> pfns = mem.allocate([1, 2], node=1)
+        >>> _ = tracker.record_accesses(pfns, -1, 0, [5, 6])
+        >>> _ = tracker.record_accesses(pfns, -1, 0, [7, 8])
+        >>> m = Promoter(tracker, mem).run_round(20)
+        >>> sorted(m.pages.tolist()), sorted(m.pfns.tolist()) == sorted(pfns.tolist()), m.nids.tolist()
+        ([1, 2], True, [0, 0])
+        """
         n = _int_arg(now, "now", 0)
         states = list(self._nodes.values()) if nid is None else [self._state(nid)]
-        total = 0
+        parts = []
         for st in states:
             with st.lock:
-                total += self._round(st, n)
-        return total
+                parts.append(self._round(st, n))
+        return Migrated.concat(parts)
 
-    def _round(self, st: _NodeState, now: int) -> int:
+    def _round(self, st: _NodeState, now: int) -> Migrated:
         """One round for ``st``'s node; the caller holds ``st.lock``."""
         tr, mem, c = self._tracker, self._memory, st.counters
         if st.last_now is not None and now < st.last_now:
@@ -496,7 +569,7 @@ class Promoter:
         recs = tr.extract_batch(st.nid, self._batch, st.threshold, return_records=True)
         c["kpromoted_extracted"] += len(recs)
         if len(recs) == 0:
-            return 0
+            return Migrated.empty()
         pfns = recs["pfn"].astype(np.int64)
         if self._stale:
             age = (now - recs["last_update"].astype(np.int64)) & self._tmask
@@ -521,13 +594,14 @@ class Promoter:
                     c["kpromoted_rate_limited"] += limited
                     c["kpromoted_dropped"] += limited
                     cand = cand[:take]
-        res = mem.migrate_batch(cand, st.nid, now)
-        migrated = int((res == MigrateStatus.OK).sum())
-        c["kpromoted_migrated"] += migrated
+        res, pages = mem.migrate_batch(cand, st.nid, now, return_pages=True)
+        ok = res == MigrateStatus.OK
+        c["kpromoted_migrated"] += int(ok.sum())
         c["kpromoted_no_space"] += int((res == MigrateStatus.NO_SPACE).sum())
         c["kpromoted_non_lru"] += int((res == MigrateStatus.NON_LRU).sum())
         c["kpromoted_right_node"] += int((res == MigrateStatus.RIGHT_NODE).sum())
-        return migrated
+        moved = pages[ok]
+        return Migrated(cand[ok], moved, np.full(moved.shape[0], st.nid, dtype=np.int32))
 
     def _adjust_threshold(self, st: _NodeState, elapsed: int) -> None:
         """Compare the period's candidates with the rate limit; move one step."""

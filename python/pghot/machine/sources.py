@@ -32,22 +32,22 @@ way a slightly unsorted real trace is best absorbed.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from pghot._types import NUMA_NO_NODE, Source
+from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
 from pghot._validate import bool_arg as _bool
 from pghot._validate import int_in as _int_in
-
-from pghot._types import NUMA_NO_NODE, Source
 
 __all__ = [
     "HintFault",
     "HwHints",
     "PgtableScan",
     "Reports",
+    "chunk_pages",
     "combine",
     "trace_reports",
 ]
@@ -124,12 +124,11 @@ def _int_array(value: Any, name: str) -> np.ndarray:
 
 
 #: bounds of the constructors' arguments: hz as :class:`pghot.Tracker`; a
-#: period in ms as its ``freq_window_ms`` (2**40 ms is 35 years); a time in
-#: jiffies leaves room below 2**63 for the periods added to it
+#: period in ms as its ``freq_window_ms`` (``MS_MAX``, 2**40 ms, is 35 years); a
+#: time in jiffies leaves room below 2**63 for the periods added to it
 _HZ_MAX = 1_000_000
-_MS_MAX = 2**40
 _JIFFIES_MAX = 2**62
-_INT64_MAX = 2**63 - 1
+_INT64_MAX = INT64_MAX
 
 
 
@@ -141,11 +140,6 @@ def _search(times: np.ndarray, when: int) -> int:
     if when > _INT64_MAX:  # a scan beyond every int64 time
         return int(times.shape[0])
     return int(np.searchsorted(times, when, side="left"))
-
-
-def _ms_to_jiffies(ms: int, hz: int) -> int:
-    """``msecs_to_jiffies``: rounded up, at least 1 for a positive duration."""
-    return max(1, -(-ms * hz // 1000))
 
 
 class _SourceBase:
@@ -163,7 +157,9 @@ class _SourceBase:
         self.reordered = 0
         self._last_time: int | None = None
 
-    def _inputs(self, pfns: Any, nids: Any, times_jiffies: Any) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
+    def _inputs(
+        self, pfns: Any, nids: Any, times_jiffies: Any
+    ) -> tuple[np.ndarray, np.ndarray | int, np.ndarray]:
         """Validate one batch; returns uint64 PFNs, nids (array or -1) and clamped int64 times."""
         p = _int_array(pfns, "pfns")
         n = p.shape[0]
@@ -255,11 +251,17 @@ class HwHints(_SourceBase):
     """
 
     src = Source.HW_HINTS
+    #: parameter -> its range ``[low, high]`` (inclusive; None: no bound)
+    ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {
+        "sample_every": (1, INT64_MAX), "seed": (0, None),
+    }
 
-    def __init__(self, sample_every: int = 10000, seed: int = 0, *, random: bool = False, hz: int = 1000) -> None:
+    def __init__(
+        self, sample_every: int = 10000, seed: int = 0, *, random: bool = False, hz: int = 1000
+    ) -> None:
         super().__init__(hz)
-        self.sample_every = _int_in(sample_every, "sample_every", 1, _INT64_MAX)
-        self.seed = _int_in(seed, "seed", 0, None)
+        self.sample_every = _int_in(sample_every, "sample_every", *self.ARG_RANGES["sample_every"])
+        self.seed = _int_in(seed, "seed", *self.ARG_RANGES["seed"])
         self.random = _bool(random, "random")
         self._rng = np.random.default_rng(self.seed)
         #: index, counted from the next access fed, of the next sampled access
@@ -342,11 +344,13 @@ class PgtableScan(_SourceBase):
     """
 
     src = Source.PGTABLE_SCAN
+    #: parameter -> its range ``[low, high]`` (inclusive)
+    ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {"interval_ms": (1, MS_MAX)}
 
     def __init__(self, interval_ms: int = 2000, *, hz: int = 1000, origin_jiffies: int | None = None) -> None:
         super().__init__(hz)
-        self.interval_ms = _int_in(interval_ms, "interval_ms", 1, _MS_MAX)
-        self.interval_jiffies = _ms_to_jiffies(self.interval_ms, self.hz)
+        self.interval_ms = _int_in(interval_ms, "interval_ms", *self.ARG_RANGES["interval_ms"])
+        self.interval_jiffies = ms_to_jiffies(self.interval_ms, self.hz)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
             origin = _int_in(origin_jiffies, "origin_jiffies", 0, _JIFFIES_MAX)
@@ -494,6 +498,10 @@ class HintFault(_SourceBase):
     """
 
     src = Source.HINT_FAULT
+    #: parameter -> its range ``[low, high]`` (inclusive)
+    ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {
+        "scan_period_ms": (1, MS_MAX), "scan_window_pages": (1, INT64_MAX), "scan_delay_ms": (0, MS_MAX),
+    }
 
     def __init__(
         self,
@@ -505,11 +513,12 @@ class HintFault(_SourceBase):
         origin_jiffies: int | None = None,
     ) -> None:
         super().__init__(hz)
-        self.scan_period_ms = _int_in(scan_period_ms, "scan_period_ms", 1, _MS_MAX)
-        self.scan_window_pages = _int_in(scan_window_pages, "scan_window_pages", 1, _INT64_MAX)
-        self.scan_delay_ms = _int_in(scan_delay_ms, "scan_delay_ms", 0, _MS_MAX)
-        self.period_jiffies = _ms_to_jiffies(self.scan_period_ms, self.hz)
-        self.delay_jiffies = -(-self.scan_delay_ms * self.hz // 1000)
+        r = self.ARG_RANGES
+        self.scan_period_ms = _int_in(scan_period_ms, "scan_period_ms", *r["scan_period_ms"])
+        self.scan_window_pages = _int_in(scan_window_pages, "scan_window_pages", *r["scan_window_pages"])
+        self.scan_delay_ms = _int_in(scan_delay_ms, "scan_delay_ms", *r["scan_delay_ms"])
+        self.period_jiffies = ms_to_jiffies(self.scan_period_ms, self.hz)
+        self.delay_jiffies = ms_to_jiffies(self.scan_delay_ms, self.hz)
         self._next_scan: int | None = None
         if origin_jiffies is not None:
             origin = _int_in(origin_jiffies, "origin_jiffies", 0, _JIFFIES_MAX)
@@ -719,6 +728,43 @@ def combine(*sources: Any) -> _Combined:
     return _Combined(tuple(sources))
 
 
+def chunk_pages(chunk: Any, page_size: int = 4096) -> tuple[np.ndarray, str]:
+    """The page of each record of a trace chunk, and which address it comes from.
+
+    The one rule of every path from a trace to pages (:func:`trace_reports`
+    and :func:`pghot.sim.replay`): the PFN when the chunk has ``pfn`` (a
+    physical trace, or perf with both ``addr`` and ``phys_addr``), since a
+    PFN is what the kernel's pghot tracks and it tells apart the pages of
+    processes that share virtual addresses; otherwise the virtual page
+    ``vaddr // page_size``.  The same rule as
+    :meth:`pghot.traces.TraceChunk.pages`.
+
+    Parameters
+    ----------
+    chunk : pghot.traces.TraceChunk
+    page_size : int, optional
+        Bytes per page (a power of two), for a chunk without ``pfn``.
+
+    Returns
+    -------
+    pages : numpy.ndarray
+        uint64 page numbers, one per record.
+    space : {"physical", "virtual"}
+
+    Examples
+    --------
+    >>> from pghot.traces import TraceChunk
+    >>> both = TraceChunk(time_ns=[0, 1], pfn=[7, 7], vaddr=[0x1000, 0x2000])
+    >>> pages, space = chunk_pages(both); pages.tolist(), space
+    ([7, 7], 'physical')
+    >>> pages, space = chunk_pages(TraceChunk(time_ns=[0], vaddr=[0x2fff])); pages.tolist(), space
+    ([2], 'virtual')
+    """
+    if chunk.pfn is not None:
+        return chunk.pfn, "physical"
+    return chunk.vaddr // np.uint64(_int_in(page_size, "page_size", 1, None)), "virtual"
+
+
 def trace_reports(
     chunks: Iterable[Any],
     source: Any,
@@ -745,7 +791,8 @@ def trace_reports(
         Bytes per page, for chunks without ``pfn``.
     mapper : pghot.traces.PageMapper, optional
         Maps virtual addresses to PFNs for chunks without ``pfn``; without
-        it such chunks report ``vaddr // page_size`` as the PFN.
+        it such chunks report ``vaddr // page_size`` as the PFN.  Which
+        address a record's page comes from is :func:`chunk_pages`'s rule.
     origin_ns : int, optional
         Trace time that becomes jiffy 0; default the first record's time.
     nid : int, optional
@@ -765,12 +812,9 @@ def trace_reports(
             continue
         if origin is None:
             origin = int(chunk.time_ns[0])
-        if chunk.pfn is not None:
-            pfns = chunk.pfn
-        elif mapper is not None:
+        pfns, space = chunk_pages(chunk, page_size)
+        if space == "virtual" and mapper is not None:
             pfns = mapper.map(chunk.vaddr)
-        else:
-            pfns = chunk.pages(page_size)
         nids = chunk.nid if chunk.nid is not None else nid
         times = chunk.times_jiffies(hz, origin)
         if times.shape[0] and int(times.min()) < 0:

@@ -94,6 +94,7 @@ from typing import Any, NamedTuple, SupportsIndex
 import numpy as np
 
 from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot._validate import ms_to_jiffies
 from pghot.model.reference import (
     _SOURCE_COUNTERS,
     _ReferenceBase,
@@ -242,7 +243,7 @@ class PfnArrayReference(_ReferenceBase):
         section = _int_in(scan_section_pages, "scan_section_pages", 1, _SECTION_MAX)
         if section & (section - 1):
             raise ValueError(f"scan_section_pages must be a power of two, got {section}")
-        window_jiffies = -(-freq_window_ms * hz // 1000)  # msecs_to_jiffies rounds up
+        window_jiffies = ms_to_jiffies(freq_window_ms, hz)
         unit = 1 << m.time_shift
         window = -(-window_jiffies // unit)
         if window >= 1 << m.time_bits:

@@ -31,6 +31,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 
 from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot._validate import ms_to_jiffies
 from pghot.topology import Topology
 
 __all__ = ["QUEUE_KINDS", "ReferenceTracker"]
@@ -342,7 +343,7 @@ class ReferenceTracker(_ReferenceBase):
         freq_window_ms = _int_in(freq_window_ms, "freq_window_ms", 0, _WINDOW_MS_MAX)
         freq_max = (1 << freq_bits) - 1
         threshold = _int_in(threshold, "threshold", 1, freq_max)
-        window = -(-freq_window_ms * hz // 1000)  # msecs_to_jiffies, rounded up
+        window = ms_to_jiffies(freq_window_ms, hz)
         if window >= 1 << time_bits:
             raise ValueError(
                 f"freq_window_ms: {freq_window_ms} ms is {window} jiffies at hz={hz}, "

@@ -1,0 +1,768 @@
+"""What to simulate: typed configuration records, read from TOML/JSON or ``KEY=VALUE``.
+
+A :class:`SimConfig` names the machine (tier sizes, page size, clock), the
+access costs, the temperature sources and the tracker's and promoter's
+knobs.  Every part is a frozen dataclass:
+
+=========================  ===================================================
+:class:`SimConfig`         the top level (the keys of a config file)
+:class:`TrackerConfig`     the ``[tracker]`` table: :class:`pghot.Tracker`'s
+                           keyword arguments
+:class:`PromoterConfig`    the ``[promoter]`` table: the keyword arguments of
+                           :class:`pghot.machine.promoter.Promoter`
+:class:`HwHintsConfig`,    one ``[[sources]]`` table each, told apart by its
+:class:`PgtableScanConfig`,  ``name`` (a tagged union, :data:`SourceConfig`)
+:class:`HintFaultConfig`
+:class:`MemoryConfig`      what :class:`pghot.machine.memory.TieredMemory`
+                           takes, derived from the top level
+=========================  ===================================================
+
+One check serves them all (:func:`_check_fields`): each field's type comes
+from its annotation (``int``, ``float``, ``bool``, ``str``, optionally
+``None``), its range ``[low, high]`` (inclusive, as
+:func:`pghot._validate.int_in`) and any extra check from its metadata, and
+a key that is no field is refused.  The promoter's and the sources' ranges
+are their own tables (``ARG_RANGES``), declared once beside the checks of
+their constructors.  The tracker's knobs are checked for
+their type only: their ranges depend on the store and the compiled core
+checks them when :meth:`SimConfig.validate` builds the tracker once on a
+small machine (so does every cross-knob rule, e.g. ``threshold_adjust``
+needing a rate limit), so that a bad knob fails before a long trace is read.
+
+The knob tables keep what was *given*: a knob left out is :data:`UNSET` and
+the component's own default applies.  They read as mappings of the given
+knobs (``dict(config.tracker)``, ``config.tracker == {"threshold": 3}``), which
+is what is passed on as keyword arguments and what :meth:`SimConfig.to_dict`
+writes.
+
+Examples
+--------
+>>> c = SimConfig(top_pages=64, tracker={"threshold": 3})
+>>> c.tracker, c.tracker.threshold, c.tracker.capacity
+(TrackerConfig(threshold=3), 3, UNSET)
+>>> c.sources
+[HintFaultConfig(name='hint-fault')]
+>>> PromoterConfig(rate_limit_mbps="none")
+PromoterConfig(rate_limit_mbps=None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
+
+from pghot._validate import bool_arg, int_in, number_in
+from pghot.machine.memory import TieredMemory
+from pghot.machine.promoter import ARG_RANGES as PROMOTER_RANGES
+from pghot.machine.promoter import Promoter
+from pghot.machine.sources import HintFault, HwHints, PgtableScan, combine
+from pghot.topology import Topology
+from pghot.tracker import Tracker
+
+__all__ = [
+    "PROMOTER_KEYS",
+    "SOURCES",
+    "SOURCE_CONFIGS",
+    "TRACKER_KEYS",
+    "UNSET",
+    "HintFaultConfig",
+    "HwHintsConfig",
+    "MemoryConfig",
+    "PgtableScanConfig",
+    "PromoterConfig",
+    "SimConfig",
+    "SourceConfig",
+    "TrackerConfig",
+    "load_config",
+    "parse_assignment",
+    "parse_source",
+]
+
+_CONFIG_MAX_BYTES = 1 << 20       # a configuration file is read whole, up to this
+
+
+# -- the generic field check ---------------------------------------------------------
+
+
+class _Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: a knob not given: the component's own default applies
+UNSET = _Unset.UNSET
+
+_T = TypeVar("_T")
+#: a knob that may be left :data:`UNSET`
+Knob = Union[_T, _Unset]  # noqa: UP007 -- a generic alias needs Union
+
+
+def _knob(
+    default: Any = UNSET, *, low: int | None = None, high: int | None = None,
+    ranges: Mapping[str, tuple[int, int | None]] | None = None, name: str = "",
+    check: Callable[[Any, str], None] | None = None, normalize: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A field whose range is ``[low, high]`` (inclusive; ``high`` None: no bound).
+
+    ``ranges[name]`` gives the range instead: the component's own table
+    (e.g. :data:`pghot.machine.promoter.ARG_RANGES`), so that it is stated once.
+    """
+    meta: dict[str, Any] = {"range": (low, high) if ranges is None else ranges[name]}
+    if check is not None:
+        meta["check"] = check
+    if normalize is not None:
+        meta["normalize"] = normalize
+    return dataclasses.field(default=default, metadata=meta)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls`` (cached)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _check_value(value: Any, name: str, hint: Any, meta: Mapping[str, Any]) -> Any:
+    """``value`` checked against a field's annotation ``hint`` and metadata ``meta``."""
+    norm = meta.get("normalize")
+    if norm is not None:
+        value = norm(value)
+    union = typing.get_origin(hint) in (Union, types.UnionType)
+    args = typing.get_args(hint) if union else (hint,)
+    if value is UNSET and _Unset in args:
+        return value
+    if value is None and type(None) in args:
+        return None
+    (kind,) = (a for a in args if a not in (_Unset, type(None)))
+    low, high = meta.get("range", (None, None))
+    if kind is bool:
+        value = bool_arg(value, name)
+    elif kind is int:
+        value = int_in(value, name, -(2**63) if low is None else low, high)
+    elif kind is float:
+        value = number_in(value, name, 0 if low is None else low)
+    elif kind is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    else:  # pragma: no cover - a field type this check does not know
+        raise AssertionError(f"{name}: no check for {kind!r}")
+    check = meta.get("check")
+    if check is not None:
+        check(value, name)
+    return value
+
+
+def _check_fields(record: Any, skip: tuple[str, ...] = ()) -> None:
+    """Check (and normalise in place) every field of the frozen dataclass ``record``."""
+    hints = _hints(type(record))
+    for f in dataclasses.fields(record):
+        if f.name in skip:
+            continue
+        old = getattr(record, f.name)
+        new = _check_value(old, f.name, hints[f.name], f.metadata)
+        if new is not old:
+            object.__setattr__(record, f.name, new)
+
+
+def _power_of_two(value: int, name: str) -> None:
+    if value & (value - 1):
+        raise ValueError(f"{name} must be a power of two, got {value}")
+
+
+def _no_limit(value: Any) -> Any:
+    """``rate_limit_mbps``: ``"none"``, ``"off"`` and ``false`` mean None (TOML has no null)."""
+    if value is False or (isinstance(value, str) and value.lower() in ("none", "off")):
+        return None
+    return value
+
+
+class _Knobs(Mapping[str, Any]):
+    """A table of knobs: a frozen record that reads as the mapping of the knobs given."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+    @classmethod
+    def known_keys(cls) -> tuple[str, ...]:
+        """The keys of the table, in declaration order.
+
+        >>> PgtableScanConfig.known_keys()
+        ('interval_ms',)
+        """
+        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_mapping(cls: type[_K], data: Mapping[str, Any]) -> _K:
+        """A record from a parsed table; ValueError for an unknown key.
+
+        >>> PromoterConfig.from_mapping({"batch": 8})
+        PromoterConfig(batch=8)
+        >>> PromoterConfig.from_mapping({"nap_ms": 3})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown key 'nap_ms' (known: interval_ms, batch, ...)
+        """
+        known = cls.known_keys()
+        for key in data:
+            if key not in known:
+                raise ValueError(f"unknown key {key!r} (known: {', '.join(known)})")
+        return cls(**data)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The knobs given, as keyword arguments of the component.
+
+        >>> HwHintsConfig(seed=1).kwargs()
+        {'seed': 1}
+        """
+        return {k: getattr(self, k) for k in self.known_keys() if getattr(self, k) is not UNSET}
+
+    def __getitem__(self, key: str) -> Any:
+        value = getattr(self, key, UNSET) if key in self.known_keys() else UNSET
+        if value is UNSET:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.kwargs())
+
+    def __len__(self) -> int:
+        return len(self.kwargs())
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self.items())
+        return f"{type(self).__name__}({items})"
+
+
+_K = TypeVar("_K", bound=_Knobs)
+
+
+# -- the records ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class TrackerConfig(_Knobs):
+    """The ``[tracker]`` table: keyword arguments of :class:`pghot.Tracker`.
+
+    Types only: the ranges depend on the store and are the tracker's to check.
+
+    >>> TrackerConfig(store="hash", threshold=3).kwargs()
+    {'store': 'hash', 'threshold': 3}
+    >>> TrackerConfig(threshold="three")
+    Traceback (most recent call last):
+    ...
+    TypeError: threshold must be an int, not str
+    """
+
+    store: Knob[str] = _knob()
+    queue: Knob[str] = _knob()
+    mode: Knob[str] = _knob()
+    freq_window_ms: Knob[int | None] = _knob()
+    threshold: Knob[int] = _knob()
+    freq_bits: Knob[int | None] = _knob()
+    nid_bits: Knob[int | None] = _knob()
+    time_bits: Knob[int | None] = _knob()
+    capacity: Knob[int | None] = _knob()
+    queue_capacity: Knob[int | None] = _knob()
+    evict_stale: Knob[bool] = _knob()
+    scan_section_pages: Knob[int] = _knob()
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class PromoterConfig(_Knobs):
+    """The ``[promoter]`` table: keyword arguments of :class:`pghot.machine.promoter.Promoter`.
+
+    ``rate_limit_mbps`` may be ``"none"``, ``"off"`` or ``false`` for no
+    limit (TOML has no null).
+
+    >>> PromoterConfig(batch=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch must be in [0, 2147483648], got -1
+    """
+
+    interval_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="interval_ms")
+    batch: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="batch")
+    rate_limit_mbps: Knob[int | None] = _knob(ranges=PROMOTER_RANGES, name="rate_limit_mbps",
+                                              normalize=_no_limit)
+    threshold_adjust: Knob[bool] = _knob()
+    adjust_period_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="adjust_period_ms")
+    free_bypass: Knob[bool] = _knob()
+    bypass_free_pages: Knob[int | None] = _knob(ranges=PROMOTER_RANGES, name="bypass_free_pages")
+    stale_check: Knob[bool] = _knob()
+
+
+class _SourceKnobs(_Knobs):
+    """A ``[[sources]]`` table: its ``name`` and the source's parameters (``hz`` is the config's)."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_mapping(cls: type[_S], data: Mapping[str, Any]) -> _S:
+        return super().from_mapping({k: v for k, v in data.items() if k != "name"})
+
+    def __getitem__(self, key: str) -> Any:
+        return self.name if key == "name" else super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield "name"
+        yield from self.kwargs()
+
+    def __len__(self) -> int:
+        return 1 + len(self.kwargs())
+
+
+_S = TypeVar("_S", bound=_SourceKnobs)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class HwHintsConfig(_SourceKnobs):
+    """``name = "hw-hints"``: :class:`pghot.machine.sources.HwHints`.
+
+    >>> dict(HwHintsConfig(sample_every=100))
+    {'name': 'hw-hints', 'sample_every': 100}
+    """
+
+    name: ClassVar[str] = "hw-hints"
+    sample_every: Knob[int] = _knob(ranges=HwHints.ARG_RANGES, name="sample_every")
+    seed: Knob[int] = _knob(ranges=HwHints.ARG_RANGES, name="seed")
+    random: Knob[bool] = _knob()
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class PgtableScanConfig(_SourceKnobs):
+    """``name = "pgtable-scan"``: :class:`pghot.machine.sources.PgtableScan`.
+
+    >>> PgtableScanConfig(interval_ms=500)
+    PgtableScanConfig(name='pgtable-scan', interval_ms=500)
+    """
+
+    name: ClassVar[str] = "pgtable-scan"
+    interval_ms: Knob[int] = _knob(ranges=PgtableScan.ARG_RANGES, name="interval_ms")
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class HintFaultConfig(_SourceKnobs):
+    """``name = "hint-fault"``: :class:`pghot.machine.sources.HintFault`.
+
+    >>> HintFaultConfig(scan_delay_ms=0).kwargs()
+    {'scan_delay_ms': 0}
+    """
+
+    name: ClassVar[str] = "hint-fault"
+    scan_period_ms: Knob[int] = _knob(ranges=HintFault.ARG_RANGES, name="scan_period_ms")
+    scan_window_pages: Knob[int] = _knob(ranges=HintFault.ARG_RANGES, name="scan_window_pages")
+    scan_delay_ms: Knob[int] = _knob(ranges=HintFault.ARG_RANGES, name="scan_delay_ms")
+
+
+#: a ``[[sources]]`` table, told apart by its ``name``
+SourceConfig = Union[HwHintsConfig, PgtableScanConfig, HintFaultConfig]  # noqa: UP007
+#: source name -> its record
+SOURCE_CONFIGS: dict[str, type[_SourceKnobs]] = {
+    c.name: c for c in (HwHintsConfig, PgtableScanConfig, HintFaultConfig)
+}
+#: source name -> its parameters (besides ``hz``, which is the config's)
+SOURCES: dict[str, tuple[str, ...]] = {n: c.known_keys() for n, c in SOURCE_CONFIGS.items()}
+#: keys of the ``[tracker]`` table (keyword arguments of :class:`pghot.Tracker`)
+TRACKER_KEYS = TrackerConfig.known_keys()
+#: keys of the ``[promoter]`` table (keyword arguments of :class:`pghot.machine.promoter.Promoter`)
+PROMOTER_KEYS = PromoterConfig.known_keys()
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryConfig:
+    """Keyword arguments of :class:`pghot.machine.memory.TieredMemory` (from :attr:`SimConfig.memory`).
+
+    >>> SimConfig(page_size=8192).memory
+    MemoryConfig(page_size=8192, hz=1000, ping_pong_window_ms=5000, demotion=True)
+    """
+
+    page_size: int = _knob(4096, low=1, check=_power_of_two)
+    hz: int = _knob(1000, low=1)
+    ping_pong_window_ms: int = _knob(5000, low=0)
+    demotion: bool = _knob(True)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The fields as keyword arguments."""
+        return dataclasses.asdict(self)
+
+
+def _source_config(value: Any, i: int) -> SourceConfig:
+    """The record of ``sources[i]`` (a record already, or a table)."""
+    if isinstance(value, _SourceKnobs):
+        return value  # type: ignore[return-value]
+    if not isinstance(value, Mapping):
+        raise TypeError(f"config: sources[{i}] must be a table, not {type(value).__name__}")
+    sname: Any = value.get("name")
+    if not isinstance(sname, str) or sname not in SOURCE_CONFIGS:
+        raise ValueError(f"config: sources[{i}].name must be one of {list(SOURCES)}, got {sname!r}")
+    try:
+        return SOURCE_CONFIGS[sname].from_mapping(value)  # type: ignore[return-value]
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"config: sources[{i}] ({sname}): {e}") from None
+
+
+def _table(value: Any, cls: type[_K], key: str) -> _K:
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"config: {key} must be a table, not {type(value).__name__}")
+    try:
+        return cls.from_mapping(value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"config: {key}: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """What to simulate: the machine, the access costs, the sources and the knobs.
+
+    A frozen record; the constructor takes the tables as records or as
+    plain mappings (``tracker={"threshold": 3}``) and checks every field.
+
+    Attributes
+    ----------
+    top_pages : int, optional
+        Top-tier capacity in pages; default a quarter of the footprint.
+    lower_pages : int, optional
+        Lower-tier capacity in pages; default twice the footprint.
+    page_size : int
+        Bytes per page (power of two), default 4096.
+    hz : int
+        Jiffies per second of the simulated clock, default 1000.
+    top_ns, lower_ns : float
+        Cost of an access served by the top / lower tier, default 100 / 250.
+    migration_ns : float
+        Cost of migrating one page (promotion or demotion), default 0.
+    sources : list of SourceConfig
+        Each from a table ``{"name": NAME, PARAM: VALUE, ...}`` with a name of
+        :data:`SOURCES`; default ``[{"name": "hint-fault"}]``.
+    tracker : TrackerConfig
+        Keyword arguments of :class:`pghot.Tracker` (:data:`TRACKER_KEYS`).
+    promoter : PromoterConfig
+        Keyword arguments of :class:`pghot.machine.promoter.Promoter`
+        (:data:`PROMOTER_KEYS`); ``rate_limit_mbps`` may be ``"none"`` or
+        ``false`` for no limit (TOML has no null).
+    interval_ms : int
+        Width of the metrics bins (time series), default 1000.
+    oracle_interval_ms : int
+        Width of the oracle's intervals (precision and recall), default 1000.
+    second_access_window_ms : int, optional
+        Window of the ``second-access`` baseline; default the tracker's
+        ``freq_window_ms`` (5000 unless configured).
+    ping_pong_window_ms : int
+        A demotion this soon after the page's promotion is a ping-pong,
+        default 5000.
+    demotion : bool
+        Demote a CLOCK victim when a promotion finds the top tier full
+        (default True; False makes such promotions fail).
+    max_span_s : int
+        Longest trace, first record to last, that :func:`replay` accepts, in
+        seconds; default 604800 (7 days).  The simulated clock steps through
+        the whole span (source scans, promoter rounds), so a trace with a
+        wrong time stamp or unit, spanning years, is refused up front
+        instead of running for days.
+
+    Examples
+    --------
+    >>> c = SimConfig(top_pages=1024, tracker={"threshold": 3})
+    >>> c.validate().tracker == {"threshold": 3}, c.lower_ns
+    (True, 250.0)
+    >>> SimConfig.from_dict({"top_pages": "many"})
+    Traceback (most recent call last):
+    ...
+    TypeError: config: top_pages must be an int, not str
+    """
+
+    top_pages: int | None = _knob(None, low=1)
+    lower_pages: int | None = _knob(None, low=1)
+    page_size: int = _knob(4096, low=1, check=_power_of_two)
+    hz: int = _knob(1000, low=1)
+    top_ns: float = _knob(100.0)
+    lower_ns: float = _knob(250.0)
+    migration_ns: float = _knob(0.0)
+    sources: list[SourceConfig] = dataclasses.field(default_factory=lambda: [HintFaultConfig()])
+    tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
+    promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
+    interval_ms: int = _knob(1000, low=1)
+    oracle_interval_ms: int = _knob(1000, low=1)
+    second_access_window_ms: int | None = _knob(None, low=0)
+    ping_pong_window_ms: int = _knob(5000, low=0)
+    demotion: bool = _knob(True)
+    max_span_s: int = _knob(7 * 86400, low=1)
+
+    if TYPE_CHECKING:
+        # the tables may be given as plain mappings; the fields hold records
+        def __init__(
+            self, top_pages: int | None = ..., lower_pages: int | None = ...,
+            page_size: int = ..., hz: int = ..., top_ns: float = ..., lower_ns: float = ...,
+            migration_ns: float = ..., sources: Sequence[Mapping[str, Any]] = ...,
+            tracker: Mapping[str, Any] = ..., promoter: Mapping[str, Any] = ...,
+            interval_ms: int = ..., oracle_interval_ms: int = ...,
+            second_access_window_ms: int | None = ..., ping_pong_window_ms: int = ...,
+            demotion: bool = ..., max_span_s: int = ...,
+        ) -> None: ...
+
+    def __post_init__(self) -> None:
+        try:
+            _check_fields(self, skip=("sources", "tracker", "promoter"))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"config: {e}") from None
+        object.__setattr__(self, "tracker", _table(self.tracker, TrackerConfig, "tracker"))
+        object.__setattr__(self, "promoter", _table(self.promoter, PromoterConfig, "promoter"))
+        srcs: Any = self.sources
+        if isinstance(srcs, (str, Mapping)) or not isinstance(srcs, Sequence):
+            raise TypeError(f"config: sources must be a list of tables, not {type(srcs).__name__}")
+        if not srcs:
+            raise ValueError("config: sources must be a non-empty list of tables")
+        object.__setattr__(self, "sources", [_source_config(s, i) for i, s in enumerate(srcs)])
+
+    @property
+    def memory(self) -> MemoryConfig:
+        """What the simulated memory of every policy is built with."""
+        return MemoryConfig(page_size=self.page_size, hz=self.hz,
+                            ping_pong_window_ms=self.ping_pong_window_ms, demotion=self.demotion)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SimConfig:
+        """A validated config from a mapping (a parsed TOML or JSON document).
+
+        Raises
+        ------
+        TypeError, ValueError
+            An unknown key or a bad value; the message names the key.
+
+        Examples
+        --------
+        >>> SimConfig.from_dict({"top_pages": 64, "promoter": {"batch": 8}}).promoter
+        PromoterConfig(batch=8)
+        >>> SimConfig.from_dict({"top_page": 64})
+        Traceback (most recent call last):
+        ...
+        ValueError: config: unknown key 'top_page' (known: top_pages, lower_pages, ...)
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"config must be a table, not {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in names:
+                raise ValueError(f"config: unknown key {key!r} (known: {', '.join(names)})")
+        return cls(**data).validate()
+
+    def validate(self) -> SimConfig:
+        """Build the tracker, promoter and sources once on a small machine; return ``self``.
+
+        Every field was checked on construction; what only the components
+        know (the tracker's ranges, a rule across knobs) fails here, before
+        a long trace is read.
+
+        Raises
+        ------
+        TypeError, ValueError
+            The message names the key (``config: tracker: threshold ...``).
+
+        Examples
+        --------
+        >>> SimConfig(promoter={"threshold_adjust": True, "rate_limit_mbps": None}).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: config: promoter: threshold_adjust: needs a rate limit (rate_limit_mbps is None)
+        """
+        cap: Any = self.tracker.get("capacity")
+        cap_pages = int(cap) if isinstance(cap, int) and cap > 0 else 0
+        lower = max(4096, 2 * cap_pages)  # not the configured machine: it may be huge
+        topo = Topology.two_tier(1024, lower)
+        _build_sources(self)
+        _build_pghot(self, topo, self.tracker, self.promoter, lower)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a plain dict (JSON- and TOML-friendly): the knobs given.
+
+        >>> SimConfig(top_pages=8, tracker={"threshold": 3}).to_dict()["tracker"]
+        {'threshold': 3}
+        >>> SimConfig(top_pages=8).to_dict()["sources"]
+        [{'name': 'hint-fault'}]
+        """
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "sources":
+                value = [dict(s) for s in value]
+            elif isinstance(value, _Knobs):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> SimConfig:
+        """A validated copy with dotted keys replaced (``"tracker.threshold": 3``).
+
+        ``"sources"`` takes a list of source tables or of :func:`parse_source`
+        strings.
+
+        Examples
+        --------
+        >>> c = SimConfig().with_overrides({"tracker.threshold": 3, "top_pages": 16})
+        >>> c.tracker, c.top_pages
+        (TrackerConfig(threshold=3), 16)
+        >>> SimConfig().with_overrides({"promoter.nap_ms": 3})
+        Traceback (most recent call last):
+        ...
+        ValueError: config: promoter: unknown key 'nap_ms' (known: interval_ms, batch, ...)
+        """
+        data = self.to_dict()
+        for key, value in overrides.items():
+            head, _, rest = key.partition(".")
+            if rest:
+                if head not in ("tracker", "promoter"):
+                    raise ValueError(f"config: {key!r}: only tracker.* and promoter.* have sub-keys")
+                data[head][rest] = value
+            elif head == "sources":
+                items = [value] if isinstance(value, str) else list(value)
+                data["sources"] = [parse_source(s) if isinstance(s, str) else s for s in items]
+            else:
+                data[head] = value
+        return SimConfig.from_dict(data)
+
+
+def load_config(path: str | os.PathLike[str]) -> SimConfig:
+    """Read a :class:`SimConfig` from a TOML file (or JSON, by its ``.json`` name).
+
+    TOML needs Python 3.11+ (:mod:`tomllib`); on 3.10 use a JSON file with the
+    same structure.
+
+    Raises
+    ------
+    FileNotFoundError
+    ValueError, TypeError
+        Unparsable file, unknown key or bad value (the message names it).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.toml"
+    >>> _ = p.write_text('top_pages = 512\\n[tracker]\\nthreshold = 3\\n'
+    ...                  '[[sources]]\\nname = "hw-hints"\\nsample_every = 100\\n')
+    >>> c = load_config(p); c.top_pages, c.tracker, c.sources
+    (512, TrackerConfig(threshold=3), [HwHintsConfig(name='hw-hints', sample_every=100)])
+    """
+    p = os.fspath(path)
+    with open(p, "rb") as f:
+        raw = f.read(_CONFIG_MAX_BYTES + 1)  # bounded: /dev/zero is not a config
+    if len(raw) > _CONFIG_MAX_BYTES:
+        raise ValueError(f"{p}: larger than {_CONFIG_MAX_BYTES >> 20} MiB, not a config file")
+    if p.endswith(".json"):
+        try:
+            data = json.loads(raw)
+        except ValueError as e:
+            raise ValueError(f"{p}: not valid JSON ({e})") from None
+    else:
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover - Python 3.10
+            raise RuntimeError(
+                f"{p}: reading TOML needs Python 3.11+ (tomllib); give the same settings "
+                "as a .json file"
+            ) from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{p}: not valid TOML ({e})") from None
+    try:
+        return SimConfig.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{p}: {e}") from None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``"KEY=VALUE"`` as ``(KEY, value)``; the value as int, float, bool, none or str.
+
+    >>> parse_assignment("tracker.threshold=3"), parse_assignment("promoter.stale_check=true")
+    (('tracker.threshold', 3), ('promoter.stale_check', True))
+    >>> parse_assignment("promoter.rate_limit_mbps=none")
+    ('promoter.rate_limit_mbps', None)
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), _parse_value(value.strip())
+
+
+def _parse_value(v: str) -> Any:
+    low = v.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return v
+
+
+def parse_source(text: str) -> dict[str, Any]:
+    """A source table from ``"NAME"`` or ``"NAME:KEY=VALUE,KEY=VALUE"``.
+
+    >>> parse_source("hw-hints:sample_every=100,seed=1")
+    {'name': 'hw-hints', 'sample_every': 100, 'seed': 1}
+    >>> parse_source("hint-fault")
+    {'name': 'hint-fault'}
+    """
+    name, _, params = text.partition(":")
+    out: dict[str, Any] = {"name": name.strip()}
+    if params.strip():
+        for item in params.split(","):
+            k, v = parse_assignment(item)
+            out[k] = v
+    return out
+
+
+def _build_sources(config: SimConfig) -> Any:
+    made: list[Any] = []
+    for i, s in enumerate(config.sources):
+        try:
+            if isinstance(s, HwHintsConfig):
+                made.append(HwHints(hz=config.hz, **s.kwargs()))
+            elif isinstance(s, PgtableScanConfig):
+                made.append(PgtableScan(hz=config.hz, origin_jiffies=0, **s.kwargs()))
+            else:
+                made.append(HintFault(hz=config.hz, origin_jiffies=0, **s.kwargs()))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"config: sources[{i}] ({s.name}): {e}") from None
+    return combine(*made)
+
+
+def _build_pghot(
+    config: SimConfig, topo: Topology, tracker_kw: Mapping[str, Any],
+    promoter_kw: Mapping[str, Any], logical_pages: int,
+) -> tuple[Any, TieredMemory, Promoter]:
+    """The tracker, its memory and its promoter on ``topo``; errors name the table."""
+    try:
+        tracker = Tracker(topo, hz=config.hz, **tracker_kw)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"config: tracker: {e}") from None
+    mem = TieredMemory(topo, tracker, logical_pages=logical_pages, **config.memory.kwargs())
+    try:
+        promoter = Promoter(tracker, mem, **promoter_kw)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"config: promoter: {e}") from None
+    return tracker, mem, promoter
+

@@ -1,0 +1,251 @@
+"""What a replay found: :class:`Result`, one :class:`PolicyResult` per policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pghot._output import duration, format_table, num, pct, size
+
+if TYPE_CHECKING:
+    from pghot.sim.config import SimConfig
+
+__all__ = ["PolicyResult", "Result"]
+
+
+@dataclasses.dataclass
+class PolicyResult:
+    """The metrics of one policy (see the module docstring for their definitions).
+
+    Attributes
+    ----------
+    name, kind, description : str
+        ``kind`` is ``"pghot"``, ``"none"`` or ``"second-access"``.
+    accesses, top_tier_hits : int
+    promotions, demotions, ping_pong, promote_fail_no_space : int
+    precise_promotions : int
+        Promotions of a page in the oracle's hot set of their interval.
+    hot_pages, hot_pages_resident : int
+        Hot-set sizes and hot pages on the top tier at the intervals' ends,
+        summed over the intervals with accesses.
+    est_time_ns : float
+    time_vs_all_top, time_vs_none : float or None
+    tracker_memory_bytes : int or None
+    hit_ratio_series : list of float or None
+        Per metrics bin; None for a bin without accesses.
+    promotions_series : list of int
+        Promotions per metrics bin.
+    recall_series : list of (float, float)
+        ``(interval start in s, recall)`` per oracle interval with accesses.
+    stats : dict
+        ``memory`` counters, and for pghot ``promoter``, ``tracker`` and the
+        report ``outcomes``.
+    """
+
+    name: str
+    kind: str
+    description: str
+    accesses: int
+    top_tier_hits: int
+    promotions: int
+    demotions: int
+    ping_pong: int
+    promote_fail_no_space: int
+    precise_promotions: int
+    hot_pages: int
+    hot_pages_resident: int
+    est_time_ns: float
+    time_vs_all_top: float | None
+    time_vs_none: float | None
+    tracker_memory_bytes: int | None
+    hit_ratio_series: list[float | None]
+    promotions_series: list[int]
+    recall_series: list[tuple[float, float]]
+    stats: dict[str, dict[str, int]]
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """Share of accesses served by the top tier.
+
+        >>> _example_policy().hit_ratio
+        0.5
+        """
+        return self.top_tier_hits / self.accesses if self.accesses else None
+
+    @property
+    def precision(self) -> float | None:
+        """Share of promotions of a page hot in their interval (None without promotions).
+
+        >>> _example_policy().precision
+        0.75
+        """
+        return self.precise_promotions / self.promotions if self.promotions else None
+
+    @property
+    def recall(self) -> float | None:
+        """Share of the hot pages on the top tier at their interval's end.
+
+        >>> _example_policy().recall
+        0.25
+        """
+        return self.hot_pages_resident / self.hot_pages if self.hot_pages else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metrics as plain JSON-ready values, the ratios included.
+
+        >>> d = _example_policy().to_dict(); d["hit_ratio"], d["precision"]
+        (0.5, 0.75)
+        """
+        d = dataclasses.asdict(self)
+        d["hit_ratio"] = self.hit_ratio
+        d["precision"] = self.precision
+        d["recall"] = self.recall
+        d["recall_series"] = [list(x) for x in self.recall_series]
+        return d
+
+
+def _example_policy() -> PolicyResult:
+    return PolicyResult("x", "none", "", 4, 2, 4, 0, 0, 0, 3, 4, 1, 700.0, 1.75, 1.0, None,
+                        [0.5], [4], [(0.0, 0.25)], {})
+
+
+@dataclasses.dataclass
+class Result:
+    """What :func:`replay` found: one :class:`PolicyResult` per policy.
+
+    Attributes
+    ----------
+    config : SimConfig
+        The config, with ``top_pages`` and ``lower_pages`` resolved.
+    trace : dict
+        ``name``, ``accesses``, ``footprint_pages``, ``address_space``
+        (``"virtual"`` or ``"physical"``), ``duration_s``, and ``reports``:
+        the reports each configured source made (in the order of
+        ``config.sources``).
+    policies : dict of str to PolicyResult
+        In run order: ``pghot``, the baselines, the designs.
+    bin_s : float
+        Width of the metrics bins in seconds.
+    accesses_series : list of int
+        Accesses per metrics bin.
+    heatmap : numpy.ndarray
+        Accesses per (time bin, page bin), shape ``(time bins, page bins)``,
+        at most 200 x 200.
+    heat_time_s : float
+        Width of a heat-map time bin in seconds.
+    heat_pages : int
+        Logical pages per heat-map page bin.
+    notes : list of str
+        What the replay changed on its own, e.g. metrics bins wider than
+        ``interval_ms`` on a trace longer than :data:`MAX_BINS` bins
+        (printed by :meth:`summary`, in :meth:`to_dict`).
+    """
+
+    config: SimConfig
+    trace: dict[str, Any]
+    policies: dict[str, PolicyResult]
+    bin_s: float
+    accesses_series: list[int]
+    heatmap: np.ndarray
+    heat_time_s: float
+    heat_pages: int
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def __getitem__(self, name: str) -> PolicyResult:
+        return self.policies[name]
+
+    def to_dict(self, heatmap: bool = False) -> dict[str, Any]:
+        """Plain JSON-ready values; the heat map only when asked for.
+
+        >>> from pghot.sim import SimConfig, demo_trace, replay
+        >>> r = replay([demo_trace(5000, 200, seed=1)], SimConfig(top_pages=50), progress=False)
+        >>> sorted(r.to_dict()["policies"])
+        ['none', 'pghot', 'second-access', 'v2']
+        """
+        out: dict[str, Any] = {
+            "trace": dict(self.trace),
+            "config": self.config.to_dict(),
+            "bin_s": self.bin_s,
+            "notes": list(self.notes),
+            "accesses_series": list(self.accesses_series),
+            "policies": {k: v.to_dict() for k, v in self.policies.items()},
+        }
+        if heatmap:
+            out["heatmap"] = {"time_bin_s": self.heat_time_s, "page_bin_pages": self.heat_pages,
+                              "accesses": self.heatmap.tolist()}
+        return out
+
+    def to_json(self, indent: int | None = 2, heatmap: bool = False) -> str:
+        """:meth:`to_dict` as JSON text.
+
+        >>> from pghot.sim import SimConfig, demo_trace, replay
+        >>> r = replay([demo_trace(5000, 200, seed=1)], SimConfig(top_pages=50), progress=False)
+        >>> json.loads(r.to_json())["trace"]["accesses"]
+        5000
+        """
+        return json.dumps(self.to_dict(heatmap), indent=indent, default=_json_default)
+
+    def summary(self) -> str:
+        """A text table of the metrics, one row per policy.
+
+        >>> from pghot.sim import SimConfig, demo_trace, replay
+        >>> r = replay([demo_trace(5000, 200, seed=1)], SimConfig(top_pages=50), progress=False)
+        >>> print(r.summary().splitlines()[0])
+        replay of <chunks>: 5,000 accesses over 9.999 s, footprint 200 pages (800.0 KiB)
+        """
+        c, tr = self.config, self.trace
+        top = c.top_pages or 0  # resolved by replay
+        lines = [
+            f"replay of {tr['name']}: {tr['accesses']:,} accesses over {tr['duration_s']:.3f} s, "
+            f"footprint {tr['footprint_pages']:,} pages ({size(tr['footprint_pages'] * c.page_size)})",
+            f"  machine: top tier {top:,} pages ({size(top * c.page_size)}), "
+            f"lower tier {c.lower_pages or 0:,} pages; access {c.top_ns:g} ns top, {c.lower_ns:g} ns lower, "
+            f"{c.migration_ns:g} ns per migrated page",
+            f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
+            f"; oracle: hottest "
+            f"{top:,} pages of each {c.oracle_interval_ms} ms",
+            *(f"  note: {n}" for n in self.notes),
+            "",
+        ]
+        head = ("policy", "top hits", "promoted", "demoted", "ping-pong", "precision", "recall",
+                "est. time", "x all-top", "x none", "tracker mem")
+        rows = [
+            (p.name, pct(p.hit_ratio), f"{p.promotions:,}", f"{p.demotions:,}",
+             f"{p.ping_pong:,}", pct(p.precision), pct(p.recall),
+             duration(p.est_time_ns), num(p.time_vs_all_top), num(p.time_vs_none),
+             size(p.tracker_memory_bytes))
+            for p in self.policies.values()
+        ]
+        lines.append(format_table(head, rows))
+        lines.append("")
+        for p in self.policies.values():
+            lines.append(f"  {p.name}: {p.description}")
+        return "\n".join(lines)
+
+    def plot(self, path: str | os.PathLike[str]) -> None:
+        """Draw :func:`pghot.sim.plot` into ``path`` (PNG)."""
+        from pghot.sim.plots import plot
+
+        plot(self, path)
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+
+def _source_text(s: Mapping[str, Any], reports: int) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in s.items() if k != "name")
+    name = f"{s['name']}({params})" if params else str(s["name"])
+    return f"{name} {reports:,} reports"
