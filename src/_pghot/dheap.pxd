@@ -91,42 +91,61 @@ cdef inline void _dh_leave(dh_elem x, const void *ctx) noexcept nogil:
         pghot_store_u64(<uint64_t *>(x + (<const dh_ptrs *>ctx).idx_off), DH_NOT_QUEUED)
 
 
+# A pointer heap's context, copied into the caller's frame: the compiler
+# then knows that the stores into records (through char pointers) cannot
+# change it, and keeps key_off, key_mask and idx_off in registers.
+cdef inline const void *_dh_local(dh_elem *e, const void *ctx, dh_ptrs *local) noexcept nogil:
+    if dh_elem is dh_entry:
+        return ctx
+    else:
+        local[0] = (<const dh_ptrs *>ctx)[0]
+        return local
+
+
 # O(log_d n): move entry i up past every smaller parent.
 cdef inline void dh_sift_up(dh_elem *e, uint64_t i, uint32_t d, const void *ctx) noexcept nogil:
+    cdef dh_ptrs local
+    cdef const void *c = _dh_local(e, ctx, &local)
     cdef dh_elem x = e[i]
-    cdef uint32_t k = _dh_key(x, ctx)
+    cdef uint32_t k = _dh_key(x, c)
     cdef uint64_t p
     while i > 0:
         p = (i - 1) // d
-        if _dh_key(e[p], ctx) >= k:
+        if _dh_key(e[p], c) >= k:
             break
-        _dh_place(e, i, e[p], ctx)
+        _dh_place(e, i, e[p], c)
         i = p
-    _dh_place(e, i, x, ctx)
+    _dh_place(e, i, x, c)
 
 
-# O(d log_d n): move entry i of e[0 .. n) down past every larger child.
+# O(d log_d n): move entry i of e[0 .. n) down past every larger child;
+# each key is read once (a pointer heap reads it through the record).
 cdef inline void dh_sift_down(dh_elem *e, uint64_t n, uint64_t i, uint32_t d,
                               const void *ctx) noexcept nogil:
+    cdef dh_ptrs local
+    cdef const void *c = _dh_local(e, ctx, &local)
     cdef dh_elem x = e[i]
-    cdef uint32_t k = _dh_key(x, ctx)
-    cdef uint64_t c, best, last
+    cdef uint32_t k = _dh_key(x, c), bk, ck
+    cdef uint64_t ch, best
+    cdef uint32_t j
     while True:
-        c = <uint64_t>d * i + 1
-        if c >= n:
+        ch = <uint64_t>d * i + 1
+        if ch >= n:
             break
-        last = c + d if c + d < n else n
-        best = c
-        c += 1
-        while c < last:
-            if _dh_key(e[c], ctx) > _dh_key(e[best], ctx):
-                best = c
-            c += 1
-        if _dh_key(e[best], ctx) <= k:
+        best = ch
+        bk = _dh_key(e[ch], c)
+        for j in range(1, d):        # d is a constant: unrolled (arity 2: one test)
+            if ch + j >= n:
+                break
+            ck = _dh_key(e[ch + j], c)
+            if ck > bk:
+                best = ch + j
+                bk = ck
+        if bk <= k:
             break
-        _dh_place(e, i, e[best], ctx)
+        _dh_place(e, i, e[best], c)
         i = best
-    _dh_place(e, i, x, ctx)
+    _dh_place(e, i, x, c)
 
 
 # O(log_d n): entry i of e[0 .. n) may break the order with its parent or
