@@ -51,6 +51,17 @@ from numpy.ma import MaskedArray as _MaskedArray
 from pghot._types import RECORD_DTYPE, Outcome, Record   # leaf module: no pghot imports
 
 cdef tuple _OUTCOMES = tuple(Outcome)
+
+
+# Enter a store's gate (pghot_sync.h), with the GIL held: while it is
+# closed, wait for it without the GIL, holding no lock.  Nothing that can
+# release the GIL may come between this and the call's `with nogil` block.
+cdef inline void pghot_gate_enter(pghot_gate_t *g) noexcept:
+    while not pghot_gate_try_enter(g):
+        with nogil:
+            pghot_gate_wait_open(g)
+
+
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
 _COUNT_MESSAGE = "{0} accesses counted, their outcomes add up to {1}"
 
