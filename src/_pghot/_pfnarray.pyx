@@ -435,6 +435,46 @@ cdef class PfnArrayTracker(TrackerBase):
     [1500]
     >>> t.memory_bytes() // t.capacity
     4
+
+    Where the API means something else than for the other stores:
+
+    - ``record_access`` never returns ``TABLE_FULL``; in default mode the
+      time field counts buckets of 128 jiffies:
+
+      >>> d = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096), mode="default")
+      >>> d.record_access(2000, 0, pghot.Source.HINT_FAULT, 300)
+      <Outcome.RECORDED: 0>
+      >>> d.lookup(2000)  # time bucket 300 >> 7 = 2
+      Record(pfn=2000, frequency=1, nid=0, last_update=2, queued=-1)
+
+    - ``extract_batch`` reads and resets ready records targeting the node,
+      in scan order: the scan continues from where the node's previous call
+      stopped, skips sections without a hot flag, and stops after
+      ``max_count`` records, after as many as the node has ready
+      (``queued(nid)``), or after one cycle.  Records come in PFN scan
+      order, not hottest first: this store has no cheap "top N" (the
+      design's known weakness).  A lower ``threshold`` adds nothing (only
+      ready records are found); a higher one leaves the colder ready
+      records ready:
+
+      >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096), threshold=1)
+      >>> for now, pfn in enumerate([3000, 2000, 3000]):
+      ...     _ = t.record_access(pfn, -1, 0, now)
+      >>> rec = t.extract_batch(0, return_records=True)
+      >>> rec["pfn"].tolist(), rec["frequency"].tolist()
+      ([2000, 3000], [1, 2])
+
+    - ``lookup`` does not reset the record; ``queued`` is the target node
+      when the record is ready, else -1.  ``queued(nid)`` counts ready
+      records; ``len()``, ``queued()`` and ``stats()`` are exact whenever no
+      batch call runs.
+    - ``stats()`` adds the scan's counters: ``sections_scanned`` and
+      ``sections_skipped`` (the sections the extraction scans entered, or
+      passed over for lack of a hot flag) and ``pfns_scanned`` (the words
+      it read); ``table_full``, ``queue_full`` and ``evicted`` are always 0:
+
+      >>> t.stats()["sections_scanned"], t.stats()["table_full"]
+      (1, 0)
     """
     cdef store_t s
     cdef int64_t *scratch          # qdelta of single calls (the GIL serialises them)
