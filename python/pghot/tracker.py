@@ -97,7 +97,8 @@ if TYPE_CHECKING:
 
     # For type checkers a Tracker is the hash store's compiled class (the
     # default store, the one that saves), built with store=; a literal
-    # store= gives that store's own class.  The other stores are not
+    # store= gives that store's own class, any other str the base class
+    # (pghot._base.TrackerBase: what every store has).  Those are not
     # subclasses of the hash store, hence the ignores on their overloads.
     class Tracker(_core.Tracker):
         @overload
@@ -110,9 +111,10 @@ if TYPE_CHECKING:
         def __new__(cls, topology: Any, *,  # type: ignore[misc]
                     store: Literal["pfn-array"], **kwargs: Any) -> PfnArrayTracker: ...
         @overload
-        def __new__(cls, topology: Any, *, store: str, **kwargs: Any) -> Tracker: ...
+        def __new__(cls, topology: Any, *,  # type: ignore[misc]
+                    store: str, **kwargs: Any) -> _base.TrackerBase: ...
         def __new__(cls, topology: Any, *, store: str = ...,  # type: ignore[misc]
-                    **kwargs: Any) -> Tracker | KernelV2Tracker | PfnArrayTracker: ...
+                    **kwargs: Any) -> _base.TrackerBase: ...
 else:
     Tracker = _TrackerFactory
     Tracker.__name__ = Tracker.__qualname__ = "Tracker"

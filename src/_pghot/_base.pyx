@@ -1,4 +1,6 @@
-# The tracker base class (_base.pxd): one public API over every record store.
+# The tracker base class: one public API over every record store.  Declared
+# in pghot/_base.pxd (under src/_pghot: a .pxd declaring a cdef class that
+# other modules derive from is found by its full module name, pghot._base).
 #
 # Shape (numpy.random's BitGenerator, min_heap.h's callbacks): TrackerBase
 # holds everything the stores have in common -- argument checks, the gate,
