@@ -14,6 +14,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "pghot._base",
     "pghot._core",
     "pghot._baseline",
     "pghot._queues",

@@ -4,7 +4,10 @@ A snapshot is an uncompressed ``.npz`` (a zip archive of ``.npy`` members, as
 :func:`numpy.savez` writes it) holding the dict of arrays that
 ``pghot._core.Tracker._state()`` exports, snapshot format version 1.  This
 module does all the file I/O; the compiled core only exports and imports the
-dict.
+dict.  The core does not import this module: this module binds itself into
+the core when it is imported (``pghot._base._bind_snapshot_io``), and
+``Tracker.save``/``Tracker.load``/unpickling call :func:`save`, :func:`load`
+and :func:`check_geometry` through that binding.
 
 :func:`save` writes atomically.  :func:`load_state` and :func:`load` read a
 file that may have been written by anyone: whatever its bytes, they raise only
@@ -56,6 +59,7 @@ import os
 import re
 import stat
 import struct
+import sys
 import tempfile
 import threading
 import tokenize
@@ -67,7 +71,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pghot import _core
+from pghot import _base, _core
 from pghot.topology import Node, Topology
 
 __all__ = [
@@ -835,3 +839,8 @@ def _tracker_bytes(nslots: int, nshards: int, ntop: int, qcap: int, fbits: int,
     max_nid = max(n.nid for n in topology.nodes)
     nodes = len(topology.nodes) * 40 + min(max_nid + 1, 4096) * 4 + words * 8
     return table + queues + nodes
+
+
+# The compiled core calls this module's save, load and check_geometry (it
+# imports no Python-layer module itself).
+_base._bind_snapshot_io(sys.modules[__name__])

@@ -4,7 +4,12 @@
 store and returns it; every store's class is registered as a virtual
 subclass, so ``isinstance(t, pghot.Tracker)`` holds for all of them.  The
 returned object is the compiled class itself: no Python layer sits between
-a caller and ``record_access``.
+a caller and ``record_access``.  Every store derives from the compiled base
+:class:`pghot._base.TrackerBase`, which writes the public API once; for a
+type checker, ``Tracker(topology, store="pfn-array")`` is a
+:class:`pghot._pfnarray.PfnArrayTracker` (which has no ``save``),
+``store="kernel-v2"`` a :class:`pghot._v2store.KernelV2Tracker`, and the
+default ``"hash"`` store the class that saves and loads snapshots.
 
 Stores:
 
@@ -22,9 +27,12 @@ from __future__ import annotations
 
 import abc
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from pghot import _core
+from pghot import _base, _core
+# imported for its side effect: it binds the snapshot file I/O into the
+# compiled core (the core imports no Python-layer module)
+from pghot import snapshot as _snapshot  # noqa: F401
 
 __all__ = ["Tracker", "STORES"]
 
@@ -77,16 +85,36 @@ class _TrackerFactory(abc.ABC):
 
         Snapshots are versioned ``.npz`` files (format version
         ``pghot._core.SNAPSHOT_VERSION``); only the ``"hash"`` store writes
-        them so far.  A truncated, corrupted or foreign file raises
-        ``ValueError``.
+        them so far (the other stores refuse with ``TypeError``).  A
+        truncated, corrupted or foreign file raises ``ValueError``.
         """
         return _core.Tracker.load(path)
 
 
 if TYPE_CHECKING:
-    # For type checkers a Tracker is the compiled class, built with store=.
+    from pghot._pfnarray import PfnArrayTracker
+    from pghot._v2store import KernelV2Tracker
+
+    # For type checkers a Tracker is the hash store's compiled class (the
+    # default store, the one that saves), built with store=; a literal
+    # store= gives that store's own class, any other str the base class
+    # (pghot._base.TrackerBase: what every store has).  Those are not
+    # subclasses of the hash store, hence the ignores on their overloads.
     class Tracker(_core.Tracker):
-        def __init__(self, topology: Any, *, store: str = ..., **kwargs: Any) -> None: ...
+        @overload
+        def __new__(cls, topology: Any, *, store: Literal["hash"] = ...,
+                    **kwargs: Any) -> Tracker: ...
+        @overload
+        def __new__(cls, topology: Any, *,  # type: ignore[misc]
+                    store: Literal["kernel-v2"], **kwargs: Any) -> KernelV2Tracker: ...
+        @overload
+        def __new__(cls, topology: Any, *,  # type: ignore[misc]
+                    store: Literal["pfn-array"], **kwargs: Any) -> PfnArrayTracker: ...
+        @overload
+        def __new__(cls, topology: Any, *,  # type: ignore[misc]
+                    store: str, **kwargs: Any) -> _base.TrackerBase: ...
+        def __new__(cls, topology: Any, *, store: str = ...,  # type: ignore[misc]
+                    **kwargs: Any) -> _base.TrackerBase: ...
 else:
     Tracker = _TrackerFactory
     Tracker.__name__ = Tracker.__qualname__ = "Tracker"

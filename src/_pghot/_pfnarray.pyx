@@ -1,5 +1,7 @@
 # The "pfn-array" store: the design of pghot v3 and later (SEMANTICS.md
-# section 3) behind the API of pghot._core.Tracker.  The specification is
+# section 3) behind the tracker base's API (_base.pxd: TrackerBase writes the
+# public methods, checks, counters, gate and fork handling once; this class
+# supplies the kernels, and its own constructor).  The specification is
 # the pure-Python model python/pghot/reference_pfnarray.py; read its module
 # docstring for the semantics, this block for the data and the concurrency.
 #
@@ -15,7 +17,7 @@
 # is node k's first section; `sec_first[j]` the first word of section j,
 # `sec_first[nsec]` = npfn; `sec_pfn[j]` its first PFN) with one byte `hot[j]`
 # per section.  The node ranges, targets and "not movable" bits (one per word)
-# are nodes.pxd's, shared with the other stores.
+# are nodes.pxd's, held by the base (`store_t.nodes` points at them).
 #
 # Invariants (checked by PfnArrayTracker.check):
 #   - a non-zero word has freq >= 1, a target that is a top-tier node (the
@@ -32,29 +34,33 @@
 # after the CAS that made a record ready; the scanner clears a flag before it
 # scans the section from its start and sets it again if a ready record is
 # left, so a section with a ready record never stays unflagged.  Counters are
-# tallied per call and added once per call (relaxed atomics), so len(),
+# tallied per call and added once per call (relaxed atomics; the per-source
+# and per-outcome ones are the base's), so len(),
 # queued() and stats() are exact whenever no batch call is running; the scan
 # cursors are relaxed too: two concurrent extractions of one node may scan
 # the same range, each record still goes to one of them; and an extraction
 # may pass over a section whose flag another one has just cleared, until
 # that one sets it again for the records it left.
 #
-# Errors: everything is validated with the GIL held before any state changes;
-# the kernels below are `noexcept nogil` and cannot fail.
+# Errors: the base validates everything with the GIL held before any state
+# changes; the kernels below are `noexcept nogil` and cannot fail.  The batch
+# loop is entered by one virtual call per batch (_record_batch), which picks
+# the word width once and runs the fused loop; no call inside is indirect.
+#
+# Snapshots: this store has none (pickling and saving raise TypeError).
 
 cimport cython
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
-from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t, pghot_gate_t,
-                   pghot_gate_enter, pghot_gate_leave, pghot_gate_close, pghot_gate_open,
-                   pghot_gate_idle,
-                   pghot_load_u64, pghot_store_u64, pghot_add_u64, pghot_sub_u64)
-from nodes cimport (nodemap_t, nodemap_init, nodemap_free, nodemap_index, nodemap_bit,
-                    nodemap_unmovable_bit, nodemap_target, nodemap_queue, nodemap_set_queue,
-                    nodemap_targets, nodemap_set_movable_all, nodemap_nbytes,
+from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t,
+                   pghot_gate_idle, pghot_load_u64, pghot_store_u64, pghot_add_u64,
+                   pghot_sub_u64)
+from nodes cimport (nodemap_t, nodemap_index, nodemap_bit,
+                    nodemap_unmovable_bit, nodemap_queue, nodemap_nbytes,
                     sorted_floor)
-from args cimport _int_arg, _pfn_arg, _check_range
+from args cimport _int_arg
+from pghot._base cimport *
 
 cdef extern from "pghot_cas.h" nogil:
     uint8_t pghot_load_sc_u8(const uint8_t *p)
@@ -66,16 +72,6 @@ cdef extern from "pghot_cas.h" nogil:
 
 import numpy as np
 
-from pghot._core import _batch_arrays, _fork_safe, _movable_pfns
-from pghot._types import RECORD_DTYPE, Outcome, Record
-
-cdef enum:
-    O_RECORDED = 0
-    O_TOPTIER = 1
-    O_NOT_MOVABLE = 2
-    NSOURCES = 3
-
-cdef tuple _OUTCOMES = tuple(Outcome)
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
 
 # mode: (word bytes, freq bits, nid bits, time bits, unit shift, window ms)
@@ -93,7 +89,6 @@ _CHECK_MESSAGES = (
     "pfn {0} is ready but its section {1} has no hot flag",
     "{0} PFNs have a record, but created - extracted = {1}",
     "node {0} has {1} ready records, its counter says {2}",
-    "{0} accesses counted, their outcomes add up to {1}",
 )
 
 
@@ -126,29 +121,25 @@ ctypedef struct store_t:
     uint64_t nsec
     uint32_t sec_shift
     # nodes, sorted by start PFN (memoryless nodes left out); nodes.bit[k] is
-    # a lower-tier node's first word (its bits and its words line up)
-    nodemap_t nodes
+    # a lower-tier node's first word (its bits and its words line up): the
+    # base's map
+    const nodemap_t *nodes
     uint64_t *nsec0        # by node index, lower tier: first section
     # node ids
     int32_t nq
     int32_t *qnid          # by index: top-tier node id
     uint64_t *cursor       # by index: where the node's next scan starts
     uint64_t *queued       # by index: ready records (two's complement sums)
-    # event counters
-    uint64_t src[NSOURCES]
-    uint64_t out[3]
+    # event counters (per source and per outcome: the base's)
     uint64_t created
     uint64_t readied
     uint64_t extracted
     uint64_t sec_scanned
     uint64_t sec_skipped
     uint64_t pfns_scanned
-    pghot_gate_t gate      # calls running without the GIL; closed by fork
 
 # One call's counts, added to the store's counters when the call ends.
 ctypedef struct tally_t:
-    uint64_t src[NSOURCES]
-    uint64_t out[3]
     uint64_t created
     uint64_t readied
     uint64_t extracted
@@ -192,14 +183,14 @@ cdef inline uint64_t _section_at(const store_t *s, uint64_t i) noexcept nogil:
 cdef int _record(store_t *s, word_t *words, uint64_t pfn, int64_t nid,
                  uint64_t now, tally_t *t) noexcept nogil:
     cdef const layout_t *L = &s.L
-    cdef int32_t k = nodemap_index(&s.nodes, pfn)
+    cdef int32_t k = nodemap_index(s.nodes, pfn)
     cdef uint64_t i, sec
     if k < 0:
         return O_NOT_MOVABLE
     if s.nodes.top[k]:
         return O_TOPTIER
-    i = nodemap_bit(&s.nodes, k, pfn)             # the PFN's word, and its movable bit
-    if nodemap_unmovable_bit(&s.nodes, i):
+    i = nodemap_bit(s.nodes, k, pfn)             # the PFN's word, and its movable bit
+    if nodemap_unmovable_bit(s.nodes, i):
         return O_NOT_MOVABLE
 
     cdef uint32_t tgt = L.default_nid if nid < 0 or L.nmask == 0 else <uint32_t>nid
@@ -226,30 +217,40 @@ cdef int _record(store_t *s, word_t *words, uint64_t pfn, int64_t nid,
     if nw & L.ready:
         if not (ow & L.ready):
             t.readied += 1
-            t.qdelta[nodemap_queue(&s.nodes, tgt)] += 1
+            t.qdelta[nodemap_queue(s.nodes, tgt)] += 1
             sec = s.nsec0[k] + ((i - s.nodes.bit[k]) >> s.sec_shift)
             if pghot_load_sc_u8(&s.hot[sec]) == 0:
                 pghot_store_sc_u8(&s.hot[sec], 1)
         elif otgt != tgt:
-            t.qdelta[nodemap_queue(&s.nodes, otgt)] -= 1
-            t.qdelta[nodemap_queue(&s.nodes, tgt)] += 1
+            t.qdelta[nodemap_queue(s.nodes, otgt)] -= 1
+            t.qdelta[nodemap_queue(s.nodes, tgt)] += 1
     elif ow & L.ready:
-        t.qdelta[nodemap_queue(&s.nodes, otgt)] -= 1
+        t.qdelta[nodemap_queue(s.nodes, otgt)] -= 1
     return O_RECORDED
 
 
-# O(n): a validated batch; scalars broadcast through the masks nm, sm, tm
+# O(n): a validated batch (the base's pghot_batch); scalars broadcast through the masks nm, sm, tm
 # (0 for a scalar, all ones for an array).
-cdef void _record_batch(store_t *s, word_t *words, const uint64_t *p,
-                        const int64_t *nv, const int64_t *sv, const int64_t *tv,
-                        Py_ssize_t n, Py_ssize_t nm, Py_ssize_t sm, Py_ssize_t tm,
-                        tally_t *t) noexcept nogil:
+cdef void _record_loop(store_t *s, word_t *words, const pghot_batch *b, tally_t *t,
+                       uint64_t *cnt, uint64_t *per_src) noexcept nogil:
     # (Prefetching the word of access i + 8, as the core does for its table,
     # gained nothing even at 16M PFNs: the locked CAS dominates.)
-    cdef Py_ssize_t i
+    cdef const uint64_t *p = b.pfn
+    cdef const int64_t *nv = b.nid
+    cdef const int64_t *sv = b.src
+    cdef const int64_t *tv = b.now
+    cdef Py_ssize_t n = b.n, nm = b.nm, sm = b.sm, tm = b.tm, i
+    cdef uint64_t c[NOUTCOMES]
+    cdef uint64_t src[NSOURCES]
+    memset(c, 0, sizeof(c))
+    memset(src, 0, sizeof(src))
     for i in range(n):
-        t.src[sv[i & sm]] += 1
-        t.out[_record(s, words, p[i], nv[i & nm], <uint64_t>tv[i & tm], t)] += 1
+        src[sv[i & sm]] += 1
+        c[_record(s, words, p[i], nv[i & nm], <uint64_t>tv[i & tm], t)] += 1
+    for i in range(NOUTCOMES):
+        cnt[i] += c[i]
+    for i in range(NSOURCES):
+        per_src[i] += src[i]
 
 
 # O(PFNs of the flagged sections visited): kmigrated's walk for node index q.
@@ -318,12 +319,6 @@ cdef uint64_t _extract(store_t *s, word_t *words, int32_t q, uint64_t want,
 # Add a call's tally to the store's counters.
 cdef void _flush(store_t *s, tally_t *t) noexcept nogil:
     cdef int32_t j
-    for j in range(NSOURCES):
-        if t.src[j]:
-            pghot_add_u64(&s.src[j], t.src[j])
-    for j in range(3):
-        if t.out[j]:
-            pghot_add_u64(&s.out[j], t.out[j])
     if t.created:
         pghot_add_u64(&s.created, t.created)
     if t.readied:
@@ -363,7 +358,7 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
             if w & L.reserved:
                 return 2
             a[2] = tgt
-            if (nodemap_queue(&s.nodes, tgt) < 0
+            if (nodemap_queue(s.nodes, tgt) < 0
                     or (L.nmask == 0 and tgt != L.default_nid)):
                 return 3
             a[2] = freq
@@ -371,7 +366,7 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
                 return 4
             if not (w & L.ready):
                 continue
-            ready[nodemap_queue(&s.nodes, tgt)] += 1
+            ready[nodemap_queue(s.nodes, tgt)] += 1
             if quiescent and pghot_load_sc_u8(&s.hot[sec]) == 0:
                 a[1] = sec
                 return 5
@@ -388,19 +383,13 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
         a[2] = pghot_load_u64(&s.queued[q])
         if a[1] != a[2]:
             return 7
-    a[0] = 0
-    for q in range(NSOURCES):
-        a[0] += pghot_load_u64(&s.src[q])
-    a[1] = s.out[0] + s.out[1] + s.out[2]
-    if a[0] != a[1]:
-        return 8
     return 0
 
 
 # --------------------------------------------------------------------------
 
 @cython.final
-cdef class PfnArrayTracker:
+cdef class PfnArrayTracker(TrackerBase):
     """Hot page tracker of pghot v3+: one record word per lower-tier PFN.
 
     Same API as :class:`pghot.Tracker`; the semantics are specified by
@@ -446,19 +435,52 @@ cdef class PfnArrayTracker:
     [1500]
     >>> t.memory_bytes() // t.capacity
     4
-    """
 
+    Where the API means something else than for the other stores:
+
+    - ``record_access`` never returns ``TABLE_FULL``; in default mode the
+      time field counts buckets of 128 jiffies:
+
+      >>> d = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096), mode="default")
+      >>> d.record_access(2000, 0, pghot.Source.HINT_FAULT, 300)
+      <Outcome.RECORDED: 0>
+      >>> d.lookup(2000)  # time bucket 300 >> 7 = 2
+      Record(pfn=2000, frequency=1, nid=0, last_update=2, queued=-1)
+
+    - ``extract_batch`` reads and resets ready records targeting the node,
+      in scan order: the scan continues from where the node's previous call
+      stopped, skips sections without a hot flag, and stops after
+      ``max_count`` records, after as many as the node has ready
+      (``queued(nid)``), or after one cycle.  Records come in PFN scan
+      order, not hottest first: this store has no cheap "top N" (the
+      design's known weakness).  A lower ``threshold`` adds nothing (only
+      ready records are found); a higher one leaves the colder ready
+      records ready:
+
+      >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096), threshold=1)
+      >>> for now, pfn in enumerate([3000, 2000, 3000]):
+      ...     _ = t.record_access(pfn, -1, 0, now)
+      >>> rec = t.extract_batch(0, return_records=True)
+      >>> rec["pfn"].tolist(), rec["frequency"].tolist()
+      ([2000, 3000], [1, 2])
+
+    - ``lookup`` does not reset the record; ``queued`` is the target node
+      when the record is ready, else -1.  ``queued(nid)`` counts ready
+      records; ``len()``, ``queued()`` and ``stats()`` are exact whenever no
+      batch call runs.
+    - ``stats()`` adds the scan's counters: ``sections_scanned`` and
+      ``sections_skipped`` (the sections the extraction scans entered, or
+      passed over for lack of a hot flag) and ``pfns_scanned`` (the words
+      it read); ``table_full``, ``queue_full`` and ``evicted`` are always 0:
+
+      >>> t.stats()["sections_scanned"], t.stats()["table_full"]
+      (1, 0)
+    """
     cdef store_t s
     cdef int64_t *scratch          # qdelta of single calls (the GIL serialises them)
+    cdef uint64_t *ready           # check()'s ready records per node (the GIL serialises it)
     cdef uint32_t word_bytes
-    cdef uint32_t fbits, nbits, tbits
-    cdef object _topology
-    cdef object __weakref__       # for the at-fork registry (pghot._core)
-    cdef bint _inited             # __init__ ran to its end: every part is there
     cdef str _mode
-    cdef int64_t _hz
-    cdef int64_t _window_ms
-    cdef int64_t _window_jiffies
     cdef int64_t _section_pages
 
     def __cinit__(self, *args, **kwargs):
@@ -467,21 +489,21 @@ cdef class PfnArrayTracker:
         self.s.sec_first = NULL
         self.s.sec_pfn = NULL
         self.s.nsec0 = NULL
-        memset(&self.s.nodes, 0, sizeof(nodemap_t))
+        self.s.nodes = NULL
         self.s.qnid = NULL
         self.s.cursor = NULL
         self.s.queued = NULL
         self.scratch = NULL
+        self.ready = NULL
+        self._messages = _CHECK_MESSAGES
+        # no lock: every outcome is counted by the base
+        self.out_mask = (1 << O_RECORDED) | (1 << O_TOPTIER) | (1 << O_NOT_MOVABLE)
 
     def __init__(self, topology, *, mode="precise", hz=1000, freq_window_ms=None,
                  threshold=2, scan_section_pages=32768, freq_bits=None, nid_bits=None,
                  time_bits=None, capacity=None, queue_capacity=None, queue=None,
                  evict_stale=False):
-        from pghot.topology import Topology
-        if self.s.words != NULL:
-            raise RuntimeError("PfnArrayTracker is already initialised")
-        if not isinstance(topology, Topology):
-            raise TypeError(f"topology must be a pghot.Topology, not {type(topology).__name__}")
+        arrs = self._topology_arrays(topology)
         if not isinstance(mode, str):
             raise TypeError(f"mode must be a str, not {type(mode).__name__}")
         if mode not in _MODES:
@@ -504,7 +526,8 @@ cdef class PfnArrayTracker:
                                ("time_bits", time_bits, tb)):
             if v is not None and _int_arg(v, name, -_I64_MAX, _I64_MAX) != fixed:
                 raise ValueError(f"{name} is fixed at {fixed} in {mode} mode, got {v}")
-        lower = int(topology.lower_pages())
+        lower = int(np.asarray(arrs["nr_pages"], dtype=np.uint64)[
+            np.asarray(arrs["toptier"]) == 0].sum())
         for name, v in (("capacity", capacity), ("queue_capacity", queue_capacity)):
             if v is not None and _int_arg(v, name, -_I64_MAX, _I64_MAX) != lower:
                 raise ValueError(f"{name} is every lower-tier PFN ({lower}) in the "
@@ -515,7 +538,7 @@ cdef class PfnArrayTracker:
             raise TypeError(f"evict_stale must be a bool, not {type(evict_stale).__name__}")
         if evict_stale:
             raise ValueError("evict_stale=True does not apply: every lower-tier PFN has a word")
-        max_nid = max(n.nid for n in topology.nodes)
+        max_nid = int(np.max(arrs["ids"]))
         if nb and max_nid >= (1 << nb):
             raise ValueError(f"topology: node id {max_nid} does not fit the {nb}-bit nid field")
 
@@ -526,9 +549,6 @@ cdef class PfnArrayTracker:
         self._window_jiffies = win_j
         self._section_pages = sect
         self.word_bytes = wbytes
-        self.fbits = fb
-        self.nbits = nb
-        self.tbits = tb
         cdef layout_t *L = &self.s.L
         L.fmax = (1 << fb) - 1
         L.nshift = fb if nb else 0
@@ -541,28 +561,42 @@ cdef class PfnArrayTracker:
         L.thr = thr
         L.window = win
         L.default_nid = topology.default_node
-        self._init_nodes(topology.arrays(), sect)
-        self._inited = True
-        _fork_safe(self)
+        # the base's view of the same word (decoding, arguments, properties)
+        self.fbits = fb
+        self.nbits = nb
+        self.tbits = tb
+        self.fmax = L.fmax
+        self.nshift = L.nshift
+        self.nmask = L.nmask
+        self.tshift = L.tshift
+        self.tmask = L.tmask
+        self.thr = thr
+        self.window = win
+        self.nid_max = 0x7FFFFFFF
+        self._init_store(arrs, sect)
+        self.capacity_ = self.s.npfn
+        self.qcap = self.s.npfn
+        self._finish_init()
 
-    cdef _init_nodes(self, dict arrs, int64_t sect):
+    cdef _init_store(self, dict arrs, int64_t sect):
         cdef store_t *s = &self.s
         cdef int32_t i
         cdef uint64_t j, index = 0, nsec = 0, start, size
-        nodemap_init(&s.nodes, arrs, s.L.default_nid)
-        tops_nids = sorted(int(n) for n in np.asarray(arrs["nid"])[np.asarray(arrs["toptier"]) > 0])
+        tops_nids = self._init_nodes(arrs, s.L.default_nid)
+        s.nodes = &self.nodes
         s.nq = len(tops_nids)
+        self.scratch_len = s.nq
         s.nsec0 = <uint64_t *>calloc(s.nodes.nnodes or 1, sizeof(uint64_t))
         s.qnid = <int32_t *>calloc(s.nq, sizeof(int32_t))
         s.cursor = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
         s.queued = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
         self.scratch = <int64_t *>calloc(s.nq, sizeof(int64_t))
-        if (s.nsec0 == NULL or s.qnid == NULL
-                or s.cursor == NULL or s.queued == NULL or self.scratch == NULL):
+        self.ready = <uint64_t *>calloc(s.nq or 1, sizeof(uint64_t))
+        if (s.nsec0 == NULL or s.qnid == NULL or s.cursor == NULL or s.queued == NULL
+                or self.scratch == NULL or self.ready == NULL):
             raise MemoryError()
         for i in range(s.nq):
             s.qnid[i] = tops_nids[i]
-            nodemap_set_queue(&s.nodes, tops_nids[i], i)
         s.sec_shift = 0
         while (1 << s.sec_shift) < sect:
             s.sec_shift += 1
@@ -601,36 +635,15 @@ cdef class PfnArrayTracker:
         free(self.s.sec_first)
         free(self.s.sec_pfn)
         free(self.s.nsec0)
-        nodemap_free(&self.s.nodes)
         free(self.s.qnid)
         free(self.s.cursor)
         free(self.s.queued)
         free(self.scratch)
+        free(self.ready)
 
     # ------------------------------------------------------------ helpers
 
-    cdef inline int _ready(self) except -1:
-        if not self._inited:
-            raise RuntimeError("PfnArrayTracker.__init__ was not called, or failed")
-        return 0
-
-    # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
-    cdef inline int64_t _target_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
-        cdef int64_t v = _int_arg(nid, "nid", -1, 0x7FFFFFFF)
-        if v < 0:
-            return -1
-        if nodemap_target(&self.s.nodes, v) < 0:
-            raise ValueError(f"nid {v} is not a node of the topology")
-        return nodemap_target(&self.s.nodes, v)
-
-    cdef inline int32_t _top_arg(self, object nid) except -1:
-        """Node index of a top-tier node id."""
-        cdef int64_t v = _int_arg(nid, "nid", 0, 0x7FFFFFFF)
-        if nodemap_queue(&self.s.nodes, v) < 0:
-            raise ValueError(f"nid {v} is not a top-tier node of the topology")
-        return nodemap_queue(&self.s.nodes, v)
-
-    cdef inline tally_t _tally(self, int64_t *qdelta) noexcept:
+    cdef inline tally_t _tally(self, int64_t *qdelta) noexcept nogil:
         cdef tally_t t
         memset(&t, 0, sizeof(t))
         memset(qdelta, 0, self.s.nq * sizeof(int64_t))
@@ -642,406 +655,114 @@ cdef class PfnArrayTracker:
             return _load(&(<uint8_t *>self.s.words)[i])
         return _load(&(<uint32_t *>self.s.words)[i])
 
-    # ------------------------------------------------------------ public API
+    # ------------------------------------------------- the base's interface
 
-    def record_access(self, pfn, nid, src, now):
-        """Report one access to a PFN (SEMANTICS.md section 3's update rule).
-
-        Parameters
-        ----------
-        pfn : int
-            Page frame number accessed.
-        nid : int
-            Accessing node, or ``pghot.NUMA_NO_NODE`` (-1) when unknown.
-        src : int or pghot.Source
-            Temperature source.
-        now : int
-            Access time in jiffies (>= 0).
-
-        Returns
-        -------
-        pghot.Outcome
-            RECORDED, TOPTIER or NOT_MOVABLE; never TABLE_FULL.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096), mode="default")
-        >>> t.record_access(10, 0, pghot.Source.HINT_FAULT, 0)
-        <Outcome.TOPTIER: 1>
-        >>> t.record_access(2000, 0, pghot.Source.HINT_FAULT, 300)
-        <Outcome.RECORDED: 0>
-        >>> t.lookup(2000)  # time bucket 300 >> 7 = 2
-        Record(pfn=2000, frequency=1, nid=0, last_update=2, queued=-1)
-        """
-        self._ready()
-        cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int64_t c_nid = self._target_arg(nid)
-        cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
-        cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
+    cdef int _record_one(self, uint64_t pfn, int64_t nid, uint64_t now) noexcept:
         cdef tally_t t = self._tally(self.scratch)
         cdef int o
-        t.src[c_src] = 1
         if self.word_bytes == 1:
-            o = _record(&self.s, <uint8_t *>self.s.words, c_pfn, c_nid, <uint64_t>c_now, &t)
+            o = _record(&self.s, <uint8_t *>self.s.words, pfn, nid, now, &t)
         else:
-            o = _record(&self.s, <uint32_t *>self.s.words, c_pfn, c_nid, <uint64_t>c_now, &t)
-        t.out[o] = 1
+            o = _record(&self.s, <uint32_t *>self.s.words, pfn, nid, now, &t)
         _flush(&self.s, &t)
-        return _OUTCOMES[o]
+        return o
 
-    def record_accesses(self, pfns, nids, srcs, nows):
-        """Report a batch of accesses, one per element; the loop runs without the GIL.
+    # The batch: one call per batch from the base; the word width is chosen
+    # once, then the fused loop runs with direct calls only.
+    cdef void _record_batch(self, const pghot_batch *b, int64_t *scratch, uint64_t *cnt,
+                            uint64_t *per_src) noexcept nogil:
+        cdef tally_t t = self._tally(scratch)
+        if self.word_bytes == 1:
+            _record_loop(&self.s, <uint8_t *>self.s.words, b, &t, cnt, per_src)
+        else:
+            _record_loop(&self.s, <uint32_t *>self.s.words, b, &t, cnt, per_src)
+        _flush(&self.s, &t)
 
-        Parameters
-        ----------
-        pfns : array_like of int
-            PFNs, 1-D integer array.
-        nids, srcs, nows : array_like of int, or int
-            Accessing nodes, sources and times: arrays as long as ``pfns``,
-            or scalars that apply to every access.
-
-        Returns
-        -------
-        numpy.ndarray
-            int64 counts indexed by :class:`pghot.Outcome`.
-
-        Examples
-        --------
-        >>> import numpy as np, pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096))
-        >>> t.record_accesses(np.array([5, 2000, 2000]), -1, 0, np.array([1, 2, 3])).tolist()
-        [2, 1, 0, 0]
-        >>> t.queued(0)
-        1
-        """
-        self._ready()
-        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, 0x7FFFFFFF)
-        cdef const uint64_t[::1] p = pa
-        cdef int64_t[::1] nv = na
-        cdef const int64_t[::1] sv = sa
-        cdef const int64_t[::1] tv = ta
-        cdef Py_ssize_t n = p.shape[0]
-        cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
-        cdef Py_ssize_t i
-        # the accessing nodes become promotion targets (the kernel's `nid`)
-        i = nodemap_targets(&self.s.nodes, &nv[0], nv.shape[0])
-        if i >= 0:
-            raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
-
-        qd = np.zeros(max(self.s.nq, 1), dtype=np.int64)
-        cdef int64_t[::1] qdv = qd
-        cdef tally_t t = self._tally(&qdv[0])
-        cdef bint small = self.word_bytes == 1
-        if n == 0:
-            return np.zeros(4, dtype=np.int64)
-        pghot_gate_enter(&self.s.gate)
-        with nogil:
-            if small:
-                _record_batch(&self.s, <uint8_t *>self.s.words, &p[0], &nv[0], &sv[0], &tv[0],
-                              n, nm, sm, tm, &t)
-            else:
-                _record_batch(&self.s, <uint32_t *>self.s.words, &p[0], &nv[0], &sv[0], &tv[0],
-                              n, nm, sm, tm, &t)
-            _flush(&self.s, &t)
-            pghot_gate_leave(&self.s.gate)   # last: after the counter flushes
-        return np.array([t.out[0], t.out[1], t.out[2], 0], dtype=np.int64)
-
-    def extract_batch(self, nid, max_count=1024, threshold=None, return_records=False):
-        """Read and reset ready records targeting a top-tier node, in scan order.
-
-        The scan continues from where the node's previous call stopped,
-        skips sections without a hot flag, and stops after ``max_count``
-        records, after as many as the node has ready (``queued(nid)``), or
-        after one cycle.  Records come in PFN scan order, not hottest first:
-        this store has no cheap "top N" (the design's known weakness).
-
-        Parameters
-        ----------
-        nid : int
-            Top-tier node whose ready records are read.
-        max_count : int, default 1024
-            At most this many records.
-        threshold : int, optional
-            Minimum frequency; default the tracker's.  A lower one adds
-            nothing (only ready records are found); a higher one leaves the
-            colder ready records ready.
-        return_records : bool, default False
-            Return a structured array (``pghot.RECORD_DTYPE``) instead of PFNs.
-
-        Returns
-        -------
-        numpy.ndarray
-            uint64 PFNs, or records as they were when read.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096), threshold=1)
-        >>> for now, pfn in enumerate([3000, 2000, 3000]):
-        ...     _ = t.record_access(pfn, -1, 0, now)
-        >>> rec = t.extract_batch(0, return_records=True)
-        >>> rec["pfn"].tolist(), rec["frequency"].tolist()
-        ([2000, 3000], [1, 2])
-        >>> len(t)
-        0
-        """
-        self._ready()
-        cdef int32_t q = self._top_arg(nid)
-        cdef int64_t c_max = _int_arg(max_count, "max_count", 0, _I64_MAX)
-        cdef int64_t c_thr = self.s.L.thr if threshold is None else _int_arg(
-            threshold, "threshold", 1, self.s.L.fmax)
-        if not _is_bool(return_records):
-            raise TypeError(f"return_records must be a bool, not {type(return_records).__name__}")
+    # At most the node's ready records: the scan stops when it has them all.
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept:
         cdef int64_t known = <int64_t>pghot_load_u64(&self.s.queued[q])
-        cdef uint64_t want = <uint64_t>max(0, min(c_max, known))
-        pfn_out = np.empty(want, dtype=np.uint64)
-        word_out = np.empty(want, dtype=np.uint32)
-        cdef uint64_t[::1] pv = pfn_out
-        cdef uint32_t[::1] wv = word_out
-        qd = np.zeros(max(self.s.nq, 1), dtype=np.int64)
-        cdef int64_t[::1] qdv = qd
-        cdef tally_t t = self._tally(&qdv[0])
-        cdef uint64_t got = 0
-        cdef bint small = self.word_bytes == 1
-        if want:
-            pghot_gate_enter(&self.s.gate)
-            with nogil:
-                if small:
-                    got = _extract(&self.s, <uint8_t *>self.s.words, q, want,
-                                   <uint32_t>c_thr, &pv[0], &wv[0], &t)
-                else:
-                    got = _extract(&self.s, <uint32_t *>self.s.words, q, want,
-                                   <uint32_t>c_thr, &pv[0], &wv[0], &t)
-                _flush(&self.s, &t)
-                pghot_gate_leave(&self.s.gate)
-        pfn_out = pfn_out[:got]
-        if not return_records:
-            return pfn_out
-        w = word_out[:got]
-        cdef layout_t *L = &self.s.L
-        rec = np.empty(got, dtype=RECORD_DTYPE)
-        rec["pfn"] = pfn_out
-        rec["frequency"] = w & L.fmax
-        rec["nid"] = (w >> L.nshift) & L.nmask if L.nmask else L.default_nid
-        rec["last_update"] = (w >> L.tshift) & L.tmask
-        return rec
+        return <uint64_t>max(0, min(max_count, known))
 
-    def lookup(self, pfn):
-        """The record of a PFN, or None (inspecting does not reset it).
+    cdef uint64_t _extract(self, int32_t q, uint64_t want, uint32_t thr, uint64_t *out_pfn,
+                           uint32_t *out_word, int64_t *scratch) noexcept nogil:
+        cdef tally_t t = self._tally(scratch)
+        cdef uint64_t got
+        if self.word_bytes == 1:
+            got = _extract(&self.s, <uint8_t *>self.s.words, q, want, thr, out_pfn, out_word, &t)
+        else:
+            got = _extract(&self.s, <uint32_t *>self.s.words, q, want, thr, out_pfn, out_word, &t)
+        _flush(&self.s, &t)
+        return got
 
-        ``queued`` is the target node when the record is ready, else -1;
-        ``last_update`` is the time field (jiffies, or buckets of 128 jiffies
-        in default mode).
+    # A non-zero word; queued when ready.  Inspecting does not reset it.
+    cdef bint _lookup_word(self, uint64_t pfn, uint32_t *word, bint *queued) noexcept:
+        cdef int32_t k = nodemap_index(&self.nodes, pfn)
+        if k < 0 or self.nodes.top[k]:
+            return False
+        cdef uint32_t w = self._word_at(nodemap_bit(&self.nodes, k, pfn))
+        word[0] = w
+        queued[0] = (w & self.s.L.ready) != 0
+        return w != 0
 
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096))
-        >>> _ = t.record_access(2000, -1, 0, 7)
-        >>> t.lookup(2000)
-        Record(pfn=2000, frequency=1, nid=0, last_update=7, queued=-1)
-        >>> t.lookup(2001) is None
-        True
-        """
-        self._ready()
-        cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int32_t k = nodemap_index(&self.s.nodes, c_pfn)
-        if k < 0 or self.s.nodes.top[k]:
-            return None
-        cdef uint32_t w = self._word_at(nodemap_bit(&self.s.nodes, k, c_pfn))
-        if w == 0:
-            return None
-        cdef layout_t *L = &self.s.L
-        tgt = _target_of(L, w)
-        return Record(int(c_pfn), w & L.fmax, tgt, (w >> L.tshift) & L.tmask,
-                      tgt if w & L.ready else -1)
-
-    def set_movable(self, pfns, flag):
-        """Mark lower-tier PFNs movable (default) or not movable.
-
-        Accesses to a PFN that is not movable are ignored
-        (``Outcome.NOT_MOVABLE``); its word is kept.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096))
-        >>> t.set_movable([2000, 2001], False)
-        >>> t.record_access(2000, -1, 0, 0)
-        <Outcome.NOT_MOVABLE: 2>
-        """
-        self._ready()
-        if not _is_bool(flag):
-            raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        nodemap_set_movable_all(&self.s.nodes, _movable_pfns(pfns), bool(flag), &self.s.gate)
-
-    def __len__(self):
-        """PFNs with a record (a non-zero word); exact when no batch call runs."""
-        self._ready()
+    # PFNs with a record (a non-zero word); exact when no batch call runs.
+    cdef uint64_t _records(self) noexcept:
         cdef int64_t n = <int64_t>(pghot_load_u64(&self.s.created)
                                    - pghot_load_u64(&self.s.extracted))
-        return max(n, 0)
+        return <uint64_t>max(n, 0)
 
-    def queued(self, nid):
-        """Number of ready records targeting a top-tier node.
+    cdef uint64_t _queued_in(self, int32_t q) noexcept:
+        return <uint64_t>max(<int64_t>pghot_load_u64(&self.s.queued[q]), 0)
 
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> PfnArrayTracker(pghot.Topology.two_tier(1024, 4096)).queued(0)
-        0
-        """
-        self._ready()
-        cdef int32_t q = self._top_arg(nid)
-        return max(<int64_t>pghot_load_u64(&self.s.queued[q]), 0)
-
-    def stats(self):
-        """Event counters: the core's keys, then the scan's own.
-
-        ``sections_scanned``/``sections_skipped`` count the sections the
-        extraction scans entered/passed over for lack of a hot flag,
-        ``pfns_scanned`` the words it read.  ``table_full``, ``queue_full``
-        and ``evicted`` are always 0.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1024, 4096))
-        >>> _ = t.record_access(2000, -1, pghot.Source.PGTABLE_SCAN, 0)
-        >>> s = t.stats()
-        >>> s["pghot_recorded_accesses"], s["pghot_recorded_pgtscans"], s["pghot_records_hash"]
-        (1, 1, 1)
-        """
-        self._ready()
-        cdef store_t *s = &self.s
+    # table_full, queue_full and evicted are always 0.
+    cdef void _counts(self, uint64_t *c) noexcept:
         cdef int32_t i
         cdef int64_t queued = 0
-        src = []
-        for i in range(NSOURCES):
-            src.append(pghot_load_u64(&s.src[i]))
-        for i in range(s.nq):
-            queued += <int64_t>pghot_load_u64(&s.queued[i])
-        created = pghot_load_u64(&s.created)
-        extracted = pghot_load_u64(&s.extracted)
+        for i in range(self.s.nq):
+            queued += <int64_t>pghot_load_u64(&self.s.queued[i])
+        c[C_CREATED] = pghot_load_u64(&self.s.created)
+        c[C_RECORDED] = pghot_load_u64(&self.out_count[O_RECORDED])
+        c[C_PUSHES] = pghot_load_u64(&self.s.readied)
+        c[C_EXTRACTED] = pghot_load_u64(&self.s.extracted)
+        c[C_QUEUED] = <uint64_t>max(queued, 0)
+
+    # The extraction scan's counters: sections entered, sections passed over
+    # for lack of a hot flag, words read.
+    cdef dict _stats_extra(self):
         return {
-            "pghot_recorded_accesses": sum(src),
-            "pghot_recorded_hwhints": src[0],
-            "pghot_recorded_pgtscans": src[1],
-            "pghot_recorded_hintfaults": src[2],
-            "pghot_records_hash": created,
-            "pghot_records_heap": pghot_load_u64(&s.readied),
-            "recorded": pghot_load_u64(&s.out[O_RECORDED]),
-            "toptier": pghot_load_u64(&s.out[O_TOPTIER]),
-            "not_movable": pghot_load_u64(&s.out[O_NOT_MOVABLE]),
-            "table_full": 0,
-            "queue_full": 0,
-            "evicted": 0,
-            "extracted": extracted,
-            "sections_scanned": pghot_load_u64(&s.sec_scanned),
-            "sections_skipped": pghot_load_u64(&s.sec_skipped),
-            "pfns_scanned": pghot_load_u64(&s.pfns_scanned),
-            "records": max(<int64_t>(created - extracted), 0),
-            "queued": max(queued, 0),
+            "sections_scanned": pghot_load_u64(&self.s.sec_scanned),
+            "sections_skipped": pghot_load_u64(&self.s.sec_skipped),
+            "pfns_scanned": pghot_load_u64(&self.s.pfns_scanned),
         }
 
-    def memory_bytes(self):
-        """Bytes the tracker allocated: words, section tables, movable bitmap, node tables.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> t = PfnArrayTracker(pghot.Topology.two_tier(1 << 20, 1 << 20), mode="default")
-        >>> round(t.memory_bytes() / t.capacity, 2)
-        1.13
-        """
-        self._ready()
+    # Words, section tables, movable bitmap, node tables.
+    cdef size_t _nbytes(self) noexcept:
         cdef store_t *s = &self.s
         cdef size_t n = <size_t>(s.npfn or 1) * self.word_bytes
         n += <size_t>(s.nsec or 1) * (sizeof(uint8_t) + 2 * sizeof(uint64_t)) + sizeof(uint64_t)
-        n += nodemap_nbytes(&s.nodes) + <size_t>(s.nodes.nnodes or 1) * sizeof(uint64_t)
+        n += nodemap_nbytes(&self.nodes) + <size_t>(self.nodes.nnodes or 1) * sizeof(uint64_t)
         n += <size_t>s.nq * (sizeof(int32_t) + 3 * sizeof(uint64_t))
         return n
 
-    def _fork_prepare(self):
-        """Before ``os.fork()``: close the gate (pghot._core._fork_safe).
-
-        The store has no locks (its words change by compare-and-swap), so a
-        store with no call inside is all a child needs.
-        """
-        pghot_gate_close(&self.s.gate)
-
-    def _fork_done(self):
-        """After ``os.fork()``, in parent and child: open the gate again."""
-        pghot_gate_open(&self.s.gate)
-
-    def check(self):
-        """Verify every invariant (module comment of _pfnarray.pyx).
-
-        The per-word invariants always hold; the hot flags and the counters
-        are compared only when no batch call runs (single calls keep the
-        GIL, as this method does).
-
-        Raises
-        ------
-        RuntimeError
-            Naming the first violated invariant.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> from pghot._pfnarray import PfnArrayTracker
-        >>> PfnArrayTracker(pghot.Topology.two_tier(1024, 4096)).check()
-        """
-        self._ready()
-        cdef uint64_t a[3]
-        cdef int code
-        cdef bint quiescent = pghot_gate_idle(&self.s.gate)
-        ready = np.zeros(max(self.s.nq, 1), dtype=np.uint64)
-        cdef uint64_t[::1] rv = ready
-        a[0] = a[1] = a[2] = 0
+    # No lock to take (the words change by compare-and-swap): the per-word
+    # invariants always hold; the hot flags and the counters are compared
+    # only when no batch call runs (single calls keep the GIL, as check does).
+    cdef int _check_locked(self, uint64_t *a) noexcept nogil:
+        cdef bint quiescent = pghot_gate_idle(&self.gate)
+        memset(self.ready, 0, (self.s.nq or 1) * sizeof(uint64_t))
         if self.word_bytes == 1:
-            code = _check_words(&self.s, <uint8_t *>self.s.words, quiescent, &rv[0], a)
-        else:
-            code = _check_words(&self.s, <uint32_t *>self.s.words, quiescent, &rv[0], a)
-        if code:
-            raise RuntimeError("pghot invariant violated: "
-                               + _CHECK_MESSAGES[code].format(a[0], a[1], a[2]))
+            return _check_words(&self.s, <uint8_t *>self.s.words, quiescent, self.ready, a)
+        return _check_words(&self.s, <uint32_t *>self.s.words, quiescent, self.ready, a)
+
+    cdef list _repr_fields(self):
+        return [("mode", self._mode), ("records", len(self)), ("threshold", self.s.L.thr),
+                ("window_ticks", self.s.L.window)]
 
     # ------------------------------------------------------------ properties
-
-    @property
-    def topology(self):
-        """The :class:`pghot.Topology` the tracker was built with."""
-        return self._topology
 
     @property
     def mode(self):
         """``"precise"`` (u32 words) or ``"default"`` (u8 words)."""
         return self._mode
-
-    @property
-    def hz(self):
-        """Jiffies per second."""
-        return self._hz
-
-    @property
-    def freq_window_ms(self):
-        """Frequency window in milliseconds."""
-        return self._window_ms
-
-    @property
-    def window_jiffies(self):
-        """Frequency window in jiffies (rounded up)."""
-        return self._window_jiffies
 
     @property
     def window_ticks(self):
@@ -1054,45 +775,6 @@ cdef class PfnArrayTracker:
         return 1 << self.s.L.unit_shift
 
     @property
-    def threshold(self):
-        """Frequency at which a record becomes ready."""
-        return self.s.L.thr
-
-    @property
-    def freq_bits(self):
-        return self.fbits
-
-    @property
-    def nid_bits(self):
-        return self.nbits
-
-    @property
-    def time_bits(self):
-        return self.tbits
-
-    @property
-    def capacity(self):
-        """Records the store holds at most: every lower-tier PFN."""
-        return self.s.npfn
-
-    @property
-    def queue_capacity(self):
-        """Ready records a node can have: every lower-tier PFN."""
-        return self.s.npfn
-
-    @property
-    def evict_stale(self):
-        return False
-
-    @property
     def scan_section_pages(self):
         """PFNs per section of the scan's hot flags."""
         return self._section_pages
-
-    def __reduce__(self):
-        raise TypeError("PfnArrayTracker cannot be pickled or saved: only the "
-                        "'hash' store writes snapshots")
-
-    def __repr__(self):
-        return (f"PfnArrayTracker(mode={self._mode!r}, records={len(self)}, "
-                f"threshold={self.s.L.thr}, window_ticks={self.s.L.window})")

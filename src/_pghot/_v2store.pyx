@@ -1,5 +1,7 @@
 # The "kernel-v2" store: the data layout of the kernel's pghot v2 behind the
-# Tracker API, so that its cost can be measured beside the package's table.
+# tracker base's API (_base.pxd: the public methods, checks, counters, gate
+# and fork handling are TrackerBase's; this class supplies the kernels), so
+# that the layout's cost can be measured beside the package's table.
 #
 # Only the layout is v2's; the semantics are the package's (SEMANTICS.md
 # section 4, defects F1-F14 fixed), identical to pghot._core.Tracker.
@@ -21,13 +23,16 @@
 #   - one heap per top-tier node (v2's struct max_heap): an array of
 #     queue_capacity `v2_rec *` (8 bytes each), a binary max-heap on
 #     rec->frequency read through the pointer; every move writes the entry's
-#     index into rec->heap_idx.  One lock per heap.
+#     index into rec->heap_idx.  One lock per heap.  The heap is dheap.pxd's
+#     pointer heap (the algorithm of the hash store's queues, on record
+#     pointers: `hrec` tells it where a v2_rec keeps its key and index).
 #   - capacity: v2 sized nothing but the list heads and relied on the slab
 #     allocator failing; here the atomic `population` enforces `capacity`
 #     (default 50 % of the lower-tier pages, v2's hash_entries) as in the
 #     core, and a failed malloc drops the access as TABLE_FULL (v2's path).
 #   - event counters: v2 used vmstat (per-CPU); here one 64-byte block per
-#     list, updated under the list lock and summed by stats().
+#     list, updated under the list lock and summed by stats(); the per-source,
+#     top-tier and not-movable counts are the base's (lock-free).
 #
 # Invariants (checked by check(), SEMANTICS.md section 5): a record is in the
 # list its PFN hashes to, pprev points at its predecessor's next (or the
@@ -49,12 +54,14 @@
 # v2's GFP_ATOMIC allocation did.  No lock is held while the GIL is
 # requested.
 #
-# Errors: validation with the GIL held before any state changes; the kernels
-# are `noexcept nogil` and cannot fail.
+# Errors: the base validates everything with the GIL held before any state
+# changes; the kernels are `noexcept nogil` and cannot fail.  The batch loop
+# (_record_batch) is entered by one virtual call per batch; the class is
+# final, so every call inside it is direct.
+#
+# Snapshots: this store has none (pickling and saving raise TypeError).
 
 cimport cython
-from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdlib cimport malloc, calloc, free, qsort
 from libc.string cimport memset
 
@@ -63,7 +70,8 @@ cdef extern from "<stdlib.h>" nogil:
 
 from defs cimport *
 from nodes cimport *
-from args cimport _int_arg, _pfn_arg, _check_range
+from dheap cimport dh_ptr, dh_ptrs, dh_insert, dh_delete, dh_fix, dh_check
+from pghot._base cimport *
 
 # The record needs offsetof (container_of), which Cython cannot express.
 cdef extern from *:
@@ -79,7 +87,10 @@ cdef extern from *:
     } v2_rec;
     #define V2_REC_OF(n) ((v2_rec *)((char *)(n) - offsetof(v2_rec, hnode)))
     #define V2_NOT_QUEUED SIZE_MAX
+    #define V2_WORD_OFF offsetof(v2_rec, word)
+    #define V2_IDX_OFF offsetof(v2_rec, heap_idx)
     _Static_assert(sizeof(v2_rec) == 40, "struct pghot_info is 40 bytes");
+    _Static_assert(sizeof(size_t) == 8, "heap_idx is the pointer heap's uint64 position");
     """
     cdef struct v2_hnode:
         v2_hnode *next
@@ -91,11 +102,8 @@ cdef extern from *:
         size_t heap_idx
     v2_rec *V2_REC_OF(v2_hnode *n) nogil
     size_t V2_NOT_QUEUED
-
-import numpy as np
-
-from pghot._core import _batch_arrays, _fork_safe, _movable_pfns
-from pghot._types import RECORD_DTYPE, Outcome, Record
+    size_t V2_WORD_OFF
+    size_t V2_IDX_OFF
 
 ctypedef struct v2_list:          # struct pghot_hash: 16 bytes
     v2_hnode *first               # hlist_head
@@ -104,7 +112,7 @@ ctypedef struct v2_list:          # struct pghot_hash: 16 bytes
 ctypedef struct v2_heap:          # struct max_heap
     size_t nr
     size_t size
-    v2_rec **data
+    dh_ptr *data                  # v2_rec pointers
 
 ctypedef struct v2_counts:        # the package's counters of one list
     uint64_t created
@@ -116,12 +124,8 @@ ctypedef struct v2_counts:        # the package's counters of one list
     uint64_t evicted
     uint64_t _pad
 
+
 cdef enum:
-    O_RECORDED = 0
-    O_TOPTIER = 1
-    O_NOT_MOVABLE = 2
-    O_TABLE_FULL = 3
-    NSOURCES = 3
     HASH_ENTRIES = 1024           # PGHOT_HASH_ENTRIES: records per list, "ideal case"
 
 #: Bytes of one record (v2's struct pghot_info), as memory_bytes() counts it.
@@ -129,9 +133,8 @@ RECORD_BYTES = sizeof(v2_rec)
 #: Bytes of one list head with its lock (v2's struct pghot_hash).
 LIST_BYTES = sizeof(v2_list)
 
-cdef tuple _OUTCOMES = tuple(Outcome)
-cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
-
+# check()'s messages by code; the identity of access counts and outcomes is
+# the base's.
 _CHECK_MESSAGES = (
     "",
     "record of pfn {0} has frequency 0",
@@ -150,7 +153,6 @@ _CHECK_MESSAGES = (
     "table holds {0} records, population says {1}",
     "table holds {0} records, capacity is {1}",
     "table holds {0} records, created - extracted - evicted = {1}",
-    "{0} accesses counted, their outcomes add up to {1}",
     "queue of node {0} holds {1} entries, more than its capacity {2}",
 )
 
@@ -190,90 +192,34 @@ cdef inline void hlist_del(v2_hnode *n) noexcept nogil:
 
 
 # --------------------------------------------------------------------------
-# The pointer heap (lib/min_heap with the order reversed): entries
-# data[0 .. nr), children of i at 2i+1, 2i+2; data[parent]'s frequency >=
-# data[child]'s, read through the pointers.  Every placement writes the
-# index into the record's heap_idx; an entry that leaves gets V2_NOT_QUEUED.
-# Callers hold the heap's lock.
-
-cdef inline uint32_t _key(const v2_rec *r, uint32_t fmax) noexcept nogil:
-    return r.word & fmax
-
-
-cdef inline void _hp_place(v2_heap *h, size_t i, v2_rec *r) noexcept nogil:
-    h.data[i] = r
-    pghot_store_u64(<uint64_t *>&r.heap_idx, i)
-
-
-# O(log n)
-cdef inline void hp_sift_up(v2_heap *h, size_t i, uint32_t fmax) noexcept nogil:
-    cdef v2_rec *r = h.data[i]
-    cdef uint32_t k = _key(r, fmax)
-    cdef size_t p
-    while i > 0:
-        p = (i - 1) >> 1
-        if _key(h.data[p], fmax) >= k:
-            break
-        _hp_place(h, i, h.data[p])
-        i = p
-    _hp_place(h, i, r)
-
-
-# O(log n)
-cdef inline void hp_sift_down(v2_heap *h, size_t i, uint32_t fmax) noexcept nogil:
-    cdef v2_rec *r = h.data[i]
-    cdef uint32_t k = _key(r, fmax)
-    cdef size_t c, n = h.nr
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and _key(h.data[c + 1], fmax) > _key(h.data[c], fmax):
-            c += 1
-        if _key(h.data[c], fmax) <= k:
-            break
-        _hp_place(h, i, h.data[c])
-        i = c
-    _hp_place(h, i, r)
-
-
-# O(log n): entry i's key changed; move it whichever way it needs.
-cdef inline void hp_fix(v2_heap *h, size_t i, uint32_t fmax) noexcept nogil:
-    if i > 0 and _key(h.data[(i - 1) >> 1], fmax) < _key(h.data[i], fmax):
-        hp_sift_up(h, i, fmax)
-    else:
-        hp_sift_down(h, i, fmax)
-
+# The pointer heaps (dheap.pxd, arity 2: lib/min_heap with the order
+# reversed): entries data[0 .. nr), data[parent]'s frequency >= data[child]'s,
+# read through the pointers; every placement writes the index into the
+# record's heap_idx, an entry that leaves gets V2_NOT_QUEUED.  Callers hold
+# the heap's lock.
 
 # O(log n); -1 when full (then heap_idx is left untouched: F14).
-cdef inline int hp_push(v2_heap *h, v2_rec *r, uint32_t fmax) noexcept nogil:
+cdef inline int hp_push(v2_heap *h, v2_rec *r, const dh_ptrs *c) noexcept nogil:
     if h.nr >= h.size:
         return -1
-    h.data[h.nr] = r
+    dh_insert(h.data, h.nr, <dh_ptr>r, 2, c)
     h.nr += 1
-    hp_sift_up(h, h.nr - 1, fmax)
     return 0
 
 
-# O(log n): the last entry fills the hole, then moves up or down.
-cdef inline void hp_remove(v2_heap *h, size_t i, uint32_t fmax) noexcept nogil:
-    pghot_store_u64(<uint64_t *>&h.data[i].heap_idx, V2_NOT_QUEUED)
+# O(log n)
+cdef inline void hp_remove(v2_heap *h, size_t i, const dh_ptrs *c) noexcept nogil:
     h.nr -= 1
-    if i == h.nr:
-        return
-    h.data[i] = h.data[h.nr]
-    hp_fix(h, i, fmax)
+    dh_delete(h.data, h.nr, i, 2, c)
 
 
-# O(n): first index breaking the order or its back-pointer, or -1.
-cdef inline int64_t hp_check(const v2_heap *h, uint32_t fmax) noexcept nogil:
-    cdef size_t i
-    for i in range(h.nr):
-        if i > 0 and _key(h.data[(i - 1) >> 1], fmax) < _key(h.data[i], fmax):
-            return <int64_t>i
-        if pghot_load_u64(<const uint64_t *>&h.data[i].heap_idx) != i:
-            return <int64_t>i
-    return -1
+# O(log n): entry i's key changed; move it whichever way it needs.
+cdef inline void hp_fix(v2_heap *h, size_t i, const dh_ptrs *c) noexcept nogil:
+    dh_fix(h.data, h.nr, i, 2, c)
+
+
+cdef inline v2_rec *hp_top(const v2_heap *h) noexcept nogil:
+    return <v2_rec *>h.data[0]
 
 
 cdef int _cmp_u64(const void *a, const void *b) noexcept nogil:
@@ -284,7 +230,7 @@ cdef int _cmp_u64(const void *a, const void *b) noexcept nogil:
 # --------------------------------------------------------------------------
 
 @cython.final
-cdef class KernelV2Tracker:
+cdef class KernelV2Tracker(TrackerBase):
     """Hot page tracker with the kernel v2 layout ("kernel-v2" store).
 
     Same constructor, methods, validation, counters and semantics as
@@ -325,32 +271,37 @@ cdef class KernelV2Tracker:
     <Outcome.RECORDED: 0>
     >>> t.extract_batch(0).tolist()
     [1500]
+
+    ``memory_bytes()`` counts the list heads with their locks (16 bytes
+    each), 40 bytes per live record, the heap arrays (8 bytes per entry of
+    capacity), the movable bitmap, the per-list counters and the flattened
+    topology.  Each record is a separate malloc: the allocator's own
+    overhead (with glibc, a 40-byte request takes a 48-byte chunk: 8 bytes
+    more per record; 8-16 bytes with other allocators) comes on top and is
+    not counted.  v2's slab cache had no per-object header.
+
+    >>> before = t.memory_bytes()
+    >>> _ = t.record_access(2000, -1, 0, 0)
+    >>> t.memory_bytes() - before
+    40
+    >>> t.lookup(2000)
+    Record(pfn=2000, frequency=1, nid=0, last_update=0, queued=-1)
+    >>> t.stats()["pghot_records_hash"], len(t), t.queued(0)
+    (2, 1, 0)
+    >>> t.check()
     """
 
     cdef v2_list *lists
     cdef v2_counts *lstat
     cdef uint32_t nlists
     cdef uint32_t list_bits
-    cdef uint64_t cap
     cdef uint64_t population      # atomic
     cdef v2_heap *heaps
     cdef pghot_lock_t *hlocks
     cdef int32_t *qnid            # node id of each heap
     cdef int32_t nqueues
-    cdef uint32_t fbits, nbits, tbits, fmax, nmask, tmask, thr, window
     cdef uint32_t wbits           # fbits + nbits + tbits
-    cdef bint evict
-    cdef uint64_t qcap
-    cdef uint64_t src_count[NSOURCES]
-    cdef uint64_t toptier_count
-    cdef uint64_t notmov_count
-    cdef pghot_gate_t gate        # batch calls in flight; closed by fork (pghot_sync.h)
-    cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
-    cdef object _topology
-    cdef object __weakref__       # for the at-fork registry (pghot._core)
-    cdef bint _inited             # __init__ ran to its end: every part is there
-    cdef int64_t _hz
-    cdef int64_t _window_ms
+    cdef dh_ptrs hrec             # where the heaps find a record's key and index
 
     def __cinit__(self, *args, **kwargs):
         self.lists = NULL
@@ -360,88 +311,36 @@ cdef class KernelV2Tracker:
         self.hlocks = NULL
         self.qnid = NULL
         self.nqueues = 0
-        memset(&self.nodes, 0, sizeof(nodemap_t))
+        self._messages = _CHECK_MESSAGES
+        self.out_mask = (1 << O_TOPTIER) | (1 << O_NOT_MOVABLE)
 
     def __init__(self, topology, *, hz=1000, freq_window_ms=5000, threshold=2,
                  freq_bits=3, nid_bits=10, time_bits=19, capacity=None,
                  queue_capacity=None, queue="binary", evict_stale=False):
-        from pghot.topology import Topology
-        if self.lists != NULL:
-            raise RuntimeError("KernelV2Tracker is already initialised")
-        if not isinstance(topology, Topology):
-            raise TypeError(f"topology must be a pghot.Topology, not {type(topology).__name__}")
-        cdef int64_t fb = _int_arg(freq_bits, "freq_bits", 1, 16)
-        cdef int64_t nb = _int_arg(nid_bits, "nid_bits", 1, 30)
-        cdef int64_t tb = _int_arg(time_bits, "time_bits", 1, 30)
-        if fb + nb + tb > 32:
-            raise ValueError(f"freq_bits + nid_bits + time_bits must be <= 32, got {fb + nb + tb}")
-        cdef int64_t c_hz = _int_arg(hz, "hz", 1, 1_000_000)
-        cdef int64_t wms = _int_arg(freq_window_ms, "freq_window_ms", 0, 1 << 40)
-        cdef int64_t thr = _int_arg(threshold, "threshold", 1, (1 << fb) - 1)
-        win = -(-int(wms) * int(c_hz) // 1000)  # msecs_to_jiffies rounds up
-        if win >= (1 << tb):
-            raise ValueError(
-                f"freq_window_ms={wms} is {win} jiffies at hz={c_hz}, which "
-                f"time_bits={tb} cannot represent (span {(1 << tb) - 1} jiffies)")
-        if not isinstance(queue, str):
-            raise TypeError(f"queue must be a str, not {type(queue).__name__}")
+        arrs = self._init_packed(topology, hz, freq_window_ms, threshold, freq_bits,
+                                 nid_bits, time_bits, capacity, queue_capacity, queue,
+                                 evict_stale)
+        self._topology = topology
+        self.wbits = self.fbits + self.nbits + self.tbits
+        self.hrec.key_off = V2_WORD_OFF
+        self.hrec.key_mask = self.fmax
+        self.hrec.idx_off = V2_IDX_OFF
+        top = self._init_nodes(arrs, topology.default_node)
+        self._init_lists(self.capacity_)
+        self._init_heaps(top)
+        self._finish_init()
+
+    cdef int _check_queue(self, object queue) except -1:
         if queue != "binary":
             raise ValueError(
                 f"queue must be 'binary' for the kernel-v2 store (v2 had only a "
                 f"binary heap), got {queue!r}")
-        if not isinstance(evict_stale, (bool, np.bool_)):
-            raise TypeError(f"evict_stale must be a bool, not {type(evict_stale).__name__}")
-        nids = [n.nid for n in topology.nodes]
-        if max(nids) >= (1 << nb):
-            raise ValueError(f"nid_bits={nb} cannot hold node id {max(nids)} of the topology")
-        arrs = topology.arrays()
-        lower = int(topology.lower_pages())
-        cdef int64_t cap
-        if capacity is None:
-            if lower * 50 // 100 > (1 << 31):
-                raise ValueError(
-                    f"the default capacity ({lower * 50 // 100} records, 50 % of the "
-                    f"lower tier) exceeds 2**31: pass capacity= explicitly")
-            cap = lower * 50 // 100
-        else:
-            cap = _int_arg(capacity, "capacity", 0, 1 << 31)
-        cdef int64_t qcap
-        if queue_capacity is None:
-            qcap = max(1, cap * 25 // 100) if cap > 0 else 0
-        else:
-            qcap = _int_arg(queue_capacity, "queue_capacity", 0, 0xFFFFFFFE)
-            if qcap > cap:
-                raise ValueError(f"queue_capacity={qcap} exceeds capacity={cap}: a queue "
-                                 f"holds table records")
-
-        self._topology = topology
-        self._hz = c_hz
-        self._window_ms = wms
-        self.fbits = fb
-        self.nbits = nb
-        self.tbits = tb
-        self.wbits = fb + nb + tb
-        self.fmax = (1 << fb) - 1
-        self.nmask = (1 << nb) - 1
-        self.tmask = <uint32_t>((1 << tb) - 1)
-        self.thr = thr
-        self.window = win
-        self.evict = bool(evict_stale)
-        self.qcap = qcap
-        self._init_topology(arrs)
-        self._init_lists(cap)
-        self._init_heaps(topology)
-        self._inited = True
-        _fork_safe(self)
-
-    cdef _init_topology(self, dict arrs):
-        nodemap_init(&self.nodes, arrs, self._topology.default_node)
+        return 0
 
     cdef _init_lists(self, int64_t cap):
         nr = _nr_lists(cap)
         cdef uint32_t n = nr
         cdef uint32_t i
-        self.cap = cap
         self.population = 0
         self.list_bits = nr.bit_length() - 1
         self.lists = <v2_list *>calloc(n, sizeof(v2_list))
@@ -457,8 +356,7 @@ cdef class KernelV2Tracker:
             pghot_lock_init(&self.lists[i].lock)
         self.nlists = n
 
-    cdef _init_heaps(self, topology):
-        top = list(topology.toptier_nids())
+    cdef _init_heaps(self, list top):
         cdef int32_t i
         self.heaps = <v2_heap *>calloc(len(top), sizeof(v2_heap))
         self.hlocks = <pghot_lock_t *>calloc(len(top), sizeof(pghot_lock_t))
@@ -466,7 +364,7 @@ cdef class KernelV2Tracker:
         if self.heaps == NULL or self.hlocks == NULL or self.qnid == NULL:
             raise MemoryError()
         for i in range(len(top)):
-            self.heaps[i].data = <v2_rec **>calloc(self.qcap if self.qcap else 1, sizeof(v2_rec *))
+            self.heaps[i].data = <dh_ptr *>calloc(self.qcap if self.qcap else 1, sizeof(dh_ptr))
             if self.heaps[i].data == NULL:
                 raise MemoryError(f"cannot allocate a heap of {self.qcap} entries")
             self.heaps[i].nr = 0
@@ -474,7 +372,6 @@ cdef class KernelV2Tracker:
             self.nqueues = i + 1
             pghot_lock_init(&self.hlocks[i])
             self.qnid[i] = top[i]
-            nodemap_set_queue(&self.nodes, top[i], i)
 
     def __dealloc__(self):
         cdef uint32_t i
@@ -496,7 +393,6 @@ cdef class KernelV2Tracker:
             free(self.heaps)
         free(self.hlocks)
         free(self.qnid)
-        nodemap_free(&self.nodes)
 
     # ---------------------------------------------------------------- kernels
 
@@ -547,7 +443,7 @@ cdef class KernelV2Tracker:
     cdef inline bint _h_push(self, int32_t q, v2_rec *r) noexcept nogil:
         cdef int rc
         pghot_lock(&self.hlocks[q])
-        rc = hp_push(&self.heaps[q], r, self.fmax)
+        rc = hp_push(&self.heaps[q], r, &self.hrec)
         pghot_unlock(&self.hlocks[q])
         return rc == 0
 
@@ -590,18 +486,18 @@ cdef class KernelV2Tracker:
                 pghot_lock(&self.hlocks[q])
                 if old_tgt != tgt or freq < self.thr:
                     # F4: out of the old target's heap before anything else
-                    hp_remove(&self.heaps[q], r.heap_idx, self.fmax)
+                    hp_remove(&self.heaps[q], r.heap_idx, &self.hrec)
                     queued = False
                     r.word = w
                 else:
                     r.word = w
                     if freq != old_freq:
-                        hp_fix(&self.heaps[q], r.heap_idx, self.fmax)
+                        hp_fix(&self.heaps[q], r.heap_idx, &self.hrec)
                 pghot_unlock(&self.hlocks[q])
             else:
                 r.word = w
         else:
-            if pghot_inc_below(&self.population, self.cap):
+            if pghot_inc_below(&self.population, self.capacity_):
                 # v2's phi_alloc: one allocation per record, under the list lock
                 r = <v2_rec *>malloc(sizeof(v2_rec))
                 if r != NULL:
@@ -637,7 +533,8 @@ cdef class KernelV2Tracker:
     # v2's phi_heap_extract: pop up to max_count records with frequency >=
     # thr from heap q, unlink and free them; returns how many.
     cdef uint64_t _extract(self, int32_t q, uint64_t max_count, uint32_t thr,
-                           uint64_t *out_pfn, uint32_t *out_word) noexcept nogil:
+                           uint64_t *out_pfn, uint32_t *out_word,
+                           int64_t *scratch) noexcept nogil:
         cdef uint64_t n = 0
         cdef v2_heap *h = &self.heaps[q]
         cdef pghot_lock_t *hl = &self.hlocks[q]
@@ -645,10 +542,10 @@ cdef class KernelV2Tracker:
         cdef uint32_t b
         while n < max_count:
             pghot_lock(hl)
-            if h.nr == 0 or _key(h.data[0], self.fmax) < thr:
+            if h.nr == 0 or (hp_top(h).word & self.fmax) < thr:
                 pghot_unlock(hl)
                 break
-            top = h.data[0]
+            top = hp_top(h)
             b = self._list_of(top.pfn)
             if not pghot_trylock(&self.lists[b].lock):
                 # respect the lock order, then make sure the top (whatever
@@ -656,13 +553,13 @@ cdef class KernelV2Tracker:
                 pghot_unlock(hl)
                 pghot_lock(&self.lists[b].lock)
                 pghot_lock(hl)
-                if (h.nr == 0 or _key(h.data[0], self.fmax) < thr
-                        or self._list_of(h.data[0].pfn) != b):
+                if (h.nr == 0 or (hp_top(h).word & self.fmax) < thr
+                        or self._list_of(hp_top(h).pfn) != b):
                     pghot_unlock(hl)
                     pghot_unlock(&self.lists[b].lock)
                     continue
-                top = h.data[0]
-            hp_remove(h, 0, self.fmax)
+                top = hp_top(h)
+            hp_remove(h, 0, &self.hrec)
             pghot_unlock(hl)
             hlist_del(&top.hnode)
             out_pfn[n] = top.pfn
@@ -674,397 +571,121 @@ cdef class KernelV2Tracker:
             free(top)                    # unreachable now: no list, no heap
         return n
 
-    # ------------------------------------------------------------ public API
 
-    cdef inline int _ready(self) except -1:
-        if not self._inited:
-            raise RuntimeError("KernelV2Tracker.__init__ was not called, or failed")
-        return 0
+    # ------------------------------------------------- the base's interface
 
-    # An accessing node: its promotion target, or -1 for NUMA_NO_NODE.
-    cdef inline int64_t _target_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF:
-        cdef int64_t v = _int_arg(nid, "nid", -1, (1 << self.nbits) - 1)
-        if v < 0:
-            return -1
-        if nodemap_target(&self.nodes, v) < 0:
-            raise ValueError(f"nid {v} is not a node of the topology")
-        return nodemap_target(&self.nodes, v)
+    cdef int _record_one(self, uint64_t pfn, int64_t nid, uint64_t now) noexcept:
+        return self._record(pfn, nid, now)
 
-    cdef inline int32_t _top_nid_arg(self, object nid) except -1:
-        cdef int64_t c_nid = _int_arg(nid, "nid", 0, (1 << self.nbits) - 1)
-        if nodemap_queue(&self.nodes, c_nid) < 0:
-            raise ValueError(f"nid {c_nid} is not a top-tier node of the topology")
-        return nodemap_queue(&self.nodes, c_nid)
+    # The batch loop: one call per batch from the base, direct calls inside.
+    cdef void _record_batch(self, const pghot_batch *b, int64_t *scratch, uint64_t *cnt,
+                            uint64_t *per_src) noexcept nogil:
+        cdef const uint64_t *p = b.pfn
+        cdef const int64_t *nv = b.nid
+        cdef const int64_t *sv = b.src
+        cdef const int64_t *tv = b.now
+        cdef Py_ssize_t n = b.n, nm = b.nm, sm = b.sm, tm = b.tm, i
+        cdef uint64_t c[NOUTCOMES]
+        cdef uint64_t s[NSOURCES]
+        memset(c, 0, sizeof(c))
+        memset(s, 0, sizeof(s))
+        for i in range(n):
+            s[sv[i & sm]] += 1
+            c[self._record(p[i], nv[i & nm], <uint64_t>tv[i & tm])] += 1
+        for i in range(NOUTCOMES):
+            cnt[i] += c[i]
+        for i in range(NSOURCES):
+            per_src[i] += s[i]
 
-    def record_access(self, pfn, nid, src, now):
-        """Report one access to a PFN (SEMANTICS.md section 4).
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept:
+        return min(<uint64_t>max_count, self.qcap)
 
-        Parameters
-        ----------
-        pfn : int
-            Page frame number accessed.
-        nid : int
-            Accessing node, or ``pghot.NUMA_NO_NODE`` (-1) when unknown.
-        src : int or pghot.Source
-            Temperature source.
-        now : int
-            Access time in jiffies (>= 0).
-
-        Returns
-        -------
-        pghot.Outcome
-
-        Examples
-        --------
-        >>> import pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096))
-        >>> t.record_access(10, 0, pghot.Source.HINT_FAULT, 0)
-        <Outcome.TOPTIER: 1>
-        >>> t.record_access(2000, 0, pghot.Source.HINT_FAULT, 0)
-        <Outcome.RECORDED: 0>
-        """
-        self._ready()
-        cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef int64_t c_nid = self._target_arg(nid)
-        cdef int64_t c_src = _int_arg(src, "src", 0, NSOURCES - 1)
-        cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
-        pghot_add_u64(&self.src_count[c_src], 1)
-        cdef int o = self._record(c_pfn, c_nid, <uint64_t>c_now)
-        if o == O_TOPTIER:
-            pghot_add_u64(&self.toptier_count, 1)
-        elif o == O_NOT_MOVABLE:
-            pghot_add_u64(&self.notmov_count, 1)
-        return _OUTCOMES[o]
-
-    def record_accesses(self, pfns, nids, srcs, nows):
-        """Report a batch of accesses; the loop runs without the GIL.
-
-        Parameters
-        ----------
-        pfns : array_like of int
-            PFNs, 1-D integer array.
-        nids, srcs, nows : array_like of int, or int
-            Accessing nodes, sources and times: arrays as long as ``pfns``,
-            or scalars that apply to every access.
-
-        Returns
-        -------
-        numpy.ndarray
-            int64 counts indexed by :class:`pghot.Outcome`.
-
-        Examples
-        --------
-        >>> import numpy as np, pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096))
-        >>> t.record_accesses(np.array([5, 2000, 2000]), -1, 0, np.array([1, 2, 3])).tolist()
-        [2, 1, 0, 0]
-        >>> t.queued(0)
-        1
-        """
-        self._ready()
-        pa, na, sa, ta, nm_, sm_, tm_ = _batch_arrays(pfns, nids, srcs, nows, (1 << self.nbits) - 1)
-        cdef const uint64_t[::1] p = pa
-        cdef int64_t[::1] nv = na
-        cdef const int64_t[::1] sv = sa
-        cdef const int64_t[::1] tv = ta
-        cdef Py_ssize_t n = p.shape[0]
-        cdef Py_ssize_t nm = nm_, sm = sm_, tm = tm_
-        cdef Py_ssize_t i
-        # the accessing nodes become promotion targets (the kernel's `nid`)
-        i = nodemap_targets(&self.nodes, &nv[0], nv.shape[0])
-        if i >= 0:
-            raise ValueError(f"nids[{i}] = {nv[i]} is not a node of the topology")
-
-        out = np.zeros(4, dtype=np.int64)
-        cdef int64_t[::1] o = out
-        cdef uint64_t cnt[4]
-        cdef uint64_t per_src[NSOURCES]
-        cdef int r
-        memset(cnt, 0, sizeof(cnt))
-        memset(per_src, 0, sizeof(per_src))
-        pghot_gate_enter(&self.gate)
-        with nogil:
-            for i in range(n):
-                per_src[sv[i & sm]] += 1
-                r = self._record(p[i], nv[i & nm], <uint64_t>tv[i & tm])
-                cnt[r] += 1
-            for r in range(NSOURCES):
-                pghot_add_u64(&self.src_count[r], per_src[r])
-            pghot_add_u64(&self.toptier_count, cnt[O_TOPTIER])
-            pghot_add_u64(&self.notmov_count, cnt[O_NOT_MOVABLE])
-            pghot_gate_leave(&self.gate)   # last: after the counter flushes
-        for r in range(4):
-            o[r] = cnt[r]
-        return out
-
-    def extract_batch(self, nid, max_count=1024, threshold=None, return_records=False):
-        """Remove and return the hottest queued records of a top-tier node.
-
-        Parameters
-        ----------
-        nid : int
-            Top-tier node whose heap is drained.
-        max_count : int, default 1024
-            At most this many records.
-        threshold : int, optional
-            Minimum frequency; default the tracker's threshold.
-        return_records : bool, default False
-            Return a structured array (``pghot.RECORD_DTYPE``) instead of PFNs.
-
-        Returns
-        -------
-        numpy.ndarray
-            uint64 PFNs, highest frequency first (ties in any order).
-
-        Examples
-        --------
-        >>> import pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096), threshold=1)
-        >>> for now, pfn in enumerate([3000, 2000, 3000]):
-        ...     _ = t.record_access(pfn, -1, 0, now)
-        >>> rec = t.extract_batch(0, return_records=True)
-        >>> rec["pfn"].tolist(), rec["frequency"].tolist()
-        ([3000, 2000], [2, 1])
-        >>> len(t)
-        0
-        """
-        self._ready()
-        cdef int32_t q = self._top_nid_arg(nid)
-        cdef int64_t c_max = _int_arg(max_count, "max_count", 0, _I64_MAX)
-        cdef int64_t c_thr = self.thr if threshold is None else _int_arg(
-            threshold, "threshold", 1, self.fmax)
-        if not isinstance(return_records, (bool, np.bool_)):
-            raise TypeError(f"return_records must be a bool, not {type(return_records).__name__}")
-        cdef uint64_t want = min(<uint64_t>c_max, self.qcap)
-        pfn_out = np.empty(want, dtype=np.uint64)
-        word_out = np.empty(want, dtype=np.uint32)
-        cdef uint64_t[::1] pv = pfn_out
-        cdef uint32_t[::1] wv = word_out
-        cdef uint64_t got
-        pghot_gate_enter(&self.gate)
-        with nogil:
-            got = self._extract(q, want, <uint32_t>c_thr,
-                                &pv[0] if want else NULL, &wv[0] if want else NULL)
-            pghot_gate_leave(&self.gate)
-        pfn_out = pfn_out[:got]
-        if not return_records:
-            return pfn_out
-        w = word_out[:got]
-        rec = np.empty(got, dtype=RECORD_DTYPE)
-        rec["pfn"] = pfn_out
-        rec["frequency"] = w & self.fmax
-        rec["nid"] = (w >> self.fbits) & self.nmask
-        rec["last_update"] = (w >> (self.fbits + self.nbits)) & self.tmask
-        return rec
-
-    def lookup(self, pfn):
-        """The record of a PFN, or None.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096))
-        >>> _ = t.record_access(2000, -1, 0, 7)
-        >>> t.lookup(2000)
-        Record(pfn=2000, frequency=1, nid=0, last_update=7, queued=-1)
-        >>> t.lookup(2001) is None
-        True
-        """
-        self._ready()
-        cdef uint64_t c_pfn = _pfn_arg(pfn)
-        cdef v2_list *l = &self.lists[self._list_of(c_pfn)]
+    cdef bint _lookup_word(self, uint64_t pfn, uint32_t *word, bint *queued) noexcept:
+        cdef v2_list *l = &self.lists[self._list_of(pfn)]
         cdef v2_rec *r
-        cdef uint32_t w = 0
-        cdef bint found = False, queued = False
         pghot_lock(&l.lock)
-        r = self._lookup(l, c_pfn)
+        r = self._lookup(l, pfn)
         if r != NULL:
-            found = True
-            w = r.word
-            queued = self._queued(r)
+            word[0] = r.word
+            queued[0] = self._queued(r)
         pghot_unlock(&l.lock)
-        if not found:
-            return None
-        return Record(int(c_pfn), self._freq(w), self._nid(w), self._time(w),
-                      self._nid(w) if queued else -1)
+        return r != NULL
 
-    def set_movable(self, pfns, flag):
-        """Mark lower-tier PFNs movable (default) or not movable.
+    cdef uint64_t _records(self) noexcept:
+        return pghot_load_u64(&self.population)
 
-        Accesses to a PFN that is not movable are ignored
-        (``Outcome.NOT_MOVABLE``); its existing record is kept.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096))
-        >>> t.set_movable([2000, 2001], False)
-        >>> t.record_access(2000, -1, 0, 0)
-        <Outcome.NOT_MOVABLE: 2>
-        """
-        self._ready()
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"flag must be a bool, not {type(flag).__name__}")
-        nodemap_set_movable_all(&self.nodes, _movable_pfns(pfns), bool(flag), &self.gate)
-
-    def __len__(self):
-        self._ready()
-        return <Py_ssize_t>pghot_load_u64(&self.population)
-
-    def queued(self, nid):
-        """Number of records in a top-tier node's heap.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> KernelV2Tracker(pghot.Topology.two_tier(1024, 4096)).queued(0)
-        0
-        """
-        self._ready()
-        cdef int32_t q = self._top_nid_arg(nid)
+    cdef uint64_t _queued_in(self, int32_t q) noexcept:
         pghot_lock(&self.hlocks[q])
         cdef size_t n = self.heaps[q].nr
         pghot_unlock(&self.hlocks[q])
         return n
 
-    def stats(self):
-        """Event counters (the kernel's vmstat names, then the package's own).
-
-        Examples
-        --------
-        >>> import pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096))
-        >>> _ = t.record_access(2000, -1, pghot.Source.PGTABLE_SCAN, 0)
-        >>> s = t.stats()
-        >>> s["pghot_recorded_accesses"], s["pghot_recorded_pgtscans"], s["pghot_records_hash"]
-        (1, 1, 1)
-        """
-        self._ready()
-        cdef uint64_t tot[7]
+    cdef void _counts(self, uint64_t *t) noexcept:
         cdef uint32_t i
         cdef v2_counts *c
-        memset(tot, 0, sizeof(tot))
         for i in range(self.nlists):
             c = &self.lstat[i]
             pghot_lock(&self.lists[i].lock)
-            tot[0] += c.created
-            tot[1] += c.recorded
-            tot[2] += c.table_full
-            tot[3] += c.queue_full
-            tot[4] += c.pushes
-            tot[5] += c.extracted
-            tot[6] += c.evicted
+            t[C_CREATED] += c.created
+            t[C_RECORDED] += c.recorded
+            t[C_TABLE_FULL] += c.table_full
+            t[C_QUEUE_FULL] += c.queue_full
+            t[C_PUSHES] += c.pushes
+            t[C_EXTRACTED] += c.extracted
+            t[C_EVICTED] += c.evicted
             pghot_unlock(&self.lists[i].lock)
-        cdef uint64_t queued = 0
-        src = [pghot_load_u64(&self.src_count[i]) for i in range(NSOURCES)]
-        for i in range(self.nqueues):
+        for i in range(<uint32_t>self.nqueues):
             pghot_lock(&self.hlocks[i])
-            queued += self.heaps[i].nr
+            t[C_QUEUED] += self.heaps[i].nr
             pghot_unlock(&self.hlocks[i])
-        return {
-            "pghot_recorded_accesses": sum(src),
-            "pghot_recorded_hwhints": src[0],
-            "pghot_recorded_pgtscans": src[1],
-            "pghot_recorded_hintfaults": src[2],
-            "pghot_records_hash": tot[0],
-            "pghot_records_heap": tot[4],
-            "recorded": tot[1],
-            "toptier": pghot_load_u64(&self.toptier_count),
-            "not_movable": pghot_load_u64(&self.notmov_count),
-            "table_full": tot[2],
-            "queue_full": tot[3],
-            "evicted": tot[6],
-            "extracted": tot[5],
-            "records": pghot_load_u64(&self.population),
-            "queued": queued,
-        }
 
-    def memory_bytes(self):
-        """Bytes the tracker allocated: lists, records, heaps, bitmap, counters.
-
-        Counts the list heads with their locks (16 bytes each), 40 bytes per
-        live record, the heap arrays (8 bytes per entry of capacity), the
-        movable bitmap, the per-list counters and the flattened topology.
-        Each record is a separate malloc: the allocator's own overhead (with
-        glibc, a 40-byte request takes a 48-byte chunk: 8 bytes more per
-        record; 8-16 bytes with other allocators) comes on top and is not
-        counted.  v2's slab cache had no per-object header.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> t = KernelV2Tracker(pghot.Topology.two_tier(1024, 4096))
-        >>> before = t.memory_bytes()
-        >>> _ = t.record_access(2000, -1, 0, 0)
-        >>> t.memory_bytes() - before
-        40
-        """
-        self._ready()
+    # Lists, records, heaps, bitmap, counters (class docstring).
+    cdef size_t _nbytes(self) noexcept:
         cdef size_t n = 0
         cdef int32_t i
         n += <size_t>self.nlists * (sizeof(v2_list) + sizeof(v2_counts))
         n += <size_t>pghot_load_u64(&self.population) * sizeof(v2_rec)
         for i in range(self.nqueues):
-            n += sizeof(v2_heap) + <size_t>(self.qcap if self.qcap else 1) * sizeof(v2_rec *)
+            n += sizeof(v2_heap) + <size_t>(self.qcap if self.qcap else 1) * sizeof(dh_ptr)
         n += <size_t>self.nqueues * (sizeof(pghot_lock_t) + sizeof(int32_t))
         n += nodemap_nbytes(&self.nodes)
         return n
 
-    def _fork_prepare(self):
-        """Before ``os.fork()``: close the gate (pghot._core._fork_safe)."""
-        pghot_gate_close(&self.gate)
-
-    def _fork_done(self):
-        """After ``os.fork()``, in parent and child: open the gate again."""
-        pghot_gate_open(&self.gate)
-
-    def check(self):
-        """Verify every invariant of SEMANTICS.md section 5 for this layout.
-
-        Takes every lock (lists, then heaps), so it sees a consistent state
-        even while other threads run; the identity between access counts and
-        outcomes is checked only when no batch call is running.  Walks every
-        list and sorts the PFNs to find duplicates: O(n log n).
-
-        Raises
-        ------
-        RuntimeError
-            Naming the first violated invariant.
-
-        Examples
-        --------
-        >>> import pghot
-        >>> KernelV2Tracker(pghot.Topology.two_tier(1024, 4096)).check()
-        """
+    # Lists, then heaps (the lock order).
+    cdef void _lock_all(self) noexcept nogil:
         cdef uint32_t i
-        cdef uint64_t a[3]
-        cdef int code
-        a[0] = a[1] = a[2] = 0
-        self._ready()
-        # With the GIL held (see pghot._core.Tracker.check): single calls
-        # cannot be half done, no batch can start, and the lock holders we
-        # wait for never ask for the GIL.
         for i in range(self.nlists):
             pghot_lock(&self.lists[i].lock)
-        for i in range(self.nqueues):
+        for i in range(<uint32_t>self.nqueues):
             pghot_lock(&self.hlocks[i])
-        code = self._check_locked(a)
-        for i in range(self.nqueues):
+
+    cdef void _unlock_all(self) noexcept nogil:
+        cdef uint32_t i
+        for i in range(<uint32_t>self.nqueues):
             pghot_unlock(&self.hlocks[i])
         for i in range(self.nlists):
             pghot_unlock(&self.lists[i].lock)
-        if code:
-            raise RuntimeError("pghot invariant violated: "
-                               + _CHECK_MESSAGES[code].format(a[0], a[1], a[2]))
+
+    cdef uint64_t _locked_outcomes(self) noexcept nogil:
+        cdef uint64_t n = 0
+        cdef uint32_t l
+        for l in range(self.nlists):
+            n += self.lstat[l].recorded + self.lstat[l].table_full
+        return n
+
+    cdef list _repr_fields(self):
+        return [("records", len(self)), ("capacity", self.capacity_), ("lists", self.nlists),
+                ("threshold", self.thr), ("window_jiffies", self.window), ("queue", "binary")]
 
     # Every invariant, with every lock held; 0 or a _CHECK_MESSAGES code with
-    # up to three values in a.  No Python object here (see pghot._core).
+    # up to three values in a (see TrackerBase._check_locked).  Walks every
+    # list and sorts the PFNs to find duplicates: O(n log n).
     cdef int _check_locked(self, uint64_t *a) noexcept nogil:
         cdef uint32_t l
         cdef int code
         cdef uint64_t total = 0, queued_recs = 0, hot_unqueued = 0
         cdef uint64_t created = 0, extracted = 0, evicted = 0, queue_full = 0
-        cdef uint64_t recorded = 0, table_full = 0, qtotal = 0, accesses = 0
+        cdef uint64_t qtotal = 0
         cdef uint64_t npfns = pghot_load_u64(&self.population)
         cdef uint64_t *pfns
         cdef size_t idx
@@ -1074,8 +695,8 @@ cdef class KernelV2Tracker:
         cdef v2_hnode *n
         cdef v2_rec *r
         cdef v2_counts *c
-        if npfns > self.cap:
-            npfns = self.cap
+        if npfns > self.capacity_:
+            npfns = self.capacity_
         pfns = <uint64_t *>malloc((npfns + 1) * sizeof(uint64_t))
         for l in range(self.nlists):
             c = &self.lstat[l]
@@ -1083,8 +704,6 @@ cdef class KernelV2Tracker:
             extracted += c.extracted
             evicted += c.evicted
             queue_full += c.queue_full
-            recorded += c.recorded
-            table_full += c.table_full
             pp = &self.lists[l].first
             n = pp[0]
             while n != NULL:
@@ -1093,8 +712,8 @@ cdef class KernelV2Tracker:
                     free(pfns)
                     return 5
                 total += 1
-                if total > self.cap:
-                    a[0] = self.cap
+                if total > self.capacity_:
+                    a[0] = self.capacity_
                     free(pfns)
                     return 10
                 r = V2_REC_OF(n)
@@ -1121,14 +740,14 @@ cdef class KernelV2Tracker:
                 a[0] = self.qnid[q]
                 a[1] = self.heaps[q].nr
                 a[2] = self.heaps[q].size
-                return 18
+                return 17
             qtotal += self.heaps[q].nr
         a[0] = qtotal
         a[1] = queued_recs
         if qtotal != queued_recs:
             return 12
         for q in range(self.nqueues):
-            bad = hp_check(&self.heaps[q], self.fmax)
+            bad = dh_check(self.heaps[q].data, self.heaps[q].nr, 2, &self.hrec)
             if bad >= 0:
                 a[0] = self.qnid[q]
                 a[1] = bad
@@ -1140,20 +759,12 @@ cdef class KernelV2Tracker:
         a[1] = pghot_load_u64(&self.population)
         if total != a[1]:
             return 14
-        a[1] = self.cap
-        if total > self.cap:
+        a[1] = self.capacity_
+        if total > self.capacity_:
             return 15
         a[1] = created - extracted - evicted
         if total != a[1]:
             return 16
-        if pghot_gate_idle(&self.gate):
-            for idx in range(NSOURCES):
-                accesses += pghot_load_u64(&self.src_count[idx])
-            a[0] = accesses
-            a[1] = (recorded + table_full + pghot_load_u64(&self.toptier_count)
-                    + pghot_load_u64(&self.notmov_count))
-            if a[0] != a[1]:
-                return 17
         return 0
 
     # The invariants of one record found in list l.
@@ -1183,7 +794,7 @@ cdef class KernelV2Tracker:
             queued_recs[0] += 1
             q = nodemap_queue(&self.nodes, nid)
             a[1] = nid
-            if hi >= self.heaps[q].nr or self.heaps[q].data[hi] != r:
+            if hi >= self.heaps[q].nr or <v2_rec *>self.heaps[q].data[hi] != r:
                 return 7
             a[2] = freq
             if freq < self.thr:
@@ -1192,71 +803,8 @@ cdef class KernelV2Tracker:
             hot_unqueued[0] += 1
         return 0
 
-    # ------------------------------------------------------------ properties
-
-    @property
-    def topology(self):
-        """The :class:`pghot.Topology` the tracker was built with."""
-        return self._topology
-
-    @property
-    def hz(self):
-        """Jiffies per second."""
-        return self._hz
-
-    @property
-    def freq_window_ms(self):
-        """Frequency window in milliseconds."""
-        return self._window_ms
-
-    @property
-    def window_jiffies(self):
-        """Frequency window in jiffies (rounded up)."""
-        return self.window
-
-    @property
-    def threshold(self):
-        """Frequency at which a record is queued."""
-        return self.thr
-
-    @property
-    def freq_bits(self):
-        return self.fbits
-
-    @property
-    def nid_bits(self):
-        return self.nbits
-
-    @property
-    def time_bits(self):
-        return self.tbits
-
-    @property
-    def capacity(self):
-        """Records the table holds at most."""
-        return self.cap
-
-    @property
-    def queue_capacity(self):
-        """Entries each top-tier heap holds at most."""
-        return self.qcap
 
     @property
     def queue(self):
         """Name of the queue design: always "binary"."""
         return "binary"
-
-    @property
-    def evict_stale(self):
-        return bool(self.evict)
-
-    def __reduce__(self):
-        raise TypeError("KernelV2Tracker cannot be pickled or saved: only the "
-                        "'hash' store writes snapshots")
-
-    def __repr__(self):
-        if self.lists == NULL:
-            return "KernelV2Tracker(<uninitialised>)"
-        return (f"KernelV2Tracker(records={len(self)}, capacity={self.capacity}, "
-                f"lists={self.nlists}, threshold={self.thr}, "
-                f"window_jiffies={self.window}, queue='binary')")

@@ -37,15 +37,3 @@ cdef extern from "pghot_sync.h" nogil:
     bint pghot_gate_idle(pghot_gate_t *g)
     uint64_t pghot_hash(uint64_t x)
     uint32_t pghot_reduce(uint32_t h, uint32_t n)
-
-cdef extern from "<sched.h>" nogil:
-    int sched_yield()
-
-
-# Enter a store's gate (pghot_sync.h), with the GIL held: while it is
-# closed, wait for it without the GIL, holding no lock.  Nothing that can
-# release the GIL may come between this and the call's `with nogil` block.
-cdef inline void pghot_gate_enter(pghot_gate_t *g) noexcept:
-    while not pghot_gate_try_enter(g):
-        with nogil:
-            pghot_gate_wait_open(g)

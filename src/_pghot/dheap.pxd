@@ -11,11 +11,29 @@
 # index i the heap writes i into recs[slot].qpos; an entry that leaves gets
 # PGHOT_QPOS_NONE.  Not thread-safe: callers hold the node's queue lock.
 #
+# The same algorithm serves a second kind of entry (min_heap.h serves every
+# element type through its callbacks; here a fused type, so each kind gets
+# its own compiled copy and no call is indirect): a *pointer heap*, whose
+# entries are record addresses (the kernel v2 layout, _v2store.pyx).  Such a
+# record carries its own key and position: the key is the uint32 at
+# key_off masked by key_mask, read through the pointer at every comparison,
+# and the position is the uint64 at idx_off, DH_NOT_QUEUED when the record
+# is in no heap (dh_ptrs describes a record's layout).  The dh_* functions
+# below take any entry kind and a context: the record array for dh_entry
+# (recs[slot].qpos), a dh_ptrs for dh_ptr.
+#
 # The arity is a parameter of every function; the queue_ops wrappers at the
 # end pass it as a constant, so the compiler specialises each inlined copy.
 from libc.stdlib cimport malloc, calloc, free
 from defs cimport pghot_rec, pghot_store_u32, pghot_load_u32, PGHOT_QPOS_NONE
+from defs cimport pghot_store_u64, pghot_load_u64
 from defs cimport uint32_t, uint64_t, int64_t
+
+cdef extern from *:
+    """
+    #define PGHOT_DH_NOT_QUEUED UINT64_MAX
+    """
+    uint64_t DH_NOT_QUEUED "PGHOT_DH_NOT_QUEUED"
 
 ctypedef struct dh_entry:
     uint32_t key
@@ -27,47 +45,153 @@ ctypedef struct dheap:
     uint32_t cap
     pghot_rec *recs
 
+ctypedef char *dh_ptr            # an entry of a pointer heap: a record's address
 
-cdef inline void _dh_place(dheap *h, uint32_t i, dh_entry x) noexcept nogil:
-    h.e[i] = x
-    pghot_store_u32(&h.recs[x.slot].qpos, i)
+ctypedef struct dh_ptrs:         # where a pointer heap's records keep key and position
+    size_t key_off
+    uint32_t key_mask
+    size_t idx_off
+
+ctypedef fused dh_elem:
+    dh_entry
+    dh_ptr
+
+
+# O(1): the key of an entry.
+cdef inline uint32_t _dh_key(dh_elem x, const void *ctx) noexcept nogil:
+    if dh_elem is dh_entry:
+        return x.key
+    else:
+        return (<const uint32_t *>(x + (<const dh_ptrs *>ctx).key_off))[0] & (
+            <const dh_ptrs *>ctx).key_mask
+
+
+# O(1): the position an entry's record holds.
+cdef inline uint64_t _dh_pos(dh_elem x, const void *ctx) noexcept nogil:
+    if dh_elem is dh_entry:
+        return pghot_load_u32(&(<const pghot_rec *>ctx)[x.slot].qpos)
+    else:
+        return pghot_load_u64(<const uint64_t *>(x + (<const dh_ptrs *>ctx).idx_off))
+
+
+# O(1): e[i] = x, and x's record learns its position.
+cdef inline void _dh_place(dh_elem *e, uint64_t i, dh_elem x, const void *ctx) noexcept nogil:
+    e[i] = x
+    if dh_elem is dh_entry:
+        pghot_store_u32(&(<pghot_rec *>ctx)[x.slot].qpos, <uint32_t>i)
+    else:
+        pghot_store_u64(<uint64_t *>(x + (<const dh_ptrs *>ctx).idx_off), i)
+
+
+# O(1): x left the heap.
+cdef inline void _dh_leave(dh_elem x, const void *ctx) noexcept nogil:
+    if dh_elem is dh_entry:
+        pghot_store_u32(&(<pghot_rec *>ctx)[x.slot].qpos, PGHOT_QPOS_NONE)
+    else:
+        pghot_store_u64(<uint64_t *>(x + (<const dh_ptrs *>ctx).idx_off), DH_NOT_QUEUED)
+
+
+# A pointer heap's context, copied into the caller's frame: the compiler
+# then knows that the stores into records (through char pointers) cannot
+# change it, and keeps key_off, key_mask and idx_off in registers.
+cdef inline const void *_dh_local(dh_elem *e, const void *ctx, dh_ptrs *local) noexcept nogil:
+    if dh_elem is dh_entry:
+        return ctx
+    else:
+        local[0] = (<const dh_ptrs *>ctx)[0]
+        return local
 
 
 # O(log_d n): move entry i up past every smaller parent.
-cdef inline void _dh_sift_up(dheap *h, uint32_t i, uint32_t d) noexcept nogil:
-    cdef dh_entry x = h.e[i]
-    cdef uint32_t p
+cdef inline void dh_sift_up(dh_elem *e, uint64_t i, uint32_t d, const void *ctx) noexcept nogil:
+    cdef dh_ptrs local
+    cdef const void *c = _dh_local(e, ctx, &local)
+    cdef dh_elem x = e[i]
+    cdef uint32_t k = _dh_key(x, c)
+    cdef uint64_t p
     while i > 0:
         p = (i - 1) // d
-        if h.e[p].key >= x.key:
+        if _dh_key(e[p], c) >= k:
             break
-        _dh_place(h, i, h.e[p])
+        _dh_place(e, i, e[p], c)
         i = p
-    _dh_place(h, i, x)
+    _dh_place(e, i, x, c)
 
 
-# O(d log_d n): move entry i down past every larger child.
-cdef inline void _dh_sift_down(dheap *h, uint32_t i, uint32_t d) noexcept nogil:
-    cdef dh_entry x = h.e[i]
-    cdef uint64_t c, best, last
-    cdef uint64_t n = h.nr
+# O(d log_d n): move entry i of e[0 .. n) down past every larger child;
+# each key is read once (a pointer heap reads it through the record).
+cdef inline void dh_sift_down(dh_elem *e, uint64_t n, uint64_t i, uint32_t d,
+                              const void *ctx) noexcept nogil:
+    cdef dh_ptrs local
+    cdef const void *c = _dh_local(e, ctx, &local)
+    cdef dh_elem x = e[i]
+    cdef uint32_t k = _dh_key(x, c), bk, ck
+    cdef uint64_t ch, best
+    cdef uint32_t j
     while True:
-        c = <uint64_t>d * i + 1
-        if c >= n:
+        ch = <uint64_t>d * i + 1
+        if ch >= n:
             break
-        last = c + d if c + d < n else n
-        best = c
-        c += 1
-        while c < last:
-            if h.e[c].key > h.e[best].key:
-                best = c
-            c += 1
-        if h.e[best].key <= x.key:
+        best = ch
+        bk = _dh_key(e[ch], c)
+        for j in range(1, d):        # d is a constant: unrolled (arity 2: one test)
+            if ch + j >= n:
+                break
+            ck = _dh_key(e[ch + j], c)
+            if ck > bk:
+                best = ch + j
+                bk = ck
+        if bk <= k:
             break
-        _dh_place(h, i, h.e[best])
-        i = <uint32_t>best
-    _dh_place(h, i, x)
+        _dh_place(e, i, e[best], c)
+        i = best
+    _dh_place(e, i, x, c)
 
+
+# O(log_d n): entry i of e[0 .. n) may break the order with its parent or
+# its children (its key changed, or it filled a hole); move it whichever
+# way it needs.
+cdef inline void dh_fix(dh_elem *e, uint64_t n, uint64_t i, uint32_t d,
+                        const void *ctx) noexcept nogil:
+    if i > 0 and _dh_key(e[(i - 1) // d], ctx) < _dh_key(e[i], ctx):
+        dh_sift_up(e, i, d, ctx)
+    else:
+        dh_sift_down(e, n, i, d, ctx)
+
+
+# O(log_d n): add x to e[0 .. n), which has room for it; the caller counts it.
+cdef inline void dh_insert(dh_elem *e, uint64_t n, dh_elem x, uint32_t d,
+                           const void *ctx) noexcept nogil:
+    e[n] = x
+    dh_sift_up(e, n, d, ctx)
+
+
+# O(log_d n): entry i leaves a heap of n + 1 entries (n after the caller's
+# count): the last entry fills the hole, then moves up or down (v2 only
+# sifted down, which breaks the order when the filler beats its new parent).
+cdef inline void dh_delete(dh_elem *e, uint64_t n, uint64_t i, uint32_t d,
+                           const void *ctx) noexcept nogil:
+    _dh_leave(e[i], ctx)
+    if i == n:
+        return
+    e[i] = e[n]
+    dh_fix(e, n, i, d, ctx)
+
+
+# O(n): the first position of e[0 .. n) that breaks the order or whose
+# record does not hold its position, or -1.
+cdef inline int64_t dh_check(dh_elem *e, uint64_t n, uint32_t d, const void *ctx) noexcept nogil:
+    cdef uint64_t i
+    for i in range(n):
+        if i > 0 and _dh_key(e[(i - 1) // d], ctx) < _dh_key(e[i], ctx):
+            return <int64_t>i
+        if _dh_pos(e[i], ctx) != i:
+            return <int64_t>i
+    return -1
+
+
+# --------------------------------------------------------------------------
+# The queue_ops heaps (pqueue.pxd): dh_entry arrays on the tracker's records.
 
 # O(1)
 cdef inline void *dheap_create(uint32_t cap, uint32_t max_key, pghot_rec *recs) noexcept nogil:
@@ -96,10 +220,11 @@ cdef inline int dheap_push(void *q, uint32_t slot, uint32_t key, uint32_t d) noe
     cdef dheap *h = <dheap *>q
     if h.nr >= h.cap:
         return -1
-    h.e[h.nr].key = key
-    h.e[h.nr].slot = slot
+    cdef dh_entry x
+    x.key = key
+    x.slot = slot
+    dh_insert(h.e, h.nr, x, d, h.recs)
     h.nr += 1
-    _dh_sift_up(h, h.nr - 1, d)
     return 0
 
 
@@ -109,24 +234,16 @@ cdef inline void dheap_update(void *q, uint32_t i, uint32_t key, uint32_t d) noe
     cdef uint32_t old = h.e[i].key
     h.e[i].key = key
     if key > old:
-        _dh_sift_up(h, i, d)
+        dh_sift_up(h.e, i, d, h.recs)
     elif key < old:
-        _dh_sift_down(h, i, d)
+        dh_sift_down(h.e, h.nr, i, d, h.recs)
 
 
-# O(log_d n): the last entry fills the hole, then moves up or down (v2 only
-# sifted down, which breaks the order when the filler beats its new parent).
+# O(log_d n): dh_delete.
 cdef inline void dheap_remove(void *q, uint32_t i, uint32_t d) noexcept nogil:
     cdef dheap *h = <dheap *>q
-    pghot_store_u32(&h.recs[h.e[i].slot].qpos, PGHOT_QPOS_NONE)
     h.nr -= 1
-    if i == h.nr:
-        return
-    h.e[i] = h.e[h.nr]
-    if i > 0 and h.e[(i - 1) // d].key < h.e[i].key:
-        _dh_sift_up(h, i, d)
-    else:
-        _dh_sift_down(h, i, d)
+    dh_delete(h.e, h.nr, i, d, h.recs)
 
 
 # O(1)
@@ -184,15 +301,9 @@ cdef inline uint32_t dheap_walk(void *q, uint32_t *slots, uint32_t *keys) noexce
 # O(n): order property and back-pointers.
 cdef inline int64_t dheap_check(void *q, uint32_t d) noexcept nogil:
     cdef dheap *h = <dheap *>q
-    cdef uint32_t i
     if h.nr > h.cap:
         return h.nr
-    for i in range(h.nr):
-        if i > 0 and h.e[(i - 1) // d].key < h.e[i].key:
-            return i
-        if pghot_load_u32(&h.recs[h.e[i].slot].qpos) != i:
-            return i
-    return -1
+    return dh_check(h.e, h.nr, d, h.recs)
 
 
 # queue_ops entry points: binary (the kernel's) and quaternary.

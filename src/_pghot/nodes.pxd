@@ -10,10 +10,15 @@
 # largest id.  Nodes without memory hold no PFN and are left
 # out of the ranges.  The bits are read and written with relaxed atomics:
 # set_movable may run while batch loops read them without the GIL.
-from libc.stdlib cimport calloc, free
+#
+# Only nogil kernels live here, none of which can fail: building a map from
+# a Topology's arrays (a dict, MemoryError) and checking the PFNs of
+# set_movable (ValueError) are GIL-side and belong to the tracker base
+# (_base.pyx).
+from libc.stdlib cimport free
 from libc.string cimport memset
 from defs cimport (uint8_t, int32_t, int64_t, uint64_t, pghot_load_u64, pghot_or_u64,
-                  pghot_and_u64, pghot_gate_t, pghot_gate_enter, pghot_gate_leave)
+                  pghot_and_u64)
 
 cdef enum:
     NODEMAP_DENSE = 4096
@@ -34,53 +39,6 @@ ctypedef struct nodemap_t:
     int32_t *dense            # by id below ndense: index into ids, -1 if not a node
     uint64_t *unmovable
     uint64_t unmovable_words
-
-
-# Fill m from Topology.arrays(); m must be zeroed.  MemoryError when out of
-# memory.  Queue indices start at -1: the store sets them (nodemap_set_queue).
-cdef inline int nodemap_init(nodemap_t *m, dict arrs, int32_t default_nid) except -1:
-    ids = arrs["ids"]
-    id_target = arrs["id_target"]
-    rows = [(int(s), int(z), bool(t)) for s, z, t in
-            zip(arrs["start_pfn"], arrs["nr_pages"], arrs["toptier"]) if int(z) > 0]
-    cdef int32_t i, n = len(rows), nids = len(ids)
-    cdef uint64_t bits = 0
-    m.nnodes = n
-    m.nids = nids
-    m.max_nid = int(ids[nids - 1])
-    m.ndense = min(m.max_nid + 1, <int32_t>NODEMAP_DENSE)
-    m.default_nid = default_nid
-    m.ids = <int32_t *>calloc(nids, sizeof(int32_t))
-    m.id_target = <int32_t *>calloc(nids, sizeof(int32_t))
-    m.id_queue = <int32_t *>calloc(nids, sizeof(int32_t))
-    m.dense = <int32_t *>calloc(m.ndense, sizeof(int32_t))
-    m.start = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
-    m.end = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
-    m.bit = <uint64_t *>calloc(n or 1, sizeof(uint64_t))
-    m.top = <uint8_t *>calloc(n or 1, sizeof(uint8_t))
-    if (m.ids == NULL or m.id_target == NULL or m.id_queue == NULL or m.dense == NULL
-            or m.start == NULL or m.end == NULL or m.bit == NULL or m.top == NULL):
-        raise MemoryError()
-    for i in range(m.ndense):
-        m.dense[i] = -1
-    for i in range(nids):
-        m.ids[i] = int(ids[i])
-        m.id_target[i] = int(id_target[i])
-        m.id_queue[i] = -1
-        if m.ids[i] < m.ndense:
-            m.dense[m.ids[i]] = i
-    for i in range(n):
-        m.start[i] = rows[i][0]
-        m.end[i] = rows[i][0] + rows[i][1]
-        m.top[i] = rows[i][2]
-        m.bit[i] = bits
-        if not m.top[i]:
-            bits += rows[i][1]
-    m.unmovable_words = (bits + 63) // 64
-    m.unmovable = <uint64_t *>calloc(m.unmovable_words or 1, sizeof(uint64_t))
-    if m.unmovable == NULL:
-        raise MemoryError()
-    return 0
 
 
 cdef inline void nodemap_free(nodemap_t *m) noexcept nogil:
@@ -201,22 +159,3 @@ cdef inline size_t nodemap_nbytes(const nodemap_t *m) noexcept nogil:
     return ((m.unmovable_words or 1) * sizeof(uint64_t) + <size_t>m.nids * 3 * sizeof(int32_t)
             + <size_t>m.ndense * sizeof(int32_t)
             + <size_t>(m.nnodes or 1) * (3 * sizeof(uint64_t) + 1))
-
-
-# Validate every PFN (each on a lower-tier node: ValueError naming the
-# first that is not, nothing changed), then mark them all, inside the
-# store's gate (so a snapshot never sees half of a call).
-cdef inline int nodemap_set_movable_all(nodemap_t *m, const uint64_t[::1] pfns,
-                                        bint movable, pghot_gate_t *gate) except -1:
-    cdef Py_ssize_t i, n = pfns.shape[0]
-    cdef int32_t k
-    for i in range(n):
-        k = nodemap_index(m, pfns[i])
-        if k < 0 or m.top[k]:
-            raise ValueError(f"pfns[{i}] = {pfns[i]} is not a PFN of a lower-tier node")
-    pghot_gate_enter(gate)
-    with nogil:
-        for i in range(n):
-            nodemap_set_movable(m, nodemap_index(m, pfns[i]), pfns[i], movable)
-        pghot_gate_leave(gate)
-    return 0
