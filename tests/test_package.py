@@ -9,8 +9,10 @@ import pytest
 
 import pghot
 
-#: what a bare ``import pghot`` may load (the tracker, its topology, its types)
-EAGER = {"pghot", "pghot._core", "pghot._types", "pghot.topology", "pghot.tracker"}
+#: what a bare ``import pghot`` may load: the tracker (its base and the hash store),
+#: its topology, its types, and the snapshot module that gives it save and load
+EAGER = {"pghot", "pghot._base", "pghot._core", "pghot._types", "pghot.snapshot", "pghot.topology",
+         "pghot.tracker"}
 
 
 def _loaded_after(code: str) -> set[str]:

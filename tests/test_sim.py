@@ -465,11 +465,12 @@ def test_sweep_rejects_bad_workers() -> None:
 
 
 def test_the_simulator_does_not_load_the_benchmarks() -> None:
-    # the design table lives in pghot.sim.policies; only demo_trace borrows a workload
+    # the design table lives in pghot.tracker; only demo_trace borrows a workload
     code = ("import sys, pghot.sim; from pghot.sim import SimConfig, replay, sweep; "
             "print(sorted(m for m in sys.modules if m.startswith('pghot.bench')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     from pghot.bench.designs import DESIGNS
+    from pghot.tracker import DESIGNS as table
 
-    assert sim.DESIGNS == DESIGNS
+    assert sim.DESIGNS is DESIGNS is table  # one table, not copies

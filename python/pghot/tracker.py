@@ -34,13 +34,25 @@ from pghot import _base, _core
 # compiled core (the core imports no Python-layer module)
 from pghot import snapshot as _snapshot  # noqa: F401
 
-__all__ = ["Tracker", "STORES"]
+__all__ = ["Tracker", "STORES", "DESIGNS"]
 
 #: store name -> (module, class); modules are imported on first use.
 STORES: dict[str, tuple[str, str]] = {
     "hash": ("pghot._core", "Tracker"),
     "kernel-v2": ("pghot._v2store", "KernelV2Tracker"),
     "pfn-array": ("pghot._pfnarray", "PfnArrayTracker"),
+}
+
+#: design name -> keyword arguments of :class:`Tracker`: each record store with
+#: each of its layouts (queue design, word mode).  ``pghot bench`` compares
+#: them and ``pghot replay --design`` runs them, from this one table.
+DESIGNS: dict[str, dict[str, Any]] = {
+    "hash/binary": {"store": "hash", "queue": "binary"},
+    "hash/quaternary": {"store": "hash", "queue": "quaternary"},
+    "hash/bucket": {"store": "hash", "queue": "bucket"},
+    "kernel-v2": {"store": "kernel-v2"},
+    "pfn-array/precise": {"store": "pfn-array", "mode": "precise"},
+    "pfn-array/default": {"store": "pfn-array", "mode": "default"},
 }
 
 

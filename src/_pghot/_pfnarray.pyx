@@ -2,7 +2,7 @@
 # section 3) behind the tracker base's API (_base.pxd: TrackerBase writes the
 # public methods, checks, counters, gate and fork handling once; this class
 # supplies the kernels, and its own constructor).  The specification is
-# the pure-Python model python/pghot/reference_pfnarray.py; read its module
+# the pure-Python model python/pghot/model/pfnarray.py; read its module
 # docstring for the semantics, this block for the data and the concurrency.
 #
 # Data: `words` holds one record word per lower-tier PFN: u32 in precise
@@ -256,7 +256,7 @@ cdef void _record_loop(store_t *s, word_t *words, const pghot_batch *b, tally_t 
 # O(PFNs of the flagged sections visited): kmigrated's walk for node index q.
 # Reads and resets up to `want` ready records targeting it with freq >= thr,
 # in scan order from the node's cursor, at most one cycle; see
-# reference_pfnarray.py ("Extraction") for the rules on the hot flags.
+# model/pfnarray.py ("Extraction") for the rules on the hot flags.
 cdef uint64_t _extract(store_t *s, word_t *words, int32_t q, uint64_t want,
                        uint32_t thr, uint64_t *out_pfn, uint32_t *out_word,
                        tally_t *t) noexcept nogil:
@@ -393,7 +393,7 @@ cdef class PfnArrayTracker(TrackerBase):
     """Hot page tracker of pghot v3+: one record word per lower-tier PFN.
 
     Same API as :class:`pghot.Tracker`; the semantics are specified by
-    :class:`pghot.reference_pfnarray.PfnArrayReference` (read its module
+    :class:`pghot.model.pfnarray.PfnArrayReference` (read its module
     docstring).  A record becomes *ready* at ``threshold`` instead of
     entering a queue, and :meth:`extract_batch` scans for ready records,
     skipping sections without a hot flag.

@@ -46,19 +46,10 @@ from pghot._baseline import BareTable
 from pghot._output import num
 from pghot.bench import workloads as wl
 from pghot.topology import Topology
-from pghot.tracker import Tracker
+from pghot.tracker import DESIGNS, Tracker
 
 __all__ = ["DESIGNS", "SIZES", "WORKLOADS", "LOWER_TIER_GIB", "compare", "format_table", "plot"]
 
-#: design name -> keyword arguments of :class:`pghot.Tracker`
-DESIGNS: dict[str, dict[str, Any]] = {
-    "hash/binary": {"store": "hash", "queue": "binary"},
-    "hash/quaternary": {"store": "hash", "queue": "quaternary"},
-    "hash/bucket": {"store": "hash", "queue": "bucket"},
-    "kernel-v2": {"store": "kernel-v2"},
-    "pfn-array/precise": {"store": "pfn-array", "mode": "precise"},
-    "pfn-array/default": {"store": "pfn-array", "mode": "default"},
-}
 DEFAULT_DESIGN = "hash/binary"
 
 #: tracked PFNs per size name

@@ -25,22 +25,12 @@ from pghot.machine.promoter import Promoter
 from pghot.machine.sources import Reports
 from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
+from pghot.tracker import DESIGNS
 
 __all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
 
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
-
-#: design name -> keyword arguments of :class:`pghot.Tracker` (the record
-#: store and queue each design of the benchmark uses)
-DESIGNS: dict[str, dict[str, Any]] = {
-    "hash/binary": {"store": "hash", "queue": "binary"},
-    "hash/quaternary": {"store": "hash", "queue": "quaternary"},
-    "hash/bucket": {"store": "hash", "queue": "bucket"},
-    "kernel-v2": {"store": "kernel-v2"},
-    "pfn-array/precise": {"store": "pfn-array", "mode": "precise"},
-    "pfn-array/default": {"store": "pfn-array", "mode": "default"},
-}
 
 _TOP = 0          # the top-tier node of the two-tier machine
 _NO_ROUND = 2**62
