@@ -22,7 +22,6 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +186,7 @@ def test_one_recorder_beside_a_running_promoter() -> None:
     p = Promoter(tracker, mem, interval_ms=1, batch=128)
     rng = np.random.default_rng(7)
     with p:
-        for i in range(300):
+        for _ in range(300):
             batch = rng.choice(pages[:5000], 512)
             pfns = mem.access(batch)
             tracker.record_accesses(pfns, rng.choice(np.array([0, 2]), 512), Source.HINT_FAULT,

@@ -1,6 +1,6 @@
 # The tracker base class every record store derives from (src/_pghot/_base.pyx):
 # the public API, written once.
-from typing import Any, NoReturn, SupportsIndex
+from typing import Any, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt

@@ -30,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pghot import _base, _core
+
 # imported for its side effect: it binds the snapshot file I/O into the
 # compiled core (the core imports no Python-layer module)
 from pghot import snapshot as _snapshot  # noqa: F401
@@ -67,7 +68,7 @@ def _store_class(store: object) -> type:
     return cls
 
 
-class _TrackerFactory(abc.ABC):
+class _TrackerFactory(abc.ABC):  # noqa: B024 - an ABC for register(), with nothing abstract
     """Hot page tracker; see :class:`pghot._core.Tracker` for the parameters.
 
     Parameters

@@ -93,14 +93,14 @@ from typing import Any, NamedTuple, SupportsIndex
 
 import numpy as np
 
-from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record, Source
+from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record
 from pghot._validate import ms_to_jiffies
 from pghot.model.reference import (
     _SOURCE_COUNTERS,
-    _ReferenceBase,
     _bool,
     _int,
     _int_in,
+    _ReferenceBase,
 )
 from pghot.topology import Topology
 
