@@ -118,11 +118,11 @@ class Case:
 
     group: str
     impl: str
-    unit: str          # what one operation is: "access", "call", "record"
-    ops: int           # operations per round
-    rounds: int        # timed rounds
+    unit: str  # what one operation is: "access", "call", "record"
+    ops: int  # operations per round
+    rounds: int  # timed rounds
     prepare: Callable[[], Prepared]
-    warmup: int = 1    # untimed rounds before them
+    warmup: int = 1  # untimed rounds before them
 
     @property
     def id(self) -> str:
@@ -183,6 +183,7 @@ def _prepare_tracker_batch(n_pfns: int, dist: str) -> Prepared:
 
 def _prepare_reference_batch(n_pfns: int, dist: str) -> Prepared:
     from pghot.model.reference import ReferenceTracker
+
     return _replayer(_prefilled(ReferenceTracker, n_pfns), _stream(n_pfns, dist), REF_ACCESSES)
 
 
@@ -205,7 +206,7 @@ def _prepare_single(make: Callable[[], Any], src: Any = 0) -> Prepared:
     tracker = make()
     pfn = int(workloads.tracked_pfns(1 << 16, SEED)[0])
     now = START_JIFFY
-    for _ in range(16):          # warm: frequency saturated and queued
+    for _ in range(16):  # warm: frequency saturated and queued
         tracker.record_access(pfn, -1, src, now)
     f = tracker.record_access
 
@@ -363,6 +364,7 @@ def _prepare_heapq() -> Prepared:
 
 def _reference_cls() -> type:
     from pghot.model.reference import ReferenceTracker
+
     return ReferenceTracker
 
 
@@ -372,43 +374,71 @@ def _all_cases() -> list[Case]:
         for dist in DISTRIBUTIONS:
             g = f"record_accesses-{label}-{dist}"
             out += [
-                Case(g, "Tracker", "access", N_ACCESSES, 5,
-                     functools.partial(_prepare_tracker_batch, n, dist), WARM_ROUNDS),
-                Case(g, "BareTable (bare C loop)", "access", N_ACCESSES, 5,
-                     functools.partial(_prepare_bare_batch, n, dist), WARM_ROUNDS),
-                Case(g, "ReferenceTracker", "access", REF_ACCESSES, 5,
-                     functools.partial(_prepare_reference_batch, n, dist), WARM_ROUNDS),
+                Case(
+                    g,
+                    "Tracker",
+                    "access",
+                    N_ACCESSES,
+                    5,
+                    functools.partial(_prepare_tracker_batch, n, dist),
+                    WARM_ROUNDS,
+                ),
+                Case(
+                    g,
+                    "BareTable (bare C loop)",
+                    "access",
+                    N_ACCESSES,
+                    5,
+                    functools.partial(_prepare_bare_batch, n, dist),
+                    WARM_ROUNDS,
+                ),
+                Case(
+                    g,
+                    "ReferenceTracker",
+                    "access",
+                    REF_ACCESSES,
+                    5,
+                    functools.partial(_prepare_reference_batch, n, dist),
+                    WARM_ROUNDS,
+                ),
             ]
     g = "record_access-single"
     out += [
-        Case(g, "Tracker", "call", SINGLE_CALLS, 15,
-             lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()))),
-        Case(g, "ReferenceTracker", "call", SINGLE_CALLS, 7,
-             lambda: _prepare_single(lambda: _reference_cls()(_topo64k()))),
-        Case(g, "empty Python method", "call", SINGLE_CALLS, 15,
-             lambda: _prepare_single(EmptyTracker)),
-        Case(g, "Tracker, src=Source.HW_HINTS", "call", SINGLE_CALLS, 15,
-             lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()),
-                                     src=pghot.Source.HW_HINTS)),
+        Case(
+            g, "Tracker", "call", SINGLE_CALLS, 15, lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()))
+        ),
+        Case(
+            g,
+            "ReferenceTracker",
+            "call",
+            SINGLE_CALLS,
+            7,
+            lambda: _prepare_single(lambda: _reference_cls()(_topo64k())),
+        ),
+        Case(g, "empty Python method", "call", SINGLE_CALLS, 15, lambda: _prepare_single(EmptyTracker)),
+        Case(
+            g,
+            "Tracker, src=Source.HW_HINTS",
+            "call",
+            SINGLE_CALLS,
+            15,
+            lambda: _prepare_single(lambda: pghot.Tracker(_topo64k()), src=pghot.Source.HW_HINTS),
+        ),
     ]
     from pghot.queues import BinaryHeap, BucketQueue, QuaternaryHeap
+
     g = "queue-pop-1M"
     out += [
-        Case(g, "BinaryHeap", "pop", QUEUE_ENTRIES, 5,
-             functools.partial(_prepare_queue, BinaryHeap)),
-        Case(g, "QuaternaryHeap", "pop", QUEUE_ENTRIES, 5,
-             functools.partial(_prepare_queue, QuaternaryHeap)),
-        Case(g, "BucketQueue", "pop", QUEUE_ENTRIES, 5,
-             functools.partial(_prepare_queue, BucketQueue)),
+        Case(g, "BinaryHeap", "pop", QUEUE_ENTRIES, 5, functools.partial(_prepare_queue, BinaryHeap)),
+        Case(g, "QuaternaryHeap", "pop", QUEUE_ENTRIES, 5, functools.partial(_prepare_queue, QuaternaryHeap)),
+        Case(g, "BucketQueue", "pop", QUEUE_ENTRIES, 5, functools.partial(_prepare_queue, BucketQueue)),
         Case(g, "heapq, lazy deletion (stdlib)", "pop", QUEUE_ENTRIES, 3, _prepare_lazy_heapq),
     ]
-    out.append(Case("read-lackey", "open_trace (lackey)", "line", LACKEY_LINES, 5,
-                    _prepare_lackey))
+    out.append(Case("read-lackey", "open_trace (lackey)", "line", LACKEY_LINES, 5, _prepare_lackey))
     g = "extract_batch"
     out += [
         Case(g, "Tracker", "record", N_HOT, 7, lambda: _prepare_extract(pghot.Tracker)),
-        Case(g, "ReferenceTracker", "record", N_HOT, 5,
-             lambda: _prepare_extract(_reference_cls())),
+        Case(g, "ReferenceTracker", "record", N_HOT, 5, lambda: _prepare_extract(_reference_cls())),
         Case(g, "heapq (stdlib heap)", "record", N_HOT, 5, _prepare_heapq),
     ]
     return out

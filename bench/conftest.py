@@ -38,5 +38,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not rows:
         return
     from bench.report import markdown_table
+
     terminalreporter.write_sep("-", "time per operation (median), ratio to the Tracker row")
     terminalreporter.write_line(markdown_table(rows))

@@ -42,8 +42,7 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return (f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"numpy {np.__version__}")
+    return f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy {np.__version__}"
 
 
 def _fmt_ns(ns: float) -> str:
@@ -105,8 +104,10 @@ def targets(rows: list[tuple]) -> list[str]:
             continue
         if g.startswith("record_accesses-1M") and impl.startswith("BareTable"):
             r = ref[g] / ns
-            out.append(f"- batch path within 2x of the bare loop at 1M PFNs: {g}: "
-                       f"{r:.2f}x -> {'met' if r <= 2 else 'NOT met'}")
+            out.append(
+                f"- batch path within 2x of the bare loop at 1M PFNs: {g}: "
+                f"{r:.2f}x -> {'met' if r <= 2 else 'NOT met'}"
+            )
     for g, impl, _, ns in rows:
         if g in ref and impl == "ReferenceTracker":
             r = ns / ref[g]
@@ -117,17 +118,23 @@ def targets(rows: list[tuple]) -> list[str]:
     for g, _impl, _, ns in rows:
         if g == "read-lackey":
             rate = 1e9 / ns / 1e6
-            out.append(f"- reading lackey text at 2 M lines/s or more: {rate:.1f} M lines/s "
-                       f"-> {'met' if rate >= 2 else 'NOT met'}")
+            out.append(
+                f"- reading lackey text at 2 M lines/s or more: {rate:.1f} M lines/s "
+                f"-> {'met' if rate >= 2 else 'NOT met'}"
+            )
     pops = {impl: ns for g, impl, _, ns in rows if g == "queue-pop-1M"}
     if "BinaryHeap" in pops and "BucketQueue" in pops:
         r = pops["BinaryHeap"] / pops["BucketQueue"]
-        out.append(f"- bucket queue at least 2x faster per extracted record than the binary "
-                   f"heap at 1M queued: {r:.2f}x -> {'met' if r >= 2 else 'NOT met'}")
+        out.append(
+            f"- bucket queue at least 2x faster per extracted record than the binary "
+            f"heap at 1M queued: {r:.2f}x -> {'met' if r >= 2 else 'NOT met'}"
+        )
     if "record_access-single" in ref:
         ns = ref["record_access-single"]
-        out.append(f"- a single record_access call at most 150 ns: {ns:.0f} ns -> "
-                   f"{'met' if ns <= 150 else 'NOT met'}")
+        out.append(
+            f"- a single record_access call at most 150 ns: {ns:.0f} ns -> "
+            f"{'met' if ns <= 150 else 'NOT met'}"
+        )
     return out
 
 
@@ -135,10 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     from bench import cases as bench_cases
 
     ap = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n")[0])
-    ap.add_argument("--groups", nargs="*", metavar="G", choices=bench_cases.groups(),
-                    help="only these groups (default: all)")
-    ap.add_argument("--rounds", type=int, default=None,
-                    help="timed rounds per case (default: each case's own)")
+    ap.add_argument(
+        "--groups",
+        nargs="*",
+        metavar="G",
+        choices=bench_cases.groups(),
+        help="only these groups (default: all)",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="timed rounds per case (default: each case's own)"
+    )
     args = ap.parse_args(argv)
 
     rows, mins = [], []
@@ -147,9 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         ns = statistics.median(secs) * 1e9
         rows.append((case.group, case.impl, case.unit, ns))
         mins.append(min(secs) * 1e9)
-        print(f"{case.id}: {_fmt_ns(ns)} ns/{case.unit} ({len(secs)} rounds: "
-              + ", ".join(_fmt_ns(s * 1e9) for s in secs) + ")",
-              file=sys.stderr, flush=True)
+        print(
+            f"{case.id}: {_fmt_ns(ns)} ns/{case.unit} ({len(secs)} rounds: "
+            + ", ".join(_fmt_ns(s * 1e9) for s in secs)
+            + ")",
+            file=sys.stderr,
+            flush=True,
+        )
 
     now = datetime.datetime.now().astimezone()
     print(f"Date: {now:%Y-%m-%d %H:%M %Z}  ")

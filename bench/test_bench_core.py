@@ -29,7 +29,7 @@ def test_bench(benchmark, per_op_results, case: bench_cases.Case) -> None:
     if case.group in ("extract_batch", "queue-pop-1M", "read-lackey"):
         assert result == case.ops
     elif case.unit == "access" and case.impl != "BareTable (bare C loop)":
-        assert int(result[0]) == case.ops      # every access recorded: warm table, no drops
+        assert int(result[0]) == case.ops  # every access recorded: warm table, no drops
     ns = benchmark.stats.stats.median * 1e9 / case.ops
     benchmark.extra_info["unit"] = case.unit
     benchmark.extra_info["ops_per_round"] = case.ops

@@ -74,28 +74,72 @@ def _expect(exc: type[BaseException], name: str, call: Any, t: Tracker) -> None:
 # -- constructor ------------------------------------------------------------------
 
 CTOR_TYPE_ERRORS = [
-    ("hz", None), ("hz", "1000"), ("hz", 1000.0), ("hz", [1000]),
-    ("freq_window_ms", None), ("freq_window_ms", "5000"), ("freq_window_ms", 5e3),
-    ("threshold", None), ("threshold", "2"), ("threshold", 2.0),
-    ("freq_bits", None), ("freq_bits", "3"), ("freq_bits", 3.0),
-    ("nid_bits", None), ("nid_bits", "10"), ("nid_bits", 10.0),
-    ("time_bits", None), ("time_bits", "19"), ("time_bits", 19.0),
-    ("capacity", "10"), ("capacity", 10.0), ("capacity", [10]),
-    ("queue_capacity", "1"), ("queue_capacity", 1.5),
-    ("queue", None), ("queue", 1), ("queue", b"binary"), ("queue", ["binary"]),
-    ("evict_stale", None), ("evict_stale", 1), ("evict_stale", 0), ("evict_stale", "yes"),
+    ("hz", None),
+    ("hz", "1000"),
+    ("hz", 1000.0),
+    ("hz", [1000]),
+    ("freq_window_ms", None),
+    ("freq_window_ms", "5000"),
+    ("freq_window_ms", 5e3),
+    ("threshold", None),
+    ("threshold", "2"),
+    ("threshold", 2.0),
+    ("freq_bits", None),
+    ("freq_bits", "3"),
+    ("freq_bits", 3.0),
+    ("nid_bits", None),
+    ("nid_bits", "10"),
+    ("nid_bits", 10.0),
+    ("time_bits", None),
+    ("time_bits", "19"),
+    ("time_bits", 19.0),
+    ("capacity", "10"),
+    ("capacity", 10.0),
+    ("capacity", [10]),
+    ("queue_capacity", "1"),
+    ("queue_capacity", 1.5),
+    ("queue", None),
+    ("queue", 1),
+    ("queue", b"binary"),
+    ("queue", ["binary"]),
+    ("evict_stale", None),
+    ("evict_stale", 1),
+    ("evict_stale", 0),
+    ("evict_stale", "yes"),
 ]
 
 CTOR_VALUE_ERRORS = [
-    ("hz", 0), ("hz", -1), *[("hz", h) for h in HUGE],
-    ("freq_window_ms", -1), ("freq_window_ms", 524288), *[("freq_window_ms", h) for h in HUGE],
-    ("threshold", 0), ("threshold", -1), ("threshold", 8), *[("threshold", h) for h in HUGE],
-    ("freq_bits", 0), ("freq_bits", -1), ("freq_bits", 17), *[("freq_bits", h) for h in HUGE],
-    ("nid_bits", 0), ("nid_bits", -1), ("nid_bits", 1), *[("nid_bits", h) for h in HUGE],
-    ("time_bits", 0), ("time_bits", -1), ("time_bits", 20), *[("time_bits", h) for h in HUGE],
-    ("capacity", -1), ("capacity", 2**32), *[("capacity", h) for h in HUGE],
-    ("queue_capacity", -1), ("queue_capacity", 2**32), *[("queue_capacity", h) for h in HUGE],
-    ("queue", "fibonacci"), ("queue", ""), ("queue", "BINARY"),
+    ("hz", 0),
+    ("hz", -1),
+    *[("hz", h) for h in HUGE],
+    ("freq_window_ms", -1),
+    ("freq_window_ms", 524288),
+    *[("freq_window_ms", h) for h in HUGE],
+    ("threshold", 0),
+    ("threshold", -1),
+    ("threshold", 8),
+    *[("threshold", h) for h in HUGE],
+    ("freq_bits", 0),
+    ("freq_bits", -1),
+    ("freq_bits", 17),
+    *[("freq_bits", h) for h in HUGE],
+    ("nid_bits", 0),
+    ("nid_bits", -1),
+    ("nid_bits", 1),
+    *[("nid_bits", h) for h in HUGE],
+    ("time_bits", 0),
+    ("time_bits", -1),
+    ("time_bits", 20),
+    *[("time_bits", h) for h in HUGE],
+    ("capacity", -1),
+    ("capacity", 2**32),
+    *[("capacity", h) for h in HUGE],
+    ("queue_capacity", -1),
+    ("queue_capacity", 2**32),
+    *[("queue_capacity", h) for h in HUGE],
+    ("queue", "fibonacci"),
+    ("queue", ""),
+    ("queue", "BINARY"),
 ]
 
 
@@ -122,8 +166,9 @@ def test_constructor_topology_type_errors(topology: Any) -> None:
         Tracker(topology)
 
 
-@pytest.mark.parametrize(("store", "exc"), [(None, TypeError), (1, TypeError),
-                                            ("btree", ValueError), ("", ValueError)])
+@pytest.mark.parametrize(
+    ("store", "exc"), [(None, TypeError), (1, TypeError), ("btree", ValueError), ("", ValueError)]
+)
 def test_factory_store_errors(two_top: Topology, store: Any, exc: type) -> None:
     # pghot.Tracker builds the compiled tracker for the default store
     assert type(pghot.Tracker(two_top)) is Tracker
@@ -140,8 +185,11 @@ def test_constructor_needs_a_topology() -> None:
 
 def test_constructor_window_span_named(two_top: Topology) -> None:
     # a window too long for the time field names freq_window_ms
-    for kwargs in (dict(time_bits=12), dict(time_bits=4, freq_window_ms=16),
-                   dict(hz=250, time_bits=2, freq_window_ms=13)):
+    for kwargs in (
+        dict(time_bits=12),
+        dict(time_bits=4, freq_window_ms=16),
+        dict(hz=250, time_bits=2, freq_window_ms=13),
+    ):
         with pytest.raises(ValueError, match="freq_window_ms"):
             Tracker(two_top, **kwargs)  # type: ignore[arg-type]
 
@@ -183,9 +231,17 @@ def test_reinit_is_refused(tracker: Tracker, two_top: Topology) -> None:
 
 
 _UNINIT_CALLS = [
-    "len(t)", "t.stats()", "t.lookup(5)", "t.check()", "t.record_access(100, -1, 0, 0)",
-    "t.record_accesses([100], -1, 0, 0)", "t.extract_batch(0)", "t.queued(0)",
-    "t.memory_bytes()", "t.set_movable(100, True)", "repr(t)",
+    "len(t)",
+    "t.stats()",
+    "t.lookup(5)",
+    "t.check()",
+    "t.record_access(100, -1, 0, 0)",
+    "t.record_accesses([100], -1, 0, 0)",
+    "t.extract_batch(0)",
+    "t.queued(0)",
+    "t.memory_bytes()",
+    "t.set_movable(100, True)",
+    "repr(t)",
 ]
 
 
@@ -200,9 +256,7 @@ def test_uninitialised_tracker_raises_instead_of_crashing() -> None:
         ]
         + ["print('ok')"]
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     assert proc.stdout.strip() == "ok"
 
@@ -213,16 +267,45 @@ RA_ARGS = ("pfn", "nid", "src", "now")
 RA_VALID = (LOWER, -1, 0, 20)
 
 RA_TYPE_ERRORS = [
-    (0, None), (0, "100"), (0, 100.0), (0, [100]), (0, np.float64(100)), (0, 1 + 0j),
-    (1, None), (1, "0"), (1, 0.0), (1, np.float32(0)),
-    (2, None), (2, "HW_HINTS"), (2, 0.0), (2, [0]),
-    (3, None), (3, "5"), (3, 5.0), (3, np.float64(5)),
+    (0, None),
+    (0, "100"),
+    (0, 100.0),
+    (0, [100]),
+    (0, np.float64(100)),
+    (0, 1 + 0j),
+    (1, None),
+    (1, "0"),
+    (1, 0.0),
+    (1, np.float32(0)),
+    (2, None),
+    (2, "HW_HINTS"),
+    (2, 0.0),
+    (2, [0]),
+    (3, None),
+    (3, "5"),
+    (3, 5.0),
+    (3, np.float64(5)),
 ]
 RA_VALUE_ERRORS = [
-    (0, -1), (0, np.int64(-1)), (0, 2**63), (0, 2**64 - 1), *[(0, h) for h in HUGE],
-    (1, -2), (1, 3), (1, 1023), (1, 1024), (1, np.int16(-5)), *[(1, h) for h in HUGE],
-    (2, -1), (2, 3), (2, np.uint8(200)), *[(2, h) for h in HUGE],
-    (3, -1), (3, 2**63), (3, np.int64(-7)), *[(3, h) for h in HUGE],
+    (0, -1),
+    (0, np.int64(-1)),
+    (0, 2**63),
+    (0, 2**64 - 1),
+    *[(0, h) for h in HUGE],
+    (1, -2),
+    (1, 3),
+    (1, 1023),
+    (1, 1024),
+    (1, np.int16(-5)),
+    *[(1, h) for h in HUGE],
+    (2, -1),
+    (2, 3),
+    (2, np.uint8(200)),
+    *[(2, h) for h in HUGE],
+    (3, -1),
+    (3, 2**63),
+    (3, np.int64(-7)),
+    *[(3, h) for h in HUGE],
 ]
 
 
@@ -286,32 +369,72 @@ def _ras_valid() -> list[Any]:
 
 
 RAS_TYPE_ERRORS = [
-    (0, None), (0, "abc"), (0, b"\x01\x02"), (0, {1, 2}), (0, 1.5), (0, {"a": 1}),
-    (1, None), (1, "0"), (1, 1.0), (1, np.float64(1.0)), (1, {0}),
-    (2, None), (2, "0"), (2, 0.0), (2, b"0"),
-    (3, None), (3, "20"), (3, 20.0), (3, 2.5 + 0j),
+    (0, None),
+    (0, "abc"),
+    (0, b"\x01\x02"),
+    (0, {1, 2}),
+    (0, 1.5),
+    (0, {"a": 1}),
+    (1, None),
+    (1, "0"),
+    (1, 1.0),
+    (1, np.float64(1.0)),
+    (1, {0}),
+    (2, None),
+    (2, "0"),
+    (2, 0.0),
+    (2, b"0"),
+    (3, None),
+    (3, "20"),
+    (3, 20.0),
+    (3, 2.5 + 0j),
 ]
 RAS_VALUE_ERRORS = [
     # pfns
-    (0, np.array([100.0, 101.0, 5.0])), (0, [100.0, 1.0, 2.0]),
-    (0, np.array([[100, 101, 5]])), (0, np.arange(6).reshape(3, 2)),
-    (0, np.array([100, 101])), (0, np.array([100, 101, 5, 6])),
-    (0, np.array([100, -1, 5])), (0, np.array([100, 101, 2**63], dtype=np.uint64)),
+    (0, np.array([100.0, 101.0, 5.0])),
+    (0, [100.0, 1.0, 2.0]),
+    (0, np.array([[100, 101, 5]])),
+    (0, np.arange(6).reshape(3, 2)),
+    (0, np.array([100, 101])),
+    (0, np.array([100, 101, 5, 6])),
+    (0, np.array([100, -1, 5])),
+    (0, np.array([100, 101, 2**63], dtype=np.uint64)),
     (0, np.array([100, 101, 2**64 - 1], dtype=np.uint64)),
-    (0, np.array([True, False, True])), (0, ["a", "b", "c"]), (0, []),
+    (0, np.array([True, False, True])),
+    (0, ["a", "b", "c"]),
+    (0, []),
     # nids
-    (1, np.array([0.0, 0.0, 0.0])), (1, np.zeros((3, 1), dtype=np.int64)),
-    (1, np.array([0, 0])), (1, np.array([-2, 0, 0])), (1, np.array([0, 3, 0])),
-    (1, np.array([0, 0, 1024])), (1, np.array([0, 0, 2**63], dtype=np.uint64)),
-    (1, -2), (1, 3), (1, np.int8(-3)), (1, np.array(7)), *[(1, h) for h in HUGE],
+    (1, np.array([0.0, 0.0, 0.0])),
+    (1, np.zeros((3, 1), dtype=np.int64)),
+    (1, np.array([0, 0])),
+    (1, np.array([-2, 0, 0])),
+    (1, np.array([0, 3, 0])),
+    (1, np.array([0, 0, 1024])),
+    (1, np.array([0, 0, 2**63], dtype=np.uint64)),
+    (1, -2),
+    (1, 3),
+    (1, np.int8(-3)),
+    (1, np.array(7)),
+    *[(1, h) for h in HUGE],
     # srcs
-    (2, np.array([0, 1, 3])), (2, np.array([-1, 0, 0])), (2, np.array([0, 0])),
-    (2, np.array([0.0, 1.0, 2.0])), (2, np.ones((1, 3), dtype=np.int8)),
-    (2, 3), (2, -1), (2, np.uint8(9)), *[(2, h) for h in HUGE],
+    (2, np.array([0, 1, 3])),
+    (2, np.array([-1, 0, 0])),
+    (2, np.array([0, 0])),
+    (2, np.array([0.0, 1.0, 2.0])),
+    (2, np.ones((1, 3), dtype=np.int8)),
+    (2, 3),
+    (2, -1),
+    (2, np.uint8(9)),
+    *[(2, h) for h in HUGE],
     # nows
-    (3, np.array([20, -1, 22])), (3, np.array([20, 21, 2**63], dtype=np.uint64)),
-    (3, np.array([20, 21])), (3, np.array([20.0, 21.0, 22.0])),
-    (3, np.array([[20, 21, 22]])), (3, -1), (3, 2**63), *[(3, h) for h in HUGE],
+    (3, np.array([20, -1, 22])),
+    (3, np.array([20, 21, 2**63], dtype=np.uint64)),
+    (3, np.array([20, 21])),
+    (3, np.array([20.0, 21.0, 22.0])),
+    (3, np.array([[20, 21, 22]])),
+    (3, -1),
+    (3, 2**63),
+    *[(3, h) for h in HUGE],
 ]
 
 
@@ -342,8 +465,12 @@ def test_record_accesses_error_anywhere_records_nothing(tracker: Tracker) -> Non
     # the bad value is the last of a long batch: nothing before it counts
     pfns = np.arange(64, 320)
     for pos, bad in ((1, -2), (2, 3), (3, -1)):
-        vals = [pfns, np.zeros(256, dtype=np.int64), np.zeros(256, dtype=np.int64),
-                np.full(256, 30, dtype=np.int64)]
+        vals = [
+            pfns,
+            np.zeros(256, dtype=np.int64),
+            np.zeros(256, dtype=np.int64),
+            np.full(256, 30, dtype=np.int64),
+        ]
         vals[pos] = vals[pos].copy()
         vals[pos][-1] = bad
         _expect(ValueError, RAS_ARGS[pos], lambda vals=vals: tracker.record_accesses(*vals), tracker)
@@ -377,10 +504,18 @@ WORKING = {
     "readonly": tuple(_readonly(a) for a in (PFNS, NIDS, SRCS, NOWS)),
     "fortran": tuple(np.asfortranarray(a) for a in (PFNS, NIDS, SRCS, NOWS)),
     "byteswapped": tuple(a.astype(a.dtype.newbyteorder(">")) for a in (PFNS, NIDS, SRCS, NOWS)),
-    "small_dtypes": (PFNS.astype(np.uint16), NIDS.astype(np.int8), SRCS.astype(np.uint8),
-                     NOWS.astype(np.uint32)),
-    "unsigned": (PFNS.astype(np.uint64), NIDS.astype(np.int16), SRCS.astype(np.uint64),
-                 NOWS.astype(np.uint64)),
+    "small_dtypes": (
+        PFNS.astype(np.uint16),
+        NIDS.astype(np.int8),
+        SRCS.astype(np.uint8),
+        NOWS.astype(np.uint32),
+    ),
+    "unsigned": (
+        PFNS.astype(np.uint64),
+        NIDS.astype(np.int16),
+        SRCS.astype(np.uint64),
+        NOWS.astype(np.uint64),
+    ),
     "broadcast_ints": (PFNS, 0, 1, 17),
     "broadcast_numpy": (PFNS, np.int16(2), np.uint8(2), np.uint64(17)),
     "broadcast_0d": (PFNS, np.array(-1), np.array(0, dtype=np.int8), np.array(17)),
@@ -437,15 +572,38 @@ EB_ARGS = ("nid", "max_count", "threshold", "return_records")
 EB_VALID: tuple[Any, ...] = (0, 1024, None, False)
 
 EB_TYPE_ERRORS = [
-    (0, None), (0, "0"), (0, 0.0), (0, [0]),
-    (1, None), (1, "5"), (1, 5.0), (1, [5]),
-    (2, "2"), (2, 2.0), (2, [2]),
-    (3, None), (3, 1), (3, 0), (3, "yes"), (3, [True]),
+    (0, None),
+    (0, "0"),
+    (0, 0.0),
+    (0, [0]),
+    (1, None),
+    (1, "5"),
+    (1, 5.0),
+    (1, [5]),
+    (2, "2"),
+    (2, 2.0),
+    (2, [2]),
+    (3, None),
+    (3, 1),
+    (3, 0),
+    (3, "yes"),
+    (3, [True]),
 ]
 EB_VALUE_ERRORS = [
-    (0, -1), (0, 1), (0, 3), (0, 99), (0, 1023), *[(0, h) for h in HUGE],
-    (1, -1), (1, np.int64(-3)), *[(1, h) for h in HUGE],
-    (2, 0), (2, -1), (2, 8), (2, np.uint8(8)), *[(2, h) for h in HUGE],
+    (0, -1),
+    (0, 1),
+    (0, 3),
+    (0, 99),
+    (0, 1023),
+    *[(0, h) for h in HUGE],
+    (1, -1),
+    (1, np.int64(-3)),
+    *[(1, h) for h in HUGE],
+    (2, 0),
+    (2, -1),
+    (2, 8),
+    (2, np.uint8(8)),
+    *[(2, h) for h in HUGE],
 ]
 
 
@@ -466,7 +624,9 @@ def test_extract_batch_value_errors(tracker: Tracker, pos: int, value: Any) -> N
 def test_extract_batch_keywords_and_numpy_scalars(tracker: Tracker) -> None:
     n0 = tracker.queued(0)
     got = tracker.extract_batch(
-        nid=np.int8(0), max_count=np.uint64(3), threshold=np.int16(2),
+        nid=np.int8(0),
+        max_count=np.uint64(3),
+        threshold=np.int16(2),
         return_records=np.bool_(True),
     )
     assert len(got) == min(3, n0)
@@ -505,9 +665,20 @@ def test_set_movable_pfns_type_errors(tracker: Tracker, value: Any) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        TOP, OFFLINE, -1, [LOWER, TOP], [LOWER, OFFLINE], np.array([LOWER, -1]),
-        np.array([100.0]), np.array([[LOWER]]), np.array([True]), 2**63, *HUGE,
-        np.array([LOWER, 2**64 - 1], dtype=np.uint64), [LOWER, 320], [63],
+        TOP,
+        OFFLINE,
+        -1,
+        [LOWER, TOP],
+        [LOWER, OFFLINE],
+        np.array([LOWER, -1]),
+        np.array([100.0]),
+        np.array([[LOWER]]),
+        np.array([True]),
+        2**63,
+        *HUGE,
+        np.array([LOWER, 2**64 - 1], dtype=np.uint64),
+        [LOWER, 320],
+        [63],
     ],
 )
 def test_set_movable_pfns_value_errors(tracker: Tracker, value: Any) -> None:
@@ -524,8 +695,14 @@ def test_set_movable_flag_type_errors(tracker: Tracker, flag: Any) -> None:
 
 def test_set_movable_valid_forms(two_top: Topology) -> None:
     t = Tracker(two_top)
-    for arg in (LOWER, np.uint16(LOWER + 1), [LOWER + 2], _readonly(np.array([LOWER + 3])),
-                _strided(np.array([LOWER + 4, LOWER + 5])), np.array([], dtype=np.int64)):
+    for arg in (
+        LOWER,
+        np.uint16(LOWER + 1),
+        [LOWER + 2],
+        _readonly(np.array([LOWER + 3])),
+        _strided(np.array([LOWER + 4, LOWER + 5])),
+        np.array([], dtype=np.int64),
+    ):
         t.set_movable(arg, np.bool_(False))
     counts = t.record_accesses(np.arange(LOWER, LOWER + 7), -1, 0, 0)
     assert counts.tolist() == [1, 0, 6, 0]

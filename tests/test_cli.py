@@ -36,8 +36,11 @@ def test_demo_default_helps(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "2,000,000 accesses over 10.000 s" in out and "top tier 8,192 pages" in out
-    rows = {line.split()[0]: line.split() for line in out.splitlines()
-            if line.split() and line.split()[0] in ("pghot", "none", "v2", "second-access")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in out.splitlines()
+        if line.split() and line.split()[0] in ("pghot", "none", "v2", "second-access")
+    }
     assert set(rows) == {"pghot", "none", "v2", "second-access"}
     # the "x none" column, before the tracker memory ("-" or "712.7 KiB")
     x_none = {k: float(v[-2] if v[-1] == "-" else v[-3]) for k, v in rows.items()}
@@ -46,8 +49,16 @@ def test_demo_default_helps(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_cli_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["demo", "--accesses", "20000", "--working-set-pages", "2000", "--top-pages", "500",
-            "--no-progress"]
+    args = [
+        "demo",
+        "--accesses",
+        "20000",
+        "--working-set-pages",
+        "2000",
+        "--top-pages",
+        "500",
+        "--no-progress",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "precision" in out and "second-access" in out and "20,000 accesses" in out
@@ -75,8 +86,9 @@ def test_replay_dash_is_passed_to_the_reader_untouched(
 
     def replay(chunks: Any, config: sim.SimConfig, **kw: Any) -> sim.Result:
         paths.append(chunks)  # a stand-in for the reader of standard input
-        return real_replay([sim.demo_trace(2000, 200)], config, name="<stdin>",
-                           baselines=kw["baselines"], progress=False)
+        return real_replay(
+            [sim.demo_trace(2000, 200)], config, name="<stdin>", baselines=kw["baselines"], progress=False
+        )
 
     def exists(path: Any) -> bool:
         checked.append(path)

@@ -34,8 +34,7 @@ HUGE = str(10**30)
 ABSURD_NS = 2**62  # 146 years: 4.6e9 one-second bins, 34 GiB for each counter
 
 
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str], *,
-           output: bool = False) -> tuple[int, str]:
+def _error(capsys: pytest.CaptureFixture[str], argv: list[str], *, output: bool = False) -> tuple[int, str]:
     """Run ``main(argv)``, expect it to fail; its status and its one error line's message."""
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -45,7 +44,7 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str], *,
     assert "Traceback" not in err
     if not output:
         assert out == ""
-    return exc.value.code, err[len("pghot: error: "):].strip()
+    return exc.value.code, err[len("pghot: error: ") :].strip()
 
 
 @pytest.fixture
@@ -141,8 +140,9 @@ def test_bad_usage_or_input_is_one_line_and_status_2(
     assert expected in message
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root reads a file whatever its mode")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads a file whatever its mode"
+)
 def test_unreadable_config_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     cfg = tmp_path / "secret.toml"
     cfg.write_text("top_pages = 64\n")
@@ -176,14 +176,21 @@ COMMAND_ARGV = {
 
 
 @pytest.mark.parametrize("command", sorted(COMMAND_ARGV))
-@pytest.mark.parametrize(("plot", "expected"), [
-    ("missing/x.png", "cannot write it: No such file or directory"),
-    (".", "cannot write it: Is a directory"),
-    ("x.nope", "matplotlib cannot write .nope files"),
-])
+@pytest.mark.parametrize(
+    ("plot", "expected"),
+    [
+        ("missing/x.png", "cannot write it: No such file or directory"),
+        (".", "cannot write it: Is a directory"),
+        ("x.nope", "matplotlib cannot write .nope files"),
+    ],
+)
 def test_unwritable_plot_is_refused_before_the_run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-    command: str, plot: str, expected: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: str,
+    plot: str,
+    expected: str,
 ) -> None:
     calls = _never_run(monkeypatch, command)
     path = str(tmp_path / plot)
@@ -197,14 +204,22 @@ OUTPUT_ARGV = {**COMMAND_ARGV, "sweep": ["sweep", TRACE, "-j", "1", "--no-progre
 
 
 @pytest.mark.parametrize("command", sorted(OUTPUT_ARGV))
-@pytest.mark.parametrize(("target", "expected"), [
-    ("missing/rows.json", "cannot write it: No such file or directory"),
-    (".", "cannot write it: Is a directory"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("missing/rows.json", "cannot write it: No such file or directory"),
+        (".", "cannot write it: Is a directory"),
+    ],
+)
 @pytest.mark.parametrize("option", ["-o", "--output"])
 def test_unwritable_output_is_refused_before_the_run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-    command: str, target: str, expected: str, option: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: str,
+    target: str,
+    expected: str,
+    option: str,
 ) -> None:
     calls = _never_run(monkeypatch, command)
     path = str(tmp_path / target)
@@ -255,8 +270,7 @@ def test_plot_failing_after_the_run_is_status_1(
 
     monkeypatch.setattr(sim.Result, "plot", disk_full)
     path = str(tmp_path / "r.png")
-    status, message = _error(capsys, ["replay", TRACE, "--no-progress", "--plot", path],
-                             output=True)
+    status, message = _error(capsys, ["replay", TRACE, "--no-progress", "--plot", path], output=True)
     assert status == 1
     assert message == f"--plot {path}: cannot write it: {os.strerror(errno.ENOSPC)}"
 
@@ -281,19 +295,36 @@ def _raising(monkeypatch: pytest.MonkeyPatch, command: str, exc: BaseException) 
 
 
 @pytest.mark.parametrize("command", sorted(RUNNING))
-@pytest.mark.parametrize(("exc", "status", "expected"), [
-    (MemoryError("Unable to allocate 34.4 GiB for an array"), 1,
-     "out of memory (Unable to allocate 34.4 GiB for an array)"),
-    (RecursionError("maximum recursion depth exceeded"), 1,
-     "recursion too deep (maximum recursion depth exceeded)"),
-    (OverflowError("Python int too large to convert to C long"), 2,
-     "a number is too large (Python int too large to convert to C long)"),
-    (KeyError("target"), 1, "internal error: KeyError: 'target'"),
-    (RuntimeError("line one\nline two"), 2, "line one line two"),
-], ids=["MemoryError", "RecursionError", "OverflowError", "KeyError", "two-line message"])
+@pytest.mark.parametrize(
+    ("exc", "status", "expected"),
+    [
+        (
+            MemoryError("Unable to allocate 34.4 GiB for an array"),
+            1,
+            "out of memory (Unable to allocate 34.4 GiB for an array)",
+        ),
+        (
+            RecursionError("maximum recursion depth exceeded"),
+            1,
+            "recursion too deep (maximum recursion depth exceeded)",
+        ),
+        (
+            OverflowError("Python int too large to convert to C long"),
+            2,
+            "a number is too large (Python int too large to convert to C long)",
+        ),
+        (KeyError("target"), 1, "internal error: KeyError: 'target'"),
+        (RuntimeError("line one\nline two"), 2, "line one line two"),
+    ],
+    ids=["MemoryError", "RecursionError", "OverflowError", "KeyError", "two-line message"],
+)
 def test_failures_while_running_are_one_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    command: str, exc: BaseException, status: int, expected: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    exc: BaseException,
+    status: int,
+    expected: str,
 ) -> None:
     _raising(monkeypatch, command, exc)
     assert _error(capsys, RUNNING[command]) == (status, expected)
@@ -364,19 +395,32 @@ def test_long_time_span_widens_the_metric_bins(tmp_path: Path) -> None:
     assert r.bin_s == 50_000.0  # 1 s bins widened by a round factor
     for p in r.policies.values():
         assert len(p.hit_ratio_series) == len(p.promotions_series) == len(r.accesses_series)
-    assert r.notes == ["metrics bins widened from interval_ms=1000 to 50000 s: the trace "
-                       "spans 4.61169e+09 s, more than 100,000 bins"]
+    assert r.notes == [
+        "metrics bins widened from interval_ms=1000 to 50000 s: the trace "
+        "spans 4.61169e+09 s, more than 100,000 bins"
+    ]
     assert "  note: metrics bins widened" in r.summary()
     assert r.to_dict()["notes"] == r.notes
 
 
-def test_long_time_span_through_the_command(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_long_time_span_through_the_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     trace = tmp_path / "absurd.csv"
     trace.write_text(f"vaddr,time_ns\n0x1000,0\n0x2000,{ABSURD_NS}\n")
-    assert main(["replay", str(trace), "--set", "max_span_s=5000000000", "--source", "hw-hints",
-                 "--no-progress", "--json"]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(trace),
+                "--set",
+                "max_span_s=5000000000",
+                "--source",
+                "hw-hints",
+                "--no-progress",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["bin_s"] == 50_000.0 and len(data["accesses_series"]) <= sim.MAX_BINS
     assert data["notes"][0].startswith("metrics bins widened")
@@ -391,9 +435,20 @@ def _cli(*argv: str) -> list[str]:
 
 def test_broken_pipe_exits_quietly_with_141() -> None:
     # `pghot demo | head -0`: the reader is gone before the first line is written
-    with subprocess.Popen(_cli("demo", "--accesses", "20000", "--working-set-pages", "2000",
-                               "--top-pages", "500", "--no-progress"),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+    with subprocess.Popen(
+        _cli(
+            "demo",
+            "--accesses",
+            "20000",
+            "--working-set-pages",
+            "2000",
+            "--top-pages",
+            "500",
+            "--no-progress",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as p:
         assert p.stdout is not None and p.stderr is not None
         p.stdout.close()
         err = p.stderr.read()
@@ -411,8 +466,11 @@ def test_sigint_during_a_long_replay_exits_130(tmp_path: Path) -> None:
     trace.write_text(f"vaddr,time_ns\n0x1000,0\n0x2000,{6 * 86400 * 10**9}\n")
     fifo = tmp_path / "config.json"
     os.mkfifo(fifo)
-    p = subprocess.Popen(_cli("replay", str(trace), "--config", str(fifo), "--no-progress"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        _cli("replay", str(trace), "--config", str(fifo), "--no-progress"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -424,8 +482,7 @@ def test_sigint_during_a_long_replay_exits_130(tmp_path: Path) -> None:
                 assert p.poll() is None, p.communicate()
                 assert time.monotonic() < deadline, "the command never opened its config"
                 time.sleep(0.01)
-        config = {"sources": [{"name": "hw-hints"}],
-                  "promoter": {"interval_ms": 1, "threshold_adjust": True}}
+        config = {"sources": [{"name": "hw-hints"}], "promoter": {"interval_ms": 1, "threshold_adjust": True}}
         os.write(fd, json.dumps(config).encode())
         os.close(fd)
         time.sleep(0.5)

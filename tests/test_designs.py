@@ -25,15 +25,21 @@ Row = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
-    return designs.compare(sizes=["4K"], workloads=["zipf", "moving"],
-                           designs=["hash/bucket", "kernel-v2", "pfn-array/default"],
-                           progress=False)
+    return designs.compare(
+        sizes=["4K"],
+        workloads=["zipf", "moving"],
+        designs=["hash/bucket", "kernel-v2", "pfn-array/default"],
+        progress=False,
+    )
 
 
 def test_rows_cover_every_design_and_workload(rows: list[Row]) -> None:
     got = {(r["workload"], r["design"]) for r in rows}
-    want = {(w, d) for w in ("zipf", "moving")
-            for d in ("bare-loop", "hash/binary", "hash/bucket", "kernel-v2", "pfn-array/default")}
+    want = {
+        (w, d)
+        for w in ("zipf", "moving")
+        for d in ("bare-loop", "hash/binary", "hash/bucket", "kernel-v2", "pfn-array/default")
+    }
     assert got == want
 
 
@@ -43,8 +49,7 @@ def test_ratios_are_to_the_default_design_of_the_same_run(rows: list[Row]) -> No
         assert base["ns_per_access_ratio"] == 1.0
         for r in rows:
             if r["workload"] == w and "ns_per_access_ratio" in r:
-                assert r["ns_per_access_ratio"] == pytest.approx(
-                    r["ns_per_access"] / base["ns_per_access"])
+                assert r["ns_per_access_ratio"] == pytest.approx(r["ns_per_access"] / base["ns_per_access"])
 
 
 def test_metrics_are_sane(rows: list[Row]) -> None:
@@ -57,7 +62,7 @@ def test_metrics_are_sane(rows: list[Row]) -> None:
         assert r["bytes_per_pfn"] == pytest.approx(r["memory_bytes"] / r["tracked_pfns"])
         assert r["extracted"] > 0 and r["ns_per_extracted"] > 0
         if r["design"] == "kernel-v2":
-            assert math.isnan(r["topk_accuracy"])     # sampled: not measured again
+            assert math.isnan(r["topk_accuracy"])  # sampled: not measured again
         else:
             assert 0.0 <= r["topk_accuracy"] <= 1.0
     # v2's records are 40 bytes plus pointers: more than the hash store's 16 + 8/4
@@ -78,8 +83,9 @@ def test_bad_arguments() -> None:
 
 
 def test_v2_skipped_above_its_limit() -> None:
-    rows = designs.compare(sizes=["4K"], workloads=["uniform"], designs=["kernel-v2"],
-                           v2_max_pfns=1024, progress=False)
+    rows = designs.compare(
+        sizes=["4K"], workloads=["uniform"], designs=["kernel-v2"], v2_max_pfns=1024, progress=False
+    )
     v2 = next(r for r in rows if r["design"] == "kernel-v2")
     assert "skipped" in v2
     assert "skipped" in designs.format_table(rows)
@@ -94,8 +100,16 @@ def test_table_and_plot(rows: list[Row], tmp_path: Path) -> None:
 
 
 def test_bench_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["bench", "--sizes", "4K", "--workloads", "uniform", "--designs", "hash/quaternary",
-            "--no-progress"]
+    argv = [
+        "bench",
+        "--sizes",
+        "4K",
+        "--workloads",
+        "uniform",
+        "--designs",
+        "hash/quaternary",
+        "--no-progress",
+    ]
     out = tmp_path / "b.json"
     assert main(argv + ["--json", "-o", str(out)]) == 0
     data = json.loads(out.read_text())
@@ -144,7 +158,7 @@ def _known_workload() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, n
     lower = rng.choice(designs.LOWER_PAGES, 4096, replace=False)
     tracked = np.sort(lower).astype(np.uint64) + np.uint64(designs._top_pages())
     pick = rng.permutation(len(tracked))
-    hot, warm = tracked[pick[:K]], tracked[pick[K:4 * K]]
+    hot, warm = tracked[pick[:K]], tracked[pick[K : 4 * K]]
     pfns = rng.permutation(np.concatenate([np.repeat(hot, 6), np.repeat(warm, 3)]))
     nows = np.arange(len(pfns), dtype=np.int64) // 64  # 60 jiffies in all
     return tracked, pfns, nows, hot, warm
@@ -160,8 +174,14 @@ def test_topk_accuracy_on_a_known_hot_set(monkeypatch: pytest.MonkeyPatch) -> No
     ready = np.sort(np.concatenate([hot, warm]))
     scan = float(np.isin(ready[:K], hot).mean())
     assert 0.1 < scan < 0.4  # neither 1 nor a coincidental 0.5
-    want = {"hash/binary": 1.0, "hash/quaternary": 1.0, "hash/bucket": 1.0, "kernel-v2": 1.0,
-            "pfn-array/precise": scan, "pfn-array/default": scan}
+    want = {
+        "hash/binary": 1.0,
+        "hash/quaternary": 1.0,
+        "hash/bucket": 1.0,
+        "kernel-v2": 1.0,
+        "pfn-array/precise": scan,
+        "pfn-array/default": scan,
+    }
     assert set(want) == set(designs.DESIGNS)
     topo = pghot.Topology.two_tier(designs._top_pages(), designs.LOWER_PAGES)
     for name, expected in want.items():
@@ -174,8 +194,9 @@ def test_compare_reports_the_known_accuracy_and_its_ratio(monkeypatch: pytest.Mo
     monkeypatch.setattr(designs, "TOP_K", K)
     tracked, pfns, nows, hot, warm = _known_workload()
     monkeypatch.setattr(designs, "_stream", lambda size, workload, seed: (tracked, pfns, nows))
-    got = designs.compare(sizes=["4K"], workloads=["uniform"],
-                          designs=["hash/bucket", "pfn-array/precise"], progress=False)
+    got = designs.compare(
+        sizes=["4K"], workloads=["uniform"], designs=["hash/bucket", "pfn-array/precise"], progress=False
+    )
     by = {r["design"]: r for r in got}
     ready = np.sort(np.concatenate([hot, warm]))
     scan = float(np.isin(ready[:K], hot).mean())
@@ -221,10 +242,11 @@ def test_bytes_per_pfn_is_the_documented_layout(rows: list[Row]) -> None:
 
 def test_with_ratios_divides_by_the_default_design() -> None:
     group: dict[str, Row] = {
-             "bare-loop": {"ns_per_access": 5.0, "topk_accuracy": float("nan")},
-             "hash/binary": {"ns_per_access": 20.0, "bytes_per_pfn": 16.0, "topk_accuracy": 0.8},
-             "hash/bucket": {"ns_per_access": 30.0, "bytes_per_pfn": 24.0, "topk_accuracy": 0.4},
-             "kernel-v2": {"skipped": "too big"}}
+        "bare-loop": {"ns_per_access": 5.0, "topk_accuracy": float("nan")},
+        "hash/binary": {"ns_per_access": 20.0, "bytes_per_pfn": 16.0, "topk_accuracy": 0.8},
+        "hash/bucket": {"ns_per_access": 30.0, "bytes_per_pfn": 24.0, "topk_accuracy": 0.4},
+        "kernel-v2": {"skipped": "too big"},
+    }
     out = {r["design"]: r for r in designs._with_ratios(group, "4K", "zipf", 100)}
     assert out["bare-loop"]["ns_per_access_ratio"] == 0.25
     assert math.isnan(out["bare-loop"]["topk_accuracy_ratio"])
@@ -237,11 +259,19 @@ def test_with_ratios_divides_by_the_default_design() -> None:
 
 
 def test_table_cells_are_the_row_values() -> None:
-    row = {"design": "hash/binary", "size": "1M", "workload": "zipf", "ns_per_access": 1234.56,
-           "ns_per_access_ratio": 1.0, "ns_per_extracted": float("nan"), "bytes_per_pfn": 20.94,
-           "bytes_per_pfn_ratio": 0.5, "bytes_per_gib": 700.4, "topk_accuracy": 0.875,
-           "topk_accuracy_ratio": None}
+    row = {
+        "design": "hash/binary",
+        "size": "1M",
+        "workload": "zipf",
+        "ns_per_access": 1234.56,
+        "ns_per_access_ratio": 1.0,
+        "ns_per_extracted": float("nan"),
+        "bytes_per_pfn": 20.94,
+        "bytes_per_pfn_ratio": 0.5,
+        "bytes_per_gib": 700.4,
+        "topk_accuracy": 0.875,
+        "topk_accuracy_ratio": None,
+    }
     lines = designs.format_table([row]).splitlines()
     assert lines[0].startswith("| size | workload | design | ns/access |")
-    assert lines[2] == ("| 1M | zipf | hash/binary | 1,234.6 | 1.00 | - | - | 20.9 | 0.50 | 700 "
-                        "| 0.88 | - |")
+    assert lines[2] == ("| 1M | zipf | hash/binary | 1,234.6 | 1.00 | - | - | 20.9 | 0.50 | 700 | 0.88 | - |")

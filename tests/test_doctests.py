@@ -55,8 +55,17 @@ def test_core_public_methods_have_examples() -> None:
 
     missing = [
         name
-        for name in ("record_access", "record_accesses", "extract_batch", "lookup",
-                     "set_movable", "queued", "stats", "memory_bytes", "check")
+        for name in (
+            "record_access",
+            "record_accesses",
+            "extract_batch",
+            "lookup",
+            "set_movable",
+            "queued",
+            "stats",
+            "memory_bytes",
+            "check",
+        )
         if ">>>" not in (getattr(Tracker, name).__doc__ or "")
     ]
     assert ">>>" in (Tracker.__doc__ or "")

@@ -51,8 +51,9 @@ from pghot.queues import QUEUE_CLASSES
 from pghot.tracker import STORES
 
 # seconds in all; default 3, or 30 under the CI hypothesis profile
-FUZZ_SECONDS = float(os.environ.get(
-    "PGHOT_FUZZ_SECONDS", "30" if os.environ.get("PGHOT_HYPOTHESIS_PROFILE") == "ci" else "3"))
+FUZZ_SECONDS = float(
+    os.environ.get("PGHOT_FUZZ_SECONDS", "30" if os.environ.get("PGHOT_HYPOTHESIS_PROFILE") == "ci" else "3")
+)
 # Share of the budget of each target.
 SHARE = {"tracker": 0.5, "snapshot": 0.15, "queues": 0.2, "threads": 0.15}
 
@@ -84,16 +85,56 @@ def run_for(seconds: float, round_: Callable[[], None]) -> int:
 # -- argument values ------------------------------------------------------------------
 
 HUGE = [
-    2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**100,
-    -1, -2, -(2**31), -(2**63), -(2**63) - 1, -(2**64), -(2**100),
+    2**31 - 1,
+    2**31,
+    2**32 - 1,
+    2**32,
+    2**63 - 1,
+    2**63,
+    2**64 - 1,
+    2**64,
+    2**100,
+    -1,
+    -2,
+    -(2**31),
+    -(2**63),
+    -(2**63) - 1,
+    -(2**64),
+    -(2**100),
 ]
 NP_INT = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 INT_DTYPES = ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", ">i8", ">u4", ">i2", "<u8"]
 JUNK: list[Any] = [
-    None, "1", "", b"1", 1.0, 1.5, -0.0, float("nan"), float("inf"), 1j, [], [1], (1,),
-    {1: 2}, {1}, object(), np.float64(2.0), np.float32(1.0), np.bool_(True),
-    np.bool_(False), True, False, np.datetime64(1, "s"), np.timedelta64(1, "s"),
-    Decimal(1), Fraction(1, 1), range(3), slice(1), np.array([1.5]), np.array(["a"]),
+    None,
+    "1",
+    "",
+    b"1",
+    1.0,
+    1.5,
+    -0.0,
+    float("nan"),
+    float("inf"),
+    1j,
+    [],
+    [1],
+    (1,),
+    {1: 2},
+    {1},
+    object(),
+    np.float64(2.0),
+    np.float32(1.0),
+    np.bool_(True),
+    np.bool_(False),
+    True,
+    False,
+    np.datetime64(1, "s"),
+    np.timedelta64(1, "s"),
+    Decimal(1),
+    Fraction(1, 1),
+    range(3),
+    slice(1),
+    np.array([1.5]),
+    np.array(["a"]),
 ]
 
 
@@ -142,8 +183,7 @@ def fit(vals: list[int]) -> Any:
 
 
 @st.composite
-def int_array(draw: Any, n: int, values: st.SearchStrategy[int], scalar_ok: bool,
-              bad: bool = True) -> Any:
+def int_array(draw: Any, n: int, values: st.SearchStrategy[int], scalar_ok: bool, bad: bool = True) -> Any:
     """An array argument of length ``n``: valid in many layouts, or when ``bad`` broken."""
     vals = draw(st.lists(values, min_size=n, max_size=n))
     kind = draw(st.integers(10, 19) if bad else st.integers(0, 10 if scalar_ok else 9))
@@ -151,14 +191,16 @@ def int_array(draw: Any, n: int, values: st.SearchStrategy[int], scalar_ok: bool
         return draw(st.sampled_from(vals)) if vals else draw(values)
     if kind <= 9:  # valid values, any integer dtype that holds them, any layout
         ok = [
-            d for d in INT_DTYPES
+            d
+            for d in INT_DTYPES
             if not vals or (np.iinfo(d).min <= min(vals) and max(vals) <= np.iinfo(d).max)
         ]
         if not ok:
             return vals  # a list of Python ints
         a = np.array(vals, dtype=draw(st.sampled_from(ok)))
-        layout = draw(st.sampled_from(
-            ["plain", "strided", "readonly", "list", "tuple", "reversed", "fortran"]))
+        layout = draw(
+            st.sampled_from(["plain", "strided", "readonly", "list", "tuple", "reversed", "fortran"])
+        )
         if layout == "strided":
             a = np.repeat(a, 2)[::2]
         elif layout == "readonly":
@@ -206,8 +248,7 @@ def int_array(draw: Any, n: int, values: st.SearchStrategy[int], scalar_ok: bool
 FUZZ_TOPOLOGIES = {
     # an empty lower node, a gap in the node ids (2 is not a node), node 5
     "sparse": Topology(
-        [Node(0, 0, 32, True), Node(1, 32, 0, False), Node(3, 1000, 200, False),
-         Node(5, 5000, 8, True)],
+        [Node(0, 0, 32, True), Node(1, 32, 0, False), Node(3, 1000, 200, False), Node(5, 5000, 8, True)],
         default_node=5,
     ),
     # the lower tier at the very top of the PFN space
@@ -233,7 +274,9 @@ def pfn_values(topo: Topology, lower_only: bool = False) -> st.SearchStrategy[in
     if lower_only:
         return lower_pfn
     return st.one_of(
-        lower_pfn, lower_pfn, lower_pfn,
+        lower_pfn,
+        lower_pfn,
+        lower_pfn,
         st.sampled_from(ranges).flatmap(lambda r: st.integers(r[0], r[1] - 1)),
         st.integers(last, last + 50),  # offline
         st.sampled_from([0, 2**63 - 1, last - 1]),
@@ -283,18 +326,21 @@ def _importable(store: str) -> bool:
 
 #: store -> its configurations (every queue design of the stores that have them)
 STORE_CONFIGS = {
-    name: cfg for name, cfg in [
+    name: cfg
+    for name, cfg in [
         ("hash", tracker_config()),
         ("kernel-v2", tracker_config().map(lambda c: {**c, "queue": "binary"})),  # v2's only
         ("pfn-array", pfnarray_config()),
-    ] if name in STORES and _importable(name)
+    ]
+    if name in STORES and _importable(name)
 }
 
 
 def config() -> st.SearchStrategy[dict[str, Any]]:
     """A store and a valid configuration of it, as ``pghot.Tracker`` keywords."""
     return st.sampled_from(sorted(STORE_CONFIGS)).flatmap(
-        lambda store: STORE_CONFIGS[store].map(lambda cfg: {"store": store, **cfg}))
+        lambda store: STORE_CONFIGS[store].map(lambda cfg: {"store": store, **cfg})
+    )
 
 
 def state_of(t: Any) -> dict[str, Any]:
@@ -303,8 +349,9 @@ def state_of(t: Any) -> dict[str, Any]:
     s: dict[str, Any] = {}
     if hasattr(t, "_state"):
         s = {k: np.asarray(v).copy() for k, v in t._state().items()}
-    s["records"] = [t.lookup(p) for n in t.topology.nodes if not n.toptier
-                    for p in range(n.start_pfn, n.end_pfn)]
+    s["records"] = [
+        t.lookup(p) for n in t.topology.nodes if not n.toptier for p in range(n.start_pfn, n.end_pfn)
+    ]
     s["stats"] = t.stats()
     s["len"] = len(t)
     s["queued"] = [t.queued(n) for n in t.topology.toptier_nids()]
@@ -335,8 +382,17 @@ def invariants(t: Any) -> None:
 
 
 # call -> weight
-OPS = {"record_access": 6, "record_accesses": 6, "extract_batch": 4, "lookup": 2,
-       "set_movable": 2, "queued": 2, "read": 1, "pickle": 1, "construct": 1}
+OPS = {
+    "record_access": 6,
+    "record_accesses": 6,
+    "extract_batch": 4,
+    "lookup": 2,
+    "set_movable": 2,
+    "queued": 2,
+    "read": 1,
+    "pickle": 1,
+    "construct": 1,
+}
 OP_LIST = [op for op, w in OPS.items() for _ in range(w)]
 
 
@@ -350,22 +406,25 @@ def draw_call(data: Any, t: Any, topo: Topology, now: int) -> tuple[str, tuple, 
         bad = data.draw(st.frozensets(st.integers(0, 3), min_size=1), label="broken")
     pfn = pfn_values(topo)
     nids = [-1] + [n.nid for n in topo.nodes]
-    nid = st.integers(0, 9).flatmap(
-        lambda k: st.sampled_from(nids) if k else st.integers(-3, max(nids) + 3))
+    nid = st.integers(0, 9).flatmap(lambda k: st.sampled_from(nids) if k else st.integers(-3, max(nids) + 3))
     src = st.integers(0, 9).flatmap(lambda k: st.integers(0, 2) if k else st.integers(-1, 4))
     # array elements: valid ones (kind 14 of int_array puts a bad one in)
     nid_el, src_el = st.sampled_from(nids), st.integers(0, 2)
     when = st.integers(max(0, now - 5), now + 300) | st.sampled_from([0, 2**63 - 1])
     tops = st.integers(0, 9).flatmap(
-        lambda k: st.sampled_from(list(topo.toptier_nids())) if k
-        else st.integers(-1, max(nids) + 2))
+        lambda k: st.sampled_from(list(topo.toptier_nids())) if k else st.integers(-1, max(nids) + 2)
+    )
     if op == "record_access":
-        return op, (
-            data.draw(scalar(pfn, 0 in bad), label="pfn"),
-            data.draw(scalar(nid, 1 in bad), label="nid"),
-            data.draw(scalar(src, 2 in bad), label="src"),
-            data.draw(scalar(when, 3 in bad), label="now"),
-        ), {}
+        return (
+            op,
+            (
+                data.draw(scalar(pfn, 0 in bad), label="pfn"),
+                data.draw(scalar(nid, 1 in bad), label="nid"),
+                data.draw(scalar(src, 2 in bad), label="src"),
+                data.draw(scalar(when, 3 in bad), label="now"),
+            ),
+            {},
+        )
     if op == "record_accesses":
         n = data.draw(st.integers(0, 12) | st.integers(0, 400), label="n")
         args = (
@@ -381,8 +440,8 @@ def draw_call(data: Any, t: Any, topo: Topology, now: int) -> tuple[str, tuple, 
             kw["max_count"] = data.draw(scalar(st.integers(0, 50), 1 in bad), label="max_count")
         if data.draw(st.booleans()):
             kw["threshold"] = data.draw(
-                st.none() | scalar(st.integers(1, 2**t.freq_bits - 1), 2 in bad),
-                label="threshold")
+                st.none() | scalar(st.integers(1, 2**t.freq_bits - 1), 2 in bad), label="threshold"
+            )
         if data.draw(st.booleans()):
             kw["return_records"] = data.draw(boolean(3 in bad), label="return_records")
         return op, (data.draw(scalar(tops, 0 in bad), label="nid"),), kw
@@ -390,8 +449,12 @@ def draw_call(data: Any, t: Any, topo: Topology, now: int) -> tuple[str, tuple, 
         return op, (data.draw(scalar(pfn, 0 in bad), label="pfn"),), {}
     if op == "set_movable":
         n = data.draw(st.integers(0, 6), label="n")
-        pf = data.draw(int_array(n, pfn_values(topo, lower_only=True) if data.draw(st.integers(0, 4))
-                                 else pfn, True, 0 in bad), label="pfns")
+        pf = data.draw(
+            int_array(
+                n, pfn_values(topo, lower_only=True) if data.draw(st.integers(0, 4)) else pfn, True, 0 in bad
+            ),
+            label="pfns",
+        )
         return op, (pf, data.draw(boolean(1 in bad), label="flag")), {}
     if op == "queued":
         return op, (data.draw(scalar(tops, 0 in bad), label="nid"),), {}
@@ -406,8 +469,7 @@ def draw_call(data: Any, t: Any, topo: Topology, now: int) -> tuple[str, tuple, 
                     cfg[name] = limit + 1
             except (TypeError, ValueError, OverflowError):
                 pass
-        return op, (data.draw(st.sampled_from([topo] * 6 + [None, "topo", 0]),
-                              label="topology"),), cfg
+        return op, (data.draw(st.sampled_from([topo] * 6 + [None, "topo", 0]), label="topology"),), cfg
     return op, (), {}
 
 
@@ -460,9 +522,22 @@ def call(t: Any, op: str, args: tuple, kw: dict) -> Any:
     if op == "read":
         repr(t)
         t.memory_bytes()
-        for name in ("topology", "hz", "freq_window_ms", "window_jiffies", "threshold",
-                     "freq_bits", "nid_bits", "time_bits", "capacity", "queue_capacity",
-                     "queue", "evict_stale", "mode", "scan_section_pages"):
+        for name in (
+            "topology",
+            "hz",
+            "freq_window_ms",
+            "window_jiffies",
+            "threshold",
+            "freq_bits",
+            "nid_bits",
+            "time_bits",
+            "capacity",
+            "queue_capacity",
+            "queue",
+            "evict_stale",
+            "mode",
+            "scan_section_pages",
+        ):
             if hasattr(type(t), name):
                 getattr(t, name)
         return None
@@ -475,8 +550,7 @@ def call(t: Any, op: str, args: tuple, kw: dict) -> Any:
 
 @settings(ROUND)
 @given(data=st.data(), topo_name=st.sampled_from(TOPOLOGY_NAMES), cfg=config())
-def _tracker_round(data: Any, topo_name: str, cfg: dict[str, Any],
-                   topologies: dict[str, Topology]) -> None:
+def _tracker_round(data: Any, topo_name: str, cfg: dict[str, Any], topologies: dict[str, Topology]) -> None:
     topo = topologies[topo_name]
     t = pghot.Tracker(topo, **cfg)
     invariants(t)
@@ -496,8 +570,7 @@ def _tracker_round(data: Any, topo_name: str, cfg: dict[str, Any],
 
 
 def test_fuzz_tracker(topologies: dict[str, Topology]) -> None:
-    run_for(FUZZ_SECONDS * SHARE["tracker"],
-            functools.partial(_tracker_round, topologies=topologies))
+    run_for(FUZZ_SECONDS * SHARE["tracker"], functools.partial(_tracker_round, topologies=topologies))
 
 
 # -- snapshots -------------------------------------------------------------------------
@@ -514,8 +587,16 @@ def busy(cfg: dict[str, Any], topo: Topology, seed: int) -> Any:
     return t
 
 
-NUMERIC_STATE = ["rec_pfn", "rec_word", "shard_counters", "counters", "queue_slots",
-                 "queue_keys", "queue_sizes", "unmovable"]
+NUMERIC_STATE = [
+    "rec_pfn",
+    "rec_word",
+    "shard_counters",
+    "counters",
+    "queue_slots",
+    "queue_keys",
+    "queue_sizes",
+    "unmovable",
+]
 
 
 @st.composite
@@ -534,12 +615,14 @@ def damage(draw: Any, state: dict[str, Any]) -> dict[str, Any]:
             j = draw(st.integers(0, flat.size - 1))
             info = np.iinfo(flat.dtype)
             old = int(flat[i])
-            v = draw(st.one_of(
-                st.integers(info.min, info.max),
-                st.sampled_from([info.max, info.min, 0, 1, 2, 7]),
-                st.integers(-3, 3).map(functools.partial(int.__add__, old)),
-                st.just(int(flat[j])),
-            ))
+            v = draw(
+                st.one_of(
+                    st.integers(info.min, info.max),
+                    st.sampled_from([info.max, info.min, 0, 1, 2, 7]),
+                    st.integers(-3, 3).map(functools.partial(int.__add__, old)),
+                    st.just(int(flat[j])),
+                )
+            )
             if draw(st.booleans()) and how < 4:
                 flat[i], flat[j] = flat[j], flat[i]
             else:
@@ -550,7 +633,7 @@ def damage(draw: Any, state: dict[str, Any]) -> dict[str, Any]:
         if how == 14 and key in ("config", "topology"):  # one character of the JSON
             text = str(a)
             i = draw(st.integers(0, max(0, len(text) - 1)))
-            text = text[:i] + draw(st.sampled_from(["0", "9", "-", "[", "}", "", " "])) + text[i + 1:]
+            text = text[:i] + draw(st.sampled_from(["0", "9", "-", "[", "}", "", " "])) + text[i + 1 :]
             s[key] = np.array(text)
         elif how == 15:
             del s[key]
@@ -569,10 +652,15 @@ def damage(draw: Any, state: dict[str, Any]) -> dict[str, Any]:
 
 
 @settings(ROUND)
-@given(data=st.data(), topo_name=st.sampled_from(["two_top", "four_nodes", "sparse"]),
-       cfg=tracker_config(), seed=st.integers(0, 2**16))
-def _snapshot_round(data: Any, topo_name: str, cfg: dict[str, Any], seed: int,
-                    topologies: dict[str, Topology]) -> None:
+@given(
+    data=st.data(),
+    topo_name=st.sampled_from(["two_top", "four_nodes", "sparse"]),
+    cfg=tracker_config(),
+    seed=st.integers(0, 2**16),
+)
+def _snapshot_round(
+    data: Any, topo_name: str, cfg: dict[str, Any], seed: int, topologies: dict[str, Topology]
+) -> None:
     if cfg["capacity"] == 0:
         cfg["capacity"] = 40
     t = busy(cfg, topologies[topo_name], seed)
@@ -589,8 +677,7 @@ def _snapshot_round(data: Any, topo_name: str, cfg: dict[str, Any], seed: int,
 
 
 def test_fuzz_snapshots(topologies: dict[str, Topology]) -> None:
-    run_for(FUZZ_SECONDS * SHARE["snapshot"],
-            functools.partial(_snapshot_round, topologies=topologies))
+    run_for(FUZZ_SECONDS * SHARE["snapshot"], functools.partial(_snapshot_round, topologies=topologies))
 
 
 def test_damaged_snapshot_file_gives_value_error(tmp_path: Any, two_top: Topology) -> None:
@@ -620,8 +707,9 @@ def _flip_zip_header_bit(raw: bytes, signature: bytes, offset: int) -> bytes:
 
 
 @pytest.mark.parametrize("field_offset", [8, 10], ids=["flags", "method"])
-def test_one_bit_in_the_zip_directory_gives_value_error(tmp_path: Any, two_tier: Topology,
-                                                        field_offset: int) -> None:
+def test_one_bit_in_the_zip_directory_gives_value_error(
+    tmp_path: Any, two_tier: Topology, field_offset: int
+) -> None:
     # Found by fuzzing: zipfile raises RuntimeError for the "encrypted" flag
     # and NotImplementedError for an unknown compression method, which load()
     # let through.  Central directory record "PK\1\2": general purpose flags
@@ -641,9 +729,13 @@ Q_OPS = ["push", "pop", "update", "remove", "peek", "key", "contains", "read"]
 
 
 @settings(ROUND)
-@given(data=st.data(), name=st.sampled_from(sorted(QUEUE_CLASSES)),
-       capacity=st.integers(0, 12), order=st.sampled_from(["max", "min"]),
-       max_key=st.sampled_from([0, 1, 7, 255, 65535]))
+@given(
+    data=st.data(),
+    name=st.sampled_from(sorted(QUEUE_CLASSES)),
+    capacity=st.integers(0, 12),
+    order=st.sampled_from(["max", "min"]),
+    max_key=st.sampled_from([0, 1, 7, 255, 65535]),
+)
 def _queue_round(data: Any, name: str, capacity: int, order: str, max_key: int) -> None:
     cls = QUEUE_CLASSES[name]
     # the constructor with one argument possibly broken
@@ -720,9 +812,20 @@ def test_fuzz_queues() -> None:
     run_for(FUZZ_SECONDS * SHARE["queues"], _queue_round)
 
 
-UNINIT_QUEUE_CALLS = ["len(q)", "q.push(1)", "q.pop()", "q.peek()", "q.update(0, 1)",
-                      "q.remove(0)", "q.key(0)", "0 in q", "q.check()", "q.memory_bytes()",
-                      "q.capacity", "q.order"]
+UNINIT_QUEUE_CALLS = [
+    "len(q)",
+    "q.push(1)",
+    "q.pop()",
+    "q.peek()",
+    "q.update(0, 1)",
+    "q.remove(0)",
+    "q.key(0)",
+    "0 in q",
+    "q.check()",
+    "q.memory_bytes()",
+    "q.capacity",
+    "q.order",
+]
 
 
 @pytest.mark.parametrize("name", sorted(QUEUE_CLASSES))
@@ -763,8 +866,9 @@ def _thread_fuzzer(t: Any, seed: int, end: float, totals: np.ndarray, errors: li
             pfns = hot + rng.integers(0, 30_000, n)
             if op <= 3:
                 nids = rng.choice(np.array([-1, 0, 1, 2]), n) if op % 2 else -1
-                totals[:] += t.record_accesses(pfns, nids, rng.integers(0, 3, n),
-                                               now + rng.integers(0, 20, n))
+                totals[:] += t.record_accesses(
+                    pfns, nids, rng.integers(0, 3, n), now + rng.integers(0, 20, n)
+                )
             elif op == 4:
                 totals[int(t.record_access(int(pfns[0]), 2, 1, now))] += 1
             elif op == 5:
@@ -803,22 +907,25 @@ def _thread_fuzzer(t: Any, seed: int, end: float, totals: np.ndarray, errors: li
 
 
 @pytest.mark.parametrize("store", sorted(STORES))
-def test_fuzz_threads(make_two_top: Callable[..., Topology], run_threads: Callable[..., list[Any]],
-                      store: str) -> None:
+def test_fuzz_threads(
+    make_two_top: Callable[..., Topology], run_threads: Callable[..., list[Any]], store: str
+) -> None:
     seconds = max(0.5, FUZZ_SECONDS * SHARE["threads"] / len(STORES))
-    kw: dict[str, Any] = {} if store == "pfn-array" else {
-        "capacity": 65536, "freq_window_ms": 20, "evict_stale": True}
+    kw: dict[str, Any] = (
+        {} if store == "pfn-array" else {"capacity": 65536, "freq_window_ms": 20, "evict_stale": True}
+    )
     t = pghot.Tracker(make_two_top(1 << 18), store=store, **kw)
     end = time.monotonic() + seconds
     totals = [np.zeros(4, dtype=np.int64) for _ in range(3)]
     errors: list[BaseException] = []
-    run_threads([functools.partial(_thread_fuzzer, t, 100 + i, end, totals[i], errors)
-                 for i in range(3)], timeout=seconds + 120)
+    run_threads(
+        [functools.partial(_thread_fuzzer, t, 100 + i, end, totals[i], errors) for i in range(3)],
+        timeout=seconds + 120,
+    )
     if errors:
         raise errors[0]
     t.check()
     s = t.stats()
     total = np.sum(totals, axis=0)
     assert s["pghot_recorded_accesses"] == int(total.sum())
-    assert (s["recorded"], s["toptier"], s["not_movable"], s["table_full"]) == tuple(
-        int(x) for x in total)
+    assert (s["recorded"], s["toptier"], s["not_movable"], s["table_full"]) == tuple(int(x) for x in total)

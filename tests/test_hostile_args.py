@@ -33,8 +33,7 @@ def _tracker(store: str, topo: Topology = TOPO, **kw: Any) -> Any:
 def test_masked_arrays_are_refused(store: str, arg: str) -> None:
     t = _tracker(store)
     args: dict[str, Any] = {"pfns": np.array([100, 101]), "nids": -1, "srcs": 0, "nows": 5}
-    args[arg] = np.ma.masked_array(np.array([100, 101]) if arg == "pfns" else [0, 0],
-                                   mask=[False, True])
+    args[arg] = np.ma.masked_array(np.array([100, 101]) if arg == "pfns" else [0, 0], mask=[False, True])
     before = t.stats()
     with pytest.raises(TypeError, match=f"{arg} must not be a masked array"):
         t.record_accesses(args["pfns"], args["nids"], args["srcs"], args["nows"])
@@ -85,12 +84,14 @@ def test_a_capacity_beyond_the_machine_is_a_memory_error_before_allocating() -> 
 )
 def test_node_maps_cost_the_number_of_nodes_not_the_largest_id(store: str, huge: int) -> None:
     topo = Topology(
-        [Node(0, 0, 64, True), Node(huge, 64, 256, False, has_cpu=True),
-         Node(huge + 7, 320, 64, True)],
+        [Node(0, 0, 64, True), Node(huge, 64, 256, False, has_cpu=True), Node(huge + 7, 320, 64, True)],
         default_node=huge + 7,
     )
-    kw: dict[str, Any] = {"mode": "precise"} if store == "pfn-array" else {
-        "nid_bits": 30, "freq_bits": 1, "time_bits": 1, "freq_window_ms": 0}
+    kw: dict[str, Any] = (
+        {"mode": "precise"}
+        if store == "pfn-array"
+        else {"nid_bits": 30, "freq_bits": 1, "time_bits": 1, "freq_window_ms": 0}
+    )
     t = _tracker(store, topo, threshold=1, **kw)
     assert t.memory_bytes() < 1 << 20  # not 2 GiB of int32 per node id
     # an access from the lower-tier node targets the default node

@@ -120,9 +120,7 @@ def test_allocate_on_a_given_node_and_all_or_nothing(two_tier: Topology) -> None
         ([3, 3], ValueError, "repeated"),
     ],
 )
-def test_allocate_rejects_bad_pages(
-    two_tier: Topology, pages: Any, exc: type[Exception], match: str
-) -> None:
+def test_allocate_rejects_bad_pages(two_tier: Topology, pages: Any, exc: type[Exception], match: str) -> None:
     mem = TieredMemory(two_tier)
     with pytest.raises(exc, match=match):
         mem.allocate(pages)
@@ -235,8 +233,14 @@ def test_recheck_codes(two_top: Topology) -> None:
     mem.allocate([2], node=1)  # PFN 64
     mem.allocate([3], node=2)  # PFN 320
     got = mem.recheck([0, 64, 65, 320, 400, 1], 0).tolist()
-    assert got == [MigrateStatus.RIGHT_NODE, MigrateStatus.OK, MigrateStatus.NON_LRU,
-                   MigrateStatus.OK, MigrateStatus.NON_LRU, MigrateStatus.RIGHT_NODE]
+    assert got == [
+        MigrateStatus.RIGHT_NODE,
+        MigrateStatus.OK,
+        MigrateStatus.NON_LRU,
+        MigrateStatus.OK,
+        MigrateStatus.NON_LRU,
+        MigrateStatus.RIGHT_NODE,
+    ]
     assert mem.recheck([], 2).tolist() == []
     with pytest.raises(ValueError, match="top-tier"):
         mem.recheck([64], 1)
@@ -311,8 +315,13 @@ def test_migrate_batch_in_order_with_statuses() -> None:
     mem, _ = _mem(top=2, lower=16, demotion=False)
     mem.allocate(np.arange(2, 6), node=1)  # PFNs 2..5
     got = mem.migrate_batch(np.array([2, 2, 3, 4, 99], dtype=np.uint64), 0, now=0)
-    assert got.tolist() == [MigrateStatus.OK, MigrateStatus.NON_LRU, MigrateStatus.OK,
-                            MigrateStatus.NO_SPACE, MigrateStatus.NON_LRU]
+    assert got.tolist() == [
+        MigrateStatus.OK,
+        MigrateStatus.NON_LRU,
+        MigrateStatus.OK,
+        MigrateStatus.NO_SPACE,
+        MigrateStatus.NON_LRU,
+    ]
     assert mem.pages_on(0).tolist() == [2, 3]
     mem.check()
 
@@ -370,8 +379,9 @@ class MemoryMachine(RuleBasedStateMachine):
         self.model: dict[int, int] = {}  # page -> node
         self.now = 0
 
-    @rule(pages=st.lists(st.integers(0, 27), max_size=6, unique=True),
-          node=st.sampled_from([None, 0, 1, 2, 3]))
+    @rule(
+        pages=st.lists(st.integers(0, 27), max_size=6, unique=True), node=st.sampled_from([None, 0, 1, 2, 3])
+    )
     def allocate(self, pages: list[int], node: int | None) -> None:
         fresh = [p for p in pages if p not in self.model]
         try:
@@ -416,8 +426,9 @@ class MemoryMachine(RuleBasedStateMachine):
             if demoted:
                 event("migrate: demoted a page")
                 # exactly one page left the target for a lower tier
-                moved = [q for q, n in self.model.items()
-                         if n == target and self.mem.node_of_page(q) != target]
+                moved = [
+                    q for q, n in self.model.items() if n == target and self.mem.node_of_page(q) != target
+                ]
                 assert len(moved) == 1
                 self.model[moved[0]] = self.mem.node_of_page(moved[0])
                 assert not self.mem.topology.is_toptier(self.model[moved[0]])

@@ -28,8 +28,11 @@ QUEUES = ["binary", "quaternary", "bucket"]
 def two_top() -> Topology:
     # top 0 [0, 1024), lower 1 [1024, 1024 + 2**20), top 2 after it
     return Topology(
-        [Node(0, 0, 1024, True), Node(1, 1024, 1 << 20, False, has_cpu=False),
-         Node(2, 1024 + (1 << 20), 1024, True)],
+        [
+            Node(0, 0, 1024, True),
+            Node(1, 1024, 1 << 20, False, has_cpu=False),
+            Node(2, 1024 + (1 << 20), 1024, True),
+        ],
         default_node=0,
     )
 
@@ -47,8 +50,15 @@ def assert_bounded(t: pghot.Tracker) -> None:
 @pytest.mark.parametrize("capacity", [1000, 100_000])  # one shard; eight shards
 def test_floods_stay_within_capacities(queue: str, evict: bool, capacity: int) -> None:
     qcap = capacity // 10
-    t = pghot.Tracker(two_top(), capacity=capacity, queue_capacity=qcap, queue=queue,
-                      evict_stale=evict, freq_window_ms=100, hz=1000)
+    t = pghot.Tracker(
+        two_top(),
+        capacity=capacity,
+        queue_capacity=qcap,
+        queue=queue,
+        evict_stale=evict,
+        freq_window_ms=100,
+        hz=1000,
+    )
     mem = t.memory_bytes()
     rng = np.random.default_rng(capacity + evict)
     lower = np.arange(1024, 1024 + (1 << 20))
@@ -153,8 +163,9 @@ def _under_sanitizer() -> bool:
 def test_memory_bytes_matches_resident_growth(queue: str) -> None:
     if _under_sanitizer():
         pytest.skip("the resident set is not the tracker's own under ASan or valgrind")
-    proc = subprocess.run([sys.executable, "-c", _RSS_CHILD, queue, str(1_000_000)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, queue, str(1_000_000)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout)
     ratio = r["grown"] / r["memory_bytes"]

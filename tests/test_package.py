@@ -11,15 +11,24 @@ import pghot
 
 #: what a bare ``import pghot`` may load: the tracker (its base and the hash store),
 #: its topology, its types, and the snapshot module that gives it save and load
-EAGER = {"pghot", "pghot._base", "pghot._core", "pghot._types", "pghot.snapshot", "pghot.topology",
-         "pghot.tracker"}
+EAGER = {
+    "pghot",
+    "pghot._base",
+    "pghot._core",
+    "pghot._types",
+    "pghot.snapshot",
+    "pghot.topology",
+    "pghot.tracker",
+}
 
 
 def _loaded_after(code: str) -> set[str]:
     show = "import sys\nprint(' '.join(m for m in sys.modules if m.startswith('pghot')))"
     out = subprocess.run(
         [sys.executable, "-c", f"{code}\n{show}"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return set(out.split())
 

@@ -30,9 +30,7 @@ def _setup(
     return tracker, mem, Promoter(tracker, mem, **kw)
 
 
-def _heat(
-    tracker: Tracker, mem: TieredMemory, pages: Any, times: Any, nid: int = NUMA_NO_NODE
-) -> None:
+def _heat(tracker: Tracker, mem: TieredMemory, pages: Any, times: Any, nid: int = NUMA_NO_NODE) -> None:
     """Access every page once at each time in ``times`` and report it."""
     pages = np.asarray(pages, dtype=np.int64)
     for now in np.atleast_1d(times):
@@ -46,8 +44,14 @@ def _lower_pages(mem: TieredMemory, pages: Any) -> None:
 
 def _outcomes(s: dict[str, int]) -> int:
     """Extracted records accounted for, each in exactly one outcome."""
-    return (s["kpromoted_stale"] + s["kpromoted_non_lru"] + s["kpromoted_right_node"]
-            + s["kpromoted_rate_limited"] + s["kpromoted_migrated"] + s["kpromoted_no_space"])
+    return (
+        s["kpromoted_stale"]
+        + s["kpromoted_non_lru"]
+        + s["kpromoted_right_node"]
+        + s["kpromoted_rate_limited"]
+        + s["kpromoted_migrated"]
+        + s["kpromoted_no_space"]
+    )
 
 
 # -- the basic known answers -------------------------------------------------------------
@@ -92,9 +96,7 @@ def test_accesses_outside_the_window_do_not_add_up() -> None:
 
 
 def test_v2_batch_of_1024_per_round() -> None:
-    tracker, mem, p = _setup(
-        top=2048, lower=4096, tracker_kw={"queue_capacity": 2048}
-    )
+    tracker, mem, p = _setup(top=2048, lower=4096, tracker_kw={"queue_capacity": 2048})
     pages = np.arange(1500)
     _lower_pages(mem, pages)
     _heat(tracker, mem, pages, [0, 1])
@@ -185,8 +187,7 @@ def test_queues_of_two_top_tier_nodes(two_top: Topology) -> None:
 # -- rate limit ------------------------------------------------------------------------------
 
 
-def _rate_run(p: Promoter, tracker: Tracker, mem: TieredMemory, rounds: int,
-              per_round: int) -> list[int]:
+def _rate_run(p: Promoter, tracker: Tracker, mem: TieredMemory, rounds: int, per_round: int) -> list[int]:
     """``per_round`` fresh hot pages before each round at 0, 20, 40, ... ms."""
     promoted = []
     for r in range(rounds):
@@ -230,9 +231,7 @@ def test_rate_limit_zero_and_off() -> None:
     _lower_pages(mem, [0])
     _heat(tracker, mem, [0], [0, 1])
     assert p.step(1000) == 0 and p.stats()["kpromoted_rate_limited"] == 1
-    tracker, mem, p = _setup(
-        rate_limit_mbps=None, top=512, lower=2048, tracker_kw={"queue_capacity": 1024}
-    )
+    tracker, mem, p = _setup(rate_limit_mbps=None, top=512, lower=2048, tracker_kw={"queue_capacity": 1024})
     _lower_pages(mem, np.arange(300))
     _heat(tracker, mem, np.arange(300), [0, 1])
     assert p.step(0) == 300 and p.step(0) == 0
@@ -300,7 +299,11 @@ def test_raised_threshold_keeps_colder_records_queued() -> None:
 
 def test_threshold_saturates_at_the_frequency_maximum() -> None:
     tracker, mem, p = _setup(
-        top=1024, lower=4096, rate_limit_mbps=0, threshold_adjust=True, adjust_period_ms=20,
+        top=1024,
+        lower=4096,
+        rate_limit_mbps=0,
+        threshold_adjust=True,
+        adjust_period_ms=20,
         tracker_kw={"freq_bits": 2},
     )
     _lower_pages(mem, np.arange(200))
@@ -320,7 +323,9 @@ def test_threshold_adjust_needs_a_rate_limit() -> None:
 
 def test_free_bypass_skips_rate_limit_while_memory_is_plentiful() -> None:
     tracker, mem, p = _setup(
-        rate_limit_mbps=0, free_bypass=True, bypass_free_pages=10,
+        rate_limit_mbps=0,
+        free_bypass=True,
+        bypass_free_pages=10,
         tracker_kw={"queue_capacity": 128},
     )
     _lower_pages(mem, np.arange(65))
@@ -335,8 +340,11 @@ def test_free_bypass_skips_rate_limit_while_memory_is_plentiful() -> None:
 
 def test_free_bypass_promotes_below_the_adjusted_threshold() -> None:
     tracker, mem, p = _setup(
-        rate_limit_mbps=0, threshold_adjust=True, adjust_period_ms=100,
-        free_bypass=True, bypass_free_pages=40,
+        rate_limit_mbps=0,
+        threshold_adjust=True,
+        adjust_period_ms=100,
+        free_bypass=True,
+        bypass_free_pages=40,
     )
     mem.allocate(np.arange(30))  # top tier: 34 free, not above 40
     _lower_pages(mem, np.arange(100, 120))
@@ -453,8 +461,7 @@ def test_threads_start_stop_idempotent_and_joined(two_top: Topology) -> None:
     p = Promoter(tracker, TieredMemory(two_top, tracker), interval_ms=1)
     p.stop()
     p.start()
-    assert p.running and sorted(t.name for t in _kpromoted_threads()) == [
-        "kpromoted0", "kpromoted2"]
+    assert p.running and sorted(t.name for t in _kpromoted_threads()) == ["kpromoted0", "kpromoted2"]
     assert all(not t.daemon for t in _kpromoted_threads())
     with pytest.raises(RuntimeError, match="already running"):
         p.start()
@@ -577,12 +584,14 @@ def test_stress_record_while_promoting() -> None:
     assert s["kpromoted_extracted"] == _outcomes(s)
     assert m["pgpromote_success"] == s["kpromoted_migrated"] > 0
     # candidates: what passed staleness and the first re-check, before the rate limit
-    assert (s["kpromoted_migrated"] + s["kpromoted_no_space"] + s["kpromoted_rate_limited"]
-            <= m["pgpromote_candidate"] <= s["kpromoted_extracted"])
+    assert (
+        s["kpromoted_migrated"] + s["kpromoted_no_space"] + s["kpromoted_rate_limited"]
+        <= m["pgpromote_candidate"]
+        <= s["kpromoted_extracted"]
+    )
     ts = tracker.stats()
     assert ts["records"] == ts["pghot_records_hash"] - ts["extracted"] - ts["evicted"]
     assert ts["extracted"] == s["kpromoted_extracted"]
-
 
 
 def test_start_leaves_no_thread_when_one_cannot_start(

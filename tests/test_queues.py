@@ -22,8 +22,7 @@ from pghot.queues import QUEUE_CLASSES, BinaryHeap, BucketQueue, QuaternaryHeap
 #: The queue designs share one API.
 Queue = BinaryHeap | QuaternaryHeap | BucketQueue
 QueueClass = type[BinaryHeap] | type[QuaternaryHeap] | type[BucketQueue]
-MAX_KEY: dict[QueueClass, int] = {
-    BinaryHeap: 0xFFFFFFFE, QuaternaryHeap: 0xFFFFFFFE, BucketQueue: 255}
+MAX_KEY: dict[QueueClass, int] = {BinaryHeap: 0xFFFFFFFE, QuaternaryHeap: 0xFFFFFFFE, BucketQueue: 255}
 DESIGNS: list[QueueClass] = [BinaryHeap, QuaternaryHeap, BucketQueue]
 
 
@@ -75,7 +74,7 @@ def test_random_fill_to_capacity_then_full_push_refused(cls: QueueClass, order: 
     q.check()
     with pytest.raises(IndexError):
         q.push(1)
-    assert len(q) == cap                      # the refused push changed nothing
+    assert len(q) == cap  # the refused push changed nothing
     q.check()
     out = drain(q)
     assert monotone(out, order)
@@ -105,9 +104,9 @@ def test_remove_half_at_random_positions(cls: QueueClass, order: str) -> None:
 def test_update_moves_both_ways(cls: QueueClass) -> None:
     q = make(cls, 16, "max", max_key=100)
     hs = [q.push(k) for k in (10, 20, 30, 40)]
-    q.update(hs[0], 99)                       # sift up to the top
+    q.update(hs[0], 99)  # sift up to the top
     assert q.peek() == (hs[0], 99)
-    q.update(hs[0], 1)                        # and back down
+    q.update(hs[0], 1)  # and back down
     q.check()
     assert q.peek() == (hs[3], 40)
     assert q.key(hs[0]) == 1
@@ -124,7 +123,7 @@ def test_bad_arguments(cls: QueueClass) -> None:
     with pytest.raises(TypeError, match="key"):
         q.push(1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="handle"):
-        q.remove(0)                           # never pushed
+        q.remove(0)  # never pushed
     h = q.push(3)
     with pytest.raises(ValueError, match="handle"):
         q.update(5, 1)
@@ -165,10 +164,9 @@ ops = st.lists(
 @pytest.mark.parametrize("cls", DESIGNS)
 @settings(deadline=None)
 @given(program=ops)
-def test_against_sorted_list_model(cls: QueueClass, order: str,
-                                   program: list[tuple[str, int, int]]) -> None:
+def test_against_sorted_list_model(cls: QueueClass, order: str, program: list[tuple[str, int, int]]) -> None:
     q = make(cls, 12, order, max_key=15)
-    model: dict[int, int] = {}                # handle -> key
+    model: dict[int, int] = {}  # handle -> key
     for op, key, pick in program:
         if op == "push":
             if len(model) == 12:
@@ -210,11 +208,11 @@ def test_push_many_pop_many_match_single_calls(cls: QueueClass) -> None:
     handles = q.push_many(keys)
     q.check()
     assert len(q) == 300 and sorted(handles.tolist()) == list(range(300))
-    popped = q.pop_many(1000)                 # more than held: stops when empty
+    popped = q.pop_many(1000)  # more than held: stops when empty
     assert len(popped) == 300 and len(q) == 0
     assert monotone([int(keys[h]) for h in popped], "max")
     with pytest.raises(IndexError):
         q.push_many(np.zeros(301, dtype=np.int64))
     with pytest.raises(ValueError, match="keys"):
         q.push_many(np.array([8]))
-    assert len(q) == 0                        # refused batches pushed nothing
+    assert len(q) == 0  # refused batches pushed nothing

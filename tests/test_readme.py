@@ -16,13 +16,12 @@ def blocks(lang: str) -> list[str]:
 
 
 def test_api_example_runs(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)              # it saves t.npz
+    monkeypatch.chdir(tmp_path)  # it saves t.npz
     (code,) = blocks("python")
     ns: dict[str, Any] = {}
     exec(compile(code, str(README), "exec"), ns)
     t = ns["t"]
-    assert repr(t.lookup(400_000)) == (
-        "Record(pfn=400000, frequency=1, nid=0, last_update=13, queued=-1)")
+    assert repr(t.lookup(400_000)) == ("Record(pfn=400000, frequency=1, nid=0, last_update=13, queued=-1)")
     assert ns["hot"].tolist() == [300_000]
     assert ns["t2"].stats() == t.stats()
 

@@ -389,8 +389,9 @@ def apply(t: ReferenceTracker, op: tuple[str, Any]) -> None:
 
 @settings(deadline=None)
 @given(config=configs(), ops=operations)
-def test_invariants_hold_after_any_sequence(four_nodes: Topology, config: dict[str, Any],
-                                            ops: list[Any]) -> None:
+def test_invariants_hold_after_any_sequence(
+    four_nodes: Topology, config: dict[str, Any], ops: list[Any]
+) -> None:
     t = ReferenceTracker(four_nodes, **config)
     t.check()
     for op in ops:
@@ -411,8 +412,7 @@ def test_invariants_hold_after_any_sequence(four_nodes: Topology, config: dict[s
 
 @settings(deadline=None)
 @given(config=configs(), batch=st.lists(accesses, max_size=30))
-def test_batch_equals_single_calls(four_nodes: Topology, config: dict[str, Any],
-                                   batch: list[Any]) -> None:
+def test_batch_equals_single_calls(four_nodes: Topology, config: dict[str, Any], batch: list[Any]) -> None:
     a = ReferenceTracker(four_nodes, **config)
     b = ReferenceTracker(four_nodes, **config)
     cols = list(zip(*batch)) if batch else [(), (), (), ()]
@@ -427,9 +427,7 @@ def test_batch_equals_single_calls(four_nodes: Topology, config: dict[str, Any],
     st.integers(0, 20),
     st.lists(st.integers(0, 30), min_size=1, max_size=30),
 )
-def test_single_page_frequency_matches_formula(
-    freq_bits: int, window: int, gaps: list[int]
-) -> None:
+def test_single_page_frequency_matches_formula(freq_bits: int, window: int, gaps: list[int]) -> None:
     """One page, one accessor: frequency = accesses since the last gap > window."""
     t = tracker(freq_bits=freq_bits, nid_bits=2, hz=1000, freq_window_ms=window, threshold=1)
     now = 0
@@ -441,8 +439,11 @@ def test_single_page_frequency_matches_formula(
         assert freq(t, LO) == min(run, 2**freq_bits - 1)
 
 
-@given(st.dictionaries(st.sampled_from(range(LO, LO + 30)), st.integers(1, 7), max_size=30),
-       st.integers(0, 40), st.integers(1, 7))
+@given(
+    st.dictionaries(st.sampled_from(range(LO, LO + 30)), st.integers(1, 7), max_size=30),
+    st.integers(0, 40),
+    st.integers(1, 7),
+)
 def test_extraction_is_top_k(plan: dict[int, int], count: int, thr: int) -> None:
     t = tracker(threshold=1, capacity=100, queue_capacity=100)
     for pfn, k in plan.items():

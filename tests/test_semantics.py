@@ -58,9 +58,21 @@ def observable(t: Tracker, pfns: range | list[int]) -> tuple[Any, ...]:
 
 def test_window_jiffies_rounds_up(make_tracker: MakeTracker, two_tier: Topology) -> None:
     # SEMANTICS.md section 4 step 5: msecs_to_jiffies rounds up.
-    for ms, hz, want in [(1, 250, 1), (5, 250, 2), (3, 300, 1), (999, 1, 1), (1001, 1000, 1001),
-                         (0, 100, 0), (10, 100, 1), (11, 100, 2), (5000, 1000, 5000),
-                         (5000, 250, 1250), (5, 300, 2), (1, 100, 1), (0, 1000, 0)]:
+    for ms, hz, want in [
+        (1, 250, 1),
+        (5, 250, 2),
+        (3, 300, 1),
+        (999, 1, 1),
+        (1001, 1000, 1001),
+        (0, 100, 0),
+        (10, 100, 1),
+        (11, 100, 2),
+        (5000, 1000, 5000),
+        (5000, 250, 1250),
+        (5, 300, 2),
+        (1, 100, 1),
+        (0, 1000, 0),
+    ]:
         t = make_tracker(two_tier, hz=hz, freq_window_ms=ms)
         assert t.window_jiffies == want, (ms, hz)
     # the effect on the window: 5 ms at 250 Hz is 2 jiffies, so a gap of 2 continues it
@@ -123,9 +135,7 @@ def test_sources_are_counted_separately(make_any_tracker: MakeTracker, two_tier:
     t.check()
 
 
-def test_toptier_and_not_movable_create_no_record(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_toptier_and_not_movable_create_no_record(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_any_tracker(two_tier)
     assert t.record_access(0, 0, HW, 0) is Outcome.TOPTIER
     assert t.record_access(LO - 1, -1, HW, 0) is Outcome.TOPTIER
@@ -166,9 +176,7 @@ def test_extract_only_from_own_queue(make_tracker: MakeTracker, four_nodes: Topo
 # -- F1: the frequency saturates instead of wrapping -------------------------------------------
 
 
-def test_f1_frequency_saturates_at_field_max(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f1_frequency_saturates_at_field_max(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     # v2: PGHOT_FREQ_MAX = 1 << 3 = 8 and "increment while < 8": the 8th access
     # wraps the 3-bit field from 7 to 0.
     for pfn, nid in ((100, NUMA_NO_NODE), (LO, 0)):
@@ -190,8 +198,9 @@ def test_f1_saturation_for_other_widths(
 ) -> None:
     fmax = (1 << freq_bits) - 1
     # one access per call, each a jiffy later (16 bits: counts past 8 bits, to 200)
-    t = make_tracker(two_tier, freq_bits=freq_bits, threshold=1, time_bits=12, nid_bits=4,
-                     freq_window_ms=1000)
+    t = make_tracker(
+        two_tier, freq_bits=freq_bits, threshold=1, time_bits=12, nid_bits=4, freq_window_ms=1000
+    )
     accesses = min(fmax + 3, 200)
     for now in range(accesses):
         t.record_access(70, -1, HW, now)
@@ -252,9 +261,7 @@ def test_f2_wrap_with_small_time_field(make_tracker: MakeTracker, two_tier: Topo
 # -- F3: the real span of the time field ---------------------------------------------------
 
 
-def test_f3_window_up_to_the_real_span_is_accepted(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f3_window_up_to_the_real_span_is_accepted(make_tracker: MakeTracker, two_tier: Topology) -> None:
     # v2's header claims 19 bits of jiffies cover 8.73 s at HZ=1000; they
     # cover 2**19 jiffies = 524.288 s (8.7 minutes): a window of 524287 ms
     # is representable, 524288 ms and more are not.
@@ -293,9 +300,7 @@ def test_f3_gaps_longer_than_the_span_alias(make_tracker: MakeTracker, two_tier:
 # -- F4: a record lives in at most one queue, its target's ----------------------------------
 
 
-def test_f4_nid_change_moves_record_between_queues(
-    make_tracker: MakeTracker, two_top: Topology
-) -> None:
+def test_f4_nid_change_moves_record_between_queues(make_tracker: MakeTracker, two_top: Topology) -> None:
     # v2: the record keeps its slot in node 0's heap with a stale key and is
     # also pushed into node 2's heap: one record in two heaps.
     for src in (HW, FAULT):
@@ -331,9 +336,7 @@ def test_f4_nid_change_moves_record_between_queues(
         t.check()
 
 
-def test_f4_direct_move_between_queues_with_threshold_1(
-    make_tracker: MakeTracker, two_top: Topology
-) -> None:
+def test_f4_direct_move_between_queues_with_threshold_1(make_tracker: MakeTracker, two_top: Topology) -> None:
     t = make_tracker(two_top, threshold=1, capacity=100, queue_capacity=10)
     t.record_access(150, 0, FAULT, 0)
     assert (t.queued(0), t.queued(2)) == (1, 0)
@@ -394,9 +397,7 @@ def test_f4_many_moves_keep_queues_consistent(make_tracker: MakeTracker, two_top
 # -- F5: a new record enters its queue when the threshold is 1 ------------------------------
 
 
-def test_f5_threshold_1_queues_a_new_record(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f5_threshold_1_queues_a_new_record(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     # v2: a new record never enters the heap.
     for src in (HW, SCAN):
         t = make_any_tracker(two_tier, threshold=1)
@@ -411,9 +412,7 @@ def test_f5_threshold_1_queues_a_new_record(
 # -- F6: an explicit "not queued" state ----------------------------------------------------
 
 
-def test_f6_unqueued_record_reports_queued_minus_1(
-    make_tracker: MakeTracker, two_top: Topology
-) -> None:
+def test_f6_unqueued_record_reports_queued_minus_1(make_tracker: MakeTracker, two_top: Topology) -> None:
     # v2: heap_idx is size_t, so "-1" is SIZE_MAX and ">= 0" is always true.
     t = make_tracker(two_top, threshold=2)
     t.record_access(100, 0, HW, 0)
@@ -475,9 +474,7 @@ def test_f7_lower_tier_accessing_node_maps_to_default_queue(
             t.extract_batch(nid)
 
 
-def test_f7_unknown_or_out_of_range_nid_is_an_error(
-    make_tracker: MakeTracker, four_nodes: Topology
-) -> None:
+def test_f7_unknown_or_out_of_range_nid_is_an_error(make_tracker: MakeTracker, four_nodes: Topology) -> None:
     t = make_tracker(four_nodes, nid_bits=3)
     before = counters(t)
     for nid in (4, 7, 8, 1 << 10, 2**40):  # not a node / not a node / too wide
@@ -515,9 +512,7 @@ def test_f8_nid_below_minus_1_is_rejected(
 
 
 @pytest.mark.parametrize("src", [3, 4, 99, -1, 2**31])
-def test_f9_invalid_src_counts_nothing(
-    make_any_tracker: MakeTracker, two_tier: Topology, src: int
-) -> None:
+def test_f9_invalid_src_counts_nothing(make_any_tracker: MakeTracker, two_tier: Topology, src: int) -> None:
     # v2: the access is counted before src is validated.
     t = make_any_tracker(two_tier)
     t.record_access(100, 0, HW, 0)
@@ -585,9 +580,7 @@ def test_f10_extraction_threshold_above_two(make_tracker: MakeTracker, two_tier:
 
 
 @pytest.mark.parametrize("threshold", [3, 5, 7])
-def test_f10_tracker_threshold_above_2(
-    make_tracker: MakeTracker, two_tier: Topology, threshold: int
-) -> None:
+def test_f10_tracker_threshold_above_2(make_tracker: MakeTracker, two_tier: Topology, threshold: int) -> None:
     t = make_tracker(two_tier, freq_bits=3, threshold=threshold)
     for now in range(threshold - 1):
         t.record_access(100, -1, HW, now)
@@ -635,9 +628,7 @@ def test_f12_extraction_makes_room(make_tracker: MakeTracker, two_tier: Topology
     t.check()
 
 
-def test_f12_evict_stale_replaces_a_stale_record(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f12_evict_stale_replaces_a_stale_record(make_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_tracker(two_tier, capacity=8, evict_stale=True, freq_window_ms=10)
     for p in range(100, 108):
         t.record_access(p, -1, HW, 0)
@@ -666,16 +657,18 @@ def test_f12_evict_stale_admits_new_pfns_while_stale_records_remain(
         assert outcomes == [Outcome.RECORDED] * 8
         s = t.stats()
         assert (s["evicted"], s["table_full"], s["records"], s["pghot_records_hash"]) == (
-            8, int(probe_first), 8, 16)
+            8,
+            int(probe_first),
+            8,
+            16,
+        )
         assert t.lookup(200) == Record(200, 1, 0, 1000, -1)
         # now nothing is stale: the next new PFN is dropped
         assert t.record_access(300, -1, HW, 1001) is Outcome.TABLE_FULL
         t.check()
 
 
-def test_f12_evict_stale_without_stale_records_drops(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f12_evict_stale_without_stale_records_drops(make_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_tracker(two_tier, capacity=6, evict_stale=True, freq_window_ms=100)
     for p in range(100, 106):
         t.record_access(p, -1, HW, 50)
@@ -688,8 +681,7 @@ def test_f12_evict_stale_without_stale_records_drops(
 
 def test_f12_queued_records_are_not_evicted(make_tracker: MakeTracker, two_tier: Topology) -> None:
     # Stale but queued (promotion candidates): never replaced.
-    t = make_tracker(two_tier, capacity=4, queue_capacity=4, threshold=1, evict_stale=True,
-                     freq_window_ms=10)
+    t = make_tracker(two_tier, capacity=4, queue_capacity=4, threshold=1, evict_stale=True, freq_window_ms=10)
     for p in range(100, 104):
         t.record_access(p, -1, HW, 0)
     assert t.queued(0) == 4
@@ -701,9 +693,7 @@ def test_f12_queued_records_are_not_evicted(make_tracker: MakeTracker, two_tier:
     t.check()
 
 
-def test_f12_evict_stale_spares_queued_records(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f12_evict_stale_spares_queued_records(make_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_tracker(two_tier, capacity=2, queue_capacity=2, evict_stale=True)
     for now in (0, 1):
         t.record_access(LO + 1, 0, HW, now)  # queued (frequency 2)
@@ -717,9 +707,7 @@ def test_f12_evict_stale_spares_queued_records(
     t.check()
 
 
-def test_f12_evict_stale_takes_refused_records(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f12_evict_stale_takes_refused_records(make_tracker: MakeTracker, two_tier: Topology) -> None:
     # A record refused by a full queue is unqueued, hence evictable.
     t = make_tracker(two_tier, capacity=2, queue_capacity=1, threshold=1, evict_stale=True)
     t.record_access(LO + 1, 0, HW, 0)  # queued
@@ -738,9 +726,7 @@ def test_f12_evict_stale_uses_modular_age(make_tracker: MakeTracker, two_tier: T
     assert t.record_access(LO + 2, 0, HW, 2**19 + 5000) is Outcome.RECORDED
 
 
-def test_f12_staleness_is_visible_to_the_promoter(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f12_staleness_is_visible_to_the_promoter(make_tracker: MakeTracker, two_tier: Topology) -> None:
     # extract_batch returns last_update, so a promoter can skip stale records.
     t = make_tracker(two_tier, threshold=2, time_bits=19)
     for now in (10, 11):
@@ -825,9 +811,7 @@ def test_f13_memoryless_lower_node_keeps_toptier_pfns(make_tracker: MakeTracker)
 # -- F14: a refused push leaves the record unqueued, counted ----------------------------------
 
 
-def test_f14_full_queue_leaves_record_unqueued(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f14_full_queue_leaves_record_unqueued(make_tracker: MakeTracker, two_tier: Topology) -> None:
     # v2: phi_heap_insert sets heap_idx and reports success on a failed push.
     t = make_tracker(two_tier, threshold=1, queue_capacity=1)
     t.record_access(100, -1, HW, 0)
@@ -851,9 +835,7 @@ def test_f14_full_queue_leaves_record_unqueued(
     assert t.extract_batch(0).tolist() == [101]
 
 
-def test_f14_zero_queue_capacity_refuses_every_push(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f14_zero_queue_capacity_refuses_every_push(make_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_tracker(two_tier, threshold=1, queue_capacity=0)
     t.record_accesses(np.arange(100, 110), -1, HW, 0)
     s = t.stats()
@@ -870,9 +852,7 @@ def test_f14_zero_queue_capacity_refuses_every_push(
     t.check()
 
 
-def test_f14_refused_record_dropping_below_threshold(
-    make_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_f14_refused_record_dropping_below_threshold(make_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_tracker(two_tier, queue_capacity=1)
     for i in range(2):
         t.record_access(LO + 1, 0, HW, i)
@@ -919,9 +899,7 @@ def test_record_access_validation(
     t.check()
 
 
-def test_record_access_limits_accepted(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_record_access_limits_accepted(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_any_tracker(two_tier)
     assert t.record_access(2**63 - 1, 0, HW, 2**63 - 1) is Outcome.NOT_MOVABLE
     assert t.record_access(LO, -1, HW, 2**63 - 1) is Outcome.RECORDED
@@ -929,9 +907,7 @@ def test_record_access_limits_accepted(
     assert rec is not None and rec.last_update == (2**63 - 1) % 2**t.time_bits  # 19 or 14 bits
 
 
-def test_record_accesses_matches_single_calls(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_record_accesses_matches_single_calls(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     pfns = np.array([LO, 5, LO + 1, LO, 9999, LO + 1, LO], dtype=np.uint64)
     nids = np.array([0, 0, -1, -1, 0, 0, 0], dtype=np.int32)
     srcs = np.array([0, 1, 2, 0, 1, 2, 0], dtype=np.uint8)
@@ -944,9 +920,7 @@ def test_record_accesses_matches_single_calls(
     assert observable(a, range(LO, LO + 2)) == observable(b, range(LO, LO + 2))
 
 
-def test_record_accesses_broadcast_scalars(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_record_accesses_broadcast_scalars(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_any_tracker(two_tier)
     out = t.record_accesses([LO, LO, LO + 1], np.int16(0), Source.HINT_FAULT, np.array(5))
     assert out.tolist() == [3, 0, 0, 0]
@@ -1017,9 +991,7 @@ def test_record_accesses_validates_whole_batch_first(
     assert len(t) == 0 and t.stats()["pghot_recorded_accesses"] == 0
 
 
-def test_lookup_validation(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_lookup_validation(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_any_tracker(two_tier)
     assert t.lookup(0) is None and t.lookup(np.uint64(LO)) is None
     with pytest.raises(ValueError, match="pfn"):
@@ -1031,9 +1003,7 @@ def test_lookup_validation(
             t.lookup(bad)  # type: ignore[arg-type]
 
 
-def test_set_movable_forms(
-    make_any_tracker: MakeTracker, two_tier: Topology
-) -> None:
+def test_set_movable_forms(make_any_tracker: MakeTracker, two_tier: Topology) -> None:
     t = make_any_tracker(two_tier, threshold=1)
     t.record_access(LO + 1, 0, HW, 0)
     t.set_movable(np.array([LO + 1, LO + 2], dtype=np.uint64), False)
@@ -1070,5 +1040,3 @@ def test_set_movable_validation(
     with pytest.raises(exc, match=match):
         t.set_movable(pfns, flag)
     assert t.record_access(LO, 0, HW, 0) is Outcome.RECORDED  # nothing was marked
-
-

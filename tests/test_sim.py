@@ -35,8 +35,9 @@ EVERY_ACCESS = [{"name": "hw-hints", "sample_every": 1}]
 
 
 def chunk(pages: list[int], times_ms: list[int]) -> TraceChunk:
-    return TraceChunk(time_ns=np.asarray(times_ms, dtype=np.int64) * 1_000_000,
-                      pfn=np.asarray(pages, dtype=np.uint64))
+    return TraceChunk(
+        time_ns=np.asarray(times_ms, dtype=np.int64) * 1_000_000, pfn=np.asarray(pages, dtype=np.uint64)
+    )
 
 
 def small(**kw: Any) -> SimConfig:
@@ -48,8 +49,15 @@ def small(**kw: Any) -> SimConfig:
 # -- known answers -------------------------------------------------------------------
 
 
-SIM_MODULES = ["pghot.sim", "pghot.sim.config", "pghot.sim.policies", "pghot.sim.engine",
-               "pghot.sim.results", "pghot.sim.plots", "pghot.sim.sweep"]
+SIM_MODULES = [
+    "pghot.sim",
+    "pghot.sim.config",
+    "pghot.sim.policies",
+    "pghot.sim.engine",
+    "pghot.sim.results",
+    "pghot.sim.plots",
+    "pghot.sim.sweep",
+]
 
 
 @pytest.mark.parametrize("name", SIM_MODULES)
@@ -71,8 +79,9 @@ def test_hits_promotions_and_time_by_hand() -> None:
     # t=4: page 2's 2nd report -> queued; round at 5 promotes it (CLOCK demotes page 0).
     # t=5: page 3's 2nd report; round at 6 promotes it (page 1 demoted). t=6,7: hits.
     cfg = small(promoter={"interval_ms": 1})
-    r = replay([chunk([0, 1, 2, 3, 2, 3, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7])], cfg,
-               baselines=("none",), progress=False)
+    r = replay(
+        [chunk([0, 1, 2, 3, 2, 3, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7])], cfg, baselines=("none",), progress=False
+    )
     p, none = r["pghot"], r["none"]
     assert (p.accesses, p.top_tier_hits, none.top_tier_hits) == (8, 4, 2)
     assert (p.promotions, p.demotions, p.ping_pong) == (2, 2, 0)
@@ -94,8 +103,9 @@ def test_hits_promotions_and_time_by_hand() -> None:
 
 def test_migration_cost_and_access_costs() -> None:
     cfg = small(promoter={"interval_ms": 1}, top_ns=10, lower_ns=30, migration_ns=1000)
-    r = replay([chunk([0, 1, 2, 3, 2, 3, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7])], cfg,
-               baselines=("none",), progress=False)
+    r = replay(
+        [chunk([0, 1, 2, 3, 2, 3, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7])], cfg, baselines=("none",), progress=False
+    )
     # 4 hits, 4 misses, 4 pages migrated (2 promotions, 2 demotions)
     assert r["pghot"].est_time_ns == 4 * 10 + 4 * 30 + 4 * 1000
     assert r["none"].est_time_ns == 2 * 10 + 6 * 30
@@ -114,22 +124,19 @@ def test_second_access_promotes_immediately() -> None:
     assert (r["pghot"].top_tier_hits, r["pghot"].promotions) == (2, 0)
     assert r["none"].top_tier_hits == 2
     # a 1 ms window: the reports at 2 and 4 are too far apart; 4 and 5 are not
-    r = replay(trace, small(second_access_window_ms=1), baselines=("second-access",),
-               progress=False)
+    r = replay(trace, small(second_access_window_ms=1), baselines=("second-access",), progress=False)
     assert (r["second-access"].top_tier_hits, r["second-access"].promotions) == (4, 1)
 
 
 def test_second_access_ignores_top_tier_pages_and_counts_ping_pong() -> None:
     # reports of top-tier pages never promote anything
-    r = replay([chunk([0, 1] * 4, list(range(8)))], small(), baselines=("second-access",),
-               progress=False)
+    r = replay([chunk([0, 1] * 4, list(range(8)))], small(), baselines=("second-access",), progress=False)
     assert (r["second-access"].top_tier_hits, r["second-access"].promotions) == (8, 0)
     # three lower-tier pages take turns for two top-tier PFNs: after the first two
     # promotions (demoting pages 0 and 1), each promotion demotes a page promoted
     # less than 5 s before: a ping-pong
     pages = [0, 1] + [2, 3, 4] * 6
-    r = replay([chunk(pages, list(range(len(pages))))], small(),
-               baselines=("second-access",), progress=False)
+    r = replay([chunk(pages, list(range(len(pages))))], small(), baselines=("second-access",), progress=False)
     sa = r["second-access"]
     assert sa.promotions == sa.demotions > 2
     assert sa.ping_pong == sa.demotions - 2
@@ -161,14 +168,15 @@ def test_precision_and_recall_on_a_crafted_case() -> None:
 
 def test_oracle_ties_are_hot() -> None:
     # K = 2 but four pages tie with one access each: all four are hot
-    r = replay([chunk([0, 1, 2, 3], [0, 1, 2, 3])], small(), baselines=("none",),
-               progress=False)
+    r = replay([chunk([0, 1, 2, 3], [0, 1, 2, 3])], small(), baselines=("none",), progress=False)
     assert (r["none"].hot_pages, r["none"].hot_pages_resident) == (4, 2)
 
 
 def test_virtual_pages_are_numbered_densely_in_first_touch_order() -> None:
-    c = TraceChunk(time_ns=np.array([0, 1_000_000, 2_000_000]),
-                   vaddr=np.array([0x7FFF_0000_1008, 0x1000, 0x7FFF_0000_1FF0], dtype=np.uint64))
+    c = TraceChunk(
+        time_ns=np.array([0, 1_000_000, 2_000_000]),
+        vaddr=np.array([0x7FFF_0000_1008, 0x1000, 0x7FFF_0000_1FF0], dtype=np.uint64),
+    )
     r = replay([c], SimConfig(top_pages=1, lower_pages=1), baselines=("none",), progress=False)
     assert r.trace["footprint_pages"] == 2 and r.trace["address_space"] == "virtual"
     assert r["none"].top_tier_hits == 2  # the first page, twice
@@ -182,7 +190,7 @@ def test_times_going_back_are_clamped_and_chunks_join() -> None:
 
 def test_spilled_stream_gives_the_same_result() -> None:
     trace = sim.demo_trace(40_000, 1_000, duration_ms=3000, seed=4)
-    parts = [trace[i:i + 5000] for i in range(0, 40_000, 5000)]
+    parts = [trace[i : i + 5000] for i in range(0, 40_000, 5000)]
     cfg = SimConfig(top_pages=200)
     a = replay(parts, cfg, progress=False)
     b = replay(parts, cfg, progress=False, spill_bytes=1)
@@ -196,14 +204,19 @@ def test_skipping_idle_rounds_changes_nothing(monkeypatch: pytest.MonkeyPatch) -
     for k in range(3):
         c = sim.demo_trace(6000, 400, duration_ms=1500, seed=k)
         parts.append(TraceChunk(time_ns=c.time_ns + k * 7_300_000_000, vaddr=c.vaddr))
-    cfg = SimConfig(top_pages=100, promoter={"interval_ms": 30}, oracle_interval_ms=700,
-                    sources=[{"name": "hint-fault", "scan_period_ms": 700, "scan_delay_ms": 100},
-                             {"name": "pgtable-scan", "interval_ms": 300}])
+    cfg = SimConfig(
+        top_pages=100,
+        promoter={"interval_ms": 30},
+        oracle_interval_ms=700,
+        sources=[
+            {"name": "hint-fault", "scan_period_ms": 700, "scan_delay_ms": 100},
+            {"name": "pgtable-scan", "interval_ms": 300},
+        ],
+    )
     skipped = replay(parts, cfg, progress=False).to_dict()
     monkeypatch.setattr(policies._Pghot, "idle", lambda self: False)
     every = replay(parts, cfg, progress=False).to_dict()
-    rounds = [d["policies"]["pghot"]["stats"]["promoter"].pop("kpromoted_rounds")
-              for d in (skipped, every)]
+    rounds = [d["policies"]["pghot"]["stats"]["promoter"].pop("kpromoted_rounds") for d in (skipped, every)]
     assert rounds[0] < rounds[1]
     for d in (skipped, every):
         d["policies"]["v2"]["stats"]["promoter"].pop("kpromoted_rounds")
@@ -215,8 +228,7 @@ def test_designs_and_v2_run_beside_pghot() -> None:
     trace = [sim.demo_trace(20_000, 1_000, duration_ms=3000, seed=1)]
     cfg = SimConfig(top_pages=250, tracker={"threshold": 3})
     r = replay(trace, cfg, designs=("hash/bucket", "pfn-array/default"), progress=False)
-    assert list(r.policies) == ["pghot", "none", "v2", "second-access", "hash/bucket",
-                                "pfn-array/default"]
+    assert list(r.policies) == ["pghot", "none", "v2", "second-access", "hash/bucket", "pfn-array/default"]
     assert "threshold=3" in r["pghot"].description
     assert r["v2"].description == "pghot with the v2 defaults"
     for p in r.policies.values():
@@ -224,8 +236,9 @@ def test_designs_and_v2_run_beside_pghot() -> None:
         assert 0 <= p.top_tier_hits <= p.accesses == 20_000
     # same knobs: the configured policy and v2 are one run, reported twice
     r = replay(trace, SimConfig(top_pages=250), progress=False)
-    assert r["v2"].to_dict() | {"name": "pghot", "description": ""} == \
-        r["pghot"].to_dict() | {"description": ""}
+    assert r["v2"].to_dict() | {"name": "pghot", "description": ""} == r["pghot"].to_dict() | {
+        "description": ""
+    }
 
 
 def test_unknown_policy_and_empty_trace() -> None:
@@ -278,24 +291,26 @@ interval_ms = 500
     assert sim.load_config(j) == c
 
 
-@pytest.mark.parametrize("text, exc, words", [
-    ("top_page = 5", ValueError, "'top_page'"),
-    ("top_pages = 'x'", TypeError, "top_pages"),
-    ("top_pages = 0", ValueError, "top_pages"),
-    ("lower_ns = -1", ValueError, "lower_ns"),
-    ("page_size = 3000", ValueError, "page_size"),
-    ("[tracker]\nthreshold = 9", ValueError, "tracker: threshold"),
-    ("[tracker]\nthreshhold = 2", ValueError, "'threshhold'"),
-    ("[tracker]\nstore = 'btree'", ValueError, "tracker: store"),
-    ("[promoter]\nbatch = -1", ValueError, "promoter: batch"),
-    ("[promoter]\nthreshold_adjust = true\nrate_limit_mbps = 'none'", ValueError,
-     "threshold_adjust"),
-    ("[[sources]]\nname = 'ibs'", ValueError, "sources[0].name"),
-    ("[[sources]]\nname = 'hw-hints'\nsample_every = 0", ValueError, "sources[0] (hw-hints)"),
-    ("[[sources]]\nname = 'hint-fault'\nperiod = 5", ValueError, "'period'"),
-    ("sources = 3", TypeError, "sources"),
-    ("top_pages = [", ValueError, "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, exc, words",
+    [
+        ("top_page = 5", ValueError, "'top_page'"),
+        ("top_pages = 'x'", TypeError, "top_pages"),
+        ("top_pages = 0", ValueError, "top_pages"),
+        ("lower_ns = -1", ValueError, "lower_ns"),
+        ("page_size = 3000", ValueError, "page_size"),
+        ("[tracker]\nthreshold = 9", ValueError, "tracker: threshold"),
+        ("[tracker]\nthreshhold = 2", ValueError, "'threshhold'"),
+        ("[tracker]\nstore = 'btree'", ValueError, "tracker: store"),
+        ("[promoter]\nbatch = -1", ValueError, "promoter: batch"),
+        ("[promoter]\nthreshold_adjust = true\nrate_limit_mbps = 'none'", ValueError, "threshold_adjust"),
+        ("[[sources]]\nname = 'ibs'", ValueError, "sources[0].name"),
+        ("[[sources]]\nname = 'hw-hints'\nsample_every = 0", ValueError, "sources[0] (hw-hints)"),
+        ("[[sources]]\nname = 'hint-fault'\nperiod = 5", ValueError, "'period'"),
+        ("sources = 3", TypeError, "sources"),
+        ("top_pages = [", ValueError, "not valid TOML"),
+    ],
+)
 def test_bad_config_names_the_key(tmp_path: pathlib.Path, text: str, exc: type, words: str) -> None:
     p = tmp_path / "bad.toml"
     p.write_text(text)
@@ -305,8 +320,9 @@ def test_bad_config_names_the_key(tmp_path: pathlib.Path, text: str, exc: type, 
 
 
 def test_overrides_and_specs() -> None:
-    c = SimConfig().with_overrides({"tracker.threshold": 4, "sources": ["hw-hints:sample_every=7"],
-                                    "migration_ns": 50})
+    c = SimConfig().with_overrides(
+        {"tracker.threshold": 4, "sources": ["hw-hints:sample_every=7"], "migration_ns": 50}
+    )
     assert c.tracker == {"threshold": 4} and c.migration_ns == 50.0
     assert c.sources == [{"name": "hw-hints", "sample_every": 7}]
     with pytest.raises(ValueError, match="sub-keys"):
@@ -319,9 +335,19 @@ def test_overrides_and_specs() -> None:
 
 
 def test_replay_cli_on_lackey(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["replay", LACKEY, "--top-pages", "2", "--ns-per-instr", "100000",
-            "--source", "hw-hints:sample_every=1", "--set", "promoter.interval_ms=1",
-            "--no-progress"]
+    args = [
+        "replay",
+        LACKEY,
+        "--top-pages",
+        "2",
+        "--ns-per-instr",
+        "100000",
+        "--source",
+        "hw-hints:sample_every=1",
+        "--set",
+        "promoter.interval_ms=1",
+        "--no-progress",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "69 accesses" in out and "footprint 5 pages" in out
@@ -343,20 +369,38 @@ def test_replay_cli_on_lackey(tmp_path: pathlib.Path, capsys: pytest.CaptureFixt
 def test_replay_cli_with_config_file(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("top_pages = 3\n[tracker]\nthreshold = 3\n")
-    assert main(["replay", LACKEY, "--config", str(cfg), "--format", "lackey", "--json",
-                 "--no-progress", "--designs", "kernel-v2"]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                LACKEY,
+                "--config",
+                str(cfg),
+                "--format",
+                "lackey",
+                "--json",
+                "--no-progress",
+                "--designs",
+                "kernel-v2",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["config"]["top_pages"] == 3 and data["config"]["tracker"] == {"threshold": 3}
     assert list(data["policies"]) == ["pghot", "none", "v2", "second-access", "kernel-v2"]
 
 
-@pytest.mark.parametrize("args, words", [
-    (["replay", "missing.lackey"], "missing.lackey"),
-    (["replay", LACKEY, "--set", "tracker.threshold=9"], "threshold"),
-    (["replay", LACKEY, "--source", "ibs"], "sources[0].name"),
-    (["replay", LACKEY, "--format", "csv"], LACKEY),
-    (["sweep", LACKEY, "--grid", "tracker.threshold"], "--grid"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["replay", "missing.lackey"], "missing.lackey"),
+        (["replay", LACKEY, "--set", "tracker.threshold=9"], "threshold"),
+        (["replay", LACKEY, "--source", "ibs"], "sources[0].name"),
+        (["replay", LACKEY, "--format", "csv"], LACKEY),
+        (["sweep", LACKEY, "--grid", "tracker.threshold"], "--grid"),
+    ],
+)
 def test_cli_errors(args: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(args + ["--no-progress"])
@@ -364,9 +408,10 @@ def test_cli_errors(args: list[str], words: str, capsys: pytest.CaptureFixture[s
     assert words in capsys.readouterr().err
 
 
-def test_sweep_dask_without_dask_installed(monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "dask.distributed", None)   # import fails
+def test_sweep_dask_without_dask_installed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails
     with pytest.raises(SystemExit) as e:
         main(["sweep", LACKEY, "--dask", "tcp://127.0.0.1:1", "--no-progress"])
     assert e.value.code == 2
@@ -374,8 +419,18 @@ def test_sweep_dask_without_dask_installed(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_demo_cli_small(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path) -> None:
-    args = ["demo", "--accesses", "30000", "--working-set-pages", "2000", "--top-pages", "500",
-            "--duration-ms", "4000", "--no-progress"]
+    args = [
+        "demo",
+        "--accesses",
+        "30000",
+        "--working-set-pages",
+        "2000",
+        "--top-pages",
+        "500",
+        "--duration-ms",
+        "4000",
+        "--no-progress",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "30,000 accesses" in out and "second-access" in out
@@ -385,20 +440,37 @@ def test_demo_cli_small(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Pa
     assert len(data["policies"]["pghot"]["hit_ratio_series"]) == 4
 
 
-def test_sweep_two_configs_two_processes(tmp_path: pathlib.Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["sweep", LACKEY, "--top-pages", "2", "--ns-per-instr", "100000",
-            "--source", "hw-hints:sample_every=1", "--set", "promoter.interval_ms=1",
-            "--grid", "tracker.threshold=2,3", "-j", "2", "--no-progress"]
+def test_sweep_two_configs_two_processes(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        "sweep",
+        LACKEY,
+        "--top-pages",
+        "2",
+        "--ns-per-instr",
+        "100000",
+        "--source",
+        "hw-hints:sample_every=1",
+        "--set",
+        "promoter.interval_ms=1",
+        "--grid",
+        "tracker.threshold=2,3",
+        "-j",
+        "2",
+        "--no-progress",
+    ]
     assert main(args + ["--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["tracker.threshold"] for r in rows] == [2, 3]
     assert all(r["trace"] == LACKEY for r in rows)
     # the same points run in this process give the same rows
-    serial = sim.sweep([LACKEY], {"tracker.threshold": [2, 3]},
-                       SimConfig(top_pages=2, sources=EVERY_ACCESS,
-                                 promoter={"interval_ms": 1}),
-                       workers=1, open_options={"ns_per_instr": 100000}, progress=False)
+    serial = sim.sweep(
+        [LACKEY],
+        {"tracker.threshold": [2, 3]},
+        SimConfig(top_pages=2, sources=EVERY_ACCESS, promoter={"interval_ms": 1}),
+        workers=1,
+        open_options={"ns_per_instr": 100000},
+        progress=False,
+    )
     assert serial == rows
     assert rows[0]["promotions"] >= rows[1]["promotions"]  # a higher threshold promotes less
     assert main(args) == 0
@@ -411,8 +483,7 @@ def test_sweep_validates_every_point_first() -> None:
     with pytest.raises(ValueError, match="threshold"):
         sim.sweep([LACKEY], {"tracker.threshold": [2, 99]}, workers=2, progress=False)
     with pytest.raises(FileNotFoundError):
-        sim.sweep([os.path.join("no", "such.lackey")], {"tracker.threshold": [2]},
-                  progress=False)
+        sim.sweep([os.path.join("no", "such.lackey")], {"tracker.threshold": [2]}, progress=False)
 
 
 def test_sweep_on_a_dask_cluster_matches_serial() -> None:
@@ -421,12 +492,16 @@ def test_sweep_on_a_dask_cluster_matches_serial() -> None:
 
     cfg = SimConfig(top_pages=2, sources=EVERY_ACCESS, promoter={"interval_ms": 1})
     grid = {"tracker.threshold": [2, 3]}
-    serial = sim.sweep([LACKEY], grid, cfg, workers=1,
-                       open_options={"ns_per_instr": 100000}, progress=False)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                      dashboard_address=None) as cluster:
-        rows = sim.sweep([LACKEY], grid, cfg, dask_address=cluster.scheduler_address,
-                         open_options={"ns_per_instr": 100000}, progress=False)
+    serial = sim.sweep([LACKEY], grid, cfg, workers=1, open_options={"ns_per_instr": 100000}, progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        rows = sim.sweep(
+            [LACKEY],
+            grid,
+            cfg,
+            dask_address=cluster.scheduler_address,
+            open_options={"ns_per_instr": 100000},
+            progress=False,
+        )
     assert rows == serial
 
 
@@ -437,8 +512,7 @@ def test_oracle_interval_boundary_belongs_to_the_next_interval() -> None:
     # The promotion must be judged there (not precise), not in [1000, 2000).
     pages = [0, 1, 1] + [0] * 5
     times = [0, 100, 1100] + [2100, 2200, 2300, 2400, 2500]
-    cfg = SimConfig(top_pages=1, lower_pages=4,
-                    sources=[{"name": "pgtable-scan", "interval_ms": 1000}])
+    cfg = SimConfig(top_pages=1, lower_pages=4, sources=[{"name": "pgtable-scan", "interval_ms": 1000}])
     r = replay([chunk(pages, times)], cfg, baselines=("second-access",), progress=False)
     sa = r["second-access"]
     assert sa.promotions == 1
@@ -450,8 +524,7 @@ def test_oracle_survives_a_compaction_at_an_interval_end() -> None:
     # compacts while adding, and the interval's end must still find its counts.
     n = (1 << 20) + 10
     rng = np.random.default_rng(0)
-    c = TraceChunk(time_ns=np.arange(n, dtype=np.int64) * 500,
-                   pfn=rng.integers(0, 64, n).astype(np.uint64))
+    c = TraceChunk(time_ns=np.arange(n, dtype=np.int64) * 500, pfn=rng.integers(0, 64, n).astype(np.uint64))
     r = replay([c], SimConfig(top_pages=16), baselines=("none",), progress=False)
     assert r["none"].accesses == n
     assert r["none"].hot_pages > 0
@@ -466,8 +539,10 @@ def test_sweep_rejects_bad_workers() -> None:
 
 def test_the_simulator_does_not_load_the_benchmarks() -> None:
     # the design table lives in pghot.tracker; only demo_trace borrows a workload
-    code = ("import sys, pghot.sim; from pghot.sim import SimConfig, replay, sweep; "
-            "print(sorted(m for m in sys.modules if m.startswith('pghot.bench')))")
+    code = (
+        "import sys, pghot.sim; from pghot.sim import SimConfig, replay, sweep; "
+        "print(sorted(m for m in sys.modules if m.startswith('pghot.bench')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     from pghot.bench.designs import DESIGNS

@@ -39,8 +39,11 @@ def test_records_are_frozen() -> None:
 
 
 def test_tables_become_records_and_read_as_the_knobs_given() -> None:
-    c = SimConfig(tracker={"threshold": 3}, promoter={"rate_limit_mbps": "off"},
-                  sources=[{"name": "pgtable-scan", "interval_ms": 10}, {"name": "hw-hints"}])
+    c = SimConfig(
+        tracker={"threshold": 3},
+        promoter={"rate_limit_mbps": "off"},
+        sources=[{"name": "pgtable-scan", "interval_ms": 10}, {"name": "hw-hints"}],
+    )
     assert isinstance(c.tracker, TrackerConfig) and c.tracker.threshold == 3
     assert c.tracker.capacity is UNSET and "capacity" not in c.tracker
     assert c.tracker == {"threshold": 3} and dict(c.promoter) == {"rate_limit_mbps": None}
@@ -54,13 +57,22 @@ def test_tables_become_records_and_read_as_the_knobs_given() -> None:
 def test_key_tuples_come_from_the_records() -> None:
     assert TRACKER_KEYS == tuple(f.name for f in dataclasses.fields(TrackerConfig))
     assert PROMOTER_KEYS[:2] == ("interval_ms", "batch")
-    assert SOURCES == {"hw-hints": ("sample_every", "seed", "random"),
-                       "pgtable-scan": ("interval_ms",),
-                       "hint-fault": ("scan_period_ms", "scan_window_pages", "scan_delay_ms")}
+    assert SOURCES == {
+        "hw-hints": ("sample_every", "seed", "random"),
+        "pgtable-scan": ("interval_ms",),
+        "hint-fault": ("scan_period_ms", "scan_window_pages", "scan_delay_ms"),
+    }
 
 
-@pytest.mark.parametrize("cls, key", [(TrackerConfig, "threshhold"), (PromoterConfig, "nap_ms"),
-                                      (HwHintsConfig, "period"), (HintFaultConfig, "interval_ms")])
+@pytest.mark.parametrize(
+    "cls, key",
+    [
+        (TrackerConfig, "threshhold"),
+        (PromoterConfig, "nap_ms"),
+        (HwHintsConfig, "period"),
+        (HintFaultConfig, "interval_ms"),
+    ],
+)
 def test_unknown_keys_are_refused(cls: Any, key: str) -> None:
     with pytest.raises(ValueError, match=f"unknown key '{key}'"):
         cls.from_mapping({key: 1})
@@ -68,20 +80,23 @@ def test_unknown_keys_are_refused(cls: Any, key: str) -> None:
         cls(**{key: 1})
 
 
-@pytest.mark.parametrize("make, exc, words", [
-    (lambda: PromoterConfig(interval_ms=0), ValueError, "interval_ms must be in [1, 2147483648], got 0"),
-    (lambda: PromoterConfig(stale_check=bad(1)), TypeError, "stale_check must be a bool, not int"),
-    (lambda: PromoterConfig(rate_limit_mbps=bad(1.5)), TypeError, "rate_limit_mbps must be an int"),
-    (lambda: HwHintsConfig(seed=-1), ValueError, "seed must be >= 0, got -1"),
-    (lambda: HintFaultConfig(scan_delay_ms=2**41), ValueError, "scan_delay_ms must be in [0, "),
-    (lambda: TrackerConfig(store=bad(3)), TypeError, "store must be a str, not int"),
-    (lambda: MemoryConfig(page_size=3000), ValueError, "page_size must be a power of two"),
-    (lambda: SimConfig(top_ns=float("inf")), ValueError, "config: top_ns must be a finite number"),
-    (lambda: SimConfig(demotion=bad("yes")), TypeError, "config: demotion must be a bool, not str"),
-    (lambda: SimConfig(sources=[]), ValueError, "config: sources must be a non-empty list"),
-    (lambda: SimConfig(sources=bad(["hw-hints"])), TypeError, "config: sources[0] must be a table"),
-    (lambda: SimConfig(tracker=bad([1])), TypeError, "config: tracker must be a table, not list"),
-])
+@pytest.mark.parametrize(
+    "make, exc, words",
+    [
+        (lambda: PromoterConfig(interval_ms=0), ValueError, "interval_ms must be in [1, 2147483648], got 0"),
+        (lambda: PromoterConfig(stale_check=bad(1)), TypeError, "stale_check must be a bool, not int"),
+        (lambda: PromoterConfig(rate_limit_mbps=bad(1.5)), TypeError, "rate_limit_mbps must be an int"),
+        (lambda: HwHintsConfig(seed=-1), ValueError, "seed must be >= 0, got -1"),
+        (lambda: HintFaultConfig(scan_delay_ms=2**41), ValueError, "scan_delay_ms must be in [0, "),
+        (lambda: TrackerConfig(store=bad(3)), TypeError, "store must be a str, not int"),
+        (lambda: MemoryConfig(page_size=3000), ValueError, "page_size must be a power of two"),
+        (lambda: SimConfig(top_ns=float("inf")), ValueError, "config: top_ns must be a finite number"),
+        (lambda: SimConfig(demotion=bad("yes")), TypeError, "config: demotion must be a bool, not str"),
+        (lambda: SimConfig(sources=[]), ValueError, "config: sources must be a non-empty list"),
+        (lambda: SimConfig(sources=bad(["hw-hints"])), TypeError, "config: sources[0] must be a table"),
+        (lambda: SimConfig(tracker=bad([1])), TypeError, "config: tracker must be a table, not list"),
+    ],
+)
 def test_one_field_check_names_the_field(make: Any, exc: type, words: str) -> None:
     with pytest.raises(exc) as e:
         make()
@@ -99,15 +114,15 @@ def test_the_tracker_knobs_are_checked_for_type_only() -> None:
 def test_memory_record_is_what_the_memory_takes() -> None:
     c = SimConfig(page_size=8192, hz=250, ping_pong_window_ms=0, demotion=False)
     assert c.memory == MemoryConfig(8192, 250, 0, False)
-    assert c.memory.kwargs() == {"page_size": 8192, "hz": 250, "ping_pong_window_ms": 0,
-                                 "demotion": False}
+    assert c.memory.kwargs() == {"page_size": 8192, "hz": 250, "ping_pong_window_ms": 0, "demotion": False}
 
 
 def test_ranges_are_the_components_own() -> None:
     from pghot.machine import promoter, sources
 
     pairs: list[tuple[Any, dict[str, tuple[int, int | None]]]] = [
-        (PromoterConfig, promoter.ARG_RANGES), (HwHintsConfig, sources.HwHints.ARG_RANGES),
+        (PromoterConfig, promoter.ARG_RANGES),
+        (HwHintsConfig, sources.HwHints.ARG_RANGES),
         (PgtableScanConfig, sources.PgtableScan.ARG_RANGES),
         (HintFaultConfig, sources.HintFault.ARG_RANGES),
     ]

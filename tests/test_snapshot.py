@@ -21,12 +21,14 @@ from pghot import _core
 def busy_tracker(queue: str = "binary", seed: int = 1, **kw: Any) -> _core.Tracker:
     kw.setdefault("capacity", 3000)
     kw.setdefault("queue_capacity", 500)
-    t = pghot.Tracker(pghot.Topology.two_tier(256, 8192), queue=queue, freq_window_ms=40,
-                      hz=100, time_bits=6, **kw)
+    t = pghot.Tracker(
+        pghot.Topology.two_tier(256, 8192), queue=queue, freq_window_ms=40, hz=100, time_bits=6, **kw
+    )
     rng = np.random.default_rng(seed)
     n = 20000
-    t.record_accesses(rng.integers(200, 5000, n), rng.integers(-1, 2, n), rng.integers(0, 3, n),
-                      np.arange(n) // 50)
+    t.record_accesses(
+        rng.integers(200, 5000, n), rng.integers(-1, 2, n), rng.integers(0, 3, n), np.arange(n) // 50
+    )
     t.set_movable(np.arange(300, 320), False)
     t.extract_batch(0, 50)
     return t
@@ -38,14 +40,18 @@ def same_behaviour(a: _core.Tracker, b: _core.Tracker, seed: int) -> None:
     assert a.stats() == b.stats() and len(a) == len(b)
     for step in range(30):
         n = int(rng.integers(1, 400))
-        args = (rng.integers(200, 6000, n), rng.integers(-1, 2, n), rng.integers(0, 3, n),
-                400 + step * 7 + rng.integers(0, 5, n))
+        args = (
+            rng.integers(200, 6000, n),
+            rng.integers(-1, 2, n),
+            rng.integers(0, 3, n),
+            400 + step * 7 + rng.integers(0, 5, n),
+        )
         assert (a.record_accesses(*args) == b.record_accesses(*args)).all()
         if step % 3 == 0:
             k = int(rng.integers(0, 300))
             ra = a.extract_batch(0, k, return_records=True)
             rb = b.extract_batch(0, k, return_records=True)
-            assert (ra == rb).all()            # same order too: the queues were rebuilt exactly
+            assert (ra == rb).all()  # same order too: the queues were rebuilt exactly
         p = int(rng.integers(256, 8448))
         assert a.lookup(p) == b.lookup(p)
     a.check()
@@ -98,8 +104,7 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate", "garbage", "version", "format", "missing", "shape", "queue-slot", "counts",
-     "word"],
+    ["truncate", "garbage", "version", "format", "missing", "shape", "queue-slot", "counts", "word"],
 )
 def test_bad_snapshots_give_value_error(tmp_path: Path, damage: str) -> None:
     t = busy_tracker()
@@ -129,7 +134,7 @@ def test_bad_snapshots_give_value_error(tmp_path: Path, damage: str) -> None:
         elif damage == "word":
             w = state["rec_word"].copy()
             occupied = np.flatnonzero(state["rec_pfn"] != np.uint64(2**64 - 1))
-            w[occupied[0]] = 0                 # frequency 0: impossible record
+            w[occupied[0]] = 0  # frequency 0: impossible record
             state["rec_word"] = w
         write_state(path, state)
     with pytest.raises(ValueError, match=str(path)):

@@ -65,8 +65,7 @@ def small_tracker() -> Tracker:
 
 
 def big_tracker(queue: str = "binary") -> Tracker:
-    return busy(Tracker(Topology.two_tier(1024, 1 << 20), capacity=65536, queue=queue),
-                n=60000)
+    return busy(Tracker(Topology.two_tier(1024, 1 << 20), capacity=65536, queue=queue), n=60000)
 
 
 def npy(a: npt.ArrayLike) -> bytes:
@@ -86,8 +85,10 @@ def npy_raw(header: str, payload: bytes, version: int = 1) -> bytes:
 
 
 def header_of(a: npt.NDArray[Any], shape: tuple[int, ...] | None = None) -> str:
-    return (f"{{'descr': '{a.dtype.str}', 'fortran_order': False, "
-            f"'shape': {a.shape if shape is None else shape}, }}")
+    return (
+        f"{{'descr': '{a.dtype.str}', 'fortran_order': False, "
+        f"'shape': {a.shape if shape is None else shape}, }}"
+    )
 
 
 def members_of(raw: bytes) -> dict[str, bytes]:
@@ -113,19 +114,45 @@ def raw_zip(entries: list[tuple[str, bytes, int, int, int]]) -> bytes:
     for name, data, method, crc, size in entries:
         fname = name.encode()
         offset = len(out)
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc,
-                           len(data), size, len(fname), 0) + fname + data
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21,
-                               crc, len(data), size, len(fname), 0, 0, 0, 0, 0o644 << 16,
-                               offset) + fname
-    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries),
-                       len(central), len(out), 0)
+        out += (
+            struct.pack(
+                "<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(data), size, len(fname), 0
+            )
+            + fname
+            + data
+        )
+        central += (
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(fname),
+                0,
+                0,
+                0,
+                0,
+                0o644 << 16,
+                offset,
+            )
+            + fname
+        )
+    eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(out), 0)
     return bytes(out + central + eocd)
 
 
 def stored_entries(members: dict[str, bytes]) -> list[tuple[str, bytes, int, int, int]]:
-    return [(name + ".npy", data, zipfile.ZIP_STORED, zlib.crc32(data), len(data))
-            for name, data in members.items()]
+    return [
+        (name + ".npy", data, zipfile.ZIP_STORED, zlib.crc32(data), len(data))
+        for name, data in members.items()
+    ]
 
 
 def state_of(t: Tracker) -> State:
@@ -139,8 +166,10 @@ def assert_same_state(a: State, b: State) -> None:
         assert np.array_equal(a[k], b[k]), k
 
 
-def refused(path: pathlib.Path, load: Callable[[pathlib.Path], object] = snapshot.load_state,
-            ) -> str:
+def refused(
+    path: pathlib.Path,
+    load: Callable[[pathlib.Path], object] = snapshot.load_state,
+) -> str:
     """Load ``path``; it must raise ValueError naming it, within PEAK_LIMIT."""
     tracemalloc.start()
     try:
@@ -195,10 +224,9 @@ def zip_regions(raw: bytes) -> Iterator[int]:
     all of the central directory and end record (what ``ZipFile()`` parses)."""
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         infos = [i for i in zf.infolist() if i.filename[:-4] in LOOP_MEMBERS]
-    start = struct.unpack("<L", raw[-6:-2])[0]          # the end record's directory offset
+    start = struct.unpack("<L", raw[-6:-2])[0]  # the end record's directory offset
     for info in infos:
-        name_len, extra_len = struct.unpack("<2H", raw[info.header_offset + 26:
-                                                       info.header_offset + 30])
+        name_len, extra_len = struct.unpack("<2H", raw[info.header_offset + 26 : info.header_offset + 30])
         yield from range(info.header_offset, info.header_offset + 30 + name_len + extra_len)
     yield from range(start, len(raw))
 
@@ -234,7 +262,8 @@ def test_save_then_load_round_trips(tmp_path: pathlib.Path) -> None:
 
 
 def test_compressed_byteswapped_and_fortran_files_read_as_np_load(
-        tmp_path: pathlib.Path, small_state: State) -> None:
+    tmp_path: pathlib.Path, small_state: State
+) -> None:
     # What we write is stored, little-endian, C order; a valid file of
     # another shape of the format is read as numpy reads it.
     odd = dict(small_state)
@@ -242,7 +271,7 @@ def test_compressed_byteswapped_and_fortran_files_read_as_np_load(
     odd["config"] = small_state["config"].astype(">U" + str(small_state["config"].dtype.itemsize // 4))
     odd["shard_counters"] = np.asfortranarray(small_state["shard_counters"])
     path = tmp_path / "t.npz"
-    savez_compressed: Any = np.savez_compressed     # (its stub reads **odd as allow_pickle)
+    savez_compressed: Any = np.savez_compressed  # (its stub reads **odd as allow_pickle)
     savez_compressed(path, **odd)
     got = snapshot.load_state(path)
     for k, a in small_state.items():
@@ -251,15 +280,13 @@ def test_compressed_byteswapped_and_fortran_files_read_as_np_load(
     assert str(got["config"]) == str(small_state["config"])
 
 
-def test_zip64_end_records_are_read(tmp_path: pathlib.Path, small_raw: bytes,
-                                    small_state: State) -> None:
+def test_zip64_end_records_are_read(tmp_path: pathlib.Path, small_raw: bytes, small_state: State) -> None:
     # The same archive with a zip64 end record and locator before the end
     # record, as zipfile writes for big archives; then a bad locator.
     eocd = small_raw[-22:]
     _, _, _, n, total, cd_size, cd_offset, _ = struct.unpack("<4s4H2LH", eocd)
     body = small_raw[:-22]
-    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, total, cd_size,
-                         cd_offset)
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, total, cd_size, cd_offset)
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(body), 1)
     path = tmp_path / "z64.npz"
     path.write_bytes(body + record + locator + eocd)
@@ -285,7 +312,7 @@ def test_save_is_atomic_and_removes_its_temporary(tmp_path: pathlib.Path) -> Non
     before = path.read_bytes()
     target = tmp_path / "a-directory"
     target.mkdir()
-    with pytest.raises(OSError):            # os.replace cannot put a file over a directory
+    with pytest.raises(OSError):  # os.replace cannot put a file over a directory
         snapshot.save(state, target)
     with pytest.raises(OSError):
         snapshot.save(state, tmp_path / "missing" / "t.npz")
@@ -325,20 +352,21 @@ def test_save_file_mode_follows_umask_or_the_replaced_file(tmp_path: pathlib.Pat
         assert stat.S_IMODE(os.stat(tmp_path / "new.npz").st_mode) == 0o640
         (tmp_path / "link.npz").symlink_to(tmp_path / "new.npz")
         os.chmod(tmp_path / "new.npz", 0o600)
-        snapshot.save(state, tmp_path / "link.npz")          # a new file, not the target's mode
+        snapshot.save(state, tmp_path / "link.npz")  # a new file, not the target's mode
         assert stat.S_IMODE(os.lstat(tmp_path / "link.npz").st_mode) == 0o640
     finally:
         os.umask(old)
     os.chmod(tmp_path / "new.npz", 0o604)
-    snapshot.save(state, tmp_path / "new.npz")               # replacing keeps the mode
+    snapshot.save(state, tmp_path / "new.npz")  # replacing keeps the mode
     assert stat.S_IMODE(os.stat(tmp_path / "new.npz").st_mode) == 0o604
 
 
 # ------------------------------------------------- what the path points to
 
 
-def run_with_timeout(fn: Callable[[], object], fifo: pathlib.Path | None,
-                     timeout: float = 10.0) -> BaseException | None:
+def run_with_timeout(
+    fn: Callable[[], object], fifo: pathlib.Path | None, timeout: float = 10.0
+) -> BaseException | None:
     """Run ``fn`` in a thread; return what it raised.  The thread is always
     joined: if it blocks on ``fifo``, a writer is opened to release it."""
     caught: list[BaseException | None] = [None]
@@ -346,7 +374,7 @@ def run_with_timeout(fn: Callable[[], object], fifo: pathlib.Path | None,
     def run() -> None:
         try:
             fn()
-        except BaseException as e:          # reported to the test thread
+        except BaseException as e:  # reported to the test thread
             caught[0] = e
 
     th = threading.Thread(target=run, daemon=True)
@@ -357,7 +385,7 @@ def run_with_timeout(fn: Callable[[], object], fifo: pathlib.Path | None,
         try:
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # a reader waits: succeeds
             os.close(fd)
-        except OSError:                                      # it has just stopped waiting
+        except OSError:  # it has just stopped waiting
             pass
         th.join(timeout)
     assert not th.is_alive(), "the load still blocks"
@@ -366,12 +394,16 @@ def run_with_timeout(fn: Callable[[], object], fifo: pathlib.Path | None,
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
-@pytest.mark.parametrize("load", [
-    pytest.param(snapshot.load_state, id="load_state"),
-    pytest.param(Tracker.load, id="Tracker.load"),
-])
-def test_a_fifo_is_refused_without_blocking(tmp_path: pathlib.Path,
-                                            load: Callable[[pathlib.Path], object]) -> None:
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(snapshot.load_state, id="load_state"),
+        pytest.param(Tracker.load, id="Tracker.load"),
+    ],
+)
+def test_a_fifo_is_refused_without_blocking(
+    tmp_path: pathlib.Path, load: Callable[[pathlib.Path], object]
+) -> None:
     fifo = tmp_path / "t.npz"
     os.mkfifo(fifo)
     e = run_with_timeout(lambda: load(fifo), fifo, timeout=3.0)
@@ -388,20 +420,25 @@ def test_a_symlink_to_a_fifo_is_refused(tmp_path: pathlib.Path) -> None:
     assert isinstance(e, ValueError) and str(e).startswith(f"{link}: is a FIFO")
 
 
-@pytest.mark.parametrize("load", [
-    pytest.param(snapshot.load_state, id="load_state"),
-    pytest.param(Tracker.load, id="Tracker.load"),
-])
-def test_a_directory_is_refused(tmp_path: pathlib.Path,
-                                load: Callable[[pathlib.Path], object]) -> None:
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(snapshot.load_state, id="load_state"),
+        pytest.param(Tracker.load, id="Tracker.load"),
+    ],
+)
+def test_a_directory_is_refused(tmp_path: pathlib.Path, load: Callable[[pathlib.Path], object]) -> None:
     assert "is a directory" in refused(tmp_path, load)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
-@pytest.mark.parametrize("load", [
-    pytest.param(snapshot.load_state, id="load_state"),
-    pytest.param(Tracker.load, id="Tracker.load"),
-])
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(snapshot.load_state, id="load_state"),
+        pytest.param(Tracker.load, id="Tracker.load"),
+    ],
+)
 def test_dev_zero_is_refused(load: Callable[[pathlib.Path], object]) -> None:
     e = run_with_timeout(lambda: refused(pathlib.Path("/dev/zero"), load), None)
     assert e is None, repr(e)
@@ -412,20 +449,26 @@ def test_missing_file_is_file_not_found(tmp_path: pathlib.Path) -> None:
         snapshot.load_state(tmp_path / "nope.npz")
 
 
-@pytest.mark.parametrize("content", [b"", b"PK", b"\x00\xff" * 5000, b"hello\n" * 100,
-                                     npy(np.arange(10))], ids=["empty", "PK", "garbage",
-                                                               "text", "npy"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"PK", b"\x00\xff" * 5000, b"hello\n" * 100, npy(np.arange(10))],
+    ids=["empty", "PK", "garbage", "text", "npy"],
+)
 def test_not_a_zip_is_refused(tmp_path: pathlib.Path, content: bytes) -> None:
     path = tmp_path / "t.npz"
     path.write_bytes(content)
     assert "not a zip archive" in refused(path)
 
 
-@pytest.mark.parametrize("content", [
-    pytest.param(b"", id="empty"), pytest.param(b"\x00\xff" * 5000, id="garbage"),
-    pytest.param(b"hello\n" * 100, id="text"),
-    pytest.param(npy(np.arange(10)), id="npy"),   # np.load gives an array
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\x00\xff" * 5000, id="garbage"),
+        pytest.param(b"hello\n" * 100, id="text"),
+        pytest.param(npy(np.arange(10)), id="npy"),  # np.load gives an array
+    ],
+)
 def test_not_a_zip_is_refused_by_tracker_load(tmp_path: pathlib.Path, content: bytes) -> None:
     path = tmp_path / "t.npz"
     path.write_bytes(content)
@@ -450,8 +493,9 @@ def test_zip_comment_is_refused(tmp_path: pathlib.Path, small_raw: bytes) -> Non
 # ------------------------------------------------------ zip structure damage
 
 
-def test_every_byte_of_the_zip_structures(tmp_path: pathlib.Path, small_raw: bytes,
-                                          small_state: State) -> None:
+def test_every_byte_of_the_zip_structures(
+    tmp_path: pathlib.Path, small_raw: bytes, small_state: State
+) -> None:
     """A bit of each byte of the zip structures flipped in turn (the bit
     cycling with the offset): refused, or (a field zipfile ignores, such as
     a date) read back unchanged."""
@@ -479,11 +523,10 @@ def test_every_truncation_of_the_zip_structures(tmp_path: pathlib.Path, small_ra
 
 
 @pytest.mark.parametrize("field", [8, 10], ids=["encrypted-flag", "method"])
-def test_central_directory_flags_and_method(tmp_path: pathlib.Path, small_raw: bytes,
-                                            field: int) -> None:
+def test_central_directory_flags_and_method(tmp_path: pathlib.Path, small_raw: bytes, field: int) -> None:
     bad = bytearray(small_raw)
     at = small_raw.index(b"PK\x01\x02")
-    bad[at + field] ^= 1                 # encrypted bit / method 0 -> 1 ("shrunk")
+    bad[at + field] ^= 1  # encrypted bit / method 0 -> 1 ("shrunk")
     path = tmp_path / "t.npz"
     path.write_bytes(bytes(bad))
     refused(path)
@@ -508,13 +551,17 @@ def test_member_set(tmp_path: pathlib.Path, small_raw: bytes, damage: str) -> No
         entries[0] = entries[1]
     elif damage == "missing":
         entries.pop()
-    else:                                               # a central directory of 5000 entries
+    else:  # a central directory of 5000 entries
         entries = entries + [(f"x{i}.npy", b"", 0, 0, 0) for i in range(5000)]
     path = tmp_path / "t.npz"
     path.write_bytes(raw_zip(entries))
     message = refused(path)
-    assert {"unexpected": "unexpected zip member", "duplicate": "appears twice",
-            "missing": "missing snapshot members", "many": "central directory"}[damage] in message
+    assert {
+        "unexpected": "unexpected zip member",
+        "duplicate": "appears twice",
+        "missing": "missing snapshot members",
+        "many": "central directory",
+    }[damage] in message
 
 
 # ----------------------------------------------------------- .npy headers
@@ -573,8 +620,9 @@ def test_every_truncation_of_npy_headers(tmp_path: pathlib.Path, small_raw: byte
 
 
 @pytest.mark.parametrize("case", [(8, 6), (21, 4)], ids=["TokenError", "SyntaxError"])
-def test_header_bits_numpy_leaks_errors_for(tmp_path: pathlib.Path, small_raw: bytes,
-                                            case: tuple[int, int]) -> None:
+def test_header_bits_numpy_leaks_errors_for(
+    tmp_path: pathlib.Path, small_raw: bytes, case: tuple[int, int]
+) -> None:
     # numpy's own header parser raises tokenize.TokenError / SyntaxError here
     members = members_of(small_raw)
     bad = bytearray(members["rec_pfn"])
@@ -586,7 +634,8 @@ def test_header_bits_numpy_leaks_errors_for(tmp_path: pathlib.Path, small_raw: b
 
 @pytest.mark.parametrize("case", [(8, 6), (21, 4)], ids=["TokenError", "SyntaxError"])
 def test_header_bits_numpy_leaks_errors_for_tracker_load(
-        tmp_path: pathlib.Path, small_raw: bytes, case: tuple[int, int]) -> None:
+    tmp_path: pathlib.Path, small_raw: bytes, case: tuple[int, int]
+) -> None:
     members = members_of(small_raw)
     bad = bytearray(members["rec_pfn"])
     bad[case[0]] ^= 1 << case[1]
@@ -598,34 +647,30 @@ def test_header_bits_numpy_leaks_errors_for_tracker_load(
 BAD_HEADERS = {
     "version-4": b"\x93NUMPY\x04\x00" + b"\x00" * 60,
     "minor-1": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (0,), }", b"")[:7]
-    + b"\x01" + npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (0,), }", b"")[8:],
+    + b"\x01"
+    + npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (0,), }", b"")[8:],
     "huge-length": b"\x93NUMPY\x02\x00" + (1 << 30).to_bytes(4, "little") + b"{" * 100,
     "not-magic": b"\x93NUMPZ\x01\x00\x10\x00" + b" " * 16,
     "object": npy_raw("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
-    "structured": npy_raw("{'descr': [('a', '<u8')], 'fortran_order': False, 'shape': (1,), }",
-                          b"\0" * 8),
+    "structured": npy_raw("{'descr': [('a', '<u8')], 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
     "float": npy_raw("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
     "void": npy_raw("{'descr': '|V8', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
     "U0": npy_raw("{'descr': '<U0', 'fortran_order': False, 'shape': (1099511627776,), }", b""),
     "fortran-int": npy_raw("{'descr': '<u8', 'fortran_order': 1, 'shape': (1,), }", b"\0" * 8),
     "negative": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (-1,), }", b""),
-    "bool-dim": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (True,), }",
-                        b"\0" * 8),
+    "bool-dim": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (True,), }", b"\0" * 8),
     "list-shape": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': [1], }", b"\0" * 8),
     "3-d": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (1, 1, 1), }", b"\0" * 8),
-    "extra-key": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (1,), 'x': 1}",
-                         b"\0" * 8),
+    "extra-key": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (1,), 'x': 1}", b"\0" * 8),
     "not-dict": npy_raw("['<u8', False, (1,)]", b"\0" * 8),
     "nested": npy_raw("(" * 5000 + ")" * 5000, b""),
-    "big-int": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (" + "9" * 5000
-                       + ",), }", b""),
-    "unterminated": npy_raw("{'descr': '<u8, 'fortran_order': False, 'shape': (1,), }",
-                            b"\0" * 8),
+    "big-int": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (" + "9" * 5000 + ",), }", b""),
+    "unterminated": npy_raw("{'descr': '<u8, 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
     "nul": npy_raw("{'descr': '<u8',\0 'fortran_order': False, 'shape': (1,), }", b"\0" * 8),
-    "call": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (__import__('os'),), }",
-                    b"\0" * 8),
-    "bad-utf8": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (1,), }",
-                        b"\0" * 8, version=3).replace(b"'<u8'", b"'\xff\xfe'"),
+    "call": npy_raw("{'descr': '<u8', 'fortran_order': False, 'shape': (__import__('os'),), }", b"\0" * 8),
+    "bad-utf8": npy_raw(
+        "{'descr': '<u8', 'fortran_order': False, 'shape': (1,), }", b"\0" * 8, version=3
+    ).replace(b"'<u8'", b"'\xff\xfe'"),
 }
 
 
@@ -637,22 +682,27 @@ def test_bad_npy_headers(raw: bytes) -> None:
 
 @pytest.mark.parametrize("name", ["rec_pfn", "config", "version"])
 @pytest.mark.parametrize("raw", list(BAD_HEADERS.values()), ids=list(BAD_HEADERS))
-def test_bad_npy_headers_in_a_file(tmp_path: pathlib.Path, small_raw: bytes, name: str,
-                                   raw: bytes) -> None:
+def test_bad_npy_headers_in_a_file(tmp_path: pathlib.Path, small_raw: bytes, name: str, raw: bytes) -> None:
     path = tmp_path / "t.npz"
     path.write_bytes(build_zip(dict(members_of(small_raw), **{name: raw})))
     assert f"member {name}: " in refused(path)
 
 
-@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED],
-                         ids=["stored", "deflated"])
-@pytest.mark.parametrize("load", [
-    pytest.param(snapshot.load_state, id="load_state"),
-    pytest.param(Tracker.load, id="Tracker.load"),
-])
-def test_header_claiming_2_40_elements(tmp_path: pathlib.Path, small_raw: bytes,
-                                       small_state: State, method: int,
-                                       load: Callable[[pathlib.Path], object]) -> None:
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(snapshot.load_state, id="load_state"),
+        pytest.param(Tracker.load, id="Tracker.load"),
+    ],
+)
+def test_header_claiming_2_40_elements(
+    tmp_path: pathlib.Path,
+    small_raw: bytes,
+    small_state: State,
+    method: int,
+    load: Callable[[pathlib.Path], object],
+) -> None:
     members = members_of(small_raw)
     a = small_state["rec_pfn"]
     members["rec_pfn"] = npy_raw(header_of(a, (1 << 40,)), a.tobytes())
@@ -662,11 +712,18 @@ def test_header_claiming_2_40_elements(tmp_path: pathlib.Path, small_raw: bytes,
     assert "rec_pfn" in message and "1099511627776" in message
 
 
-@pytest.mark.parametrize("name,dtype", [("rec_pfn", "<u4"), ("rec_word", "<u8"),
-                                        ("shard_counters", "<u8"), ("format", "<i8"),
-                                        ("version", "<U1"), ("queue_slots", "|b1")])
-def test_member_of_the_wrong_kind(tmp_path: pathlib.Path, small_raw: bytes, name: str,
-                                  dtype: str) -> None:
+@pytest.mark.parametrize(
+    "name,dtype",
+    [
+        ("rec_pfn", "<u4"),
+        ("rec_word", "<u8"),
+        ("shard_counters", "<u8"),
+        ("format", "<i8"),
+        ("version", "<U1"),
+        ("queue_slots", "|b1"),
+    ],
+)
+def test_member_of_the_wrong_kind(tmp_path: pathlib.Path, small_raw: bytes, name: str, dtype: str) -> None:
     members = members_of(small_raw)
     members[name] = npy(np.zeros(3, dtype=dtype))
     path = tmp_path / "t.npz"
@@ -677,7 +734,7 @@ def test_member_of_the_wrong_kind(tmp_path: pathlib.Path, small_raw: bytes, name
 # --------------------------------------------------------------- deflate bombs
 
 
-BOMB_BYTES = 1 << 31                        # 2 GiB of zeros, about 2 MB deflated
+BOMB_BYTES = 1 << 31  # 2 GiB of zeros, about 2 MB deflated
 
 
 def zeros_deflated(size: int) -> bytes:
@@ -694,8 +751,7 @@ def bomb() -> bytes:
     return zeros_deflated(BOMB_BYTES)
 
 
-def bomb_file(path: pathlib.Path, small_raw: bytes, stream: bytes, size: int,
-              header: bool = True) -> None:
+def bomb_file(path: pathlib.Path, small_raw: bytes, stream: bytes, size: int, header: bool = True) -> None:
     """The small snapshot with rec_pfn replaced by a deflated member of
     ``size`` zero bytes (behind a header claiming them, if ``header``).
 
@@ -715,11 +771,13 @@ def bomb_file(path: pathlib.Path, small_raw: bytes, stream: bytes, size: int,
     path.write_bytes(raw_zip(entries))
 
 
-@pytest.mark.parametrize("max_bytes", [snapshot.DEFAULT_MAX_BYTES, 1 << 33],
-                         ids=["default-limit", "raised-limit"])
+@pytest.mark.parametrize(
+    "max_bytes", [snapshot.DEFAULT_MAX_BYTES, 1 << 33], ids=["default-limit", "raised-limit"]
+)
 @pytest.mark.parametrize("header", [True, False], ids=["npy-header", "bare-zeros"])
-def test_deflate_bomb_is_not_inflated(tmp_path: pathlib.Path, small_raw: bytes,
-                                      bomb: bytes, max_bytes: int, header: bool) -> None:
+def test_deflate_bomb_is_not_inflated(
+    tmp_path: pathlib.Path, small_raw: bytes, bomb: bytes, max_bytes: int, header: bool
+) -> None:
     path = tmp_path / "t.npz"
     bomb_file(path, small_raw, bomb, BOMB_BYTES, header)
     assert path.stat().st_size < 3 * MB
@@ -737,12 +795,10 @@ def test_lying_deflated_size_is_refused(tmp_path: pathlib.Path, small_raw: bytes
     # a central directory claiming 2 GiB from 100 bytes: more than deflate gives
     path = tmp_path / "t.npz"
     bomb_file(path, small_raw, bytes(100), BOMB_BYTES, header=False)
-    assert "more than deflate can give" in refused(path, lambda p: snapshot.load_state(
-        p, max_bytes=1 << 33))
+    assert "more than deflate can give" in refused(path, lambda p: snapshot.load_state(p, max_bytes=1 << 33))
 
 
-def test_deflate_bomb_is_not_inflated_by_tracker_load(tmp_path: pathlib.Path,
-                                                      small_raw: bytes) -> None:
+def test_deflate_bomb_is_not_inflated_by_tracker_load(tmp_path: pathlib.Path, small_raw: bytes) -> None:
     # 256 MiB (today's np.load inflates it all, then _restore refuses the shape)
     size = 256 * MB
     path = tmp_path / "t.npz"
@@ -754,12 +810,16 @@ def test_deflate_bomb_is_not_inflated_by_tracker_load(tmp_path: pathlib.Path,
 
 
 @pytest.mark.parametrize("name", ["config", "topology"])
-@pytest.mark.parametrize("load", [
-    pytest.param(snapshot.load_state, id="load_state"),
-    pytest.param(Tracker.load, id="Tracker.load"),
-])
-def test_json_nested_100k_deep(tmp_path: pathlib.Path, small_raw: bytes, name: str,
-                               load: Callable[[pathlib.Path], object]) -> None:
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(snapshot.load_state, id="load_state"),
+        pytest.param(Tracker.load, id="Tracker.load"),
+    ],
+)
+def test_json_nested_100k_deep(
+    tmp_path: pathlib.Path, small_raw: bytes, name: str, load: Callable[[pathlib.Path], object]
+) -> None:
     members = members_of(small_raw)
     members[name] = npy(np.array("[" * 100_000 + "]" * 100_000))
     path = tmp_path / "t.npz"
@@ -767,10 +827,10 @@ def test_json_nested_100k_deep(tmp_path: pathlib.Path, small_raw: bytes, name: s
     assert "nested too deeply" in refused(path, load)
 
 
-@pytest.mark.parametrize("text", ["", "{", '{"hz": NaN}', "1e999999", "9" * 5000, "null",
-                                  '"\\ud800"', "[1, 2"])
-def test_config_not_json_or_not_a_config(tmp_path: pathlib.Path, small_raw: bytes,
-                                         text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["", "{", '{"hz": NaN}', "1e999999", "9" * 5000, "null", '"\\ud800"', "[1, 2"]
+)
+def test_config_not_json_or_not_a_config(tmp_path: pathlib.Path, small_raw: bytes, text: str) -> None:
     members = members_of(small_raw)
     members["config"] = npy(np.array(text))
     path = tmp_path / "t.npz"
@@ -780,7 +840,7 @@ def test_config_not_json_or_not_a_config(tmp_path: pathlib.Path, small_raw: byte
 
 def test_text_past_its_bound_is_refused_unread(tmp_path: pathlib.Path, small_raw: bytes) -> None:
     members = members_of(small_raw)
-    members["config"] = npy(np.array(" " * (1 << 19)))         # 2 MiB of UCS-4
+    members["config"] = npy(np.array(" " * (1 << 19)))  # 2 MiB of UCS-4
     path = tmp_path / "t.npz"
     path.write_bytes(build_zip(members, zipfile.ZIP_DEFLATED))
     assert "bytes of text" in refused(path)
@@ -789,18 +849,26 @@ def test_text_past_its_bound_is_refused_unread(tmp_path: pathlib.Path, small_raw
 def test_text_with_invalid_code_points(tmp_path: pathlib.Path, small_raw: bytes) -> None:
     # numpy raises SystemError converting a code point above U+10FFFF
     members = members_of(small_raw)
-    members["format"] = npy_raw("{'descr': '<U2', 'fortran_order': False, 'shape': (), }",
-                                b"a\0\0\0\0\0\x11\0")
+    members["format"] = npy_raw(
+        "{'descr': '<U2', 'fortran_order': False, 'shape': (), }", b"a\0\0\0\0\0\x11\0"
+    )
     path = tmp_path / "t.npz"
     path.write_bytes(build_zip(members))
     assert "not valid unicode" in refused(path)
 
 
-@pytest.mark.parametrize("name,value", [("format", np.array("other")), ("version", np.array(99)),
-                                        ("version", np.array(0, np.uint8)),
-                                        ("store", np.array("pfn-array"))])
-def test_other_format_version_or_store(tmp_path: pathlib.Path, small_raw: bytes, name: str,
-                                       value: npt.NDArray[Any]) -> None:
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("format", np.array("other")),
+        ("version", np.array(99)),
+        ("version", np.array(0, np.uint8)),
+        ("store", np.array("pfn-array")),
+    ],
+)
+def test_other_format_version_or_store(
+    tmp_path: pathlib.Path, small_raw: bytes, name: str, value: npt.NDArray[Any]
+) -> None:
     members = members_of(small_raw)
     members[name] = npy(value)
     path = tmp_path / "t.npz"
@@ -818,13 +886,17 @@ def with_config(small_raw: bytes, **changes: Any) -> bytes:
     return build_zip(members)
 
 
-@pytest.mark.parametrize("load", [
-    pytest.param(snapshot.load_state, id="load_state"),
-    pytest.param(snapshot.load, id="load"),
-])
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(snapshot.load_state, id="load_state"),
+        pytest.param(snapshot.load, id="load"),
+    ],
+)
 @pytest.mark.parametrize("lower_pages", [4096, 1 << 20], ids=["7KB", "1MB"])
-def test_small_file_claiming_capacity_2_27(tmp_path: pathlib.Path, lower_pages: int,
-                                           load: Callable[[pathlib.Path], object]) -> None:
+def test_small_file_claiming_capacity_2_27(
+    tmp_path: pathlib.Path, lower_pages: int, load: Callable[[pathlib.Path], object]
+) -> None:
     # the table alone would take 2.4 GB (16 bytes a slot)
     path = tmp_path / "t.npz"
     Tracker(Topology.two_tier(1024, lower_pages), capacity=min(65536, lower_pages // 2)).save(path)
@@ -834,8 +906,7 @@ def test_small_file_claiming_capacity_2_27(tmp_path: pathlib.Path, lower_pages: 
     assert "capacity=134217728" in refused(path, load)
 
 
-def test_small_file_claiming_a_big_capacity_tracker_load(tmp_path: pathlib.Path,
-                                                         small_raw: bytes) -> None:
+def test_small_file_claiming_a_big_capacity_tracker_load(tmp_path: pathlib.Path, small_raw: bytes) -> None:
     # 2**22, not 2**27: today's Tracker.load builds the claimed tracker (C
     # allocations tracemalloc does not see) before it finds the shapes wrong
     path = tmp_path / "t.npz"
@@ -887,7 +958,8 @@ TOPOLOGY_DAMAGE: dict[str, Callable[[dict[str, Any]], object]] = {
     "nodes-not-list": lambda tj: tj.update(nodes={"0": 1}),
     "no-nodes": lambda tj: tj.update(nodes=[]),
     "too-many-nodes": lambda tj: tj.update(
-        nodes=tj["nodes"] + [[i, 0, 0, False, False] for i in range(2, 5000)]),
+        nodes=tj["nodes"] + [[i, 0, 0, False, False] for i in range(2, 5000)]
+    ),
     "short-node": lambda tj: tj["nodes"][0].pop(),
     "node-not-list": lambda tj: tj["nodes"].__setitem__(0, "node"),
     "nid-str": lambda tj: tj["nodes"][0].__setitem__(0, "0"),
@@ -920,10 +992,12 @@ STATE_DAMAGE: dict[str, Callable[[State], object]] = {
     "queue-sizes": lambda s: s.update(queue_sizes=np.zeros(2, np.uint64)),
     "unmovable": lambda s: s.update(unmovable=np.zeros(1, np.uint64)),
     "queue-keys-length": lambda s: s.update(queue_keys=s["queue_keys"][:-1]),
-    "queue-over-capacity": lambda s: s.update(queue_slots=np.zeros(51, np.uint32),
-                                              queue_keys=np.zeros(51, np.uint32)),
-    "queue-2d": lambda s: s.update(queue_slots=np.zeros((1, 1), np.uint32),
-                                   queue_keys=np.zeros((1, 1), np.uint32)),
+    "queue-over-capacity": lambda s: s.update(
+        queue_slots=np.zeros(51, np.uint32), queue_keys=np.zeros(51, np.uint32)
+    ),
+    "queue-2d": lambda s: s.update(
+        queue_slots=np.zeros((1, 1), np.uint32), queue_keys=np.zeros((1, 1), np.uint32)
+    ),
     "missing": lambda s: s.pop("unmovable"),
 }
 
@@ -946,10 +1020,12 @@ def test_check_geometry_bounds_the_described_tracker() -> None:
     topo["nodes"] += [[i, (1 << 40) + i, 1, True, True] for i in range(2, n + 1)]
     config.update(capacity=1 << 20, queue_capacity=1 << 20)
     nshards, slots = _core.table_geometry(1 << 20)
-    state.update(rec_pfn=np.zeros(nshards * slots, np.uint64),
-                 rec_word=np.zeros(nshards * slots, np.uint32),
-                 shard_counters=np.zeros((nshards, 8), np.uint64),
-                 queue_sizes=np.zeros(n, np.uint64))
+    state.update(
+        rec_pfn=np.zeros(nshards * slots, np.uint64),
+        rec_word=np.zeros(nshards * slots, np.uint32),
+        shard_counters=np.zeros((nshards, 8), np.uint64),
+        queue_sizes=np.zeros(n, np.uint64),
+    )
     assert snapshot.check_geometry(config, topo, state).toptier_nids()[-1] == n
     with pytest.raises(ValueError, match="would take .* bytes, more than max_bytes"):
         snapshot.check_geometry(config, topo, state, max_bytes=1 << 30)
@@ -969,12 +1045,14 @@ def test_big_node_ids_are_cheap_and_accepted() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
-def test_random_damage_is_refused_or_harmless(scratch: pathlib.Path,
-                                              small_raw: bytes, small_state: State,
-                                              data: st.DataObject) -> None:
+def test_random_damage_is_refused_or_harmless(
+    scratch: pathlib.Path, small_raw: bytes, small_state: State, data: st.DataObject
+) -> None:
     raw = bytearray(small_raw)
-    flips = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 7)),
-                               min_size=1, max_size=6), label="flips")
+    flips = data.draw(
+        st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 7)), min_size=1, max_size=6),
+        label="flips",
+    )
     for off, bit in flips:
         raw[off] ^= 1 << bit
     cut = data.draw(st.none() | st.integers(0, len(raw) - 1), label="cut")
@@ -990,33 +1068,39 @@ def test_random_damage_is_refused_or_harmless(scratch: pathlib.Path,
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
-def test_random_npy_headers_are_refused_or_fit(scratch: pathlib.Path,
-                                               small_raw: bytes, data: st.DataObject) -> None:
+def test_random_npy_headers_are_refused_or_fit(
+    scratch: pathlib.Path, small_raw: bytes, data: st.DataObject
+) -> None:
     members = members_of(small_raw)
     name = data.draw(st.sampled_from(sorted(members)), label="member")
     m = members[name]
     end = snapshot.parse_npy_header(m).offset
-    head = data.draw(st.one_of(
-        st.binary(max_size=end + 20),
-        st.builds(lambda i, b: m[:i] + b + m[i + len(b):end],
-                  st.integers(0, end), st.binary(min_size=1, max_size=8)),
-        st.text(alphabet="{}()[]',:<>|=uUibf0123456789 \nTrueFalsdcrhpo_", max_size=120)
-        .map(lambda t: npy_raw(t, b"")),
-    ), label="header")
+    head = data.draw(
+        st.one_of(
+            st.binary(max_size=end + 20),
+            st.builds(
+                lambda i, b: m[:i] + b + m[i + len(b) : end],
+                st.integers(0, end),
+                st.binary(min_size=1, max_size=8),
+            ),
+            st.text(alphabet="{}()[]',:<>|=uUibf0123456789 \nTrueFalsdcrhpo_", max_size=120).map(
+                lambda t: npy_raw(t, b"")
+            ),
+        ),
+        label="header",
+    )
     path = scratch / "t.npz"
     path.write_bytes(build_zip(dict(members, **{name: head + m[end:]})))
     got = value_error_or(path)
     if got is not None:
-        snapshot.check_geometry(json.loads(str(got["config"])),
-                                json.loads(str(got["topology"])), got)
+        snapshot.check_geometry(json.loads(str(got["config"])), json.loads(str(got["topology"])), got)
 
 
 # --------------------------------------------------------- Tracker.load today
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip-crc"])
-def test_tracker_load_value_errors_today(tmp_path: pathlib.Path, small_raw: bytes,
-                                         damage: str) -> None:
+def test_tracker_load_value_errors_today(tmp_path: pathlib.Path, small_raw: bytes, damage: str) -> None:
     path = tmp_path / "t.npz"
     if damage == "truncate":
         path.write_bytes(small_raw[: len(small_raw) // 2])
@@ -1024,7 +1108,7 @@ def test_tracker_load_value_errors_today(tmp_path: pathlib.Path, small_raw: byte
         path.write_bytes(b"\x00\xff" * 5000)
     else:
         bad = bytearray(small_raw)
-        bad[small_raw.index(b"PK\x01\x02") + 16] ^= 1          # a CRC in the directory
+        bad[small_raw.index(b"PK\x01\x02") + 16] ^= 1  # a CRC in the directory
         path.write_bytes(bytes(bad))
     refused(path, Tracker.load)
     refused(path)

@@ -39,8 +39,9 @@ def run(source, pfns, nids, times, splits=()) -> list[tuple[int, int, int, int]]
     bounds = [0, *sorted(splits), len(pfns)]
     for a, b in zip(bounds, bounds[1:]):
         nid = nids if nids is None or isinstance(nids, int) else nids[a:b]
-        out += as_list(source.feed(np.asarray(pfns[a:b], dtype=np.uint64), nid,
-                                   np.asarray(times[a:b], dtype=np.int64)))
+        out += as_list(
+            source.feed(np.asarray(pfns[a:b], dtype=np.uint64), nid, np.asarray(times[a:b], dtype=np.int64))
+        )
     out += as_list(source.flush())
     return out
 
@@ -74,7 +75,12 @@ def ref_pgtable(
 
 
 def ref_hintfault(
-    pfns: list[int], nids: list[int], times: list[int], period: int, window: int, delay: int,
+    pfns: list[int],
+    nids: list[int],
+    times: list[int],
+    period: int,
+    window: int,
+    delay: int,
     origin: int | None = None,
 ) -> list[tuple[int, int, int, int]]:
     out: list[tuple[int, int, int, int]] = []
@@ -118,8 +124,20 @@ def test_module_examples() -> None:
 
 
 def test_public_functions_have_examples() -> None:
-    names: list[Any] = [HwHints, HwHints.feed, PgtableScan, PgtableScan.feed, PgtableScan.flush, HintFault,
-             HintFault.feed, HintFault.flush, combine, trace_reports, chunk_pages, Reports]
+    names: list[Any] = [
+        HwHints,
+        HwHints.feed,
+        PgtableScan,
+        PgtableScan.feed,
+        PgtableScan.flush,
+        HintFault,
+        HintFault.feed,
+        HintFault.flush,
+        combine,
+        trace_reports,
+        chunk_pages,
+        Reports,
+    ]
     assert [f.__qualname__ for f in names if ">>>" not in (f.__doc__ or "")] == []
 
 
@@ -184,8 +202,10 @@ def test_pgtable_known_answer() -> None:
     times = [100, 200, 599, 600, 650, 2000, 2100]
     got = run(scan, pfns, nids, times)
     assert got == [
-        (3, -1, 1, 600), (9, -1, 1, 600),  # t in [100, 600)
-        (3, -1, 1, 1100), (7, -1, 1, 1100),  # t in [600, 1100)
+        (3, -1, 1, 600),
+        (9, -1, 1, 600),  # t in [100, 600)
+        (3, -1, 1, 1100),
+        (7, -1, 1, 1100),  # t in [600, 1100)
         (8, -1, 1, 2100),  # t = 2000 in [1600, 2100); 1600 saw nothing
         (3, -1, 1, 2600),  # t = 2100: held until flush, then at the next scan
     ]
@@ -233,7 +253,8 @@ def test_hintfault_known_answer() -> None:
     times = [0, 1, 2, 6, 7, 8, 9, 16, 17, 26, 40]
     got = run(hf, pfns, nids, times)
     assert got == [
-        (10, 1, 2, 6), (11, 1, 2, 7),  # scan at 5 unmapped the first window {10, 11}
+        (10, 1, 2, 6),
+        (11, 1, 2, 7),  # scan at 5 unmapped the first window {10, 11}
         (12, 2, 2, 16),  # scan at 15: window {12}, the end: next starts over
         (10, 3, 2, 26),  # scan at 25: {10, 11} again
         (11, 3, 2, 40),  # still unmapped at 40 (scan at 35 unmapped {12})
@@ -305,8 +326,14 @@ def test_hintfault_long_idle_gaps_match_running_every_scan(period: int, window: 
 @given(accesses)
 def test_combine_merges_in_time_order(data) -> None:
     pfns, nids, times, splits = data
-    mk = lambda: [HwHints(3, seed=1), PgtableScan(4, origin_jiffies=0),  # noqa: E731
-                  HintFault(5, 2, scan_delay_ms=2, origin_jiffies=0)]
+
+    def mk() -> list[Any]:
+        return [
+            HwHints(3, seed=1),
+            PgtableScan(4, origin_jiffies=0),
+            HintFault(5, 2, scan_delay_ms=2, origin_jiffies=0),
+        ]
+
     together = run(combine(*mk()), pfns, nids, times, splits)
     alone = sorted((r for s in mk() for r in run(s, pfns, nids, times)), key=lambda r: r[3])
     assert sorted(together) == sorted(alone)
@@ -413,8 +440,11 @@ def test_reports_feed_a_tracker() -> None:
     stats = tracker.stats()
     assert int(total.sum()) == n == stats["pghot_recorded_accesses"] == both.reported
     per_source = [s.reported for s in both.sources]
-    assert [stats["pghot_recorded_hwhints"], stats["pghot_recorded_pgtscans"],
-            stats["pghot_recorded_hintfaults"]] == per_source
+    assert [
+        stats["pghot_recorded_hwhints"],
+        stats["pghot_recorded_pgtscans"],
+        stats["pghot_recorded_hintfaults"],
+    ] == per_source
     assert all(k > 0 for k in per_source)
     tracker.check()
 
@@ -461,25 +491,35 @@ def test_perf_trace_hint_faults() -> None:
 # -- one rule from a trace to pages --------------------------------------------------------
 
 
-@pytest.mark.parametrize("pfn, vaddr", [
-    ([5, 6, 5, 6, 5, 9], [0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000]),  # pfns repeat
-    ([1, 2, 3, 4, 5, 6], [0x1000, 0x1008, 0x1010, 0x2000, 0x2008, 0x1000]),  # vaddrs repeat
-])
+@pytest.mark.parametrize(
+    "pfn, vaddr",
+    [
+        ([5, 6, 5, 6, 5, 9], [0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000]),  # pfns repeat
+        ([1, 2, 3, 4, 5, 6], [0x1000, 0x1008, 0x1010, 0x2000, 0x2008, 0x1000]),  # vaddrs repeat
+    ],
+)
 def test_a_trace_with_pfn_and_vaddr_gives_the_same_pages_by_every_path(
     pfn: list[int], vaddr: list[int]
 ) -> None:
     from pghot.sim import SimConfig, replay
 
-    c = TraceChunk(time_ns=np.arange(len(pfn), dtype=np.int64) * 1_000_000,
-                   pfn=np.array(pfn, dtype=np.uint64), vaddr=np.array(vaddr, dtype=np.uint64))
+    c = TraceChunk(
+        time_ns=np.arange(len(pfn), dtype=np.int64) * 1_000_000,
+        pfn=np.array(pfn, dtype=np.uint64),
+        vaddr=np.array(vaddr, dtype=np.uint64),
+    )
     pages, space = chunk_pages(c)
     assert pages.tolist() == pfn and space == "physical"
     # the sources' path: every access reported, as the page chunk_pages names
     reported = Reports.concat(trace_reports([c], HwHints(sample_every=1))).pfns.tolist()
     assert reported == pfn
     # the simulator's path: its logical pages number the same pages in first-touch order
-    r = replay([c], SimConfig(top_pages=1, lower_pages=len(pfn), sources=[{"name": "hw-hints"}]),
-               baselines=("none",), progress=False)
+    r = replay(
+        [c],
+        SimConfig(top_pages=1, lower_pages=len(pfn), sources=[{"name": "hw-hints"}]),
+        baselines=("none",),
+        progress=False,
+    )
     assert r.trace["address_space"] == "physical"
     assert r.trace["footprint_pages"] == len(set(pfn))
     # one top-tier page: the first page touched; its accesses are the hits

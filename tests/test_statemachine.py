@@ -188,9 +188,7 @@ class TrackerVsReference(RuleBasedStateMachine):
         now=st.one_of(st.none(), st.none(), st.integers(0, 2**62)),
         as_numpy=st.booleans(),
     )
-    def record_access(
-        self, pfn: int, nid: int, src: Source, now: int | None, as_numpy: bool
-    ) -> None:
+    def record_access(self, pfn: int, nid: int, src: Source, now: int | None, as_numpy: bool) -> None:
         nid = self._nid(nid)
         t = self.clock if now is None else now
         args: tuple[Any, ...] = (pfn, nid, src, t)
@@ -251,13 +249,9 @@ class TrackerVsReference(RuleBasedStateMachine):
             else _array(nids, nid_dtype, layout)
         )
         src_arg: Any = (
-            scalar(src_scalar, src_dtype)
-            if src_scalar is not None
-            else _array(srcs, src_dtype, layout)
+            scalar(src_scalar, src_dtype) if src_scalar is not None else _array(srcs, src_dtype, layout)
         )
-        now_arg: Any = (
-            scalar(self.clock, now_dtype) if now_scalar else _array(nows, now_dtype, layout)
-        )
+        now_arg: Any = scalar(self.clock, now_dtype) if now_scalar else _array(nows, now_dtype, layout)
         pfn_arg = _array(pfns, pfn_dtype, layout)
         got = self.core.record_accesses(pfn_arg, nid_arg, src_arg, now_arg)
         want = self.ref.record_accesses(pfn_arg, nid_arg, src_arg, now_arg)
@@ -274,17 +268,18 @@ class TrackerVsReference(RuleBasedStateMachine):
         thr_choice=st.integers(0, 7),
         return_records=st.booleans(),
     )
-    def extract_batch(
-        self, nid_index: int, max_count: int, thr_choice: int, return_records: bool
-    ) -> None:
+    def extract_batch(self, nid_index: int, max_count: int, thr_choice: int, return_records: bool) -> None:
         nid = self.tops[nid_index % len(self.tops)]
         thr = self._thr(thr_choice)
         eff_thr = self.ref.threshold if thr is None else thr
         # The reference's view before extraction: the records the core may pick.
         before = {p: self.ref.lookup(p) for p in range(UNIVERSE)}
         eligible = sorted(
-            (r.frequency for r in before.values() if r is not None and r.queued == nid
-             and r.frequency >= eff_thr),
+            (
+                r.frequency
+                for r in before.values()
+                if r is not None and r.queued == nid and r.frequency >= eff_thr
+            ),
             reverse=True,
         )
         got = self.core.extract_batch(nid, max_count, thr, return_records=return_records)
@@ -303,9 +298,7 @@ class TrackerVsReference(RuleBasedStateMachine):
         assert core_freqs == sorted(core_freqs, reverse=True), core_freqs
         assert core_freqs == eligible[:max_count], (core_freqs, eligible)
         # The model follows the core's tie choices: then the same PFNs go.
-        want = self.ref.extract_batch(
-            nid, max_count, thr, return_records=return_records, prefer=core_pfns
-        )
+        want = self.ref.extract_batch(nid, max_count, thr, return_records=return_records, prefer=core_pfns)
         if return_records:
             assert sorted(got.tolist()) == sorted(want.tolist())
             for row in got.tolist():
@@ -408,8 +401,7 @@ def test_tracker_vs_reference(small_topologies: dict[str, Topology]) -> None:
     window_ms=st.integers(0, 20),
     queue=st.sampled_from(QUEUE_KINDS),
     ops=st.lists(
-        st.tuples(st.integers(8, 31), st.sampled_from([-1, 0, 1, 2]), st.integers(0, 12),
-                  st.integers(0, 9)),
+        st.tuples(st.integers(8, 31), st.sampled_from([-1, 0, 1, 2]), st.integers(0, 12), st.integers(0, 9)),
         min_size=10,
         max_size=80,
     ),
@@ -427,9 +419,18 @@ def test_evict_stale_admits_exactly_when_a_stale_unqueued_record_exists(
     time_bits = 6
     mask = (1 << time_bits) - 1
     queue_capacity = min(queue_capacity, capacity)  # a larger one is refused
-    t = Tracker(topo, capacity=capacity, queue_capacity=queue_capacity, threshold=threshold,
-                freq_window_ms=window_ms, freq_bits=2, nid_bits=2, time_bits=time_bits,
-                evict_stale=True, queue=queue)
+    t = Tracker(
+        topo,
+        capacity=capacity,
+        queue_capacity=queue_capacity,
+        threshold=threshold,
+        freq_window_ms=window_ms,
+        freq_bits=2,
+        nid_bits=2,
+        time_bits=time_bits,
+        evict_stale=True,
+        queue=queue,
+    )
     window = t.window_jiffies
     now = 0
     extracted = 0
@@ -442,7 +443,8 @@ def test_evict_stale_admits_exactly_when_a_stale_unqueued_record_exists(
         before = {p: t.lookup(p) for p in range(8, 32)}
         present = {p for p, r in before.items() if r is not None}
         stale = {
-            p for p, r in before.items()
+            p
+            for p, r in before.items()
             if r is not None and r.queued == -1 and ((now - r.last_update) & mask) > window
         }
         evicted = t.stats()["evicted"]
@@ -477,8 +479,9 @@ def test_sharded_table_matches_reference(make_two_top: Callable[..., Topology], 
     """Tables of >= 8192 records are split into shards; same answers as the model."""
     rng = np.random.default_rng(99)
     topo = make_two_top(60_000, top_pages=1000)
-    kwargs: dict[str, Any] = dict(capacity=20_000, queue_capacity=3000, threshold=3, time_bits=12,
-                  freq_window_ms=800, hz=1000)
+    kwargs: dict[str, Any] = dict(
+        capacity=20_000, queue_capacity=3000, threshold=3, time_bits=12, freq_window_ms=800, hz=1000
+    )
     core = Tracker(topo, queue=queue, **kwargs)
     ref = ReferenceTracker(topo, **kwargs)
     hot = rng.integers(1000, 61_000, 3000)
@@ -488,8 +491,10 @@ def test_sharded_table_matches_reference(make_two_top: Callable[..., Topology], 
         nids = rng.choice([-1, 0, 1, 2], n)
         srcs = rng.integers(0, 3, n)
         nows = step * 700 + np.sort(rng.integers(0, 700, n))
-        assert (core.record_accesses(pfns, nids, srcs, nows).tolist()
-                == ref.record_accesses(pfns, nids, srcs, nows).tolist())
+        assert (
+            core.record_accesses(pfns, nids, srcs, nows).tolist()
+            == ref.record_accesses(pfns, nids, srcs, nows).tolist()
+        )
         for nid in (0, 2):
             got = core.extract_batch(nid, 500, return_records=True)
             want = ref.extract_batch(nid, 500, return_records=True, prefer=got["pfn"])

@@ -81,8 +81,15 @@ def test_configuration(make_pfnarray: MakePfnArray, two_tier: Topology, mode: st
         want = (3, 10, 14, 5000, 5000, 5000, 1)
     else:
         want = (2, 0, 5, 3000, 3000, 24, 128)  # ceil(3000 / 128) = 24 buckets
-    assert (t.freq_bits, t.nid_bits, t.time_bits, t.freq_window_ms, t.window_jiffies,
-            t.window_ticks, t.time_unit_jiffies) == want
+    assert (
+        t.freq_bits,
+        t.nid_bits,
+        t.time_bits,
+        t.freq_window_ms,
+        t.window_jiffies,
+        t.window_ticks,
+        t.time_unit_jiffies,
+    ) == want
     assert t.capacity == t.queue_capacity == 256
     assert (t.threshold, t.evict_stale, t.mode, t.scan_section_pages) == (2, False, mode, 32768)
     assert t.topology == two_tier
@@ -136,8 +143,7 @@ def test_ready_at_threshold_and_window_restart(
     assert (found(t, 100).frequency, found(t, 100).queued, t.queued(0)) == (1, -1, 0)
     assert t.extract_batch(0).tolist() == []
     s = t.stats()
-    assert (s["pghot_records_hash"], s["pghot_records_heap"], s["records"], s["queued"]) == (
-        1, 1, 1, 0)
+    assert (s["pghot_records_hash"], s["pghot_records_heap"], s["records"], s["queued"]) == (1, 1, 1, 0)
     t.check()
 
 
@@ -203,14 +209,23 @@ def test_default_mode_always_targets_the_default_node(make_pfnarray: MakePfnArra
 def test_outcomes(make_pfnarray: MakePfnArray, two_top: Topology, mode: str) -> None:
     t = make_pfnarray(two_top, mode=mode)
     t.set_movable([101], False)
-    got = t.record_accesses(np.array([5, 330, 100, 101, 400, 100]), -1,
-                            np.array([0, 1, 2, 0, 1, 2]), 0)
+    got = t.record_accesses(np.array([5, 330, 100, 101, 400, 100]), -1, np.array([0, 1, 2, 0, 1, 2]), 0)
     assert got.tolist() == [2, 2, 2, 0]
     s = t.stats()
-    assert (s["pghot_recorded_accesses"], s["pghot_recorded_hwhints"],
-            s["pghot_recorded_pgtscans"], s["pghot_recorded_hintfaults"]) == (6, 2, 2, 2)
-    assert (s["recorded"], s["toptier"], s["not_movable"], s["table_full"], s["queue_full"],
-            s["evicted"]) == (2, 2, 2, 0, 0, 0)
+    assert (
+        s["pghot_recorded_accesses"],
+        s["pghot_recorded_hwhints"],
+        s["pghot_recorded_pgtscans"],
+        s["pghot_recorded_hintfaults"],
+    ) == (6, 2, 2, 2)
+    assert (
+        s["recorded"],
+        s["toptier"],
+        s["not_movable"],
+        s["table_full"],
+        s["queue_full"],
+        s["evicted"],
+    ) == (2, 2, 2, 0, 0, 0)
     assert t.record_access(101, -1, HW, 0) == Outcome.NOT_MOVABLE
     t.set_movable(101, True)
     assert t.record_access(101, -1, HW, 0) == Outcome.RECORDED
@@ -244,8 +259,9 @@ def test_extraction_threshold(make_pfnarray: MakePfnArray, two_tier: Topology) -
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_hot_flags_let_the_scan_skip_cold_sections(make_pfnarray: MakePfnArray, two_tier: Topology,
-                                                    mode: str) -> None:
+def test_hot_flags_let_the_scan_skip_cold_sections(
+    make_pfnarray: MakePfnArray, two_tier: Topology, mode: str
+) -> None:
     """16 sections of 16 PFNs (the lower node is [64, 320)); section j = PFNs 64 + 16 j..."""
     t = make_pfnarray(two_tier, mode=mode, scan_section_pages=16, freq_window_ms=0)
     pfn = lambda sec, k: 64 + 16 * sec + k  # noqa: E731
@@ -318,8 +334,17 @@ def test_docstring_examples() -> None:
     for module in (pfa, reference_pfnarray):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, report=False)
         assert result.attempted > 0 and result.failed == 0, module.__name__
-    for name in ("record_access", "record_accesses", "extract_batch", "lookup", "set_movable",
-                 "queued", "stats", "memory_bytes", "check"):
+    for name in (
+        "record_access",
+        "record_accesses",
+        "extract_batch",
+        "lookup",
+        "set_movable",
+        "queued",
+        "stats",
+        "memory_bytes",
+        "check",
+    ):
         assert ">>>" in (getattr(PfnArrayTracker, name).__doc__ or ""), name
 
 
@@ -343,8 +368,9 @@ TOPOLOGY_NAMES = ("one_lower", "two_lower")
 #: PFNs drawn: mostly a small hot set in both lower nodes and in several
 #: sections (so records become ready), any PFN of the universe otherwise.
 HOT = [9, 12, 20, 41, 50]
-pfns_st = st.one_of(st.sampled_from(HOT), st.sampled_from(HOT), st.sampled_from(HOT),
-                    st.integers(0, UNIVERSE - 1))
+pfns_st = st.one_of(
+    st.sampled_from(HOT), st.sampled_from(HOT), st.sampled_from(HOT), st.integers(0, UNIVERSE - 1)
+)
 nids_st = st.integers(-1, 3)
 
 
@@ -365,20 +391,38 @@ class PfnArrayVsReference(RuleBasedStateMachine):
         section=st.sampled_from([1, 2, 4, 8, 32768]),
         start=st.integers(0, 2**40),
     )
-    def setup(self, topo_name: str, mode: str, hz: int, window: int, threshold: int,
-              section: int, start: int) -> None:
+    def setup(
+        self, topo_name: str, mode: str, hz: int, window: int, threshold: int, section: int, start: int
+    ) -> None:
         topo = self.topologies[topo_name]
         # a window of 0..30 time units, in ms
         self.unit = 1 if mode == "precise" else 128
         window_ms = window * self.unit * 1000 // hz
         kwargs: dict[str, Any] = dict(
-            mode=mode, hz=hz, freq_window_ms=window_ms,
-            threshold=min(threshold, 7 if mode == "precise" else 3), scan_section_pages=section)
+            mode=mode,
+            hz=hz,
+            freq_window_ms=window_ms,
+            threshold=min(threshold, 7 if mode == "precise" else 3),
+            scan_section_pages=section,
+        )
         self.core = PfnArrayTracker(topo, **kwargs)
         self.ref = PfnArrayReference(topo, **kwargs)
-        for name in ("mode", "hz", "freq_window_ms", "window_jiffies", "window_ticks",
-                     "threshold", "freq_bits", "nid_bits", "time_bits", "capacity",
-                     "queue_capacity", "evict_stale", "scan_section_pages", "time_unit_jiffies"):
+        for name in (
+            "mode",
+            "hz",
+            "freq_window_ms",
+            "window_jiffies",
+            "window_ticks",
+            "threshold",
+            "freq_bits",
+            "nid_bits",
+            "time_bits",
+            "capacity",
+            "queue_capacity",
+            "evict_stale",
+            "scan_section_pages",
+            "time_unit_jiffies",
+        ):
             assert getattr(self.core, name) == getattr(self.ref, name), name
         self.node_ids = {n.nid for n in topo.nodes}
         self.tops = sorted(topo.toptier_nids())
@@ -392,11 +436,14 @@ class PfnArrayVsReference(RuleBasedStateMachine):
     def advance_clock(self, delta: int) -> None:
         self.clock += delta * self.unit
 
-    @rule(pfn=pfns_st, nid=nids_st, src=st.sampled_from(list(Source)),
-          now=st.one_of(st.none(), st.none(), st.none(), st.integers(0, 2**62)),
-          as_numpy=st.booleans())
-    def record_access(self, pfn: int, nid: int, src: Source, now: int | None,
-                      as_numpy: bool) -> None:
+    @rule(
+        pfn=pfns_st,
+        nid=nids_st,
+        src=st.sampled_from(list(Source)),
+        now=st.one_of(st.none(), st.none(), st.none(), st.integers(0, 2**62)),
+        as_numpy=st.booleans(),
+    )
+    def record_access(self, pfn: int, nid: int, src: Source, now: int | None, as_numpy: bool) -> None:
         nid = self._nid(nid)
         t = self.clock if now is None else now
         args: tuple[Any, ...] = (pfn, nid, src, t)
@@ -406,14 +453,18 @@ class PfnArrayVsReference(RuleBasedStateMachine):
         assert type(got) is Outcome
         assert got == self.ref.record_access(pfn, nid, src, t)
 
-    @rule(items=st.lists(st.tuples(pfns_st, nids_st, st.integers(0, 2), st.integers(0, 3)),
-                         max_size=24),
-          scalar_nid=st.booleans(), dtype=st.sampled_from([np.int64, np.uint64, np.int32]))
-    def record_accesses(self, items: list[tuple[int, int, int, int]], scalar_nid: bool,
-                        dtype: Any) -> None:
+    @rule(
+        items=st.lists(st.tuples(pfns_st, nids_st, st.integers(0, 2), st.integers(0, 3)), max_size=24),
+        scalar_nid=st.booleans(),
+        dtype=st.sampled_from([np.int64, np.uint64, np.int32]),
+    )
+    def record_accesses(self, items: list[tuple[int, int, int, int]], scalar_nid: bool, dtype: Any) -> None:
         pfns = np.array([i[0] for i in items], dtype=dtype)
-        nids: Any = self._nid(items[0][1]) if scalar_nid and items else np.array(
-            [self._nid(i[1]) for i in items], dtype=np.int64)
+        nids: Any = (
+            self._nid(items[0][1])
+            if scalar_nid and items
+            else np.array([self._nid(i[1]) for i in items], dtype=np.int64)
+        )
         srcs = np.array([i[2] for i in items], dtype=np.int64)
         nows = np.array([self.clock + i[3] * self.unit for i in items], dtype=np.int64)
         got = self.core.record_accesses(pfns, nids, srcs, nows)
@@ -424,13 +475,15 @@ class PfnArrayVsReference(RuleBasedStateMachine):
     def heat(self, pfn: int, nid: int, k: int) -> None:
         """k accesses to one PFN now: enough to make it ready."""
         args = (np.full(k, pfn, dtype=np.int64), self._nid(nid), 0, self.clock)
-        assert self.core.record_accesses(*args).tolist() == self.ref.record_accesses(
-            *args).tolist()
+        assert self.core.record_accesses(*args).tolist() == self.ref.record_accesses(*args).tolist()
 
-    @rule(data=st.data(), max_count=st.sampled_from([0, 1, 2, 3, 5, 1024]),
-          thr=st.integers(0, 7), records=st.booleans())
-    def extract_batch(self, data: st.DataObject, max_count: int, thr: int,
-                      records: bool) -> None:
+    @rule(
+        data=st.data(),
+        max_count=st.sampled_from([0, 1, 2, 3, 5, 1024]),
+        thr=st.integers(0, 7),
+        records=st.booleans(),
+    )
+    def extract_batch(self, data: st.DataObject, max_count: int, thr: int, records: bool) -> None:
         nid = data.draw(st.sampled_from(self.tops))
         threshold = None if thr == 0 or thr > self.fmax else thr
         got = self.core.extract_batch(nid, max_count, threshold, records)
@@ -440,8 +493,7 @@ class PfnArrayVsReference(RuleBasedStateMachine):
 
     @rule(data=st.data(), flag=st.booleans())
     def set_movable(self, data: st.DataObject, flag: bool) -> None:
-        lower = [p for p in range(UNIVERSE)
-                 if self.ref.topology.node_of(p) in self.ref.topology.lower_nids()]
+        lower = [p for p in range(UNIVERSE) if self.ref.topology.node_of(p) in self.ref.topology.lower_nids()]
         pfns = data.draw(st.lists(st.sampled_from(lower), max_size=4))
         self.core.set_movable(np.array(pfns, dtype=np.int64), flag)
         self.ref.set_movable(np.array(pfns, dtype=np.int64), flag)
@@ -462,14 +514,14 @@ class PfnArrayVsReference(RuleBasedStateMachine):
 
 def test_pfnarray_vs_reference(small_topologies: dict[str, Topology]) -> None:
     class Machine(PfnArrayVsReference):
-        topologies = {"one_lower": small_topologies["one_lower"],
-                      "two_lower": TWO_LOWER_UNALIGNED}
+        topologies = {"one_lower": small_topologies["one_lower"], "two_lower": TWO_LOWER_UNALIGNED}
 
     # The models are tiny and fast: at least 100 programs even in the dev profile
     # (20 miss, say, a hot flag left clear after a scan leaves a record behind).
     profile = settings()  # the loaded profile (conftest.py)
-    run_state_machine_as_test(Machine,
-                              settings=settings(profile, max_examples=max(100, profile.max_examples)))
+    run_state_machine_as_test(
+        Machine, settings=settings(profile, max_examples=max(100, profile.max_examples))
+    )
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -537,8 +589,9 @@ CALL_ERRORS: list[tuple[type[BaseException], str, Callable[[Any], Any]]] = [
 
 
 @pytest.mark.parametrize(("exc", "name", "call"), CALL_ERRORS)
-def test_bad_calls_change_nothing(populated: Any, exc: type[BaseException], name: str,
-                                  call: Callable[[Any], Any]) -> None:
+def test_bad_calls_change_nothing(
+    populated: Any, exc: type[BaseException], name: str, call: Callable[[Any], Any]
+) -> None:
     before = _snapshot(populated)
     with pytest.raises(exc) as info:
         call(populated)
@@ -581,8 +634,13 @@ CTOR_ERRORS: list[tuple[type[BaseException], str, dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize(("exc", "name", "kwargs"), CTOR_ERRORS)
-def test_bad_constructor_arguments(make_pfnarray: MakePfnArray, two_top: Topology, exc: type[BaseException],
-                                   name: str, kwargs: dict[str, Any]) -> None:
+def test_bad_constructor_arguments(
+    make_pfnarray: MakePfnArray,
+    two_top: Topology,
+    exc: type[BaseException],
+    name: str,
+    kwargs: dict[str, Any],
+) -> None:
     with pytest.raises(exc) as info:
         make_pfnarray(two_top, **kwargs)
     if exc is ValueError:
@@ -590,8 +648,17 @@ def test_bad_constructor_arguments(make_pfnarray: MakePfnArray, two_top: Topolog
 
 
 def test_constructor_accepts_the_fixed_values(make_pfnarray: MakePfnArray, two_top: Topology) -> None:
-    t = make_pfnarray(two_top, mode="default", freq_bits=2, nid_bits=0, time_bits=5, capacity=256,
-             queue_capacity=256, queue=None, evict_stale=False)
+    t = make_pfnarray(
+        two_top,
+        mode="default",
+        freq_bits=2,
+        nid_bits=0,
+        time_bits=5,
+        capacity=256,
+        queue_capacity=256,
+        queue=None,
+        evict_stale=False,
+    )
     assert t.capacity == 256
     with pytest.raises(TypeError, match="topology"):
         make_pfnarray(None)
@@ -603,8 +670,13 @@ def test_constructor_accepts_the_fixed_values(make_pfnarray: MakePfnArray, two_t
 
 def test_uninitialised_object_raises() -> None:
     t = PfnArrayTracker.__new__(PfnArrayTracker)
-    for call in (lambda: t.record_access(1, 0, 0, 0), lambda: t.extract_batch(0),
-                 lambda: len(t), lambda: t.stats(), lambda: t.check()):
+    for call in (
+        lambda: t.record_access(1, 0, 0, 0),
+        lambda: t.extract_batch(0),
+        lambda: len(t),
+        lambda: t.stats(),
+        lambda: t.check(),
+    ):
         with pytest.raises(RuntimeError):
             call()
     t2 = PfnArrayTracker(Topology.two_tier(1, 1))
@@ -626,8 +698,9 @@ def thread_topo(make_two_top: Callable[..., Topology]) -> Topology:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
-                                           run_alongside: RunAlongside) -> None:
+def test_threads_read_every_ready_pfn_once(
+    thread_topo: Topology, mode: str, run_alongside: RunAlongside
+) -> None:
     """Three threads record while a fourth extracts; then a final drain.
 
     Each PFN is accessed once or twice (threshold 2, one ``now``), so it
@@ -637,8 +710,9 @@ def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
     """
     rng = np.random.default_rng(11)
     n_pfns = 100_000
-    pfns = rng.choice(np.arange(LOWER_START, LOWER_START + LOWER_PAGES, dtype=np.uint64),
-                      n_pfns, replace=False)
+    pfns = rng.choice(
+        np.arange(LOWER_START, LOWER_START + LOWER_PAGES, dtype=np.uint64), n_pfns, replace=False
+    )
     twice = rng.random(n_pfns) < 0.5
     accesses = np.concatenate([pfns, pfns[twice]])
     rng.shuffle(accesses)
@@ -661,8 +735,7 @@ def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
                 got.append((nid, t.extract_batch(nid, 512)))
         return got
 
-    counts, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)],
-                                      extractor)
+    counts, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)], extractor)
     t.check()
     batches = extracted + [(nid, t.extract_batch(nid, 10**9)) for nid in tops]
     t.check()
@@ -675,7 +748,10 @@ def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
     assert np.sum(counts, axis=0).tolist() == [len(accesses), 0, 0, 0]
     assert s["pghot_recorded_accesses"] == s["recorded"] == len(accesses)
     assert (s["pghot_records_hash"], s["pghot_records_heap"], s["extracted"]) == (
-        n_pfns, int(twice.sum()), len(read))
+        n_pfns,
+        int(twice.sum()),
+        len(read),
+    )
     assert len(t) == s["records"] == n_pfns - int(twice.sum())
     assert s["queued"] == t.queued(0) == 0
     for p in pfns[~twice][:2000].tolist():
@@ -683,8 +759,7 @@ def test_threads_read_every_ready_pfn_once(thread_topo: Topology, mode: str,
         assert rec is not None and (rec.frequency, rec.queued) == (1, -1)
 
 
-def test_threads_hammering_the_same_pfns(thread_topo: Topology,
-                                        run_alongside: RunAlongside) -> None:
+def test_threads_hammering_the_same_pfns(thread_topo: Topology, run_alongside: RunAlongside) -> None:
     """CAS updates of shared words: no access is lost, every read is counted."""
     t = PfnArrayTracker(thread_topo, threshold=7, scan_section_pages=1024)
     hot = np.arange(LOWER_START, LOWER_START + 64, dtype=np.int64)

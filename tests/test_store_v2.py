@@ -60,9 +60,19 @@ class SideBySide:
     def __init__(self, topo: Topology, rng: random.Random, **cfg: Any) -> None:
         self.v2 = KernelV2Tracker(topo, **cfg)
         self.ref = ReferenceTracker(topo, **cfg)
-        for name in ("hz", "freq_window_ms", "window_jiffies", "threshold", "freq_bits",
-                     "nid_bits", "time_bits", "capacity", "queue_capacity", "evict_stale",
-                     "queue"):
+        for name in (
+            "hz",
+            "freq_window_ms",
+            "window_jiffies",
+            "threshold",
+            "freq_bits",
+            "nid_bits",
+            "time_bits",
+            "capacity",
+            "queue_capacity",
+            "evict_stale",
+            "queue",
+        ):
             assert getattr(self.v2, name) == getattr(self.ref, name), name
         self.rng = rng
         self.tops = sorted(topo.toptier_nids())
@@ -83,13 +93,19 @@ class SideBySide:
         want = self.ref.record_accesses(pfns, nids, srcs, nows)
         assert got.dtype == np.int64 and got.tolist() == want.tolist()
 
-    def extract(self, nid: int, max_count: int, thr: int | None, records: bool,
-                watch: range | list[int]) -> None:
+    def extract(
+        self, nid: int, max_count: int, thr: int | None, records: bool, watch: range | list[int]
+    ) -> None:
         eff = self.ref.threshold if thr is None else thr
         before = {p: self.ref.lookup(p) for p in watch}
-        eligible = sorted((r.frequency for r in before.values()
-                           if r is not None and r.queued == nid and r.frequency >= eff),
-                          reverse=True)
+        eligible = sorted(
+            (
+                r.frequency
+                for r in before.values()
+                if r is not None and r.queued == nid and r.frequency >= eff
+            ),
+            reverse=True,
+        )
         got = self.v2.extract_batch(nid, max_count, thr, return_records=records)
         if records:
             assert got.dtype == RECORD_DTYPE
@@ -97,8 +113,7 @@ class SideBySide:
             freqs = [int(f) for f in got["frequency"]]
             for row in got.tolist():
                 r = before[row[0]]
-                assert r is not None and (row[1], row[2], row[3]) == (
-                    r.frequency, r.nid, r.last_update)
+                assert r is not None and (row[1], row[2], row[3]) == (r.frequency, r.nid, r.last_update)
         else:
             assert got.dtype == np.uint64
             pfns = [int(p) for p in got]
@@ -141,8 +156,7 @@ def _small_config(rng: random.Random) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_random_programs_match_the_reference(small_topologies: dict[str, Topology],
-                                             seed: int) -> None:
+def test_random_programs_match_the_reference(small_topologies: dict[str, Topology], seed: int) -> None:
     rng = random.Random(seed)
     topo = small_topologies[TOPOLOGY_NAMES[seed % 2]]
     lower = [p for p in range(UNIVERSE) if topo.node_of(p) in topo.lower_nids()]
@@ -157,18 +171,22 @@ def test_random_programs_match_the_reference(small_topologies: dict[str, Topolog
             s.access(pfn, s.nid(), rng.randrange(3), now)
         elif op < 0.65:
             n = rng.randint(0, 20)
-            pfns = np.array([rng.choice(hot) if rng.random() < 0.5 else rng.randrange(UNIVERSE)
-                             for _ in range(n)], dtype=rng.choice([np.int64, np.uint16]))
+            pfns = np.array(
+                [rng.choice(hot) if rng.random() < 0.5 else rng.randrange(UNIVERSE) for _ in range(n)],
+                dtype=rng.choice([np.int64, np.uint16]),
+            )
             nows = clock + np.cumsum([rng.randint(0, 5) for _ in range(n)], dtype=np.int64)
-            nids: Any = s.nid() if rng.random() < 0.3 else np.array(
-                [s.nid() for _ in range(n)], dtype=np.int8)
+            nids: Any = (
+                s.nid() if rng.random() < 0.3 else np.array([s.nid() for _ in range(n)], dtype=np.int8)
+            )
             s.accesses(pfns, nids, rng.randrange(3), nows)
             if n:
                 clock = int(nows[-1])
         elif op < 0.82:
             thr = rng.choice([None, rng.randint(1, s.fmax)])
-            s.extract(rng.choice(s.tops), rng.choice([0, 1, 2, 6, 1024]), thr,
-                      rng.random() < 0.5, range(UNIVERSE))
+            s.extract(
+                rng.choice(s.tops), rng.choice([0, 1, 2, 6, 1024]), thr, rng.random() < 0.5, range(UNIVERSE)
+            )
         elif op < 0.88:
             picks = rng.sample(lower, rng.randint(1, 4))
             flag = rng.random() < 0.6
@@ -182,16 +200,27 @@ def test_random_programs_match_the_reference(small_topologies: dict[str, Topolog
 
 
 @pytest.mark.parametrize("capacity", [2100, 4500])
-def test_several_lists_full_table_match_the_reference(make_two_top: Callable[..., Topology],
-                                                      capacity: int) -> None:
+def test_several_lists_full_table_match_the_reference(
+    make_two_top: Callable[..., Topology], capacity: int
+) -> None:
     # 2 and 4 hash lists; more PFNs than the table holds, and a queue that
     # fills, so TABLE_FULL and refused pushes both happen in every list.
     rng = random.Random(capacity)
     nrng = np.random.default_rng(capacity)
     topo = make_two_top(8000, top_pages=64)
     assert v2._nr_lists(capacity) == {2100: 2, 4500: 4}[capacity]
-    s = SideBySide(topo, rng, capacity=capacity, queue_capacity=150, threshold=2,
-                   freq_window_ms=40, hz=100, time_bits=8, freq_bits=3, nid_bits=2)
+    s = SideBySide(
+        topo,
+        rng,
+        capacity=capacity,
+        queue_capacity=150,
+        threshold=2,
+        freq_window_ms=40,
+        hz=100,
+        time_bits=8,
+        freq_bits=3,
+        nid_bits=2,
+    )
     universe = np.arange(64, 64 + capacity + 600)
     hot = universe[:300]
     watch = [int(p) for p in nrng.choice(universe, 200, replace=False)]
@@ -204,8 +233,13 @@ def test_several_lists_full_table_match_the_reference(make_two_top: Callable[...
         clock = int(nows[-1]) + int(nrng.integers(0, 3))
         s.accesses(pfns, nids, nrng.integers(0, 3, n), nows)
         if step % 4 == 3:
-            s.extract(rng.choice(s.tops), rng.choice([10, 100]), rng.choice([None, 3]),
-                      True, [int(p) for p in np.unique(np.concatenate([hot, universe]))])
+            s.extract(
+                rng.choice(s.tops),
+                rng.choice([10, 100]),
+                rng.choice([None, 3]),
+                True,
+                [int(p) for p in np.unique(np.concatenate([hot, universe]))],
+            )
         s.compare(watch)
     st = s.v2.stats()
     assert st["table_full"] > 0 and st["queue_full"] > 0 and st["extracted"] > 0
@@ -229,10 +263,22 @@ def test_f13_list_count_for_any_lower_tier_size(lower_pages: int) -> None:
 
 
 def test_f13_list_count_is_a_power_of_two() -> None:
-    got = {c: v2._nr_lists(c) for c in (0, 1, 1023, 2047, 2048, 4095, 4096, 6143, 1 << 20,
-                                        1_000_000, 1 << 31)}
-    assert got == {0: 1, 1: 1, 1023: 1, 2047: 1, 2048: 2, 4095: 2, 4096: 4, 6143: 4,
-                   1 << 20: 1024, 1_000_000: 512, 1 << 31: 1 << 21}
+    got = {
+        c: v2._nr_lists(c) for c in (0, 1, 1023, 2047, 2048, 4095, 4096, 6143, 1 << 20, 1_000_000, 1 << 31)
+    }
+    assert got == {
+        0: 1,
+        1: 1,
+        1023: 1,
+        2047: 1,
+        2048: 2,
+        4095: 2,
+        4096: 4,
+        6143: 4,
+        1 << 20: 1024,
+        1_000_000: 512,
+        1 << 31: 1 << 21,
+    }
 
 
 # -- the layout: 40-byte records, 16-byte list heads ----------------------------------
@@ -241,10 +287,10 @@ def test_f13_list_count_is_a_power_of_two() -> None:
 def test_record_is_40_bytes_and_memory_counts_it() -> None:
     assert v2.RECORD_BYTES == 40
     assert v2.LIST_BYTES == 16
-    topo = Topology.two_tier(64, 20000)      # capacity 10000: 8 lists
+    topo = Topology.two_tier(64, 20000)  # capacity 10000: 8 lists
     t = KernelV2Tracker(topo, threshold=3)
     empty = t.memory_bytes()
-    heaps = 8 * t.queue_capacity             # one heap of record pointers, 8 bytes each
+    heaps = 8 * t.queue_capacity  # one heap of record pointers, 8 bytes each
     assert empty >= 8 * 16 + heaps
     for n in (1, 2, 10, 1000):
         t.record_accesses(np.arange(64, 64 + n), -1, HW, 0)
@@ -293,8 +339,9 @@ def test_threads_conserve_records_exactly(thread_topo: Topology, run_threads: Ru
     """
     rng = np.random.default_rng(2024)
     n_pfns = 30_000
-    pfns = rng.choice(np.arange(LOWER_START, LOWER_START + LOWER_PAGES, dtype=np.uint64),
-                      n_pfns, replace=False)
+    pfns = rng.choice(
+        np.arange(LOWER_START, LOWER_START + LOWER_PAGES, dtype=np.uint64), n_pfns, replace=False
+    )
     twice = rng.random(n_pfns) < 0.5
     accesses = np.concatenate([pfns, pfns[twice]])
     rng.shuffle(accesses)
@@ -338,17 +385,17 @@ def test_threads_conserve_records_exactly(thread_topo: Topology, run_threads: Ru
 
 
 @pytest.mark.parametrize("evict_stale", [False, True])
-def test_threads_with_drops_conserve_records(thread_topo: Topology, evict_stale: bool,
-                                             run_threads: RunThreads) -> None:
+def test_threads_with_drops_conserve_records(
+    thread_topo: Topology, evict_stale: bool, run_threads: RunThreads
+) -> None:
     rng = np.random.default_rng(7 + evict_stale)
     n = 120_000
     pfns = LOWER_START + rng.zipf(1.3, n).astype(np.uint64) % 20_000
     nids = rng.choice([0, 1, 2, NUMA_NO_NODE], n).astype(np.int64)
     srcs = rng.integers(0, 3, n)
-    nows = np.sort(rng.integers(0, 40_000, n))      # window 5000 jiffies
+    nows = np.sort(rng.integers(0, 40_000, n))  # window 5000 jiffies
     # capacity 5000: 4 lists; the table fills and the heaps refuse pushes
-    t = KernelV2Tracker(thread_topo, capacity=5000, queue_capacity=700, threshold=2,
-                        evict_stale=evict_stale)
+    t = KernelV2Tracker(thread_topo, capacity=5000, queue_capacity=700, threshold=2, evict_stale=evict_stale)
     parts = np.array_split(np.arange(n), N_THREADS)
 
     def worker(k: int) -> tuple[np.ndarray, int]:
@@ -373,12 +420,15 @@ def test_threads_with_drops_conserve_records(thread_topo: Topology, evict_stale:
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_threads_single_accesses_extraction_and_check(thread_topo: Topology,
-                                                       run_alongside: RunAlongside) -> None:
+def test_threads_single_accesses_extraction_and_check(
+    thread_topo: Topology, run_alongside: RunAlongside
+) -> None:
     rng = np.random.default_rng(3)
     n = 4000
-    work = [((LOWER_START + rng.integers(0, 3000, n)).tolist(),
-             rng.choice([0, 1, 2, NUMA_NO_NODE], n).tolist()) for _ in range(3)]
+    work = [
+        ((LOWER_START + rng.integers(0, 3000, n)).tolist(), rng.choice([0, 1, 2, NUMA_NO_NODE], n).tolist())
+        for _ in range(3)
+    ]
     t = KernelV2Tracker(thread_topo, capacity=2000, queue_capacity=300, threshold=2)
     failures: list[str] = []
 
@@ -398,8 +448,7 @@ def test_threads_single_accesses_extraction_and_check(thread_topo: Topology,
                 failures.append(str(exc))
         return got
 
-    results, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)],
-                                       extractor)
+    results, extracted = run_alongside([functools.partial(recorder, k) for k in range(3)], extractor)
     assert failures == []
     t.check()
     outs = [sum(r[i] for r in results) for i in range(4)]
@@ -413,14 +462,24 @@ def test_threads_single_accesses_extraction_and_check(thread_topo: Topology,
 
 HUGE = [2**63, 2**64, 2**100, -(2**100)]
 CTOR_BAD: list[dict[str, Any]] = [
-    *[{k: v} for k in ("hz", "freq_window_ms", "threshold", "freq_bits", "nid_bits",
-                       "time_bits") for v in (None, "1", 1.0, -1, *HUGE)],
+    *[
+        {k: v}
+        for k in ("hz", "freq_window_ms", "threshold", "freq_bits", "nid_bits", "time_bits")
+        for v in (None, "1", 1.0, -1, *HUGE)
+    ],
     *[{k: 0} for k in ("hz", "threshold", "freq_bits", "nid_bits", "time_bits")],
     *[{k: v} for k in ("capacity", "queue_capacity") for v in ("1", 1.5, [1], -1, 2**32, *HUGE)],
-    {"queue": None}, {"queue": 1}, {"queue": b"binary"},
-    {"evict_stale": None}, {"evict_stale": 1}, {"evict_stale": "yes"},
-    {"freq_window_ms": 524288}, {"time_bits": 12}, {"nid_bits": 1},
-    {"freq_bits": 16, "nid_bits": 2, "time_bits": 15}, {"threshold": 8},
+    {"queue": None},
+    {"queue": 1},
+    {"queue": b"binary"},
+    {"evict_stale": None},
+    {"evict_stale": 1},
+    {"evict_stale": "yes"},
+    {"freq_window_ms": 524288},
+    {"time_bits": 12},
+    {"nid_bits": 1},
+    {"freq_bits": 16, "nid_bits": 2, "time_bits": 15},
+    {"threshold": 8},
     {"hz": 250, "time_bits": 2, "freq_window_ms": 13},
 ]
 
@@ -436,7 +495,8 @@ def _raised(call: Callable[[], Any]) -> tuple[type, str]:
 @pytest.mark.parametrize("kwargs", CTOR_BAD, ids=repr)
 def test_constructor_errors_match_the_core(two_top: Topology, kwargs: dict[str, Any]) -> None:
     assert _raised(lambda: KernelV2Tracker(two_top, **kwargs)) == _raised(
-        lambda: CoreTracker(two_top, **kwargs))
+        lambda: CoreTracker(two_top, **kwargs)
+    )
 
 
 @pytest.mark.parametrize("topology", [None, "x", 5, [Node(0, 0, 64, True)]])
@@ -453,35 +513,88 @@ def test_only_the_binary_heap(two_top: Topology, queue: str) -> None:
 
 LOWER, TOP, OFFLINE = 100, 5, 400
 CALLS_BAD: list[tuple[str, tuple[Any, ...]]] = [
-    *[("record_access", tuple(v if i == pos else d for i, d in enumerate((LOWER, -1, 0, 20))))
-      for pos, vals in enumerate([
-          (None, "1", 1.0, -1, 2**63, 2**64 - 1, *HUGE),
-          (None, 0.0, -2, 3, 1023, 1024, np.int16(-5), *HUGE),
-          (None, "0", -1, 3, np.uint8(200), *HUGE),
-          (None, 5.0, -1, 2**63, np.int64(-7), *HUGE)])
-      for v in vals],
-    *[("record_accesses", tuple(v if i == pos else d for i, d in enumerate(
-        (np.array([LOWER, LOWER + 1, TOP]), -1, 0, np.array([20, 21, 22])))))
-      for pos, vals in enumerate([
-          (None, "abc", 1.5, LOWER, [], np.array([100.0, 1, 2]), np.array([[100, 101, 5]]),
-           np.array([100, 101]), np.array([100, -1, 5]),
-           np.array([100, 101, 2**63], dtype=np.uint64), [1, 2, 2**64]),
-          (None, "0", 1.0, np.array([0, 0]), np.array([-2, 0, 0]), np.array([0, 3, 0]),
-           np.array([0, 0, 1024]), -2, 3, *HUGE),
-          (None, 0.0, np.array([0, 1, 3]), np.array([0, 0]), 3, -1, *HUGE),
-          (None, 20.0, np.array([20, -1, 22]), np.array([20, 21]), -1, 2**63, *HUGE)])
-      for v in vals],
-    *[("extract_batch", tuple(v if i == pos else d for i, d in enumerate((0, 1024, None, False))))
-      for pos, vals in enumerate([
-          (None, "0", 0.0, -1, 1, 3, 1023, *HUGE),
-          (None, 5.0, -1, *HUGE),
-          ("2", 2.0, 0, 8, *HUGE),
-          (None, 1, "yes")])
-      for v in vals],
+    *[
+        ("record_access", tuple(v if i == pos else d for i, d in enumerate((LOWER, -1, 0, 20))))
+        for pos, vals in enumerate(
+            [
+                (None, "1", 1.0, -1, 2**63, 2**64 - 1, *HUGE),
+                (None, 0.0, -2, 3, 1023, 1024, np.int16(-5), *HUGE),
+                (None, "0", -1, 3, np.uint8(200), *HUGE),
+                (None, 5.0, -1, 2**63, np.int64(-7), *HUGE),
+            ]
+        )
+        for v in vals
+    ],
+    *[
+        (
+            "record_accesses",
+            tuple(
+                v if i == pos else d
+                for i, d in enumerate((np.array([LOWER, LOWER + 1, TOP]), -1, 0, np.array([20, 21, 22])))
+            ),
+        )
+        for pos, vals in enumerate(
+            [
+                (
+                    None,
+                    "abc",
+                    1.5,
+                    LOWER,
+                    [],
+                    np.array([100.0, 1, 2]),
+                    np.array([[100, 101, 5]]),
+                    np.array([100, 101]),
+                    np.array([100, -1, 5]),
+                    np.array([100, 101, 2**63], dtype=np.uint64),
+                    [1, 2, 2**64],
+                ),
+                (
+                    None,
+                    "0",
+                    1.0,
+                    np.array([0, 0]),
+                    np.array([-2, 0, 0]),
+                    np.array([0, 3, 0]),
+                    np.array([0, 0, 1024]),
+                    -2,
+                    3,
+                    *HUGE,
+                ),
+                (None, 0.0, np.array([0, 1, 3]), np.array([0, 0]), 3, -1, *HUGE),
+                (None, 20.0, np.array([20, -1, 22]), np.array([20, 21]), -1, 2**63, *HUGE),
+            ]
+        )
+        for v in vals
+    ],
+    *[
+        ("extract_batch", tuple(v if i == pos else d for i, d in enumerate((0, 1024, None, False))))
+        for pos, vals in enumerate(
+            [
+                (None, "0", 0.0, -1, 1, 3, 1023, *HUGE),
+                (None, 5.0, -1, *HUGE),
+                ("2", 2.0, 0, 8, *HUGE),
+                (None, 1, "yes"),
+            ]
+        )
+        for v in vals
+    ],
     *[("lookup", (v,)) for v in (None, "5", 5.0, -1, 2**63, *HUGE)],
-    *[("set_movable", (v, False)) for v in (None, "100", 100.0, TOP, OFFLINE, -1, [LOWER, TOP],
-                                            np.array([LOWER, -1]), np.array([100.0]), 2**63,
-                                            np.array([LOWER, 2**64 - 1], dtype=np.uint64))],
+    *[
+        ("set_movable", (v, False))
+        for v in (
+            None,
+            "100",
+            100.0,
+            TOP,
+            OFFLINE,
+            -1,
+            [LOWER, TOP],
+            np.array([LOWER, -1]),
+            np.array([100.0]),
+            2**63,
+            np.array([LOWER, 2**64 - 1], dtype=np.uint64),
+        )
+    ],
     ("set_movable", (LOWER, 1)),
     *[("queued", (v,)) for v in (None, 1.0, -1, 1, 3, *HUGE)],
 ]
@@ -496,8 +609,7 @@ def _populate(t: Any) -> None:
 
 
 @pytest.mark.parametrize(("method", "args"), CALLS_BAD, ids=repr)
-def test_call_errors_match_the_core(two_top: Topology, method: str,
-                                    args: tuple[Any, ...]) -> None:
+def test_call_errors_match_the_core(two_top: Topology, method: str, args: tuple[Any, ...]) -> None:
     a = KernelV2Tracker(two_top, nid_bits=10, capacity=60, queue_capacity=12)
     b = CoreTracker(two_top, nid_bits=10, capacity=60, queue_capacity=12)
     _populate(a)
@@ -518,16 +630,25 @@ def test_reinit_and_pickle_are_refused(two_top: Topology) -> None:
 
 
 def test_uninitialised_tracker_raises_instead_of_crashing() -> None:
-    calls = ["len(t)", "t.stats()", "t.lookup(5)", "t.check()", "t.record_access(100, -1, 0, 0)",
-             "t.record_accesses([100], -1, 0, 0)", "t.extract_batch(0)", "t.queued(0)",
-             "t.memory_bytes()", "t.set_movable(100, True)", "repr(t)"]
+    calls = [
+        "len(t)",
+        "t.stats()",
+        "t.lookup(5)",
+        "t.check()",
+        "t.record_access(100, -1, 0, 0)",
+        "t.record_accesses([100], -1, 0, 0)",
+        "t.extract_batch(0)",
+        "t.queued(0)",
+        "t.memory_bytes()",
+        "t.set_movable(100, True)",
+        "repr(t)",
+    ]
     code = "\n".join(
         [f"from {v2.__name__} import KernelV2Tracker as K", "t = K.__new__(K)"]
-        + [f"try:\n    {c}\nexcept (RuntimeError, TypeError, ValueError):\n    pass"
-           for c in calls]
-        + ["print('ok')"])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=None)
+        + [f"try:\n    {c}\nexcept (RuntimeError, TypeError, ValueError):\n    pass" for c in calls]
+        + ["print('ok')"]
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=None)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
 
@@ -545,11 +666,19 @@ def test_same_public_api_as_the_core() -> None:
 
 
 def test_module_examples() -> None:
-    result = doctest.testmod(v2, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-                             report=False)
+    result = doctest.testmod(v2, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
     assert result.attempted > 0 and result.failed == 0
-    for name in ("record_access", "record_accesses", "extract_batch", "lookup", "set_movable",
-                 "queued", "stats", "memory_bytes", "check"):
+    for name in (
+        "record_access",
+        "record_accesses",
+        "extract_batch",
+        "lookup",
+        "set_movable",
+        "queued",
+        "stats",
+        "memory_bytes",
+        "check",
+    ):
         assert ">>>" in (getattr(KernelV2Tracker, name).__doc__ or ""), name
 
 

@@ -85,9 +85,9 @@ def test_concurrent_batches_conserve_records_exactly(
     assert counts.tolist() == [len(accesses), 0, 0, 0]
     s = t.stats()
     assert s["pghot_recorded_accesses"] == s["recorded"] == len(accesses)
-    assert s["pghot_recorded_hwhints"] + s["pghot_recorded_pgtscans"] + s[
-        "pghot_recorded_hintfaults"
-    ] == len(accesses)
+    assert s["pghot_recorded_hwhints"] + s["pghot_recorded_pgtscans"] + s["pghot_recorded_hintfaults"] == len(
+        accesses
+    )
     assert (s["table_full"], s["queue_full"], s["evicted"]) == (0, 0, 0)
     assert s["pghot_records_hash"] == n_pfns
     assert s["extracted"] == len(extracted)
@@ -153,8 +153,9 @@ def _drop_workload(
 def test_concurrent_batches_with_drops_conserve_records(
     topo: Topology, queue_kind: str, run_threads: RunThreads
 ) -> None:
-    t, counts, extracted = _drop_workload(topo, 7, evict_stale=False, queue_kind=queue_kind,
-                                          run_threads=run_threads)
+    t, counts, extracted = _drop_workload(
+        topo, 7, evict_stale=False, queue_kind=queue_kind, run_threads=run_threads
+    )
     t.check()
     s = t.stats()
     assert s["table_full"] > 0
@@ -169,8 +170,9 @@ def test_concurrent_batches_with_drops_conserve_records(
 def test_concurrent_batches_with_eviction_conserve_records(
     topo: Topology, queue_kind: str, run_threads: RunThreads
 ) -> None:
-    t, counts, extracted = _drop_workload(topo, 8, evict_stale=True, queue_kind=queue_kind,
-                                          run_threads=run_threads)
+    t, counts, extracted = _drop_workload(
+        topo, 8, evict_stale=True, queue_kind=queue_kind, run_threads=run_threads
+    )
     t.check()
     s = t.stats()
     assert s["evicted"] > 0
@@ -181,9 +183,7 @@ def test_concurrent_batches_with_eviction_conserve_records(
     assert len(t) == s["records"] <= t.capacity
 
 
-def test_concurrent_single_accesses(
-    topo: Topology, queue_kind: str, run_alongside: RunAlongside
-) -> None:
+def test_concurrent_single_accesses(topo: Topology, queue_kind: str, run_alongside: RunAlongside) -> None:
     """record_access from 4 threads plus an extracting thread."""
     rng = np.random.default_rng(3)
     n = 6000
@@ -210,8 +210,7 @@ def test_concurrent_single_accesses(
             got += len(t.extract_batch(0, 64)) + len(t.extract_batch(2, 64))
         return got
 
-    results, extracted = run_alongside(
-        [functools.partial(recorder, k) for k in range(N_THREADS)], extractor)
+    results, extracted = run_alongside([functools.partial(recorder, k) for k in range(N_THREADS)], extractor)
     t.check()
     outs = [sum(r[i] for r in results) for i in range(4)]
     s = t.stats()

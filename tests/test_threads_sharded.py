@@ -88,11 +88,11 @@ def _assert_conserved(t: Any, outcomes: np.ndarray) -> None:
 
 @pytest.mark.parametrize(
     ("queue", "evict", "n_batches"),
-    [("binary", False, 1000), ("quaternary", False, 1000), ("bucket", False, 400),
-     ("binary", True, 600)],
+    [("binary", False, 1000), ("quaternary", False, 1000), ("bucket", False, 400), ("binary", True, 600)],
 )
-def test_recorders_and_extractors_on_a_sharded_table(queue: str, evict: bool,
-                                                     n_batches: int, run_threads: Any) -> None:
+def test_recorders_and_extractors_on_a_sharded_table(
+    queue: str, evict: bool, n_batches: int, run_threads: Any
+) -> None:
     """Two recorders and one extractor per top-tier node (the segfault of
     issue 9: a record's queue position read before its queue's lock was
     taken, while another shard's thread sifted the same heap; it crashed
@@ -189,8 +189,7 @@ def test_one_recorder_beside_a_running_promoter() -> None:
         for _ in range(300):
             batch = rng.choice(pages[:5000], 512)
             pfns = mem.access(batch)
-            tracker.record_accesses(pfns, rng.choice(np.array([0, 2]), 512), Source.HINT_FAULT,
-                                    p.now())
+            tracker.record_accesses(pfns, rng.choice(np.array([0, 2]), 512), Source.HINT_FAULT, p.now())
     assert not p.running
     tracker.check()
     mem.check()
@@ -298,8 +297,7 @@ def test_pfns_and_nows_rewritten_during_a_call(run_threads: Any) -> None:
 
 
 @pytest.mark.parametrize("how", ["save", "pickle"])
-def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path,
-                                                      run_threads: Any) -> None:
+def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path, run_threads: Any) -> None:
     t = _tracker("hash", "binary")
     done = threading.Event()
     snaps: list[Any] = []
@@ -333,7 +331,8 @@ def test_snapshots_taken_during_batches_load_and_check(how: str, tmp_path: Path,
         s.check()  # counters agree with the table: check 17 runs, no batch is active
         st = s.stats()
         assert st["pghot_recorded_accesses"] == (
-            st["recorded"] + st["table_full"] + st["toptier"] + st["not_movable"])
+            st["recorded"] + st["table_full"] + st["toptier"] + st["not_movable"]
+        )
     assert len({s.stats()["pghot_recorded_accesses"] for s in snaps}) > 1  # really under load
 
 
@@ -387,7 +386,8 @@ def test_fork_while_batches_run_gives_a_usable_child(store: str, run_threads: An
                         t.check()
                         s = t.stats()
                         ok = s["pghot_recorded_accesses"] == (
-                            s["recorded"] + s["table_full"] + s["toptier"] + s["not_movable"])
+                            s["recorded"] + s["table_full"] + s["toptier"] + s["not_movable"]
+                        )
                         code = 0 if ok else 3
                     finally:
                         os._exit(code)
@@ -457,6 +457,10 @@ def test_fork_survives_other_at_fork_hooks_releasing_the_gil(store: str) -> None
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", _HOOK_FIRST,
-                        store], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", _HOOK_FIRST, store],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0 and p.stdout == "ok\n", p.stderr

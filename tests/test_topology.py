@@ -47,9 +47,7 @@ def test_node_is_frozen() -> None:
 
 
 def test_node_normalises_numpy_values() -> None:
-    n = Node(
-        np.int32(1), np.uint64(7), np.int64(3), np.bool_(True), np.bool_(False)  # type: ignore[arg-type]
-    )
+    n = Node(np.int32(1), np.uint64(7), np.int64(3), np.bool_(True), np.bool_(False))  # type: ignore[arg-type]
     assert type(n.nid) is int and type(n.start_pfn) is int and type(n.nr_pages) is int
     assert n.toptier is True and n.has_cpu is False
     assert n == Node(1, 7, 3, True, False)
@@ -166,7 +164,16 @@ def test_topology_accepts_any_iterable_and_sorts_by_nid() -> None:
 def test_node_of_boundaries_and_holes() -> None:
     t = three_nodes()
     assert [t.node_of(p) for p in (0, 99, 100, 149, 150, 199, 200, 299, 300, 10**12)] == [
-        0, 0, 1, 1, -1, -1, 2, 2, -1, -1,
+        0,
+        0,
+        1,
+        1,
+        -1,
+        -1,
+        2,
+        2,
+        -1,
+        -1,
     ]
     assert t.node_of(np.uint64(120)) == 1
 
@@ -335,9 +342,7 @@ def make_sysfs(
         d.mkdir()
         (d / "cpulist").write_text(str(spec.get("cpus", "")) + "\n")
         kb = spec.get("mem_kb", 0)
-        (d / "meminfo").write_text(
-            f"Node {nid} MemTotal:       {kb} kB\nNode {nid} MemFree:        0 kB\n"
-        )
+        (d / "meminfo").write_text(f"Node {nid} MemTotal:       {kb} kB\nNode {nid} MemFree:        0 kB\n")
         offline = set(spec.get("offline", ()))  # type: ignore[call-overload]
         for block in spec.get("blocks", ()):  # type: ignore[attr-defined]
             b = mem_root / f"memory{block}"
@@ -380,9 +385,7 @@ def test_from_sysfs_cpuless_node_is_lower_tier(tmp_path: Path) -> None:
 
 def test_from_sysfs_offline_blocks_and_holes(tmp_path: Path) -> None:
     # Node 0: blocks 0-1 and 4 (a hole at 2-3, spanned); block 5 offline.
-    root = make_sysfs(
-        tmp_path, {0: {"cpus": "0", "blocks": [0, 1, 4, 5], "offline": [5]}}
-    )
+    root = make_sysfs(tmp_path, {0: {"cpus": "0", "blocks": [0, 1, 4, 5], "offline": [5]}})
     t = Topology.from_sysfs(root, page_size=PAGE)
     assert t.nodes == (Node(0, 0, 5 * BLOCK_PAGES, True, True),)
     assert t.node_of(5 * BLOCK_PAGES) == -1
@@ -395,9 +398,7 @@ def test_from_sysfs_page_size_scales_ranges(tmp_path: Path) -> None:
 
 
 def test_from_sysfs_memoryless_node(tmp_path: Path) -> None:
-    root = make_sysfs(
-        tmp_path, {0: {"cpus": "0", "blocks": [0]}, 1: {"cpus": "1"}}
-    )
+    root = make_sysfs(tmp_path, {0: {"cpus": "0", "blocks": [0]}, 1: {"cpus": "1"}})
     t = Topology.from_sysfs(root, page_size=PAGE)
     assert t.node(1) == Node(1, 0, 0, True, True)
     assert t.toptier_nids() == (0, 1)
@@ -465,9 +466,7 @@ def test_from_sysfs_default_node_prefers_cpus(tmp_path: Path) -> None:
 
 
 def test_from_sysfs_default_node_without_cpus(tmp_path: Path) -> None:
-    root = make_sysfs(
-        tmp_path, {0: {"blocks": [0]}, 1: {"blocks": [1]}}, tiers={1: "1", 3: "0"}
-    )
+    root = make_sysfs(tmp_path, {0: {"blocks": [0]}, 1: {"blocks": [1]}}, tiers={1: "1", 3: "0"})
     t = Topology.from_sysfs(root, page_size=PAGE)
     assert t.toptier_nids() == (1,) and t.default_node == 1
 
@@ -515,9 +514,7 @@ def test_from_sysfs_ignores_other_entries(tmp_path: Path) -> None:
     assert [n.nid for n in Topology.from_sysfs(root, page_size=PAGE).nodes] == [0]
 
 
-@pytest.mark.skipif(
-    not os.path.isdir("/sys/devices/system/node"), reason="no NUMA sysfs on this machine"
-)
+@pytest.mark.skipif(not os.path.isdir("/sys/devices/system/node"), reason="no NUMA sysfs on this machine")
 def test_from_sysfs_real_machine() -> None:
     t = Topology.from_sysfs()
     assert len(t.toptier_nids()) >= 1

@@ -46,8 +46,9 @@ def read_all(path: str | pathlib.Path, **kw: Any) -> tuple[TraceChunk, traces.Tr
 # -- reference parsers (the formats' definitions, one line at a time) ------------
 
 
-def ref_lackey(path: str | pathlib.Path, ns_per_instr: float = 1.0,
-               include_instr: bool = False) -> list[tuple[int, int, int, int]]:
+def ref_lackey(
+    path: str | pathlib.Path, ns_per_instr: float = 1.0, include_instr: bool = False
+) -> list[tuple[int, int, int, int]]:
     """(vaddr, kind, size, time_ns) per record, from the lackey line format."""
     out = []
     instr = -1
@@ -75,8 +76,9 @@ def ref_perf(path: str | pathlib.Path) -> list[tuple[int, int, int, int]]:
         m = re.fullmatch(r"\[(\d+)\]\s+(\d+)\.(\d+):(?:\s+\S+:)?\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
         assert m, line
         frac = m.group(3).ljust(9, "0")
-        out.append((int(m.group(1)), int(m.group(2)) * 10**9 + int(frac),
-                    int(m.group(4), 16), int(m.group(5), 16)))
+        out.append(
+            (int(m.group(1)), int(m.group(2)) * 10**9 + int(frac), int(m.group(4), 16), int(m.group(5), 16))
+        )
     return out
 
 
@@ -88,8 +90,11 @@ def test_module_examples() -> None:
     names = ["pghot.traces"] + [f"pghot.traces.{m.name}" for m in pkgutil.iter_modules(traces.__path__)]
     attempted = failed = 0
     for name in names:
-        result = doctest.testmod(importlib.import_module(name),
-                                 optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False)
+        result = doctest.testmod(
+            importlib.import_module(name),
+            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+            report=False,
+        )
         attempted += result.attempted
         failed += result.failed
     assert len(names) >= 10
@@ -98,10 +103,19 @@ def test_module_examples() -> None:
 
 
 def test_public_functions_have_examples() -> None:
-    names: list[Any] = [traces.open_trace, traces.detect_format, traces.cpu_to_node_from_sysfs,
-                        traces.PageMapper, traces.PageMapper.map, traces.TraceChunk, traces.TraceReader,
-                        traces.TraceChunk.pages, traces.TraceChunk.times_jiffies, traces.TraceChunk.concat,
-                        traces.TraceReader.close]
+    names: list[Any] = [
+        traces.open_trace,
+        traces.detect_format,
+        traces.cpu_to_node_from_sysfs,
+        traces.PageMapper,
+        traces.PageMapper.map,
+        traces.TraceChunk,
+        traces.TraceReader,
+        traces.TraceChunk.pages,
+        traces.TraceChunk.times_jiffies,
+        traces.TraceChunk.concat,
+        traces.TraceReader.close,
+    ]
     assert [f.__qualname__ for f in names if ">>>" not in (f.__doc__ or "")] == []
 
 
@@ -329,7 +343,10 @@ def test_perf_real_capture() -> None:
     assert c.get("vaddr").tolist() == [x[2] for x in kept]
     assert c.get("pfn").tolist() == [x[3] >> 12 for x in kept]
     assert (int(c.time_ns[0]), hex(int(c.get("vaddr")[0])), hex(int(c.get("pfn")[0]))) == (
-        1932035888000, "0x5653ae949020", "0x13886d")
+        1932035888000,
+        "0x5653ae949020",
+        "0x13886d",
+    )
     c, r = read_all(PERF, keep_unmapped=True)
     assert len(c) == 121 and r.no_phys_addr == 0
     assert c.get("pfn").tolist() == [x[3] >> 12 for x in ref]
@@ -418,10 +435,12 @@ def test_csv_columns_and_errors(tmp_path: pathlib.Path) -> None:
     c, r = read_all(path, skip_bad=True)
     assert c.get("pfn").tolist() == [1, 9] and r.bad_lines == 3
     assert [b[0] for b in r.first_bad] == [3, 4, 5]
-    for header, message in [("time,nid\n", "needs a 'pfn' or 'vaddr'"),
-                            ("pfn,nid\n", "exactly one time column"),
-                            ("pfn,time,time_ns\n", "exactly one time column"),
-                            ("pfn,pfn,time\n", "appears twice")]:
+    for header, message in [
+        ("time,nid\n", "needs a 'pfn' or 'vaddr'"),
+        ("pfn,nid\n", "exactly one time column"),
+        ("pfn,time,time_ns\n", "exactly one time column"),
+        ("pfn,pfn,time\n", "appears twice"),
+    ]:
         path.write_text(header + "1,2\n")
         with pytest.raises(ValueError, match=message):
             read_all(path)
@@ -494,8 +513,13 @@ def test_npy_errors(tmp_path: pathlib.Path) -> None:
 @pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
 def test_npz_columns(tmp_path: pathlib.Path, save: Callable[..., None]) -> None:
     path = tmp_path / "t.npz"
-    save(path, vaddr=np.arange(7, dtype=np.uint64) * 4096, time_ns=np.arange(7) * 10,
-         cpu=np.array([0, 1, 2, 3, 0, 1, 9]), src=np.full(7, 2, np.uint8))
+    save(
+        path,
+        vaddr=np.arange(7, dtype=np.uint64) * 4096,
+        time_ns=np.arange(7) * 10,
+        cpu=np.array([0, 1, 2, 3, 0, 1, 9]),
+        src=np.full(7, 2, np.uint8),
+    )
     with open_trace(path, chunk_size=3, cpu_to_node=[0, 0, 1, 1]) as r:
         chunks = list(r)
     c = TraceChunk.concat(chunks)

@@ -64,8 +64,9 @@ print(json.dumps(out))
 """
 
 
-def run_child(body: str, params: dict[str, Any], *, timeout: float = 120,
-              stdin: Any = None) -> dict[str, Any]:
+def run_child(
+    body: str, params: dict[str, Any], *, timeout: float = 120, stdin: Any = None
+) -> dict[str, Any]:
     """Run ``body`` (statements setting ``result``) in a fresh interpreter; its report.
 
     Fails the test if the child does not finish within ``timeout`` seconds
@@ -74,8 +75,14 @@ def run_child(body: str, params: dict[str, Any], *, timeout: float = 120,
     code = _CHILD.replace("BODY", "\n".join("    " + line for line in body.strip().splitlines()))
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     try:
-        proc = subprocess.run([sys.executable, "-c", code, json.dumps(params)], capture_output=True,
-                              text=True, timeout=timeout, env=env, stdin=stdin)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(params)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=stdin,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"the read did not finish within {timeout} s (a hang)")
     lines = proc.stdout.strip().splitlines()
@@ -120,11 +127,17 @@ def assert_clear_error(report: dict[str, Any], pattern: str, *, peak: int = 64 *
     assert report["peak"] < peak, report
 
 
-def damo_doc(regions: list[dict[str, Any]], *, start_time: int = 0, end_time: int = 100_000_000,
-             intervals: dict[str, int] | None = None) -> list[dict[str, Any]]:
+def damo_doc(
+    regions: list[dict[str, Any]],
+    *,
+    start_time: int = 0,
+    end_time: int = 100_000_000,
+    intervals: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """A damo record of one snapshot of ``regions``."""
-    record: dict[str, Any] = {"snapshots": [{"start_time": start_time, "end_time": end_time,
-                                             "regions": regions}]}
+    record: dict[str, Any] = {
+        "snapshots": [{"start_time": start_time, "end_time": end_time, "regions": regions}]
+    }
     if intervals is not None:
         record["intervals"] = intervals
     return [record]
@@ -142,7 +155,7 @@ def read_all(path: Any, **kw: Any) -> TraceChunk:
 
 def lackey_text(lines: int) -> bytes:
     """A valid lackey trace of ``lines`` lines (longer than the 64 KiB detection reads)."""
-    body = "".join(f"I  {0x401000 + 4 * i:08x},4\n S {0x7ff000 + 8 * i:08x},8\n" for i in range(lines // 2))
+    body = "".join(f"I  {0x401000 + 4 * i:08x},4\n S {0x7FF000 + 8 * i:08x},8\n" for i in range(lines // 2))
     return ("==1== Lackey, an example Valgrind tool\n" + body).encode()
 
 
@@ -152,50 +165,73 @@ def lackey_text(lines: int) -> bytes:
 def test_damo_region_over_the_whole_address_space(tmp_path: pathlib.Path) -> None:
     path = write_json(tmp_path / "d.json", damo_doc([{"start": 0, "end": 2**64, "nr_accesses": 1}]))
     report = run_child(_DRAIN, {"path": str(path)})
-    assert_clear_error(report, r"d\.json: damo record 0 snapshot 0 region 0: 4503599627370496 pages, "
-                               r"more than max_region_pages=67108864")
+    assert_clear_error(
+        report,
+        r"d\.json: damo record 0 snapshot 0 region 0: 4503599627370496 pages, "
+        r"more than max_region_pages=67108864",
+    )
 
 
 def test_damo_huge_nr_accesses(tmp_path: pathlib.Path) -> None:
     path = write_json(tmp_path / "d.json", damo_doc([{"start": 0, "end": 4096, "nr_accesses": 10**12}]))
     report = run_child(_DRAIN, {"path": str(path)})
-    assert_clear_error(report,
-                       r"d\.json: damo record 0 snapshot 0 region 0: .*max_snapshot_accesses=268435456")
+    assert_clear_error(
+        report, r"d\.json: damo record 0 snapshot 0 region 0: .*max_snapshot_accesses=268435456"
+    )
 
 
 def test_damo_many_sampling_slots_cost_nothing(tmp_path: pathlib.Path) -> None:
     # 2**31 - 1 sampling slots, 3 of them used: the expansion walks accesses, not slots
-    path = write_json(tmp_path / "d.json", damo_doc(
-        [{"start": 0, "end": 4096, "nr_accesses": 3}], end_time=10**9,
-        intervals={"sample_us": 1, "aggr_us": 2**31 - 1}))
-    more = write_json(tmp_path / "more.json", damo_doc([{"start": 0, "end": 4096, "nr_accesses": 3}],
-                                                       intervals={"sample_us": 1, "aggr_us": 2**40}))
-    report = run_child("""
+    path = write_json(
+        tmp_path / "d.json",
+        damo_doc(
+            [{"start": 0, "end": 4096, "nr_accesses": 3}],
+            end_time=10**9,
+            intervals={"sample_us": 1, "aggr_us": 2**31 - 1},
+        ),
+    )
+    more = write_json(
+        tmp_path / "more.json",
+        damo_doc([{"start": 0, "end": 4096, "nr_accesses": 3}], intervals={"sample_us": 1, "aggr_us": 2**40}),
+    )
+    report = run_child(
+        """
 with open_trace(PARAMS["path"]) as r:
     result = [TraceChunk.concat(list(r)).time_ns.tolist()]
 try:
     list(open_trace(PARAMS["more"]))
 except ValueError as e:
     result.append(str(e))
-""", {"path": str(path), "more": str(more)})
+""",
+        {"path": str(path), "more": str(more)},
+    )
     assert report["error"] is None, report
     assert report["result"][0] == [0, 333_333_333, 666_666_666]
-    assert re.match(r".*more\.json: damo record 0 intervals: aggregation 1099511627776 over sampling 1 "
-                    r"is more than 2147483647 sampling slots", report["result"][1])
+    assert re.match(
+        r".*more\.json: damo record 0 intervals: aggregation 1099511627776 over sampling 1 "
+        r"is more than 2147483647 sampling slots",
+        report["result"][1],
+    )
 
 
 def test_damo_limits_are_options(tmp_path: pathlib.Path) -> None:
     path = write_json(tmp_path / "d.json", damo_doc([{"start": 0, "end": 10 * 4096, "nr_accesses": 5}]))
     assert len(read_all(path)) == 50
-    with pytest.raises(ValueError, match=r"d\.json: damo record 0 snapshot 0 region 0: 10 pages, more than "
-                                         r"max_region_pages=9 \(pass a larger max_region_pages"):
+    with pytest.raises(
+        ValueError,
+        match=r"d\.json: damo record 0 snapshot 0 region 0: 10 pages, more than "
+        r"max_region_pages=9 \(pass a larger max_region_pages",
+    ):
         read_all(path, max_region_pages=9)
     with pytest.raises(ValueError, match=r"more than max_snapshot_accesses=49 accesses"):
         read_all(path, max_snapshot_accesses=49)
     assert len(read_all(path, max_region_pages=10, max_snapshot_accesses=50)) == 50
     size = len(path.read_bytes())
-    with pytest.raises(ValueError, match=rf"d\.json: the damo record's JSON text is longer than "
-                                         rf"max_json_bytes={size - 1} bytes"):
+    with pytest.raises(
+        ValueError,
+        match=rf"d\.json: the damo record's JSON text is longer than "
+        rf"max_json_bytes={size - 1} bytes",
+    ):
         read_all(path, max_json_bytes=size - 1)
     assert len(read_all(path, max_json_bytes=size)) == 50
     # two records over one time window count together
@@ -213,11 +249,17 @@ def test_damo_limits_are_options(tmp_path: pathlib.Path) -> None:
 
 def test_damo_large_expansion_matches_the_slot_rule(tmp_path: pathlib.Path) -> None:
     # regions of different sizes and rates, several chunks: slot floor(i * M / n), regions in order
-    regions = [{"start": 0, "end": 300 * 4096, "nr_accesses": 7},
-               {"start": 1 << 30, "end": (1 << 30) + 5 * 4096, "nr_accesses": 20},
-               {"start": 1 << 40, "end": (1 << 40) + 4096, "nr_accesses": 1}]
-    path = write_json(tmp_path / "d.json", damo_doc(regions, start_time=1000, end_time=1000 + 20 * 5000,
-                                                    intervals={"sample_us": 5, "aggr_us": 100}))
+    regions = [
+        {"start": 0, "end": 300 * 4096, "nr_accesses": 7},
+        {"start": 1 << 30, "end": (1 << 30) + 5 * 4096, "nr_accesses": 20},
+        {"start": 1 << 40, "end": (1 << 40) + 4096, "nr_accesses": 1},
+    ]
+    path = write_json(
+        tmp_path / "d.json",
+        damo_doc(
+            regions, start_time=1000, end_time=1000 + 20 * 5000, intervals={"sample_us": 5, "aggr_us": 100}
+        ),
+    )
     c = read_all(path, chunk_size=64)
     expected: list[tuple[int, int]] = []
     for slot in range(20):
@@ -252,18 +294,24 @@ def test_damo_compression_bomb(tmp_path: pathlib.Path, kind: str) -> None:
     assert path.stat().st_size < MIB
     report = run_child(_DRAIN, {"path": str(path)})
     # a regular file: the decompressed text is counted before it is kept
-    assert_clear_error(report, r"bomb\.json(\.gz)?: the damo record's JSON text is longer than "
-                               r"max_json_bytes=67108864 bytes after decompression", peak=16 * MIB)
+    assert_clear_error(
+        report,
+        r"bomb\.json(\.gz)?: the damo record's JSON text is longer than "
+        r"max_json_bytes=67108864 bytes after decompression",
+        peak=16 * MIB,
+    )
 
 
 def test_damo_compression_bomb_on_standard_input(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "bomb.json"
     _bomb(path, "zlib", 64 * MIB)
     with open(path, "rb") as f:  # one pass: memory bounded by max_json_bytes
-        report = run_child(_DRAIN, {"path": "-", "kw": {"format": "damo", "max_json_bytes": 4 * MIB}},
-                           stdin=f)
-    assert_clear_error(report, r"^-: the damo record's JSON text is longer than max_json_bytes=4194304",
-                       peak=32 * MIB)
+        report = run_child(
+            _DRAIN, {"path": "-", "kw": {"format": "damo", "max_json_bytes": 4 * MIB}}, stdin=f
+        )
+    assert_clear_error(
+        report, r"^-: the damo record's JSON text is longer than max_json_bytes=4194304", peak=32 * MIB
+    )
 
 
 def test_damo_deep_nesting(tmp_path: pathlib.Path) -> None:
@@ -275,7 +323,8 @@ def test_damo_deep_nesting(tmp_path: pathlib.Path) -> None:
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 def test_dev_zero_fails_fast_in_every_format() -> None:
-    report = run_child("""
+    report = run_child(
+        """
 result = {}
 for fmt in ("lackey", "perf", "csv", "npy", "npz", "damo", None):
     try:
@@ -285,7 +334,9 @@ for fmt in ("lackey", "perf", "csv", "npy", "npz", "damo", None):
         result[str(fmt)] = "no error"
     except ValueError as e:
         result[str(fmt)] = str(e)
-""", {})
+""",
+        {},
+    )
     assert report["error"] is None, report
     assert report["peak"] < 64 * MIB, report
     got = report["result"]
@@ -300,8 +351,10 @@ for fmt in ("lackey", "perf", "csv", "npy", "npz", "damo", None):
 # -- 8. numeric overflow: an error naming the line, never OverflowError ------------------------------
 
 
-@pytest.mark.parametrize("column,value,hi", [("time_ms", 2**62, (2**63 - 1) // 10**6),
-                                             ("time_us", (2**63 - 1) // 1000 + 1, (2**63 - 1) // 1000)])
+@pytest.mark.parametrize(
+    "column,value,hi",
+    [("time_ms", 2**62, (2**63 - 1) // 10**6), ("time_us", (2**63 - 1) // 1000 + 1, (2**63 - 1) // 1000)],
+)
 def test_csv_time_conversion_overflow(tmp_path: pathlib.Path, column: str, value: int, hi: int) -> None:
     path = tmp_path / "t.csv"
     path.write_text(f"pfn,{column}\n1,5\n2,{value}\n3,{hi}\n")
@@ -329,15 +382,20 @@ def test_npy_time_conversion_overflow(tmp_path: pathlib.Path, kind: str) -> None
         read_all(path)
 
 
-@pytest.mark.parametrize("line,reason", [
-    ("[001] 123456789012345678901.000001: 7f0000001000 1000",
-     r"timestamp 123456789012345678901\.000001 s is too large"),
-    ("[001] 9223372036.854775808: 7f0000001000 1000", r"timestamp 9223372036\.854775808 s is too large"),
-    ("[001] 1.000002: 10000000000000000000 1000", r"address 10000000000000000000 is wider than 64 bits"),
-    ("[001] 1.000002: 1000 ffffffffffffffffff", r"address ffffffffffffffffff is wider than 64 bits"),
-    ("[99999999999] 1.000002: 1000 1000", r"CPU 99999999999 is above 2147483647"),
-    ("[2147483648] 1.000002: 1000 1000", r"CPU 2147483648 is above 2147483647"),
-])
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        (
+            "[001] 123456789012345678901.000001: 7f0000001000 1000",
+            r"timestamp 123456789012345678901\.000001 s is too large",
+        ),
+        ("[001] 9223372036.854775808: 7f0000001000 1000", r"timestamp 9223372036\.854775808 s is too large"),
+        ("[001] 1.000002: 10000000000000000000 1000", r"address 10000000000000000000 is wider than 64 bits"),
+        ("[001] 1.000002: 1000 ffffffffffffffffff", r"address ffffffffffffffffff is wider than 64 bits"),
+        ("[99999999999] 1.000002: 1000 1000", r"CPU 99999999999 is above 2147483647"),
+        ("[2147483648] 1.000002: 1000 1000", r"CPU 2147483648 is above 2147483647"),
+    ],
+)
 def test_perf_numeric_overflow(tmp_path: pathlib.Path, line: str, reason: str) -> None:
     path = tmp_path / "t.perf"
     path.write_text(f"[001] 1.000001: 7f0000001000 1000\n{line}\n[002] 1.000003: 7f0000002000 2000\n")
@@ -366,10 +424,20 @@ DAMO_OVERFLOWS: list[tuple[dict[str, Any], int, str]] = [
 
 def test_damo_numeric_overflow(tmp_path: pathlib.Path) -> None:
     # in a child: before the checks, some of these expanded (nearly) without end
-    paths = [str(write_json(tmp_path / f"d{k}.json",
-                            damo_doc([region], start_time=start_time, end_time=start_time + 100,
-                                     intervals={"sample_us": 5, "aggr_us": 100})))
-             for k, (region, start_time, _) in enumerate(DAMO_OVERFLOWS)]
+    paths = [
+        str(
+            write_json(
+                tmp_path / f"d{k}.json",
+                damo_doc(
+                    [region],
+                    start_time=start_time,
+                    end_time=start_time + 100,
+                    intervals={"sample_us": 5, "aggr_us": 100},
+                ),
+            )
+        )
+        for k, (region, start_time, _) in enumerate(DAMO_OVERFLOWS)
+    ]
     report = run_child(_ERRORS, {"cases": [[p, {}] for p in paths]})
     assert report["error"] is None, report
     for path, (_, _, reason), (error, message) in zip(paths, DAMO_OVERFLOWS, report["result"]):
@@ -379,8 +447,10 @@ def test_damo_numeric_overflow(tmp_path: pathlib.Path) -> None:
 
 def test_damo_number_of_too_many_digits(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "d.json"
-    path.write_text('[{"snapshots": [{"start_time": 0, "end_time": 1, "regions": '
-                    '[{"start": 0, "end": 4096, "nr_accesses": ' + "9" * 5000 + "}]}]}]")
+    path.write_text(
+        '[{"snapshots": [{"start_time": 0, "end_time": 1, "regions": '
+        '[{"start": 0, "end": 4096, "nr_accesses": ' + "9" * 5000 + "}]}]}]"
+    )
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: not a damo JSON record"):
         read_all(path)
 
@@ -418,9 +488,15 @@ def test_fifo_is_read_once(tmp_path: pathlib.Path, fmt: str | None) -> None:
     data.write_bytes(lackey_text(20_000))  # 300 KiB: more than detection reads
     fifo = tmp_path / "trace"  # no extension: the format comes from the content
     os.mkfifo(fifo)
-    writer = subprocess.Popen([sys.executable, "-c", "import shutil, sys; "
-                               "shutil.copyfileobj(open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb'))",
-                               str(data), str(fifo)])
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import shutil, sys; shutil.copyfileobj(open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb'))",
+            str(data),
+            str(fifo),
+        ]
+    )
     try:
         report = run_child(_SUMMARY, {"path": str(fifo), "kw": {"format": fmt}}, timeout=60)
     finally:
@@ -439,9 +515,15 @@ def test_standard_input(tmp_path: pathlib.Path) -> None:
         assert report["error"] is None and report["result"] == expected, report
     big = tmp_path / "big.lackey.gz"  # a real pipe, compressed, longer than the detection head
     big.write_bytes(gzip.compress(lackey_text(20_000)))
-    cat = subprocess.Popen([sys.executable, "-c", "import shutil, sys; "
-                            "shutil.copyfileobj(open(sys.argv[1], 'rb'), sys.stdout.buffer)", str(big)],
-                           stdout=subprocess.PIPE)
+    cat = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import shutil, sys; shutil.copyfileobj(open(sys.argv[1], 'rb'), sys.stdout.buffer)",
+            str(big),
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         report = run_child(_SUMMARY, {"path": "-"}, stdin=cat.stdout)
     finally:
@@ -457,7 +539,8 @@ def test_pipe_through_dev_fd(tmp_path: pathlib.Path, fmt: str | None, lines: int
     # what process substitution <(...) hands over: /dev/fd/N, the read end of a pipe
     data = tmp_path / "t.lackey"
     data.write_bytes(LACKEY.read_bytes() if lines == 230 else lackey_text(lines))
-    report = run_child("""
+    report = run_child(
+        """
 import os, threading
 rfd, wfd = os.pipe()
 payload = open(PARAMS["data"], "rb").read()
@@ -473,20 +556,29 @@ try:
 finally:
     os.close(rfd)  # a writer blocked on a full pipe gets EPIPE and ends
     writer.join()
-""", {"data": str(data), "fmt": fmt}, timeout=60)
+""",
+        {"data": str(data), "fmt": fmt},
+        timeout=60,
+    )
     assert report["error"] is None, report
     assert report["result"] == summary(data)
 
 
 @pytest.mark.skipif(shutil.which("bash") is None or not os.path.exists("/dev/fd"), reason="no bash")
 def test_process_substitution(tmp_path: pathlib.Path) -> None:
-    code = ("import sys; from pghot.traces import open_trace, TraceChunk\n"
-            "with open_trace(sys.argv[1]) as r:\n"
-            "    print(r.format, len(TraceChunk.concat(list(r))))")
+    code = (
+        "import sys; from pghot.traces import open_trace, TraceChunk\n"
+        "with open_trace(sys.argv[1]) as r:\n"
+        "    print(r.format, len(TraceChunk.concat(list(r))))"
+    )
     script = tmp_path / "read.py"
     script.write_text(code)
-    proc = subprocess.run(["bash", "-c", f'"{sys.executable}" "{script}" <(cat "{LACKEY}")'],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" "{script}" <(cat "{LACKEY}")'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["lackey", str(summary(LACKEY)[1])]
 
@@ -494,8 +586,9 @@ def test_process_substitution(tmp_path: pathlib.Path) -> None:
 # -- 10. CSV values mean one thing in every block; .npy zero-size fields ----------------------------------
 
 
-def test_csv_leading_zeros_are_decimal_in_every_block(tmp_path: pathlib.Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_csv_leading_zeros_are_decimal_in_every_block(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Blocks of a few lines: some with a hex pfn (numpy cannot parse the
     # column: per-value path), some without (numpy's path). 010 is ten in both.
     rows = []
@@ -522,11 +615,14 @@ def test_csv_leading_zeros_are_decimal_in_every_block(tmp_path: pathlib.Path,
                 read_all(path)
 
 
-@pytest.mark.parametrize("dtype", [
-    [("pfn", "<u8", (0,)), ("time_ns", "<i8")],
-    [("pfn", "V0"), ("time_ns", "<i8")],
-    [("pfn", "<u8", (2,)), ("time_ns", "<i8")],
-])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        [("pfn", "<u8", (0,)), ("time_ns", "<i8")],
+        [("pfn", "V0"), ("time_ns", "<i8")],
+        [("pfn", "<u8", (2,)), ("time_ns", "<i8")],
+    ],
+)
 def test_npy_zero_size_or_subarray_fields(tmp_path: pathlib.Path, dtype: list[Any]) -> None:
     path = tmp_path / "t.npy"
     np.save(path, np.zeros(3, dtype=dtype))
@@ -538,8 +634,11 @@ def test_npy_zero_size_or_subarray_fields(tmp_path: pathlib.Path, dtype: list[An
 def test_npy_all_zero_size_records_claiming_many(tmp_path: pathlib.Path) -> None:
     # records of 0 bytes and a header promising 2**60 of them: no data to run out of
     path = tmp_path / "t.npy"
-    header = {"descr": [("pfn", "<u8", (0,)), ("time_ns", "<i8", (0,))], "fortran_order": False,
-              "shape": (2**60,)}
+    header = {
+        "descr": [("pfn", "<u8", (0,)), ("time_ns", "<i8", (0,))],
+        "fortran_order": False,
+        "shape": (2**60,),
+    }
     with open(path, "wb") as f:
         npformat.write_array_header_1_0(f, header)
     report = run_child(_DRAIN, {"path": str(path)})
@@ -550,17 +649,31 @@ def test_npy_all_zero_size_records_claiming_many(tmp_path: pathlib.Path) -> None
 
 
 CONSTRUCTOR_ARGS: list[tuple[type, str]] = [
-    (HwHints, "sample_every"), (HwHints, "seed"), (HwHints, "hz"),
-    (PgtableScan, "interval_ms"), (PgtableScan, "hz"), (PgtableScan, "origin_jiffies"),
-    (HintFault, "scan_period_ms"), (HintFault, "scan_window_pages"), (HintFault, "scan_delay_ms"),
-    (HintFault, "hz"), (HintFault, "origin_jiffies"),
+    (HwHints, "sample_every"),
+    (HwHints, "seed"),
+    (HwHints, "hz"),
+    (PgtableScan, "interval_ms"),
+    (PgtableScan, "hz"),
+    (PgtableScan, "origin_jiffies"),
+    (HintFault, "scan_period_ms"),
+    (HintFault, "scan_window_pages"),
+    (HintFault, "scan_delay_ms"),
+    (HintFault, "hz"),
+    (HintFault, "origin_jiffies"),
 ]
 
 
 @pytest.mark.parametrize("cls,name", CONSTRUCTOR_ARGS)
 def test_source_constructor_arguments(cls: type, name: str) -> None:
-    for bad, exc in [(2**70, ValueError), (-(2**70), ValueError), (-1, ValueError), (1.5, TypeError),
-                     ("3", TypeError), (True, TypeError), (np.float64(2.0), TypeError)]:
+    for bad, exc in [
+        (2**70, ValueError),
+        (-(2**70), ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        ("3", TypeError),
+        (True, TypeError),
+        (np.float64(2.0), TypeError),
+    ]:
         if name == "seed" and bad == 2**70:
             continue  # any non-negative seed is a seed
         with pytest.raises(exc, match=name):
@@ -580,20 +693,24 @@ def test_sources_at_their_largest_arguments() -> None:
     scan = PgtableScan(interval_ms=2**40, hz=10**6, origin_jiffies=2**62)
     assert scan.feed([1, 2], 0, [2**62, 2**63 - 1]).nows.tolist() == [2**62 + 2**40 * 1000]
     assert scan.flush().nows.tolist() == [2**63 - 1]  # due after the last jiffy: reported at it
-    hf = HintFault(scan_period_ms=2**40, scan_window_pages=2**63 - 1, scan_delay_ms=2**40, hz=10**6,
-                   origin_jiffies=2**62)
+    hf = HintFault(
+        scan_period_ms=2**40, scan_window_pages=2**63 - 1, scan_delay_ms=2**40, hz=10**6, origin_jiffies=2**62
+    )
     assert len(hf.feed([1, 2, 1], 0, [2**62, 2**62 + 1, 2**63 - 1]).pfns) == 1
 
 
 def test_hint_fault_long_idle_time_is_not_a_loop_per_period() -> None:
     # a 1-jiffy period and an access 2**62 jiffies later: 2**62 scans, counted, not run one by one
-    report = run_child("""
+    report = run_child(
+        """
 from pghot.machine.sources import HintFault
 hf = HintFault(scan_period_ms=1, scan_window_pages=2, scan_delay_ms=0, origin_jiffies=0)
 r = hf.feed([1, 2, 3, 1, 3], 0, [0, 1, 2, 2**62, 2**62 + 1])
 hf.flush(2**62 + 10**15)
 result = [r.pfns.tolist(), r.nows.tolist(), hf.scans, hf.next_scan, hf.unmapped]
-""", {})
+""",
+        {},
+    )
     assert report["error"] is None, report
     pfns, nows, scans, next_scan, unmapped = report["result"]
     assert pfns == [1, 3] and nows == [2**62, 2**62 + 1]
@@ -604,8 +721,10 @@ result = [r.pfns.tolist(), r.nows.tolist(), hf.scans, hf.next_scan, hf.unmapped]
 def test_source_flush_names_now(bad: Any) -> None:
     from pghot.machine.sources import HintFault, PgtableScan
 
-    for src in (PgtableScan(interval_ms=10, origin_jiffies=0),
-                HintFault(scan_period_ms=5, scan_window_pages=10, origin_jiffies=0)):
+    for src in (
+        PgtableScan(interval_ms=10, origin_jiffies=0),
+        HintFault(scan_period_ms=5, scan_window_pages=10, origin_jiffies=0),
+    ):
         src.feed([1, 2], None, [0, 1])
         with pytest.raises((TypeError, ValueError), match="now"):
             src.flush(bad)

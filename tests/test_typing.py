@@ -9,9 +9,15 @@ from mypy import api as mypy_api
 def test_mypy_on_tests(tmp_path):
     tests = os.path.dirname(os.path.abspath(__file__))
     out, err, status = mypy_api.run(
-        [tests, "--cache-dir", str(tmp_path / "cache"), "--python-version",
-         f"{sys.version_info.major}.{sys.version_info.minor}",
-         "--ignore-missing-imports", "--no-error-summary"]
+        [
+            tests,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--python-version",
+            f"{sys.version_info.major}.{sys.version_info.minor}",
+            "--ignore-missing-imports",
+            "--no-error-summary",
+        ]
     )
     assert status == 0, out + err
 
@@ -31,9 +37,15 @@ def test_store_classes_type_per_store(tmp_path):
         "pghot.Tracker.load('t.npz').save('u.npz')\n"
     )
     out, err, status = mypy_api.run(
-        [str(src), "--cache-dir", str(tmp_path / "cache"), "--python-version",
-         f"{sys.version_info.major}.{sys.version_info.minor}",
-         "--ignore-missing-imports", "--no-error-summary"]
+        [
+            str(src),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--python-version",
+            f"{sys.version_info.major}.{sys.version_info.minor}",
+            "--ignore-missing-imports",
+            "--no-error-summary",
+        ]
     )
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert status == 1, out + err

@@ -12,6 +12,7 @@ _Int = SupportsIndex
 _Bool = bool | np.bool_
 
 SNAPSHOT_VERSION: int
+
 def table_geometry(capacity: int) -> tuple[int, int]: ...
 
 class Tracker(TrackerBase):

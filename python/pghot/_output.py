@@ -116,8 +116,14 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(
-                total=total, desc=desc or None, unit=unit, unit_scale=unit != "run",
-                file=sys.stderr, leave=False, delay=0.5, mininterval=0.25,
+                total=total,
+                desc=desc or None,
+                unit=unit,
+                unit_scale=unit != "run",
+                file=sys.stderr,
+                leave=False,
+                delay=0.5,
+                mininterval=0.25,
             )
 
     def update(self, n: int = 1) -> None:

@@ -61,6 +61,4 @@ class Record(NamedTuple):
 
 
 #: dtype of ``extract_batch(..., return_records=True)``.
-RECORD_DTYPE = np.dtype(
-    [("pfn", "<u8"), ("frequency", "<u4"), ("nid", "<i4"), ("last_update", "<u4")]
-)
+RECORD_DTYPE = np.dtype([("pfn", "<u8"), ("frequency", "<u4"), ("nid", "<i4"), ("last_update", "<u4")])

@@ -95,9 +95,7 @@ def number_in(value: Any, name: str, low: float = 0) -> float:
     ...
     TypeError: cost_ns must be a number, not str
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, not {type(value).__name__}")
     if not (math.isfinite(value) and value >= low):
         raise ValueError(f"{name} must be a finite number >= {low}, got {value}")

@@ -77,8 +77,10 @@ def run_demo(
     tracker = {} if threshold is None else {"threshold": threshold}
     cfg = sim.SimConfig(top_pages=top_pages, lower_pages=lower_pages, tracker=tracker)
     trace = sim.demo_trace(accesses, working_set_pages, duration_ms=duration_ms, seed=seed)
-    name = (f"the demo workload (Zipf 0.99 over {working_set_pages:,} pages, "
-            f"phase change at {duration_ms / 2000:g} s)")
+    name = (
+        f"the demo workload (Zipf 0.99 over {working_set_pages:,} pages, "
+        f"phase change at {duration_ms / 2000:g} s)"
+    )
     return sim.replay([trace], cfg, designs=designs, progress=progress, name=name)
 
 
@@ -169,8 +171,10 @@ def _check_plot(path: str) -> None:
 
         formats = FigureCanvasBase.get_supported_filetypes()
         if ext not in formats:
-            raise _Fail(f"--plot {path}: matplotlib cannot write .{ext} files "
-                        f"(it writes {', '.join(sorted(formats))})")
+            raise _Fail(
+                f"--plot {path}: matplotlib cannot write .{ext} files "
+                f"(it writes {', '.join(sorted(formats))})"
+            )
     _check_output("--plot", path)
 
 
@@ -221,8 +225,12 @@ def _emit(args: argparse.Namespace, text: str) -> None:
 def _add_output_args(p: argparse.ArgumentParser, *, what: str, plot: bool) -> None:
     """--json and -o/--output, the same in every command (and --plot where there is one)."""
     p.add_argument("--json", action="store_true", help=f"print {what} as JSON instead of a table")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write the table (or the JSON) to FILE instead of standard output")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the table (or the JSON) to FILE instead of standard output",
+    )
     if plot:
         p.add_argument("--plot", metavar="FILE.png", help=_PLOT_HELP[what])
 
@@ -238,8 +246,14 @@ def _bench(args: argparse.Namespace) -> int:
 
     _check_files(args)
     kw = {} if args.v2_max_pfns is None else {"v2_max_pfns": args.v2_max_pfns}
-    rows = designs.compare(sizes=args.sizes, workloads=args.workloads, designs=args.designs,
-                           seed=args.seed, progress=not args.no_progress, **kw)
+    rows = designs.compare(
+        sizes=args.sizes,
+        workloads=args.workloads,
+        designs=args.designs,
+        seed=args.seed,
+        progress=not args.no_progress,
+        **kw,
+    )
     _emit(args, json.dumps(rows, indent=2, default=float) if args.json else designs.format_table(rows))
     if args.plot:
         _save_plot(args.plot, lambda: designs.plot(rows, args.plot))
@@ -249,20 +263,35 @@ def _bench(args: argparse.Namespace) -> int:
 def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
     """Options shared by replay and sweep: config, machine, sources, trace reading."""
     p.add_argument("--config", metavar="FILE.toml", help="a SimConfig file (TOML, or .json)")
-    p.add_argument("--top-pages", type=_int_in(1, _MAX_COUNT),
-                   help="top-tier pages (default: 1/4 of the footprint)")
-    p.add_argument("--lower-pages", type=_int_in(1, _MAX_COUNT),
-                   help="lower-tier pages (default: twice the footprint)")
-    p.add_argument("--source", action="append", metavar="NAME[:K=V,...]",
-                   help="a temperature source, repeatable: hint-fault (default), "
-                        "hw-hints:sample_every=N, pgtable-scan:interval_ms=N")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any config value, repeatable: tracker.threshold=3, "
-                        "promoter.rate_limit_mbps=256, lower_ns=300, ...")
+    p.add_argument(
+        "--top-pages", type=_int_in(1, _MAX_COUNT), help="top-tier pages (default: 1/4 of the footprint)"
+    )
+    p.add_argument(
+        "--lower-pages", type=_int_in(1, _MAX_COUNT), help="lower-tier pages (default: twice the footprint)"
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        metavar="NAME[:K=V,...]",
+        help="a temperature source, repeatable: hint-fault (default), "
+        "hw-hints:sample_every=N, pgtable-scan:interval_ms=N",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config value, repeatable: tracker.threshold=3, "
+        "promoter.rate_limit_mbps=256, lower_ns=300, ...",
+    )
     if trace:
         p.add_argument("--format", choices=sim_formats(), help="trace format (default: detected)")
-        p.add_argument("--ns-per-instr", type=_float_in(0, 1e6), default=None,
-                       help="lackey: nanoseconds per instruction (default 1)")
+        p.add_argument(
+            "--ns-per-instr",
+            type=_float_in(0, 1e6),
+            default=None,
+            help="lackey: nanoseconds per instruction (default 1)",
+        )
         p.add_argument("--skip-bad", action="store_true", help="skip malformed trace lines")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -320,10 +349,15 @@ def _show(r: sim.Result, args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> int:
     _check_files(args)
     r = run_demo(
-        accesses=args.accesses, working_set_pages=args.working_set_pages,
-        top_pages=args.top_pages, lower_pages=args.lower_pages,
-        duration_ms=args.duration_ms, threshold=args.threshold,
-        designs=args.designs or (), seed=args.seed, progress=not args.no_progress,
+        accesses=args.accesses,
+        working_set_pages=args.working_set_pages,
+        top_pages=args.top_pages,
+        lower_pages=args.lower_pages,
+        duration_ms=args.duration_ms,
+        threshold=args.threshold,
+        designs=args.designs or (),
+        seed=args.seed,
+        progress=not args.no_progress,
     )
     _show(r, args)
     return 0
@@ -333,9 +367,15 @@ def _replay(args: argparse.Namespace) -> int:
     _check_files(args)
     cfg = _config(args)
     # the path as given: "-" is standard input, which the trace reader opens
-    r = sim.replay(args.trace, cfg, baselines=args.baselines, designs=args.designs or (),
-                   progress=not args.no_progress, trace_format=args.format,
-                   open_options=_open_options(args))
+    r = sim.replay(
+        args.trace,
+        cfg,
+        baselines=args.baselines,
+        designs=args.designs or (),
+        progress=not args.no_progress,
+        trace_format=args.format,
+        open_options=_open_options(args),
+    )
     _show(r, args)
     return 0
 
@@ -345,8 +385,10 @@ _DEFAULT_GRID = ["tracker.threshold=2,3,4", "tracker.freq_window_ms=1000,5000"]
 
 def _sweep(args: argparse.Namespace) -> int:
     if "-" in args.traces:
-        raise _Fail("sweep: a trace cannot be '-' (standard input): every point of the grid "
-                    "reads the trace again; save it to a file")
+        raise _Fail(
+            "sweep: a trace cannot be '-' (standard input): every point of the grid "
+            "reads the trace again; save it to a file"
+        )
     grid: dict[str, list[Any]] = {}
     for axis in args.grid or _DEFAULT_GRID:
         key, sep, values = axis.partition("=")
@@ -356,68 +398,118 @@ def _sweep(args: argparse.Namespace) -> int:
         grid[key.strip()] = [sim.parse_assignment(f"{key}={v}")[1] for v in items]
     _check_files(args)
     cfg = _config(args)
-    rows = sim.sweep(args.traces, grid, cfg, workers=args.jobs, dask_address=args.dask,
-                     trace_format=args.format, open_options=_open_options(args),
-                     progress=not args.no_progress)
+    rows = sim.sweep(
+        args.traces,
+        grid,
+        cfg,
+        workers=args.jobs,
+        dask_address=args.dask,
+        trace_format=args.format,
+        open_options=_open_options(args),
+        progress=not args.no_progress,
+    )
     _emit(args, json.dumps(rows, indent=2) if args.json else sim.format_sweep_table(rows))
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pghot", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="pghot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="replay a built-in synthetic skewed workload",
-                       description="replay a built-in synthetic skewed workload")
+    d = sub.add_parser(
+        "demo",
+        help="replay a built-in synthetic skewed workload",
+        description="replay a built-in synthetic skewed workload",
+    )
     d.add_argument("--accesses", type=_int_in(1, _MAX_COUNT), default=2_000_000)
     d.add_argument("--working-set-pages", type=_int_in(1, 2**32), default=32768)
     d.add_argument("--top-pages", type=_int_in(1, _MAX_COUNT), default=8192)
-    d.add_argument("--lower-pages", type=_int_in(1, _MAX_COUNT), default=None,
-                   help="default: twice the footprint")
+    d.add_argument(
+        "--lower-pages", type=_int_in(1, _MAX_COUNT), default=None, help="default: twice the footprint"
+    )
     d.add_argument("--duration-ms", type=_int_in(1, _MAX_DEMO_MS), default=10_000)
     d.add_argument("--threshold", type=int, default=None, help="tracker threshold (default 2)")
-    d.add_argument("--designs", nargs="+", default=None, metavar="DESIGN",
-                   help="also run these tracker designs (pghot bench names)")
+    d.add_argument(
+        "--designs",
+        nargs="+",
+        default=None,
+        metavar="DESIGN",
+        help="also run these tracker designs (pghot bench names)",
+    )
     d.add_argument("--seed", type=_int_in(0), default=0)
     _add_output_args(d, what="the result", plot=True)
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    r = sub.add_parser("replay", help="replay a trace through pghot and the baselines",
-                       description="replay a trace through pghot and the baselines")
-    r.add_argument("trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); "
-                                 "'-' for standard input")
+    r = sub.add_parser(
+        "replay",
+        help="replay a trace through pghot and the baselines",
+        description="replay a trace through pghot and the baselines",
+    )
+    r.add_argument(
+        "trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); '-' for standard input"
+    )
     _add_machine_args(r, trace=True)
-    r.add_argument("--baselines", nargs="*", default=list(sim.BASELINES),
-                   choices=sim.BASELINES, help="baselines to run (default: all)")
-    r.add_argument("--designs", nargs="+", default=None, metavar="DESIGN",
-                   help="also run these tracker designs (pghot bench names)")
+    r.add_argument(
+        "--baselines",
+        nargs="*",
+        default=list(sim.BASELINES),
+        choices=sim.BASELINES,
+        help="baselines to run (default: all)",
+    )
+    r.add_argument(
+        "--designs",
+        nargs="+",
+        default=None,
+        metavar="DESIGN",
+        help="also run these tracker designs (pghot bench names)",
+    )
     _add_output_args(r, what="the result", plot=True)
 
-    w = sub.add_parser("sweep", help="a grid of configurations over traces, in parallel",
-                       description="a grid of configurations over traces, in parallel")
+    w = sub.add_parser(
+        "sweep",
+        help="a grid of configurations over traces, in parallel",
+        description="a grid of configurations over traces, in parallel",
+    )
     w.add_argument("traces", nargs="+", metavar="TRACE")
-    w.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
-                   help="an axis of the grid, repeatable (default: "
-                        + " and ".join(_DEFAULT_GRID) + ")")
+    w.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2,...",
+        help="an axis of the grid, repeatable (default: " + " and ".join(_DEFAULT_GRID) + ")",
+    )
     _add_machine_args(w, trace=True)
-    w.add_argument("-j", "--jobs", type=_int_in(1), default=None,
-                   help="worker processes (default: the CPU count)")
-    w.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
-                   help="run the grid on a Dask cluster (needs dask.distributed)")
+    w.add_argument(
+        "-j", "--jobs", type=_int_in(1), default=None, help="worker processes (default: the CPU count)"
+    )
+    w.add_argument(
+        "--dask", metavar="SCHEDULER_ADDRESS", help="run the grid on a Dask cluster (needs dask.distributed)"
+    )
     _add_output_args(w, what="the rows", plot=False)
 
-    b = sub.add_parser("bench", help="compare the tracker designs on built-in workloads",
-                       description="compare the tracker designs on built-in workloads")
-    b.add_argument("--sizes", nargs="+", default=["64K", "1M", "8M"],
-                   help="tracked PFNs: 4K 64K 1M 8M (default: 64K 1M 8M)")
-    b.add_argument("--workloads", nargs="+", default=None,
-                   help="uniform zipf moving (default: all)")
-    b.add_argument("--designs", nargs="+", default=None,
-                   help="designs to run (default: all; hash/binary always runs as the baseline)")
-    b.add_argument("--v2-max-pfns", type=_int_in(0), default=None,
-                   help="largest size at which kernel-v2 runs (default 65536: its pre-fill "
-                        "walks ~1024-long lists)")
+    b = sub.add_parser(
+        "bench",
+        help="compare the tracker designs on built-in workloads",
+        description="compare the tracker designs on built-in workloads",
+    )
+    b.add_argument(
+        "--sizes",
+        nargs="+",
+        default=["64K", "1M", "8M"],
+        help="tracked PFNs: 4K 64K 1M 8M (default: 64K 1M 8M)",
+    )
+    b.add_argument("--workloads", nargs="+", default=None, help="uniform zipf moving (default: all)")
+    b.add_argument(
+        "--designs",
+        nargs="+",
+        default=None,
+        help="designs to run (default: all; hash/binary always runs as the baseline)",
+    )
+    b.add_argument(
+        "--v2-max-pfns",
+        type=_int_in(0),
+        default=None,
+        help="largest size at which kernel-v2 runs (default 65536: its pre-fill walks ~1024-long lists)",
+    )
     b.add_argument("--seed", type=_int_in(0), default=0)
     _add_output_args(b, what="the rows", plot=True)
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -425,7 +517,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": _demo, "replay": _replay, "sweep": _sweep, "bench": _bench,
+    "demo": _demo,
+    "replay": _replay,
+    "sweep": _sweep,
+    "bench": _bench,
 }
 
 

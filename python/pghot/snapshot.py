@@ -88,8 +88,19 @@ __all__ = [
 
 #: The arrays of a snapshot (format version 1), each stored as ``NAME.npy``.
 MEMBERS: tuple[str, ...] = (
-    "format", "version", "store", "config", "topology", "rec_pfn", "rec_word",
-    "shard_counters", "counters", "queue_slots", "queue_keys", "queue_sizes", "unmovable",
+    "format",
+    "version",
+    "store",
+    "config",
+    "topology",
+    "rec_pfn",
+    "rec_word",
+    "shard_counters",
+    "counters",
+    "queue_slots",
+    "queue_keys",
+    "queue_sizes",
+    "unmovable",
 )
 
 #: Default bound on what one load may cost: the file, its arrays once
@@ -116,25 +127,36 @@ _ARRAY_SPECS: dict[str, tuple[np.dtype[Any], int]] = {
     "unmovable": (np.dtype(np.uint64), 1),
 }
 _CONFIG_KEYS = frozenset(
-    ("hz", "freq_window_ms", "threshold", "freq_bits", "nid_bits", "time_bits", "capacity",
-     "queue_capacity", "queue", "evict_stale"))
+    (
+        "hz",
+        "freq_window_ms",
+        "threshold",
+        "freq_bits",
+        "nid_bits",
+        "time_bits",
+        "capacity",
+        "queue_capacity",
+        "queue",
+        "evict_stale",
+    )
+)
 _QUEUE_NAMES = ("binary", "quaternary", "bucket")
-_NCOUNTERS = 6                      # per-source counts, top tier, not movable, population
-_SHARD_COUNTERS = 8                 # per shard: nr, created, recorded, ..., evicted
+_NCOUNTERS = 6  # per-source counts, top tier, not movable, population
+_SHARD_COUNTERS = 8  # per shard: nr, created, recorded, ..., evicted
 
 _NPY_MAGIC = b"\x93NUMPY"
-_MAX_NPY_HEADER = 10000             # numpy's own default bound on a header
+_MAX_NPY_HEADER = 10000  # numpy's own default bound on a header
 # The dtypes a member may have: integers and unicode, either byte order
 # (never object, void or structured dtypes).
 _DESCR = re.compile(r"[<>|=]?(?:[iu][1248]|U[1-9][0-9]{0,8})")
 
-_EOCD = struct.Struct("<4s4H2LH")           # end of central directory, 22 bytes
-_ZIP64_LOCATOR = struct.Struct("<4sLQL")    # 20 bytes
-_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")   # 56 bytes
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory, 22 bytes
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes
 _MAX_CENTRAL_DIRECTORY = 64 << 10
-_ALLOWED_FLAGS = 0x080E             # deflate options (bits 1-2), data descriptor (3), UTF-8 names (11)
-_DEFLATE_MAX_RATIO = 1032           # the most deflate can expand: 258 bytes per 2 bits
-_CHUNK = 1 << 20                    # read members by MiB
+_ALLOWED_FLAGS = 0x080E  # deflate options (bits 1-2), data descriptor (3), UTF-8 names (11)
+_DEFLATE_MAX_RATIO = 1032  # the most deflate can expand: 258 bytes per 2 bits
+_CHUNK = 1 << 20  # read members by MiB
 
 _umask_lock = threading.Lock()
 
@@ -204,8 +226,7 @@ def save(state: Mapping[str, npt.NDArray[Any]], path: str | os.PathLike[str]) ->
     """
     path = os.fspath(path)
     if set(state) != set(MEMBERS):
-        raise ValueError(f"state must hold exactly the snapshot members {list(MEMBERS)}, "
-                         f"got {sorted(state)}")
+        raise ValueError(f"state must hold exactly the snapshot members {list(MEMBERS)}, got {sorted(state)}")
     arrays = {name: np.asarray(state[name]) for name in MEMBERS}
     for name, a in arrays.items():
         if a.dtype.hasobject:
@@ -217,7 +238,7 @@ def save(state: Mapping[str, npt.NDArray[Any]], path: str | os.PathLike[str]) ->
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):
                 os.fchmod(f.fileno(), mode)
-            savez: Any = np.savez           # (its stub types **arrays as allow_pickle)
+            savez: Any = np.savez  # (its stub types **arrays as allow_pickle)
             savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
@@ -262,8 +283,9 @@ def _umask() -> int:
 # --------------------------------------------------------------------- load
 
 
-def load_state(path: str | os.PathLike[str], *,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, npt.NDArray[Any]]:
+def load_state(
+    path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, npt.NDArray[Any]]:
     """Read and fully validate a snapshot file; return its dict of arrays.
 
     Every check of the module docstring is made, including
@@ -309,8 +331,11 @@ def load_state(path: str | os.PathLike[str], *,
     return load(path, max_bytes=max_bytes)[2]
 
 
-def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-         ) -> tuple[dict[str, Any], Topology, dict[str, npt.NDArray[Any]]]:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> tuple[dict[str, Any], Topology, dict[str, npt.NDArray[Any]]]:
     """Read a snapshot: the tracker's keyword arguments, topology and state.
 
     Like :func:`load_state`, with the config and topology parsed and checked:
@@ -351,15 +376,28 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
             return _read(f, max_bytes)
         except ValueError as e:
             raise ValueError(f"{name}: {e}") from None
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error,
-                struct.error, RuntimeError, NotImplementedError, KeyError, IndexError,
-                TypeError, OverflowError, MemoryError, SyntaxError, tokenize.TokenError) as e:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            EOFError,
+            OSError,
+            zlib.error,
+            struct.error,
+            RuntimeError,
+            NotImplementedError,
+            KeyError,
+            IndexError,
+            TypeError,
+            OverflowError,
+            MemoryError,
+            SyntaxError,
+            tokenize.TokenError,
+        ) as e:
             # zipfile raises RuntimeError for an "encrypted" flag and
             # NotImplementedError for an unknown method (both refused before
             # it could), BadZipFile for a CRC or name mismatch, EOFError when
             # the data ends early; the rest is defence in depth.
-            raise ValueError(f"{name}: not a readable pghot snapshot "
-                             f"({type(e).__name__}: {e})") from None
+            raise ValueError(f"{name}: not a readable pghot snapshot ({type(e).__name__}: {e})") from None
 
 
 def _open_regular(path: str | os.PathLike[str], name: str) -> int:
@@ -369,19 +407,28 @@ def _open_regular(path: str | os.PathLike[str], name: str) -> int:
     the descriptor after (the path may have changed in between); the open
     is non-blocking, so even a FIFO swapped in between cannot hang it.
     """
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
 
     def refuse(mode: int) -> ValueError:
         kind = next((k for test, k in kinds if test(mode)), "not a regular file")
         return ValueError(f"{name}: is {kind}, not a snapshot file")
 
-    st = os.stat(path)                                      # FileNotFoundError passes
+    st = os.stat(path)  # FileNotFoundError passes
     if not stat.S_ISREG(st.st_mode):
         raise refuse(st.st_mode)
-    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_NOCTTY", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_BINARY", 0)
+    )
     try:
         fd = os.open(path, flags)
     except IsADirectoryError:
@@ -391,15 +438,17 @@ def _open_regular(path: str | os.PathLike[str], name: str) -> int:
         if not stat.S_ISREG(st.st_mode):
             raise refuse(st.st_mode)
         if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)       # plain blocking reads from here on
+            os.set_blocking(fd, True)  # plain blocking reads from here on
     except BaseException:
         os.close(fd)
         raise
     return fd
 
 
-def _read(f: io.BufferedReader, max_bytes: int,
-          ) -> tuple[dict[str, Any], Topology, dict[str, npt.NDArray[Any]]]:
+def _read(
+    f: io.BufferedReader,
+    max_bytes: int,
+) -> tuple[dict[str, Any], Topology, dict[str, npt.NDArray[Any]]]:
     """The body of :func:`load`; errors without the path."""
     size = os.fstat(f.fileno()).st_size
     if size > max_bytes:
@@ -417,16 +466,17 @@ def _read(f: io.BufferedReader, max_bytes: int,
         for name in ("format", "version", "store", "config", "topology"):
             state[name] = _read_array(zf, infos[name], headers[name], prefixes[name])
         if _text(state["format"], "format") != "pghot-tracker":
-            raise ValueError("not a pghot tracker snapshot (format member is "
-                             f"{_text(state['format'], 'format')[:40]!r})")
+            raise ValueError(
+                f"not a pghot tracker snapshot (format member is {_text(state['format'], 'format')[:40]!r})"
+            )
         version = int(state["version"][()])
         if version != _core.SNAPSHOT_VERSION:
-            raise ValueError(f"snapshot format version {version}, this pghot reads "
-                             f"version {_core.SNAPSHOT_VERSION}")
+            raise ValueError(
+                f"snapshot format version {version}, this pghot reads version {_core.SNAPSHOT_VERSION}"
+            )
         store = _text(state["store"], "store")
         if store != "hash":
-            raise ValueError(f"a snapshot of store {store[:40]!r}: only \"hash\" trackers "
-                             f"are read")
+            raise ValueError(f'a snapshot of store {store[:40]!r}: only "hash" trackers are read')
         config = _json(state["config"], "config")
         topology_json = _json(state["topology"], "topology")
         # ... then the geometry they claim against every header, and only
@@ -461,15 +511,18 @@ def _check_end_records(f: io.BufferedReader, size: int) -> None:
             if ldisk != 0 or disks > 1 or record_at != at - _ZIP64_EOCD.size:
                 raise ValueError("corrupt zip64 end-of-central-directory locator")
             f.seek(record_at)
-            (zsig, _, _, _, disk, cd_disk, _, entries, cd_size,
-             cd_offset) = _ZIP64_EOCD.unpack(f.read(_ZIP64_EOCD.size))
+            (zsig, _, _, _, disk, cd_disk, _, entries, cd_size, cd_offset) = _ZIP64_EOCD.unpack(
+                f.read(_ZIP64_EOCD.size)
+            )
             if zsig != b"PK\x06\x06":
                 raise ValueError("corrupt zip64 end-of-central-directory record")
     if disk != 0 or cd_disk != 0:
         raise ValueError("a multi-disk zip archive")
     if entries > len(MEMBERS) or cd_size > _MAX_CENTRAL_DIRECTORY or cd_size + cd_offset > size:
-        raise ValueError(f"zip central directory of {entries} entries and {cd_size} bytes at "
-                         f"offset {cd_offset}: not a snapshot's")
+        raise ValueError(
+            f"zip central directory of {entries} entries and {cd_size} bytes at "
+            f"offset {cd_offset}: not a snapshot's"
+        )
     f.seek(0)
 
 
@@ -485,19 +538,26 @@ def _check_members(zf: zipfile.ZipFile, size: int, max_bytes: int) -> dict[str, 
         if name in infos:
             raise ValueError(f"zip member {info.filename!r} appears twice")
         if info.flag_bits & ~_ALLOWED_FLAGS:
-            raise ValueError(f"zip member {info.filename!r} has flags {info.flag_bits:#x} "
-                             f"(encrypted or patched data)")
+            raise ValueError(
+                f"zip member {info.filename!r} has flags {info.flag_bits:#x} (encrypted or patched data)"
+            )
         if info.compress_type == zipfile.ZIP_STORED:
             if info.compress_size != info.file_size:
-                raise ValueError(f"stored zip member {info.filename!r} has a compressed size "
-                                 f"{info.compress_size} != its size {info.file_size}")
+                raise ValueError(
+                    f"stored zip member {info.filename!r} has a compressed size "
+                    f"{info.compress_size} != its size {info.file_size}"
+                )
         elif info.compress_type == zipfile.ZIP_DEFLATED:
             if info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 1024:
-                raise ValueError(f"deflated zip member {info.filename!r} claims {info.file_size} "
-                                 f"bytes from {info.compress_size}, more than deflate can give")
+                raise ValueError(
+                    f"deflated zip member {info.filename!r} claims {info.file_size} "
+                    f"bytes from {info.compress_size}, more than deflate can give"
+                )
         else:
-            raise ValueError(f"zip member {info.filename!r} has compression method "
-                             f"{info.compress_type}, not stored or deflated")
+            raise ValueError(
+                f"zip member {info.filename!r} has compression method "
+                f"{info.compress_type}, not stored or deflated"
+            )
         if info.header_offset + info.compress_size > size:
             raise ValueError(f"zip member {info.filename!r} extends past the end of the file")
         total += info.file_size
@@ -506,8 +566,7 @@ def _check_members(zf: zipfile.ZipFile, size: int, max_bytes: int) -> dict[str, 
     if missing:
         raise ValueError(f"missing snapshot members {missing}")
     if total > max_bytes:
-        raise ValueError(f"the arrays take {total} bytes uncompressed, more than "
-                         f"max_bytes={max_bytes}")
+        raise ValueError(f"the arrays take {total} bytes uncompressed, more than max_bytes={max_bytes}")
     return infos
 
 
@@ -557,10 +616,17 @@ def parse_npy_header(prefix: bytes) -> MemberHeader:
     if len(prefix) < start + hlen:
         raise ValueError(".npy header: truncated")
     try:
-        text = prefix[start:start + hlen].decode(encoding)
+        text = prefix[start : start + hlen].decode(encoding)
         d = ast.literal_eval(text)
-    except (SyntaxError, tokenize.TokenError, MemoryError, RecursionError, ValueError,
-            TypeError, OverflowError) as e:
+    except (
+        SyntaxError,
+        tokenize.TokenError,
+        MemoryError,
+        RecursionError,
+        ValueError,
+        TypeError,
+        OverflowError,
+    ) as e:
         raise ValueError(f".npy header: not a Python literal ({type(e).__name__})") from None
     if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
         raise ValueError(".npy header: not a dict of descr, fortran_order and shape")
@@ -569,10 +635,10 @@ def parse_npy_header(prefix: bytes) -> MemberHeader:
         raise ValueError(f".npy header: dtype {str(descr)[:40]!r} is not one a snapshot holds")
     if not isinstance(fortran, bool):
         raise ValueError(".npy header: fortran_order is not a bool")
-    if (not isinstance(shape, tuple) or len(shape) > 2
-            or not all(type(n) is int and n >= 0 for n in shape)):
-        raise ValueError(f".npy header: shape {str(shape)[:40]} is not a tuple of at most two "
-                         f"non-negative ints")
+    if not isinstance(shape, tuple) or len(shape) > 2 or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(
+            f".npy header: shape {str(shape)[:40]} is not a tuple of at most two non-negative ints"
+        )
     return MemberHeader(shape, np.dtype(descr), fortran, start + hlen)
 
 
@@ -592,8 +658,10 @@ def _header(name: str, info: zipfile.ZipInfo, prefix: bytes) -> MemberHeader:
     payload = info.file_size - h.offset
     claimed = math.prod(h.shape) * h.dtype.itemsize
     if claimed != payload:
-        raise ValueError(f"member {name}: header claims shape {h.shape} of {h.dtype.str} "
-                         f"({claimed} bytes), the member holds {payload}")
+        raise ValueError(
+            f"member {name}: header claims shape {h.shape} of {h.dtype.str} "
+            f"({claimed} bytes), the member holds {payload}"
+        )
     return h
 
 
@@ -601,31 +669,33 @@ def _check_member_kind(name: str, h: MemberHeader) -> None:
     """The dtype and number of dimensions each member must have."""
     if name in _TEXT_LIMITS:
         if h.dtype.kind != "U" or h.shape != ():
-            raise ValueError(f"member {name}: {h.dtype.str} of shape {h.shape}, expected "
-                             f"a unicode scalar")
+            raise ValueError(f"member {name}: {h.dtype.str} of shape {h.shape}, expected a unicode scalar")
         if h.dtype.itemsize > _TEXT_LIMITS[name]:
-            raise ValueError(f"member {name}: {h.dtype.itemsize} bytes of text, more than "
-                             f"{_TEXT_LIMITS[name]}")
+            raise ValueError(
+                f"member {name}: {h.dtype.itemsize} bytes of text, more than {_TEXT_LIMITS[name]}"
+            )
     elif name == "version":
         if h.dtype.kind not in "iu" or h.shape != ():
-            raise ValueError(f"member version: {h.dtype.str} of shape {h.shape}, expected "
-                             f"an integer scalar")
+            raise ValueError(f"member version: {h.dtype.str} of shape {h.shape}, expected an integer scalar")
     else:
         dtype, ndim = _ARRAY_SPECS[name]
         if h.dtype.newbyteorder("=") != dtype or len(h.shape) != ndim:
-            raise ValueError(f"member {name}: {h.dtype.str} of shape {h.shape}, expected "
-                             f"{dtype.str} of {ndim} dimension(s)")
+            raise ValueError(
+                f"member {name}: {h.dtype.str} of shape {h.shape}, expected "
+                f"{dtype.str} of {ndim} dimension(s)"
+            )
 
 
-def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, h: MemberHeader,
-                prefix: bytes) -> npt.NDArray[Any]:
+def _read_array(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, h: MemberHeader, prefix: bytes
+) -> npt.NDArray[Any]:
     """Read a member's data, of the size its checked header claims, into a
     new writable array in native byte order.  A member that ``prefix``
     already holds whole (and CRC-checked: zipfile checks the CRC on reaching
     the end) is not read again."""
     nbytes = info.file_size - h.offset
     if len(prefix) == info.file_size:
-        buf = bytearray(prefix[h.offset:])
+        buf = bytearray(prefix[h.offset :])
     else:
         buf = _read_data(zf, info, h.offset, nbytes)
     count = math.prod(h.shape)
@@ -648,9 +718,9 @@ def _read_data(zf: zipfile.ZipFile, info: zipfile.ZipInfo, offset: int, nbytes: 
             chunk = m.read(min(_CHUNK, nbytes - pos))
             if not chunk:
                 raise ValueError(f"zip member {info.filename!r} ends early")
-            view[pos:pos + len(chunk)] = chunk
+            view[pos : pos + len(chunk)] = chunk
             pos += len(chunk)
-        if m.read(1):                   # also makes zipfile check the CRC
+        if m.read(1):  # also makes zipfile check the CRC
             raise ValueError(f"zip member {info.filename!r} is longer than its size")
     view.release()
     return buf
@@ -667,6 +737,7 @@ def _text(a: npt.NDArray[Any], name: str) -> str:
 
 def _json(a: npt.NDArray[Any], name: str) -> Any:
     """Parse a text member as JSON (its size was bounded by its header)."""
+
     def no_constant(c: str) -> None:
         raise ValueError(f"{c} is not a value a snapshot holds")
 
@@ -697,8 +768,9 @@ def _shape(state: Mapping[str, Any], name: str) -> tuple[int, ...]:
         raise ValueError(f"snapshot member {name} is missing") from None
 
 
-def check_geometry(config: Any, topology_json: Any, state: Mapping[str, Any], *,
-                   max_bytes: int | None = None) -> Topology:
+def check_geometry(
+    config: Any, topology_json: Any, state: Mapping[str, Any], *, max_bytes: int | None = None
+) -> Topology:
     """Check a snapshot's config and topology against its arrays' shapes.
 
     Called before any tracker is built, so that a small file claiming a big
@@ -752,19 +824,16 @@ def check_geometry(config: Any, topology_json: Any, state: Mapping[str, Any], *,
     nbits = _int_in(config, "nid_bits", 1, 30)
     tbits = _int_in(config, "time_bits", 1, 30)
     if fbits + nbits + tbits > 32:
-        raise ValueError(f"config freq_bits + nid_bits + time_bits = {fbits + nbits + tbits} "
-                         f"> 32")
+        raise ValueError(f"config freq_bits + nid_bits + time_bits = {fbits + nbits + tbits} > 32")
     hz = _int_in(config, "hz", 1, 1_000_000)
     window_ms = _int_in(config, "freq_window_ms", 0, 1 << 40)
     _int_in(config, "threshold", 1, (1 << fbits) - 1)
     if -(-window_ms * hz // 1000) >= 1 << tbits:
-        raise ValueError(f"config freq_window_ms={window_ms} at hz={hz} does not fit "
-                         f"time_bits={tbits}")
+        raise ValueError(f"config freq_window_ms={window_ms} at hz={hz} does not fit time_bits={tbits}")
     capacity = _int_in(config, "capacity", 0, 1 << 31)
     qcap = _int_in(config, "queue_capacity", 0, min(capacity, 0xFFFFFFFE))
     if config["queue"] not in _QUEUE_NAMES:
-        raise ValueError(f"config queue={str(config['queue'])[:40]!r} is not one of "
-                         f"{list(_QUEUE_NAMES)}")
+        raise ValueError(f"config queue={str(config['queue'])[:40]!r} is not one of {list(_QUEUE_NAMES)}")
     if type(config["evict_stale"]) is not bool:
         raise ValueError("config evict_stale is not a bool")
 
@@ -775,29 +844,40 @@ def check_geometry(config: Any, topology_json: Any, state: Mapping[str, Any], *,
 
     nshards, slots = _core.table_geometry(capacity)
     nslots = nshards * slots
-    expected = {"rec_pfn": (nslots,), "rec_word": (nslots,),
-                "shard_counters": (nshards, _SHARD_COUNTERS), "counters": (_NCOUNTERS,),
-                "queue_sizes": (ntop,), "unmovable": (words,)}
-    why = {"rec_pfn": f"capacity={capacity}", "rec_word": f"capacity={capacity}",
-           "shard_counters": f"capacity={capacity}", "counters": "format version 1",
-           "queue_sizes": f"{ntop} top-tier node(s)",
-           "unmovable": f"{lower} lower-tier pages"}
+    expected = {
+        "rec_pfn": (nslots,),
+        "rec_word": (nslots,),
+        "shard_counters": (nshards, _SHARD_COUNTERS),
+        "counters": (_NCOUNTERS,),
+        "queue_sizes": (ntop,),
+        "unmovable": (words,),
+    }
+    why = {
+        "rec_pfn": f"capacity={capacity}",
+        "rec_word": f"capacity={capacity}",
+        "shard_counters": f"capacity={capacity}",
+        "counters": "format version 1",
+        "queue_sizes": f"{ntop} top-tier node(s)",
+        "unmovable": f"{lower} lower-tier pages",
+    }
     for name, shape in expected.items():
         got = _shape(state, name)
         if got != shape:
             prefix = "config " if name in ("rec_pfn", "rec_word", "shard_counters") else ""
-            raise ValueError(f"{prefix}{why[name]} needs {name} of shape {shape}, the "
-                             f"snapshot has {got}")
+            raise ValueError(f"{prefix}{why[name]} needs {name} of shape {shape}, the snapshot has {got}")
     slots_shape, keys_shape = _shape(state, "queue_slots"), _shape(state, "queue_keys")
     if len(slots_shape) != 1 or slots_shape != keys_shape or slots_shape[0] > qcap * ntop:
-        raise ValueError(f"queue_slots {slots_shape} and queue_keys {keys_shape} must be "
-                         f"1-D, of one length, at most queue_capacity={qcap} x {ntop} "
-                         f"top-tier node(s)")
+        raise ValueError(
+            f"queue_slots {slots_shape} and queue_keys {keys_shape} must be "
+            f"1-D, of one length, at most queue_capacity={qcap} x {ntop} "
+            f"top-tier node(s)"
+        )
     if max_bytes is not None:
         need = _tracker_bytes(nslots, nshards, ntop, qcap, fbits, topology, words)
         if need > max_bytes:
-            raise ValueError(f"the tracker it describes would take {need} bytes, more than "
-                             f"max_bytes={max_bytes}")
+            raise ValueError(
+                f"the tracker it describes would take {need} bytes, more than max_bytes={max_bytes}"
+            )
     return topology
 
 
@@ -810,11 +890,15 @@ def _topology(tj: Any, nid_bits: int) -> Topology:
         raise ValueError(f"topology nodes must be a list of 1 to {MAX_NODES} nodes")
     out = []
     for i, n in enumerate(nodes):
-        if (not isinstance(n, list) or len(n) != 5
-                or not all(type(v) is int for v in n[:3])
-                or not all(type(v) is bool for v in n[3:])):
-            raise ValueError(f"topology node {i} is not [nid, start_pfn, nr_pages, toptier, "
-                             f"has_cpu] of ints and bools")
+        if (
+            not isinstance(n, list)
+            or len(n) != 5
+            or not all(type(v) is int for v in n[:3])
+            or not all(type(v) is bool for v in n[3:])
+        ):
+            raise ValueError(
+                f"topology node {i} is not [nid, start_pfn, nr_pages, toptier, has_cpu] of ints and bools"
+            )
         if not 0 <= n[0] < 1 << nid_bits:
             raise ValueError(f"topology node {i}: nid {n[0]} does not fit nid_bits={nid_bits}")
         try:
@@ -829,10 +913,11 @@ def _topology(tj: Any, nid_bits: int) -> Topology:
         raise ValueError(f"topology: {e}") from None
 
 
-def _tracker_bytes(nslots: int, nshards: int, ntop: int, qcap: int, fbits: int,
-                   topology: Topology, words: int) -> int:
+def _tracker_bytes(
+    nslots: int, nshards: int, ntop: int, qcap: int, fbits: int, topology: Topology, words: int
+) -> int:
     """An upper estimate of ``Tracker.memory_bytes()`` for this geometry."""
-    table = nslots * 16 + nshards * 128                     # records, shards
+    table = nslots * 16 + nshards * 128  # records, shards
     queues = ntop * (qcap * 16 + ((1 << fbits) + 1) * 8 + 128)
     # nodes.pxd: per node 3 ids and a range, a dense index for ids below
     # NODEMAP_DENSE (4096), one bit per lower-tier page

@@ -115,9 +115,7 @@ class Node:
         if nr < 0:
             raise ValueError(f"nr_pages must be >= 0, got {nr}")
         if start + nr > _PFN_LIMIT:
-            raise ValueError(
-                f"start_pfn + nr_pages must be <= 2**63, got {start} + {nr}"
-            )
+            raise ValueError(f"start_pfn + nr_pages must be <= 2**63, got {start} + {nr}")
         # Normalise numpy scalars to plain Python values.
         object.__setattr__(self, "nid", nid)
         object.__setattr__(self, "start_pfn", start)
@@ -172,15 +170,11 @@ class Topology:
 
     def __init__(self, nodes: Iterable[Node], default_node: SupportsIndex = 0) -> None:
         if isinstance(nodes, (str, bytes, Node)) or not isinstance(nodes, Iterable):
-            raise TypeError(
-                f"nodes must be a sequence of Node, not {type(nodes).__name__}"
-            )
+            raise TypeError(f"nodes must be a sequence of Node, not {type(nodes).__name__}")
         node_list = list(nodes)
         for node in node_list:
             if not isinstance(node, Node):
-                raise TypeError(
-                    f"nodes must contain only Node objects, got {type(node).__name__}"
-                )
+                raise TypeError(f"nodes must contain only Node objects, got {type(node).__name__}")
         if not node_list:
             raise ValueError("nodes must not be empty")
         default = _as_int(default_node, "default_node")
@@ -192,14 +186,11 @@ class Topology:
             by_nid[node.nid] = node
 
         # Non-empty ranges sorted by start; memoryless nodes own no PFN.
-        ranges = sorted(
-            (n.start_pfn, n.end_pfn, n.nid) for n in node_list if n.nr_pages > 0
-        )
+        ranges = sorted((n.start_pfn, n.end_pfn, n.nid) for n in node_list if n.nr_pages > 0)
         for (s0, e0, n0), (s1, _e1, n1) in zip(ranges, ranges[1:]):
             if s1 < e0:
                 raise ValueError(
-                    f"nodes: PFN ranges of node {n0} [{s0}, {e0}) and node {n1} "
-                    f"starting at {s1} overlap"
+                    f"nodes: PFN ranges of node {n0} [{s0}, {e0}) and node {n1} starting at {s1} overlap"
                 )
         if not any(n.toptier for n in node_list):
             raise ValueError("nodes: at least one node must be top tier")
@@ -324,13 +315,9 @@ class Topology:
         """
         root_s = os.fspath(root)
         parent = os.path.dirname(os.path.normpath(root_s))
-        mem_root = (
-            os.path.join(parent, "memory") if memory_root is None else os.fspath(memory_root)
-        )
+        mem_root = os.path.join(parent, "memory") if memory_root is None else os.fspath(memory_root)
         tier_root = (
-            os.path.join(parent, "memory_tiering")
-            if tiering_root is None
-            else os.fspath(tiering_root)
+            os.path.join(parent, "memory_tiering") if tiering_root is None else os.fspath(tiering_root)
         )
         if page_size is None:
             page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -365,10 +352,7 @@ class Topology:
         else:
             top_tier = {nid for nid in nids if has_cpu[nid]}
 
-        nodes = [
-            Node(nid, ranges[nid][0], ranges[nid][1], nid in top_tier, has_cpu[nid])
-            for nid in nids
-        ]
+        nodes = [Node(nid, ranges[nid][0], ranges[nid][1], nid in top_tier, has_cpu[nid]) for nid in nids]
         if not top_tier:
             raise ValueError(f"root: the sysfs tree at {root_s!r} has no top-tier node")
         with_cpu = sorted(nid for nid in top_tier if has_cpu[nid])
@@ -541,8 +525,9 @@ class Topology:
             "nr_pages": np.array([n.nr_pages for n in order], dtype=np.uint64),
             "toptier": np.array([n.toptier for n in order], dtype=np.uint8),
             "ids": np.array([n.nid for n in by_id], dtype=np.int32),
-            "id_target": np.array([n.nid if n.toptier else self._default_node for n in by_id],
-                                  dtype=np.int32),
+            "id_target": np.array(
+                [n.nid if n.toptier else self._default_node for n in by_id], dtype=np.int32
+            ),
         }
 
     # -- dunder ------------------------------------------------------------------
@@ -622,16 +607,12 @@ def _ranges_from_blocks(
     return ranges if any_block else None
 
 
-def _ranges_from_meminfo(
-    node_dirs: dict[int, str], page: int
-) -> dict[int, tuple[int, int]]:
+def _ranges_from_meminfo(node_dirs: dict[int, str], page: int) -> dict[int, tuple[int, int]]:
     """Per-node ranges laid out consecutively from ``MemTotal`` of each node."""
     ranges: dict[int, tuple[int, int]] = {}
     start = 0
     for nid in sorted(node_dirs):
-        m = re.search(
-            r"MemTotal:\s*(\d+)\s*kB", _read(os.path.join(node_dirs[nid], "meminfo"))
-        )
+        m = re.search(r"MemTotal:\s*(\d+)\s*kB", _read(os.path.join(node_dirs[nid], "meminfo")))
         nr = int(m.group(1)) * 1024 // page if m else 0
         ranges[nid] = (start if nr else 0, nr)
         start += nr

@@ -115,19 +115,38 @@ if TYPE_CHECKING:
     # subclasses of the hash store, hence the ignores on their overloads.
     class Tracker(_core.Tracker):
         @overload
-        def __new__(cls, topology: Any, *, store: Literal["hash"] = ...,
-                    **kwargs: Any) -> Tracker: ...
+        def __new__(cls, topology: Any, *, store: Literal["hash"] = ..., **kwargs: Any) -> Tracker: ...
         @overload
-        def __new__(cls, topology: Any, *,  # type: ignore[misc]
-                    store: Literal["kernel-v2"], **kwargs: Any) -> KernelV2Tracker: ...
+        def __new__(  # type: ignore[misc]
+            cls,
+            topology: Any,
+            *,
+            store: Literal["kernel-v2"],
+            **kwargs: Any,
+        ) -> KernelV2Tracker: ...
         @overload
-        def __new__(cls, topology: Any, *,  # type: ignore[misc]
-                    store: Literal["pfn-array"], **kwargs: Any) -> PfnArrayTracker: ...
+        def __new__(  # type: ignore[misc]
+            cls,
+            topology: Any,
+            *,
+            store: Literal["pfn-array"],
+            **kwargs: Any,
+        ) -> PfnArrayTracker: ...
         @overload
-        def __new__(cls, topology: Any, *,  # type: ignore[misc]
-                    store: str, **kwargs: Any) -> _base.TrackerBase: ...
-        def __new__(cls, topology: Any, *, store: str = ...,  # type: ignore[misc]
-                    **kwargs: Any) -> _base.TrackerBase: ...
+        def __new__(  # type: ignore[misc]
+            cls,
+            topology: Any,
+            *,
+            store: str,
+            **kwargs: Any,
+        ) -> _base.TrackerBase: ...
+        def __new__(  # type: ignore[misc]
+            cls,
+            topology: Any,
+            *,
+            store: str = ...,
+            **kwargs: Any,
+        ) -> _base.TrackerBase: ...
 else:
     Tracker = _TrackerFactory
     Tracker.__name__ = Tracker.__qualname__ = "Tracker"

@@ -87,7 +87,7 @@ def _stream(size: int, workload: str, seed: int) -> tuple[np.ndarray, np.ndarray
         idx = wl.zipf_ranks(size, n_acc, 0.99, seed=seed)
     elif workload == "moving":
         hot = max(1, size // 16)
-        period = max(1, n_acc // 5)          # the hot set moves 4 times
+        period = max(1, n_acc // 5)  # the hot set moves 4 times
         phase = np.arange(n_acc) // period
         hot_pick = (phase * hot + rng.integers(0, hot, n_acc)) % size
         idx = np.where(rng.random(n_acc) < 0.9, hot_pick, rng.integers(0, size, n_acc))
@@ -98,7 +98,7 @@ def _stream(size: int, workload: str, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _top_pages() -> int:
-    return 1 << 18                             # 1 GiB top tier: irrelevant to tracking
+    return 1 << 18  # 1 GiB top tier: irrelevant to tracking
 
 
 def _true_hot(pfns: np.ndarray, nows: np.ndarray, window: int, k: int) -> tuple[np.ndarray, int]:
@@ -117,8 +117,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def _run_design(name: str, topo: Topology, tracked: np.ndarray, pfns: np.ndarray,
-                nows: np.ndarray, chunk: int = 1 << 16) -> dict[str, Any]:
+def _run_design(
+    name: str, topo: Topology, tracked: np.ndarray, pfns: np.ndarray, nows: np.ndarray, chunk: int = 1 << 16
+) -> dict[str, Any]:
     kwargs = dict(DESIGNS[name])
     sampled = kwargs["store"] == "kernel-v2" and len(pfns) > V2_SAMPLE
     if sampled:
@@ -126,9 +127,9 @@ def _run_design(name: str, topo: Topology, tracked: np.ndarray, pfns: np.ndarray
     if kwargs["store"] != "pfn-array":
         kwargs["capacity"] = len(tracked)
     t = Tracker(topo, **kwargs)
-    t.record_accesses(tracked, -1, 0, 0)       # pre-fill: every PFN tracked
-    nows = nows + 1                            # after the pre-fill
-    chunks = [(pfns[lo:lo + chunk], nows[lo:lo + chunk]) for lo in range(0, len(pfns), chunk)]
+    t.record_accesses(tracked, -1, 0, 0)  # pre-fill: every PFN tracked
+    nows = nows + 1  # after the pre-fill
+    chunks = [(pfns[lo : lo + chunk], nows[lo : lo + chunk]) for lo in range(0, len(pfns), chunk)]
     elapsed = 0.0
     for cp, cn in chunks:
         t0 = time.perf_counter()
@@ -170,13 +171,20 @@ def _run_design(name: str, topo: Topology, tracked: np.ndarray, pfns: np.ndarray
 
 def _run_bare(tracked: np.ndarray, pfns: np.ndarray) -> dict[str, Any]:
     b = BareTable(tracked)
-    b.count(pfns[: 1 << 16])                   # warm
+    b.count(pfns[: 1 << 16])  # warm
     dt, _ = _timed(lambda: b.count(pfns))
-    return {"ns_per_access": dt / len(pfns) * 1e9, "ns_per_extracted": float("nan"),
-            "bytes_per_pfn": float("nan"), "bytes_per_gib": float("nan"),
-            "memory_bytes": 0, "topk_accuracy": float("nan"), "topk_returned": 0,
-            "accesses_timed": len(pfns),
-            "extracted": 0, "stats": {}}
+    return {
+        "ns_per_access": dt / len(pfns) * 1e9,
+        "ns_per_extracted": float("nan"),
+        "bytes_per_pfn": float("nan"),
+        "bytes_per_gib": float("nan"),
+        "memory_bytes": 0,
+        "topk_accuracy": float("nan"),
+        "topk_returned": 0,
+        "accesses_timed": len(pfns),
+        "extracted": 0,
+        "stats": {},
+    }
 
 
 def _names(given: Iterable[str] | None, allowed: Sequence[str], what: str) -> list[str]:
@@ -187,9 +195,15 @@ def _names(given: Iterable[str] | None, allowed: Sequence[str], what: str) -> li
     return out
 
 
-def compare(*, sizes: Iterable[str] | None = None, workloads: Iterable[str] | None = None,
-            designs: Iterable[str] | None = None, seed: int = 0, progress: bool = True,
-            v2_max_pfns: int = V2_MAX_PFNS) -> list[dict[str, Any]]:
+def compare(
+    *,
+    sizes: Iterable[str] | None = None,
+    workloads: Iterable[str] | None = None,
+    designs: Iterable[str] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    v2_max_pfns: int = V2_MAX_PFNS,
+) -> list[dict[str, Any]]:
     """Run every design on every (size, workload); one row per run.
 
     Parameters
@@ -240,8 +254,9 @@ def compare(*, sizes: Iterable[str] | None = None, workloads: Iterable[str] | No
     return rows
 
 
-def _with_ratios(group: dict[str, dict[str, Any]], size: str, workload: str,
-                 accesses: int) -> list[dict[str, Any]]:
+def _with_ratios(
+    group: dict[str, dict[str, Any]], size: str, workload: str, accesses: int
+) -> list[dict[str, Any]]:
     """The rows of one (size, workload), each with its ``*_ratio`` to the default design.
 
     >>> g = {"hash/binary": {"ns_per_access": 20.0}, "hash/bucket": {"ns_per_access": 30.0}}
@@ -251,8 +266,14 @@ def _with_ratios(group: dict[str, dict[str, Any]], size: str, workload: str,
     base = group[DEFAULT_DESIGN]
     rows = []
     for d, m in group.items():
-        row = {"design": d, "size": size, "tracked_pfns": SIZES[size], "workload": workload,
-               "accesses": accesses, **m}
+        row = {
+            "design": d,
+            "size": size,
+            "tracked_pfns": SIZES[size],
+            "workload": workload,
+            "accesses": accesses,
+            **m,
+        }
         for key in ("ns_per_access", "ns_per_extracted", "bytes_per_pfn", "topk_accuracy"):
             if key in m and base.get(key) and np.isfinite(base[key]):
                 row[key + "_ratio"] = m[key] / base[key]
@@ -261,8 +282,20 @@ def _with_ratios(group: dict[str, dict[str, Any]], size: str, workload: str,
 
 
 #: the columns of the comparison table
-TABLE_HEAD = ("size", "workload", "design", "ns/access", "x default", "ns/extracted", "x default",
-              "bytes/PFN", "x default", "bytes/GiB lower", "top-k acc.", "x default")
+TABLE_HEAD = (
+    "size",
+    "workload",
+    "design",
+    "ns/access",
+    "x default",
+    "ns/extracted",
+    "x default",
+    "bytes/PFN",
+    "x default",
+    "bytes/GiB lower",
+    "top-k acc.",
+    "x default",
+)
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -280,14 +313,22 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             blank = ("",) * (len(TABLE_HEAD) - 4)
             cells.append((r["size"], r["workload"], r["design"], f"skipped: {r['skipped']}", *blank))
             continue
-        cells.append((
-            r["size"], r["workload"], r["design"],
-            num(r["ns_per_access"], 1), num(r.get("ns_per_access_ratio"), 2),
-            num(r["ns_per_extracted"], 1), num(r.get("ns_per_extracted_ratio"), 2),
-            num(r["bytes_per_pfn"], 1), num(r.get("bytes_per_pfn_ratio"), 2),
-            num(r["bytes_per_gib"], 0),
-            num(r["topk_accuracy"], 2), num(r.get("topk_accuracy_ratio"), 2),
-        ))
+        cells.append(
+            (
+                r["size"],
+                r["workload"],
+                r["design"],
+                num(r["ns_per_access"], 1),
+                num(r.get("ns_per_access_ratio"), 2),
+                num(r["ns_per_extracted"], 1),
+                num(r.get("ns_per_extracted_ratio"), 2),
+                num(r["bytes_per_pfn"], 1),
+                num(r.get("bytes_per_pfn_ratio"), 2),
+                num(r["bytes_per_gib"], 0),
+                num(r["topk_accuracy"], 2),
+                num(r.get("topk_accuracy_ratio"), 2),
+            )
+        )
     return _output.format_table(TABLE_HEAD, cells, markdown=True)
 
 
@@ -303,13 +344,16 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     import matplotlib.pyplot as plt
 
     done = [r for r in rows if "skipped" not in r]
-    groups = sorted({(r["size"], r["workload"]) for r in done},
-                    key=lambda g: (SIZES[g[0]], WORKLOADS.index(g[1])))
+    groups = sorted(
+        {(r["size"], r["workload"]) for r in done}, key=lambda g: (SIZES[g[0]], WORKLOADS.index(g[1]))
+    )
     designs = list(dict.fromkeys(r["design"] for r in done))
-    metrics = [("ns_per_access", "ns per recorded access", True),
-               ("ns_per_extracted", "ns per extracted record", True),
-               ("bytes_per_pfn", "bytes per tracked PFN", True),
-               ("topk_accuracy", f"top-{TOP_K} accuracy", False)]
+    metrics = [
+        ("ns_per_access", "ns per recorded access", True),
+        ("ns_per_extracted", "ns per extracted record", True),
+        ("bytes_per_pfn", "bytes per tracked PFN", True),
+        ("topk_accuracy", f"top-{TOP_K} accuracy", False),
+    ]
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(8, 1.4 * len(groups) * len(designs) / 3), 13))
     width = 0.8 / max(1, len(designs))
     x = np.arange(len(groups))
@@ -317,8 +361,10 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
         for i, d in enumerate(designs):
             vals = []
             for g in groups:
-                v = next((r[key] for r in done if r["design"] == d and (r["size"], r["workload"]) == g),
-                         float("nan"))
+                v = next(
+                    (r[key] for r in done if r["design"] == d and (r["size"], r["workload"]) == g),
+                    float("nan"),
+                )
                 vals.append(v)
             ax.bar(x + i * width, vals, width, label=d)
         ax.set_ylabel(label)

@@ -175,13 +175,12 @@ def tracked_pfns(n_pfns: int, seed: int = 0) -> np.ndarray:
     True
     """
     n = int(n_pfns)
-    rng = np.random.default_rng([int(seed), 0x7066])   # independent of the access stream
+    rng = np.random.default_rng([int(seed), 0x7066])  # independent of the access stream
     chosen = rng.permutation(2 * n)[:n]
     return (chosen + top_pages(n)).astype(np.uint64)
 
 
-def nows(n_accesses: int, start_jiffy: int = 0,
-         accesses_per_jiffy: int = ACCESSES_PER_JIFFY) -> np.ndarray:
+def nows(n_accesses: int, start_jiffy: int = 0, accesses_per_jiffy: int = ACCESSES_PER_JIFFY) -> np.ndarray:
     """Access times: ``start_jiffy + i // accesses_per_jiffy`` (int64).
 
     >>> nows(5, start_jiffy=10, accesses_per_jiffy=2).tolist()
@@ -190,8 +189,14 @@ def nows(n_accesses: int, start_jiffy: int = 0,
     return np.arange(int(n_accesses), dtype=np.int64) // int(accesses_per_jiffy) + int(start_jiffy)
 
 
-def uniform(n_pfns: int, n_accesses: int, seed: int = 0, *, start_jiffy: int = 0,
-            accesses_per_jiffy: int = ACCESSES_PER_JIFFY) -> Workload:
+def uniform(
+    n_pfns: int,
+    n_accesses: int,
+    seed: int = 0,
+    *,
+    start_jiffy: int = 0,
+    accesses_per_jiffy: int = ACCESSES_PER_JIFFY,
+) -> Workload:
     """Every tracked PFN equally likely.
 
     Parameters
@@ -225,8 +230,15 @@ def uniform(n_pfns: int, n_accesses: int, seed: int = 0, *, start_jiffy: int = 0
     return Workload(universe[idx], nows(n_accesses, start_jiffy, accesses_per_jiffy))
 
 
-def zipf(n_pfns: int, n_accesses: int, s: float = 0.99, seed: int = 0, *,
-         start_jiffy: int = 0, accesses_per_jiffy: int = ACCESSES_PER_JIFFY) -> Workload:
+def zipf(
+    n_pfns: int,
+    n_accesses: int,
+    s: float = 0.99,
+    seed: int = 0,
+    *,
+    start_jiffy: int = 0,
+    accesses_per_jiffy: int = ACCESSES_PER_JIFFY,
+) -> Workload:
     """Zipf-distributed accesses: rank ``r`` has weight ``1 / (r + 1)**s``.
 
     Ranks come from ``pghot.zipf_ranks`` (inverse-CDF sampling,
@@ -248,9 +260,17 @@ def zipf(n_pfns: int, n_accesses: int, s: float = 0.99, seed: int = 0, *,
     return Workload(universe[ranks], nows(n_accesses, start_jiffy, accesses_per_jiffy))
 
 
-def hot_set_moving(n_pfns: int, n_accesses: int, hot_pfns: int, period: int,
-                   hot_fraction: float = 0.9, seed: int = 0, *, start_jiffy: int = 0,
-                   accesses_per_jiffy: int = ACCESSES_PER_JIFFY) -> Workload:
+def hot_set_moving(
+    n_pfns: int,
+    n_accesses: int,
+    hot_pfns: int,
+    period: int,
+    hot_fraction: float = 0.9,
+    seed: int = 0,
+    *,
+    start_jiffy: int = 0,
+    accesses_per_jiffy: int = ACCESSES_PER_JIFFY,
+) -> Workload:
     """A hot set of ``hot_pfns`` PFNs that moves every ``period`` accesses.
 
     Phase ``k`` (accesses ``[k * period, (k + 1) * period)``) has as hot set

@@ -162,9 +162,7 @@ def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int
     non-arrays; ValueError for a non-integer dtype, a shape other than 1-D,
     or a value out of range.
     """
-    if value is None or isinstance(
-        value, (str, bytes, bytearray, memoryview, dict, set, float, complex)
-    ):
+    if value is None or isinstance(value, (str, bytes, bytearray, memoryview, dict, set, float, complex)):
         raise TypeError(f"{name} must be an integer array, not {type(value).__name__}")
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer array, not bool")
@@ -258,14 +256,10 @@ class TieredMemory:
         logical_pages: SupportsIndex | None = None,
     ) -> None:
         if not isinstance(topology, Topology):
-            raise TypeError(
-                f"topology must be a pghot.Topology, not {type(topology).__name__}"
-            )
+            raise TypeError(f"topology must be a pghot.Topology, not {type(topology).__name__}")
         if tracker is not None:
             if not hasattr(tracker, "set_movable") or not hasattr(tracker, "topology"):
-                raise TypeError(
-                    f"tracker must be a pghot.Tracker, not {type(tracker).__name__}"
-                )
+                raise TypeError(f"tracker must be a pghot.Tracker, not {type(tracker).__name__}")
             if tracker.topology != topology:
                 raise ValueError("tracker: its topology differs from the memory's")
         self._page_size = _int_arg(page_size, "page_size", 1, 2**40)
@@ -286,9 +280,7 @@ class TieredMemory:
 
         self._topology = topology
         self._tracker = tracker
-        nodes = [
-            _NodeMem(n.nid, n.start_pfn, n.nr_pages, n.toptier) for n in topology.nodes
-        ]
+        nodes = [_NodeMem(n.nid, n.start_pfn, n.nr_pages, n.toptier) for n in topology.nodes]
         self._by_nid: dict[int, _NodeMem] = {m.nid: m for m in nodes}
         ranged = sorted((m for m in nodes if m.nr > 0), key=lambda m: m.start)
         self._ranged = ranged
@@ -525,9 +517,7 @@ class TieredMemory:
 
     # -- allocation -------------------------------------------------------------------
 
-    def allocate(
-        self, pages: npt.ArrayLike, node: SupportsIndex | None = None
-    ) -> npt.NDArray[np.int64]:
+    def allocate(self, pages: npt.ArrayLike, node: SupportsIndex | None = None) -> npt.NDArray[np.int64]:
         """Place pages that are not placed yet, first touch, all or nothing.
 
         Parameters
@@ -572,14 +562,10 @@ class TieredMemory:
                 raise ValueError(f"pages: page {bad} is already placed")
             return self._allocate_locked(arr, order)
 
-    def _allocate_locked(
-        self, pages: npt.NDArray[np.int64], order: list[_NodeMem]
-    ) -> npt.NDArray[np.int64]:
+    def _allocate_locked(self, pages: npt.NDArray[np.int64], order: list[_NodeMem]) -> npt.NDArray[np.int64]:
         n = pages.size
         if sum(m.nfree for m in order) < n:
-            raise MemoryError(
-                f"cannot place {n} pages: {sum(m.nfree for m in order)} free PFNs"
-            )
+            raise MemoryError(f"cannot place {n} pages: {sum(m.nfree for m in order)} free PFNs")
         out = np.empty(n, dtype=np.int64)
         done = 0
         for m in order:
@@ -710,9 +696,7 @@ class TieredMemory:
             raise ValueError(f"target_nid: node {t.nid} is not a top-tier node")
         return t
 
-    def recheck(
-        self, pfns: npt.ArrayLike, target_nid: SupportsIndex
-    ) -> npt.NDArray[np.int8]:
+    def recheck(self, pfns: npt.ArrayLike, target_nid: SupportsIndex) -> npt.NDArray[np.int8]:
         """Is each PFN still a promotion candidate for ``target_nid``?
 
         The promoter's re-check after extraction: ``NON_LRU`` when the PFN is
@@ -787,19 +771,31 @@ class TieredMemory:
 
     @overload
     def migrate_batch(
-        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex,
-        *, return_pages: Literal[False] = ...,
+        self,
+        pfns: npt.ArrayLike,
+        target_nid: SupportsIndex,
+        now: SupportsIndex,
+        *,
+        return_pages: Literal[False] = ...,
     ) -> npt.NDArray[np.int8]: ...
 
     @overload
     def migrate_batch(
-        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex,
-        *, return_pages: Literal[True],
+        self,
+        pfns: npt.ArrayLike,
+        target_nid: SupportsIndex,
+        now: SupportsIndex,
+        *,
+        return_pages: Literal[True],
     ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]: ...
 
     def migrate_batch(
-        self, pfns: npt.ArrayLike, target_nid: SupportsIndex, now: SupportsIndex,
-        *, return_pages: bool = False,
+        self,
+        pfns: npt.ArrayLike,
+        target_nid: SupportsIndex,
+        now: SupportsIndex,
+        *,
+        return_pages: bool = False,
     ) -> npt.NDArray[np.int8] | tuple[npt.NDArray[np.int8], npt.NDArray[np.int64]]:
         """Migrate a batch of PFNs to ``target_nid``, in order, under one lock.
 
@@ -858,9 +854,7 @@ class TieredMemory:
         if off:
             self._tracker.set_movable(np.array(off, dtype=np.int64), False)
 
-    def _migrate_locked(
-        self, pfn: int, t: _NodeMem, now: int, updates: dict[int, bool]
-    ) -> MigrateStatus:
+    def _migrate_locked(self, pfn: int, t: _NodeMem, now: int, updates: dict[int, bool]) -> MigrateStatus:
         src = self._locate1(pfn)
         if src is None or src.owner[pfn - src.start] < 0:
             return MigrateStatus.NON_LRU
@@ -998,8 +992,7 @@ class TieredMemory:
                 seen.append(pages)
                 if m.nfree != m.nr - used.size:
                     raise RuntimeError(
-                        f"node {m.nid}: {m.nfree} PFNs in the free pool, "
-                        f"{m.nr - used.size} free"
+                        f"node {m.nid}: {m.nfree} PFNs in the free pool, {m.nr - used.size} free"
                     )
                 pool = m.free[: m.nfree]
                 if np.unique(pool).size != pool.size:
@@ -1011,9 +1004,7 @@ class TieredMemory:
                 raise RuntimeError("a page is on two PFNs")
             placed = int((self._pfn_of >= 0).sum())
             if placed != allp.size or placed != self._placed:
-                raise RuntimeError(
-                    f"{placed} pages placed, {allp.size} PFNs used, count says {self._placed}"
-                )
+                raise RuntimeError(f"{placed} pages placed, {allp.size} PFNs used, count says {self._placed}")
 
     def __repr__(self) -> str:
         return (

@@ -194,8 +194,17 @@ class Migrated(NamedTuple):
 class _NodeState:
     """Per top-tier node: round times, rate credit, adjusted threshold, counters."""
 
-    __slots__ = ("nid", "lock", "last_now", "credit", "threshold", "period_start",
-                 "period_cand", "watermark", "counters")
+    __slots__ = (
+        "nid",
+        "lock",
+        "last_now",
+        "credit",
+        "threshold",
+        "period_start",
+        "period_cand",
+        "watermark",
+        "counters",
+    )
 
     def __init__(self, nid: int, credit: int, threshold: int, watermark: int) -> None:
         self.nid = nid
@@ -546,9 +555,7 @@ class Promoter:
         """One round for ``st``'s node; the caller holds ``st.lock``."""
         tr, mem, c = self._tracker, self._memory, st.counters
         if st.last_now is not None and now < st.last_now:
-            raise ValueError(
-                f"now: {now} is earlier than node {st.nid}'s previous round at {st.last_now}"
-            )
+            raise ValueError(f"now: {now} is earlier than node {st.nid}'s previous round at {st.last_now}")
         elapsed = 0 if st.last_now is None else now - st.last_now
         st.last_now = now
         c["kpromoted_rounds"] += 1
@@ -656,8 +663,10 @@ class Promoter:
             try:
                 for st in self._nodes.values():
                     th = threading.Thread(
-                        target=self._run, args=(st, self._stop_event),
-                        name=f"kpromoted{st.nid}", daemon=False,
+                        target=self._run,
+                        args=(st, self._stop_event),
+                        name=f"kpromoted{st.nid}",
+                        daemon=False,
                     )
                     th.start()
                     self._threads.append(th)

@@ -79,9 +79,7 @@ class Reports(NamedTuple):
         >>> len(Reports.empty().nows)
         0
         """
-        return cls(
-            np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.int8), np.empty(0, np.int64)
-        )
+        return cls(np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.int8), np.empty(0, np.int64))
 
     @classmethod
     def concat(cls, parts: Iterable[Reports]) -> Reports:
@@ -101,15 +99,9 @@ class Reports(NamedTuple):
 
 def _make(pfns: np.ndarray, nids: np.ndarray | int, src: Source, nows: np.ndarray | int) -> Reports:
     n = pfns.shape[0]
-    nid_arr = (
-        np.full(n, nids, dtype=np.int32) if isinstance(nids, int) else nids.astype(np.int32, copy=False)
-    )
-    now_arr = (
-        np.full(n, nows, dtype=np.int64) if isinstance(nows, int) else nows.astype(np.int64, copy=False)
-    )
-    return Reports(
-        pfns.astype(np.uint64, copy=False), nid_arr, np.full(n, int(src), dtype=np.int8), now_arr
-    )
+    nid_arr = np.full(n, nids, dtype=np.int32) if isinstance(nids, int) else nids.astype(np.int32, copy=False)
+    now_arr = np.full(n, nows, dtype=np.int64) if isinstance(nows, int) else nows.astype(np.int64, copy=False)
+    return Reports(pfns.astype(np.uint64, copy=False), nid_arr, np.full(n, int(src), dtype=np.int8), now_arr)
 
 
 def _int_array(value: Any, name: str) -> np.ndarray:
@@ -129,10 +121,6 @@ def _int_array(value: Any, name: str) -> np.ndarray:
 _HZ_MAX = 1_000_000
 _JIFFIES_MAX = 2**62
 _INT64_MAX = INT64_MAX
-
-
-
-
 
 
 def _search(times: np.ndarray, when: int) -> int:
@@ -253,7 +241,8 @@ class HwHints(_SourceBase):
     src = Source.HW_HINTS
     #: parameter -> its range ``[low, high]`` (inclusive; None: no bound)
     ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {
-        "sample_every": (1, INT64_MAX), "seed": (0, None),
+        "sample_every": (1, INT64_MAX),
+        "seed": (0, None),
     }
 
     def __init__(
@@ -500,7 +489,9 @@ class HintFault(_SourceBase):
     src = Source.HINT_FAULT
     #: parameter -> its range ``[low, high]`` (inclusive)
     ARG_RANGES: ClassVar[dict[str, tuple[int, int | None]]] = {
-        "scan_period_ms": (1, MS_MAX), "scan_window_pages": (1, INT64_MAX), "scan_delay_ms": (0, MS_MAX),
+        "scan_period_ms": (1, MS_MAX),
+        "scan_window_pages": (1, INT64_MAX),
+        "scan_delay_ms": (0, MS_MAX),
     }
 
     def __init__(

@@ -93,7 +93,13 @@ from typing import Any, NamedTuple, SupportsIndex
 
 import numpy as np
 
-from pghot._types import NUMA_NO_NODE, RECORD_DTYPE, Outcome, Record
+from pghot._types import (
+    NUMA_NO_NODE,
+    RECORD_DTYPE,
+    Outcome,
+    Record,
+    Source,  # noqa: F401 - the examples use it
+)
 from pghot._validate import ms_to_jiffies
 from pghot.model.reference import (
     _SOURCE_COUNTERS,
@@ -126,10 +132,8 @@ class Mode(NamedTuple):
 
 #: The two record modes of pghot v7/v8.
 MODES = {
-    "precise": Mode(word_bytes=4, freq_bits=3, nid_bits=10, time_bits=14, time_shift=0,
-                    window_ms=5000),
-    "default": Mode(word_bytes=1, freq_bits=2, nid_bits=0, time_bits=5, time_shift=7,
-                    window_ms=3000),
+    "precise": Mode(word_bytes=4, freq_bits=3, nid_bits=10, time_bits=14, time_shift=0, window_ms=5000),
+    "default": Mode(word_bytes=1, freq_bits=2, nid_bits=0, time_bits=5, time_shift=7, window_ms=3000),
 }
 
 _STAT_KEYS = (
@@ -259,8 +263,7 @@ class PfnArrayReference(_ReferenceBase):
         for name, value in (("capacity", capacity), ("queue_capacity", queue_capacity)):
             if value is not None and _int(value, name) != lower:
                 raise ValueError(
-                    f"{name} is every lower-tier PFN ({lower}) in the pfn-array store, "
-                    f"got {value}"
+                    f"{name} is every lower-tier PFN ({lower}) in the pfn-array store, got {value}"
                 )
         if queue is not None:
             raise ValueError(f"queue does not apply to the pfn-array store, got {queue!r}")
@@ -268,9 +271,7 @@ class PfnArrayReference(_ReferenceBase):
             raise ValueError("evict_stale=True does not apply: every lower-tier PFN has a word")
         max_nid = max(n.nid for n in topology.nodes)
         if m.nid_bits and max_nid >= 1 << m.nid_bits:
-            raise ValueError(
-                f"topology: node id {max_nid} does not fit the {m.nid_bits}-bit nid field"
-            )
+            raise ValueError(f"topology: node id {max_nid} does not fit the {m.nid_bits}-bit nid field")
 
         self._topology = topology
         self._mode = mode
@@ -515,8 +516,7 @@ class PfnArrayReference(_ReferenceBase):
         if n not in self._cursor:
             raise ValueError(f"nid: {n} is not a top-tier node")
         count = _int_in(max_count, "max_count", 0, _PFN_LIMIT - 1)
-        thr = self._threshold if threshold is None else _int_in(
-            threshold, "threshold", 1, self._freq_max)
+        thr = self._threshold if threshold is None else _int_in(threshold, "threshold", 1, self._freq_max)
         records = _bool(return_records, "return_records")
         rows = self._scan(n, min(count, self.queued(n)), thr)
         self._stats["extracted"] += len(rows)
@@ -659,6 +659,7 @@ class PfnArrayReference(_ReferenceBase):
         >>> _ = t.record_accesses([12, 12, 13], -1, Source.PGTABLE_SCAN, 5)
         >>> t.check()
         """
+
         def fail(msg: str) -> None:
             raise RuntimeError(f"invariant violated: {msg}")
 
@@ -684,5 +685,7 @@ class PfnArrayReference(_ReferenceBase):
             fail("a drop counter is not 0")
 
     def __repr__(self) -> str:
-        return (f"PfnArrayReference(mode={self._mode!r}, records={len(self)}, "
-                f"threshold={self._threshold}, window_ticks={self._window})")
+        return (
+            f"PfnArrayReference(mode={self._mode!r}, records={len(self)}, "
+            f"threshold={self._threshold}, window_ticks={self._window})"
+        )

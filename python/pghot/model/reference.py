@@ -145,9 +145,7 @@ def _int_array(value: Any, name: str, scalar_ok: bool) -> np.ndarray | int:
     return arr
 
 
-def _check_range(
-    arr: np.ndarray | int, name: str, low: int, high: int
-) -> None:
+def _check_range(arr: np.ndarray | int, name: str, low: int, high: int) -> None:
     """ValueError unless every value of ``arr`` is in ``[low, high)``."""
     if isinstance(arr, int):
         if not low <= arr < high:
@@ -211,9 +209,7 @@ class _ReferenceBase:
         t = _int_array(nows, "nows", scalar_ok=True)
         for name, arr in (("nids", n), ("srcs", s), ("nows", t)):
             if isinstance(arr, np.ndarray) and len(arr) != len(p):
-                raise ValueError(
-                    f"{name} has length {len(arr)}, pfns has length {len(p)}"
-                )
+                raise ValueError(f"{name} has length {len(arr)}, pfns has length {len(p)}")
         _check_range(p, "pfns", 0, _PFN_LIMIT)
         _check_range(s, "srcs", 0, int(max(Source)) + 1)
         _check_range(t, "nows", 0, _NOW_LIMIT)
@@ -223,9 +219,7 @@ class _ReferenceBase:
         elif n.size:
             bad = ~np.isin(n, self._node_ids)
             if bad.any():
-                raise ValueError(
-                    f"nids: {int(n[bad][0])} is neither -1 (NUMA_NO_NODE) nor a node"
-                )
+                raise ValueError(f"nids: {int(n[bad][0])} is neither -1 (NUMA_NO_NODE) nor a node")
 
         size = len(p)
         pl = p.tolist()
@@ -336,8 +330,7 @@ class ReferenceTracker(_ReferenceBase):
         time_bits = _int_in(time_bits, "time_bits", 1, 30)
         if freq_bits + nid_bits + time_bits > 32:
             raise ValueError(
-                "freq_bits + nid_bits + time_bits must be <= 32, got "
-                f"{freq_bits} + {nid_bits} + {time_bits}"
+                f"freq_bits + nid_bits + time_bits must be <= 32, got {freq_bits} + {nid_bits} + {time_bits}"
             )
         hz = _int_in(hz, "hz", 1, _HZ_MAX)
         freq_window_ms = _int_in(freq_window_ms, "freq_window_ms", 0, _WINDOW_MS_MAX)
@@ -544,9 +537,7 @@ class ReferenceTracker(_ReferenceBase):
         # Step 1: validate everything before touching any state.
         return self._access(pfn, nid, src, now)
 
-    def record_accesses(
-        self, pfns: Any, nids: Any, srcs: Any, nows: Any
-    ) -> np.ndarray:
+    def record_accesses(self, pfns: Any, nids: Any, srcs: Any, nows: Any) -> np.ndarray:
         """Record a batch of accesses, in order; same as repeated :meth:`record_access`.
 
         Parameters
@@ -616,9 +607,7 @@ class ReferenceTracker(_ReferenceBase):
             # accessing node now maps to another target.
             freq, old_target, last = rec
             age = (cur - last) & self._time_mask
-            new_window = age > self._window or (
-                nid != NUMA_NO_NODE and target != old_target
-            )
+            new_window = age > self._window or (nid != NUMA_NO_NODE and target != old_target)
             # Step 6: update the fields.
             rec[0] = 1 if new_window else min(freq + 1, self._freq_max)
             rec[1] = target
@@ -737,9 +726,7 @@ class ReferenceTracker(_ReferenceBase):
         last_rank = 0
         if prefer is not None:
             if isinstance(prefer, (str, bytes)) or not isinstance(prefer, Iterable):
-                raise TypeError(
-                    f"prefer must be an iterable of int, not {type(prefer).__name__}"
-                )
+                raise TypeError(f"prefer must be an iterable of int, not {type(prefer).__name__}")
             items = prefer.tolist() if isinstance(prefer, np.ndarray) else list(prefer)
             for i, p in enumerate(items):
                 rank.setdefault(_int(p, "prefer"), i)
@@ -749,11 +736,7 @@ class ReferenceTracker(_ReferenceBase):
         table = self._table
         if rank:
             # Preferred PFNs first (in their given order), then by PFN.
-            cand = [
-                (table[p][0], -rank.get(p, last_rank), -p)
-                for p in queue
-                if table[p][0] >= thr
-            ]
+            cand = [(table[p][0], -rank.get(p, last_rank), -p) for p in queue if table[p][0] >= thr]
         else:
             cand = [(table[p][0], 0, -p) for p in queue if table[p][0] >= thr]
         chosen = heapq.nlargest(count, cand)
@@ -878,6 +861,7 @@ class ReferenceTracker(_ReferenceBase):
         >>> _ = t.record_accesses([12, 12, 13], -1, Source.PGTABLE_SCAN, 5)
         >>> t.check()
         """
+
         def fail(msg: str) -> None:
             raise RuntimeError(f"invariant violated: {msg}")
 

@@ -84,7 +84,7 @@ __all__ = [
     "parse_source",
 ]
 
-_CONFIG_MAX_BYTES = 1 << 20       # a configuration file is read whole, up to this
+_CONFIG_MAX_BYTES = 1 << 20  # a configuration file is read whole, up to this
 
 
 # -- the generic field check ---------------------------------------------------------
@@ -108,9 +108,14 @@ Knob = Union[_T, _Unset]  # noqa: UP007 -- a generic alias needs Union
 
 
 def _knob(
-    default: Any = UNSET, *, low: int | None = None, high: int | None = None,
-    ranges: Mapping[str, tuple[int, int | None]] | None = None, name: str = "",
-    check: Callable[[Any, str], None] | None = None, normalize: Callable[[Any], Any] | None = None,
+    default: Any = UNSET,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    ranges: Mapping[str, tuple[int, int | None]] | None = None,
+    name: str = "",
+    check: Callable[[Any, str], None] | None = None,
+    normalize: Callable[[Any], Any] | None = None,
 ) -> Any:
     """A field whose range is ``[low, high]`` (inclusive; ``high`` None: no bound).
 
@@ -296,8 +301,9 @@ class PromoterConfig(_Knobs):
 
     interval_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="interval_ms")
     batch: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="batch")
-    rate_limit_mbps: Knob[int | None] = _knob(ranges=PROMOTER_RANGES, name="rate_limit_mbps",
-                                              normalize=_no_limit)
+    rate_limit_mbps: Knob[int | None] = _knob(
+        ranges=PROMOTER_RANGES, name="rate_limit_mbps", normalize=_no_limit
+    )
     threshold_adjust: Knob[bool] = _knob()
     adjust_period_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="adjust_period_ms")
     free_bypass: Knob[bool] = _knob()
@@ -510,13 +516,23 @@ class SimConfig:
     if TYPE_CHECKING:
         # the tables may be given as plain mappings; the fields hold records
         def __init__(
-            self, top_pages: int | None = ..., lower_pages: int | None = ...,
-            page_size: int = ..., hz: int = ..., top_ns: float = ..., lower_ns: float = ...,
-            migration_ns: float = ..., sources: Sequence[Mapping[str, Any]] = ...,
-            tracker: Mapping[str, Any] = ..., promoter: Mapping[str, Any] = ...,
-            interval_ms: int = ..., oracle_interval_ms: int = ...,
-            second_access_window_ms: int | None = ..., ping_pong_window_ms: int = ...,
-            demotion: bool = ..., max_span_s: int = ...,
+            self,
+            top_pages: int | None = ...,
+            lower_pages: int | None = ...,
+            page_size: int = ...,
+            hz: int = ...,
+            top_ns: float = ...,
+            lower_ns: float = ...,
+            migration_ns: float = ...,
+            sources: Sequence[Mapping[str, Any]] = ...,
+            tracker: Mapping[str, Any] = ...,
+            promoter: Mapping[str, Any] = ...,
+            interval_ms: int = ...,
+            oracle_interval_ms: int = ...,
+            second_access_window_ms: int | None = ...,
+            ping_pong_window_ms: int = ...,
+            demotion: bool = ...,
+            max_span_s: int = ...,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -536,8 +552,12 @@ class SimConfig:
     @property
     def memory(self) -> MemoryConfig:
         """What the simulated memory of every policy is built with."""
-        return MemoryConfig(page_size=self.page_size, hz=self.hz,
-                            ping_pong_window_ms=self.ping_pong_window_ms, demotion=self.demotion)
+        return MemoryConfig(
+            page_size=self.page_size,
+            hz=self.hz,
+            ping_pong_window_ms=self.ping_pong_window_ms,
+            demotion=self.demotion,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimConfig:
@@ -677,8 +697,7 @@ def load_config(path: str | os.PathLike[str]) -> SimConfig:
             import tomllib
         except ImportError:  # pragma: no cover - Python 3.10
             raise RuntimeError(
-                f"{p}: reading TOML needs Python 3.11+ (tomllib); give the same settings "
-                "as a .json file"
+                f"{p}: reading TOML needs Python 3.11+ (tomllib); give the same settings as a .json file"
             ) from None
         try:
             data = tomllib.loads(raw.decode("utf-8"))
@@ -751,8 +770,11 @@ def _build_sources(config: SimConfig) -> Any:
 
 
 def _build_pghot(
-    config: SimConfig, topo: Topology, tracker_kw: Mapping[str, Any],
-    promoter_kw: Mapping[str, Any], logical_pages: int,
+    config: SimConfig,
+    topo: Topology,
+    tracker_kw: Mapping[str, Any],
+    promoter_kw: Mapping[str, Any],
+    logical_pages: int,
 ) -> tuple[Any, TieredMemory, Promoter]:
     """The tracker, its memory and its promoter on ``topo``; errors name the table."""
     try:
@@ -765,4 +787,3 @@ def _build_pghot(
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: promoter: {e}") from None
     return tracker, mem, promoter
-

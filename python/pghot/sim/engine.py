@@ -60,7 +60,6 @@ def _round_up_125(n: int) -> int:
         p *= 10
 
 
-
 class _Stream:
     """Logical pages (uint32) and jiffies (int64), chunk by chunk; spills to disk."""
 
@@ -98,9 +97,9 @@ class _Stream:
             self.file = None
 
 
-
-def _materialise(chunks: Iterable[TraceChunk], config: SimConfig, progress: bool,
-                 spill_bytes: int) -> tuple[_Stream, int, int, str]:
+def _materialise(
+    chunks: Iterable[TraceChunk], config: SimConfig, progress: bool, spill_bytes: int
+) -> tuple[_Stream, int, int, str]:
     """Read the trace once: dense logical pages and clamped jiffies."""
     mapper = PageMapper(0, 2**40, page_size=1)
     stream = _Stream(spill_bytes)
@@ -164,7 +163,7 @@ class _IntervalCounts:
     def hot(self, k: int) -> np.ndarray:
         """The pages of the interval with the k largest counts, ties included; resets."""
         if self.counts is not None:
-            if self.parts:                   # add() may just have compacted
+            if self.parts:  # add() may just have compacted
                 self._compact()
             pages = np.flatnonzero(self.counts)
             counts = self.counts[pages]
@@ -183,8 +182,14 @@ class _IntervalCounts:
 
 
 class _Sim:
-    def __init__(self, config: SimConfig, footprint: int, last_jiffy: int,
-                 baselines: Sequence[str], designs: Sequence[str]) -> None:
+    def __init__(
+        self,
+        config: SimConfig,
+        footprint: int,
+        last_jiffy: int,
+        baselines: Sequence[str],
+        designs: Sequence[str],
+    ) -> None:
         c = config
         self.config = c
         self.footprint = footprint
@@ -225,8 +230,7 @@ class _Sim:
 
         self.v2_alias = False
         pol: list[_Policy] = []
-        pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter),
-                          _describe(c.tracker, c.promoter)))
+        pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter), _describe(c.tracker, c.promoter)))
         for b in baselines:
             if b == "none":
                 pol.append(_Policy("none", self.machine()))
@@ -249,11 +253,11 @@ class _Sim:
         self.designs = list(designs)
         self.scan_sources = [s for s in self.sources.sources if isinstance(s, PgtableScan)]
 
-    def machine(self, tracker_kw: Mapping[str, Any] | None = None,
-                promoter_kw: Mapping[str, Any] | None = None) -> Machine:
+    def machine(
+        self, tracker_kw: Mapping[str, Any] | None = None, promoter_kw: Mapping[str, Any] | None = None
+    ) -> Machine:
         """A fresh machine for one policy (a tracker and promoter with ``tracker_kw``)."""
-        return build_machine(self.config, self.topology, self.footprint, self.bin_j,
-                             tracker_kw, promoter_kw)
+        return build_machine(self.config, self.topology, self.footprint, self.bin_j, tracker_kw, promoter_kw)
 
     # one chunk of the stream, split at the promoter rounds and oracle boundaries
     def run_chunk(self, pages: np.ndarray, times: np.ndarray) -> None:
@@ -433,25 +437,39 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
     for p in sim.policies:
         m = p.mem.stats()
         hits = p.hit_bins.values(nbins)
-        est = (p.hits * cfg.top_ns + (accesses - p.hits) * cfg.lower_ns
-               + m["pgmigrate_success"] * cfg.migration_ns)
+        est = (
+            p.hits * cfg.top_ns
+            + (accesses - p.hits) * cfg.lower_ns
+            + m["pgmigrate_success"] * cfg.migration_ns
+        )
         assert p.judged == m["pgpromote_success"], (p.name, p.judged, m)
         out[p.name] = PolicyResult(
-            name=p.name, kind=p.kind, description=p.description, accesses=accesses,
-            top_tier_hits=p.hits, promotions=m["pgpromote_success"],
-            demotions=m["pgdemote_kswapd"], ping_pong=m["ping_pong"],
-            promote_fail_no_space=m["promote_fail_no_space"], precise_promotions=p.precise,
-            hot_pages=p.hot_total, hot_pages_resident=p.hot_resident, est_time_ns=est,
+            name=p.name,
+            kind=p.kind,
+            description=p.description,
+            accesses=accesses,
+            top_tier_hits=p.hits,
+            promotions=m["pgpromote_success"],
+            demotions=m["pgdemote_kswapd"],
+            ping_pong=m["ping_pong"],
+            promote_fail_no_space=m["promote_fail_no_space"],
+            precise_promotions=p.precise,
+            hot_pages=p.hot_total,
+            hot_pages_resident=p.hot_resident,
+            est_time_ns=est,
             time_vs_all_top=est / (accesses * cfg.top_ns) if cfg.top_ns > 0 else None,
-            time_vs_none=None, tracker_memory_bytes=p.memory_bytes(),
+            time_vs_none=None,
+            tracker_memory_bytes=p.memory_bytes(),
             hit_ratio_series=[(int(h) / int(a)) if a else None for h, a in zip(hits, acc)],
             promotions_series=p.promo_bins.values(nbins).tolist(),
-            recall_series=p.recall_series, stats=p.stats(),
+            recall_series=p.recall_series,
+            stats=p.stats(),
         )
     if sim.v2_alias:
         # keep the order of the baselines given
-        alias = dataclasses.replace(out["pghot"], name="v2",
-                                    description="the same run as pghot (its knobs are v2's)")
+        alias = dataclasses.replace(
+            out["pghot"], name="v2", description="the same run as pghot (its knobs are v2's)"
+        )
         order = ["pghot", *(b for b in sim.baselines if b in out or b == "v2"), *sim.designs]
         out["v2"] = alias
         out = {k: out[k] for k in order}
@@ -460,21 +478,31 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
         for r in out.values():
             r.time_vs_none = r.est_time_ns / base
     trace = {
-        "name": name, "accesses": accesses, "footprint_pages": sim.footprint,
-        "address_space": space, "duration_s": (sim.last_jiffy + 1) / cfg.hz,
+        "name": name,
+        "accesses": accesses,
+        "footprint_pages": sim.footprint,
+        "address_space": space,
+        "duration_s": (sim.last_jiffy + 1) / cfg.hz,
         "reports": [int(src.reported) for src in sim.sources.sources],
     }
     heat = sim.heat.reshape(sim.heat_nt, sim.heat_np)
-    return Result(resolved, trace, out, bin_s, acc.tolist(), heat,
-                  sim.heat_tj / cfg.hz, sim.heat_pp, list(sim.notes))
+    return Result(
+        resolved, trace, out, bin_s, acc.tolist(), heat, sim.heat_tj / cfg.hz, sim.heat_pp, list(sim.notes)
+    )
 
 
 # -- the built-in workload ------------------------------------------------------------
 
 
-def demo_trace(accesses: int = 2_000_000, working_set_pages: int = 32768, *,
-               duration_ms: int = 10_000, s: float = 0.99, seed: int = 0,
-               page_size: int = 4096) -> TraceChunk:
+def demo_trace(
+    accesses: int = 2_000_000,
+    working_set_pages: int = 32768,
+    *,
+    duration_ms: int = 10_000,
+    s: float = 0.99,
+    seed: int = 0,
+    page_size: int = 4096,
+) -> TraceChunk:
     """The demo's synthetic workload as one virtual-address trace chunk.
 
     Zipf-skewed (exponent ``s``) accesses to ``working_set_pages`` pages over
@@ -489,7 +517,8 @@ def demo_trace(accesses: int = 2_000_000, working_set_pages: int = 32768, *,
     """
     from pghot.bench.workloads import skewed_accesses
 
-    pages, nows = skewed_accesses(0, working_set_pages, accesses, s=s,
-                                  duration_jiffies=duration_ms, seed=seed)
+    pages, nows = skewed_accesses(
+        0, working_set_pages, accesses, s=s, duration_jiffies=duration_ms, seed=seed
+    )
     base = np.uint64(0x7F00_0000_0000)
     return TraceChunk(time_ns=nows * 1_000_000, vaddr=base + pages * np.uint64(page_size))

@@ -48,8 +48,9 @@ def plot(result: Result, path: str | os.PathLike[str]) -> None:
         y = np.array([np.nan if v is None else v for v in p.hit_ratio_series], dtype=float)
         style = styles[i % len(styles)]
         axes[0].plot(x, y, style, marker=".", label=p.name)
-        axes[1].plot(x, np.asarray(p.promotions_series, dtype=float) / result.bin_s, style,
-                     marker=".", label=p.name)
+        axes[1].plot(
+            x, np.asarray(p.promotions_series, dtype=float) / result.bin_s, style, marker=".", label=p.name
+        )
     axes[0].set_ylabel("top-tier hit ratio")
     axes[0].set_ylim(0, 1.02)
     axes[0].legend(fontsize=8, ncol=3)
@@ -57,16 +58,20 @@ def plot(result: Result, path: str | os.PathLike[str]) -> None:
     axes[1].set_ylabel("promotions per second")
     heat = result.heatmap.T.astype(float)
     heat[heat == 0] = np.nan
-    extent = (0, result.heatmap.shape[0] * result.heat_time_s, 0,
-              result.heatmap.shape[1] * result.heat_pages)
+    extent = (0, result.heatmap.shape[0] * result.heat_time_s, 0, result.heatmap.shape[1] * result.heat_pages)
     vmax = np.nanmax(heat) if np.isfinite(heat).any() else 1.0
-    im = axes[2].imshow(heat, origin="lower", aspect="auto", extent=extent,
-                        norm=LogNorm(vmin=1, vmax=max(vmax, 1.0)), cmap="inferno",
-                        interpolation="nearest")
+    im = axes[2].imshow(
+        heat,
+        origin="lower",
+        aspect="auto",
+        extent=extent,
+        norm=LogNorm(vmin=1, vmax=max(vmax, 1.0)),
+        cmap="inferno",
+        interpolation="nearest",
+    )
     axes[2].set_ylabel("logical page (first touch)")
     axes[2].set_xlabel("time (s)")
-    fig.colorbar(im, ax=axes[2], orientation="horizontal", pad=0.15, fraction=0.05,
-                 label="accesses")
+    fig.colorbar(im, ax=axes[2], orientation="horizontal", pad=0.15, fraction=0.05, label="accesses")
     for ax in axes[:2]:
         ax.grid(alpha=0.3)
     fig.tight_layout()

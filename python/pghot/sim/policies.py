@@ -32,7 +32,7 @@ __all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
 
-_TOP = 0          # the top-tier node of the two-tier machine
+_TOP = 0  # the top-tier node of the two-tier machine
 _NO_ROUND = 2**62
 
 
@@ -94,9 +94,14 @@ class Machine:
     promoter: Promoter | None = None
 
 
-def build_machine(config: SimConfig, topology: Topology, logical_pages: int, bin_jiffies: int,
-                  tracker_kw: Mapping[str, Any] | None = None,
-                  promoter_kw: Mapping[str, Any] | None = None) -> Machine:
+def build_machine(
+    config: SimConfig,
+    topology: Topology,
+    logical_pages: int,
+    bin_jiffies: int,
+    tracker_kw: Mapping[str, Any] | None = None,
+    promoter_kw: Mapping[str, Any] | None = None,
+) -> Machine:
     """A machine for one policy: memory only, or (with ``tracker_kw``) a tracker and promoter too.
 
     Examples
@@ -115,8 +120,7 @@ def build_machine(config: SimConfig, topology: Topology, logical_pages: int, bin
     if tracker_kw is None:
         mem = TieredMemory(topology, None, logical_pages=logical_pages, **config.memory.kwargs())
         return Machine(mem, top, clock, config)
-    tracker, mem, promoter = _build_pghot(config, topology, tracker_kw, promoter_kw or {},
-                                          logical_pages)
+    tracker, mem, promoter = _build_pghot(config, topology, tracker_kw, promoter_kw or {}, logical_pages)
     return Machine(mem, top, clock, config, tracker, promoter)
 
 
@@ -128,8 +132,9 @@ class _Policy:
 
     kind = "none"
 
-    def __init__(self, name: str, machine: Machine,
-                 description: str = "first-touch placement, no promotion") -> None:
+    def __init__(
+        self, name: str, machine: Machine, description: str = "first-touch placement, no promotion"
+    ) -> None:
         self.name = name
         self.machine = machine
         self.mem = machine.memory
@@ -191,7 +196,8 @@ class _SecondAccess(_Policy):
         if win_ms is None:
             win_ms = int(c.tracker.get("freq_window_ms", 5000))
         super().__init__(
-            name, machine,
+            name,
+            machine,
             f"promote at the 2nd reported access within {win_ms} ms, immediately, no tracker",
         )
         self.window_ms = win_ms

@@ -110,8 +110,9 @@ class PolicyResult:
 
 
 def _example_policy() -> PolicyResult:
-    return PolicyResult("x", "none", "", 4, 2, 4, 0, 0, 0, 3, 4, 1, 700.0, 1.75, 1.0, None,
-                        [0.5], [4], [(0.0, 0.25)], {})
+    return PolicyResult(
+        "x", "none", "", 4, 2, 4, 0, 0, 0, 3, 4, 1, 700.0, 1.75, 1.0, None, [0.5], [4], [(0.0, 0.25)], {}
+    )
 
 
 @dataclasses.dataclass
@@ -176,8 +177,11 @@ class Result:
             "policies": {k: v.to_dict() for k, v in self.policies.items()},
         }
         if heatmap:
-            out["heatmap"] = {"time_bin_s": self.heat_time_s, "page_bin_pages": self.heat_pages,
-                              "accesses": self.heatmap.tolist()}
+            out["heatmap"] = {
+                "time_bin_s": self.heat_time_s,
+                "page_bin_pages": self.heat_pages,
+                "accesses": self.heatmap.tolist(),
+            }
         return out
 
     def to_json(self, indent: int | None = 2, heatmap: bool = False) -> str:
@@ -212,13 +216,33 @@ class Result:
             *(f"  note: {n}" for n in self.notes),
             "",
         ]
-        head = ("policy", "top hits", "promoted", "demoted", "ping-pong", "precision", "recall",
-                "est. time", "x all-top", "x none", "tracker mem")
+        head = (
+            "policy",
+            "top hits",
+            "promoted",
+            "demoted",
+            "ping-pong",
+            "precision",
+            "recall",
+            "est. time",
+            "x all-top",
+            "x none",
+            "tracker mem",
+        )
         rows = [
-            (p.name, pct(p.hit_ratio), f"{p.promotions:,}", f"{p.demotions:,}",
-             f"{p.ping_pong:,}", pct(p.precision), pct(p.recall),
-             duration(p.est_time_ns), num(p.time_vs_all_top), num(p.time_vs_none),
-             size(p.tracker_memory_bytes))
+            (
+                p.name,
+                pct(p.hit_ratio),
+                f"{p.promotions:,}",
+                f"{p.demotions:,}",
+                f"{p.ping_pong:,}",
+                pct(p.precision),
+                pct(p.recall),
+                duration(p.est_time_ns),
+                num(p.time_vs_all_top),
+                num(p.time_vs_none),
+                size(p.tracker_memory_bytes),
+            )
             for p in self.policies.values()
         ]
         lines.append(format_table(head, rows))
@@ -242,7 +266,6 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.tolist()
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
-
 
 
 def _source_text(s: Mapping[str, Any], reports: int) -> str:

@@ -18,15 +18,27 @@ __all__ = ["format_sweep_table", "sweep"]
 def _sweep_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run one (trace, configuration) of a sweep; a picklable top-level function."""
     cfg = SimConfig.from_dict(job["config"])
-    r = replay(job["trace"], cfg, baselines=("none",), progress=False,
-               trace_format=job.get("format"), open_options=job.get("open_options"))
+    r = replay(
+        job["trace"],
+        cfg,
+        baselines=("none",),
+        progress=False,
+        trace_format=job.get("format"),
+        open_options=job.get("open_options"),
+    )
     p, none = r["pghot"], r["none"]
     return {
-        "trace": job["trace"], **job["point"],
-        "hit_ratio": p.hit_ratio, "none_hit_ratio": none.hit_ratio,
-        "promotions": p.promotions, "demotions": p.demotions, "ping_pong": p.ping_pong,
-        "precision": p.precision, "recall": p.recall,
-        "time_vs_none": p.time_vs_none, "time_vs_all_top": p.time_vs_all_top,
+        "trace": job["trace"],
+        **job["point"],
+        "hit_ratio": p.hit_ratio,
+        "none_hit_ratio": none.hit_ratio,
+        "promotions": p.promotions,
+        "demotions": p.demotions,
+        "ping_pong": p.ping_pong,
+        "precision": p.precision,
+        "recall": p.recall,
+        "time_vs_none": p.time_vs_none,
+        "time_vs_all_top": p.time_vs_all_top,
         "tracker_memory_bytes": p.tracker_memory_bytes,
     }
 
@@ -92,8 +104,7 @@ def sweep(
     >>> [r["tracker.threshold"] for r in rows]
     [2, 3]
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"sweep: workers must be a positive int, got {workers!r}")
     base = (config if config is not None else SimConfig()).validate()
     keys = list(grid)
@@ -109,8 +120,15 @@ def sweep(
             raise FileNotFoundError(t)
         for point in points:
             cfg = base.with_overrides(point)
-            jobs.append({"trace": t, "point": point, "config": cfg.to_dict(),
-                         "format": trace_format, "open_options": dict(open_options or {})})
+            jobs.append(
+                {
+                    "trace": t,
+                    "point": point,
+                    "config": cfg.to_dict(),
+                    "format": trace_format,
+                    "open_options": dict(open_options or {}),
+                }
+            )
     if not jobs:
         return []
     if dask_address is not None:
@@ -173,22 +191,53 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
     |---|---|---|---|---|---|---|---|---|---|---|---|
     | t | 2 | 50.0% | 25.0% | 10 | 4 | 1 | 90.0% | - | 0.800 | 1.500 | 2.0 KiB |
     """  # noqa: E501 -- a table row of the example is as wide as the table
-    metrics = ("trace", "hit_ratio", "none_hit_ratio", "promotions", "demotions", "ping_pong",
-               "precision", "recall", "time_vs_none", "time_vs_all_top", "tracker_memory_bytes")
+    metrics = (
+        "trace",
+        "hit_ratio",
+        "none_hit_ratio",
+        "promotions",
+        "demotions",
+        "ping_pong",
+        "precision",
+        "recall",
+        "time_vs_none",
+        "time_vs_all_top",
+        "tracker_memory_bytes",
+    )
     point_keys: list[str] = []
     for r in rows:
         for k in r:
             if k not in metrics and k not in point_keys:
                 point_keys.append(k)
-    head = ["trace", *point_keys, "top hits", "none hits", "promoted", "demoted", "ping-pong",
-            "precision", "recall", "x none", "x all-top", "tracker mem"]
+    head = [
+        "trace",
+        *point_keys,
+        "top hits",
+        "none hits",
+        "promoted",
+        "demoted",
+        "ping-pong",
+        "precision",
+        "recall",
+        "x none",
+        "x all-top",
+        "tracker mem",
+    ]
     table = [
-        [str(r["trace"]), *(str(r.get(k, "")) for k in point_keys),
-         pct(r.get("hit_ratio")), pct(r.get("none_hit_ratio")),
-         f"{r.get('promotions', 0):,}", f"{r.get('demotions', 0):,}",
-         f"{r.get('ping_pong', 0):,}", pct(r.get("precision")), pct(r.get("recall")),
-         num(r.get("time_vs_none")), num(r.get("time_vs_all_top")),
-         size(r.get("tracker_memory_bytes"))]
+        [
+            str(r["trace"]),
+            *(str(r.get(k, "")) for k in point_keys),
+            pct(r.get("hit_ratio")),
+            pct(r.get("none_hit_ratio")),
+            f"{r.get('promotions', 0):,}",
+            f"{r.get('demotions', 0):,}",
+            f"{r.get('ping_pong', 0):,}",
+            pct(r.get("precision")),
+            pct(r.get("recall")),
+            num(r.get("time_vs_none")),
+            num(r.get("time_vs_all_top")),
+            size(r.get("tracker_memory_bytes")),
+        ]
         for r in rows
     ]
     return format_table(head, table, markdown=True)

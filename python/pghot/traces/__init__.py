@@ -358,4 +358,3 @@ def open_trace(
 def _limit(value: Any, name: str) -> int:
     """A positive int option of :func:`open_trace`; TypeError/ValueError naming it."""
     return int_in(value, name, 1, None)
-

@@ -183,9 +183,7 @@ class TraceChunk:
         for c in chunks[1:]:
             if c.fields() != names:
                 raise ValueError(f"chunks differ in fields: {names} vs {c.fields()}")
-        return TraceChunk(
-            **{name: np.concatenate([getattr(c, name) for c in chunks]) for name in names}
-        )
+        return TraceChunk(**{name: np.concatenate([getattr(c, name) for c in chunks]) for name in names})
 
 
 def check_page_size(page_size: Any) -> int:

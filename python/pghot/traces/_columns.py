@@ -36,11 +36,8 @@ def column_layout(names: list[str], where: str) -> dict[str, int]:
         raise ValueError(f"{where}: needs a 'pfn' or 'vaddr' column, got {names}")
     times = [n for n in TIME_COLUMNS if n in layout]
     if len(times) != 1:
-        raise ValueError(
-            f"{where}: needs exactly one time column among {list(TIME_COLUMNS)}, got {names}"
-        )
+        raise ValueError(f"{where}: needs exactly one time column among {list(TIME_COLUMNS)}, got {names}")
     return layout
-
 
 
 def source_by_name(text: bytes) -> int:
@@ -51,4 +48,3 @@ def source_by_name(text: bytes) -> int:
         return int(Source[name])
     except KeyError:
         raise ValueError(f"unknown source {text!r}") from None
-

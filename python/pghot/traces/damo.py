@@ -167,12 +167,9 @@ def _pieces(reader: TraceReader, f: IO[bytes]) -> Iterator[bytes]:
                 lead = lead[3:].lstrip(b" \t\r\n")
             if lead:
                 if lead[:1] not in (b"[", b"{"):
-                    raise ValueError(
-                        f"{reader.path}: not a damo JSON record (it starts with {lead[:16]!r})"
-                    )
+                    raise ValueError(f"{reader.path}: not a damo JSON record (it starts with {lead[:16]!r})")
                 started = True
         yield piece
-
 
 
 def _raw(f: IO[bytes], data: bytes) -> Iterator[bytes]:
@@ -260,7 +257,6 @@ def _pages(
             yield TraceChunk(time_ns=times[event], vaddr=pages * np.uint64(reader._page_size))
 
 
-
 def _int(value: Any, what: str) -> int:
     """An integer from damo's JSON: an int or a decimal string (commas allowed)."""
     if isinstance(value, bool):
@@ -336,4 +332,3 @@ def _accesses(value: Any, slots: int | None, where: str) -> int:
     if n < 0:
         raise ValueError(f"{where} nr_accesses: {n} is negative")
     return n
-

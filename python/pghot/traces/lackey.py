@@ -67,11 +67,7 @@ def _block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None
     cand = (is_i | is_d) & (length >= 6) & (length <= reader._max_line)
 
     commas = np.flatnonzero(buf == 44)
-    if (
-        commas.shape[0] == n
-        and bool(np.all(commas > starts))
-        and bool(np.all(commas < ends))
-    ):
+    if commas.shape[0] == n and bool(np.all(commas > starts)) and bool(np.all(commas < ends)):
         comma = commas.astype(np.int64)  # exactly one comma in every line
     else:
         line_of = np.searchsorted(nl, commas)
@@ -138,9 +134,7 @@ def _block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None
     if not reader._include_instr:
         data = ~is_instr
         if not data.all():
-            return TraceChunk(
-                time_ns=time_ns[data], vaddr=addr[data], kind=kind[data], size=size[data]
-            )
+            return TraceChunk(time_ns=time_ns[data], vaddr=addr[data], kind=kind[data], size=size[data])
     return TraceChunk(time_ns=time_ns, vaddr=addr, kind=kind, size=size)
 
 

@@ -68,9 +68,7 @@ def npz_chunks(reader: TraceReader) -> Iterator[TraceChunk]:
     except zipfile.BadZipFile as e:
         raise ValueError(f"{reader.path}: not a valid .npz file ({e})") from None
     with zf:
-        members = {
-            name[:-4] if name.endswith(".npy") else name: name for name in zf.namelist()
-        }
+        members = {name[:-4] if name.endswith(".npy") else name: name for name in zf.namelist()}
         layout = column_layout(list(members), f"{reader.path}: .npz arrays")
         time_name = next(n for n in TIME_COLUMNS if n in layout)
         scale = TIME_COLUMNS[time_name]
@@ -87,9 +85,7 @@ def npz_chunks(reader: TraceReader) -> Iterator[TraceChunk]:
                 if count is None:
                     count = n
                 elif n != count:
-                    raise ValueError(
-                        f"{reader.path}: array {name!r} has {n} elements, others have {count}"
-                    )
+                    raise ValueError(f"{reader.path}: array {name!r} has {n} elements, others have {count}")
                 streams[name] = (stream, dtype)
             assert count is not None
             done = 0
@@ -167,4 +163,3 @@ def _read_exact(f: IO[bytes], dtype: np.dtype, n: int, path: str, done: int, cou
         got = done + len(data) // max(dtype.itemsize, 1)
         raise ValueError(f"{path}: truncated: the header promises {count} records, the data ends after {got}")
     return np.frombuffer(data, dtype=dtype)
-

@@ -51,12 +51,14 @@ def chunks(reader: TraceReader) -> Iterator[TraceChunk]:
                     continue
                 m = PERF_RE.match(line + b"\n")
                 if m is None:
-                    problems.append((
-                        lineno0 + i,
-                        "malformed perf script line (expected '[CPU] SECS.FRAC: "
-                        "ADDR [PHYS_ADDR]' as -F time,cpu,addr,phys_addr prints): "
-                        f"{line[:80]!r}",
-                    ))
+                    problems.append(
+                        (
+                            lineno0 + i,
+                            "malformed perf script line (expected '[CPU] SECS.FRAC: "
+                            "ADDR [PHYS_ADDR]' as -F time,cpu,addr,phys_addr prints): "
+                            f"{line[:80]!r}",
+                        )
+                    )
                     continue
                 rows.append(m.groups())
                 linenos.append(lineno0 + i)
@@ -68,11 +70,13 @@ def chunks(reader: TraceReader) -> Iterator[TraceChunk]:
                 if bool(r[4]) == (ncols == 2):
                     kept.append(r)
                 else:
-                    problems.append((
-                        ln,
-                        f"expected {ncols} address column(s) like the first "
-                        f"sample, got {2 if r[4] else 1}",
-                    ))
+                    problems.append(
+                        (
+                            ln,
+                            f"expected {ncols} address column(s) like the first "
+                            f"sample, got {2 if r[4] else 1}",
+                        )
+                    )
             rows = kept
         chunk, good = None, 0
         if rows:
@@ -166,8 +170,10 @@ def _perf_overflow(row: tuple[bytes, ...]) -> str | None:
     cpu, secs, frac, addr, phys = row
     s = _digits_value(secs, 10, 19)
     if s is None or s * 1_000_000_000 + int(frac[:9].ljust(9, b"0")) > INT64_MAX:
-        return (f"timestamp {_short(secs)}.{_short(frac)} s is too large "
-                f"(int64 nanoseconds end at {INT64_MAX // 10**9}.{INT64_MAX % 10**9:09d} s)")
+        return (
+            f"timestamp {_short(secs)}.{_short(frac)} s is too large "
+            f"(int64 nanoseconds end at {INT64_MAX // 10**9}.{INT64_MAX % 10**9:09d} s)"
+        )
     for column in (addr, phys):
         if column and _digits_value(column, 16, 16) is None:
             return f"address {_short(column)} is wider than 64 bits"
@@ -181,4 +187,3 @@ def _perf_overflow(row: tuple[bytes, ...]) -> str | None:
 def _short(text: bytes) -> str:
     """At most 24 characters of ``text`` for a message."""
     return text[:24].decode("ascii", "replace") + ("..." if len(text) > 24 else "")
-
