@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import pathlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,17 @@ from pghot.traces import PageMapper, TraceChunk, open_trace
 
 DATA = pathlib.Path(__file__).parent / "data"
 
+#: what the ``accesses`` strategy draws: PFNs, nids, times and chunk splits
+Trace = tuple[Any, Any, Any, list[int]]
+
 
 def as_list(r: Reports) -> list[tuple[int, int, int, int]]:
     return list(zip(r.pfns.tolist(), r.nids.tolist(), r.srcs.tolist(), r.nows.tolist()))
 
 
-def run(source, pfns, nids, times, splits=()) -> list[tuple[int, int, int, int]]:
+def run(
+    source: Any, pfns: Any, nids: Any, times: Any, splits: Sequence[int] = ()
+) -> list[tuple[int, int, int, int]]:
     """Feed the accesses cut at ``splits``, then flush; all reports in order."""
     out = []
     bounds = [0, *sorted(splits), len(pfns)]
@@ -169,7 +175,9 @@ def test_hwhints_default_rate() -> None:
 
 
 @given(accesses, st.integers(1, 7), st.integers(0, 5), st.booleans())
-def test_hwhints_matches_reference_and_ignores_chunking(data, every, seed, random) -> None:
+def test_hwhints_matches_reference_and_ignores_chunking(
+    data: Trace, every: int, seed: int, random: bool
+) -> None:
     pfns, nids, times, splits = data
     whole = run(HwHints(every, seed, random=random), pfns, nids, times)
     assert run(HwHints(every, seed, random=random), pfns, nids, times, splits) == whole
@@ -227,7 +235,9 @@ def test_pgtable_flush_and_idle_periods() -> None:
 
 
 @given(accesses, st.integers(1, 9), st.sampled_from([None, 0, 3]))
-def test_pgtable_matches_reference_and_ignores_chunking(data, interval, origin) -> None:
+def test_pgtable_matches_reference_and_ignores_chunking(
+    data: Trace, interval: int, origin: int | None
+) -> None:
     pfns, nids, times, splits = data
     whole = run(PgtableScan(interval, hz=1000, origin_jiffies=origin), pfns, nids, times)
     assert whole == ref_pgtable(pfns, times, interval, origin)
@@ -286,7 +296,9 @@ def test_hintfault_big_window_walks_the_space() -> None:
 
 
 @given(accesses, st.integers(1, 9), st.integers(1, 5), st.integers(0, 9), st.sampled_from([None, 0, 4]))
-def test_hintfault_matches_reference_and_ignores_chunking(data, period, window, delay, origin) -> None:
+def test_hintfault_matches_reference_and_ignores_chunking(
+    data: Trace, period: int, window: int, delay: int, origin: int | None
+) -> None:
     pfns, nids, times, splits = data
     make = lambda: HintFault(period, window, scan_delay_ms=delay, origin_jiffies=origin)  # noqa: E731
     whole = run(make(), pfns, nids, times)
@@ -324,7 +336,7 @@ def test_hintfault_long_idle_gaps_match_running_every_scan(period: int, window: 
 
 
 @given(accesses)
-def test_combine_merges_in_time_order(data) -> None:
+def test_combine_merges_in_time_order(data: Trace) -> None:
     pfns, nids, times, splits = data
 
     def mk() -> list[Any]:
@@ -364,7 +376,7 @@ def test_out_of_order_times_are_clamped() -> None:
 
 
 @pytest.mark.parametrize("make", [HwHints, PgtableScan, HintFault])
-def test_feed_validation(make) -> None:
+def test_feed_validation(make: Callable[[], Any]) -> None:
     s = make()
     with pytest.raises(TypeError):
         s.feed(None, 0, [1])

@@ -1,12 +1,13 @@
 """The type stubs stay true: mypy checks the tests against the installed package."""
 
 import os
+import pathlib
 import sys
 
 from mypy import api as mypy_api
 
 
-def test_mypy_on_tests(tmp_path):
+def test_mypy_on_tests(tmp_path: pathlib.Path) -> None:
     tests = os.path.dirname(os.path.abspath(__file__))
     out, err, status = mypy_api.run(
         [
@@ -22,7 +23,7 @@ def test_mypy_on_tests(tmp_path):
     assert status == 0, out + err
 
 
-def test_store_classes_type_per_store(tmp_path):
+def test_store_classes_type_per_store(tmp_path: pathlib.Path) -> None:
     # Tracker(topo, store=...) types as that store's class: the pfn-array
     # store has no save(), the default (hash) store has.
     src = tmp_path / "stores.py"
