@@ -18,6 +18,9 @@ def test_mypy_on_tests(tmp_path: pathlib.Path) -> None:
             f"{sys.version_info.major}.{sys.version_info.minor}",
             "--ignore-missing-imports",
             "--no-error-summary",
+            # every test annotated, so that mypy checks its body against the stubs
+            "--disallow-untyped-defs",
+            "--disallow-incomplete-defs",
         ]
     )
     assert status == 0, out + err
