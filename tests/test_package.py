@@ -10,12 +10,14 @@ import pytest
 import pghot
 
 #: what a bare ``import pghot`` may load: the tracker (its base and the hash store),
-#: its topology, its types, and the snapshot module that gives it save and load
+#: its topology, its types and argument checks, and the snapshot module that gives it
+#: save and load
 EAGER = {
     "pghot",
     "pghot._base",
     "pghot._core",
     "pghot._types",
+    "pghot._validate",
     "pghot.snapshot",
     "pghot.topology",
     "pghot.tracker",

@@ -72,6 +72,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pghot import _base, _core
+from pghot._validate import ms_to_jiffies
 from pghot.topology import Node, Topology
 
 __all__ = [
@@ -828,7 +829,7 @@ def check_geometry(
     hz = _int_in(config, "hz", 1, 1_000_000)
     window_ms = _int_in(config, "freq_window_ms", 0, 1 << 40)
     _int_in(config, "threshold", 1, (1 << fbits) - 1)
-    if -(-window_ms * hz // 1000) >= 1 << tbits:
+    if ms_to_jiffies(window_ms, hz) >= 1 << tbits:
         raise ValueError(f"config freq_window_ms={window_ms} at hz={hz} does not fit time_bits={tbits}")
     capacity = _int_in(config, "capacity", 0, 1 << 31)
     qcap = _int_in(config, "queue_capacity", 0, min(capacity, 0xFFFFFFFE))
