@@ -28,7 +28,7 @@ command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed
 
 tests=("$@")
 if [[ ${#tests[@]} -eq 0 ]]; then
-    tests=(tests/test_queues.py tests/test_snapshot.py tests/test_defects.py
+    tests=(tests/test_queues.py tests/test_snapshot.py tests/test_semantics.py
            tests/test_bad_input.py tests/test_fuzz.py)
 fi
 
