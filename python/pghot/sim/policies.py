@@ -204,38 +204,60 @@ class _SecondAccess(_Policy):
         self.window_j = ms_to_jiffies(win_ms, c.hz)
         self.last = np.full(machine.memory.logical_pages, -1, dtype=np.int64)
 
+    #: reports whose pages are looked up in one vectorised call
+    LOOKUP_BLOCK = 4096
+
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
+        """Serve the accesses and act on the reports, in time order.
+
+        The reports are taken one at a time (each may promote, which moves the
+        pages that the next ones name), but their pages' PFNs are looked up a
+        block at a time: a block's lookups stay valid until the memory changes
+        (accesses served, a migration tried), and then the rest of the block is
+        looked up again, so every report sees the PFN its page has at that point.
+        """
         if reps.pfns.shape[0] == 0:
             self.serve(pages, times)
             return
         mem, top, last, win = self.mem, self.top, self.last, self.window_j
         pos = 0
 
-        def upto(t: int) -> int:
+        def upto(t: int) -> bool:
+            """Serve the accesses up to time ``t``; whether any was served."""
             nonlocal pos
             j = int(np.searchsorted(times, t, side="right"))
             if j > pos:
                 self.serve(pages[pos:j], times[pos:j])
                 pos = j
-            return pos
+                return True
+            return False
 
-        for p, t in zip(reps.pfns.tolist(), reps.nows.tolist()):
-            pfn = mem.pfn_of(p)
-            if pfn < 0:  # first touched in this segment, not served yet
-                upto(t)
-                pfn = mem.pfn_of(p)
-            if pfn < top:
-                continue
-            prev = int(last[p])
-            if prev >= 0 and t - prev <= win:
-                upto(t)
-                if mem.migrate(pfn, _TOP, t):
-                    self._promoted(np.array([p], dtype=np.int64), t)
-                    last[p] = -1
-                else:
-                    last[p] = t
-            else:
-                last[p] = t
+        rep_pages = reps.pfns
+        ps, ts = rep_pages.tolist(), reps.nows.tolist()
+        n = len(ps)
+        for b0 in range(0, n, self.LOOKUP_BLOCK):
+            b1 = min(n, b0 + self.LOOKUP_BLOCK)
+            pf = mem.pfns_of(rep_pages[b0:b1]).tolist()
+            for i in range(b0, b1):
+                p, t, pfn = ps[i], ts[i], pf[i - b0]
+                changed = False
+                if pfn < 0:  # first touched in this segment, not served yet
+                    changed = upto(t)
+                    pfn = mem.pfn_of(p)
+                if pfn >= top:
+                    prev = int(last[p])
+                    if prev >= 0 and t - prev <= win:
+                        upto(t)
+                        changed = True
+                        if mem.migrate(pfn, _TOP, t):
+                            self._promoted(np.array([p], dtype=np.int64), t)
+                            last[p] = -1
+                        else:
+                            last[p] = t
+                    else:
+                        last[p] = t
+                if changed and i + 1 < b1:
+                    pf[i + 1 - b0 :] = mem.pfns_of(rep_pages[i + 1 : b1]).tolist()
         if pos < pages.shape[0]:
             self.serve(pages[pos:], times[pos:])
 
