@@ -12,6 +12,7 @@ must agree.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def _trace(seed: int, n: int, pages: int) -> Iterator[TraceChunk]:
         yield TraceChunk(time_ns=t[a : a + 5000], vaddr=page[a : a + 5000] << np.uint64(12))
 
 
-def _run(cfg: SimConfig, seed: int) -> dict[str, object]:
+def _run(cfg: SimConfig, seed: int) -> dict[str, Any]:
     r = replay(_trace(seed, 40_000, 3000), cfg, baselines=("second-access",), progress=False)
     return r["second-access"].to_dict()
 
