@@ -31,13 +31,10 @@ from pghot import Node, Topology, Tracker
 from pghot._pfnarray import PfnArrayTracker
 from pghot.model.pfnarray import PfnArrayReference
 from pghot.model.reference import ReferenceTracker
+from pghot.queues import QUEUE_CLASSES
 
-try:  # the tracker's queue designs (queue= names)
-    from pghot.queues import QUEUE_CLASSES
-
-    QUEUE_KINDS: tuple[str, ...] = tuple(QUEUE_CLASSES)
-except ImportError:  # a core with the binary heap only
-    QUEUE_KINDS = ("binary",)
+#: the tracker's queue designs (queue= names)
+QUEUE_KINDS: tuple[str, ...] = tuple(QUEUE_CLASSES)
 
 settings.register_profile(
     "dev",

@@ -13,6 +13,8 @@ import importlib
 
 import pytest
 
+from pghot.tracker import STORES
+
 MODULES = [
     "pghot._base",
     "pghot._core",
@@ -49,10 +51,11 @@ def test_module_examples(name: str) -> None:
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed"
 
 
-def test_core_public_methods_have_examples() -> None:
-    # CONVENTIONS.md: a >>> example on every public function.
-    from pghot._core import Tracker
-
+@pytest.mark.parametrize("module", ["pghot._core", "pghot._v2store", "pghot._pfnarray"])
+def test_store_public_methods_have_examples(module: str) -> None:
+    # CONVENTIONS.md: a >>> example on every public function (of the store's
+    # class, most of them the base's), and one on the class itself.
+    Tracker = next(getattr(importlib.import_module(m), c) for m, c in STORES.values() if m == module)
     missing = [
         name
         for name in (

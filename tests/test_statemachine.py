@@ -38,13 +38,10 @@ import pghot
 from pghot import RECORD_DTYPE, Outcome, Source, Topology
 from pghot._core import Tracker
 from pghot.model.reference import ReferenceTracker
+from pghot.queues import QUEUE_CLASSES
 
-try:  # the core's queue designs; the model's behaviour does not depend on them
-    from pghot.queues import QUEUE_CLASSES
-
-    QUEUE_KINDS = sorted(QUEUE_CLASSES)
-except ImportError:
-    QUEUE_KINDS = ["binary"]
+#: the core's queue designs; the model's behaviour does not depend on them
+QUEUE_KINDS = sorted(QUEUE_CLASSES)
 
 #: Every PFN the machine touches lies in [0, UNIVERSE); each topology leaves
 #: some of it offline (in no node).

@@ -22,9 +22,7 @@ SEMANTICS.md section 3's record rule. The specification is
 
 from __future__ import annotations
 
-import doctest
 import functools
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -42,15 +40,8 @@ from hypothesis.stateful import (
 )
 
 from pghot import NUMA_NO_NODE, RECORD_DTYPE, Node, Outcome, Record, Source, Topology
-from pghot.model import pfnarray as reference_pfnarray
+from pghot import _pfnarray as pfa
 from pghot.model.pfnarray import PfnArrayReference
-
-try:
-    from pghot import _pfnarray as pfa
-except ImportError:  # a private build: the module on PYTHONPATH, top level
-    import _pfnarray as pfa  # type: ignore[no-redef]
-
-    sys.modules.setdefault("pghot._pfnarray", pfa)  # for the docstring examples
 
 PfnArrayTracker = pfa.PfnArrayTracker
 #: ``make_pfnarray`` (conftest.py): the compiled store, then the reference model.
@@ -328,24 +319,6 @@ def test_no_lower_tier(make_pfnarray: MakePfnArray) -> None:
     assert t.extract_batch(0).tolist() == []
     assert (len(t), t.capacity) == (0, 0)
     t.check()
-
-
-def test_docstring_examples() -> None:
-    for module in (pfa, reference_pfnarray):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, report=False)
-        assert result.attempted > 0 and result.failed == 0, module.__name__
-    for name in (
-        "record_access",
-        "record_accesses",
-        "extract_batch",
-        "lookup",
-        "set_movable",
-        "queued",
-        "stats",
-        "memory_bytes",
-        "check",
-    ):
-        assert ">>>" in (getattr(PfnArrayTracker, name).__doc__ or ""), name
 
 
 # -- side by side with the reference model --------------------------------------------
