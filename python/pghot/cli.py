@@ -375,6 +375,8 @@ def _replay(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         trace_format=args.format,
         open_options=_open_options(args),
+        threads=args.threads,
+        engine=args.engine,
     )
     _show(r, args)
     return 0
@@ -462,6 +464,19 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DESIGN",
         help="also run these tracker designs (pghot bench names)",
+    )
+    r.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads the policies run on (default: one per CPU); the result does not depend on it",
+    )
+    r.add_argument(
+        "--engine",
+        choices=sim.ENGINES,
+        default=sim.ENGINES[0],
+        help="the compiled stages (default) or their Python reference (slow; for checking)",
     )
     _add_output_args(r, what="the result", plot=True)
 

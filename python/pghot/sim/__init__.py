@@ -132,7 +132,7 @@ from pghot.sim.config import (
     parse_assignment,
     parse_source,
 )
-from pghot.sim.engine import MAX_BINS, demo_trace, replay
+from pghot.sim.engine import ENGINES, MAX_BINS, demo_trace, replay
 from pghot.sim.plots import plot
 from pghot.sim.policies import BASELINES, DESIGNS
 from pghot.sim.results import PolicyResult, Result
@@ -140,6 +140,7 @@ from pghot.sim.sweep import format_sweep_table, sweep
 
 __all__ = [
     "BASELINES",
+    "ENGINES",
     "DESIGNS",
     "MAX_BINS",
     "PROMOTER_KEYS",

@@ -775,13 +775,14 @@ def _build_pghot(
     tracker_kw: Mapping[str, Any],
     promoter_kw: Mapping[str, Any],
     logical_pages: int,
-) -> tuple[Any, TieredMemory, Promoter]:
-    """The tracker, its memory and its promoter on ``topo``; errors name the table."""
+    memory_cls: Any = TieredMemory,
+) -> tuple[Any, Any, Promoter]:
+    """The tracker, its memory (a ``memory_cls``) and its promoter on ``topo``; errors name the table."""
     try:
         tracker = Tracker(topo, hz=config.hz, **tracker_kw)
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: tracker: {e}") from None
-    mem = TieredMemory(topo, tracker, logical_pages=logical_pages, **config.memory.kwargs())
+    mem = memory_cls(topo, tracker, logical_pages=logical_pages, **config.memory.kwargs())
     try:
         promoter = Promoter(tracker, mem, **promoter_kw)
     except (TypeError, ValueError) as e:

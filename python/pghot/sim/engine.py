@@ -13,21 +13,24 @@ import contextlib
 import dataclasses
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, Any
 
 import numpy as np
 
 from pghot._output import progress as _progress_bar
-from pghot._validate import ms_to_jiffies
+from pghot._pagemap import PageMap
+from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import PgtableScan, chunk_pages
+from pghot.model import sim as _stages  # TEMP until pghot._stages lands
+from pghot.model import sim as ref
 from pghot.sim.config import SimConfig, _build_sources
 from pghot.sim.policies import (
     _TOP,
     BASELINES,
     DESIGNS,
     Machine,
-    _Bins,
     _describe,
     _Pghot,
     _Policy,
@@ -38,7 +41,10 @@ from pghot.sim.results import PolicyResult, Result
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
 
-__all__ = ["MAX_BINS", "demo_trace", "replay"]
+__all__ = ["ENGINES", "MAX_BINS", "demo_trace", "replay"]
+
+#: the stage implementations :func:`replay` runs on
+ENGINES = ("compiled", "reference")
 
 _SPILL_BYTES = 256 << 20
 _HEAT_BINS = 200
@@ -98,10 +104,10 @@ class _Stream:
 
 
 def _materialise(
-    chunks: Iterable[TraceChunk], config: SimConfig, progress: bool, spill_bytes: int
+    chunks: Iterable[TraceChunk], config: SimConfig, progress: bool, spill_bytes: int, engine: str
 ) -> tuple[_Stream, int, int, str]:
     """Read the trace once: dense logical pages and clamped jiffies."""
-    mapper = PageMapper(0, 2**40, page_size=1)
+    mapper: Any = PageMap() if engine == "compiled" else PageMapper(0, 2**40, page_size=1)
     stream = _Stream(spill_bytes)
     origin: int | None = None
     last = 0
@@ -119,9 +125,15 @@ def _materialise(
             if space and kind != space:
                 raise ValueError("the trace mixes records with and without pfn")
             space = kind
-            pages = mapper.map(keys)
-            if len(mapper) > 2**32:
-                raise ValueError("more than 2**32 distinct pages")
+            if engine == "compiled":
+                try:
+                    pages = mapper.map(keys)
+                except ValueError:
+                    raise ValueError("more than 2**32 distinct pages") from None
+            else:
+                pages = mapper.map(keys)
+                if len(mapper) > 2**32:
+                    raise ValueError("more than 2**32 distinct pages")
             t = chunk.times_jiffies(config.hz, origin)
             t = np.maximum.accumulate(np.maximum(t, last))
             last = int(t[-1])
@@ -135,47 +147,12 @@ def _materialise(
     return stream, len(mapper), last, space
 
 
-# -- the oracle -----------------------------------------------------------------------
+def _segment(p: _Policy, pages: np.ndarray, times: np.ndarray, reps: Any) -> None:
+    p.segment(pages, times, reps)  # a policy's own segment (a bound call: the subclass's)
 
 
-class _IntervalCounts:
-    """Accesses per page within the current oracle interval."""
-
-    def __init__(self, footprint: int) -> None:
-        self.f = footprint
-        self.parts: list[np.ndarray] = []
-        self.held = 0
-        self.counts: np.ndarray | None = None
-        self.accesses = 0
-
-    def add(self, pages: np.ndarray) -> None:
-        self.parts.append(pages)
-        self.held += pages.shape[0]
-        self.accesses += pages.shape[0]
-        if self.held > max(self.f, 1 << 20):
-            self._compact()
-
-    def _compact(self) -> None:
-        c = np.bincount(np.concatenate(self.parts), minlength=self.f)
-        self.counts = c if self.counts is None else self.counts + c
-        self.parts, self.held = [], 0
-
-    def hot(self, k: int) -> np.ndarray:
-        """The pages of the interval with the k largest counts, ties included; resets."""
-        if self.counts is not None:
-            if self.parts:  # add() may just have compacted
-                self._compact()
-            pages = np.flatnonzero(self.counts)
-            counts = self.counts[pages]
-        elif self.parts:
-            pages, counts = np.unique(np.concatenate(self.parts), return_counts=True)
-        else:
-            pages = counts = np.zeros(0, dtype=np.int64)
-        self.parts, self.held, self.counts, self.accesses = [], 0, None, 0
-        if pages.shape[0] > k:
-            kth = np.partition(counts, pages.shape[0] - k)[pages.shape[0] - k]
-            pages = pages[counts >= kth]
-        return pages.astype(np.int64)
+def _step(p: _Policy, t: int) -> None:
+    p.step(t)
 
 
 # -- the driver -----------------------------------------------------------------------
@@ -189,9 +166,12 @@ class _Sim:
         last_jiffy: int,
         baselines: Sequence[str],
         designs: Sequence[str],
+        engine: str = "compiled",
+        threads: int = 1,
     ) -> None:
         c = config
         self.config = c
+        self.engine = engine
         self.footprint = footprint
         self.top_pages = c.top_pages if c.top_pages is not None else max(1, footprint // 4)
         self.lower_pages = c.lower_pages if c.lower_pages is not None else 2 * footprint
@@ -216,9 +196,14 @@ class _Sim:
                 f"more than {MAX_BINS:,} bins"
             )
         self.oracle_j = ms_to_jiffies(c.oracle_interval_ms, c.hz)
+        self.nbins = last_jiffy // self.bin_j + 1
         self.sources = _build_sources(c)
-        self.acc_bins = _Bins()
-        self.oracle = _IntervalCounts(footprint)
+        self.acc_bins = np.zeros(self.nbins, dtype=np.int64)
+        self.oracle = (
+            _stages.IntervalCounts(footprint) if engine == "compiled" else ref.IntervalCounts(footprint)
+        )
+        self._bin_counts = _stages.bin_counts if engine == "compiled" else ref.bin_counts
+        self._heat_add = _stages.heat_add if engine == "compiled" else ref.heat_add
         self.next_oracle = self.oracle_j
         self.hot_mask = np.zeros(footprint, dtype=bool)
         self.last_jiffy = last_jiffy
@@ -252,18 +237,51 @@ class _Sim:
         self.baselines = list(baselines)
         self.designs = list(designs)
         self.scan_sources = [s for s in self.sources.sources if isinstance(s, PgtableScan)]
+        self.threads = max(1, min(threads, len(pol)))
+        self.pool = ThreadPoolExecutor(self.threads, "pghot-policy") if self.threads > 1 else None
+
+    def close(self) -> None:
+        """Join the policy threads (after the work in flight; nothing new starts)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def each(self, work: Callable[..., None], *args: Any, pols: Sequence[_Policy] | None = None) -> None:
+        """``work(p, *args)`` for every policy ``p``, on the policy threads; returns when all are done.
+
+        The policies share nothing but read-only inputs, so the order in which
+        the threads run them does not change any result.  The first error (in
+        policy order) is raised once every policy has finished.
+        """
+        pols = self.policies if pols is None else pols
+        if self.pool is None or len(pols) < 2:
+            for p in pols:
+                work(p, *args)
+            return
+        futures = [self.pool.submit(work, p, *args) for p in pols]
+        wait(futures)
+        for f in futures:
+            f.result()
 
     def machine(
         self, tracker_kw: Mapping[str, Any] | None = None, promoter_kw: Mapping[str, Any] | None = None
     ) -> Machine:
         """A fresh machine for one policy (a tracker and promoter with ``tracker_kw``)."""
-        return build_machine(self.config, self.topology, self.footprint, self.bin_j, tracker_kw, promoter_kw)
+        return build_machine(
+            self.config,
+            self.topology,
+            self.footprint,
+            self.bin_j,
+            tracker_kw,
+            promoter_kw,
+            nbins=self.nbins,
+            engine=self.engine,
+        )
 
     # one chunk of the stream, split at the promoter rounds and oracle boundaries
     def run_chunk(self, pages: np.ndarray, times: np.ndarray) -> None:
-        self.acc_bins.add(times // self.bin_j)
-        idx = (times // self.heat_tj) * self.heat_np + pages // self.heat_pp
-        self.heat += np.bincount(idx, minlength=self.heat.shape[0])
+        self._bin_counts(times, self.bin_j, self.acc_bins)
+        self._heat_add(pages, times, self.heat_tj, self.heat_pp, self.heat_np, self.heat)
         pol = self.policies
         n = pages.shape[0]
         i = 0
@@ -274,8 +292,7 @@ class _Sim:
                 seg_p, seg_t = pages[i:j], times[i:j]
                 reps = self.sources.feed(seg_p, 0, seg_t)
                 self.oracle.add(seg_p)
-                for p in pol:
-                    p.segment(seg_p, seg_t, reps)
+                self.each(_segment, seg_p, seg_t, reps)
             if j >= n:
                 break
             self.fire(t_evt, int(times[j]))
@@ -293,12 +310,11 @@ class _Sim:
         if reps.pfns.shape[0]:
             empty_p = np.zeros(0, dtype=np.uint32)
             empty_t = np.zeros(0, dtype=np.int64)
-            for p in pol:
-                p.segment(empty_p, empty_t, reps)
-        for p in pol:
-            if p.next_round == t:
-                p.step(t)
-                p.next_round += p.round_j
+            self.each(_segment, empty_p, empty_t, reps)
+        due = [p for p in pol if p.next_round == t]
+        self.each(_step, t, pols=due)
+        for p in due:
+            p.next_round += p.round_j
         # Nothing queued and nothing reported until the next access: the
         # rounds and intervals in between have nothing to do.
         nxt = min(self.next_oracle, min(p.next_round for p in pol))
@@ -345,6 +361,8 @@ def replay(
     trace_format: str | None = None,
     open_options: Mapping[str, Any] | None = None,
     spill_bytes: int = _SPILL_BYTES,
+    threads: int | None = None,
+    engine: str = "reference",  # TEMP: "compiled" once the compiled memory lands
 ) -> Result:
     """Replay an access stream through pghot and the alternatives, in one pass.
 
@@ -367,6 +385,12 @@ def replay(
         Progress bars on stderr (shown after half a second).
     name : str, optional
         Name of the trace in the summary.
+    threads : int, optional
+        Threads the policies run on, ``>= 1``; default one per policy, at
+        most the machine's CPUs.  The result does not depend on it.
+    engine : {"compiled", "reference"}
+        The compiled stages (default), or the reference ones of
+        :mod:`pghot.model.sim` (their specification: same result, slower).
 
     Returns
     -------
@@ -391,6 +415,12 @@ def replay(
     1.0
     """
     cfg = (config if config is not None else SimConfig()).validate()
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if threads is None:
+        nthreads = os.cpu_count() or 1
+    else:
+        nthreads = int_in(threads, "threads", 1, 1024)
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"baselines must be among {list(BASELINES)}, got {b!r}")
@@ -406,7 +436,7 @@ def replay(
             source: Iterable[TraceChunk] = reader
         else:
             source = chunks
-        stream, footprint, last_jiffy, space = _materialise(source, cfg, progress, spill_bytes)
+        stream, footprint, last_jiffy, space = _materialise(source, cfg, progress, spill_bytes, engine)
         stack.callback(stream.close)
         if stream.accesses == 0:
             raise ValueError(f"{name or 'the trace'}: no accesses")
@@ -418,7 +448,8 @@ def replay(
                 "check its time stamps and their unit, or raise max_span_s in the config "
                 "(pghot replay: --set max_span_s=SECONDS)"
             )
-        sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs))
+        sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads)
+        stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             for pages, times in stream:
                 sim.run_chunk(pages, times)
@@ -430,13 +461,12 @@ def replay(
 
 def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> Result:
     resolved = dataclasses.replace(cfg, top_pages=sim.top_pages, lower_pages=sim.lower_pages)
-    nbins = sim.last_jiffy // sim.bin_j + 1
-    acc = sim.acc_bins.values(nbins)
+    acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
     out: dict[str, PolicyResult] = {}
     for p in sim.policies:
         m = p.mem.stats()
-        hits = p.hit_bins.values(nbins)
+        hits = p.hit_bins
         est = (
             p.hits * cfg.top_ns
             + (accesses - p.hits) * cfg.lower_ns
@@ -461,7 +491,7 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
             time_vs_none=None,
             tracker_memory_bytes=p.memory_bytes(),
             hit_ratio_series=[(int(h) / int(a)) if a else None for h, a in zip(hits, acc)],
-            promotions_series=p.promo_bins.values(nbins).tolist(),
+            promotions_series=p.promo_bins.tolist(),
             recall_series=p.recall_series,
             stats=p.stats(),
         )

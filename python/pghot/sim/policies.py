@@ -23,9 +23,12 @@ from pghot._validate import ms_to_jiffies
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import Promoter
 from pghot.machine.sources import Reports
+from pghot.model import sim as reference
 from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
 from pghot.tracker import DESIGNS
+
+ReferenceMemory = TieredMemory  # TEMP until model/memory.py lands
 
 __all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
 
@@ -34,38 +37,6 @@ BASELINES = ("none", "v2", "second-access")
 
 _TOP = 0  # the top-tier node of the two-tier machine
 _NO_ROUND = 2**62
-
-
-class _Bins:
-    """A growable int64 counter per bin index."""
-
-    def __init__(self) -> None:
-        self.a = np.zeros(64, dtype=np.int64)
-        self.n = 0
-
-    def _grow(self, hi: int) -> None:
-        if hi >= self.a.shape[0]:
-            new = np.zeros(max(hi + 1, 2 * self.a.shape[0]), dtype=np.int64)
-            new[: self.a.shape[0]] = self.a
-            self.a = new
-        self.n = max(self.n, hi + 1)
-
-    def add(self, idx: np.ndarray) -> None:
-        if idx.shape[0] == 0:
-            return
-        lo, hi = int(idx[0]), int(idx[-1])  # idx is sorted (times are)
-        self._grow(hi)
-        self.a[lo : hi + 1] += np.bincount(idx - lo, minlength=hi - lo + 1)
-
-    def add_at(self, i: int, count: int) -> None:
-        self._grow(i)
-        self.a[i] += count
-
-    def values(self, n: int) -> np.ndarray:
-        out = np.zeros(n, dtype=np.int64)
-        k = min(n, self.a.shape[0])
-        out[:k] = self.a[:k]
-        return out
 
 
 # -- the machine a policy runs on ----------------------------------------------------
@@ -79,6 +50,8 @@ class Clock:
     hz: int
     #: jiffies per metrics bin
     bin_jiffies: int
+    #: metrics bins of the whole trace (every access time is below ``nbins * bin_jiffies``)
+    nbins: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +65,9 @@ class Machine:
     config: SimConfig
     tracker: Any = None
     promoter: Promoter | None = None
+    #: the stages are compiled (``engine="compiled"``), else the reference ones of
+    #: :mod:`pghot.model.sim`
+    compiled: bool = True
 
 
 def build_machine(
@@ -101,8 +77,14 @@ def build_machine(
     bin_jiffies: int,
     tracker_kw: Mapping[str, Any] | None = None,
     promoter_kw: Mapping[str, Any] | None = None,
+    *,
+    nbins: int = 1,
+    engine: str = "compiled",
 ) -> Machine:
     """A machine for one policy: memory only, or (with ``tracker_kw``) a tracker and promoter too.
+
+    ``engine="reference"`` builds it on the reference memory
+    (:class:`pghot.model.memory.TieredMemory`) for the reference stages.
 
     Examples
     --------
@@ -116,19 +98,28 @@ def build_machine(
     (3, 8, True)
     """
     top = sum(n.nr_pages for n in topology.nodes if n.toptier)
-    clock = Clock(config.hz, bin_jiffies)
+    clock = Clock(config.hz, bin_jiffies, nbins)
+    compiled = engine == "compiled"
+    mem_cls = TieredMemory if compiled else ReferenceMemory
     if tracker_kw is None:
-        mem = TieredMemory(topology, None, logical_pages=logical_pages, **config.memory.kwargs())
-        return Machine(mem, top, clock, config)
-    tracker, mem, promoter = _build_pghot(config, topology, tracker_kw, promoter_kw or {}, logical_pages)
-    return Machine(mem, top, clock, config, tracker, promoter)
+        mem = mem_cls(topology, None, logical_pages=logical_pages, **config.memory.kwargs())
+        return Machine(mem, top, clock, config, compiled=compiled)
+    tracker, mem, promoter = _build_pghot(
+        config, topology, tracker_kw, promoter_kw or {}, logical_pages, mem_cls
+    )
+    return Machine(mem, top, clock, config, tracker, promoter, compiled)
 
 
 # -- policies -------------------------------------------------------------------------
 
 
 class _Policy:
-    """No promotion: the memory, its hits, and the oracle's tallies."""
+    """No promotion: the memory, its hits, and the oracle's tallies.
+
+    ``segment`` and ``step`` touch only the policy's own machine and tallies,
+    so the engine runs the policies of a replay in threads (the compiled
+    stages release the GIL); it reads their tallies between segments.
+    """
 
     kind = "none"
 
@@ -140,9 +131,10 @@ class _Policy:
         self.mem = machine.memory
         self.top = machine.top_pages
         self.bin_j = machine.clock.bin_jiffies
+        self.compiled = machine.compiled
         self.hits = 0
-        self.hit_bins = _Bins()
-        self.promo_bins = _Bins()
+        self.hit_bins = np.zeros(machine.clock.nbins, dtype=np.int64)
+        self.promo_bins = np.zeros(machine.clock.nbins, dtype=np.int64)
         self.pending: list[np.ndarray] = []
         self.judged = self.precise = 0
         self.hot_total = self.hot_resident = 0
@@ -155,14 +147,13 @@ class _Policy:
         """Pages promoted at ``now``: judged at the end of the oracle interval."""
         if pages.shape[0]:
             self.pending.append(pages)
-            self.promo_bins.add_at(now // self.bin_j, int(pages.shape[0]))
+            self.promo_bins[now // self.bin_j] += int(pages.shape[0])
 
     def serve(self, pages: np.ndarray, times: np.ndarray) -> None:
-        if pages.shape[0] == 0:
-            return
-        hit = self.mem.access(pages) < self.top
-        self.hits += int(np.count_nonzero(hit))
-        self.hit_bins.add(times[hit] // self.bin_j)
+        if self.compiled:
+            self.hits += self.mem.serve(pages, times, self.bin_j, self.hit_bins)
+        else:
+            self.hits += reference.serve(self.mem, pages, times, self.bin_j, self.hit_bins, self.top)
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
         self.serve(pages, times)
@@ -204,62 +195,46 @@ class _SecondAccess(_Policy):
         self.window_j = ms_to_jiffies(win_ms, c.hz)
         self.last = np.full(machine.memory.logical_pages, -1, dtype=np.int64)
 
-    #: reports whose pages are looked up in one vectorised call
+    #: reports whose pages the reference loop looks up in one vectorised call
     LOOKUP_BLOCK = 4096
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
         """Serve the accesses and act on the reports, in time order.
 
-        The reports are taken one at a time (each may promote, which moves the
-        pages that the next ones name), but their pages' PFNs are looked up a
-        block at a time: a block's lookups stay valid until the memory changes
-        (accesses served, a migration tried), and then the rest of the block is
-        looked up again, so every report sees the PFN its page has at that point.
+        :func:`pghot.model.sim.second_access` is the specification; the
+        compiled memory runs the same loop in one call
+        (:meth:`pghot.machine.memory.TieredMemory.second_access`).
         """
         if reps.pfns.shape[0] == 0:
             self.serve(pages, times)
             return
-        mem, top, last, win = self.mem, self.top, self.last, self.window_j
-        pos = 0
+        if self.compiled:
+            hits, moved, when = self.mem.second_access(
+                pages, times, reps.pfns, reps.nows, self.last, self.window_j, self.bin_j, self.hit_bins
+            )
+            self.hits += hits
+            if moved.shape[0]:
+                self.pending.append(moved.astype(np.int64, copy=False))
+                np.add.at(self.promo_bins, when // self.bin_j, 1)
+            return
 
-        def upto(t: int) -> bool:
-            """Serve the accesses up to time ``t``; whether any was served."""
-            nonlocal pos
-            j = int(np.searchsorted(times, t, side="right"))
-            if j > pos:
-                self.serve(pages[pos:j], times[pos:j])
-                pos = j
-                return True
-            return False
+        def promoted(p: int, t: int) -> None:
+            self._promoted(np.array([p], dtype=np.int64), t)
 
-        rep_pages = reps.pfns
-        ps, ts = rep_pages.tolist(), reps.nows.tolist()
-        n = len(ps)
-        for b0 in range(0, n, self.LOOKUP_BLOCK):
-            b1 = min(n, b0 + self.LOOKUP_BLOCK)
-            pf = mem.pfns_of(rep_pages[b0:b1]).tolist()
-            for i in range(b0, b1):
-                p, t, pfn = ps[i], ts[i], pf[i - b0]
-                changed = False
-                if pfn < 0:  # first touched in this segment, not served yet
-                    changed = upto(t)
-                    pfn = mem.pfn_of(p)
-                if pfn >= top:
-                    prev = int(last[p])
-                    if prev >= 0 and t - prev <= win:
-                        upto(t)
-                        changed = True
-                        if mem.migrate(pfn, _TOP, t):
-                            self._promoted(np.array([p], dtype=np.int64), t)
-                            last[p] = -1
-                        else:
-                            last[p] = t
-                    else:
-                        last[p] = t
-                if changed and i + 1 < b1:
-                    pf[i + 1 - b0 :] = mem.pfns_of(rep_pages[i + 1 : b1]).tolist()
-        if pos < pages.shape[0]:
-            self.serve(pages[pos:], times[pos:])
+        self.hits += reference.second_access(
+            self.mem,
+            pages,
+            times,
+            reps.pfns,
+            reps.nows,
+            self.last,
+            self.window_j,
+            self.bin_j,
+            self.hit_bins,
+            self.top,
+            promoted,
+            self.LOOKUP_BLOCK,
+        )
 
     def memory_bytes(self) -> int | None:
         return 0

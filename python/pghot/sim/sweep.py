@@ -23,6 +23,7 @@ def _sweep_job(job: dict[str, Any]) -> dict[str, Any]:
         cfg,
         baselines=("none",),
         progress=False,
+        threads=1,  # the sweep's processes are its parallelism
         trace_format=job.get("format"),
         open_options=job.get("open_options"),
     )
