@@ -376,7 +376,7 @@ def _replay(args: argparse.Namespace) -> int:
         trace_format=args.format,
         open_options=_open_options(args),
         threads=args.threads,
-        engine=args.engine,
+        **({"engine": args.engine} if args.engine else {}),
     )
     _show(r, args)
     return 0
@@ -475,7 +475,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--engine",
         choices=sim.ENGINES,
-        default=sim.ENGINES[0],
+        default=None,
         help="the compiled stages (default) or their Python reference (slow; for checking)",
     )
     _add_output_args(r, what="the result", plot=True)

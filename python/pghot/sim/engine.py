@@ -26,6 +26,7 @@ from pghot.machine.sources import PgtableScan, chunk_pages
 from pghot.model import sim as _stages  # TEMP until pghot._stages lands
 from pghot.model import sim as ref
 from pghot.sim.config import SimConfig, _build_sources
+from pghot.sim.diagnostics import diagnose
 from pghot.sim.policies import (
     _TOP,
     BASELINES,
@@ -516,9 +517,17 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
         "reports": [int(src.reported) for src in sim.sources.sources],
     }
     heat = sim.heat.reshape(sim.heat_nt, sim.heat_np)
-    return Result(
-        resolved, trace, out, bin_s, acc.tolist(), heat, sim.heat_tj / cfg.hz, sim.heat_pp, list(sim.notes)
+    notes = sim.notes + diagnose(
+        sim.sources.sources,
+        trace["reports"],
+        out,
+        accesses=accesses,
+        footprint=sim.footprint,
+        top_pages=sim.top_pages,
+        span_jiffies=sim.last_jiffy,
+        hz=cfg.hz,
     )
+    return Result(resolved, trace, out, bin_s, acc.tolist(), heat, sim.heat_tj / cfg.hz, sim.heat_pp, notes)
 
 
 # -- the built-in workload ------------------------------------------------------------

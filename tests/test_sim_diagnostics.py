@@ -1,0 +1,48 @@
+"""A degenerate replay says why, and which knob would change it (issue 12's diagnostics)."""
+
+from __future__ import annotations
+
+import pathlib
+
+from pghot.sim import SimConfig, demo_trace, replay
+from pghot.traces import TraceChunk
+
+LACKEY = str(pathlib.Path(__file__).parent / "data" / "tiny.lackey")
+
+
+def test_real_trace_shorter_than_the_first_scan_says_so() -> None:
+    r = replay(LACKEY, SimConfig(), progress=False)
+    assert all(p.promotions == 0 for p in r.policies.values())
+    assert any("hint-fault) made no report" in n and "scan_delay_ms=1000" in n for n in r.notes)
+    assert "scan_delay_ms=1000" in r.summary()
+
+
+def test_sampling_longer_than_the_trace_says_so() -> None:
+    r = replay([demo_trace(500, 50)], SimConfig(sources=[{"name": "hw-hints"}]), progress=False)
+    assert r.trace["reports"] == [0]
+    assert any("sample_every=10000" in n for n in r.notes)
+
+
+def test_top_tier_holding_the_footprint_says_so() -> None:
+    r = replay([demo_trace(2000, 50)], SimConfig(top_pages=64), progress=False)
+    assert any("hold the whole footprint (50 pages)" in n for n in r.notes)
+
+
+def test_no_promotion_names_the_threshold() -> None:
+    trace = TraceChunk(time_ns=[i * 10**9 for i in range(8)], pfn=list(range(8)))
+    cfg = SimConfig(top_pages=2, sources=[{"name": "hw-hints", "sample_every": 1}])
+    r = replay([trace], cfg, progress=False)
+    assert r["pghot"].promotions == 0
+    assert any(n.startswith("pghot: no promotions") and "tracker.threshold" in n for n in r.notes)
+
+
+def test_a_healthy_replay_has_no_diagnosis() -> None:
+    r = replay([demo_trace(40_000, 1_000, seed=3)], SimConfig(top_pages=250), progress=False)
+    assert r["pghot"].promotions > 0
+    assert r.notes == []
+
+
+def test_time_that_never_advances_is_flagged() -> None:
+    trace = TraceChunk(time_ns=[5] * 100, pfn=[i % 10 for i in range(100)])
+    r = replay([trace], SimConfig(top_pages=2), progress=False)
+    assert any(n.startswith("time: every access has the same time stamp") for n in r.notes)
