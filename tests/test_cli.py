@@ -67,7 +67,7 @@ def test_demo_cli_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["trace"]["accesses"] == 20000
     for p in data["policies"].values():
         assert p["accesses"] == 20000 and 0 <= p["top_tier_hits"] <= 20000
-        assert len(p["hit_ratio_series"]) == len(data["accesses_series"]) == 10
+        assert len(p["hit_ratio_series"]) == len(data["accesses_series"]) == 100  # 100 ms bins of 10 s
 
 
 def test_demo_cli_bad_argument(capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,7 +78,7 @@ def test_hits_promotions_and_time_by_hand() -> None:
     # t=0,1: pages 0, 1 on the top tier (hits); t=2,3: pages 2, 3 on the lower tier.
     # t=4: page 2's 2nd report -> queued; round at 5 promotes it (CLOCK demotes page 0).
     # t=5: page 3's 2nd report; round at 6 promotes it (page 1 demoted). t=6,7: hits.
-    cfg = small(promoter={"interval_ms": 1})
+    cfg = small(promoter={"interval_ms": 1}, interval_ms=1000)
     r = replay(
         [chunk([0, 1, 2, 3, 2, 3, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7])], cfg, baselines=("none",), progress=False
     )
@@ -437,7 +437,8 @@ def test_demo_cli_small(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Pa
     assert main(args + ["--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["policies"]["pghot"]["promotions"] > 0
-    assert len(data["policies"]["pghot"]["hit_ratio_series"]) == 4
+    # a 4 s trace: its 1 s default bins narrowed to 20 ms (at least 100 bins)
+    assert data["bin_s"] == 0.02 and len(data["policies"]["pghot"]["hit_ratio_series"]) == 200
 
 
 def test_sweep_two_configs_two_processes(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:

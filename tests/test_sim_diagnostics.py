@@ -37,9 +37,20 @@ def test_no_promotion_names_the_threshold() -> None:
 
 
 def test_a_healthy_replay_has_no_diagnosis() -> None:
-    r = replay([demo_trace(40_000, 1_000, seed=3)], SimConfig(top_pages=250), progress=False)
+    r = replay([demo_trace(40_000, 1_000, seed=3)], SimConfig(top_pages=250, interval_ms=100), progress=False)
     assert r["pghot"].promotions > 0
     assert r.notes == []
+
+
+def test_short_trace_bins_narrow_and_say_so() -> None:
+    r = replay(
+        [demo_trace(40_000, 1_000, seed=3, duration_ms=3_000)], SimConfig(top_pages=250), progress=False
+    )
+    assert r.bin_s == 0.02 and len(r.accesses_series) == 150
+    assert r.notes == [
+        "metrics bins of 20 ms: the trace spans 3 s, fewer than 100 bins of 1 s (set interval_ms to choose)"
+    ]
+    assert sum(1 for h in r["pghot"].hit_ratio_series if h is not None) == 150
 
 
 def test_time_that_never_advances_is_flagged() -> None:

@@ -465,8 +465,10 @@ class SimConfig:
         Keyword arguments of :class:`pghot.machine.promoter.Promoter`
         (:data:`PROMOTER_KEYS`); ``rate_limit_mbps`` may be ``"none"`` or
         ``false`` for no limit (TOML has no null).
-    interval_ms : int
-        Width of the metrics bins (time series), default 1000.
+    interval_ms : int, optional
+        Width of the metrics bins (time series).  Default: 1 s, narrowed on a
+        trace shorter than 100 s to a 1, 2 or 5 times a power of ten number of
+        jiffies that gives it at least 100 bins (the replay's notes say so).
     oracle_interval_ms : int
         Width of the oracle's intervals (precision and recall), default 1000.
     second_access_window_ms : int, optional
@@ -506,7 +508,7 @@ class SimConfig:
     sources: list[SourceConfig] = dataclasses.field(default_factory=lambda: [HintFaultConfig()])
     tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
-    interval_ms: int = _knob(1000, low=1)
+    interval_ms: int | None = _knob(None, low=1)
     oracle_interval_ms: int = _knob(1000, low=1)
     second_access_window_ms: int | None = _knob(None, low=0)
     ping_pong_window_ms: int = _knob(5000, low=0)
@@ -527,7 +529,7 @@ class SimConfig:
             sources: Sequence[Mapping[str, Any]] = ...,
             tracker: Mapping[str, Any] = ...,
             promoter: Mapping[str, Any] = ...,
-            interval_ms: int = ...,
+            interval_ms: int | None = ...,
             oracle_interval_ms: int = ...,
             second_access_window_ms: int | None = ...,
             ping_pong_window_ms: int = ...,

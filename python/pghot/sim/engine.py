@@ -51,6 +51,20 @@ _SPILL_BYTES = 256 << 20
 _HEAT_BINS = 200
 #: most metrics bins (time-series points) a replay keeps; a longer trace gets wider bins
 MAX_BINS = 100_000
+#: fewest metrics bins of a trace when ``interval_ms`` is not set (its 1 s default narrows)
+MIN_BINS = 100
+
+
+def _round_down_125(n: int) -> int:
+    """The largest 1, 2 or 5 times a power of ten that is <= ``n`` (n >= 1).
+
+    >>> [_round_down_125(n) for n in (1, 3, 7, 26, 1000, 1999)]
+    [1, 2, 5, 20, 1000, 1000]
+    """
+    p = 1
+    while p * 10 <= n:
+        p *= 10
+    return max(m * p for m in (1, 2, 5) if m * p <= n)
 
 
 def _round_up_125(n: int) -> int:
@@ -184,15 +198,25 @@ class _Sim:
         self.topology = Topology.two_tier(self.top_pages, self.lower_pages)
         # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
         # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
-        self.bin_j = min(ms_to_jiffies(c.interval_ms, c.hz), 2**62)
         self.notes: list[str] = []
+        span = last_jiffy + 1
+        if c.interval_ms is not None:
+            self.bin_j = min(ms_to_jiffies(c.interval_ms, c.hz), 2**62)
+        else:  # 1 s bins, narrower on a short trace so that its plots are not empty
+            self.bin_j = c.hz
+            if span < MIN_BINS * self.bin_j:
+                self.bin_j = _round_down_125(max(1, span // MIN_BINS))
+                self.notes.append(
+                    f"metrics bins of {self.bin_j * 1000 / c.hz:g} ms: the trace spans {span / c.hz:g} s, "
+                    f"fewer than {MIN_BINS} bins of 1 s (set interval_ms to choose)"
+                )
         # The bins cover the trace's whole span: bound their number before any
         # is allocated (a trace spanning 2**62 ns would need 4.6e9 one-second bins).
         factor = -(-(last_jiffy + 1) // (self.bin_j * MAX_BINS))
         if factor > 1:
             self.bin_j *= _round_up_125(factor)
             self.notes.append(
-                f"metrics bins widened from interval_ms={c.interval_ms} to "
+                f"metrics bins widened from interval_ms={c.interval_ms or 1000} to "
                 f"{self.bin_j / c.hz:g} s: the trace spans {(last_jiffy + 1) / c.hz:g} s, "
                 f"more than {MAX_BINS:,} bins"
             )
