@@ -16,6 +16,8 @@ free counts and the trackers' movable bits.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -336,3 +338,55 @@ def test_serve_checks_its_arguments_and_changes_nothing() -> None:
         mem.serve(np.arange(1, 8, dtype=np.uint32), np.zeros(7, dtype=np.int64), 5, bins)
     assert len(mem) == 2 and bins.tolist() == [1, 1]
     mem.check()
+
+
+def test_threads_keep_the_memory_and_the_movable_bits_consistent(
+    run_threads: Callable[..., list[Any]],
+) -> None:
+    """Accesses, migrations, frees and serves from several threads: the state stays
+    one bijection and the tracker's movable bits end in the memory's state."""
+    topo = Topology.two_tier(16, 64)
+    tracker = pghot.Tracker(topo)
+    mem = TieredMemory(topo, tracker, logical_pages=70)
+
+    def worker(seed: int) -> int:
+        rng = np.random.default_rng(seed)
+        for i in range(300):
+            op = i % 4
+            if op == 0:
+                mem.access(rng.integers(0, 70, 8))
+            elif op == 1:
+                mem.migrate_batch(rng.integers(0, 80, 6), 0, i)
+            elif op == 2:
+                gone = np.unique(rng.integers(0, 70, 3))
+                try:
+                    mem.free(gone)
+                except ValueError:  # another thread freed one first, or it was never placed
+                    pass
+            else:
+                try:
+                    mem.serve(
+                        rng.integers(0, 70, 8).astype(np.uint32),
+                        np.full(8, i, np.int64),
+                        1000,
+                        np.zeros(1, np.int64),
+                    )
+                except MemoryError:
+                    pass
+        return seed
+
+    assert sorted(run_threads([lambda s=s: worker(s) for s in range(4)])) == [0, 1, 2, 3]
+    mem.check()
+    for pfn in range(16, 80):
+        o = tracker.record_access(pfn, -1, pghot.Source.HW_HINTS, 1)
+        assert (o == pghot.Outcome.NOT_MOVABLE) == (mem.page_at(pfn) < 0)
+
+
+@pytest.mark.parametrize("name", ["pghot.model.memory", "pghot._memory"])
+def test_examples_of_the_reference_and_of_the_kernels(name: str) -> None:
+    result = doctest.testmod(
+        importlib.import_module(name),
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        report=False,
+    )
+    assert result.attempted > 0 and result.failed == 0

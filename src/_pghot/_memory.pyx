@@ -828,6 +828,16 @@ cdef class MemoryCore:
             A bad argument (nothing changed).
         MemoryError
             A new page found no free PFN (nothing changed).
+
+        Examples
+        --------
+        >>> import numpy as np, pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> mem = TieredMemory(pghot.Topology.two_tier(2, 8))
+        >>> bins = np.zeros(2, dtype=np.int64)
+        >>> pages = np.array([4, 5, 6, 4], dtype=np.uint32)
+        >>> mem.serve(pages, np.array([0, 3, 5, 9]), 5, bins), bins.tolist()
+        (3, [2, 1])
         """
         cdef int64_t n = pages.shape[0], bad, hits = 0, need = 0, free = 0
         cdef bint ok
@@ -871,6 +881,15 @@ cdef class MemoryCore:
         ``out`` is a preallocated C-contiguous int64 or uint64 array at least
         as long as ``pages`` (-1 reads as 2**64 - 1 in uint64).  Nothing is
         allocated; the GIL is released.  ValueError for a page out of range.
+
+        >>> import numpy as np, pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> mem = TieredMemory(pghot.Topology.two_tier(2, 8))
+        >>> _ = mem.access([4, 5, 6])
+        >>> out = np.empty(3, dtype=np.int64)
+        >>> mem.pfns_into(np.array([6, 4, 7], dtype=np.uint32), out)
+        >>> out.tolist()
+        [2, 0, -1]
         """
         cdef int64_t[::1] o
         cdef uint64_t[::1] ou
@@ -949,6 +968,23 @@ cdef class MemoryCore:
         (int, int)
             The top-tier hits, and the number of promotions written to the
             output buffers (in time order).
+
+        Examples
+        --------
+        Page 3 is first touched on the lower tier at time 1 and reported at
+        times 1 and 2: the second report promotes it, and CLOCK demotes page 0.
+
+        >>> import numpy as np, pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> mem = TieredMemory(pghot.Topology.two_tier(1, 8))
+        >>> last = np.full(mem.logical_pages, -1, dtype=np.int64)
+        >>> pp, pt = np.empty(2, dtype=np.int64), np.empty(2, dtype=np.int64)
+        >>> mem.second_access(np.array([0, 3, 3], dtype=np.uint32), np.array([0, 1, 2]), 10,
+        ...                   np.zeros(1, dtype=np.int64), np.array([3, 3], dtype=np.uint64),
+        ...                   np.array([1, 2]), last, 5, 0, pp, pt)
+        (1, 1)
+        >>> pp[:1].tolist(), pt[:1].tolist(), mem.pfn_of(3), mem.pfn_of(0)
+        ([3], [2], 0, 2)
         """
         cdef int64_t n = pages.shape[0], nrep = rep_pages.shape[0], bad = -1
         cdef int64_t hits = 0, npromoted = 0, need = 0, free = 0
