@@ -47,12 +47,17 @@ Model
 - **Ping-pong**: a page demoted within ``ping_pong_window_ms`` of its last
   promotion (times are the ``now`` jiffies passed to the migrations).
 
-Concurrency: one :class:`threading.Lock` guards all of the state; every
-public method takes it, so a migration (demotion included) is atomic with
-respect to accesses, allocations and :meth:`TieredMemory.check`.  The lock is
-held while the tracker's movable bits are updated, never while any other
-tracker call runs, and the compiled core never calls back into Python, so
-there is no lock-order cycle.
+Concurrency: the state lives in the compiled :class:`pghot._memory.MemoryCore`
+(``src/_pghot/_memory.pyx``), which this class extends with the argument
+checks; one spinlock guards all of it, and every public method runs as one
+kernel under that lock with the GIL released, so a migration (demotion
+included) is atomic with respect to accesses, allocations and
+:meth:`TieredMemory.check`.  The tracker's movable bits are updated after
+the lock is released (the kernel records the PFNs it changed), never from
+inside it; with a tracker, the mutating methods are also serialised by a
+Python lock held until the tracker is updated, so its bits always end in
+the memory's state.  The pure-Python :class:`pghot.model.memory.TieredMemory`
+is the specification (``tests/test_memory_model.py`` runs both side by side).
 
 Counters (:meth:`TieredMemory.stats`), with the kernel's vmstat names where
 one exists:
@@ -101,112 +106,53 @@ True
 
 from __future__ import annotations
 
-import bisect
-import enum
-import threading
 from typing import Any, Literal, SupportsIndex, overload
 
 import numpy as np
 import numpy.typing as npt
-from numpy.ma import MaskedArray as _MaskedArray  # imported now: numpy loads it lazily
 
+from pghot._memory import MemoryCore
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
 from pghot._validate import ms_to_jiffies
+from pghot.model.memory import _STAT_KEYS, MigrateStatus
+from pghot.model.memory import _int_array as _int_array
 from pghot.topology import Topology
 
 __all__ = ["MigrateStatus", "TieredMemory"]
 
-#: PFNs the CLOCK hand examines per numpy step.
-_CLOCK_CHUNK = 4096
 _INT64_MAX = 2**63 - 1
-
-_STAT_KEYS = (
-    "pgpromote_success",
-    "pgpromote_candidate",
-    "pgpromote_candidate_nrl",
-    "pgdemote_kswapd",
-    "pgmigrate_success",
-    "promote_fail_no_space",
-    "ping_pong",
-)
-
-
-class MigrateStatus(enum.IntEnum):
-    """What a migration did (or, from :meth:`TieredMemory.recheck`, would do).
-
-    >>> MigrateStatus(3)
-    <MigrateStatus.NO_SPACE: 3>
-    """
-
-    #: migrated (re-check: still a candidate)
-    OK = 0
-    #: the PFN is offline, free or otherwise not on the LRU (``kpromoted_non_lru``)
-    NON_LRU = 1
-    #: the page is already on the target node (``kpromoted_right_node``)
-    RIGHT_NODE = 2
-    #: no free top-tier PFN and nothing could be demoted
-    NO_SPACE = 3
-
-
-# -- argument helpers ---------------------------------------------------------------
-
-
-def _int_array(value: Any, name: str, low: int, high: int) -> npt.NDArray[np.int64]:
-    """A private int64 copy of an int scalar or 1-D integer array, every value
-    in ``[low, high]`` (inclusive, as :func:`pghot._validate.int_in`).
-
-    Copied first, then validated: another thread may rewrite the caller's
-    array at any time, and only the checked copy is used.  TypeError for
-    None, strings, bytes-like objects, floats, masked arrays and other
-    non-arrays; ValueError for a non-integer dtype, a shape other than 1-D,
-    or a value out of range.
-    """
-    if value is None or isinstance(value, (str, bytes, bytearray, memoryview, dict, set, float, complex)):
-        raise TypeError(f"{name} must be an integer array, not {type(value).__name__}")
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer array, not bool")
-    if isinstance(value, _MaskedArray):
-        raise TypeError(f"{name} must not be a masked array: fill or compress it first")
-    try:
-        arr = np.array(value, copy=True)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an integer array: {exc}") from None
-    if arr.size == 0 and arr.ndim == 1:
-        return np.zeros(0, dtype=np.int64)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"{name} must have an integer dtype, not {arr.dtype}")
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < low or hi > high:
-            bad = lo if lo < low else hi
-            raise ValueError(f"{name} must be in [{low}, {high}], got {bad}")
-    return arr.astype(np.int64, copy=False)
 
 
 class _NodeMem:
-    """Placement state of one node (see the module docstring)."""
+    """Views of one node's part of the compiled state (for :meth:`TieredMemory.check`'s tests).
 
-    __slots__ = ("nid", "start", "nr", "top", "owner", "free", "nfree", "ref", "hand")
+    ``owner`` and ``free`` are int32 views of the node's slots of the
+    compiled arrays (``owner[off]``: the page on PFN ``start + off``, -1 when
+    free; ``free[:nfree]``: the node's stack of free offsets); ``nfree`` reads
+    the live count.
+    """
 
-    def __init__(self, nid: int, start: int, nr: int, top: bool) -> None:
+    __slots__ = ("_core", "_k", "free", "nid", "nr", "owner", "ref", "start", "top")
+
+    def __init__(self, core: MemoryCore, k: int, nid: int, start: int, nr: int, top: bool, base: int) -> None:
+        arrays = core._arrays
+        self._core = core
+        self._k = k
         self.nid = nid
         self.start = start
         self.nr = nr
         self.top = top
-        self.owner = np.full(nr, -1, dtype=np.int64)
-        # stack of free offsets, top at index nfree - 1: pops 0, 1, 2, ...
-        self.free = np.arange(nr - 1, -1, -1, dtype=np.int64)
-        self.nfree = nr
-        self.ref = np.zeros(nr, dtype=np.uint8) if top else None
-        self.hand = 0
+        self.owner = arrays["owner"][base : base + nr]
+        self.free = arrays["freestk"][base : base + nr]
+        self.ref = arrays["ref"][base : base + nr] if top else None
+
+    @property
+    def nfree(self) -> int:
+        return int(self._core._c_nfree(self._k))
 
 
-class TieredMemory:
+class TieredMemory(MemoryCore):
     """Pages of a workload placed on the PFNs of a tiered topology.
 
     Parameters
@@ -277,29 +223,23 @@ class TieredMemory:
             self._npages = total
         else:
             self._npages = _int_arg(logical_pages, "logical_pages", 0, 2**40)
-
         self._topology = topology
         self._tracker = tracker
-        nodes = [_NodeMem(n.nid, n.start_pfn, n.nr_pages, n.toptier) for n in topology.nodes]
-        self._by_nid: dict[int, _NodeMem] = {m.nid: m for m in nodes}
-        ranged = sorted((m for m in nodes if m.nr > 0), key=lambda m: m.start)
-        self._ranged = ranged
-        self._starts_list = [m.start for m in ranged]
-        self._starts = np.array(self._starts_list, dtype=np.int64)
-        self._ends = np.array([m.start + m.nr for m in ranged], dtype=np.int64)
-        default = self._by_nid[topology.default_node]
-        tops = [m for m in nodes if m.top and m is not default]
-        self._first_touch = [default, *tops, *(m for m in nodes if not m.top)]
-        self._lower = [m for m in nodes if not m.top]
-        self._pfn_of = np.full(self._npages, -1, dtype=np.int64)
-        self._promoted_at = np.full(self._npages, -1, dtype=np.int64)
-        self._placed = 0
-        self._stats = dict.fromkeys(_STAT_KEYS, 0)
-        self._lock = threading.Lock()
+        self._setup(topology, self._npages, self._demotion, self._ping_pong_jiffies, tracker)
+        a = self._arrays
+        self._pfn_of = a["pfn_of"]
+        self._by_nid: dict[int, _NodeMem] = {}
+        for k, nid in enumerate(a["nids"]):
+            n = topology.node(nid)
+            self._by_nid[nid] = _NodeMem(
+                self, k, nid, n.start_pfn, n.nr_pages, bool(self._is_top_index(k)), int(a["base"][k])
+            )
         if tracker is not None:
-            for m in self._lower:
-                if m.nr:
-                    tracker.set_movable(np.arange(m.start, m.start + m.nr, dtype=np.int64), False)
+            for n in topology.nodes:
+                if not n.toptier and n.nr_pages:
+                    tracker.set_movable(
+                        np.arange(n.start_pfn, n.start_pfn + n.nr_pages, dtype=np.int64), False
+                    )
 
     # -- properties -------------------------------------------------------------------
 
@@ -369,9 +309,7 @@ class TieredMemory:
         >>> mem.free_pages(0), mem.free_pages(1)
         (5, 24)
         """
-        m = self._node(nid)
-        with self._lock:
-            return m.nfree
+        return int(self._c_nfree(self._node(nid)._k))
 
     def used_pages(self, nid: SupportsIndex) -> int:
         """Used PFNs of node ``nid``.
@@ -385,8 +323,7 @@ class TieredMemory:
         (0, 3)
         """
         m = self._node(nid)
-        with self._lock:
-            return m.nr - m.nfree
+        return m.nr - int(self._c_nfree(m._k))
 
     def __len__(self) -> int:
         """Number of placed pages.
@@ -396,8 +333,7 @@ class TieredMemory:
         >>> _ = mem.allocate(range(10)); len(mem)
         10
         """
-        with self._lock:
-            return self._placed
+        return int(self._c_len())
 
     def pfn_of(self, page: SupportsIndex) -> int:
         """PFN holding logical page ``page``, or -1 when it is not placed.
@@ -411,8 +347,7 @@ class TieredMemory:
         (8, -1)
         """
         p = _int_arg(page, "page", 0, self._npages - 1)
-        with self._lock:
-            return int(self._pfn_of[p])
+        return int(self._c_pfn(p))
 
     def page_at(self, pfn: SupportsIndex) -> int:
         """Logical page on ``pfn``, or -1 when the PFN is free or in no node.
@@ -426,9 +361,7 @@ class TieredMemory:
         (7, -1, -1)
         """
         p = _int_arg(pfn, "pfn")
-        with self._lock:
-            m = self._locate1(p)
-            return -1 if m is None else int(m.owner[p - m.start])
+        return int(self._c_page_at(p))
 
     def pfns_of(self, pages: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """PFN of each logical page, -1 for a page not placed: :meth:`pfn_of` for a batch.
@@ -442,8 +375,7 @@ class TieredMemory:
         [8, -1, 8]
         """
         arr = _int_array(pages, "pages", 0, self._npages - 1)
-        with self._lock:
-            return self._pfn_of[arr]
+        return self._c_pfns(arr)
 
     def pages_of(self, pfns: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Logical page on each PFN, -1 for a free PFN or one in no node: :meth:`page_at` for a batch.
@@ -457,25 +389,7 @@ class TieredMemory:
         [7, -1, -1, 7]
         """
         arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
-        out = np.full(arr.size, -1, dtype=np.int64)
-        with self._lock:
-            for m, sel in self._by_node(arr):
-                out[sel] = m.owner[arr[sel] - m.start]
-        return out
-
-    def _by_node(self, arr: npt.NDArray[np.int64]) -> list[tuple[_NodeMem, npt.NDArray[np.intp]]]:
-        """``(node, indices into arr)`` for each node holding some of the PFNs ``arr``."""
-        if arr.size == 0 or not self._ranged:
-            return []
-        i = np.searchsorted(self._starts, arr, side="right") - 1
-        ic = np.maximum(i, 0)
-        inside = (i >= 0) & (arr < self._ends[ic])
-        out = []
-        for k, m in enumerate(self._ranged):
-            sel = np.flatnonzero(inside & (ic == k))
-            if sel.size:
-                out.append((m, sel))
-        return out
+        return self._c_pages(arr)
 
     def node_of_page(self, page: SupportsIndex) -> int:
         """Node holding logical page ``page``, or -1 when it is not placed.
@@ -502,18 +416,7 @@ class TieredMemory:
         >>> mem.pages_on(0).tolist(), mem.pages_on(1).tolist()
         ([5, 6], [7])
         """
-        m = self._node(nid)
-        with self._lock:
-            return m.owner[m.owner >= 0].copy()
-
-    def _locate1(self, pfn: int) -> _NodeMem | None:
-        """Node holding ``pfn`` (a Python int), or None."""
-        i = bisect.bisect_right(self._starts_list, pfn) - 1
-        if i >= 0:
-            m = self._ranged[i]
-            if pfn < m.start + m.nr:
-                return m
-        return None
+        return self._c_pages_on(self._node(nid)._k)
 
     # -- allocation -------------------------------------------------------------------
 
@@ -554,38 +457,8 @@ class TieredMemory:
         arr = _int_array(pages, "pages", 0, self._npages - 1)
         if np.unique(arr).size != arr.size:
             raise ValueError("pages: a page is repeated")
-        order = self._first_touch if node is None else [self._node(node)]
-        with self._lock:
-            placed = self._pfn_of[arr] >= 0
-            if placed.any():
-                bad = int(arr[np.argmax(placed)])
-                raise ValueError(f"pages: page {bad} is already placed")
-            return self._allocate_locked(arr, order)
-
-    def _allocate_locked(self, pages: npt.NDArray[np.int64], order: list[_NodeMem]) -> npt.NDArray[np.int64]:
-        n = pages.size
-        if sum(m.nfree for m in order) < n:
-            raise MemoryError(f"cannot place {n} pages: {sum(m.nfree for m in order)} free PFNs")
-        out = np.empty(n, dtype=np.int64)
-        done = 0
-        for m in order:
-            if done == n:
-                break
-            take = min(n - done, m.nfree)
-            if take == 0:
-                continue
-            offs = m.free[m.nfree - take : m.nfree][::-1].copy()
-            m.nfree -= take
-            chunk = pages[done : done + take]
-            m.owner[offs] = chunk
-            pfns = offs + m.start
-            self._pfn_of[chunk] = pfns
-            out[done : done + take] = pfns
-            if not m.top and self._tracker is not None:
-                self._tracker.set_movable(pfns, True)
-            done += take
-        self._placed += n
-        return out
+        k = -1 if node is None else self._node(node)._k
+        return self._c_allocate(arr, k)
 
     def free(self, pages: npt.ArrayLike) -> None:
         """Release placed pages; their PFNs become free (and not movable).
@@ -607,30 +480,7 @@ class TieredMemory:
         [0]
         """
         arr = np.unique(_int_array(pages, "pages", 0, self._npages - 1))
-        with self._lock:
-            pfns = self._pfn_of[arr]
-            if (pfns < 0).any():
-                raise ValueError(f"pages: page {int(arr[np.argmax(pfns < 0)])} is not placed")
-            unmovable: list[int] = []
-            for pfn in pfns.tolist():
-                m = self._locate1(pfn)
-                assert m is not None
-                self._release(m, pfn - m.start)
-                if not m.top:
-                    unmovable.append(pfn)
-            self._pfn_of[arr] = -1
-            self._promoted_at[arr] = -1
-            self._placed -= arr.size
-            if unmovable and self._tracker is not None:
-                self._tracker.set_movable(np.array(unmovable, dtype=np.int64), False)
-
-    def _release(self, m: _NodeMem, off: int) -> None:
-        """Make offset ``off`` of ``m`` free (owner, free stack, referenced bit)."""
-        m.owner[off] = -1
-        m.free[m.nfree] = off
-        m.nfree += 1
-        if m.ref is not None:
-            m.ref[off] = 0
+        self._c_free(arr)
 
     # -- accesses ---------------------------------------------------------------------
 
@@ -670,23 +520,7 @@ class TieredMemory:
         [2, 2, 0, 0]
         """
         arr = _int_array(pages, "pages", 0, self._npages - 1)
-        with self._lock:
-            pfns = self._pfn_of[arr]
-            missing = pfns < 0
-            if missing.any():
-                new, first = np.unique(arr[missing], return_index=True)
-                self._allocate_locked(new[np.argsort(first)], self._first_touch)
-                pfns = self._pfn_of[arr]
-            for m in self._first_touch:
-                if not m.top:
-                    break
-                if m.nr == 0:
-                    continue
-                inside = (pfns >= m.start) & (pfns < m.start + m.nr)
-                if inside.any():
-                    assert m.ref is not None
-                    m.ref[pfns[inside] - m.start] = 1
-            return pfns
+        return self._c_access(arr)
 
     # -- migration --------------------------------------------------------------------
 
@@ -719,13 +553,7 @@ class TieredMemory:
         """
         arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
         t = self._target(target_nid)
-        out = np.full(arr.size, int(MigrateStatus.NON_LRU), dtype=np.int8)
-        with self._lock:
-            for m, sel in self._by_node(arr):
-                used = m.owner[arr[sel] - m.start] >= 0
-                code = MigrateStatus.RIGHT_NODE if m is t else MigrateStatus.OK
-                out[sel[used]] = int(code)
-        return out
+        return self._c_recheck(arr, t._k)
 
     def migrate(self, pfn: SupportsIndex, target_nid: SupportsIndex, now: SupportsIndex) -> bool:
         """Move the page on ``pfn`` to a free PFN of top-tier node ``target_nid``.
@@ -763,11 +591,8 @@ class TieredMemory:
         p = _int_arg(pfn, "pfn")
         t = self._target(target_nid)
         n = _int_arg(now, "now")
-        updates: dict[int, bool] = {}
-        with self._lock:
-            status = self._migrate_locked(p, t, n, updates)
-            self._apply_movable(updates)
-        return status == MigrateStatus.OK
+        status, _ = self._c_migrate_batch(np.array([p], dtype=np.int64), t._k, n)
+        return int(status[0]) == MigrateStatus.OK
 
     @overload
     def migrate_batch(
@@ -830,91 +655,8 @@ class TieredMemory:
         t = self._target(target_nid)
         n = _int_arg(now, "now")
         _bool_arg(return_pages, "return_pages")
-        out = np.empty(arr.size, dtype=np.int8)
-        moved = np.full(arr.size, -1, dtype=np.int64)
-        updates: dict[int, bool] = {}
-        with self._lock:
-            for i, p in enumerate(arr.tolist()):
-                m = self._locate1(p)
-                page = -1 if m is None else int(m.owner[p - m.start])
-                out[i] = int(self._migrate_locked(p, t, n, updates))
-                if out[i] == MigrateStatus.OK:
-                    moved[i] = page
-            self._apply_movable(updates)
+        out, moved = self._c_migrate_batch(arr, t._k, n)
         return (out, moved) if return_pages else out
-
-    def _apply_movable(self, updates: dict[int, bool]) -> None:
-        """Push the final movable state of the PFNs a migration touched."""
-        if self._tracker is None or not updates:
-            return
-        on = [p for p, f in updates.items() if f]
-        off = [p for p, f in updates.items() if not f]
-        if on:
-            self._tracker.set_movable(np.array(on, dtype=np.int64), True)
-        if off:
-            self._tracker.set_movable(np.array(off, dtype=np.int64), False)
-
-    def _migrate_locked(self, pfn: int, t: _NodeMem, now: int, updates: dict[int, bool]) -> MigrateStatus:
-        src = self._locate1(pfn)
-        if src is None or src.owner[pfn - src.start] < 0:
-            return MigrateStatus.NON_LRU
-        if src is t:
-            return MigrateStatus.RIGHT_NODE
-        promotion = not src.top
-        if t.nfree == 0:
-            dest = next((m for m in self._lower if m.nfree > 0), None)
-            if not self._demotion or dest is None or t.nr == 0:
-                if promotion:
-                    self._stats["promote_fail_no_space"] += 1
-                return MigrateStatus.NO_SPACE
-            victim_off = self._clock_victim(t)
-            victim = int(t.owner[victim_off])
-            self._move(t, victim_off, dest, updates)
-            self._stats["pgdemote_kswapd"] += 1
-            promoted = int(self._promoted_at[victim])
-            if promoted >= 0 and 0 <= now - promoted <= self._ping_pong_jiffies:
-                self._stats["ping_pong"] += 1
-            self._promoted_at[victim] = -1
-        page = int(src.owner[pfn - src.start])
-        new_off = self._move(src, pfn - src.start, t, updates)
-        assert t.ref is not None
-        t.ref[new_off] = 1
-        if promotion:
-            self._stats["pgpromote_success"] += 1
-            self._promoted_at[page] = now
-        return MigrateStatus.OK
-
-    def _move(self, src: _NodeMem, off: int, dst: _NodeMem, updates: dict[int, bool]) -> int:
-        """Move the page at ``off`` of ``src`` to a free PFN of ``dst``; its offset."""
-        page = int(src.owner[off])
-        dst.nfree -= 1
-        new_off = int(dst.free[dst.nfree])
-        dst.owner[new_off] = page
-        self._release(src, off)
-        self._pfn_of[page] = dst.start + new_off
-        if not src.top:
-            updates[src.start + off] = False
-        if not dst.top:
-            updates[dst.start + new_off] = True
-        self._stats["pgmigrate_success"] += 1
-        return new_off
-
-    def _clock_victim(self, m: _NodeMem) -> int:
-        """Offset of the CLOCK victim of top-tier node ``m`` (which holds a page)."""
-        ref, owner, n = m.ref, m.owner, m.nr
-        assert ref is not None
-        pos = m.hand
-        for _ in range(2 * (n // _CLOCK_CHUNK + 2)):  # two revolutions, chunked
-            end = min(pos + _CLOCK_CHUNK, n)
-            hit = np.flatnonzero((ref[pos:end] == 0) & (owner[pos:end] >= 0))
-            if hit.size:
-                v = pos + int(hit[0])
-                ref[pos:v] = 0
-                m.hand = (v + 1) % n
-                return v
-            ref[pos:end] = 0
-            pos = end % n
-        raise RuntimeError(f"CLOCK found no page on node {m.nid}")  # pragma: no cover
 
     # -- counters and invariants -----------------------------------------------------
 
@@ -936,9 +678,8 @@ class TieredMemory:
         """
         n = _int_arg(nr_pages, "nr_pages")
         nrl = _bool_arg(no_rate_limit, "no_rate_limit")
-        key = "pgpromote_candidate_nrl" if nrl else "pgpromote_candidate"
-        with self._lock:
-            self._stats[key] += n
+        if not self._c_count(n, nrl):
+            raise ValueError(f"nr_pages: {n} would overflow the 64-bit counter")
 
     def stats(self) -> dict[str, int]:
         """The counters (see the module docstring).
@@ -952,8 +693,7 @@ class TieredMemory:
         >>> list(s)[4:]
         ['pgmigrate_success', 'promote_fail_no_space', 'ping_pong']
         """
-        with self._lock:
-            return dict(self._stats)
+        return dict(zip(_STAT_KEYS, self._c_stats(), strict=True))
 
     def check(self) -> None:
         """Verify the placement invariants.
@@ -974,37 +714,41 @@ class TieredMemory:
         >>> _ = mem.access([1, 2, 3, 1])
         >>> mem.check()
         """
-        with self._lock:
-            seen: list[npt.NDArray[np.int64]] = []
-            for m in self._by_nid.values():
-                used = np.flatnonzero(m.owner >= 0)
-                pages = m.owner[used]
-                if pages.size and int(pages.max()) >= self._npages:
-                    raise RuntimeError(f"node {m.nid} holds a page out of range")
-                back = self._pfn_of[pages]
-                bad = np.flatnonzero(back != used + m.start)
-                if bad.size:
-                    i = int(bad[0])
-                    raise RuntimeError(
-                        f"PFN {int(used[i]) + m.start} holds page {int(pages[i])}, "
-                        f"which is placed on PFN {int(back[i])}"
-                    )
-                seen.append(pages)
-                if m.nfree != m.nr - used.size:
-                    raise RuntimeError(
-                        f"node {m.nid}: {m.nfree} PFNs in the free pool, {m.nr - used.size} free"
-                    )
-                pool = m.free[: m.nfree]
-                if np.unique(pool).size != pool.size:
-                    raise RuntimeError(f"node {m.nid}: a PFN is twice in the free pool")
-                if pool.size and (m.owner[pool] >= 0).any():
-                    raise RuntimeError(f"node {m.nid}: a used PFN is in the free pool")
-            allp = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int64)
-            if np.unique(allp).size != allp.size:
-                raise RuntimeError("a page is on two PFNs")
-            placed = int((self._pfn_of >= 0).sum())
-            if placed != allp.size or placed != self._placed:
-                raise RuntimeError(f"{placed} pages placed, {allp.size} PFNs used, count says {self._placed}")
+        pfn_of, owner, freestk, nfree, placed_count = self._c_snapshot()
+        base = self._arrays["base"]
+        seen: list[npt.NDArray[np.int32]] = []
+        for m in self._by_nid.values():
+            b = int(base[m._k])
+            own = owner[b : b + m.nr]
+            used = np.flatnonzero(own >= 0)
+            pages = own[used]
+            if pages.size and int(pages.max()) >= self._npages:
+                raise RuntimeError(f"node {m.nid} holds a page out of range")
+            back = pfn_of[pages]
+            bad = np.flatnonzero(back != used + b)
+            if bad.size:
+                i = int(bad[0])
+                raise RuntimeError(
+                    f"PFN {int(used[i]) + m.start} holds page {int(pages[i])}, "
+                    f"which is placed on PFN {int(self._slot_pfn(int(back[i])))}"
+                )
+            seen.append(pages)
+            nf = int(nfree[m._k])
+            if nf != m.nr - used.size:
+                raise RuntimeError(f"node {m.nid}: {nf} PFNs in the free pool, {m.nr - used.size} free")
+            pool = freestk[b : b + nf]
+            if pool.size and (int(pool.min()) < 0 or int(pool.max()) >= m.nr):
+                raise RuntimeError(f"node {m.nid}: the free pool holds an offset out of the node")
+            if np.unique(pool).size != pool.size:
+                raise RuntimeError(f"node {m.nid}: a PFN is twice in the free pool")
+            if pool.size and (own[pool] >= 0).any():
+                raise RuntimeError(f"node {m.nid}: a used PFN is in the free pool")
+        allp = np.concatenate(seen) if seen else np.zeros(0, dtype=np.int32)
+        if np.unique(allp).size != allp.size:
+            raise RuntimeError("a page is on two PFNs")
+        placed = int((pfn_of >= 0).sum())
+        if placed != allp.size or placed != placed_count:
+            raise RuntimeError(f"{placed} pages placed, {allp.size} PFNs used, count says {placed_count}")
 
     def __repr__(self) -> str:
         return (
