@@ -29,6 +29,7 @@ ALL_SOURCES: list[dict[str, Any]] = [
 
 
 def _both(trace: Any, cfg: SimConfig, **kw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The results of the reference and the compiled engines, as plain values."""
     a = replay(trace, cfg, progress=False, engine="reference", **kw)
     b = replay(trace, cfg, progress=False, engine="compiled", **kw)
     return a.to_dict(heatmap=True), b.to_dict(heatmap=True)
@@ -55,15 +56,15 @@ def _generated(seed: int, n: int = 20_000, pages: int = 600, span_ms: int = 2_00
 
 
 def test_committed_lackey_trace() -> None:
-    cfg = SimConfig(sources=[{"name": "hw-hints", "sample_every": 1}], top_pages=8)
-    a, b = _both(str(DATA / "tiny.lackey"), cfg)
+    cfg = SimConfig(sources=[{"name": "hw-hints", "sample_every": 1}], top_pages=1, promoter={"interval_ms": 1})
+    a, b = _both(str(DATA / "tiny.lackey"), cfg, open_options={"ns_per_instr": 1_000_000})
     _same(a, b)
     assert sum(p["promotions"] for p in a["policies"].values()) > 0
 
 
 def test_demo_workload_with_designs() -> None:
     cfg = SimConfig(top_pages=250)
-    a, b = _both([demo_trace(40_000, 1_000, seed=3)], cfg, designs=("hash/bucket", "pfn-array/heap"))
+    a, b = _both([demo_trace(40_000, 1_000, seed=3)], cfg, designs=("hash/bucket", "kernel-v2", "pfn-array/default"))
     _same(a, b)
     assert a["policies"]["hash/bucket"]["promotions"] > 0
 

@@ -97,7 +97,8 @@ round times, so stepping in simulated time and then starting is fine.
 Examples
 --------
 >>> import pghot
->>> from pghot.machine.memory import TieredMemory
+>>> from pghot.model.memory import TieredMemory as _ReferenceMemory  # its specification, also accepted
+from pghot.machine.memory import TieredMemory
 >>> from pghot.machine.promoter import Promoter
 >>> topo = pghot.Topology.two_tier(64, 256)
 >>> tracker = pghot.Tracker(topo)
@@ -125,6 +126,7 @@ from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
 from pghot.machine.memory import MigrateStatus, TieredMemory
+from pghot.model.memory import TieredMemory as _ReferenceMemory  # its specification, also accepted
 
 __all__ = ["ARG_RANGES", "Migrated", "Promoter"]
 
@@ -284,7 +286,7 @@ class Promoter:
         stale_check: bool = False,
         clock: Callable[[], int] | None = None,
     ) -> None:
-        if not isinstance(memory, TieredMemory):
+        if not isinstance(memory, (TieredMemory, _ReferenceMemory)):
             raise TypeError(
                 f"memory must be a pghot.machine.memory.TieredMemory, not {type(memory).__name__}"
             )

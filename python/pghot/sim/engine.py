@@ -387,7 +387,7 @@ def replay(
     open_options: Mapping[str, Any] | None = None,
     spill_bytes: int = _SPILL_BYTES,
     threads: int | None = None,
-    engine: str = "reference",  # TEMP: "compiled" once the compiled memory lands
+    engine: str = "compiled",
 ) -> Result:
     """Replay an access stream through pghot and the alternatives, in one pass.
 

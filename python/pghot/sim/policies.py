@@ -24,11 +24,10 @@ from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import Promoter
 from pghot.machine.sources import Reports
 from pghot.model import sim as reference
+from pghot.model.memory import TieredMemory as ReferenceMemory
 from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
 from pghot.tracker import DESIGNS
-
-ReferenceMemory = TieredMemory  # TEMP until model/memory.py lands
 
 __all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
 
@@ -209,13 +208,26 @@ class _SecondAccess(_Policy):
             self.serve(pages, times)
             return
         if self.compiled:
-            hits, moved, when = self.mem.second_access(
-                pages, times, reps.pfns, reps.nows, self.last, self.window_j, self.bin_j, self.hit_bins
+            n = reps.pfns.shape[0]
+            moved = np.empty(n, dtype=np.int64)
+            when = np.empty(n, dtype=np.int64)
+            hits, k = self.mem.second_access(
+                pages,
+                times,
+                self.bin_j,
+                self.hit_bins,
+                reps.pfns,
+                reps.nows,
+                self.last,
+                self.window_j,
+                _TOP,
+                moved,
+                when,
             )
             self.hits += hits
-            if moved.shape[0]:
-                self.pending.append(moved.astype(np.int64, copy=False))
-                np.add.at(self.promo_bins, when // self.bin_j, 1)
+            if k:
+                self.pending.append(moved[:k])
+                np.add.at(self.promo_bins, when[:k] // self.bin_j, 1)
             return
 
         def promoted(p: int, t: int) -> None:
