@@ -32,7 +32,9 @@ CFG = sim.SimConfig(top_pages=64)
 
 def _demo_csv(path: Path, n: int = 30_000, pages: int = 1_000) -> Path:
     c = sim.demo_trace(n, pages, duration_ms=3_000, seed=3)
-    rows = [f"0x{a:x},{t},{i % 2}" for i, (a, t) in enumerate(zip(c.get("vaddr").tolist(), c.time_ns.tolist()))]
+    rows = [
+        f"0x{a:x},{t},{i % 2}" for i, (a, t) in enumerate(zip(c.get("vaddr").tolist(), c.time_ns.tolist()))
+    ]
     path.write_text("# generated\nvaddr,time_ns,nid\n" + "\n".join(rows) + "\n")
     return path
 
