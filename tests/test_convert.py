@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 
 from pghot import sim
 from pghot.cli import main
-from pghot.traces import TraceChunk, convert, open_trace
+from pghot.traces import TraceChunk, cached, convert, open_trace
 from pghot.traces import _reader as reader_module
 
 DATA = Path(__file__).parent / "data"
@@ -310,3 +311,86 @@ def test_fields_changing_mid_way_are_refused(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(ValueError, match="differ"):
         convert(CSV, tmp_path / "o.npy", chunk_size=1)
     assert os.listdir(tmp_path) == []
+
+
+# -- the cache beside the trace ----------------------------------------------------------
+
+
+def test_cache_is_written_once_and_kept_while_the_trace_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pghot.traces import _convert
+
+    src = tmp_path / "t.lackey"
+    shutil.copy(LACKEY, src)
+    calls: list[dict[str, Any]] = []
+    real = _convert.convert
+
+    def counting(*args: Any, **kw: Any) -> dict[str, Any]:
+        calls.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(_convert, "convert", counting)
+    path = cached(src)
+    assert path == f"{src}.pghot.npy" and len(calls) == 1
+    record = json.loads(Path(f"{src}.pghot.json").read_text())
+    assert record["key"]["pghot_cache_version"] == _convert.CACHE_VERSION
+    assert record["key"]["source_size"] == src.stat().st_size
+    _same_records(_chunks(src), _chunks(Path(path)))
+    assert cached(src) == path and len(calls) == 1  # reused: nothing parsed
+    cached(src, ns_per_instr=2.0)  # other options: written again
+    assert (
+        len(calls) == 2
+        and np.load(path)["time_ns"].tolist() == _chunks(src, ns_per_instr=2.0).time_ns.tolist()
+    )
+    cached(src, ns_per_instr=2.0)
+    assert len(calls) == 2
+    with src.open("a") as f:  # the trace changed: written again
+        f.write(" L 00403000,1\n")
+    cached(src, ns_per_instr=2.0)
+    assert len(calls) == 3 and np.load(path).shape == (len(_chunks(src)),)
+    for damage in ("not json", json.dumps({**record, "key": {**record["key"], "pghot_cache_version": 99}})):
+        Path(f"{src}.pghot.json").write_text(damage)
+        cached(src, ns_per_instr=2.0)
+    assert len(calls) == 5
+    Path(path).write_bytes(b"other")  # the .npy is not the one recorded
+    cached(src, ns_per_instr=2.0)
+    assert len(calls) == 6 and np.load(path).shape == (len(_chunks(src)),)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "t.lackey",
+        "t.lackey.pghot.json",
+        "t.lackey.pghot.npy",
+    ]
+
+
+def test_replay_with_cache_is_the_replay_without(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "t.lackey"
+    shutil.copy(LACKEY, src)
+    argv = ["replay", str(src), "--json", "--no-progress", "--top-pages", "2"]
+    results = []
+    for extra in ([], ["--cache"], ["--cache"]):
+        assert main(argv + extra) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0] == results[1] == results[2]  # the trace's name included
+    assert (tmp_path / "t.lackey.pghot.npy").is_file()
+
+
+def test_cache_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="standard input"):
+        cached("-")
+    with pytest.raises(ValueError, match="regular trace file"):
+        cached(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        cached(tmp_path / "missing.csv")
+    status, message = _error(capsys, ["replay", "-", "--cache"])
+    assert status == 2 and "standard input" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_convert_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["convert", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and out.startswith("usage: pghot convert")
+    for option in ("--json", "-o FILE, --output FILE", "--format", "--skip-bad", "--page-size"):
+        assert option in out

@@ -370,14 +370,22 @@ def _replay(args: argparse.Namespace) -> int:
     _check_files(args)
     cfg = _config(args)
     # the path as given: "-" is standard input, which the trace reader opens
+    trace, fmt, opts, name = args.trace, args.format, _open_options(args), None
+    if args.cache:  # parse once: the .npy form beside the trace, (re)written when stale
+        from pghot.traces import cached
+
+        opts["page_size"] = cfg.page_size
+        trace = cached(args.trace, args.format, progress=not args.no_progress, **opts)
+        fmt, opts, name = "npy", {}, args.trace
     r = sim.replay(
-        args.trace,
+        trace,
         cfg,
         baselines=args.baselines,
         designs=args.designs or (),
         progress=not args.no_progress,
-        trace_format=args.format,
-        open_options=_open_options(args),
+        name=name,
+        trace_format=fmt,
+        open_options=opts,
     )
     _show(r, args)
     return 0
@@ -480,6 +488,12 @@ def _parser() -> argparse.ArgumentParser:
         "trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); '-' for standard input"
     )
     _add_machine_args(r, trace=True)
+    r.add_argument(
+        "--cache",
+        action="store_true",
+        help="parse the trace once: keep its .npy form beside it (TRACE.pghot.npy, "
+        "TRACE.pghot.json) and replay that while the trace and the reading options are unchanged",
+    )
     r.add_argument(
         "--baselines",
         nargs="*",

@@ -84,7 +84,8 @@ with ``skip_bad``.
 
 :func:`convert` parses a trace once and writes its records as a ``.npy``
 trace (``pghot convert TRACE OUT.npy``), which replays and sweeps then read
-without parsing text again.
+without parsing text again; :func:`cached` keeps that form beside the trace
+while the trace is unchanged (``pghot replay --cache``).
 
 Each format has its module (:mod:`~pghot.traces.lackey`,
 :mod:`~pghot.traces.perf`, :mod:`~pghot.traces.csv`, :mod:`~pghot.traces.npy`
@@ -109,7 +110,7 @@ import numpy as np
 from pghot._types import NUMA_NO_NODE
 from pghot._validate import int_in
 from pghot.traces._chunk import AccessKind, TraceChunk, check_page_size
-from pghot.traces._convert import CONVERT_FIELDS, convert
+from pghot.traces._convert import CACHE_VERSION, CONVERT_FIELDS, cached, convert
 from pghot.traces._detect import SNIFF_BYTES, detect_format, format_by_head, format_by_name
 from pghot.traces._io import Input
 from pghot.traces._mapper import PageMapper
@@ -118,6 +119,7 @@ from pghot.traces.damo import DAMO_MAX_JSON_BYTES, DAMO_MAX_REGION_PAGES, DAMO_M
 
 __all__ = [
     "AccessKind",
+    "CACHE_VERSION",
     "CONVERT_FIELDS",
     "DAMO_MAX_JSON_BYTES",
     "DAMO_MAX_REGION_PAGES",
@@ -127,6 +129,7 @@ __all__ = [
     "PageMapper",
     "TraceChunk",
     "TraceReader",
+    "cached",
     "convert",
     "cpu_to_node_from_sysfs",
     "detect_format",

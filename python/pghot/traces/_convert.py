@@ -19,6 +19,11 @@ and a temporary file per column would copy every byte once more; this
 writes each byte once. The temporary file is renamed to the output only
 when it is complete, and removed on any error (Ctrl-C included), so a
 failed conversion leaves nothing behind and an existing output unchanged.
+
+:func:`cached` keeps that form beside a trace (``TRACE.pghot.npy``), with
+``TRACE.pghot.json`` recording the cache version, the source's size and
+modification time and the reader options; ``pghot replay --cache`` replays
+it instead of the text while they match.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import numpy as np
 from pghot._output import progress as _progress_bar
 from pghot.traces._chunk import _FIELD_DTYPES, TraceChunk
 
-__all__ = ["CONVERT_FIELDS", "convert"]
+__all__ = ["CACHE_VERSION", "CONVERT_FIELDS", "cached", "convert"]
 
 #: the fields :func:`convert` keeps, in the order written (those a replay reads)
 CONVERT_FIELDS = ("time_ns", "pfn", "vaddr", "cpu", "nid", "src")
@@ -254,3 +259,104 @@ def convert(
         "bytes": os.path.getsize(d),
         "counters": reader.counters,
     }
+
+
+#: version of the cache's record of what it was made from (``TRACE.pghot.json``)
+CACHE_VERSION = 1
+
+
+def _cache_key(src: str, fmt: str | None, open_options: dict[str, Any]) -> dict[str, Any]:
+    st = os.stat(src)
+    options = {
+        k: (v if isinstance(v, (bool, int, float, str)) or v is None else repr(v))
+        for k, v in open_options.items()
+    }
+    return {
+        "pghot_cache_version": CACHE_VERSION,
+        "source_size": st.st_size,
+        "source_mtime_ns": st.st_mtime_ns,
+        "format": fmt,
+        "options": dict(sorted(options.items())),
+    }
+
+
+def cached(
+    src: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    progress: bool = False,
+    **open_options: Any,
+) -> str:
+    """The path of an up-to-date ``.npy`` form of the trace ``src``, kept beside it.
+
+    The cache is ``SRC.pghot.npy`` (what :func:`convert` writes) with
+    ``SRC.pghot.json`` recording what it was made from: the cache version
+    (:data:`CACHE_VERSION`), the source's size and modification time (ns),
+    the format and the reader options. It is (re)written when either file
+    is missing, unreadable, of another version, or does not match the
+    source and the options, or the ``.npy`` is not the one recorded;
+    otherwise it is used as it is, and nothing is parsed.
+
+    Parameters
+    ----------
+    src : path-like
+        A trace file (not standard input).
+    format, progress, **open_options
+        As for :func:`convert`.
+
+    Returns
+    -------
+    str
+        The path of the ``.npy`` cache.
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> from pghot.traces import cached
+    >>> src = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = pathlib.Path(src).write_text("pfn,time\\n1,10\\n2,20\\n")
+    >>> path = cached(src)
+    >>> os.path.basename(path), cached(src) == path
+    ('t.csv.pghot.npy', True)
+    """
+    import json
+
+    s = os.fspath(src)
+    if not isinstance(s, str):
+        raise TypeError("src must be a str path, not bytes")
+    if s == "-":
+        raise ValueError("src: a cache needs a trace file, not standard input")
+    if not os.path.isfile(s):
+        os.stat(s)  # FileNotFoundError
+        raise ValueError(f"src: {s}: a cache needs a regular trace file")
+    npy, record = s + ".pghot.npy", s + ".pghot.json"
+    key = _cache_key(s, format, open_options)
+    try:
+        with open(record, encoding="utf-8") as f:
+            known = json.load(f)
+        st = os.stat(npy)
+        if (
+            isinstance(known, dict)
+            and known.get("key") == key
+            and known.get("npy_size") == st.st_size
+            and known.get("npy_mtime_ns") == st.st_mtime_ns
+        ):
+            return npy
+    except (OSError, ValueError):
+        pass  # missing, unreadable or not JSON: written afresh
+    convert(s, npy, format, progress=progress, **open_options)
+    if _cache_key(s, format, open_options) != key:  # the trace changed while it was read
+        raise ValueError(f"src: {s}: changed while it was being converted; try again")
+    st = os.stat(npy)
+    tmp, fd = _create_temp(record)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"key": key, "npy_size": st.st_size, "npy_mtime_ns": st.st_mtime_ns}, f)
+        os.replace(tmp, record)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return npy
