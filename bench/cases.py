@@ -41,6 +41,19 @@ Groups
     sizes, written once to a temporary file in the untimed setup), iterated to
     the end; per line.  The issue's target: 2M lines/s or more, i.e. at most
     500 ns per line.  No baseline row: the target is absolute.
+``read-csv``, ``read-perf``
+    :func:`pghot.traces.open_trace` over a synthetic CSV file
+    (``pfn,time_ns,nid``, decimal) or ``perf script`` file (``[CPU]
+    SECS.USEC: ADDR PHYS_ADDR`` as perf prints it) of 1M lines each, written
+    once to a temporary file, iterated to the end; per line. Rows: the
+    reader as it runs (its numpy path, the group's reference row) and the
+    same reader with its numpy path switched off (``_FAST = False``: every
+    block parsed line by line, the reader before the numpy path), in the
+    same run.
+``parse-once``
+    The same CSV file: reading the ``.npy`` that :func:`pghot.traces.convert`
+    wrote from it (the reference row), against parsing the text (numpy
+    path), and the one-off ``convert`` itself; per record.
 ``extract_batch``
     16K queued records (frequencies 2..7, setup untimed), all extracted with
     ``extract_batch(0, 1024)`` until the queue is empty; per record.
@@ -339,6 +352,93 @@ def _prepare_lackey() -> Prepared:
     return Prepared(_read_lackey, lambda: (path,))
 
 
+TEXT_LINES = 1_000_000
+
+
+def _temp_text(suffix: str, text: str) -> str:
+    import atexit
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="pghot-bench-", suffix=suffix)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    atexit.register(os.unlink, path)
+    return path
+
+
+@functools.cache
+def _csv_file() -> str:
+    rng = np.random.default_rng(SEED)
+    pfns = rng.integers(0, 1 << 24, TEXT_LINES)
+    times = np.cumsum(rng.integers(0, 200, TEXT_LINES))
+    nids = rng.integers(0, 2, TEXT_LINES)
+    rows = "\n".join(f"{p},{t},{n}" for p, t, n in zip(pfns.tolist(), times.tolist(), nids.tolist()))
+    return _temp_text(".csv", "pfn,time_ns,nid\n" + rows + "\n")
+
+
+@functools.cache
+def _perf_file() -> str:
+    rng = np.random.default_rng(SEED)
+    cpus = rng.integers(0, 8, TEXT_LINES)
+    usecs = 5_021_000_000 + np.cumsum(rng.integers(0, 50, TEXT_LINES))
+    addrs = rng.integers(0x7F0000000000, 0x7FFFFFFFFFFF, TEXT_LINES)
+    phys = rng.integers(1 << 30, 1 << 36, TEXT_LINES)
+    lines = "\n".join(
+        f"[{c:03d}] {f'{u // 1_000_000}.{u % 1_000_000:06d}':>12}: {a:16x}{p:16x}"
+        for c, u, a, p in zip(cpus.tolist(), usecs.tolist(), addrs.tolist(), phys.tolist())
+    )
+    return _temp_text(".perf", lines + "\n")
+
+
+@functools.cache
+def _converted_csv() -> str:
+    from pghot.traces import convert
+
+    path = _temp_text(".npy", "")
+    convert(_csv_file(), path)
+    return path
+
+
+def _read_text(path: str, fmt: str, fast: bool, unit: str) -> int:
+    """Read ``path`` to the end, the text reader's numpy path on or off; lines or records read."""
+    from pghot.traces import csv, open_trace, perf
+
+    module: Any = {"csv": csv, "perf": perf}.get(fmt)
+    saved = module._FAST if module is not None else True
+    if module is not None:
+        module._FAST = fast
+    try:
+        with open_trace(path, fmt) as r:
+            for _ in r:
+                pass
+            return r.lines_read if unit == "line" else r.records
+    finally:
+        if module is not None:
+            module._FAST = saved
+
+
+def _prepare_read(file: Callable[[], str], fmt: str, fast: bool = True, unit: str = "line") -> Prepared:
+    path = file()
+    return Prepared(functools.partial(_read_text, fmt=fmt, fast=fast, unit=unit), lambda: (path,))
+
+
+def _prepare_convert() -> Prepared:
+    import os
+
+    from pghot.traces import convert
+
+    src = _csv_file()
+    dst = _temp_text(".npy", "")
+
+    def run(src: str, dst: str) -> int:
+        records: int = convert(src, dst)["records"]
+        return records
+
+    os.unlink(dst)  # written by every round; removed at exit
+    return Prepared(run, lambda: (src, dst))
+
+
 def _heap_drain(h: list) -> int:
     total = 0
     pop = heapq.heappop
@@ -435,6 +535,46 @@ def _all_cases() -> list[Case]:
         Case(g, "heapq, lazy deletion (stdlib)", "pop", QUEUE_ENTRIES, 3, _prepare_lazy_heapq),
     ]
     out.append(Case("read-lackey", "open_trace (lackey)", "line", LACKEY_LINES, 5, _prepare_lackey))
+    for g, file, fmt in (("read-csv", _csv_file, "csv"), ("read-perf", _perf_file, "perf")):
+        lines = TEXT_LINES + (fmt == "csv")  # the CSV header is a line
+        out += [
+            Case(
+                g,
+                f"open_trace ({fmt}), numpy path",
+                "line",
+                lines,
+                5,
+                functools.partial(_prepare_read, file, fmt),
+            ),
+            Case(
+                g,
+                f"open_trace ({fmt}), per-line path",
+                "line",
+                lines,
+                3,
+                functools.partial(_prepare_read, file, fmt, fast=False),
+            ),
+        ]
+    g = "parse-once"
+    out += [
+        Case(
+            g,
+            "open_trace (.npy written by convert)",
+            "record",
+            TEXT_LINES,
+            5,
+            lambda: _prepare_read(_converted_csv, "npy", unit="record"),
+        ),
+        Case(
+            g,
+            "open_trace (csv text), numpy path",
+            "record",
+            TEXT_LINES,
+            5,
+            lambda: _prepare_read(_csv_file, "csv", unit="record"),
+        ),
+        Case(g, "convert (csv -> .npy), once", "record", TEXT_LINES, 3, _prepare_convert),
+    ]
     g = "extract_batch"
     out += [
         Case(g, "Tracker", "record", N_HOT, 7, lambda: _prepare_extract(pghot.Tracker)),

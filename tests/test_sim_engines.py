@@ -56,7 +56,8 @@ def _generated(seed: int, n: int = 20_000, pages: int = 600, span_ms: int = 2_00
 
 
 def test_committed_lackey_trace() -> None:
-    cfg = SimConfig(sources=[{"name": "hw-hints", "sample_every": 1}], top_pages=1, promoter={"interval_ms": 1})
+    every = [{"name": "hw-hints", "sample_every": 1}]
+    cfg = SimConfig(sources=every, top_pages=1, promoter={"interval_ms": 1})
     a, b = _both(str(DATA / "tiny.lackey"), cfg, open_options={"ns_per_instr": 1_000_000})
     _same(a, b)
     assert sum(p["promotions"] for p in a["policies"].values()) > 0
@@ -64,7 +65,8 @@ def test_committed_lackey_trace() -> None:
 
 def test_demo_workload_with_designs() -> None:
     cfg = SimConfig(top_pages=250)
-    a, b = _both([demo_trace(40_000, 1_000, seed=3)], cfg, designs=("hash/bucket", "kernel-v2", "pfn-array/default"))
+    designs = ("hash/bucket", "kernel-v2", "pfn-array/default")
+    a, b = _both([demo_trace(40_000, 1_000, seed=3)], cfg, designs=designs)
     _same(a, b)
     assert a["policies"]["hash/bucket"]["promotions"] > 0
 

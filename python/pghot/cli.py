@@ -9,6 +9,9 @@
                         processes (or on a Dask cluster), one table row per
                         configuration
   pghot bench           the tracker designs compared on built-in workloads
+  pghot convert TRACE OUT.npy
+                        parse a trace once into the .npy form that replay
+                        and sweep then read without parsing text again
 
 Every command prints a table on standard output, or JSON with --json; with
 -o/--output FILE it writes the same into FILE instead.
@@ -367,18 +370,54 @@ def _replay(args: argparse.Namespace) -> int:
     _check_files(args)
     cfg = _config(args)
     # the path as given: "-" is standard input, which the trace reader opens
+    trace, fmt, opts, name = args.trace, args.format, _open_options(args), None
+    if args.cache:  # parse once: the .npy form beside the trace, (re)written when stale
+        from pghot.traces import cached
+
+        opts["page_size"] = cfg.page_size
+        trace = cached(args.trace, args.format, progress=not args.no_progress, **opts)
+        fmt, opts, name = "npy", {}, args.trace
     r = sim.replay(
-        args.trace,
+        trace,
         cfg,
         baselines=args.baselines,
         designs=args.designs or (),
         progress=not args.no_progress,
-        trace_format=args.format,
-        open_options=_open_options(args),
+        name=name,
+        trace_format=fmt,
+        open_options=opts,
         threads=args.threads,
         **({"engine": args.engine} if args.engine else {}),
     )
     _show(r, args)
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from pghot._output import size
+    from pghot.traces import convert
+
+    summary = _output_file(args)
+    if summary is not None and os.path.abspath(summary) in map(os.path.abspath, (args.trace, args.out)):
+        raise _Fail(f"--output {summary}: is the trace or OUT.npy; the summary goes elsewhere")
+    _check_files(args)
+    if args.page_size & (args.page_size - 1):
+        raise _Fail(f"--page-size: must be a power of two, got {args.page_size}")
+    opts = _open_options(args)
+    opts["page_size"] = args.page_size
+    info = convert(args.trace, args.out, args.format, progress=not args.no_progress, **opts)
+    if args.json:
+        text = json.dumps(info, indent=2)
+    else:
+        c = info["counters"]
+        text = (
+            f"converted {info['trace']} ({info['format']}, {c['lines_read']:,} lines) to "
+            f"{info['output']}: {info['records']:,} records of {', '.join(info['fields'])}, "
+            f"{size(info['bytes'])}"
+        )
+        if c["bad_lines"]:
+            text += f"\n{c['bad_lines']:,} malformed lines skipped"
+    _emit(args, text)
     return 0
 
 
@@ -451,6 +490,12 @@ def _parser() -> argparse.ArgumentParser:
         "trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); '-' for standard input"
     )
     _add_machine_args(r, trace=True)
+    r.add_argument(
+        "--cache",
+        action="store_true",
+        help="parse the trace once: keep its .npy form beside it (TRACE.pghot.npy, "
+        "TRACE.pghot.json) and replay that while the trace and the reading options are unchanged",
+    )
     r.add_argument(
         "--baselines",
         nargs="*",
@@ -528,6 +573,34 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=_int_in(0), default=0)
     _add_output_args(b, what="the rows", plot=True)
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    c = sub.add_parser(
+        "convert",
+        help="parse a trace once into a .npy trace that replay and sweep read fast",
+        description="parse a trace once into a .npy trace (time_ns, pfn/vaddr, cpu, nid, src) "
+        "that replay and sweep read without parsing text again; the file is written whole or "
+        "not at all",
+    )
+    c.add_argument(
+        "trace", help="trace file (lackey, perf script, CSV, npy/npz, damo JSON); '-' for standard input"
+    )
+    c.add_argument("out", metavar="OUT.npy", help="the .npy file to write (replaced if it exists)")
+    c.add_argument("--format", choices=sim_formats(), help="trace format (default: detected)")
+    c.add_argument(
+        "--ns-per-instr",
+        type=_float_in(0, 1e6),
+        default=None,
+        help="lackey: nanoseconds per instruction (default 1)",
+    )
+    c.add_argument(
+        "--page-size",
+        type=_int_in(1, 2**40),
+        default=4096,
+        help="bytes per page: perf phys_addr -> PFN, damo pages (default 4096, replay's page_size)",
+    )
+    c.add_argument("--skip-bad", action="store_true", help="skip malformed trace lines")
+    _add_output_args(c, what="the summary", plot=False)
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -536,6 +609,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "replay": _replay,
     "sweep": _sweep,
     "bench": _bench,
+    "convert": _convert,
 }
 
 

@@ -82,11 +82,17 @@ A malformed line raises ``ValueError("PATH:LINE: ...")``; with
 instead. A file in which no line is valid (the wrong format) is an error even
 with ``skip_bad``.
 
+:func:`convert` parses a trace once and writes its records as a ``.npy``
+trace (``pghot convert TRACE OUT.npy``), which replays and sweeps then read
+without parsing text again; :func:`cached` keeps that form beside the trace
+while the trace is unchanged (``pghot replay --cache``).
+
 Each format has its module (:mod:`~pghot.traces.lackey`,
 :mod:`~pghot.traces.perf`, :mod:`~pghot.traces.csv`, :mod:`~pghot.traces.npy`
 for ``.npy`` and ``.npz``, :mod:`~pghot.traces.damo`); what they share is in
-the private modules: the chunk (``_chunk``), the reader with its counters,
-bad-line policy and capped line reader (``_reader``), the opening of files,
+the private modules: the chunk (``_chunk``), the conversion to ``.npy``
+(``_convert``), the reader with its counters, bad-line policy and capped
+line reader (``_reader``), the opening of files,
 compressed files and streams (``_io``), format detection (``_detect``), the
 CSV/numpy columns (``_columns``) and the page mapper (``_mapper``).
 """
@@ -104,6 +110,7 @@ import numpy as np
 from pghot._types import NUMA_NO_NODE
 from pghot._validate import int_in
 from pghot.traces._chunk import AccessKind, TraceChunk, check_page_size
+from pghot.traces._convert import CACHE_VERSION, CONVERT_FIELDS, cached, convert
 from pghot.traces._detect import SNIFF_BYTES, detect_format, format_by_head, format_by_name
 from pghot.traces._io import Input
 from pghot.traces._mapper import PageMapper
@@ -112,6 +119,8 @@ from pghot.traces.damo import DAMO_MAX_JSON_BYTES, DAMO_MAX_REGION_PAGES, DAMO_M
 
 __all__ = [
     "AccessKind",
+    "CACHE_VERSION",
+    "CONVERT_FIELDS",
     "DAMO_MAX_JSON_BYTES",
     "DAMO_MAX_REGION_PAGES",
     "DAMO_MAX_SNAPSHOT_ACCESSES",
@@ -120,6 +129,8 @@ __all__ = [
     "PageMapper",
     "TraceChunk",
     "TraceReader",
+    "cached",
+    "convert",
     "cpu_to_node_from_sysfs",
     "detect_format",
     "open_trace",
