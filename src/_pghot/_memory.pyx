@@ -502,7 +502,9 @@ cdef class MemoryCore:
         return 0
 
     def _node_index(self, nid):
-        """Node index of a nid (slot order), -1 when it is no node."""
+        """Node index of a nid (slot order), -1 when it is no node (or before _setup)."""
+        if self._arrays is None:
+            return -1
         return self._arrays["index"].get(nid, -1)
 
     def _is_top_index(self, int32_t k):

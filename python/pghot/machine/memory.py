@@ -152,6 +152,10 @@ class _NodeMem:
         return int(self._core._c_nfree(self._k))
 
 
+# A Python subclass rather than a wrapper: the engine's fast entry points
+# (serve, pfns_into, second_access) are the compiled class's own methods, with
+# no forwarding call, and other compiled stages can cimport MemoryCore and run
+# its kernels on a TieredMemory; this layer only adds the argument checks.
 class TieredMemory(MemoryCore):
     """Pages of a workload placed on the PFNs of a tiered topology.
 
