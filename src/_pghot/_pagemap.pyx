@@ -14,7 +14,7 @@
 #
 # Cost: O(1) expected per key; a doubling is O(table) and happens log n times.
 from libc.stdlib cimport malloc, free
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
 from defs cimport pghot_lock_t, pghot_lock_init, pghot_lock, pghot_unlock, pghot_hash
 
 import numpy as np
@@ -196,3 +196,47 @@ cdef slot_t *_new_table(uint64_t size) noexcept nogil:
             t[i].key = EMPTY
             t[i].id = 0
     return t
+
+
+def clamped_jiffies(time_ns, int64_t origin_ns, int64_t hz, int64_t floor):
+    """Trace times in jiffies from ``origin_ns``, never below ``floor`` nor an earlier one (internal).
+
+    The replay's time stage: ``TraceChunk.times_jiffies(hz, origin_ns)``
+    (exact floor division, the difference wrapping as numpy's int64 does)
+    followed by ``np.maximum.accumulate(np.maximum(t, floor))``, in one pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 jiffies, non-decreasing, each ``>= floor``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clamped_jiffies(np.array([0, 999_999, 5_000_000, 2_000_000], dtype=np.int64), 0, 1000, 0).tolist()
+    [0, 0, 5, 5]
+    >>> clamped_jiffies(np.array([-1, 1_500_000_000], dtype=np.int64), 0, 1000, 3).tolist()
+    [3, 1500]
+    """
+    if hz <= 0:
+        raise ValueError(f"hz must be > 0, got {hz}")
+    cdef const int64_t[::1] t = np.ascontiguousarray(time_ns, dtype=np.int64)
+    out = np.empty(t.shape[0], dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef Py_ssize_t i, n = t.shape[0]
+    cdef int64_t d, sec, rem, j, last = floor
+    cdef int64_t NS = 1_000_000_000
+    with nogil:
+        for i in range(n):
+            d = <int64_t>(<uint64_t>t[i] - <uint64_t>origin_ns)  # wraps, as numpy's int64
+            sec = d // NS          # cdivision: truncates; make it floor
+            rem = d % NS
+            if rem < 0:
+                rem += NS
+                sec -= 1
+            # sec * hz and rem * hz wrap as numpy's int64 does on absurd times
+            j = <int64_t>(<uint64_t>sec * <uint64_t>hz) + (rem * hz) // NS
+            if j > last:
+                last = j
+            o[i] = last
+    return out

@@ -771,6 +771,24 @@ def _build_sources(config: SimConfig) -> Any:
     return combine(*made)
 
 
+def _build_stages(config: SimConfig, npages: int) -> Any:
+    """The compiled sources of :func:`_build_sources` for dense pages below ``npages`` (one stage)."""
+    from pghot import _stages
+
+    made: list[Any] = []
+    for i, s in enumerate(config.sources):
+        try:
+            if isinstance(s, HwHintsConfig):
+                made.append(_stages.HwHintsStage(npages, hz=config.hz, **s.kwargs()))
+            elif isinstance(s, PgtableScanConfig):
+                made.append(_stages.PgtableScanStage(npages, hz=config.hz, origin_jiffies=0, **s.kwargs()))
+            else:
+                made.append(_stages.HintFaultStage(npages, hz=config.hz, origin_jiffies=0, **s.kwargs()))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"config: sources[{i}] ({s.name}): {e}") from None
+    return _stages.CombinedStage(*made)
+
+
 def _build_pghot(
     config: SimConfig,
     topo: Topology,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pghot.machine.sources import HintFault, HwHints, PgtableScan
+from pghot._types import Source
 
 __all__ = ["diagnose"]
 
@@ -22,7 +22,8 @@ __all__ = ["diagnose"]
 def _source_reason(i: int, src: Any, accesses: int, span_j: int, hz: int) -> str | None:
     """Why source ``i`` made no report, with the knob to change (None if it reported)."""
     dur = f"the trace lasts {span_j / hz:.6g} s"
-    if isinstance(src, HintFault):
+    kind = Source(int(src.src))
+    if kind == Source.HINT_FAULT:
         if span_j < src.delay_jiffies:
             return (
                 f"sources[{i}] (hint-fault) made no report: {dur}, less than its first scan at "
@@ -34,12 +35,12 @@ def _source_reason(i: int, src: Any, accesses: int, span_j: int, hz: int) -> str
             f"unmapped it (scan_period_ms={src.scan_period_ms}, "
             f"scan_window_pages={src.scan_window_pages}); lower scan_period_ms"
         )
-    if isinstance(src, HwHints):
+    if kind == Source.HW_HINTS:
         return (
             f"sources[{i}] (hw-hints) made no report: the trace has {accesses:,} accesses, "
             f"sample_every={src.sample_every}; lower it (--source hw-hints:sample_every=N)"
         )
-    if isinstance(src, PgtableScan):
+    if kind == Source.PGTABLE_SCAN:
         return (
             f"sources[{i}] (pgtable-scan) made no report: {dur}, less than interval_ms="
             f"{src.interval_ms}; lower it (--source pgtable-scan:interval_ms=N)"
@@ -63,7 +64,8 @@ def diagnose(
     Parameters
     ----------
     sources
-        The replay's source objects (:mod:`pghot.machine.sources`), in config order.
+        The replay's source objects (:mod:`pghot.machine.sources`, or the compiled
+        stages of :mod:`pghot._stages`: the same attributes), in config order.
     reports
         The reports each made.
     policies
@@ -72,6 +74,7 @@ def diagnose(
     Examples
     --------
     >>> from types import SimpleNamespace as P
+    >>> from pghot.machine.sources import HintFault
     >>> lines = diagnose([HintFault()], [0], {"pghot": P(kind="pghot", promotions=0)},
     ...                  accesses=100, footprint=10, top_pages=20, span_jiffies=180, hz=1000)
     >>> [line[:48] for line in lines]  # doctest: +NORMALIZE_WHITESPACE

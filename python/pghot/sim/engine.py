@@ -19,13 +19,13 @@ from typing import IO, Any
 
 import numpy as np
 
+from pghot import _stages
 from pghot._output import progress as _progress_bar
-from pghot._pagemap import PageMap
+from pghot._pagemap import PageMap, clamped_jiffies
 from pghot._validate import int_in, ms_to_jiffies
-from pghot.machine.sources import PgtableScan, chunk_pages
-from pghot.model import sim as _stages  # TEMP until pghot._stages lands
+from pghot.machine.sources import PgtableScan, Reports, chunk_pages
 from pghot.model import sim as ref
-from pghot.sim.config import SimConfig, _build_sources
+from pghot.sim.config import SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import diagnose
 from pghot.sim.policies import (
     _TOP,
@@ -149,10 +149,13 @@ def _materialise(
                 pages = mapper.map(keys)
                 if len(mapper) > 2**32:
                     raise ValueError("more than 2**32 distinct pages")
-            t = chunk.times_jiffies(config.hz, origin)
-            t = np.maximum.accumulate(np.maximum(t, last))
+            if engine == "compiled":
+                t = clamped_jiffies(chunk.time_ns, origin, config.hz, last)
+            else:
+                t = chunk.times_jiffies(config.hz, origin)
+                t = np.maximum.accumulate(np.maximum(t, last))
             last = int(t[-1])
-            stream.append(pages.astype(np.uint32), t)
+            stream.append(pages.astype(np.uint32, copy=False), t)
             bar.update(len(chunk))
     except BaseException:
         stream.close()
@@ -160,6 +163,20 @@ def _materialise(
     finally:
         bar.close()
     return stream, len(mapper), last, space
+
+
+class _Sources:
+    """The compiled sources (one :class:`pghot._stages.CombinedStage`) with the reference's interface."""
+
+    def __init__(self, combined: Any) -> None:
+        self.combined = combined
+        self.sources = combined.stages
+
+    def feed(self, pages: np.ndarray, nid: int, times: np.ndarray) -> Reports:
+        return Reports(*self.combined.feed(pages, times))
+
+    def flush(self, now: int | None = None) -> Reports:
+        return Reports(*self.combined.flush(now))
 
 
 def _segment(p: _Policy, pages: np.ndarray, times: np.ndarray, reps: Any) -> None:
@@ -222,7 +239,7 @@ class _Sim:
             )
         self.oracle_j = ms_to_jiffies(c.oracle_interval_ms, c.hz)
         self.nbins = last_jiffy // self.bin_j + 1
-        self.sources = _build_sources(c)
+        self.sources = _Sources(_build_stages(c, footprint)) if engine == "compiled" else _build_sources(c)
         self.acc_bins = np.zeros(self.nbins, dtype=np.int64)
         self.oracle = (
             _stages.IntervalCounts(footprint) if engine == "compiled" else ref.IntervalCounts(footprint)
@@ -261,7 +278,9 @@ class _Sim:
         self.policies = pol
         self.baselines = list(baselines)
         self.designs = list(designs)
-        self.scan_sources = [s for s in self.sources.sources if isinstance(s, PgtableScan)]
+        self.scan_sources = [
+            s for s in self.sources.sources if isinstance(s, (PgtableScan, _stages.PgtableScanStage))
+        ]
         self.threads = max(1, min(threads, len(pol)))
         self.pool = ThreadPoolExecutor(self.threads, "pghot-policy") if self.threads > 1 else None
 
