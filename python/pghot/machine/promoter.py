@@ -97,8 +97,7 @@ round times, so stepping in simulated time and then starting is fine.
 Examples
 --------
 >>> import pghot
->>> from pghot.model.memory import TieredMemory as _ReferenceMemory  # its specification, also accepted
-from pghot.machine.memory import TieredMemory
+>>> from pghot.machine.memory import TieredMemory
 >>> from pghot.machine.promoter import Promoter
 >>> topo = pghot.Topology.two_tier(64, 256)
 >>> tracker = pghot.Tracker(topo)

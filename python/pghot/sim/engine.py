@@ -562,7 +562,7 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
     heat = sim.heat.reshape(sim.heat_nt, sim.heat_np)
     notes = sim.notes + diagnose(
         sim.sources.sources,
-        trace["reports"],
+        [int(src.reported) for src in sim.sources.sources],
         out,
         accesses=accesses,
         footprint=sim.footprint,

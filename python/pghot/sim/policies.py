@@ -57,7 +57,8 @@ class Clock:
 class Machine:
     """What one policy runs on: its own memory, and for pghot its tracker and promoter."""
 
-    memory: TieredMemory
+    #: the compiled memory, or its reference (``engine="reference"``)
+    memory: TieredMemory | ReferenceMemory
     #: top-tier PFNs are ``0 .. top_pages - 1`` (the two-tier topology)
     top_pages: int
     clock: Clock
@@ -127,7 +128,7 @@ class _Policy:
     ) -> None:
         self.name = name
         self.machine = machine
-        self.mem = machine.memory
+        self.mem: Any = machine.memory  # compiled (serve, second_access) or the reference
         self.top = machine.top_pages
         self.bin_j = machine.clock.bin_jiffies
         self.compiled = machine.compiled
