@@ -30,6 +30,8 @@ def test_bench(benchmark, per_op_results, case: bench_cases.Case) -> None:
         assert result == case.ops
     elif case.unit == "access" and case.impl != "BareTable (bare C loop)":
         assert int(result[0]) == case.ops  # every access recorded: warm table, no drops
+    if benchmark.stats is None:  # --benchmark-disable: one plain run, checked above
+        return
     ns = benchmark.stats.stats.median * 1e9 / case.ops
     benchmark.extra_info["unit"] = case.unit
     benchmark.extra_info["ops_per_round"] = case.ops
