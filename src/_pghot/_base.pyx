@@ -14,7 +14,8 @@
 #
 # Data the base owns: `nodes` (nodes.pxd), `gate` (pghot_sync.h) and its
 # PGHOT_NSTRIPES stripes, one 64-byte line each, allocated beside the
-# object: a thread's stripe holds its gate count and its share of the
+# object (and one more for single calls, which hold the GIL): a thread's
+# stripe holds its gate count and its share of the
 # accesses per source (count[S_SRC + s]) and of the outcomes in `out_mask`
 # (count[S_OUT + o], those a store counts without a lock; the rest it counts
 # under its own locks); and the decoding fields of a record word.
@@ -344,7 +345,7 @@ cdef class TrackerBase:
         self.gate.stripes = NULL
         self._messages = ("",)
         self.gate.stripes = <pghot_stripe_t *>pghot_alloc_lines(
-            PGHOT_NSTRIPES * sizeof(pghot_stripe_t))
+            PGHOT_NSTRIPES_ALL * sizeof(pghot_stripe_t))
         if self.gate.stripes == NULL:
             raise MemoryError()
 
@@ -593,7 +594,7 @@ cdef class TrackerBase:
         cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
         # counted before the store's locks are taken; the GIL is held
         # throughout, so check() never sees half of a single call
-        cdef pghot_stripe_t *st = &self.gate.stripes[pghot_stripe_id()]
+        cdef pghot_stripe_t *st = &self.gate.stripes[PGHOT_STRIPE_GIL]   # the GIL holder's
         pghot_add_u64(&st.count[S_SRC + c_src], 1)
         cdef int o = self._record_one(c_pfn, c_nid, <uint64_t>c_now)
         if (self.out_mask >> o) & 1:
@@ -931,7 +932,8 @@ cdef class TrackerBase:
         Returns a dict: ``"object"``, the ``(address, bytes)`` of the
         tracker's own fields, which every access reads and no batch call
         writes; ``"stripes"``, the per-thread stripes (gate count and
-        lock-free counters); and the store's blocks (``"shards"``,
+        lock-free counters; the last one is the single calls', which hold
+        the GIL); and the store's blocks (``"shards"``,
         ``"lists"``, ``"queues"``, ``"counters"``, ...), each a list of
         ``(address, bytes)`` that a batch call writes.  Two threads that
         record PFNs of different shards (lists, sections) and target
@@ -941,13 +943,13 @@ cdef class TrackerBase:
         >>> import pghot
         >>> lay = pghot.Tracker(pghot.Topology.two_tier(64, 256))._layout()
         >>> len(lay["stripes"]), lay["stripes"][1][0] - lay["stripes"][0][0]
-        (16, 64)
+        (17, 64)
         """
         self._ready()
         cdef int i
         d = {"object": [(<size_t><void *>self, type(self).__basicsize__)],
              "stripes": [(<size_t>&self.gate.stripes[i], sizeof(pghot_stripe_t))
-                         for i in range(PGHOT_NSTRIPES)]}
+                         for i in range(PGHOT_NSTRIPES_ALL)]}
         d.update(self._layout_extra())
         return d
 

@@ -28,6 +28,8 @@ cdef extern from "pghot_sync.h" nogil:
     void pghot_prefetch(const void *p)
     int PGHOT_LINE
     int PGHOT_NSTRIPES
+    int PGHOT_STRIPE_GIL
+    int PGHOT_NSTRIPES_ALL
     void *pghot_alloc_lines(size_t n)
     ctypedef struct pghot_stripe_t:
         uint64_t active

@@ -110,8 +110,14 @@ static inline void *pghot_alloc_lines(size_t n)
  * source, then the outcomes the base counts), added once per batch with
  * relaxed atomics (two threads may still share a stripe).  A total is the
  * sum over the stripes: exact whenever no batch call is inside the gate,
- * since every call flushes its counts before it leaves. */
+ * since every call flushes its counts before it leaves.  One more stripe,
+ * PGHOT_STRIPE_GIL, takes the counts of single calls (record_access),
+ * which hold the GIL throughout: no thread-local lookup for them, and the
+ * line moves between threads only with the GIL.  PGHOT_NSTRIPES_ALL
+ * stripes in all. */
 #define PGHOT_NSTRIPES 16
+#define PGHOT_STRIPE_GIL PGHOT_NSTRIPES
+#define PGHOT_NSTRIPES_ALL (PGHOT_NSTRIPES + 1)
 #define PGHOT_STRIPE_COUNTS 7
 
 typedef struct {
@@ -139,7 +145,7 @@ static inline uint32_t pghot_stripe_id(void)
 static inline uint64_t pghot_stripes_sum(const pghot_stripe_t *s, int c)
 {
     uint64_t n = 0;
-    for (int i = 0; i < PGHOT_NSTRIPES; i++)
+    for (int i = 0; i < PGHOT_NSTRIPES_ALL; i++)
         n += __atomic_load_n(&s[i].count[c], __ATOMIC_RELAXED);
     return n;
 }
@@ -148,7 +154,7 @@ static inline uint64_t pghot_stripes_sum(const pghot_stripe_t *s, int c)
  * restoring a snapshot into a tracker no other thread can see yet. */
 static inline void pghot_stripes_set(pghot_stripe_t *s, int c, uint64_t v)
 {
-    for (int i = 0; i < PGHOT_NSTRIPES; i++)
+    for (int i = 0; i < PGHOT_NSTRIPES_ALL; i++)
         __atomic_store_n(&s[i].count[c], i ? 0 : v, __ATOMIC_RELAXED);
 }
 
