@@ -54,6 +54,25 @@ Groups
     The same CSV file: reading the ``.npy`` that :func:`pghot.traces.convert`
     wrote from it (the reference row), against parsing the text (numpy
     path), and the one-off ``convert`` itself; per record.
+``threads-scaling``
+    Throughput of one tracker recording from two threads at once (issue 11:
+    policies in parallel need a core that scales).  Two workloads of
+    ``SCALE_ACCESSES`` Zipf accesses each (``SCALE_V2_ACCESSES`` for the
+    kernel-v2 store, whose list walks are slow), A over ``SCALE_PFNS`` PFNs of
+    the first half of a ``SCALE_LOWER``-page lower tier, B over as many of the
+    second half: different PFN ranges, and different shards too, A's PFNs
+    hashing into the first half of the shards (lists) and B's into the second
+    (:func:`disjoint_shard_pfns`).  The tracker is pre-filled with both and
+    warmed.  Rows per store: ``1 thread`` (A alone, in the calling thread) and
+    ``2 threads`` (A and B at once, each in its own thread, started at a
+    barrier), time per access over all the accesses of the round; so the
+    speedup of two threads over one is the ``1 thread`` row's time over the
+    ``2 threads`` row's (target: at least 1.8).  For the hash store a third
+    row, ``2 threads, shards shared``: A and B over disjoint PFN ranges
+    without the shard condition, so that both threads take every shard's
+    lock (true sharing, which no layout removes).  Baseline: the bare C loop
+    (``BareTable.count``), one table per workload, one thread then two: the
+    machine's limit for two threads on disjoint memory.
 ``extract_batch``
     16K queued records (frequencies 2..7, setup untimed), all extracted with
     ``extract_batch(0, 1024)`` until the queue is empty; per record.
@@ -75,6 +94,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,8 +112,10 @@ __all__ = [
     "Prepared",
     "SIZES",
     "cases",
+    "disjoint_shard_pfns",
     "groups",
     "measure",
+    "scaling",
 ]
 
 SEED = 0
@@ -460,6 +482,185 @@ def _prepare_heapq() -> Prepared:
 
 
 # --------------------------------------------------------------------------
+# threads-scaling
+
+#: lower-tier pages of the threads-scaling machine (one top-tier node)
+SCALE_LOWER = 1 << 20
+#: tracked PFNs of each of the two workloads
+SCALE_PFNS = 1 << 17
+#: accesses per thread and round (kernel-v2: fewer, its lookups walk lists)
+SCALE_ACCESSES = 1 << 20
+SCALE_V2_ACCESSES = 1 << 14
+
+
+def _hash_np(x: np.ndarray) -> np.ndarray:
+    """pghot_hash (splitmix64's finaliser, pghot_sync.h) over uint64s."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def disjoint_shard_pfns(first: int, n_pages: int, n: int, top_bit: int, seed: int = SEED) -> np.ndarray:
+    """``n`` PFNs of ``[first, first + n_pages)`` in random order whose hash's top
+    bit is ``top_bit``: the shards (hash store) and lists (kernel-v2) of a
+    table with two or more are picked by the top bits, so PFNs of
+    ``top_bit`` 0 and 1 never share one.
+
+    >>> a = disjoint_shard_pfns(1000, 4096, 100, 0)
+    >>> b = disjoint_shard_pfns(5096, 4096, 100, 1)
+    >>> top = np.uint64(63)
+    >>> len(a), bool((_hash_np(a) >> top == 0).all()), bool((_hash_np(b) >> top == 1).all())
+    (100, True, True)
+    """
+    pfns = np.arange(first, first + n_pages, dtype=np.uint64)
+    pfns = pfns[(_hash_np(pfns) >> np.uint64(63)) == top_bit]
+    if len(pfns) < n:
+        raise ValueError(f"only {len(pfns)} PFNs of [{first}, {first + n_pages}) have top bit {top_bit}")
+    return np.random.default_rng(seed + top_bit).permutation(pfns)[:n]
+
+
+@functools.cache
+def _scale_streams(shared_shards: bool, n_acc: int) -> tuple[Any, list[np.ndarray], list[np.ndarray]]:
+    """The machine, and A's and B's universes and Zipf streams."""
+    top = 1 << 16
+    topo = pghot.Topology.two_tier(top, SCALE_LOWER)
+    half = SCALE_LOWER // 2
+    universes = []
+    for i in range(2):
+        first = top + i * half
+        if shared_shards:
+            u = np.random.default_rng(SEED + i).permutation(np.arange(first, first + half, dtype=np.uint64))
+            universes.append(u[:SCALE_PFNS])
+        else:
+            universes.append(disjoint_shard_pfns(first, half, SCALE_PFNS, i))
+    ranks = [workloads.zipf_ranks(SCALE_PFNS, n_acc, seed=SEED + i) for i in range(2)]
+    streams = [universes[i][ranks[i]] for i in range(2)]
+    for a in universes + streams:
+        a.setflags(write=False)
+    return topo, universes, streams
+
+
+def _in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls at once, the first in the calling thread; their results."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    out: list[Any] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        start.wait()
+        out[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(1, len(calls))]
+    for th in threads:
+        th.start()
+    run(0)
+    for th in threads:
+        th.join()
+    return out
+
+
+def _prepare_scale(store: str, n_threads: int, shared_shards: bool = False) -> Prepared:
+    n_acc = SCALE_V2_ACCESSES if store == "kernel-v2" else SCALE_ACCESSES
+    topo, universes, streams = _scale_streams(shared_shards, n_acc)
+    tracker = pghot.Tracker(topo, store=store)
+    for u in universes:
+        tracker.record_accesses(u, -1, 0, 0)
+    base = np.arange(n_acc, dtype=np.int64) // workloads.ACCESSES_PER_JIFFY + START_JIFFY
+    span = int(base[-1] - base[0]) + 1
+    rounds = itertools.count()
+    rec = tracker.record_accesses
+
+    def setup() -> tuple:
+        nows = base + next(rounds) * span
+        return (nows,)
+
+    def run(nows: np.ndarray) -> np.ndarray:
+        calls = [functools.partial(rec, streams[i], -1, 0, nows) for i in range(n_threads)]
+        return sum(_in_threads(calls))
+
+    return Prepared(run, setup)
+
+
+def _prepare_scale_bare(n_threads: int) -> Prepared:
+    _, universes, streams = _scale_streams(False, SCALE_ACCESSES)
+    tables = [BareTable(u) for u in universes]
+
+    def run() -> np.ndarray:
+        calls = [functools.partial(tables[i].count, streams[i]) for i in range(n_threads)]
+        return np.array([sum(_in_threads(calls))])
+
+    return Prepared(run, lambda: ())
+
+
+def _scale_cases() -> list[Case]:
+    g = "threads-scaling"
+    out = []
+    for store in ("hash", "kernel-v2", "pfn-array"):
+        n_acc = SCALE_V2_ACCESSES if store == "kernel-v2" else SCALE_ACCESSES
+        for n in (1, 2):
+            out.append(
+                Case(
+                    g,
+                    f"{store}, {n} thread{'s' if n > 1 else ''}",
+                    "access",
+                    n * n_acc,
+                    5,
+                    functools.partial(_prepare_scale, store, n),
+                    3,
+                )
+            )
+        if store == "hash":
+            out.append(
+                Case(
+                    g,
+                    "hash, 2 threads, shards shared",
+                    "access",
+                    2 * n_acc,
+                    5,
+                    functools.partial(_prepare_scale, store, 2, True),
+                    3,
+                )
+            )
+    for n in (1, 2):
+        out.append(
+            Case(
+                g,
+                f"BareTable (bare C loop), {n} thread{'s' if n > 1 else ''}",
+                "access",
+                n * SCALE_ACCESSES,
+                5,
+                functools.partial(_prepare_scale_bare, n),
+                3,
+            )
+        )
+    return out
+
+
+def scaling(rows: list[tuple]) -> dict[str, float]:
+    """Speedup of two threads over one per implementation of ``threads-scaling``
+    rows ``(group, impl, unit, ns per access)``: the 1-thread row's time per
+    access over the 2-thread row's.
+
+    >>> scaling([("threads-scaling", "hash, 1 thread", "access", 30.0),
+    ...          ("threads-scaling", "hash, 2 threads", "access", 16.0)])
+    {'hash': 1.875}
+    """
+    ns = {impl: v for g, impl, _, v in rows if g == "threads-scaling"}
+    out = {}
+    for impl, v in ns.items():
+        if impl.endswith(", 1 thread"):
+            name = impl.removesuffix(", 1 thread")
+            two = ns.get(f"{name}, 2 threads")
+            if two:
+                out[name] = v / two
+    return out
+
+
+# --------------------------------------------------------------------------
 
 
 def _reference_cls() -> type:
@@ -581,6 +782,7 @@ def _all_cases() -> list[Case]:
         Case(g, "ReferenceTracker", "record", N_HOT, 5, lambda: _prepare_extract(_reference_cls())),
         Case(g, "heapq (stdlib heap)", "record", N_HOT, 5, _prepare_heapq),
     ]
+    out += _scale_cases()
     return out
 
 
@@ -588,7 +790,7 @@ def groups() -> list[str]:
     """Group names, in table order.
 
     >>> groups()[0], groups()[-1]
-    ('record_accesses-64K-uniform', 'extract_batch')
+    ('record_accesses-64K-uniform', 'threads-scaling')
     """
     return list(dict.fromkeys(c.group for c in _all_cases()))
 

@@ -129,6 +129,15 @@ def targets(rows: list[tuple]) -> list[str]:
             f"- bucket queue at least 2x faster per extracted record than the binary "
             f"heap at 1M queued: {r:.2f}x -> {'met' if r >= 2 else 'NOT met'}"
         )
+    from bench.cases import scaling
+
+    for name, r in scaling(rows).items():
+        what = (
+            "the machine's limit, for information"
+            if name.startswith("BareTable")
+            else ("met" if r >= 1.8 else "NOT met")
+        )
+        out.append(f"- two threads on disjoint PFNs at least 1.8x one thread: {name}: {r:.2f}x -> {what}")
     if "record_access-single" in ref:
         ns = ref["record_access-single"]
         out.append(

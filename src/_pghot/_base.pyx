@@ -12,10 +12,23 @@
 # makes ONE virtual call into the store's own nogil batch loop, inside which
 # every call is direct (the stores are final classes).
 #
-# Data the base owns: `nodes` (nodes.pxd), `gate` (pghot_sync.h),
-# `src_count` (accesses per source) and `out_count` (the outcomes in
-# `out_mask`, which a store counts without a lock; the rest it counts under
-# its own locks), and the decoding fields of a record word.
+# Data the base owns: `nodes` (nodes.pxd), `gate` (pghot_sync.h) and its
+# PGHOT_NSTRIPES stripes, one 64-byte line each, allocated beside the
+# object (and one more for single calls, which hold the GIL): a thread's
+# stripe holds its gate count and its share of the
+# accesses per source (count[S_SRC + s]) and of the outcomes in `out_mask`
+# (count[S_OUT + o], those a store counts without a lock; the rest it counts
+# under its own locks); and the decoding fields of a record word.
+#
+# Layout for threads (issue 11): two threads recording disjoint PFNs must
+# not write a common cache line.  A batch call writes its own stripe (the
+# gate's `active` on entering and leaving, its counts once, after its loop)
+# and the store's per-shard/per-list/per-queue blocks of the PFNs it
+# records; the object's fields, which every access reads, are written by no
+# batch call (`gate.closed` only by snapshots and fork).  Totals are sums
+# over the stripes, exact whenever no batch call is inside the gate (check,
+# snapshots, and any caller between batches).  _layout() returns the
+# addresses, for the layout test.
 #
 # Concurrency: every call that runs without the GIL enters the gate first
 # (pghot_gate_enter, with the GIL held) and leaves it after its last counter
@@ -58,10 +71,14 @@ cdef tuple _OUTCOMES = tuple(Outcome)
 # Enter a store's gate (pghot_sync.h), with the GIL held: while it is
 # closed, wait for it without the GIL, holding no lock.  Nothing that can
 # release the GIL may come between this and the call's `with nogil` block.
-cdef inline void pghot_gate_enter(pghot_gate_t *g) noexcept:
-    while not pghot_gate_try_enter(g):
+# Returns the calling thread's stripe, to leave through and flush into.
+cdef inline pghot_stripe_t *pghot_gate_enter(pghot_gate_t *g) noexcept:
+    cdef pghot_stripe_t *st = pghot_gate_try_enter(g)
+    while st == NULL:
         with nogil:
             pghot_gate_wait_open(g)
+        st = pghot_gate_try_enter(g)
+    return st
 
 
 cdef int64_t _I64_MAX = 0x7FFFFFFFFFFFFFFF
@@ -324,10 +341,18 @@ cdef class TrackerBase:
 
     def __cinit__(self, *args, **kwargs):
         memset(&self.nodes, 0, sizeof(nodemap_t))
+        self.gate.closed = 0
+        self.gate.stripes = NULL
         self._messages = ("",)
+        self.gate.stripes = <pghot_stripe_t *>pghot_alloc_lines(
+            PGHOT_NSTRIPES_ALL * sizeof(pghot_stripe_t))
+        if self.gate.stripes == NULL:
+            raise MemoryError()
 
     def __dealloc__(self):
         nodemap_free(&self.nodes)
+        if self.gate.stripes != NULL:
+            free(self.gate.stripes)
 
     # ----------------------------------------------------- construction
 
@@ -452,6 +477,13 @@ cdef class TrackerBase:
             raise ValueError(f"nid {v} is not a top-tier node of the topology")
         return nodemap_queue(&self.nodes, v)
 
+    # Totals of the stripes' counters (exact when no batch call is inside).
+    cdef uint64_t _src_total(self, int s) noexcept nogil:
+        return pghot_stripes_sum(self.gate.stripes, S_SRC + s)
+
+    cdef uint64_t _out_total(self, int o) noexcept nogil:
+        return pghot_stripes_sum(self.gate.stripes, S_OUT + o)
+
     # ------------------------------------------- the stores' kernels (defaults)
 
     cdef int _check_queue(self, object queue) except -1:
@@ -519,6 +551,12 @@ cdef class TrackerBase:
     cdef list _repr_fields(self):
         return []
 
+    # The store's blocks for _layout(): name -> list of (address, bytes)
+    # that batch calls write; each block is meant to be a line (or lines) of
+    # its own.
+    cdef dict _layout_extra(self):
+        return {}
+
     # ------------------------------------------------------------ public API
 
     def record_access(self, pfn, nid, src, now):
@@ -556,10 +594,11 @@ cdef class TrackerBase:
         cdef int64_t c_now = _int_arg(now, "now", 0, _I64_MAX)
         # counted before the store's locks are taken; the GIL is held
         # throughout, so check() never sees half of a single call
-        pghot_add_u64(&self.src_count[c_src], 1)
+        cdef pghot_stripe_t *st = &self.gate.stripes[PGHOT_STRIPE_GIL]   # the GIL holder's
+        pghot_add_u64(&st.count[S_SRC + c_src], 1)
         cdef int o = self._record_one(c_pfn, c_nid, <uint64_t>c_now)
         if (self.out_mask >> o) & 1:
-            pghot_add_u64(&self.out_count[o], 1)
+            pghot_add_u64(&st.count[S_OUT + o], 1)
         return _OUTCOMES[o]
 
     def record_accesses(self, pfns, nids, srcs, nows):
@@ -618,16 +657,17 @@ cdef class TrackerBase:
         if self.scratch_len:
             sc = np.zeros(self.scratch_len, dtype=np.int64)
             scp = &sc[0]
-        pghot_gate_enter(&self.gate)
+        cdef pghot_stripe_t *st = pghot_gate_enter(&self.gate)
         with nogil:
             self._record_batch(&b, scp, cnt, per_src)   # the store's loop
+            # published once per batch, into this thread's stripe
             for i in range(NSOURCES):
                 if per_src[i]:
-                    pghot_add_u64(&self.src_count[i], per_src[i])
+                    pghot_add_u64(&st.count[S_SRC + i], per_src[i])
             for i in range(NOUTCOMES):
                 if cnt[i] and (self.out_mask >> i) & 1:
-                    pghot_add_u64(&self.out_count[i], cnt[i])
-            pghot_gate_leave(&self.gate)   # last: after the counter flushes
+                    pghot_add_u64(&st.count[S_OUT + i], cnt[i])
+            pghot_gate_leave(st)   # last: after the counter flushes
         return np.array([cnt[0], cnt[1], cnt[2], cnt[3]], dtype=np.int64)
 
     def extract_batch(self, nid, max_count=1024, threshold=None, return_records=False):
@@ -679,14 +719,15 @@ cdef class TrackerBase:
         cdef uint64_t got = 0
         cdef int64_t[::1] sc
         cdef int64_t *scp = NULL
+        cdef pghot_stripe_t *st
         if want:
             if self.scratch_len:
                 sc = np.zeros(self.scratch_len, dtype=np.int64)
                 scp = &sc[0]
-            pghot_gate_enter(&self.gate)
+            st = pghot_gate_enter(&self.gate)
             with nogil:
                 got = self._extract(q, want, <uint32_t>c_thr, &pv[0], &wv[0], scp)
-                pghot_gate_leave(&self.gate)
+                pghot_gate_leave(st)
         pfn_out = pfn_out[:got]
         if not return_records:
             return pfn_out
@@ -749,11 +790,11 @@ cdef class TrackerBase:
             k = nodemap_index(&self.nodes, v[i])
             if k < 0 or self.nodes.top[k]:
                 raise ValueError(f"pfns[{i}] = {v[i]} is not a PFN of a lower-tier node")
-        pghot_gate_enter(&self.gate)
+        cdef pghot_stripe_t *st = pghot_gate_enter(&self.gate)
         with nogil:
             for i in range(n):
                 nodemap_set_movable(&self.nodes, nodemap_index(&self.nodes, v[i]), v[i], movable)
-            pghot_gate_leave(&self.gate)
+            pghot_gate_leave(st)
 
     def __len__(self):
         """Records held (exact whenever no batch call runs)."""
@@ -790,7 +831,7 @@ cdef class TrackerBase:
         cdef int i
         memset(c, 0, sizeof(c))
         self._counts(c)
-        src = [pghot_load_u64(&self.src_count[i]) for i in range(NSOURCES)]
+        src = [self._src_total(i) for i in range(NSOURCES)]
         d = {
             "pghot_recorded_accesses": sum(src),
             "pghot_recorded_hwhints": src[0],
@@ -799,8 +840,8 @@ cdef class TrackerBase:
             "pghot_records_hash": c[C_CREATED],
             "pghot_records_heap": c[C_PUSHES],
             "recorded": c[C_RECORDED],
-            "toptier": pghot_load_u64(&self.out_count[O_TOPTIER]),
-            "not_movable": pghot_load_u64(&self.out_count[O_NOT_MOVABLE]),
+            "toptier": self._out_total(O_TOPTIER),
+            "not_movable": self._out_total(O_NOT_MOVABLE),
             "table_full": c[C_TABLE_FULL],
             "queue_full": c[C_QUEUE_FULL],
             "evicted": c[C_EVICTED],
@@ -856,9 +897,9 @@ cdef class TrackerBase:
             outcomes = self._locked_outcomes()
             for i in range(NOUTCOMES):
                 if (self.out_mask >> i) & 1:
-                    outcomes += pghot_load_u64(&self.out_count[i])
+                    outcomes += self._out_total(i)
             for i in range(NSOURCES):
-                accesses += pghot_load_u64(&self.src_count[i])
+                accesses += self._src_total(i)
             if accesses != outcomes:
                 a[0] = accesses
                 a[1] = outcomes
@@ -884,6 +925,33 @@ cdef class TrackerBase:
     def _fork_done(self):
         """After ``os.fork()``, in parent and child: open the gate again."""
         pghot_gate_open(&self.gate)
+
+    def _layout(self):
+        """Where the memory that batch calls write lies (private, for the layout test).
+
+        Returns a dict: ``"object"``, the ``(address, bytes)`` of the
+        tracker's own fields, which every access reads and no batch call
+        writes; ``"stripes"``, the per-thread stripes (gate count and
+        lock-free counters; the last one is the single calls', which hold
+        the GIL); and the store's blocks (``"shards"``,
+        ``"lists"``, ``"queues"``, ``"counters"``, ...), each a list of
+        ``(address, bytes)`` that a batch call writes.  Two threads that
+        record PFNs of different shards (lists, sections) and target
+        different queues write no common cache line iff no two blocks share
+        a 64-byte line and none shares a line with the object.
+
+        >>> import pghot
+        >>> lay = pghot.Tracker(pghot.Topology.two_tier(64, 256))._layout()
+        >>> len(lay["stripes"]), lay["stripes"][1][0] - lay["stripes"][0][0]
+        (17, 64)
+        """
+        self._ready()
+        cdef int i
+        d = {"object": [(<size_t><void *>self, type(self).__basicsize__)],
+             "stripes": [(<size_t>&self.gate.stripes[i], sizeof(pghot_stripe_t))
+                         for i in range(PGHOT_NSTRIPES_ALL)]}
+        d.update(self._layout_extra())
+        return d
 
     def __reduce__(self):
         raise TypeError(f"{type(self).__name__} cannot be pickled or saved: only the "

@@ -25,7 +25,22 @@
 # drops the queue lock, takes the shard lock and re-checks the top.  No lock
 # is ever held while the GIL is requested.  Event counters of the unlocked
 # paths (per source, top tier, not movable) are the base's relaxed atomics,
-# flushed once per batch; the others are per shard, under its lock.
+# in per-thread stripes, flushed once per batch; the others are per shard,
+# under its lock.
+#
+# Cache lines (issue 11): a thread recording a PFN writes its shard's block
+# (`shard_t`: lock, record count and counters, 128 bytes, 64-aligned), the
+# PFN's slot, and on queue changes the target queue's lock block
+# (pghot_qlock_t: lock and size, one line) and the queue's own arrays, whose
+# header starts a line of its own (dheap.pxd, bucketq.pxd); on creation and
+# extraction the atomic `population`, alone on its line.  The Tracker
+# object's fields (table geometry, node map, word fields), read by every
+# access, are written by no batch call.  So two threads recording PFNs of
+# different shards and targeting different nodes write no common line; the
+# shard of a PFN is picked by its hash, so PFNs of disjoint ranges still
+# share shards (true sharing of the shard lock, which padding cannot
+# remove).  TrackerBase._layout() reports the blocks; tests/test_layout.py
+# checks them.
 #
 # Errors: the base validates everything with the GIL held before any state
 # changes; the kernels below are `noexcept nogil` and cannot fail.  The
@@ -156,22 +171,22 @@ cdef class Tracker(TrackerBase):
     cdef table_t tab
     cdef const queue_ops *qops
     cdef void **queues
-    cdef pghot_lock_t *qlocks
-    cdef int32_t *qnid            # node id of each queue
-    cdef uint64_t *qlen           # each queue's size, written under its lock,
+    cdef pghot_qlock_t *qs        # each queue's lock and size, one cache line per
+                                  # queue; the size is written under the lock and
                                   # read without it to refuse a push to a full
                                   # queue without taking the lock
+    cdef int32_t *qnid            # node id of each queue
     cdef int32_t nqueues
     cdef str _queue_name
 
     def __cinit__(self, *args, **kwargs):
         self.tab.recs = NULL
         self.tab.shards = NULL
+        self.tab.population = NULL
         self.qops = NULL
         self.queues = NULL
-        self.qlocks = NULL
+        self.qs = NULL
         self.qnid = NULL
-        self.qlen = NULL
         self.nqueues = 0
         self._messages = _CHECK_MESSAGES
         self.out_mask = (1 << O_TOPTIER) | (1 << O_NOT_MOVABLE)
@@ -212,13 +227,16 @@ cdef class Tracker(TrackerBase):
         self.tab.shard_bits = b
         self.tab.shard_slots = slots
         self.tab.capacity = cap
-        self.tab.population = 0
+        self.tab.population = NULL
         self.tab.recs = <pghot_rec *>malloc(nshards * slots * sizeof(pghot_rec))
+        # written on every creation and extraction: a line of its own, off
+        # the table fields that every access reads
+        self.tab.population = <uint64_t *>pghot_alloc_lines(sizeof(uint64_t))
         if posix_memalign(<void **>&self.tab.shards, 64, nshards * sizeof(shard_t)) != 0:
             self.tab.shards = NULL
         else:
             memset(self.tab.shards, 0, nshards * sizeof(shard_t))
-        if self.tab.recs == NULL or self.tab.shards == NULL:
+        if self.tab.recs == NULL or self.tab.shards == NULL or self.tab.population == NULL:
             raise MemoryError(f"cannot allocate a table of {cap} records")
         with nogil:
             for i in range(nshards * slots):
@@ -233,17 +251,16 @@ cdef class Tracker(TrackerBase):
     cdef _init_queues(self, list top):
         cdef int32_t i
         self.queues = <void **>calloc(len(top), sizeof(void *))
-        self.qlocks = <pghot_lock_t *>calloc(len(top), sizeof(pghot_lock_t))
+        self.qs = <pghot_qlock_t *>pghot_alloc_lines(len(top) * sizeof(pghot_qlock_t))
         self.qnid = <int32_t *>calloc(len(top), sizeof(int32_t))
-        self.qlen = <uint64_t *>calloc(len(top), sizeof(uint64_t))
-        if self.queues == NULL or self.qlocks == NULL or self.qnid == NULL or self.qlen == NULL:
+        if self.queues == NULL or self.qs == NULL or self.qnid == NULL:
             raise MemoryError()
         for i in range(len(top)):
             self.queues[i] = self.qops.create(self.qcap, self.fmax, self.tab.recs)
             if self.queues[i] == NULL:
                 raise MemoryError(f"cannot allocate a queue of {self.qcap} entries")
             self.nqueues = i + 1
-            pghot_lock_init(&self.qlocks[i])
+            pghot_lock_init(&self.qs[i].lock)
             self.qnid[i] = top[i]
 
     def __dealloc__(self):
@@ -253,11 +270,11 @@ cdef class Tracker(TrackerBase):
                 if self.queues[i] != NULL:
                     self.qops.destroy(self.queues[i])
             free(self.queues)
-        free(self.qlocks)
+        free(self.qs)
         free(self.qnid)
-        free(self.qlen)
         free(self.tab.recs)
         free(self.tab.shards)
+        free(self.tab.population)
 
     # ---------------------------------------------------------------- kernels
 
@@ -282,10 +299,10 @@ cdef class Tracker(TrackerBase):
             self.tab.recs[dst] = r[0]
             return
         q = nodemap_queue(&self.nodes, self._nid(r.word))
-        pghot_lock(&self.qlocks[q])
+        pghot_lock(&self.qs[q].lock)
         self.tab.recs[dst] = r[0]
         self.qops.relocate(self.queues[q], pghot_load_u32(&self.tab.recs[dst].qpos), dst)
-        pghot_unlock(&self.qlocks[q])
+        pghot_unlock(&self.qs[q].lock)
 
     # O(run length): delete the (unqueued) record at global slot g by
     # shifting the rest of its run back.  Caller holds the shard lock.
@@ -318,23 +335,23 @@ cdef class Tracker(TrackerBase):
     # qpos is read only under its queue's lock: a thread holding another
     # shard's lock may be sifting the same queue, moving this record's entry.
     cdef inline void _q_remove(self, int32_t q, uint32_t slot) noexcept nogil:
-        pghot_lock(&self.qlocks[q])
+        pghot_lock(&self.qs[q].lock)
         self.qops.remove(self.queues[q], pghot_load_u32(&self.tab.recs[slot].qpos))
-        pghot_store_u64(&self.qlen[q], self.qops.size(self.queues[q]))
-        pghot_unlock(&self.qlocks[q])
+        pghot_store_u64(&self.qs[q].len, self.qops.size(self.queues[q]))
+        pghot_unlock(&self.qs[q].lock)
 
     cdef inline bint _q_push(self, int32_t q, uint32_t slot, uint32_t key) noexcept nogil:
         cdef int rc
-        if pghot_load_u64(&self.qlen[q]) >= self.qcap:
+        if pghot_load_u64(&self.qs[q].len) >= self.qcap:
             return False
-        pghot_lock(&self.qlocks[q])
+        pghot_lock(&self.qs[q].lock)
         rc = self.qops.push(self.queues[q], slot, key)
-        pghot_store_u64(&self.qlen[q], self.qops.size(self.queues[q]))
-        pghot_unlock(&self.qlocks[q])
+        pghot_store_u64(&self.qs[q].len, self.qops.size(self.queues[q]))
+        pghot_unlock(&self.qs[q].lock)
         return rc == 0
 
     cdef inline bint _reserve(self) noexcept nogil:
-        return pghot_inc_below(&self.tab.population, self.tab.capacity)
+        return pghot_inc_below(self.tab.population, self.tab.capacity)
 
     # SEMANTICS.md section 4, steps 3-7, for a validated access.  Returns the
     # outcome; counts per source are the caller's.
@@ -399,9 +416,9 @@ cdef class Tracker(TrackerBase):
                     sh.queue_full += 1       # F14: stays unqueued, counted
             elif freq != old_freq:
                 q = nodemap_queue(&self.nodes, tgt)
-                pghot_lock(&self.qlocks[q])
+                pghot_lock(&self.qs[q].lock)
                 self.qops.update(self.queues[q], pghot_load_u32(&r.qpos), freq)
-                pghot_unlock(&self.qlocks[q])
+                pghot_unlock(&self.qs[q].lock)
         elif queued:
             self._q_remove(nodemap_queue(&self.nodes, tgt), g)
         sh.recorded += 1
@@ -447,7 +464,7 @@ cdef class Tracker(TrackerBase):
                            int64_t *scratch) noexcept nogil:
         cdef uint64_t n = 0
         cdef void *qp = self.queues[q]
-        cdef pghot_lock_t *ql = &self.qlocks[q]
+        cdef pghot_lock_t *ql = &self.qs[q].lock
         cdef uint32_t slot, key, slot2, key2
         cdef shard_t *sh
         while n < max_count:
@@ -467,7 +484,7 @@ cdef class Tracker(TrackerBase):
                     pghot_unlock(&sh.lock)
                     continue
             self.qops.pop(qp)
-            pghot_store_u64(&self.qlen[q], self.qops.size(qp))
+            pghot_store_u64(&self.qs[q].len, self.qops.size(qp))
             pghot_unlock(ql)
             out_pfn[n] = self.tab.recs[slot].pfn
             out_word[n] = self.tab.recs[slot].word
@@ -475,7 +492,7 @@ cdef class Tracker(TrackerBase):
             self._delete(slot)
             sh.nr -= 1
             sh.extracted += 1
-            pghot_sub_u64(&self.tab.population, 1)
+            pghot_sub_u64(self.tab.population, 1)
             pghot_unlock(&sh.lock)
         return n
 
@@ -526,12 +543,12 @@ cdef class Tracker(TrackerBase):
         return found
 
     cdef uint64_t _records(self) noexcept:
-        return pghot_load_u64(&self.tab.population)
+        return pghot_load_u64(self.tab.population)
 
     cdef uint64_t _queued_in(self, int32_t q) noexcept:
-        pghot_lock(&self.qlocks[q])
+        pghot_lock(&self.qs[q].lock)
         cdef uint32_t n = self.qops.size(self.queues[q])
-        pghot_unlock(&self.qlocks[q])
+        pghot_unlock(&self.qs[q].lock)
         return n
 
     cdef void _counts(self, uint64_t *c) noexcept:
@@ -549,9 +566,9 @@ cdef class Tracker(TrackerBase):
             c[C_EVICTED] += sh.evicted
             pghot_unlock(&sh.lock)
         for i in range(<uint32_t>self.nqueues):
-            pghot_lock(&self.qlocks[i])
+            pghot_lock(&self.qs[i].lock)
             c[C_QUEUED] += self.qops.size(self.queues[i])
-            pghot_unlock(&self.qlocks[i])
+            pghot_unlock(&self.qs[i].lock)
 
     # Table, shards, queues, locks and the node maps.
     cdef size_t _nbytes(self) noexcept:
@@ -561,7 +578,8 @@ cdef class Tracker(TrackerBase):
         n += <size_t>self.tab.nshards * sizeof(shard_t)
         for i in range(self.nqueues):
             n += self.qops.nbytes(self.queues[i])
-        n += <size_t>self.nqueues * (sizeof(void *) + sizeof(pghot_lock_t) + sizeof(int32_t))
+        n += <size_t>self.nqueues * (sizeof(void *) + sizeof(pghot_qlock_t) + sizeof(int32_t))
+        n += PGHOT_LINE                  # the population's line
         n += nodemap_nbytes(&self.nodes)
         return n
 
@@ -571,12 +589,12 @@ cdef class Tracker(TrackerBase):
         for i in range(self.tab.nshards):
             pghot_lock(&self.tab.shards[i].lock)
         for i in range(<uint32_t>self.nqueues):
-            pghot_lock(&self.qlocks[i])
+            pghot_lock(&self.qs[i].lock)
 
     cdef void _unlock_all(self) noexcept nogil:
         cdef uint32_t i
         for i in range(<uint32_t>self.nqueues):
-            pghot_unlock(&self.qlocks[i])
+            pghot_unlock(&self.qs[i].lock)
         for i in range(self.tab.nshards):
             pghot_unlock(&self.tab.shards[i].lock)
 
@@ -590,6 +608,19 @@ cdef class Tracker(TrackerBase):
     cdef list _repr_fields(self):
         return [("records", len(self)), ("capacity", self.capacity_), ("threshold", self.thr),
                 ("window_jiffies", self.window), ("queue", self._queue_name)]
+
+    cdef dict _layout_extra(self):
+        cdef uint32_t i
+        cdef int32_t q
+        return {
+            "shards": [(<size_t><void *>&self.tab.shards[i], sizeof(shard_t))
+                       for i in range(self.tab.nshards)],
+            "queue_locks": [(<size_t><void *>&self.qs[q], sizeof(pghot_qlock_t))
+                            for q in range(self.nqueues)],
+            "queues": [(<size_t>self.queues[q], PGHOT_LINE)     # header: a line of its own
+                       for q in range(self.nqueues)],
+            "population": [(<size_t><void *>self.tab.population, sizeof(uint64_t))],
+        }
 
     # Every invariant, with every lock held; 0 or a _CHECK_MESSAGES code with
     # up to three values in a (see TrackerBase._check_locked).
@@ -674,7 +705,7 @@ cdef class Tracker(TrackerBase):
         if hot_unqueued and not queue_full:
             return 13
         a[0] = total
-        a[1] = pghot_load_u64(&self.tab.population)
+        a[1] = pghot_load_u64(self.tab.population)
         if total != a[1]:
             return 14
         a[1] = self.tab.capacity
@@ -737,10 +768,10 @@ cdef class Tracker(TrackerBase):
             vs[i, 6] = sh.extracted
             vs[i, 7] = sh.evicted
         for i in range(NSOURCES):
-            vc[i] = pghot_load_u64(&self.src_count[i])
-        vc[3] = pghot_load_u64(&self.out_count[O_TOPTIER])
-        vc[4] = pghot_load_u64(&self.out_count[O_NOT_MOVABLE])
-        vc[5] = pghot_load_u64(&self.tab.population)
+            vc[i] = self._src_total(i)
+        vc[3] = self._out_total(O_TOPTIER)
+        vc[4] = self._out_total(O_NOT_MOVABLE)
+        vc[5] = pghot_load_u64(self.tab.population)
         for q in range(<uint32_t>self.nqueues):
             vqn[q] = self.qops.walk(self.queues[q], &vqs[off] if self.qcap else NULL,
                                     &vqk[off] if self.qcap else NULL)
@@ -829,10 +860,10 @@ cdef class Tracker(TrackerBase):
             sh.extracted = vs[i, 6]
             sh.evicted = vs[i, 7]
         for i in range(NSOURCES):
-            self.src_count[i] = vc[i]
-        self.out_count[O_TOPTIER] = vc[3]
-        self.out_count[O_NOT_MOVABLE] = vc[4]
-        self.tab.population = vc[5]
+            pghot_stripes_set(self.gate.stripes, S_SRC + i, vc[i])
+        pghot_stripes_set(self.gate.stripes, S_OUT + O_TOPTIER, vc[3])
+        pghot_stripes_set(self.gate.stripes, S_OUT + O_NOT_MOVABLE, vc[4])
+        self.tab.population[0] = vc[5]
         for i in range(self.nodes.unmovable_words or 1):
             self.nodes.unmovable[i] = vu[i]
         for q in range(<uint32_t>self.nqueues):
@@ -841,7 +872,7 @@ cdef class Tracker(TrackerBase):
                     raise ValueError("snapshot queues hold a record twice")
                 self.qops.push(self.queues[q], vqs[off + j], vqk[off + j])
             off += vqn[q]
-            self.qlen[q] = self.qops.size(self.queues[q])
+            self.qs[q].len = self.qops.size(self.queues[q])
         try:
             self.check()
         except RuntimeError as e:

@@ -35,7 +35,9 @@
 # scans the section from its start and sets it again if a ready record is
 # left, so a section with a ready record never stays unflagged.  Counters are
 # tallied per call and added once per call (relaxed atomics; the per-source
-# and per-outcome ones are the base's), so len(),
+# and per-outcome ones are the base's, in per-thread stripes; the store's
+# own, `ctr`, `queued` and `cursor`, each start a cache line of their own,
+# off the fields that every access reads), so len(),
 # queued() and stats() are exact whenever no batch call is running; the scan
 # cursors are relaxed too: two concurrent extractions of one node may scan
 # the same range, each record still goes to one of them; and an extraction
@@ -55,7 +57,7 @@ from libc.string cimport memset
 
 from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t,
                    pghot_gate_idle, pghot_load_u64, pghot_store_u64, pghot_add_u64,
-                   pghot_sub_u64)
+                   pghot_sub_u64, pghot_alloc_lines, PGHOT_LINE)
 from nodes cimport (nodemap_t, nodemap_index, nodemap_bit,
                     nodemap_unmovable_bit, nodemap_queue, nodemap_nbytes,
                     sorted_floor)
@@ -110,6 +112,14 @@ ctypedef struct layout_t:
     uint32_t window        # in time units
     uint32_t default_nid
 
+ctypedef struct counts_t:
+    uint64_t created
+    uint64_t readied
+    uint64_t extracted
+    uint64_t sec_scanned
+    uint64_t sec_skipped
+    uint64_t pfns_scanned
+
 ctypedef struct store_t:
     layout_t L
     void *words
@@ -130,13 +140,10 @@ ctypedef struct store_t:
     int32_t *qnid          # by index: top-tier node id
     uint64_t *cursor       # by index: where the node's next scan starts
     uint64_t *queued       # by index: ready records (two's complement sums)
-    # event counters (per source and per outcome: the base's)
-    uint64_t created
-    uint64_t readied
-    uint64_t extracted
-    uint64_t sec_scanned
-    uint64_t sec_skipped
-    uint64_t pfns_scanned
+    # event counters (per source and per outcome: the base's), on a cache
+    # line of their own: every call adds to them once, and the fields above
+    # are read by every access
+    counts_t *ctr
 
 # One call's counts, added to the store's counters when the call ends.
 ctypedef struct tally_t:
@@ -320,17 +327,17 @@ cdef uint64_t _extract(store_t *s, word_t *words, int32_t q, uint64_t want,
 cdef void _flush(store_t *s, tally_t *t) noexcept nogil:
     cdef int32_t j
     if t.created:
-        pghot_add_u64(&s.created, t.created)
+        pghot_add_u64(&s.ctr.created, t.created)
     if t.readied:
-        pghot_add_u64(&s.readied, t.readied)
+        pghot_add_u64(&s.ctr.readied, t.readied)
     if t.extracted:
-        pghot_add_u64(&s.extracted, t.extracted)
+        pghot_add_u64(&s.ctr.extracted, t.extracted)
     if t.sec_scanned:
-        pghot_add_u64(&s.sec_scanned, t.sec_scanned)
+        pghot_add_u64(&s.ctr.sec_scanned, t.sec_scanned)
     if t.sec_skipped:
-        pghot_add_u64(&s.sec_skipped, t.sec_skipped)
+        pghot_add_u64(&s.ctr.sec_skipped, t.sec_skipped)
     if t.pfns_scanned:
-        pghot_add_u64(&s.pfns_scanned, t.pfns_scanned)
+        pghot_add_u64(&s.ctr.pfns_scanned, t.pfns_scanned)
     for j in range(s.nq):
         if t.qdelta[j]:
             pghot_add_u64(&s.queued[j], <uint64_t>t.qdelta[j])
@@ -373,7 +380,7 @@ cdef int _check_words(const store_t *s, word_t *words, bint quiescent,
     if not quiescent:
         return 0
     a[0] = nrec
-    a[1] = pghot_load_u64(&s.created) - pghot_load_u64(&s.extracted)
+    a[1] = pghot_load_u64(&s.ctr.created) - pghot_load_u64(&s.ctr.extracted)
     if a[0] != a[1]:
         return 6
     cdef int32_t q
@@ -493,6 +500,7 @@ cdef class PfnArrayTracker(TrackerBase):
         self.s.qnid = NULL
         self.s.cursor = NULL
         self.s.queued = NULL
+        self.s.ctr = NULL
         self.scratch = NULL
         self.ready = NULL
         self._messages = _CHECK_MESSAGES
@@ -588,11 +596,14 @@ cdef class PfnArrayTracker(TrackerBase):
         self.scratch_len = s.nq
         s.nsec0 = <uint64_t *>calloc(s.nodes.nnodes or 1, sizeof(uint64_t))
         s.qnid = <int32_t *>calloc(s.nq, sizeof(int32_t))
-        s.cursor = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
-        s.queued = <uint64_t *>calloc(s.nq, sizeof(uint64_t))
+        # written by extractions and by every call's flush: lines of their own
+        s.cursor = <uint64_t *>pghot_alloc_lines(s.nq * sizeof(uint64_t))
+        s.queued = <uint64_t *>pghot_alloc_lines(s.nq * sizeof(uint64_t))
+        s.ctr = <counts_t *>pghot_alloc_lines(sizeof(counts_t))
         self.scratch = <int64_t *>calloc(s.nq, sizeof(int64_t))
         self.ready = <uint64_t *>calloc(s.nq or 1, sizeof(uint64_t))
         if (s.nsec0 == NULL or s.qnid == NULL or s.cursor == NULL or s.queued == NULL
+                or s.ctr == NULL
                 or self.scratch == NULL or self.ready == NULL):
             raise MemoryError()
         for i in range(s.nq):
@@ -638,6 +649,7 @@ cdef class PfnArrayTracker(TrackerBase):
         free(self.s.qnid)
         free(self.s.cursor)
         free(self.s.queued)
+        free(self.s.ctr)
         free(self.scratch)
         free(self.ready)
 
@@ -706,8 +718,8 @@ cdef class PfnArrayTracker(TrackerBase):
 
     # PFNs with a record (a non-zero word); exact when no batch call runs.
     cdef uint64_t _records(self) noexcept:
-        cdef int64_t n = <int64_t>(pghot_load_u64(&self.s.created)
-                                   - pghot_load_u64(&self.s.extracted))
+        cdef int64_t n = <int64_t>(pghot_load_u64(&self.s.ctr.created)
+                                   - pghot_load_u64(&self.s.ctr.extracted))
         return <uint64_t>max(n, 0)
 
     cdef uint64_t _queued_in(self, int32_t q) noexcept:
@@ -719,19 +731,19 @@ cdef class PfnArrayTracker(TrackerBase):
         cdef int64_t queued = 0
         for i in range(self.s.nq):
             queued += <int64_t>pghot_load_u64(&self.s.queued[i])
-        c[C_CREATED] = pghot_load_u64(&self.s.created)
-        c[C_RECORDED] = pghot_load_u64(&self.out_count[O_RECORDED])
-        c[C_PUSHES] = pghot_load_u64(&self.s.readied)
-        c[C_EXTRACTED] = pghot_load_u64(&self.s.extracted)
+        c[C_CREATED] = pghot_load_u64(&self.s.ctr.created)
+        c[C_RECORDED] = self._out_total(O_RECORDED)
+        c[C_PUSHES] = pghot_load_u64(&self.s.ctr.readied)
+        c[C_EXTRACTED] = pghot_load_u64(&self.s.ctr.extracted)
         c[C_QUEUED] = <uint64_t>max(queued, 0)
 
     # The extraction scan's counters: sections entered, sections passed over
     # for lack of a hot flag, words read.
     cdef dict _stats_extra(self):
         return {
-            "sections_scanned": pghot_load_u64(&self.s.sec_scanned),
-            "sections_skipped": pghot_load_u64(&self.s.sec_skipped),
-            "pfns_scanned": pghot_load_u64(&self.s.pfns_scanned),
+            "sections_scanned": pghot_load_u64(&self.s.ctr.sec_scanned),
+            "sections_skipped": pghot_load_u64(&self.s.ctr.sec_skipped),
+            "pfns_scanned": pghot_load_u64(&self.s.ctr.pfns_scanned),
         }
 
     # Words, section tables, movable bitmap, node tables.
@@ -752,6 +764,13 @@ cdef class PfnArrayTracker(TrackerBase):
         if self.word_bytes == 1:
             return _check_words(&self.s, <uint8_t *>self.s.words, quiescent, self.ready, a)
         return _check_words(&self.s, <uint32_t *>self.s.words, quiescent, self.ready, a)
+
+    cdef dict _layout_extra(self):
+        return {
+            "counters": [(<size_t><void *>self.s.ctr, sizeof(counts_t))],
+            "queued": [(<size_t><void *>self.s.queued, self.s.nq * sizeof(uint64_t))],
+            "cursors": [(<size_t><void *>self.s.cursor, self.s.nq * sizeof(uint64_t))],
+        }
 
     cdef list _repr_fields(self):
         return [("mode", self._mode), ("records", len(self)), ("threshold", self.s.L.thr),

@@ -30,9 +30,17 @@
 #     allocator failing; here the atomic `population` enforces `capacity`
 #     (default 50 % of the lower-tier pages, v2's hash_entries) as in the
 #     core, and a failed malloc drops the access as TABLE_FULL (v2's path).
-#   - event counters: v2 used vmstat (per-CPU); here one 64-byte block per
-#     list, updated under the list lock and summed by stats(); the per-source,
-#     top-tier and not-movable counts are the base's (lock-free).
+#   - event counters: v2 used vmstat (per-CPU); here per list, updated under
+#     the list lock and summed by stats(); the per-source, top-tier and
+#     not-movable counts are the base's (lock-free, per-thread stripes).
+#   - cache lines (issue 11): v2 packed its 16-byte heads four to a line, so
+#     two CPUs recording PFNs of different lists bounced the line of their
+#     locks.  Here each list's head, lock and counters are one 128-byte
+#     block (`v2_bucket`), 64-aligned, and each heap's lock and header one
+#     64-byte block (`v2_hq`): two threads recording PFNs of different lists
+#     and targeting different nodes write no common line.  The head keeps
+#     v2's 16 bytes (LIST_BYTES); memory_bytes() counts the whole block.
+#     The atomic `population` has a line of its own.
 #
 # Invariants (checked by check(), SEMANTICS.md section 5): a record is in the
 # list its PFN hashes to, pprev points at its predecessor's next (or the
@@ -122,7 +130,17 @@ ctypedef struct v2_counts:        # the package's counters of one list
     uint64_t pushes
     uint64_t extracted
     uint64_t evicted
-    uint64_t _pad
+
+ctypedef struct v2_bucket:        # one list's block: 128 bytes, 64-aligned
+    v2_list head                  # v2's 16-byte head and lock
+    v2_counts st                  # guarded by head.lock
+    char _pad[56]
+
+ctypedef struct v2_hq:            # one heap's block: 64 bytes, 64-aligned
+    pghot_lock_t lock
+    uint32_t _pad0
+    v2_heap heap                  # guarded by lock
+    char _pad[32]
 
 
 cdef enum:
@@ -272,9 +290,10 @@ cdef class KernelV2Tracker(TrackerBase):
     >>> t.extract_batch(0).tolist()
     [1500]
 
-    ``memory_bytes()`` counts the list heads with their locks (16 bytes
-    each), 40 bytes per live record, the heap arrays (8 bytes per entry of
-    capacity), the movable bitmap, the per-list counters and the flattened
+    ``memory_bytes()`` counts each list's block (its head and lock, v2's 16
+    bytes, with the list's counters, padded to 128 bytes so that no two
+    lists share a cache line), 40 bytes per live record, the heap arrays (8
+    bytes per entry of capacity), the movable bitmap and the flattened
     topology.  Each record is a separate malloc: the allocator's own
     overhead (with glibc, a 40-byte request takes a 48-byte chunk: 8 bytes
     more per record; 8-16 bytes with other allocators) comes on top and is
@@ -291,13 +310,11 @@ cdef class KernelV2Tracker(TrackerBase):
     >>> t.check()
     """
 
-    cdef v2_list *lists
-    cdef v2_counts *lstat
+    cdef v2_bucket *lists         # per list: head, lock, counters (128 bytes)
     cdef uint32_t nlists
     cdef uint32_t list_bits
-    cdef uint64_t population      # atomic
-    cdef v2_heap *heaps
-    cdef pghot_lock_t *hlocks
+    cdef uint64_t *population     # atomic, a line of its own
+    cdef v2_hq *heaps             # per top-tier node: lock and heap (64 bytes)
     cdef int32_t *qnid            # node id of each heap
     cdef int32_t nqueues
     cdef uint32_t wbits           # fbits + nbits + tbits
@@ -305,10 +322,9 @@ cdef class KernelV2Tracker(TrackerBase):
 
     def __cinit__(self, *args, **kwargs):
         self.lists = NULL
-        self.lstat = NULL
         self.nlists = 0
+        self.population = NULL
         self.heaps = NULL
-        self.hlocks = NULL
         self.qnid = NULL
         self.nqueues = 0
         self._messages = _CHECK_MESSAGES
@@ -341,36 +357,31 @@ cdef class KernelV2Tracker(TrackerBase):
         nr = _nr_lists(cap)
         cdef uint32_t n = nr
         cdef uint32_t i
-        self.population = 0
         self.list_bits = nr.bit_length() - 1
-        self.lists = <v2_list *>calloc(n, sizeof(v2_list))
-        if posix_memalign(<void **>&self.lstat, 64, n * sizeof(v2_counts)) != 0:
-            self.lstat = NULL
-        if self.lists == NULL or self.lstat == NULL:
-            free(self.lists)
-            self.lists = NULL
+        self.population = <uint64_t *>pghot_alloc_lines(sizeof(uint64_t))
+        self.lists = <v2_bucket *>pghot_alloc_lines(n * sizeof(v2_bucket))
+        if self.lists == NULL or self.population == NULL:
             raise MemoryError(f"cannot allocate {n} hash lists")
-        memset(self.lstat, 0, n * sizeof(v2_counts))
         for i in range(n):
-            self.lists[i].first = NULL
-            pghot_lock_init(&self.lists[i].lock)
+            self.lists[i].head.first = NULL
+            pghot_lock_init(&self.lists[i].head.lock)
         self.nlists = n
 
     cdef _init_heaps(self, list top):
         cdef int32_t i
-        self.heaps = <v2_heap *>calloc(len(top), sizeof(v2_heap))
-        self.hlocks = <pghot_lock_t *>calloc(len(top), sizeof(pghot_lock_t))
+        self.heaps = <v2_hq *>pghot_alloc_lines(len(top) * sizeof(v2_hq))
         self.qnid = <int32_t *>calloc(len(top), sizeof(int32_t))
-        if self.heaps == NULL or self.hlocks == NULL or self.qnid == NULL:
+        if self.heaps == NULL or self.qnid == NULL:
             raise MemoryError()
         for i in range(len(top)):
-            self.heaps[i].data = <dh_ptr *>calloc(self.qcap if self.qcap else 1, sizeof(dh_ptr))
-            if self.heaps[i].data == NULL:
+            self.heaps[i].heap.data = <dh_ptr *>pghot_alloc_lines(
+                (self.qcap if self.qcap else 1) * sizeof(dh_ptr))
+            if self.heaps[i].heap.data == NULL:
                 raise MemoryError(f"cannot allocate a heap of {self.qcap} entries")
-            self.heaps[i].nr = 0
-            self.heaps[i].size = self.qcap
+            self.heaps[i].heap.nr = 0
+            self.heaps[i].heap.size = self.qcap
             self.nqueues = i + 1
-            pghot_lock_init(&self.hlocks[i])
+            pghot_lock_init(&self.heaps[i].lock)
             self.qnid[i] = top[i]
 
     def __dealloc__(self):
@@ -380,18 +391,17 @@ cdef class KernelV2Tracker(TrackerBase):
         cdef v2_hnode *nx
         if self.lists != NULL:
             for i in range(self.nlists):
-                n = self.lists[i].first
+                n = self.lists[i].head.first
                 while n != NULL:
                     nx = n.next
                     free(V2_REC_OF(n))
                     n = nx
             free(self.lists)
-        free(self.lstat)
+        free(self.population)
         if self.heaps != NULL:
             for q in range(self.nqueues):
-                free(self.heaps[q].data)
+                free(self.heaps[q].heap.data)
             free(self.heaps)
-        free(self.hlocks)
         free(self.qnid)
 
     # ---------------------------------------------------------------- kernels
@@ -442,9 +452,9 @@ cdef class KernelV2Tracker(TrackerBase):
     # O(log n) under the heap lock; False when the heap is full.
     cdef inline bint _h_push(self, int32_t q, v2_rec *r) noexcept nogil:
         cdef int rc
-        pghot_lock(&self.hlocks[q])
-        rc = hp_push(&self.heaps[q], r, &self.hrec)
-        pghot_unlock(&self.hlocks[q])
+        pghot_lock(&self.heaps[q].lock)
+        rc = hp_push(&self.heaps[q].heap, r, &self.hrec)
+        pghot_unlock(&self.heaps[q].lock)
         return rc == 0
 
     # SEMANTICS.md section 4, steps 3-7, for a validated access.  Returns the
@@ -461,8 +471,8 @@ cdef class KernelV2Tracker(TrackerBase):
         cdef uint32_t tgt = <uint32_t>(self.nodes.default_nid if nid < 0 else nid)
         cdef uint32_t cur = <uint32_t>(now & self.tmask)
         cdef uint32_t b = self._list_of(pfn)
-        cdef v2_list *l = &self.lists[b]
-        cdef v2_counts *st = &self.lstat[b]
+        cdef v2_list *l = &self.lists[b].head
+        cdef v2_counts *st = &self.lists[b].st
         cdef uint32_t old_tgt, old_freq, freq, w
         cdef bint queued = False
         cdef int32_t q
@@ -483,27 +493,27 @@ cdef class KernelV2Tracker(TrackerBase):
             if queued:
                 # the key of a queued record changes only under its heap's lock
                 q = nodemap_queue(&self.nodes, old_tgt)
-                pghot_lock(&self.hlocks[q])
+                pghot_lock(&self.heaps[q].lock)
                 if old_tgt != tgt or freq < self.thr:
                     # F4: out of the old target's heap before anything else
-                    hp_remove(&self.heaps[q], r.heap_idx, &self.hrec)
+                    hp_remove(&self.heaps[q].heap, r.heap_idx, &self.hrec)
                     queued = False
                     r.word = w
                 else:
                     r.word = w
                     if freq != old_freq:
-                        hp_fix(&self.heaps[q], r.heap_idx, &self.hrec)
-                pghot_unlock(&self.hlocks[q])
+                        hp_fix(&self.heaps[q].heap, r.heap_idx, &self.hrec)
+                pghot_unlock(&self.heaps[q].lock)
             else:
                 r.word = w
         else:
-            if pghot_inc_below(&self.population, self.capacity_):
+            if pghot_inc_below(self.population, self.capacity_):
                 # v2's phi_alloc: one allocation per record, under the list lock
                 r = <v2_rec *>malloc(sizeof(v2_rec))
                 if r != NULL:
                     hlist_add_head(&r.hnode, &l.first)
                 else:
-                    pghot_sub_u64(&self.population, 1)
+                    pghot_sub_u64(self.population, 1)
             elif self.evict:
                 # reuse a stale record of the same list in place: same list,
                 # so its links stay valid
@@ -536,8 +546,8 @@ cdef class KernelV2Tracker(TrackerBase):
                            uint64_t *out_pfn, uint32_t *out_word,
                            int64_t *scratch) noexcept nogil:
         cdef uint64_t n = 0
-        cdef v2_heap *h = &self.heaps[q]
-        cdef pghot_lock_t *hl = &self.hlocks[q]
+        cdef v2_heap *h = &self.heaps[q].heap
+        cdef pghot_lock_t *hl = &self.heaps[q].lock
         cdef v2_rec *top
         cdef uint32_t b
         while n < max_count:
@@ -547,16 +557,16 @@ cdef class KernelV2Tracker(TrackerBase):
                 break
             top = hp_top(h)
             b = self._list_of(top.pfn)
-            if not pghot_trylock(&self.lists[b].lock):
+            if not pghot_trylock(&self.lists[b].head.lock):
                 # respect the lock order, then make sure the top (whatever
                 # record it is now) still lives in list b
                 pghot_unlock(hl)
-                pghot_lock(&self.lists[b].lock)
+                pghot_lock(&self.lists[b].head.lock)
                 pghot_lock(hl)
                 if (h.nr == 0 or (hp_top(h).word & self.fmax) < thr
                         or self._list_of(hp_top(h).pfn) != b):
                     pghot_unlock(hl)
-                    pghot_unlock(&self.lists[b].lock)
+                    pghot_unlock(&self.lists[b].head.lock)
                     continue
                 top = hp_top(h)
             hp_remove(h, 0, &self.hrec)
@@ -565,9 +575,9 @@ cdef class KernelV2Tracker(TrackerBase):
             out_pfn[n] = top.pfn
             out_word[n] = top.word
             n += 1
-            self.lstat[b].extracted += 1
-            pghot_sub_u64(&self.population, 1)
-            pghot_unlock(&self.lists[b].lock)
+            self.lists[b].st.extracted += 1
+            pghot_sub_u64(self.population, 1)
+            pghot_unlock(&self.lists[b].head.lock)
             free(top)                    # unreachable now: no list, no heap
         return n
 
@@ -601,7 +611,7 @@ cdef class KernelV2Tracker(TrackerBase):
         return min(<uint64_t>max_count, self.qcap)
 
     cdef bint _lookup_word(self, uint64_t pfn, uint32_t *word, bint *queued) noexcept:
-        cdef v2_list *l = &self.lists[self._list_of(pfn)]
+        cdef v2_list *l = &self.lists[self._list_of(pfn)].head
         cdef v2_rec *r
         pghot_lock(&l.lock)
         r = self._lookup(l, pfn)
@@ -612,20 +622,20 @@ cdef class KernelV2Tracker(TrackerBase):
         return r != NULL
 
     cdef uint64_t _records(self) noexcept:
-        return pghot_load_u64(&self.population)
+        return pghot_load_u64(self.population)
 
     cdef uint64_t _queued_in(self, int32_t q) noexcept:
-        pghot_lock(&self.hlocks[q])
-        cdef size_t n = self.heaps[q].nr
-        pghot_unlock(&self.hlocks[q])
+        pghot_lock(&self.heaps[q].lock)
+        cdef size_t n = self.heaps[q].heap.nr
+        pghot_unlock(&self.heaps[q].lock)
         return n
 
     cdef void _counts(self, uint64_t *t) noexcept:
         cdef uint32_t i
         cdef v2_counts *c
         for i in range(self.nlists):
-            c = &self.lstat[i]
-            pghot_lock(&self.lists[i].lock)
+            c = &self.lists[i].st
+            pghot_lock(&self.lists[i].head.lock)
             t[C_CREATED] += c.created
             t[C_RECORDED] += c.recorded
             t[C_TABLE_FULL] += c.table_full
@@ -633,21 +643,22 @@ cdef class KernelV2Tracker(TrackerBase):
             t[C_PUSHES] += c.pushes
             t[C_EXTRACTED] += c.extracted
             t[C_EVICTED] += c.evicted
-            pghot_unlock(&self.lists[i].lock)
+            pghot_unlock(&self.lists[i].head.lock)
         for i in range(<uint32_t>self.nqueues):
-            pghot_lock(&self.hlocks[i])
-            t[C_QUEUED] += self.heaps[i].nr
-            pghot_unlock(&self.hlocks[i])
+            pghot_lock(&self.heaps[i].lock)
+            t[C_QUEUED] += self.heaps[i].heap.nr
+            pghot_unlock(&self.heaps[i].lock)
 
     # Lists, records, heaps, bitmap, counters (class docstring).
     cdef size_t _nbytes(self) noexcept:
         cdef size_t n = 0
         cdef int32_t i
-        n += <size_t>self.nlists * (sizeof(v2_list) + sizeof(v2_counts))
-        n += <size_t>pghot_load_u64(&self.population) * sizeof(v2_rec)
+        n += <size_t>self.nlists * sizeof(v2_bucket)     # head, lock, counters
+        n += PGHOT_LINE                                   # the population's line
+        n += <size_t>pghot_load_u64(self.population) * sizeof(v2_rec)
         for i in range(self.nqueues):
-            n += sizeof(v2_heap) + <size_t>(self.qcap if self.qcap else 1) * sizeof(dh_ptr)
-        n += <size_t>self.nqueues * (sizeof(pghot_lock_t) + sizeof(int32_t))
+            n += sizeof(v2_hq) + <size_t>(self.qcap if self.qcap else 1) * sizeof(dh_ptr)
+        n += <size_t>self.nqueues * sizeof(int32_t)
         n += nodemap_nbytes(&self.nodes)
         return n
 
@@ -655,23 +666,34 @@ cdef class KernelV2Tracker(TrackerBase):
     cdef void _lock_all(self) noexcept nogil:
         cdef uint32_t i
         for i in range(self.nlists):
-            pghot_lock(&self.lists[i].lock)
+            pghot_lock(&self.lists[i].head.lock)
         for i in range(<uint32_t>self.nqueues):
-            pghot_lock(&self.hlocks[i])
+            pghot_lock(&self.heaps[i].lock)
 
     cdef void _unlock_all(self) noexcept nogil:
         cdef uint32_t i
         for i in range(<uint32_t>self.nqueues):
-            pghot_unlock(&self.hlocks[i])
+            pghot_unlock(&self.heaps[i].lock)
         for i in range(self.nlists):
-            pghot_unlock(&self.lists[i].lock)
+            pghot_unlock(&self.lists[i].head.lock)
 
     cdef uint64_t _locked_outcomes(self) noexcept nogil:
         cdef uint64_t n = 0
         cdef uint32_t l
         for l in range(self.nlists):
-            n += self.lstat[l].recorded + self.lstat[l].table_full
+            n += self.lists[l].st.recorded + self.lists[l].st.table_full
         return n
+
+    cdef dict _layout_extra(self):
+        cdef uint32_t i
+        cdef int32_t q
+        return {
+            "lists": [(<size_t><void *>&self.lists[i], sizeof(v2_bucket))
+                      for i in range(self.nlists)],
+            "heaps": [(<size_t><void *>&self.heaps[q], sizeof(v2_hq))
+                      for q in range(self.nqueues)],
+            "population": [(<size_t><void *>self.population, sizeof(uint64_t))],
+        }
 
     cdef list _repr_fields(self):
         return [("records", len(self)), ("capacity", self.capacity_), ("lists", self.nlists),
@@ -686,7 +708,7 @@ cdef class KernelV2Tracker(TrackerBase):
         cdef uint64_t total = 0, queued_recs = 0, hot_unqueued = 0
         cdef uint64_t created = 0, extracted = 0, evicted = 0, queue_full = 0
         cdef uint64_t qtotal = 0
-        cdef uint64_t npfns = pghot_load_u64(&self.population)
+        cdef uint64_t npfns = pghot_load_u64(self.population)
         cdef uint64_t *pfns
         cdef size_t idx
         cdef int32_t q
@@ -699,12 +721,12 @@ cdef class KernelV2Tracker(TrackerBase):
             npfns = self.capacity_
         pfns = <uint64_t *>malloc((npfns + 1) * sizeof(uint64_t))
         for l in range(self.nlists):
-            c = &self.lstat[l]
+            c = &self.lists[l].st
             created += c.created
             extracted += c.extracted
             evicted += c.evicted
             queue_full += c.queue_full
-            pp = &self.lists[l].first
+            pp = &self.lists[l].head.first
             n = pp[0]
             while n != NULL:
                 if n.pprev != pp:
@@ -736,18 +758,18 @@ cdef class KernelV2Tracker(TrackerBase):
         # Every queued record sits at its own heap slot; with equal counts,
         # every heap slot holds a live record, so the heaps can be walked.
         for q in range(self.nqueues):
-            if self.heaps[q].nr > self.heaps[q].size:
+            if self.heaps[q].heap.nr > self.heaps[q].heap.size:
                 a[0] = self.qnid[q]
-                a[1] = self.heaps[q].nr
-                a[2] = self.heaps[q].size
+                a[1] = self.heaps[q].heap.nr
+                a[2] = self.heaps[q].heap.size
                 return 17
-            qtotal += self.heaps[q].nr
+            qtotal += self.heaps[q].heap.nr
         a[0] = qtotal
         a[1] = queued_recs
         if qtotal != queued_recs:
             return 12
         for q in range(self.nqueues):
-            bad = dh_check(self.heaps[q].data, self.heaps[q].nr, 2, &self.hrec)
+            bad = dh_check(self.heaps[q].heap.data, self.heaps[q].heap.nr, 2, &self.hrec)
             if bad >= 0:
                 a[0] = self.qnid[q]
                 a[1] = bad
@@ -756,7 +778,7 @@ cdef class KernelV2Tracker(TrackerBase):
         if hot_unqueued and not queue_full:
             return 13
         a[0] = total
-        a[1] = pghot_load_u64(&self.population)
+        a[1] = pghot_load_u64(self.population)
         if total != a[1]:
             return 14
         a[1] = self.capacity_
@@ -794,7 +816,7 @@ cdef class KernelV2Tracker(TrackerBase):
             queued_recs[0] += 1
             q = nodemap_queue(&self.nodes, nid)
             a[1] = nid
-            if hi >= self.heaps[q].nr or <v2_rec *>self.heaps[q].data[hi] != r:
+            if hi >= self.heaps[q].heap.nr or <v2_rec *>self.heaps[q].heap.data[hi] != r:
                 return 7
             a[2] = freq
             if freq < self.thr:

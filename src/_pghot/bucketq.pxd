@@ -10,7 +10,7 @@
 # node's queue lock.
 from libc.stdlib cimport malloc, calloc, free
 from defs cimport pghot_rec, pghot_store_u32, pghot_load_u32, PGHOT_QPOS_NONE
-from defs cimport uint32_t, uint64_t, int64_t
+from defs cimport uint32_t, uint64_t, int64_t, pghot_alloc_lines
 
 cdef extern from *:
     """
@@ -38,14 +38,17 @@ ctypedef struct bucketq:
     pghot_rec *recs
 
 
+# O(cap + max_key).  The header, the nodes and the per-key lists each start
+# a cache line of their own (pghot_sync.h): the queues of two top-tier
+# nodes, filled by two threads, share no line.
 cdef inline void *bucketq_create(uint32_t cap, uint32_t max_key, pghot_rec *recs) noexcept nogil:
-    cdef bucketq *b = <bucketq *>calloc(1, sizeof(bucketq))
+    cdef bucketq *b = <bucketq *>pghot_alloc_lines(sizeof(bucketq))
     cdef uint32_t i
     if b == NULL:
         return NULL
-    b.n = <bq_node *>malloc((cap if cap > 0 else 1) * sizeof(bq_node))
-    b.head = <uint32_t *>malloc((<size_t>max_key + 1) * sizeof(uint32_t))
-    b.tail = <uint32_t *>malloc((<size_t>max_key + 1) * sizeof(uint32_t))
+    b.n = <bq_node *>pghot_alloc_lines((cap if cap > 0 else 1) * sizeof(bq_node))
+    b.head = <uint32_t *>pghot_alloc_lines((<size_t>max_key + 1) * sizeof(uint32_t))
+    b.tail = <uint32_t *>pghot_alloc_lines((<size_t>max_key + 1) * sizeof(uint32_t))
     if b.n == NULL or b.head == NULL or b.tail == NULL:
         free(b.n)
         free(b.head)

@@ -26,14 +26,28 @@ cdef extern from "pghot_sync.h" nogil:
     void pghot_or_u64(uint64_t *p, uint64_t v)
     void pghot_and_u64(uint64_t *p, uint64_t v)
     void pghot_prefetch(const void *p)
-    ctypedef struct pghot_gate_t:
+    int PGHOT_LINE
+    int PGHOT_NSTRIPES
+    int PGHOT_STRIPE_GIL
+    int PGHOT_NSTRIPES_ALL
+    void *pghot_alloc_lines(size_t n)
+    ctypedef struct pghot_stripe_t:
         uint64_t active
+        uint64_t count[7]
+    uint32_t pghot_stripe_id()
+    uint64_t pghot_stripes_sum(const pghot_stripe_t *s, int c)
+    void pghot_stripes_set(pghot_stripe_t *s, int c, uint64_t v)
+    ctypedef struct pghot_gate_t:
         uint64_t closed
-    bint pghot_gate_try_enter(pghot_gate_t *g)
-    void pghot_gate_leave(pghot_gate_t *g)
+        pghot_stripe_t *stripes
+    pghot_stripe_t *pghot_gate_try_enter(pghot_gate_t *g)
+    void pghot_gate_leave(pghot_stripe_t *s)
     void pghot_gate_wait_open(pghot_gate_t *g)
     void pghot_gate_close(pghot_gate_t *g)
     void pghot_gate_open(pghot_gate_t *g)
     bint pghot_gate_idle(pghot_gate_t *g)
+    ctypedef struct pghot_qlock_t:
+        pghot_lock_t lock
+        uint64_t len
     uint64_t pghot_hash(uint64_t x)
     uint32_t pghot_reduce(uint32_t h, uint32_t n)

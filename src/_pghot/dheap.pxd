@@ -26,7 +26,7 @@
 # end pass it as a constant, so the compiler specialises each inlined copy.
 from libc.stdlib cimport malloc, calloc, free
 from defs cimport pghot_rec, pghot_store_u32, pghot_load_u32, PGHOT_QPOS_NONE
-from defs cimport pghot_store_u64, pghot_load_u64
+from defs cimport pghot_store_u64, pghot_load_u64, pghot_alloc_lines
 from defs cimport uint32_t, uint64_t, int64_t
 
 cdef extern from *:
@@ -193,12 +193,14 @@ cdef inline int64_t dh_check(dh_elem *e, uint64_t n, uint32_t d, const void *ctx
 # --------------------------------------------------------------------------
 # The queue_ops heaps (pqueue.pxd): dh_entry arrays on the tracker's records.
 
-# O(1)
+# O(cap).  The header and the entries each start a cache line of their own
+# (pghot_sync.h): the queues of two top-tier nodes, filled by two threads,
+# share no line.
 cdef inline void *dheap_create(uint32_t cap, uint32_t max_key, pghot_rec *recs) noexcept nogil:
-    cdef dheap *h = <dheap *>malloc(sizeof(dheap))
+    cdef dheap *h = <dheap *>pghot_alloc_lines(sizeof(dheap))
     if h == NULL:
         return NULL
-    h.e = <dh_entry *>calloc(cap if cap > 0 else 1, sizeof(dh_entry))
+    h.e = <dh_entry *>pghot_alloc_lines((cap if cap > 0 else 1) * sizeof(dh_entry))
     if h.e == NULL:
         free(h)
         return NULL

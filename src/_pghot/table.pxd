@@ -12,7 +12,8 @@
 # backwards instead of leaving tombstones, so the invariant holds without
 # rehashing; a moved record's queue entry follows it (see _core.pyx).
 #
-# Capacity: `capacity` records in all, enforced by the atomic `population`.
+# Capacity: `capacity` records in all, enforced by the atomic `population`
+# (on its own cache line: shared by every thread that creates a record).
 # Shards are sized with 1/6 slack over capacity / nshards so that the
 # global bound binds first (with one shard, always).  At a full table that
 # is 18.7 bytes of slots per record, a load of 6/7: linear probing then
@@ -43,7 +44,9 @@ ctypedef struct table_t:
     uint32_t shard_bits
     uint32_t shard_slots
     uint64_t capacity
-    uint64_t population      # atomic
+    uint64_t *population     # atomic; a cache line of its own (pghot_alloc_lines):
+                             # written on each creation and extraction, while
+                             # the fields above are read by every access
 
 
 # O(1): shard and home slot of a PFN.

@@ -7,9 +7,12 @@
 # batch, into the store's own nogil loop, never once per access).
 #
 # What the base holds for every store: the flattened topology (nodes.pxd),
-# the gate of the GIL-free calls (pghot_sync.h), the per-source access
-# counters and the outcome counters that are kept without a lock, the word
-# fields that decode a record, and the Python-visible configuration.
+# the gate of the GIL-free calls (pghot_sync.h) with its per-thread stripes,
+# which also hold the per-source access counters and the outcome counters
+# that are kept without a lock, the word fields that decode a record, and
+# the Python-visible configuration.  The object's own fields are read by
+# every access and written by no batch call (the stripes are a separate
+# allocation, one cache line per thread): see _layout().
 #
 # The store's kernels follow the error contract of CONVENTIONS.md: the base
 # has validated everything, so they are `noexcept` and cannot fail; those
@@ -26,6 +29,8 @@ cdef enum:
     O_TABLE_FULL = 3
     NOUTCOMES = 4
     NSOURCES = 3
+    S_SRC = 0                     # stripe count index of source 0 (NSOURCES of them)
+    S_OUT = 3                     # stripe count index of outcome 0 (NOUTCOMES of them)
     SNAPSHOT_FORMAT_VERSION = 1   # of the hash store's _state() (pghot.snapshot)
 
 
@@ -45,11 +50,13 @@ ctypedef struct pghot_batch:
 
 
 cdef class TrackerBase:
-    cdef pghot_gate_t gate        # batch calls in flight; closed by snapshots and fork
+    cdef pghot_gate_t gate        # batch calls in flight; closed by snapshots and fork.
+                                  # gate.stripes[i].count: accesses per source
+                                  # (S_SRC + s) and the outcomes the base counts
+                                  # (S_OUT + o, out_mask), relaxed atomics, summed
+                                  # over the stripes when read
     cdef nodemap_t nodes          # the topology, flattened (nodes.pxd)
-    cdef uint64_t src_count[NSOURCES]    # accesses per source (relaxed atomics)
-    cdef uint64_t out_count[NOUTCOMES]   # outcomes the base counts (out_mask)
-    cdef uint32_t out_mask        # bit o: outcome o is counted in out_count; the
+    cdef uint32_t out_mask        # bit o: outcome o is counted in the stripes; the
                                   # store counts the others under its own locks
     # record word fields, for decoding: freq | nid << nshift | time << tshift
     cdef uint32_t fbits, nbits, tbits
@@ -82,6 +89,8 @@ cdef class TrackerBase:
     cdef int _ready(self) except -1
     cdef int64_t _target_arg(self, object nid) except? -0x7FFFFFFFFFFFFFFF
     cdef int32_t _queue_arg(self, object nid) except -1
+    cdef uint64_t _src_total(self, int s) noexcept nogil
+    cdef uint64_t _out_total(self, int o) noexcept nogil
 
     # The store's kernels and hooks (defaults: an empty store).
     cdef int _check_queue(self, object queue) except -1
@@ -102,6 +111,7 @@ cdef class TrackerBase:
     cdef int _check_locked(self, uint64_t *a) noexcept nogil
     cdef uint64_t _locked_outcomes(self) noexcept nogil
     cdef list _repr_fields(self)
+    cdef dict _layout_extra(self)
 
 
 # Indices of TrackerBase._counts' array.
