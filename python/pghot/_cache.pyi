@@ -1,3 +1,5 @@
+from typing import SupportsIndex
+
 import numpy as np
 import numpy.typing as npt
 
@@ -5,7 +7,7 @@ MAX_LINES: int
 MAX_ACCESS_BYTES: int
 
 class LRUCache:
-    def __init__(self, size_bytes: int, line_bytes: int, ways: int) -> None: ...
+    def __init__(self, size_bytes: SupportsIndex, line_bytes: SupportsIndex, ways: SupportsIndex) -> None: ...
     def filter(
         self,
         addresses: npt.ArrayLike,

@@ -16,6 +16,8 @@ The model is a set-associative cache with LRU replacement (the compiled
 
 from __future__ import annotations
 
+from typing import SupportsIndex
+
 from pghot._cache import LRUCache
 
 __all__ = [
@@ -101,9 +103,9 @@ class LastLevelCache(LRUCache):
 
     def __init__(
         self,
-        size_bytes: int = DEFAULT_LLC_BYTES,
-        line_bytes: int = DEFAULT_LLC_LINE_BYTES,
-        ways: int = DEFAULT_LLC_WAYS,
+        size_bytes: SupportsIndex = DEFAULT_LLC_BYTES,
+        line_bytes: SupportsIndex = DEFAULT_LLC_LINE_BYTES,
+        ways: SupportsIndex = DEFAULT_LLC_WAYS,
     ) -> None:
         super().__init__(size_bytes, line_bytes, ways)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class LRUCacheReference:
     (7, 2, 5, 2, [[0, 4], [1]])
     """
 
-    def __init__(self, size_bytes: int, line_bytes: int, ways: int) -> None:
+    def __init__(self, size_bytes: SupportsIndex, line_bytes: SupportsIndex, ways: SupportsIndex) -> None:
         size = _knob(size_bytes, "size_bytes", 1, 1 << 62)
         line = _knob(line_bytes, "line_bytes", 1, 1 << 20)
         w = _knob(ways, "ways", 1, 1 << 27)
