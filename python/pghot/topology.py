@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import fractions
 import operator
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, SupportsIndex
 
 import numpy as np
@@ -40,6 +41,28 @@ __all__ = ["Node", "Topology"]
 _PFN_LIMIT = 2**63
 #: Node ids must fit an ``int32``.
 _NID_LIMIT = 2**31 - 1
+#: CPU ids are below this (Linux's NR_CPUS is at most 8192 today).
+_CPU_LIMIT = 2**20
+#: Largest topology TOML file read.
+_TOML_MAX_BYTES = 1 << 20
+#: The keys of a topology table and of each of its node tables.
+_TABLE_KEYS = ("nodes", "page_size", "default_node")
+_NODE_KEYS = ("id", "pages", "size", "toptier", "cpus", "promotion_target", "start_pfn")
+#: Binary unit multipliers of a ``size`` string (the kernel's memparse letters too).
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+    "p": 1 << 50,
+    "pib": 1 << 50,
+}
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -59,6 +82,135 @@ def _as_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
+def _as_cpus(value: Any, name: str) -> tuple[int, ...]:
+    """A node's CPU ids (ints, or a kernel list string) as a sorted tuple; errors name ``name``."""
+    if isinstance(value, str):
+        return _table_cpus(value, name)
+    if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of ints, not {type(value).__name__}")
+    out: set[int] = set()
+    for v in value:
+        c = _as_int(v, name)
+        if not 0 <= c < _CPU_LIMIT:
+            raise ValueError(f"{name}: CPU ids must be in [0, {_CPU_LIMIT}), got {c}")
+        if c in out:
+            raise ValueError(f"{name}: CPU {c} is listed twice")
+        out.add(c)
+    return tuple(sorted(out))
+
+
+def _format_list(ids: Iterable[int]) -> str:
+    """Ints as a kernel list string, ``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
+    parts: list[str] = []
+    run: list[int] = []
+    for i in sorted(ids):
+        if run and i == run[-1] + 1:
+            run.append(i)
+            continue
+        if run:
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [i]
+    if run:
+        parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ",".join(parts)
+
+
+# -- topology tables --------------------------------------------------------------
+
+
+def _check_keys(
+    table: Mapping[Any, Any], allowed: tuple[str, ...], prefix: str, required: tuple[str, ...]
+) -> None:
+    """Unknown or missing keys of a table: ValueError naming the first."""
+    for k in table:
+        if not isinstance(k, str):
+            raise TypeError(f"{prefix}{k!r}: keys must be strings")
+        if k not in allowed:
+            raise ValueError(f"{prefix}{k}: unknown key (expected one of {', '.join(allowed)})")
+    for k in required:
+        if k not in table:
+            raise ValueError(f"{prefix}{k}: missing")
+
+
+def _table_int(value: Any, key: str, lo: int, hi: int | None = None) -> int:
+    """An integer value of a table in ``[lo, hi]``; TypeError for bools and floats."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{key} must be an int, not bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{key} must be an int, not {type(value).__name__}") from None
+    if v < lo:
+        raise ValueError(f"{key} must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{key} must be <= {hi}, got {v}")
+    return v
+
+
+def _size_pages(value: Any, key: str, page: int) -> int:
+    """Pages of a ``size``: bytes as an int, or a string ``"<number> <binary unit>"``."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", value)
+        if m is None:
+            raise ValueError(f"{key}: {value!r} is not a size such as '64 GiB' or '512M'")
+        unit = m.group(2).lower()
+        if unit in ("kb", "mb", "gb", "tb", "pb"):
+            raise ValueError(
+                f"{key}: {value!r}: write binary units (KiB, MiB, GiB, TiB); '{m.group(2)}' is ambiguous"
+            )
+        if unit not in _UNITS:
+            raise ValueError(f"{key}: {value!r}: unknown unit {m.group(2)!r} (B, KiB, MiB, GiB, TiB, PiB)")
+        exact = fractions.Fraction(m.group(1)) * _UNITS[unit]
+        if exact.denominator != 1:
+            raise ValueError(f"{key}: {value!r} is not a whole number of bytes")
+        nbytes = int(exact)
+    else:
+        nbytes = _table_int(value, key, lo=0)
+    if nbytes % page:
+        raise ValueError(f"{key}: {nbytes} bytes is not a whole number of {page}-byte pages")
+    return nbytes // page
+
+
+def _table_cpus(value: Any, key: str) -> tuple[int, ...]:
+    """A ``cpus`` value: ``"0-3,8"``, an int, or a list of ints and such strings."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        items: list[Any] = [value]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise TypeError(
+            f"{key} must be a CPU list such as '0-3,8', an int or a list, not {type(value).__name__}"
+        )
+    out: set[int] = set()
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise TypeError(f"{key}: {item!r} is not a CPU id or a CPU list")
+        if isinstance(item, int):
+            ranges = [(item, item)]
+        else:
+            ranges = []
+            for part in item.split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                m = re.fullmatch(r"([0-9]+)(?:\s*-\s*([0-9]+))?", part)
+                if m is None:
+                    raise ValueError(f"{key}: {part!r} is not a CPU id or range such as '0-3'")
+                lo = int(m.group(1))
+                hi = lo if m.group(2) is None else int(m.group(2))
+                if hi < lo:
+                    raise ValueError(f"{key}: range {part!r} ends before it starts")
+                ranges.append((lo, hi))
+        for lo, hi in ranges:
+            if lo < 0 or hi >= _CPU_LIMIT:
+                raise ValueError(f"{key}: CPU ids must be in [0, {_CPU_LIMIT}), got {lo if lo < 0 else hi}")
+            for c in range(lo, hi + 1):
+                if c in out:
+                    raise ValueError(f"{key}: CPU {c} is listed twice")
+                out.add(c)
+    return tuple(sorted(out))
+
+
 @dataclasses.dataclass(frozen=True)
 class Node:
     """One NUMA node: a contiguous PFN range and its memory tier.
@@ -75,6 +227,14 @@ class Node:
         True for a top-tier (promotion target) node.
     has_cpu : bool, optional
         Whether the node has CPUs (default True).
+    cpus : iterable of int, optional
+        The node's CPU ids, or a kernel CPU list string such as ``"0-3,8"``
+        (default none listed); a node with ``has_cpu=False`` lists none.
+        Stored as a sorted tuple; not compared by ``==``.
+    promotion_target : int, optional
+        For a lower-tier node: the top-tier node that receives its pages
+        (checked by :class:`Topology`); default the topology's
+        ``default_node``.  A top-tier node is its own target.
 
     Raises
     ------
@@ -92,6 +252,10 @@ class Node:
     Traceback (most recent call last):
         ...
     ValueError: nid must be >= 0, got -1
+    >>> Node(0, 0, 8, True, cpus=[3, 0, 1, 2, 8])
+    Node(nid=0, start_pfn=0, nr_pages=8, toptier=True, has_cpu=True, cpus='0-3,8')
+    >>> Node(0, 0, 8, True, cpus="0-3,8").cpus
+    (0, 1, 2, 3, 8)
     """
 
     nid: int
@@ -99,6 +263,12 @@ class Node:
     nr_pages: int
     toptier: bool
     has_cpu: bool = True
+    #: The node's CPU ids, ascending (empty: none, or not known).  Not part of
+    #: equality: the tracker's behaviour does not depend on them.
+    cpus: tuple[int, ...] = dataclasses.field(default=(), compare=False)
+    #: For a lower-tier node, the top-tier node its pages are promoted to
+    #: (None: the topology's ``default_node``).
+    promotion_target: int | None = None
 
     def __post_init__(self) -> None:
         nid = _as_int(self.nid, "nid")
@@ -116,6 +286,18 @@ class Node:
             raise ValueError(f"nr_pages must be >= 0, got {nr}")
         if start + nr > _PFN_LIMIT:
             raise ValueError(f"start_pfn + nr_pages must be <= 2**63, got {start} + {nr}")
+        cpus = _as_cpus(self.cpus, "cpus")
+        if cpus and not has_cpu:
+            raise ValueError(f"cpus: node {nid} has has_cpu=False but lists CPUs {_format_list(cpus)}")
+        target = None if self.promotion_target is None else _as_int(self.promotion_target, "promotion_target")
+        if target is not None and target < 0:
+            raise ValueError(f"promotion_target must be >= 0, got {target}")
+        if target is not None and toptier and target != nid:
+            raise ValueError(
+                f"promotion_target: node {nid} is top tier, its own promotion target, not {target}"
+            )
+        object.__setattr__(self, "cpus", cpus)
+        object.__setattr__(self, "promotion_target", target)
         # Normalise numpy scalars to plain Python values.
         object.__setattr__(self, "nid", nid)
         object.__setattr__(self, "start_pfn", start)
@@ -131,6 +313,19 @@ class Node:
         15
         """
         return self.start_pfn + self.nr_pages
+
+    def __repr__(self) -> str:
+        # The CPU list and the promotion target only when set, so that the
+        # repr of a node without them is what it always was.
+        extra = ""
+        if self.cpus:
+            extra += f", cpus={_format_list(self.cpus)!r}"
+        if self.promotion_target is not None:
+            extra += f", promotion_target={self.promotion_target}"
+        return (
+            f"Node(nid={self.nid}, start_pfn={self.start_pfn}, nr_pages={self.nr_pages}, "
+            f"toptier={self.toptier}, has_cpu={self.has_cpu}{extra})"
+        )
 
 
 class Topology:
@@ -166,7 +361,7 @@ class Topology:
     50
     """
 
-    __slots__ = ("_nodes", "_default_node", "_by_nid", "_starts", "_ranges")
+    __slots__ = ("_nodes", "_default_node", "_by_nid", "_starts", "_ranges", "_cpu_node")
 
     def __init__(self, nodes: Iterable[Node], default_node: SupportsIndex = 0) -> None:
         if isinstance(nodes, (str, bytes, Node)) or not isinstance(nodes, Iterable):
@@ -198,12 +393,26 @@ class Topology:
             raise ValueError(f"default_node: {default} is not a node of the topology")
         if not by_nid[default].toptier:
             raise ValueError(f"default_node: node {default} is not a top-tier node")
+        for node in node_list:
+            t = node.promotion_target
+            if t is not None and not node.toptier:
+                if t not in by_nid:
+                    raise ValueError(f"nodes: promotion_target {t} of node {node.nid} is not a node")
+                if not by_nid[t].toptier:
+                    raise ValueError(f"nodes: promotion_target {t} of node {node.nid} is not a top-tier node")
+        cpu_node: dict[int, int] = {}
+        for node in sorted(node_list, key=lambda n: n.nid):
+            for cpu in node.cpus:
+                if cpu in cpu_node:
+                    raise ValueError(f"nodes: CPU {cpu} is in node {cpu_node[cpu]} and in node {node.nid}")
+                cpu_node[cpu] = node.nid
 
         self._nodes: tuple[Node, ...] = tuple(sorted(node_list, key=lambda n: n.nid))
         self._default_node: int = default
         self._by_nid: dict[int, Node] = by_nid
         self._starts: list[int] = [r[0] for r in ranges]
         self._ranges: list[tuple[int, int, int]] = ranges
+        self._cpu_node: dict[int, int] = cpu_node
 
     # -- construction helpers -------------------------------------------------
 
@@ -266,7 +475,8 @@ class Topology:
           kernel's spanned pages). If no node has memory blocks (or the block
           size is unreadable), the ``MemTotal`` of each ``nodeN/meminfo`` is
           laid out as consecutive ranges from PFN 0 in node-id order.
-        - CPUs: a node has CPUs when ``nodeN/cpulist`` is non-empty.
+        - CPUs: those of ``nodeN/cpulist`` (:attr:`Node.cpus`); a node has
+          CPUs when it is non-empty.
         - Tiers: from ``tiering_root/memory_tier*/nodelist`` where present,
           the nodes of the lowest tier id are top tier and all others lower
           tier; without tiers, nodes with CPUs are top tier and CPU-less nodes
@@ -295,8 +505,8 @@ class Topology:
         FileNotFoundError
             ``root`` does not exist.
         ValueError
-            ``root`` holds no ``nodeN`` directory, or the tree describes no
-            top-tier node or overlapping nodes.
+            ``root`` holds no ``nodeN`` directory, a ``cpulist`` is not a CPU
+            list, or the tree describes no top-tier node or overlapping nodes.
 
         Examples
         --------
@@ -336,7 +546,14 @@ class Topology:
             raise ValueError(f"root: no nodeN directory in {root_s!r}")
         nids = sorted(node_dirs)
 
-        has_cpu = {nid: bool(_read(os.path.join(node_dirs[nid], "cpulist"))) for nid in nids}
+        cpus: dict[int, tuple[int, ...]] = {}
+        for nid in nids:
+            path = os.path.join(node_dirs[nid], "cpulist")
+            try:
+                cpus[nid] = _table_cpus(_read(path), path)
+            except ValueError as e:
+                raise ValueError(f"root: {e}") from None
+        has_cpu = {nid: bool(cpus[nid]) for nid in nids}
         ranges = _ranges_from_blocks(node_dirs, mem_root, page)
         if ranges is None:
             ranges = _ranges_from_meminfo(node_dirs, page)
@@ -352,12 +569,260 @@ class Topology:
         else:
             top_tier = {nid for nid in nids if has_cpu[nid]}
 
-        nodes = [Node(nid, ranges[nid][0], ranges[nid][1], nid in top_tier, has_cpu[nid]) for nid in nids]
+        nodes = [
+            Node(nid, ranges[nid][0], ranges[nid][1], nid in top_tier, has_cpu[nid], cpus=cpus[nid])
+            for nid in nids
+        ]
         if not top_tier:
             raise ValueError(f"root: the sysfs tree at {root_s!r} has no top-tier node")
         with_cpu = sorted(nid for nid in top_tier if has_cpu[nid])
         default = with_cpu[0] if with_cpu else min(top_tier)
         return cls(nodes, default_node=default)
+
+    @classmethod
+    def from_table(
+        cls, table: Mapping[str, Any], *, source: str | os.PathLike[str] | None = None
+    ) -> Topology:
+        """A topology from a table (the parsed form of a TOML file, see :meth:`from_toml`).
+
+        Keys of ``table``:
+
+        - ``nodes`` (required): a list of node tables, each with
+          ``id`` (int, required), exactly one of ``pages`` (int) and
+          ``size`` (bytes: an int, or a string with a binary unit, ``"64 GiB"``,
+          ``"512M"``; a whole number of pages), ``toptier`` (bool, required),
+          ``cpus`` (a kernel CPU list ``"0-3,8"``, a list of ints and such
+          strings, or an int; default none: a CPU-less node),
+          ``promotion_target`` (a lower-tier node only: the top-tier node its
+          pages are promoted to; default ``default_node``) and ``start_pfn``
+          (int; give it for every node or for none: without it the nodes are
+          laid out one after the other from PFN 0, in id order).
+        - ``page_size`` (bytes per page, default 4096) and ``default_node``
+          (default: the lowest top-tier node with CPUs, else the lowest
+          top-tier node, as :meth:`from_sysfs` chooses).
+
+        Unknown keys are errors (a misspelt key would otherwise be a default).
+
+        Parameters
+        ----------
+        table : mapping
+        source : path, optional
+            Where the table came from, named in error messages.
+
+        Raises
+        ------
+        TypeError, ValueError
+            One error naming the key (``nodes[2].size``) and ``source``; no
+            topology is built.
+
+        Examples
+        --------
+        >>> topo = Topology.from_table({"nodes": [
+        ...     {"id": 0, "size": "1 MiB", "toptier": True, "cpus": "0-1"},
+        ...     {"id": 1, "pages": 512, "toptier": False},
+        ... ]})
+        >>> [(n.nid, n.start_pfn, n.nr_pages, n.toptier, n.cpus) for n in topo.nodes]
+        [(0, 0, 256, True, (0, 1)), (1, 256, 512, False, ())]
+        >>> topo.node_of_cpu(1), topo.promotion_target(1)
+        (0, 0)
+        >>> Topology.from_table({"nodes": [{"id": 0, "pages": -1, "toptier": True}]}, source="t.toml")
+        Traceback (most recent call last):
+            ...
+        ValueError: t.toml: nodes[0].pages must be >= 0, got -1
+        """
+        where = "" if source is None else f"{os.fspath(source)}: "
+        try:
+            return cls._from_table(table)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}{e}") from None
+
+    @classmethod
+    def _from_table(cls, table: Mapping[str, Any]) -> Topology:
+        if not isinstance(table, Mapping):
+            raise TypeError(f"the topology table must be a mapping, not {type(table).__name__}")
+        _check_keys(table, _TABLE_KEYS, "", required=("nodes",))
+        page = _table_int(table.get("page_size", 4096), "page_size", lo=1)
+        items = table["nodes"]
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
+            raise TypeError(f"nodes must be a list of node tables, not {type(items).__name__}")
+        if not items:
+            raise ValueError("nodes must not be empty")
+        specs: list[dict[str, Any]] = []
+        seen: dict[int, int] = {}
+        for i, item in enumerate(items):
+            key = f"nodes[{i}]"
+            if not isinstance(item, Mapping):
+                raise TypeError(f"{key} must be a table, not {type(item).__name__}")
+            _check_keys(item, _NODE_KEYS, f"{key}.", required=("id", "toptier"))
+            nid = _table_int(item["id"], f"{key}.id", lo=0, hi=_NID_LIMIT - 1)
+            if nid in seen:
+                raise ValueError(f"{key}.id: node {nid} is already nodes[{seen[nid]}]")
+            seen[nid] = i
+            if ("pages" in item) == ("size" in item):
+                raise ValueError(f"{key}: give exactly one of 'pages' and 'size'")
+            if "pages" in item:
+                pages = _table_int(item["pages"], f"{key}.pages", lo=0)
+            else:
+                pages = _size_pages(item["size"], f"{key}.size", page)
+            toptier = item["toptier"]
+            if not isinstance(toptier, bool):
+                raise TypeError(f"{key}.toptier must be a bool, not {type(toptier).__name__}")
+            cpus = _table_cpus(item.get("cpus", ()), f"{key}.cpus")
+            target = item.get("promotion_target")
+            if target is not None:
+                target = _table_int(target, f"{key}.promotion_target", lo=0, hi=_NID_LIMIT - 1)
+                if toptier:
+                    raise ValueError(
+                        f"{key}.promotion_target: node {nid} is top tier (its own target); "
+                        "only a lower-tier node takes one"
+                    )
+            start = None
+            if "start_pfn" in item:
+                start = _table_int(item["start_pfn"], f"{key}.start_pfn", lo=0)
+            specs.append(
+                {
+                    "nid": nid,
+                    "start": start,
+                    "pages": pages,
+                    "toptier": toptier,
+                    "cpus": cpus,
+                    "target": target,
+                }
+            )
+        with_start = [s["start"] is not None for s in specs]
+        if any(with_start) and not all(with_start):
+            i = with_start.index(False)
+            raise ValueError(f"nodes[{i}].start_pfn: give start_pfn for every node or for none")
+        if not any(with_start):
+            nxt = 0
+            for s in sorted(specs, key=lambda s: s["nid"]):
+                s["start"] = nxt if s["pages"] else 0
+                nxt += s["pages"]
+        for i, s in enumerate(specs):
+            if s["start"] + s["pages"] > _PFN_LIMIT:
+                raise ValueError(f"nodes[{i}]: start_pfn + pages must be <= 2**63")
+        # Cross-node checks with the table's names, before Topology's own.
+        owner: dict[int, int] = {}
+        for i, s in enumerate(specs):
+            for cpu in s["cpus"]:
+                if cpu in owner:
+                    raise ValueError(f"nodes[{i}].cpus: CPU {cpu} is already in nodes[{owner[cpu]}].cpus")
+                owner[cpu] = i
+        tops = {s["nid"] for s in specs if s["toptier"]}
+        for i, s in enumerate(specs):
+            if s["target"] is not None and s["target"] not in tops:
+                what = "not a top-tier node" if s["target"] in seen else "not a node of the table"
+                raise ValueError(f"nodes[{i}].promotion_target: {s['target']} is {what}")
+        if not tops:
+            raise ValueError("nodes: at least one node must have toptier = true")
+        if "default_node" in table:
+            default = _table_int(table["default_node"], "default_node", lo=0, hi=_NID_LIMIT - 1)
+            if default not in tops:
+                what = "not a top-tier node" if default in seen else "not a node of the table"
+                raise ValueError(f"default_node: {default} is {what}")
+        else:
+            with_cpu = sorted(s["nid"] for s in specs if s["toptier"] and s["cpus"])
+            default = with_cpu[0] if with_cpu else min(tops)
+        nodes = [
+            Node(
+                s["nid"],
+                s["start"],
+                s["pages"],
+                s["toptier"],
+                has_cpu=bool(s["cpus"]),
+                cpus=s["cpus"],
+                promotion_target=s["target"],
+            )
+            for s in specs
+        ]
+        return cls(nodes, default_node=default)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> Topology:
+        """A topology from a TOML file: the table of :meth:`from_table`.
+
+        Needs Python 3.11+ (:mod:`tomllib`; on 3.10 read the file with a TOML
+        library of your choice and call :meth:`from_table`).  The repository's
+        ``examples/topology-2s2cxl.toml`` describes two sockets with CPUs and
+        two CPU-less CXL nodes.
+
+        Raises
+        ------
+        FileNotFoundError
+        ValueError, TypeError
+            Unparsable file, unknown key, or bad value: one error naming the
+            file and the key.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "topo.toml"
+        >>> _ = p.write_text('''
+        ... [[nodes]]
+        ... id = 0
+        ... size = "4 MiB"
+        ... toptier = true
+        ... cpus = "0-3"
+        ... [[nodes]]
+        ... id = 1
+        ... size = "16 MiB"
+        ... toptier = false
+        ... ''')
+        >>> t = Topology.from_toml(p)
+        >>> t.nodes[1]
+        Node(nid=1, start_pfn=1024, nr_pages=4096, toptier=False, has_cpu=False)
+        >>> t.node_of_cpu(3)
+        0
+        """
+        p = os.fspath(path)
+        with open(p, "rb") as f:
+            raw = f.read(_TOML_MAX_BYTES + 1)  # bounded: /dev/zero is not a topology
+        if len(raw) > _TOML_MAX_BYTES:
+            raise ValueError(f"{p}: larger than {_TOML_MAX_BYTES >> 10} KiB, not a topology table")
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover - Python 3.10
+            raise RuntimeError(
+                f"{p}: reading TOML needs Python 3.11+ (tomllib); parse it yourself and call "
+                "Topology.from_table"
+            ) from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{p}: not valid TOML ({e})") from None
+        return cls.from_table(data, source=p)
+
+    def to_table(self, page_size: SupportsIndex = 4096) -> dict[str, Any]:
+        """The topology as a table that :meth:`from_table` reads back (and TOML can hold).
+
+        Every node gets its ``start_pfn``, ``pages``, ``toptier``, ``cpus``
+        (a kernel CPU list string) and, when set, ``promotion_target``.
+
+        Examples
+        --------
+        >>> t = Topology([Node(0, 0, 4, True, cpus=[0, 1, 2, 5]),
+        ...               Node(1, 4, 8, False, False, promotion_target=0)])
+        >>> t.to_table()["nodes"][0]
+        {'id': 0, 'start_pfn': 0, 'pages': 4, 'toptier': True, 'cpus': '0-2,5'}
+        >>> Topology.from_table(t.to_table()) == t
+        True
+        """
+        page = _as_int(page_size, "page_size")
+        if page <= 0:
+            raise ValueError(f"page_size must be > 0, got {page}")
+        nodes: list[dict[str, Any]] = []
+        for n in self._nodes:
+            d: dict[str, Any] = {
+                "id": n.nid,
+                "start_pfn": n.start_pfn,
+                "pages": n.nr_pages,
+                "toptier": n.toptier,
+                "cpus": _format_list(n.cpus),
+            }
+            if n.promotion_target is not None:
+                d["promotion_target"] = n.promotion_target
+            nodes.append(d)
+        return {"page_size": page, "default_node": self._default_node, "nodes": nodes}
 
     # -- attributes and queries ------------------------------------------------
 
@@ -454,8 +919,9 @@ class Topology:
     def promotion_target(self, nid: SupportsIndex) -> int:
         """The top-tier node that pages accessed from ``nid`` are promoted to.
 
-        A top-tier node is its own target; a lower-tier node and -1
-        (``NUMA_NO_NODE``) map to :attr:`default_node`.
+        A top-tier node is its own target; a lower-tier node maps to its
+        ``promotion_target`` when it has one, else (and -1, ``NUMA_NO_NODE``)
+        to :attr:`default_node`.
 
         Raises
         ------
@@ -471,7 +937,96 @@ class Topology:
         n = _as_int(nid, "nid")
         if n == NUMA_NO_NODE:
             return self._default_node
-        return n if self.node(n).toptier else self._default_node
+        node = self.node(n)
+        if node.toptier:
+            return n
+        return self._default_node if node.promotion_target is None else node.promotion_target
+
+    def node_of_cpu(self, cpu: SupportsIndex) -> int:
+        """The node that CPU ``cpu`` belongs to; -1 for CPU -1 (a trace's "unknown").
+
+        A CPU listed by a node (:attr:`Node.cpus`) belongs to it.  When no node
+        lists its CPUs and exactly one node has CPUs (as in :meth:`two_tier`),
+        every CPU belongs to that node.
+
+        Raises
+        ------
+        ValueError
+            ``cpu`` is below -1, or it belongs to no node (the message says
+            which CPUs the topology has).
+
+        Examples
+        --------
+        >>> t = Topology([Node(0, 0, 4, True, cpus=[0, 1]), Node(2, 4, 4, True, cpus=[2, 3]),
+        ...               Node(1, 8, 8, False, False)])
+        >>> t.node_of_cpu(0), t.node_of_cpu(3), t.node_of_cpu(-1)
+        (0, 2, -1)
+        >>> Topology.two_tier(4, 8).node_of_cpu(17)
+        0
+        >>> t.node_of_cpu(4)
+        Traceback (most recent call last):
+            ...
+        ValueError: cpu: CPU 4 is in no node (the topology's CPUs are 0-3)
+        """
+        c = _as_int(cpu, "cpu")
+        if c == -1:
+            return NUMA_NO_NODE
+        if c < -1:
+            raise ValueError(f"cpu must be >= -1, got {c}")
+        nid = self._cpu_node.get(c)
+        if nid is not None:
+            return nid
+        return self._only_cpu_node(f"cpu: CPU {c}")
+
+    def nodes_of_cpus(self, cpus: Any) -> np.ndarray:
+        """:meth:`node_of_cpu` of every element of an integer array: an int32 array.
+
+        Examples
+        --------
+        >>> t = Topology([Node(0, 0, 4, True, cpus=[0, 1]), Node(1, 4, 4, True, cpus=[2, 3])])
+        >>> t.nodes_of_cpus(np.array([3, 0, -1, 2])).tolist()
+        [1, 0, -1, 1]
+        """
+        if isinstance(cpus, (str, bytes)):
+            raise TypeError(f"cpus must be an integer array, not {type(cpus).__name__}")
+        a = np.asarray(cpus)
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"cpus must be an integer array, not {a.dtype}")
+        a = a.reshape(-1).astype(np.int64)
+        out = np.full(a.shape, NUMA_NO_NODE, dtype=np.int32)
+        if a.size == 0:
+            return out
+        if int(a.min()) < -1:
+            i = int(a.argmin())
+            raise ValueError(f"cpus[{i}] must be >= -1, got {int(a[i])}")
+        known = a >= 0
+        if self._cpu_node:
+            listed = np.fromiter(self._cpu_node, dtype=np.int64, count=len(self._cpu_node))
+            owners = np.fromiter(self._cpu_node.values(), dtype=np.int32, count=len(self._cpu_node))
+            order = np.argsort(listed)
+            listed, owners = listed[order], owners[order]
+            pos = np.minimum(np.searchsorted(listed, a), listed.size - 1)
+            hit = known & (listed[pos] == a)
+            out[hit] = owners[pos[hit]]
+            miss = known & ~hit
+        else:
+            miss = known
+        if miss.any():
+            i = int(miss.argmax())
+            out[miss] = self._only_cpu_node(f"cpus[{i}]: CPU {int(a[i])}")
+        return out
+
+    def _only_cpu_node(self, what: str) -> int:
+        """The node every unlisted CPU belongs to, or ValueError starting with ``what``."""
+        if not self._cpu_node:
+            with_cpu = [n.nid for n in self._nodes if n.has_cpu]
+            if len(with_cpu) == 1:
+                return with_cpu[0]
+            raise ValueError(
+                f"{what}: the topology lists no CPUs and {len(with_cpu)} nodes have CPUs; "
+                "give each node its cpus (Topology.from_table, from_toml or from_sysfs)"
+            )
+        raise ValueError(f"{what} is in no node (the topology's CPUs are {_format_list(self._cpu_node)})")
 
     def toptier_nids(self) -> tuple[int, ...]:
         """Ids of the top-tier nodes, ascending.
@@ -525,9 +1080,7 @@ class Topology:
             "nr_pages": np.array([n.nr_pages for n in order], dtype=np.uint64),
             "toptier": np.array([n.toptier for n in order], dtype=np.uint8),
             "ids": np.array([n.nid for n in by_id], dtype=np.int32),
-            "id_target": np.array(
-                [n.nid if n.toptier else self._default_node for n in by_id], dtype=np.int32
-            ),
+            "id_target": np.array([self.promotion_target(n.nid) for n in by_id], dtype=np.int32),
         }
 
     # -- dunder ------------------------------------------------------------------
