@@ -1,7 +1,7 @@
 """The compiled replay stages (pghot._stages) against the Python code they replace.
 
 The Python sources (pghot.machine.sources), the oracle's counts
-(pghot.sim.engine._IntervalCounts) and the metric bins (_Bins, the heat-map
+(pghot.model.sim.IntervalCounts) and the metric bins (pghot.model.sim.bin_counts, the heat-map
 bincount) are the specification: every test feeds both the same dense pages
 and times (nids=0) and requires the same reports, in the same order, and the
 same counters, after every call.
@@ -29,8 +29,8 @@ from pghot._stages import (
     heat_add,
 )
 from pghot.machine.sources import HintFault, HwHints, PgtableScan, combine
-from pghot.sim.engine import _IntervalCounts
-from pghot.sim.policies import _Bins
+from pghot.model.sim import IntervalCounts as _IntervalCounts
+from pghot.model.sim import bin_counts as _ref_bin_counts
 
 #: one call: ("feed", pages, times) or ("flush", now or None)
 Op = tuple[Any, ...]
@@ -344,10 +344,10 @@ def test_bin_counts_same_as_bins(raw: list[int], bin_j: int, sort: bool) -> None
     nbins = (max(raw) // bin_j + 1) if raw else 1
     out = np.zeros(nbins, dtype=np.int64)
     bin_counts(times, bin_j, out)
-    bins = _Bins()
     if sort:
-        bins.add(times // bin_j)
-        assert out.tolist() == bins.values(nbins).tolist()
+        ref = np.zeros(nbins, dtype=np.int64)
+        _ref_bin_counts(times, bin_j, ref)
+        assert out.tolist() == ref.tolist()
     assert out.tolist() == np.bincount(times // bin_j, minlength=nbins).tolist()
 
 
