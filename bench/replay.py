@@ -93,9 +93,11 @@ def _prepare_record() -> Prepared:
     topo = pghot.Topology.two_tier(top, 2 * PAGES)
     # the replay's pages are numbered by first appearance; top-tier PFNs are
     # never tracked, so record the lower-tier ones a replay would report
-    _, first = np.unique(t.pfn, return_index=True)
-    order = np.empty(PAGES, dtype=np.uint64)
-    order[np.argsort(first)] = np.arange(PAGES, dtype=np.uint64)
+    uniq, first = np.unique(t.pfn, return_index=True)
+    rank = np.empty(uniq.shape[0], dtype=np.uint64)
+    rank[np.argsort(first)] = np.arange(uniq.shape[0], dtype=np.uint64)
+    order = np.zeros(PAGES, dtype=np.uint64)
+    order[uniq.astype(np.int64)] = rank
     pfns = order[t.pfn.astype(np.int64)]
     nows = t.time_ns // 1_000_000
     ps = [pfns[i : i + CHUNK] for i in range(0, N, CHUNK)]

@@ -51,6 +51,8 @@ _SPILL_BYTES = 256 << 20
 _HEAT_BINS = 200
 #: most metrics bins (time-series points) a replay keeps; a longer trace gets wider bins
 MAX_BINS = 100_000
+#: accesses and reports of a segment from which its policies run on threads
+PARALLEL_MIN = 1 << 16
 #: fewest metrics bins of a trace when ``interval_ms`` is not set (its 1 s default narrows)
 MIN_BINS = 100
 
@@ -290,15 +292,20 @@ class _Sim:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def each(self, work: Callable[..., None], *args: Any, pols: Sequence[_Policy] | None = None) -> None:
-        """``work(p, *args)`` for every policy ``p``, on the policy threads; returns when all are done.
+    def each(
+        self, work: Callable[..., None], *args: Any, pols: Sequence[_Policy] | None = None, size: int = 0
+    ) -> None:
+        """``work(p, *args)`` for every policy ``p``; returns when all are done.
 
-        The policies share nothing but read-only inputs, so the order in which
-        the threads run them does not change any result.  The first error (in
-        policy order) is raised once every policy has finished.
+        On the policy threads when the work is large (``size``, its accesses
+        and reports, at least :data:`PARALLEL_MIN`): below that, handing it to
+        the threads costs more than it saves.  The policies share nothing but
+        read-only inputs, so where and in which order they run does not change
+        any result.  The first error (in policy order) is raised once every
+        policy has finished.
         """
         pols = self.policies if pols is None else pols
-        if self.pool is None or len(pols) < 2:
+        if self.pool is None or len(pols) < 2 or size < PARALLEL_MIN:
             for p in pols:
                 work(p, *args)
             return
@@ -336,7 +343,7 @@ class _Sim:
                 seg_p, seg_t = pages[i:j], times[i:j]
                 reps = self.sources.feed(seg_p, 0, seg_t)
                 self.oracle.add(seg_p)
-                self.each(_segment, seg_p, seg_t, reps)
+                self.each(_segment, seg_p, seg_t, reps, size=j - i + reps.pfns.shape[0])
             if j >= n:
                 break
             self.fire(t_evt, int(times[j]))
@@ -354,7 +361,7 @@ class _Sim:
         if reps.pfns.shape[0]:
             empty_p = np.zeros(0, dtype=np.uint32)
             empty_t = np.zeros(0, dtype=np.int64)
-            self.each(_segment, empty_p, empty_t, reps)
+            self.each(_segment, empty_p, empty_t, reps, size=reps.pfns.shape[0])
         due = [p for p in pol if p.next_round == t]
         self.each(_step, t, pols=due)
         for p in due:
