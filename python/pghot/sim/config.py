@@ -486,6 +486,17 @@ class SimConfig:
         the whole span (source scans, promoter rounds), so a trace with a
         wrong time stamp or unit, spanning years, is refused up front
         instead of running for days.
+    llc_bytes : int, optional
+        A last-level-cache filter between the trace and the memory
+        (:class:`pghot.machine.cache.LastLevelCache`, set-associative LRU):
+        only its misses reach the tiers, the sources and the oracle, and the
+        result says how many accesses it absorbed.  Its capacity in bytes (a
+        multiple of ``llc_line_bytes * llc_ways``; the cache's default is
+        110100480, one socket of a Xeon Platinum 8480+); default None: no
+        filter.  For traces of every load and store (valgrind lackey), not for
+        traces already at the memory level (perf, damo).
+    llc_line_bytes, llc_ways : int
+        The filter's line size (default 64) and associativity (default 15).
 
     Examples
     --------
@@ -514,6 +525,9 @@ class SimConfig:
     ping_pong_window_ms: int = _knob(5000, low=0)
     demotion: bool = _knob(True)
     max_span_s: int = _knob(7 * 86400, low=1)
+    llc_bytes: int | None = _knob(None, low=1)
+    llc_line_bytes: int = _knob(64, low=1, check=_power_of_two)
+    llc_ways: int = _knob(15, low=1)
 
     if TYPE_CHECKING:
         # the tables may be given as plain mappings; the fields hold records
@@ -535,6 +549,9 @@ class SimConfig:
             ping_pong_window_ms: int = ...,
             demotion: bool = ...,
             max_span_s: int = ...,
+            llc_bytes: int | None = ...,
+            llc_line_bytes: int = ...,
+            llc_ways: int = ...,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -612,7 +629,27 @@ class SimConfig:
         topo = Topology.two_tier(1024, lower)
         _build_sources(self)
         _build_pghot(self, topo, self.tracker, self.promoter, lower)
+        self.llc()
         return self
+
+    def llc(self) -> Any:
+        """The last-level-cache filter of ``llc_bytes`` (None without one); errors name the key.
+
+        >>> SimConfig(llc_bytes=64 * 15 * 4).llc().sets
+        4
+        >>> SimConfig(llc_bytes=1000).llc()
+        Traceback (most recent call last):
+        ...
+        ValueError: config: llc_bytes: size_bytes must be a multiple of line_bytes * ways = 960, got 1000
+        """
+        if self.llc_bytes is None:
+            return None
+        from pghot.machine.cache import LastLevelCache
+
+        try:
+            return LastLevelCache(self.llc_bytes, self.llc_line_bytes, self.llc_ways)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"config: llc_bytes: {e}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a plain dict (JSON- and TOML-friendly): the knobs given.

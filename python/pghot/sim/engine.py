@@ -93,6 +93,8 @@ class _Stream:
         self.file: IO[bytes] | None = None
         self.nfile = 0
         self.accesses = 0
+        #: the last-level-cache filter's counters, when there was one
+        self.llc: dict[str, int] | None = None
 
     def append(self, pages: np.ndarray, times: np.ndarray) -> None:
         self.accesses += pages.shape[0]
@@ -125,6 +127,7 @@ def _materialise(
 ) -> tuple[_Stream, int, int, str]:
     """Read the trace once: dense logical pages and clamped jiffies."""
     mapper: Any = PageMap() if engine == "compiled" else PageMapper(0, 2**40, page_size=1)
+    llc = config.llc()
     stream = _Stream(spill_bytes)
     origin: int | None = None
     last = 0
@@ -138,6 +141,13 @@ def _materialise(
                 continue
             if origin is None:
                 origin = int(chunk.time_ns[0])
+            if llc is not None:  # only the misses reach the memory
+                bar.update(len(chunk))
+                addr = chunk.vaddr if chunk.vaddr is not None else chunk.pfn * np.uint64(config.page_size)
+                miss = llc.filter(addr, chunk.size)
+                chunk = TraceChunk(**{f: getattr(chunk, f)[miss] for f in chunk.fields()})
+                if len(chunk) == 0:
+                    continue
             keys, kind = chunk_pages(chunk, config.page_size)
             if space and kind != space:
                 raise ValueError("the trace mixes records with and without pfn")
@@ -158,12 +168,15 @@ def _materialise(
                 t = np.maximum.accumulate(np.maximum(t, last))
             last = int(t[-1])
             stream.append(pages.astype(np.uint32, copy=False), t)
-            bar.update(len(chunk))
+            if llc is None:
+                bar.update(len(chunk))
     except BaseException:
         stream.close()
         raise
     finally:
         bar.close()
+    if llc is not None:
+        stream.llc = {"size_bytes": int(config.llc_bytes or 0), **llc.counters()}
     return stream, len(mapper), last, space
 
 
@@ -506,11 +519,13 @@ def replay(
                 sim.run_chunk(pages, times)
                 bar.update(pages.shape[0])
         sim.evaluate(sim.next_oracle)  # the last (partial) interval
-        return _result(sim, cfg, name or "<chunks>", stream.accesses, space)
+        return _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> Result:
+def _result(
+    sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str, llc: dict[str, int] | None = None
+) -> Result:
     resolved = dataclasses.replace(cfg, top_pages=sim.top_pages, lower_pages=sim.lower_pages)
     acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
@@ -566,6 +581,8 @@ def _result(sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str) -> 
         "duration_s": (sim.last_jiffy + 1) / cfg.hz,
         "reports": [int(src.reported) for src in sim.sources.sources],
     }
+    if llc is not None:
+        trace["llc"] = llc
     heat = sim.heat.reshape(sim.heat_nt, sim.heat_np)
     notes = sim.notes + diagnose(
         sim.sources.sources,

@@ -109,6 +109,18 @@ class PolicyResult:
         return d
 
 
+def _llc_text(llc: dict[str, int]) -> str:
+    """The summary's line about the last-level-cache filter.
+
+    >>> _llc_text({"size_bytes": 6400, "accesses": 10, "hits": 9, "misses": 1})
+    '  LLC filter: 6,400 bytes absorbed 9 of 10 trace accesses (90.0%); the replay is of its misses'
+    """
+    return (
+        f"  LLC filter: {llc['size_bytes']:,} bytes absorbed {llc['hits']:,} of {llc['accesses']:,} "
+        f"trace accesses ({pct(llc['hits'] / llc['accesses'])}); the replay is of its misses"
+    )
+
+
 def _example_policy() -> PolicyResult:
     return PolicyResult(
         "x", "none", "", 4, 2, 4, 0, 0, 0, 3, 4, 1, 700.0, 1.75, 1.0, None, [0.5], [4], [(0.0, 0.25)], {}
@@ -127,7 +139,8 @@ class Result:
         ``name``, ``accesses``, ``footprint_pages``, ``address_space``
         (``"virtual"`` or ``"physical"``), ``duration_s``, and ``reports``:
         the reports each configured source made (in the order of
-        ``config.sources``).
+        ``config.sources``); with ``config.llc_bytes``, ``llc``: the filter's
+        counters (``accesses`` of the trace, ``hits`` absorbed, ``misses`` replayed).
     policies : dict of str to PolicyResult
         In run order: ``pghot``, the baselines, the designs.
     bin_s : float
@@ -213,6 +226,7 @@ class Result:
             f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
             f"; oracle: hottest "
             f"{top:,} pages of each {c.oracle_interval_ms} ms",
+            *([_llc_text(tr["llc"])] if tr.get("llc") and tr["llc"]["accesses"] else []),
             *(f"  note: {n}" for n in self.notes),
             "",
         ]

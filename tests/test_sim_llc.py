@@ -1,0 +1,71 @@
+"""The last-level-cache filter in front of a replay's memory (issue 12): only its misses reach the tiers."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pghot.sim import SimConfig, replay
+from pghot.traces import TraceChunk
+
+LACKEY = str(pathlib.Path(__file__).parent / "data" / "tiny.lackey")
+
+
+def _loop(passes: int, lines: int) -> TraceChunk:
+    """``passes`` sweeps over ``lines`` cache lines (64 lines per 4 KiB page), 1 ms apart."""
+    addr = np.tile(np.arange(lines, dtype=np.uint64) * np.uint64(64), passes) + np.uint64(0x10000)
+    t = np.arange(addr.shape[0], dtype=np.int64) * 1_000_000
+    return TraceChunk(time_ns=t, vaddr=addr)
+
+
+def test_a_loop_that_fits_reaches_memory_once() -> None:
+    cfg = SimConfig(top_pages=1, llc_bytes=64 * 15 * 64, llc_ways=15)  # 60 KiB: 960 lines
+    r = replay([_loop(10, 256)], cfg, progress=False)
+    want = {"size_bytes": 61440, "accesses": 2560, "hits": 2304, "misses": 256, "evictions": 0}
+    assert r.trace["llc"] == want
+    assert r.trace["accesses"] == 256  # the replay is of the misses
+    assert r.trace["footprint_pages"] == 4
+    assert "LLC filter: 61,440 bytes absorbed 2,304 of 2,560 trace accesses (90.0%)" in r.summary()
+
+
+def test_a_loop_larger_than_the_cache_always_misses() -> None:
+    cfg = SimConfig(top_pages=1, llc_bytes=64 * 15 * 4, llc_ways=15)  # 60 lines, LRU
+    r = replay([_loop(5, 120)], cfg, progress=False)
+    assert r.trace["llc"]["hits"] == 0 and r.trace["accesses"] == 600
+
+
+def test_without_the_filter_every_access_reaches_memory() -> None:
+    r = replay([_loop(10, 256)], SimConfig(top_pages=1), progress=False)
+    assert "llc" not in r.trace and r.trace["accesses"] == 2560
+
+
+def test_both_engines_agree_with_the_filter() -> None:
+    cfg = SimConfig(
+        top_pages=1,
+        llc_bytes=64 * 15,
+        sources=[{"name": "hw-hints", "sample_every": 1}],
+        promoter={"interval_ms": 1},
+    )
+    kw: dict[str, Any] = {"open_options": {"ns_per_instr": 1_000_000}, "progress": False}
+    a = replay(LACKEY, cfg, engine="reference", **kw).to_dict(heatmap=True)
+    b = replay(LACKEY, cfg, engine="compiled", **kw).to_dict(heatmap=True)
+    assert a == b
+    assert 0 < a["trace"]["llc"]["hits"] < a["trace"]["llc"]["accesses"]
+
+
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        ({"llc_bytes": 1000}, "config: llc_bytes: size_bytes must be a multiple"),
+        ({"llc_bytes": 0}, "llc_bytes"),
+        ({"llc_bytes": "big"}, "llc_bytes"),
+        ({"llc_bytes": 6400, "llc_line_bytes": 48}, "llc_line_bytes"),
+        ({"llc_bytes": 6400, "llc_ways": 0}, "llc_ways"),
+    ],
+)
+def test_bad_filter_knobs_are_refused_before_reading(kw: dict[str, Any], msg: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=msg):
+        replay([_loop(1, 4)], SimConfig(**kw), progress=False)
