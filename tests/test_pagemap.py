@@ -74,6 +74,7 @@ def test_clamped_jiffies_as_numpy(times: list[int], origin: int, hz: int, floor:
     assert clamped_jiffies(t, origin, hz, floor).tolist() == want.tolist()
 
 
-def test_clamped_jiffies_bad_hz() -> None:
+@pytest.mark.parametrize("hz", [0, -1, 10**9 + 1])
+def test_clamped_jiffies_bad_hz(hz: int) -> None:
     with pytest.raises(ValueError, match="hz"):
-        clamped_jiffies(np.zeros(2, dtype=np.int64), 0, 0, 0)
+        clamped_jiffies(np.zeros(2, dtype=np.int64), 0, hz, 0)

@@ -30,13 +30,13 @@ from pghot.sim import SimConfig, policies
 BIN_J = 50
 
 
-def _policy(top: int, lower: int, npages: int, window_ms: int, demotion: bool) -> Any:
-    """A second-access policy whose machine runs on the reference memory."""
+def _policy(top: int, lower: int, npages: int, window_ms: int, demotion: bool, nbins: int) -> Any:
+    """A second-access policy whose machine runs on the reference memory and stages."""
     cfg = SimConfig(second_access_window_ms=window_ms)
     topo = Topology.two_tier(top, lower)
-    machine = policies.build_machine(cfg, topo, npages, BIN_J)
+    machine = policies.build_machine(cfg, topo, npages, BIN_J, nbins=nbins, engine="reference")
     ref = ReferenceMemory(topo, logical_pages=npages, demotion=demotion, hz=cfg.hz)
-    machine = dataclasses.replace(machine, memory=ref)  # type: ignore[arg-type]
+    machine = dataclasses.replace(machine, memory=ref)
     return policies._SecondAccess("second-access", machine)
 
 
@@ -66,11 +66,11 @@ def _segments(seed: int, n: int, npages: int, seg: int) -> list[tuple[np.ndarray
 )
 def test_kernel_matches_segment_on_the_reference(top: int, window_ms: int, seed: int, demotion: bool) -> None:
     lower, npages = 400, 300
-    pol = _policy(top, lower, npages, window_ms, demotion)
-    mem = TieredMemory(Topology.two_tier(top, lower), logical_pages=npages, demotion=demotion)
-    last = np.full(npages, -1, dtype=np.int64)
     segs = _segments(seed, 6000, npages, 700)
     nbins = int(segs[-1][1][-1]) // BIN_J + 1
+    pol = _policy(top, lower, npages, window_ms, demotion, nbins)
+    mem = TieredMemory(Topology.two_tier(top, lower), logical_pages=npages, demotion=demotion)
+    last = np.full(npages, -1, dtype=np.int64)
     hit_bins = np.zeros(nbins, dtype=np.int64)
     hits = 0
     promoted: list[tuple[int, int]] = []
@@ -86,7 +86,7 @@ def test_kernel_matches_segment_on_the_reference(top: int, window_ms: int, seed:
         want_pages = np.concatenate(pol.pending or [np.zeros(0, np.int64)]).tolist()
         assert promoted == list(zip(want_pages, _TIMES.get(id(pol), [])))
         assert hits == pol.hits
-        assert hit_bins.tolist() == pol.hit_bins.values(nbins).tolist()
+        assert hit_bins.tolist() == pol.hit_bins.tolist()
         assert last.tolist() == pol.last.tolist()
         assert mem.stats() == pol.mem.stats()
         every = np.arange(npages)

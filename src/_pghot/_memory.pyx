@@ -841,6 +841,11 @@ cdef class MemoryCore:
         >>> mem.serve(pages, np.array([0, 3, 5, 9]), 5, bins), bins.tolist()
         (3, [2, 1])
         """
+        # Private copies, checked and then read by the kernel: another thread
+        # cannot change them between the check and the use, and no output
+        # (hit_bins) can alias them (one memcpy per call).
+        pages = np.array(pages, copy=True)
+        times = np.array(times, copy=True)
         cdef int64_t n = pages.shape[0], bad, hits = 0, need = 0, free = 0
         cdef bint ok
         cdef pghot_mv_t mv
@@ -893,6 +898,7 @@ cdef class MemoryCore:
         >>> out.tolist()
         [2, 0, -1]
         """
+        pages = np.array(pages, copy=True)  # a private copy: ``out`` may alias the argument
         cdef int64_t[::1] o
         cdef uint64_t[::1] ou
         cdef int64_t n = pages.shape[0], i, bad = -1
@@ -988,6 +994,12 @@ cdef class MemoryCore:
         >>> pp[:1].tolist(), pt[:1].tolist(), mem.pfn_of(3), mem.pfn_of(0)
         ([3], [2], 0, 2)
         """
+        # Private copies of the inputs, as in serve: checked, then read by the
+        # kernel; no thread can change them, no output buffer can alias them.
+        pages = np.array(pages, copy=True)
+        times = np.array(times, copy=True)
+        rep_pages = np.array(rep_pages, copy=True)
+        rep_times = np.array(rep_times, copy=True)
         cdef int64_t n = pages.shape[0], nrep = rep_pages.shape[0], bad = -1
         cdef int64_t hits = 0, npromoted = 0, need = 0, free = 0
         cdef int32_t tk

@@ -95,7 +95,7 @@ cdef class PageMap:
         """
         if self.slots == NULL:
             raise RuntimeError("PageMap is not initialised")
-        arr = np.asarray(keys)
+        arr = np.array(keys, copy=True)  # checked and used: no other thread can change it between
         if arr.ndim != 1:
             raise ValueError(f"keys must be 1-D, got shape {arr.shape}")
         if arr.dtype.kind not in "iu":
@@ -104,7 +104,7 @@ cdef class PageMap:
             arr = arr.astype(np.uint64)
         if arr.dtype.kind == "i" and arr.shape[0] and int(arr.min()) < 0:
             raise ValueError("keys must be >= 0")
-        cdef const uint64_t[::1] k = np.array(arr, dtype=np.uint64, copy=True)
+        cdef const uint64_t[::1] k = np.ascontiguousarray(arr, dtype=np.uint64)
         out = np.empty(k.shape[0], dtype=np.uint32)
         cdef uint32_t[::1] o = out
         cdef uint64_t before
@@ -218,8 +218,8 @@ def clamped_jiffies(time_ns, int64_t origin_ns, int64_t hz, int64_t floor):
     >>> clamped_jiffies(np.array([-1, 1_500_000_000], dtype=np.int64), 0, 1000, 3).tolist()
     [3, 1500]
     """
-    if hz <= 0:
-        raise ValueError(f"hz must be > 0, got {hz}")
+    if not 0 < hz <= 10**9:  # rem * hz stays below 2**63
+        raise ValueError(f"hz must be in [1, 10**9], got {hz}")
     cdef const int64_t[::1] t = np.ascontiguousarray(time_ns, dtype=np.int64)
     out = np.empty(t.shape[0], dtype=np.int64)
     cdef int64_t[::1] o = out
