@@ -1,6 +1,7 @@
 """pytest-benchmark suite of the compiled core, each group with its baselines.
 
-Every case comes from :mod:`bench.cases`; a group's rows run in the same
+Every case comes from :mod:`bench.cases` (the core) and :mod:`bench.replay`
+(the replay engine, groups ``replay-*``); a group's rows run in the same
 session, so each reads as a ratio to the ``Tracker`` row (see the summary
 table printed at the end, or ``extra_info["ns_per_<unit>"]`` in the JSON
 of ``--benchmark-json``).
@@ -11,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from bench import cases as bench_cases
+from bench import replay as bench_replay
 
-CASES = bench_cases.cases()
+CASES = bench_cases.cases() + bench_replay.cases()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -26,7 +28,9 @@ def test_bench(benchmark, per_op_results, case: bench_cases.Case) -> None:
         rounds=case.rounds,
         warmup_rounds=case.warmup,
     )
-    if case.group in ("extract_batch", "queue-pop-1M", "parse-once") or case.group.startswith("read-"):
+    if case.group.startswith("replay-"):
+        assert result > 0  # the replay ran: its accesses (lines)
+    elif case.group in ("extract_batch", "queue-pop-1M", "parse-once") or case.group.startswith("read-"):
         assert result == case.ops
     elif case.unit == "access" and case.impl != "BareTable (bare C loop)":
         assert int(result[0]) == case.ops  # every access recorded: warm table, no drops
