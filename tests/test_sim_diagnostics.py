@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
+
 from pghot.sim import SimConfig, demo_trace, replay
 from pghot.traces import TraceChunk
 
@@ -29,7 +31,7 @@ def test_top_tier_holding_the_footprint_says_so() -> None:
 
 
 def test_no_promotion_names_the_threshold() -> None:
-    trace = TraceChunk(time_ns=[i * 10**9 for i in range(8)], pfn=list(range(8)))
+    trace = TraceChunk(time_ns=np.arange(8, dtype=np.int64) * 10**9, pfn=np.arange(8, dtype=np.uint64))
     cfg = SimConfig(top_pages=2, sources=[{"name": "hw-hints", "sample_every": 1}])
     r = replay([trace], cfg, progress=False)
     assert r["pghot"].promotions == 0
@@ -54,6 +56,6 @@ def test_short_trace_bins_narrow_and_say_so() -> None:
 
 
 def test_time_that_never_advances_is_flagged() -> None:
-    trace = TraceChunk(time_ns=[5] * 100, pfn=[i % 10 for i in range(100)])
+    trace = TraceChunk(time_ns=np.full(100, 5, dtype=np.int64), pfn=np.arange(100, dtype=np.uint64) % 10)
     r = replay([trace], SimConfig(top_pages=2), progress=False)
     assert any(n.startswith("time: every access has the same time stamp") for n in r.notes)
