@@ -127,6 +127,15 @@ from pghot._validate import int_in as _int_arg
 from pghot.machine.memory import MigrateStatus, TieredMemory
 from pghot.model.memory import TieredMemory as _ReferenceMemory  # its specification, also accepted
 
+# MigrateStatus values as plain ints: an IntEnum member lookup per round costs more than the counting
+_OK, _NON_LRU, _RIGHT_NODE, _NO_SPACE = (
+    int(MigrateStatus.OK),
+    int(MigrateStatus.NON_LRU),
+    int(MigrateStatus.RIGHT_NODE),
+    int(MigrateStatus.NO_SPACE),
+)
+_NSTATUS = max(_OK, _NON_LRU, _RIGHT_NODE, _NO_SPACE) + 1
+
 __all__ = ["ARG_RANGES", "Migrated", "Promoter"]
 
 _MB = 1 << 20
@@ -588,9 +597,10 @@ class Promoter:
                 c["kpromoted_dropped"] += nstale
                 pfns = pfns[~stale]
         status = mem.recheck(pfns, st.nid)
-        c["kpromoted_non_lru"] += int((status == MigrateStatus.NON_LRU).sum())
-        c["kpromoted_right_node"] += int((status == MigrateStatus.RIGHT_NODE).sum())
-        cand = pfns[status == MigrateStatus.OK]
+        n_by = np.bincount(status, minlength=_NSTATUS)  # one pass over the statuses
+        c["kpromoted_non_lru"] += int(n_by[_NON_LRU])
+        c["kpromoted_right_node"] += int(n_by[_RIGHT_NODE])
+        cand = pfns[status == _OK] if n_by[_OK] != status.shape[0] else pfns
         mem.count_promote_candidates(cand.size, no_rate_limit=bypass)
         if not bypass:
             st.period_cand += cand.size
@@ -603,11 +613,12 @@ class Promoter:
                     c["kpromoted_dropped"] += limited
                     cand = cand[:take]
         res, pages = mem.migrate_batch(cand, st.nid, now, return_pages=True)
-        ok = res == MigrateStatus.OK
-        c["kpromoted_migrated"] += int(ok.sum())
-        c["kpromoted_no_space"] += int((res == MigrateStatus.NO_SPACE).sum())
-        c["kpromoted_non_lru"] += int((res == MigrateStatus.NON_LRU).sum())
-        c["kpromoted_right_node"] += int((res == MigrateStatus.RIGHT_NODE).sum())
+        n_by = np.bincount(res, minlength=_NSTATUS)
+        c["kpromoted_migrated"] += int(n_by[_OK])
+        c["kpromoted_no_space"] += int(n_by[_NO_SPACE])
+        c["kpromoted_non_lru"] += int(n_by[_NON_LRU])
+        c["kpromoted_right_node"] += int(n_by[_RIGHT_NODE])
+        ok = res == _OK
         moved = pages[ok]
         return Migrated(cand[ok], moved, np.full(moved.shape[0], st.nid, dtype=np.int32))
 
