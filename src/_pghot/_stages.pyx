@@ -573,7 +573,31 @@ cdef class HwHintsStage(Stage):
         self.fed_ += n
 
 
-cdef class PgtableScanStage(Stage):
+cdef class ScanStage(Stage):
+    """What the periodic stages share: the time of the next scan and the scans run.
+
+    >>> PgtableScanStage(8, interval_ms=5, origin_jiffies=100).next_scan
+    105
+    >>> HintFaultStage(8, scan_delay_ms=5, origin_jiffies=10).next_scan, HintFaultStage(8).scans
+    (15, 0)
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        self.has_next = False
+        self.scans_ = 0
+
+    @property
+    def next_scan(self):
+        """Time of the next scan in jiffies (None before the first access)."""
+        return self.nscan if self.has_next else None
+
+    @property
+    def scans(self):
+        """Scans run so far (idle ones included)."""
+        return self.scans_
+
+
+cdef class PgtableScanStage(ScanStage):
     """Page-table Accessed-bit scanning, compiled: :class:`pghot.machine.sources.PgtableScan`.
 
     Parameters
@@ -600,8 +624,6 @@ cdef class PgtableScanStage(Stage):
         self.tmp = NULL
         self.nheld = 0
         self.hcap = 0
-        self.has_next = False
-        self.scans_ = 0
 
     def __dealloc__(self):
         if self.held_bits != NULL:
@@ -641,23 +663,6 @@ cdef class PgtableScanStage(Stage):
         """
         return self.interval
 
-    @property
-    def next_scan(self):
-        """Time of the next scan in jiffies (None before the first access).
-
-        >>> PgtableScanStage(8, interval_ms=5, origin_jiffies=100).next_scan
-        105
-        """
-        return self.nscan if self.has_next else None
-
-    @property
-    def scans(self):
-        """Scans run so far (idle ones included).
-
-        >>> PgtableScanStage(8).scans
-        0
-        """
-        return self.scans_
 
     cdef int _prepare(self, Py_ssize_t n) except -1:
         cdef Py_ssize_t need = self.nheld + n, cap
@@ -776,7 +781,7 @@ cdef class PgtableScanStage(Stage):
             self.scans_ += idle
 
 
-cdef class HintFaultStage(Stage):
+cdef class HintFaultStage(ScanStage):
     """NUMA-balancing hint faults, compiled: :class:`pghot.machine.sources.HintFault`.
 
     Parameters
@@ -800,13 +805,11 @@ cdef class HintFaultStage(Stage):
 
     def __cinit__(self, *args, **kwargs):
         self.bits = NULL
-        self.has_next = False
         self.size = 0
         self.nprot = 0
         self.cursor = 0
         self.lo_known = 0
         self.hi_known = 0
-        self.scans_ = 0
         self.unmapped_ = 0
 
     def __dealloc__(self):
@@ -867,23 +870,6 @@ cdef class HintFaultStage(Stage):
         """
         return self.window
 
-    @property
-    def next_scan(self):
-        """Time of the next scan in jiffies (None before the first access).
-
-        >>> HintFaultStage(8, scan_delay_ms=5, origin_jiffies=10).next_scan
-        15
-        """
-        return self.nscan if self.has_next else None
-
-    @property
-    def scans(self):
-        """Scans run so far.
-
-        >>> HintFaultStage(8).scans
-        0
-        """
-        return self.scans_
 
     @property
     def unmapped(self):

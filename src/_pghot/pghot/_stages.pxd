@@ -34,30 +34,30 @@ cdef class HwHintsStage(Stage):
     cdef readonly object seed
 
 
-cdef class PgtableScanStage(Stage):
-    cdef uint64_t interval
-    cdef bint has_next
+cdef class ScanStage(Stage):
+    cdef bint has_next            # nscan is set (an origin given, or an access fed)
     cdef uint64_t nscan           # next scan time (saturating)
+    cdef uint64_t scans_          # scans run so far
+
+cdef class PgtableScanStage(ScanStage):
+    cdef uint64_t interval
     cdef uint64_t *held_bits      # pages held since the last scan, a bitmap
     cdef uint32_t *held           # the same pages, in the order first held
     cdef uint32_t *tmp            # radix-sort scratch, as long as held
     cdef Py_ssize_t nheld, hcap
     cdef uint32_t held_lo, held_hi
-    cdef uint64_t scans_
     cdef readonly object interval_ms
 
     cdef void _scan(self) noexcept nogil
 
 
-cdef class HintFaultStage(Stage):
+cdef class HintFaultStage(ScanStage):
     cdef uint64_t period, delay, window
-    cdef bint has_next
-    cdef uint64_t nscan
     cdef uint64_t *bits           # per 64 pages: [2w] known, [2w+1] unmapped (PROT_NONE)
     cdef uint64_t size, nprot     # known pages, unmapped pages
     cdef uint64_t cursor          # first page the next window may start at
     cdef uint64_t lo_known, hi_known
-    cdef uint64_t scans_, unmapped_
+    cdef uint64_t unmapped_
     cdef readonly object scan_period_ms, scan_delay_ms
 
     cdef void _scan(self) noexcept nogil
