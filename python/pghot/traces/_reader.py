@@ -66,7 +66,8 @@ class TraceReader:
     instructions : int
         Instructions counted (lackey).
     no_phys_addr : int
-        perf samples dropped because ``phys_addr`` was 0.
+        perf samples dropped because ``phys_addr`` was 0 (none with
+        ``keep_unmapped`` or ``perf_space="vaddr"``).
     unknown_cpu : int
         Records whose CPU is not in ``cpu_to_node`` (their ``nid`` is -1).
     first_bad : list of (int, str)
@@ -100,6 +101,7 @@ class TraceReader:
         keep_unmapped: bool,
         perf_columns: tuple[str, ...] | None,
         damo_space: str,
+        perf_space: str = "paddr",
         max_json_bytes: int = DAMO_MAX_JSON_BYTES,
         max_region_pages: int = DAMO_MAX_REGION_PAGES,
         max_snapshot_accesses: int = DAMO_MAX_SNAPSHOT_ACCESSES,
@@ -123,6 +125,7 @@ class TraceReader:
         self._max_line = max_line_bytes
         self._keep_unmapped = keep_unmapped
         self._perf_columns = perf_columns
+        self._perf_space = perf_space
         self._damo_space = damo_space
         self._max_json = max_json_bytes
         self._max_region_pages = max_region_pages

@@ -134,11 +134,14 @@ def _rows(
 def _chunk_of(
     reader: TraceReader, time_ns: np.ndarray, values: dict[str, np.ndarray], cpu: np.ndarray | None
 ) -> TraceChunk:
-    """The chunk of parsed samples: PFNs from ``phys_addr``, unmapped samples dropped, nodes."""
+    """The chunk of parsed samples: PFNs from ``phys_addr``, unmapped samples dropped, nodes.
+
+    With ``perf_space="vaddr"`` every sample is kept, by its virtual address alone.
+    """
     vaddr = values.get("addr")
     pfn = None
     keep = None
-    if "phys_addr" in values:
+    if "phys_addr" in values and reader._perf_space == "paddr":
         phys = values["phys_addr"]
         if not reader._keep_unmapped:
             keep = phys != 0
