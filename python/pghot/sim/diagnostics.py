@@ -109,10 +109,10 @@ def reading_notes(watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: i
             f"see one instant{why}"
         )
     elif watch.records >= 2 and watch.span_ns * hz < 10**9:
-        lackey = " or --ns-per-instr" if fmt == "lackey" else ""
         out.append(
             f"time: the trace lasts {watch.span_ns:,} ns, less than one jiffy (hz={hz}): the periodic "
-            f"sources, the promoter rounds and the oracle see one instant; raise hz (--set hz=N){lackey}"
+            "sources, the promoter rounds and the oracle see one instant; raise hz (--set hz=N), or "
+            "stretch a lackey trace's clock (--ns-per-instr)"
         )
     if not reading:
         return out
