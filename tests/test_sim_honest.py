@@ -235,6 +235,18 @@ def test_perf_samples_without_a_physical_address_are_counted() -> None:
     assert r.trace["reading"]["no_phys_addr"] == 0 and not any(n.startswith("reading:") for n in r.notes)
 
 
+def test_samples_kept_on_pfn_0_are_counted() -> None:
+    with open_trace(PERF, keep_unmapped=True) as r:
+        c = TraceChunk.concat(list(r))
+    assert len(c) == 121 and (r.no_phys_addr, r.unmapped_kept) == (0, 2)
+    assert int(np.count_nonzero(c.get("pfn") == 0)) == 2
+    r2 = replay(PERF, SimConfig(), progress=False, open_options={"keep_unmapped": True})
+    assert r2.trace["accesses"] == 121 and r2.trace["reading"]["unmapped_kept"] == 2
+    assert any(
+        n.startswith("reading: 2 perf samples had no physical address") and "PFN 0" in n for n in r2.notes
+    )
+
+
 def test_perf_space_is_checked() -> None:
     with pytest.raises(ValueError, match="perf_space must be"):
         open_trace(PERF, perf_space="physical")

@@ -124,6 +124,13 @@ def reading_notes(watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: i
             'address (phys_addr 0) and were dropped; --perf-vaddr (open_trace(perf_space="vaddr")) '
             "keeps every sample, by its virtual address"
         )
+    kept = int(reading.get("unmapped_kept", 0))
+    if kept:
+        out.append(
+            f"reading: {kept:,} perf samples had no physical address (phys_addr 0) and were kept as "
+            'PFN 0 (keep_unmapped): they all count as one page; open_trace(perf_space="vaddr") keys '
+            "every sample by its virtual address instead"
+        )
     bad = int(reading.get("bad_lines", 0))
     if bad:
         first = reading.get("first_bad") or []

@@ -28,7 +28,7 @@ memory whole. Formats (``format=`` or detected from the name and content):
     ``phys_addr`` 0 when it could not translate the address; those samples
     are dropped and counted (``no_phys_addr``; a replay's notes and
     ``trace["reading"]`` say how many) unless ``keep_unmapped=True`` (kept
-    as PFN 0, all on one page). ``perf_space="vaddr"`` keys every sample by
+    as PFN 0, all on one page, counted in ``unmapped_kept``). ``perf_space="vaddr"`` keys every sample by
     its virtual address ``addr`` instead (``pfn`` left out): nothing is
     dropped, at the cost of the processes' address spaces not being told
     apart.
@@ -258,8 +258,8 @@ def open_trace(
     max_line_bytes : int, optional
         Longest accepted text line, default :data:`MAX_LINE_BYTES` (4096).
     keep_unmapped : bool, optional
-        perf: keep samples whose ``phys_addr`` is 0 (PFN 0) instead of
-        dropping them.
+        perf: keep samples whose ``phys_addr`` is 0 (PFN 0, counted in
+        ``unmapped_kept``) instead of dropping them.
     perf_columns : sequence of str, optional
         perf: names of the hex columns after the time, among ``"addr"`` and
         ``"phys_addr"``; default ``("addr", "phys_addr")`` with two columns,

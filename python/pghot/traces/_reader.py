@@ -70,6 +70,9 @@ class TraceReader:
         ``keep_unmapped`` or ``perf_space="vaddr"``).
     unknown_cpu : int
         Records whose CPU is not in ``cpu_to_node`` (their ``nid`` is -1).
+    unmapped_kept : int
+        perf samples whose ``phys_addr`` was 0, kept as PFN 0
+        (``keep_unmapped=True``).
     first_bad : list of (int, str)
         Line number and reason of the first few skipped lines.
 
@@ -114,6 +117,7 @@ class TraceReader:
         self.instructions = 0
         self.no_phys_addr = 0
         self.unknown_cpu = 0
+        self.unmapped_kept = 0
         self.first_bad: list[tuple[int, str]] = []
         self._chunk_size = chunk_size
         self._skip_bad = skip_bad
@@ -155,6 +159,7 @@ class TraceReader:
             "instructions": self.instructions,
             "no_phys_addr": self.no_phys_addr,
             "unknown_cpu": self.unknown_cpu,
+            "unmapped_kept": self.unmapped_kept,
         }
 
     def __iter__(self) -> Iterator[TraceChunk]:

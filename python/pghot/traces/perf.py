@@ -149,6 +149,8 @@ def _chunk_of(
             reader.no_phys_addr += dropped
             if not dropped:
                 keep = None
+        else:  # kept, all on PFN 0: counted, so that a replay can say so
+            reader.unmapped_kept += int(phys.shape[0] - np.count_nonzero(phys))
         pfn = phys >> np.uint64(reader._page_shift)
     nid = reader._nids_of(cpu) if cpu is not None else None
     chunk = TraceChunk(time_ns=time_ns, pfn=pfn, vaddr=vaddr, cpu=cpu, nid=nid)
