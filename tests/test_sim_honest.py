@@ -208,8 +208,9 @@ def test_losses_and_migrations_are_in_the_text_table() -> None:
         f"{tr['queue_full']:,}",
         f"{pr['kpromoted_rate_limited']:,}",
         f"{pr['kpromoted_stale']:,}",
+        f"{p.promote_fail_no_space:,}",
     ]
-    assert rows["none"][-4:] == ["-", "-", "-", "-"] and rows["second-access"][-4:] == ["-"] * 4
+    assert rows["none"][-5:] == ["-", "-", "-", "-", "0"] and rows["second-access"][-5:-1] == ["-"] * 4
     assert rows["second-access"][3] != "0 ns"  # second-access promotes in the fault path
     assert "1,237 ns per page migrated by a kernel thread" in text and "4,847 ns per page promoted" in text
     assert (
@@ -327,3 +328,13 @@ def test_a_trace_shorter_than_a_jiffy_is_not_called_frozen() -> None:
     assert "reading" not in r.trace  # chunks, not a file: no reader to count
     r = replay([trace], SimConfig(top_pages=1, hz=10_000), progress=False)  # 5 jiffies of 100 us
     assert not any(n.startswith("time:") for n in r.notes)
+
+
+def test_promotions_without_room_are_in_the_text_table() -> None:
+    # no demotion: the top tier (pages 0, 1) stays full, so second-access's promotions of
+    # page 2 find no room; they are counted in the "no room" column
+    trace = [chunk([0, 1, 2, 3, 2, 2, 2, 2], [0, 1, 2, 3, 4, 5, 6, 7])]
+    r = replay(trace, small(demotion=False), baselines=("second-access",), progress=False)
+    sa = r["second-access"]
+    assert sa.promotions == 0 and sa.promote_fail_no_space > 0 and sa.migration_time_ns == 0.0
+    assert _table_rows(r.summary(), "no room")["second-access"][-1] == f"{sa.promote_fail_no_space:,}"

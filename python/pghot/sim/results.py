@@ -407,6 +407,7 @@ class Result:
             "queue full",
             "rate-limited",
             "stale",
+            "no room",
         )
         rows2 = [
             (
@@ -417,6 +418,7 @@ class Result:
                 duration(p.fault_path_migration_ns),
                 pct(p.ping_pong_share),
                 *_losses(p),
+                f"{p.promote_fail_no_space:,}",
             )
             for p in self.policies.values()
         ]
@@ -428,7 +430,8 @@ class Result:
             "  rest by kpromoted and kswapd); ping-pong: promotions demoted again within "
             f"{c.ping_pong_window_ms} ms;",
             "  table full, queue full: reports the tracker had no room for; rate-limited, stale:",
-            "  candidates kpromoted dropped; - where the policy has no such stage",
+            "  candidates kpromoted dropped; - where the policy has no such stage; no room: promotions",
+            "  that found the top tier full and nothing to demote",
             "",
         ]
         for p in self.policies.values():
