@@ -43,7 +43,7 @@ from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
 from pghot.sim.config import SimConfig, _build_sources, _build_stages
-from pghot.sim.diagnostics import diagnose
+from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
     _TOP,
     BASELINES,
@@ -56,7 +56,7 @@ from pghot.sim.policies import (
     build_machine,
     report_keys,
 )
-from pghot.sim.results import PolicyResult, Result
+from pghot.sim.results import PolicyResult, Result, migration_metrics
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
 
@@ -576,6 +576,8 @@ def replay(
     for d in designs:
         if d not in DESIGNS:
             raise ValueError(f"designs must be among {list(DESIGNS)}, got {d!r}")
+    watch = TraceWatch()  # what reading dropped or could not use goes into the result
+    reader = None
     with contextlib.ExitStack() as stack:
         if isinstance(chunks, (str, os.PathLike)):
             path = os.fspath(chunks)
@@ -585,6 +587,7 @@ def replay(
             source: Iterable[TraceChunk] = reader
         else:
             source = chunks
+        source = watch.wrap(source)
         stream, footprint, last_jiffy, space = _materialise(source, cfg, progress, spill_bytes, engine)
         stack.callback(stream.close)
         if stream.accesses == 0:
@@ -601,7 +604,13 @@ def replay(
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             sim.run(stream, bar)
-        return _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
+        result = _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
+        reading = None
+        if reader is not None:
+            reading = {"format": reader.format, **reader.counters, "first_bad": list(reader.first_bad)}
+            result.trace["reading"] = reading
+        result.notes += reading_notes(watch, reading, hz=cfg.hz)
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -612,14 +621,22 @@ def _result(
     acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
     out: dict[str, PolicyResult] = {}
+    # per page: batched (a kernel thread's list) and single (one per call, in the fault path)
+    batched_ns, single_ns = cfg.migration_costs_ns()
     for p in sim.policies:
         m = p.mem.stats()
         hits = p.hit_bins
-        est = (
-            p.hits * cfg.top_ns
-            + (accesses - p.hits) * cfg.lower_ns
-            + m["pgmigrate_success"] * cfg.migration_ns
+        mig = migration_metrics(
+            m["pgpromote_success"],
+            m["pgmigrate_success"],
+            m["pgdemote_kswapd"],
+            page_size=cfg.page_size,
+            duration_s=(sim.last_jiffy + 1) / cfg.hz,
+            batched_ns=batched_ns,
+            single_ns=single_ns,
+            fault_path=p.fault_path,
         )
+        est = p.hits * cfg.top_ns + (accesses - p.hits) * cfg.lower_ns + mig["migration_time_ns"]
         assert p.judged == m["pgpromote_success"], (p.name, p.judged, m)
         out[p.name] = PolicyResult(
             name=p.name,
@@ -642,6 +659,7 @@ def _result(
             promotions_series=p.promo_bins.tolist(),
             recall_series=p.recall_series,
             stats=p.stats(),
+            **mig,
         )
     if sim.v2_alias:
         # keep the order of the baselines given
