@@ -42,6 +42,7 @@ from pghot._pagemap import PageMap, clamped_jiffies
 from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
+from pghot.sim.budget import check_fits
 from pghot.sim.config import SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
@@ -241,6 +242,19 @@ class _Sim:
                 f"config: lower_pages: {self.lower_pages} lower-tier + {self.top_pages} top-tier "
                 f"pages cannot hold the trace's {footprint} pages"
             )
+        names = ["pghot", *(b for b in baselines if b != "v2" or c.tracker or c.promoter), *designs]
+        kinds = [c.tracker, *({} for b in baselines if b == "v2" and (c.tracker or c.promoter))]
+        kinds += [DESIGNS[d] for d in designs]
+        check_fits(  # before any machine is allocated
+            self.top_pages,
+            self.lower_pages,
+            footprint,
+            names,
+            trackers=len(kinds),
+            pfn_array_bytes=sum(
+                (4 if k.get("mode") == "precise" else 1) for k in kinds if k.get("store") == "pfn-array"
+            ),
+        )
         self.topology = Topology.two_tier(self.top_pages, self.lower_pages)
         # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
         # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
