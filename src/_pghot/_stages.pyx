@@ -1149,6 +1149,15 @@ cdef class CombinedStage:
         cdef Stage s
         cdef void *a
         cdef int64_t bt
+        if ns == 1:  # one stage: its reports as they are, nothing to merge
+            s = <Stage>self.stages[0]
+            total = s.rn
+            op = _ndarray_u32(s.rp, total)
+            ot = _ndarray_i64(s.rt, total)
+            s.reported_ += total
+            s.rn = 0
+            return (op, np.full(total, -1 if s.src == SRC_PGTABLE_SCAN else self.nid, dtype=np.int32),
+                    np.full(total, s.src, dtype=np.int8), ot)
         for x in self.stages:
             total += (<Stage>x).rn
         if total > self.mcap:
