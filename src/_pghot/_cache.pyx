@@ -24,7 +24,7 @@
 # writes; a miss, fill[s]), then the line written in slot 0.  O(ways) worst
 # case, so a fully associative cache of many lines is correct but slow:
 # model real caches (ways <= 32) with it.  Measured on a real lackey trace
-# (`sort -n`, bench/README.md): about 20 instructions per access.
+# (`sort -n`, 99 % hits, bench/README.md): about 48 instructions per access.
 #
 # Concurrency: no locks.  One call at a time per cache: `busy` is tested and
 # set with the GIL held before a kernel runs without the GIL, and cleared
