@@ -129,7 +129,8 @@ cdef inline const uint8_t *lackey_line(const uint8_t *p, Py_ssize_t max_line,
     cdef const uint8_t *digits
     cdef uint64_t a = 0
     cdef uint32_t z = 0
-    cdef uint32_t d
+    cdef uint64_t d, d2                  # hex digits
+    cdef uint32_t dz                     # a decimal digit
     cdef int k
     if p[0] == 73:                                    # 'I'
         if p[1] != 32 or p[2] != 32:
@@ -143,19 +144,24 @@ cdef inline const uint8_t *lackey_line(const uint8_t *p, Py_ssize_t max_line,
         return NULL
     q = p + 3
     d = HEX[q[0]]
-    while d != NOT_DIGIT:
-        a = (a << 4) | d
-        q += 1
+    while d != NOT_DIGIT:                # two digits a turn: q[0] is a digit, so q[1] is in the block
+        d2 = HEX[q[1]]
+        if d2 == NOT_DIGIT:
+            a = (a << 4) | d
+            q += 1
+            break
+        a = (a << 8) | (d << 4) | d2
+        q += 2
         d = HEX[q[0]]
     if q == p + 3 or q - (p + 3) > 16 or q[0] != 44:  # ','
         return NULL
     q += 1
     digits = q
-    d = <uint32_t>q[0] - 48
-    while d <= 9:
-        z = z * 10 + d
+    dz = <uint32_t>q[0] - 48
+    while dz <= 9:
+        z = z * 10 + dz
         q += 1
-        d = <uint32_t>q[0] - 48
+        dz = <uint32_t>q[0] - 48
     if q == digits or q - digits > 9 or q - p > max_line:
         return NULL
     if q[0] == 10:
