@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pghot.machine.cache import DEFAULT_LLC_BYTES
 from pghot.sim import SimConfig, replay
-from pghot.traces import TraceChunk
+from pghot.traces import TraceChunk, open_trace
 
 LACKEY = str(pathlib.Path(__file__).parent / "data" / "tiny.lackey")
 
@@ -24,7 +25,7 @@ def _loop(passes: int, lines: int) -> TraceChunk:
 def test_a_loop_that_fits_reaches_memory_once() -> None:
     cfg = SimConfig(top_pages=1, llc_bytes=64 * 15 * 64, llc_ways=15)  # 60 KiB: 960 lines
     r = replay([_loop(10, 256)], cfg, progress=False)
-    want = {"size_bytes": 61440, "accesses": 2560, "hits": 2304, "misses": 256, "evictions": 0}
+    want = {"size_bytes": 61440, "auto": False, "accesses": 2560, "hits": 2304, "misses": 256, "evictions": 0}
     assert r.trace["llc"] == want
     assert r.trace["accesses"] == 256  # the replay is of the misses
     assert r.trace["footprint_pages"] == 4
@@ -60,7 +61,9 @@ def test_both_engines_agree_with_the_filter() -> None:
     "kw, msg",
     [
         ({"llc_bytes": 1000}, "config: llc_bytes: size_bytes must be a multiple"),
-        ({"llc_bytes": 0}, "llc_bytes"),
+        ({"llc_bytes": -1}, "llc_bytes"),
+        ({"llc_bytes": "on"}, "llc_bytes"),
+        ({"llc_ways": 0}, "llc_ways"),  # the default filter's knobs too
         ({"llc_bytes": "big"}, "llc_bytes"),
         ({"llc_bytes": 6400, "llc_line_bytes": 48}, "llc_line_bytes"),
         ({"llc_bytes": 6400, "llc_ways": 0}, "llc_ways"),
@@ -69,3 +72,61 @@ def test_both_engines_agree_with_the_filter() -> None:
 def test_bad_filter_knobs_are_refused_before_reading(kw: dict[str, Any], msg: str) -> None:
     with pytest.raises((TypeError, ValueError), match=msg):
         replay([_loop(1, 4)], SimConfig(**kw), progress=False)
+
+
+# -- the default: on for lackey traces, off for memory-level ones ----------------------
+
+
+def test_a_lackey_trace_gets_the_default_filter() -> None:
+    r = replay(LACKEY, SimConfig(top_pages=2), progress=False)
+    llc = r.trace["llc"]
+    assert llc["size_bytes"] == DEFAULT_LLC_BYTES and llc["auto"] is True
+    # tiny.lackey touches 9 distinct 64-byte lines in 69 data accesses: each misses once
+    assert (llc["accesses"], llc["hits"], llc["misses"]) == (69, 60, 9)
+    assert r.trace["accesses"] == 9
+    text = r.summary()
+    assert "LLC filter (the default for lackey: a Xeon Platinum 8480+ L3, 105.0 MiB; llc_bytes=0: none)" in (
+        text
+    )
+    assert "absorbed 60 of 69 trace accesses (87.0%)" in text
+
+
+@pytest.mark.parametrize("off", [0, "off", False])
+def test_llc_bytes_0_turns_the_default_off(off: Any) -> None:
+    r = replay(LACKEY, SimConfig(top_pages=2, llc_bytes=off), progress=False)
+    assert "llc" not in r.trace and r.trace["accesses"] == 69 and "LLC filter" not in r.summary()
+
+
+def test_auto_is_the_default() -> None:
+    assert SimConfig(llc_bytes="auto") == SimConfig() and SimConfig().llc_bytes is None
+
+
+def test_lackey_chunks_get_the_default_filter_too() -> None:
+    # chunks of lackey's reader (they carry `kind`), as a list: not the reader itself
+    with open_trace(LACKEY) as reader:
+        chunks = list(reader)
+    assert chunks[0].kind is not None
+    r = replay(chunks, SimConfig(top_pages=2), progress=False)
+    assert r.trace["llc"]["auto"] is True and r.trace["accesses"] == 9
+
+
+def test_memory_level_traces_get_no_default_filter() -> None:
+    # _loop's chunks carry no `kind`: not lackey; an explicit size filters them all the same
+    r = replay([_loop(10, 256)], SimConfig(top_pages=1), progress=False)
+    assert "llc" not in r.trace and r.trace["accesses"] == 2560
+    r = replay([_loop(10, 256)], SimConfig(top_pages=1, llc_bytes=64 * 15 * 64), progress=False)
+    assert r.trace["llc"]["auto"] is False and r.trace["accesses"] == 256
+
+
+@pytest.mark.parametrize("fmt", ["perf", "csv", "npy", "npz", "damo", None])
+def test_the_default_filter_is_only_for_lackey(fmt: str | None) -> None:
+    assert SimConfig().llc(fmt) is None and SimConfig().llc_size(fmt) == 0
+    assert SimConfig(llc_bytes=960).llc(fmt).size_bytes == 960
+    assert SimConfig().llc("lackey").size_bytes == DEFAULT_LLC_BYTES
+
+
+@pytest.mark.parametrize("ways", [1, 11, 15, 16, 24])
+def test_the_default_size_fits_any_associativity(ways: int) -> None:
+    llc = SimConfig(llc_ways=ways).llc("lackey")
+    assert llc.ways == ways and llc.size_bytes % (64 * ways) == 0
+    assert DEFAULT_LLC_BYTES - 64 * ways < llc.size_bytes <= DEFAULT_LLC_BYTES

@@ -67,6 +67,7 @@ from pghot.topology import Topology
 from pghot.tracker import Tracker
 
 __all__ = [
+    "LLC_FORMATS",
     "PROMOTER_KEYS",
     "SOURCES",
     "SOURCE_CONFIGS",
@@ -187,6 +188,22 @@ def _check_fields(record: Any, skip: tuple[str, ...] = ()) -> None:
 def _power_of_two(value: int, name: str) -> None:
     if value & (value - 1):
         raise ValueError(f"{name} must be a power of two, got {value}")
+
+
+def _llc_size(value: Any) -> Any:
+    """``llc_bytes``: ``"auto"`` is None (the default), ``"off"`` and ``false`` are 0 (TOML has no null)."""
+    if value is False or (isinstance(value, str) and value.lower() == "off"):
+        return 0
+    if isinstance(value, str) and value.lower() == "auto":
+        return None
+    return value
+
+
+#: Trace formats whose accesses are every load and store of a program (valgrind
+#: lackey reports L1 hits too): ``llc_bytes`` None puts a last-level cache in
+#: front of their memory.  Every other format is memory-level already (perf
+#: samples of memory accesses, damo's regions, page-level CSV and .npy).
+LLC_FORMATS = ("lackey",)
 
 
 def _no_limit(value: Any) -> Any:
@@ -500,11 +517,17 @@ class SimConfig:
         A last-level-cache filter between the trace and the memory
         (:class:`pghot.machine.cache.LastLevelCache`, set-associative LRU):
         only its misses reach the tiers, the sources and the oracle, and the
-        result says how many accesses it absorbed.  Its capacity in bytes (a
-        multiple of ``llc_line_bytes * llc_ways``; the cache's default is
-        110100480, one socket of a Xeon Platinum 8480+); default None: no
-        filter.  For traces of every load and store (valgrind lackey), not for
-        traces already at the memory level (perf, damo).
+        summary and ``Result.trace["llc"]`` say how many accesses it
+        absorbed.  Default None (``"auto"``): for a trace of every load and
+        store (:data:`LLC_FORMATS`: valgrind lackey, or chunks that carry
+        lackey's ``kind``), the L3 of one socket of an Intel Xeon Platinum
+        8480+ (Sapphire Rapids): 105 MiB (110100480 bytes), 64-byte lines,
+        15 ways (:data:`pghot.machine.cache.DEFAULT_LLC_BYTES`, from Intel's
+        ark.intel.com product page: "105 MB" of cache, 1.875 MB per core),
+        rounded down to a multiple of ``llc_line_bytes * llc_ways``; no
+        filter for a trace that is already memory-level (perf, damo, CSV,
+        .npy).  0 (``"off"``): no filter.  A size in bytes (a multiple of
+        ``llc_line_bytes * llc_ways``): that filter, whatever the format.
     llc_line_bytes, llc_ways : int
         The filter's line size (default 64) and associativity (default 15).
 
@@ -535,7 +558,7 @@ class SimConfig:
     ping_pong_window_ms: int = _knob(5000, low=0)
     demotion: bool = _knob(True)
     max_span_s: int = _knob(7 * 86400, low=1)
-    llc_bytes: int | None = _knob(None, low=1)
+    llc_bytes: int | None = _knob(None, low=0, normalize=_llc_size)
     llc_line_bytes: int = _knob(64, low=1, check=_power_of_two)
     llc_ways: int = _knob(15, low=1)
 
@@ -559,7 +582,7 @@ class SimConfig:
             ping_pong_window_ms: int = ...,
             demotion: bool = ...,
             max_span_s: int = ...,
-            llc_bytes: int | None = ...,
+            llc_bytes: int | str | None = ...,
             llc_line_bytes: int = ...,
             llc_ways: int = ...,
         ) -> None: ...
@@ -662,25 +685,51 @@ class SimConfig:
         topo = Topology.two_tier(1024, lower)
         _build_sources(self)
         _build_pghot(self, topo, self.tracker, self.promoter, lower)
-        self.llc()
+        self.llc(LLC_FORMATS[0])  # the filter a lackey trace gets (the default one, or llc_bytes)
         return self
 
-    def llc(self) -> Any:
-        """The last-level-cache filter of ``llc_bytes`` (None without one); errors name the key.
+    def llc_size(self, trace_format: str | None = None) -> int:
+        """Bytes of the last-level-cache filter for a trace of ``trace_format``; 0: none.
+
+        ``llc_bytes`` None (auto): the default LLC for :data:`LLC_FORMATS`,
+        rounded down to a multiple of ``llc_line_bytes * llc_ways``, and 0
+        for other formats; otherwise ``llc_bytes``.
+
+        >>> SimConfig().llc_size("lackey"), SimConfig().llc_size("perf")
+        (110100480, 0)
+        >>> SimConfig(llc_ways=11).llc_size("lackey"), SimConfig(llc_bytes=0).llc_size("lackey")
+        (110099968, 0)
+        """
+        if self.llc_bytes is not None:
+            return self.llc_bytes
+        if trace_format not in LLC_FORMATS:
+            return 0
+        from pghot.machine.cache import DEFAULT_LLC_BYTES
+
+        unit = self.llc_line_bytes * self.llc_ways
+        return max(unit, DEFAULT_LLC_BYTES // unit * unit)
+
+    def llc(self, trace_format: str | None = None) -> Any:
+        """The last-level-cache filter for a trace of ``trace_format`` (None: no filter).
+
+        See ``llc_bytes``; errors name the key.
 
         >>> SimConfig(llc_bytes=64 * 15 * 4).llc().sets
         4
+        >>> SimConfig().llc("lackey").size_bytes, SimConfig().llc("perf")
+        (110100480, None)
         >>> SimConfig(llc_bytes=1000).llc()
         Traceback (most recent call last):
         ...
         ValueError: config: llc_bytes: size_bytes must be a multiple of line_bytes * ways = 960, got 1000
         """
-        if self.llc_bytes is None:
+        size = self.llc_size(trace_format)
+        if size == 0:
             return None
         from pghot.machine.cache import LastLevelCache
 
         try:
-            return LastLevelCache(self.llc_bytes, self.llc_line_bytes, self.llc_ways)
+            return LastLevelCache(size, self.llc_line_bytes, self.llc_ways)
         except (TypeError, ValueError) as e:
             raise type(e)(f"config: llc_bytes: {e}") from None
 

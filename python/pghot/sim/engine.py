@@ -141,12 +141,24 @@ class _Stream:
             self.file = None
 
 
+def _trace_format(chunks: Iterable[TraceChunk], first: TraceChunk) -> str | None:
+    """The trace's format, for the filter ``llc_bytes`` None gives it: a reader's, else guessed.
+
+    Chunks that are not a :class:`pghot.traces.TraceReader` are a lackey
+    trace when they carry lackey's ``kind`` (no other reader sets it).
+    """
+    fmt = getattr(chunks, "format", None)
+    if isinstance(fmt, str):
+        return fmt
+    return "lackey" if first.kind is not None else None
+
+
 def _materialise(
     chunks: Iterable[TraceChunk], config: SimConfig, progress: bool, spill_bytes: int, engine: str
 ) -> tuple[_Stream, int, int, str]:
     """Read the trace once: dense logical pages and clamped jiffies."""
     mapper: Any = PageMap() if engine == "compiled" else PageMapper(0, 2**40, page_size=1)
-    llc = config.llc()
+    llc: Any = None
     stream = _Stream(spill_bytes)
     origin: int | None = None
     last = 0
@@ -160,13 +172,19 @@ def _materialise(
                 continue
             if origin is None:
                 origin = int(chunk.time_ns[0])
+                llc = config.llc(_trace_format(chunks, chunk))
             if llc is not None:  # only the misses reach the memory
                 bar.update(len(chunk))
                 addr = chunk.vaddr if chunk.vaddr is not None else chunk.pfn * np.uint64(config.page_size)
-                miss = llc.filter(addr, chunk.size)
-                chunk = TraceChunk(**{f: getattr(chunk, f)[miss] for f in chunk.fields()})
-                if len(chunk) == 0:
+                kept = np.flatnonzero(llc.filter(addr, chunk.size))
+                if kept.shape[0] == 0:
                     continue
+                # the fields read below (addresses, times), gathered once each
+                chunk = TraceChunk(
+                    time_ns=chunk.time_ns[kept],
+                    pfn=None if chunk.pfn is None else chunk.pfn[kept],
+                    vaddr=None if chunk.vaddr is None else chunk.vaddr[kept],
+                )
             keys, kind = chunk_pages(chunk, config.page_size)
             if space and kind != space:
                 raise ValueError("the trace mixes records with and without pfn")
@@ -195,7 +213,7 @@ def _materialise(
     finally:
         bar.close()
     if llc is not None:
-        stream.llc = {"size_bytes": int(config.llc_bytes or 0), **llc.counters()}
+        stream.llc = {"size_bytes": llc.size_bytes, "auto": config.llc_bytes is None, **llc.counters()}
     return stream, len(mapper), last, space
 
 

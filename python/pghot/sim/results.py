@@ -146,13 +146,22 @@ class PolicyResult:
 
 
 def _llc_text(llc: dict[str, int]) -> str:
-    """The summary's line about the last-level-cache filter.
+    """The summary's line about the last-level-cache filter (``auto``: the default one).
 
     >>> _llc_text({"size_bytes": 6400, "accesses": 10, "hits": 9, "misses": 1})
     '  LLC filter: 6,400 bytes absorbed 9 of 10 trace accesses (90.0%); the replay is of its misses'
+    >>> print(_llc_text({"size_bytes": 110100480, "auto": True, "accesses": 4, "hits": 3, "misses": 1}))
+      LLC filter (the default for lackey: a Xeon Platinum 8480+ L3, 105.0 MiB; llc_bytes=0: none):
+        110,100,480 bytes absorbed 3 of 4 trace accesses (75.0%); the replay is of its misses
     """
+    head = "  LLC filter: "
+    if llc.get("auto"):
+        head = (
+            f"  LLC filter (the default for lackey: a Xeon Platinum 8480+ L3, {size(llc['size_bytes'])}; "
+            "llc_bytes=0: none):\n    "
+        )
     return (
-        f"  LLC filter: {llc['size_bytes']:,} bytes absorbed {llc['hits']:,} of {llc['accesses']:,} "
+        f"{head}{llc['size_bytes']:,} bytes absorbed {llc['hits']:,} of {llc['accesses']:,} "
         f"trace accesses ({pct(llc['hits'] / llc['accesses'])}); the replay is of its misses"
     )
 
@@ -269,8 +278,10 @@ class Result:
         ``name``, ``accesses``, ``footprint_pages``, ``address_space``
         (``"virtual"`` or ``"physical"``), ``duration_s``, and ``reports``:
         the reports each configured source made (in the order of
-        ``config.sources``); with ``config.llc_bytes``, ``llc``: the filter's
-        counters (``accesses`` of the trace, ``hits`` absorbed, ``misses`` replayed).
+        ``config.sources``); with a last-level-cache filter (``config.llc_bytes``,
+        by default for lackey traces), ``llc``: its ``size_bytes``, ``auto``
+        (True when it is the default one) and counters (``accesses`` of the
+        trace, ``hits`` absorbed, ``misses`` replayed, ``evictions``).
     policies : dict of str to PolicyResult
         In run order: ``pghot``, the baselines, the designs.
     bin_s : float

@@ -1,10 +1,15 @@
 """valgrind lackey traces (``valgrind --tool=lackey --trace-mem=yes``).
 
-Each block of whole lines is parsed with numpy at once: the line starts,
-the one comma of each line, the hex address and decimal size digit by
-digit. Only a block holding a malformed line is looked at line by line, to
-report it. The clock counts instructions (``I`` lines) and is scaled by
-``ns_per_instr``.
+Each block of whole lines is parsed at once, by the compiled parser
+:func:`pghot._lackey.parse_block` (one C loop over the bytes) or, with
+``_FAST`` off, by the numpy path below, its specification: the line
+starts, the one comma of each line, the hex address and decimal size digit
+by digit. The two give the same records, counters and errors (the tests
+compare them). The malformed lines of a block are reported, in order,
+before its good lines are counted. The clock counts instructions (``I``
+lines) and is scaled by ``ns_per_instr``, rounded down and saturated at
+``2**63 - 1`` ns (a replay then refuses the trace's span, instead of
+seeing a wrapped time).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pghot import _lackey
 from pghot.traces._chunk import AccessKind, TraceChunk
 
 if TYPE_CHECKING:
@@ -34,14 +40,49 @@ _LACKEY_KIND = np.full(256, -1, dtype=np.int8)
 _LACKEY_KIND[ord("L")] = AccessKind.LOAD
 _LACKEY_KIND[ord("S")] = AccessKind.STORE
 _LACKEY_KIND[ord("M")] = AccessKind.MODIFY
+_INT64_MAX = 2**63 - 1
+
+_FAST = True  # the compiled parser; False: the numpy path (the tests compare both)
 
 
 def chunks(reader: TraceReader) -> Iterator[TraceChunk]:
     """The accesses of a lackey trace, block by block."""
     for block, lineno in reader._blocks():
-        part = _block(reader, block, lineno)
+        part = _compiled_block(reader, block, lineno) if _FAST else _block(reader, block, lineno)
         if part is not None:
             yield part
+
+
+def _compiled_block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None:
+    time_ns, vaddr, kind, size, good, instr, bad = _lackey.parse_block(
+        block, reader.instructions, reader._ns_per_instr, reader._include_instr, reader._max_line
+    )
+    if bad is not None:
+        _report_bad_lines(reader, block, *bad, lineno0)
+    if good == 0:
+        return None
+    reader._good_lines += good
+    reader.instructions += instr
+    return TraceChunk(time_ns=time_ns, vaddr=vaddr, kind=kind, size=size)
+
+
+def _times(icount: np.ndarray, ns: float) -> np.ndarray:
+    """``floor(icount * ns)`` as int64, saturated at ``2**63 - 1`` (``icount`` >= 0, nondecreasing)."""
+    hi = int(icount[-1]) if icount.shape[0] else 0
+    if float(ns).is_integer() and ns < 2.0**63:
+        k = int(ns)
+        t = icount * np.int64(k)
+        if hi * k > _INT64_MAX:  # wrapped where icount > limit
+            t[icount > _INT64_MAX // k] = _INT64_MAX
+        return t
+    x = np.floor(icount * float(ns))
+    over = x >= 2.0**63
+    if over.any():
+        x[over] = 0
+        t = x.astype(np.int64)
+        t[over] = _INT64_MAX
+        return t
+    return x.astype(np.int64)
 
 
 def _block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None:
@@ -112,7 +153,7 @@ def _block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None
             good[idx] = ok
         bad = np.flatnonzero(~good & ~skip)
         if bad.shape[0]:
-            _report_bad_lines(reader, block, bad, starts, ends, lineno0)
+            _report_bad_lines(reader, block, bad, starts[bad], ends[bad], lineno0)
         addr, size, s = addr[ok], size[ok], s[ok]
     if s.shape[0] == 0:
         return None
@@ -126,11 +167,7 @@ def _block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None
     icount = cum + np.int64(reader.instructions - 1)
     np.maximum(icount, 0, out=icount)  # accesses before the first instruction
     reader.instructions += int(cum[-1])
-    ns = reader._ns_per_instr
-    if float(ns).is_integer():
-        time_ns = icount * np.int64(int(ns))
-    else:
-        time_ns = np.floor(icount * float(ns)).astype(np.int64)
+    time_ns = _times(icount, reader._ns_per_instr)
     if not reader._include_instr:
         data = ~is_instr
         if not data.all():
@@ -139,13 +176,14 @@ def _block(reader: TraceReader, block: bytes, lineno0: int) -> TraceChunk | None
 
 
 def _report_bad_lines(
-    reader: TraceReader, block: bytes, bad: np.ndarray, starts: np.ndarray, ends: np.ndarray, lineno0: int
+    reader: TraceReader, block: bytes, lines: np.ndarray, starts: np.ndarray, ends: np.ndarray, lineno0: int
 ) -> None:
-    for i in bad.tolist():
-        text = reader._line_text(block, int(starts[i]), int(ends[i]))
-        if int(ends[i] - starts[i]) > reader._max_line:
+    """Report the bad lines (their indexes in the block and ``[start, end)`` offsets) in order."""
+    for i, s, e in zip(lines.tolist(), starts.tolist(), ends.tolist()):
+        if e - s > reader._max_line:
             reason = reader._too_long()
         else:
+            text = reader._line_text(block, s, e)
             reason = (
                 "malformed lackey line (expected 'I  ADDR,SIZE' or "
                 f"' L|S|M ADDR,SIZE', hex ADDR, decimal SIZE): {text!r}"
