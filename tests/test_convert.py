@@ -69,7 +69,7 @@ def _chunks(path: Path, **kw: Any) -> TraceChunk:
 
 
 def _same_records(a: TraceChunk, b: TraceChunk) -> None:
-    kept = [f for f in a.fields() if f not in ("kind", "size")]
+    kept = list(a.fields())  # every field, lackey's kind and size included
     assert list(b.fields()) == kept
     for name in kept:
         assert np.array_equal(a.get(name), b.get(name)), name
@@ -133,7 +133,7 @@ def test_header_is_numpys_and_the_data_is_aligned(tmp_path: Path) -> None:
     hlen = int.from_bytes(raw[8:10], "little")
     assert raw[:8] == b"\x93NUMPY\x01\x00" and (10 + hlen) % 64 == 0 and raw[9 + hlen : 10 + hlen] == b"\n"
     arr = np.load(dst)
-    assert arr.dtype.names == ("time_ns", "vaddr") and len(raw) == 10 + hlen + arr.nbytes
+    assert arr.dtype.names == ("time_ns", "vaddr", "kind", "size") and len(raw) == 10 + hlen + arr.nbytes
 
 
 def test_sweep_accepts_the_npy(tmp_path: Path) -> None:
@@ -386,12 +386,6 @@ def test_replay_with_cache_is_the_replay_without(tmp_path: Path, capsys: pytest.
     assert (tmp_path / "t.lackey.pghot.npy").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the .npy form keeps neither the trace's format nor lackey's access sizes, so the "
-    "default last-level cache (llc_bytes auto: on for lackey) filters the text and not its "
-    "cache; convert would have to keep `kind` and `size` (CONVERT_FIELDS) for the two to agree",
-)
 def test_default_filter_replays_the_cache_as_the_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

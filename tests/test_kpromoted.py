@@ -154,10 +154,11 @@ def test_run_equals_serve_record_and_step() -> None:
     promo_a = np.zeros(5, np.int64)
     out_a = np.zeros(8, np.int64)
     core: PromoterCore = pa._core
-    h, nxt, moved = core.run(
+    h, nxt, moved, da, dr = core.run(
         pages, times, allp, alln, alls, allt, horizon, round_j, round_j, bin_j, hits_a, promo_a, out_a
     )
     assert nxt == (horizon - 1) // round_j * round_j + round_j
+    assert (da, dr) == (n, allp.shape[0])  # everything consumed
 
     tb, mb, pb = machine()
     hits_b = np.zeros(5, np.int64)
@@ -278,3 +279,50 @@ def test_credit_saturates_over_huge_gaps() -> None:
         p.step(2**62)
     (ta, ma, pa), (tb, mb, pb) = pair
     assert pa.stats() == pb.stats() and pa.stats()["kpromoted_migrated"] == 8
+
+
+def test_idle_stretches_are_counted_not_run() -> None:
+    """Two accesses 10**9 jiffies apart: 5e7 rounds, counted at once, as running them would."""
+    topo = Topology.two_tier(4, 16)
+    pair = _pair(topo, {"threshold": 1}, {"free_bypass": True, "bypass_free_pages": 1}, True)
+    for tr, mem, p in pair:
+        pfn = mem.allocate(np.array([3], dtype=np.int64), node=1)
+        p.step(20)
+        assert p.idle()
+        p.idle_rounds(40, 10**9, (10**9 - 40) // 20 + 1)
+        tr.record_accesses(pfn, -1, 0, 10**9 + 1)
+        assert not p.idle()
+        p.step(10**9 + 20)
+    (ta, ma, pa), (tb, mb, pb) = pair
+    assert pa.stats() == pb.stats() and pa.stats()["kpromoted_rounds"] == 10**9 // 20 + 1
+    assert pa.stats()["kpromoted_bypass_rounds"] == 10**9 // 20 + 1
+    assert ma.node_of_page(3) == mb.node_of_page(3) == 0
+
+
+def test_run_in_capped_calls_equals_one_call() -> None:
+    rng = np.random.default_rng(3)
+    topo = Topology.two_tier(8, 64)
+    pages = rng.integers(0, 40, size=2000).astype(np.uint32)
+    times = np.sort(rng.integers(0, 5000, size=2000)).astype(np.int64)
+    rp, rt = pages[::3].copy(), times[::3].copy()
+    rn = np.zeros(rp.shape[0], np.int32)
+    rs = np.zeros(rp.shape[0], np.int8)
+    outs = []
+    for cap in (0, 1, 7):
+        tr = Tracker(topo, threshold=2)
+        mem = TieredMemory(topo, tr, logical_pages=40)
+        core = Promoter(tr, mem, batch=2)._core
+        hb, pb, ob = np.zeros(60, np.int64), np.zeros(60, np.int64), np.zeros(8, np.int64)
+        a = r = 0
+        nxt, calls, moved = 10, 0, []
+        while True:
+            h, nxt, m, da, dr = core.run(
+                pages[a:], times[a:], rp[r:], rn[r:], rs[r:], rt[r:], 5000, nxt, 10, 100, hb, pb, ob, cap
+            )
+            a, r, calls = a + da, r + dr, calls + 1
+            moved.append(m)
+            if nxt >= 5000:
+                break
+        assert cap == 0 or calls > 1
+        outs.append((hb.tolist(), pb.tolist(), ob.tolist(), np.concatenate(moved).tolist(), tr.stats()))
+    assert outs[0] == outs[1] == outs[2]

@@ -494,7 +494,7 @@ cdef class PromoterCore:
 
     def run(self, pages, times, rpages, rnids, rsrcs, rtimes, int64_t horizon, int64_t next_round,
             int64_t round_j, int64_t bin_jiffies, int64_t[::1] hit_bins, int64_t[::1] promo_bins,
-            int64_t[::1] outcomes):
+            int64_t[::1] outcomes, int64_t max_rounds=0):
         """One pghot policy over a stretch of the replay (internal: for the replay engine).
 
         Serves the accesses ``(pages, times)`` (dense pages, non-decreasing
@@ -508,9 +508,17 @@ cdef class PromoterCore:
         ``hit_bins``, pages moved by rounds into ``promo_bins`` (by round
         time), the tracker's outcomes added to ``outcomes[:4]``.
 
+        Idle rounds (nothing queued on any node, no threshold adjustment,
+        nothing served or recorded before them) are not run one by one: a
+        stretch of them is counted at once (:meth:`idle_rounds`), which is
+        what running them does.  ``max_rounds`` > 0 stops after that many
+        rounds run (the caller goes on from what was consumed; the replay
+        checks for a stop between calls).
+
         Returns
         -------
-        (hits, next_round, moved pages) : (int, int, int64 array)
+        (hits, next_round, moved pages, accesses consumed, reports consumed)
+            ``next_round >= horizon`` when the stretch is done.
 
         Raises
         ------
@@ -582,7 +590,8 @@ cdef class PromoterCore:
         cdef uint64_t[::1] bpfn = bpfn_a
         cdef int64_t[::1] mvp = mvp_a
         cdef uint8_t[::1] mvf = mvf_a
-        cdef int64_t hits = 0, T = next_round, a0 = 0, a1, r0 = 0, r1, k, moved_round
+        cdef int64_t hits = 0, T = next_round, a0 = 0, a1, r0 = 0, r1, k, moved_round, ran = 0
+        cdef int64_t tmax, kr
         cdef uint64_t cnt[NOUTCOMES]
         memset(cnt, 0, sizeof(cnt))
         if self.mlock is not None:
@@ -611,6 +620,24 @@ cdef class PromoterCore:
                     r0 = r1
                     if T >= horizon:
                         break
+                    if max_rounds > 0 and ran >= max_rounds:
+                        break
+                    if self._idle():
+                        # every round up to the next access, report or the horizon is idle:
+                        # a round at T comes before the accesses at T and the reports of
+                        # key >= 2T + 1 (time, then 0 for a scan report, 1 for others)
+                        tmax = horizon - 1
+                        if a0 < n and t[a0] < tmax:
+                            tmax = t[a0]
+                        if r0 < nr:
+                            kr = 2 * rt[r0] + (0 if rs[r0] == SRC_PGTABLE_SCAN else 1)
+                            if (kr - 1) // 2 < tmax:
+                                tmax = (kr - 1) // 2
+                        k = (tmax - T) // round_j + 1
+                        self._idle_rounds(T, T + (k - 1) * round_j, k)
+                        T += k * round_j
+                        continue
+                    ran += 1
                     moved_round = 0
                     for j in range(self.nn):
                         moved_round += self._round(j, T)
@@ -623,7 +650,68 @@ cdef class PromoterCore:
         for k in range(NOUTCOMES):
             outcomes[k] += <int64_t>cnt[k]
         _, moved, _ = self._take_moved()
-        return hits, T, moved
+        return hits, T, moved, a0, r0
+
+    cdef bint _idle(self) noexcept nogil:
+        """Whether a round now would do nothing but count: no node has a queued record,
+        and no threshold adjustment keeps time in its rounds."""
+        cdef int32_t j
+        if self.adjust:
+            return False
+        for j in range(self.nn):
+            if self.tr._queued_in(self.nodes[j].q):
+                return False
+        return True
+
+    cdef void _idle_rounds(self, int64_t first, int64_t last, int64_t count) noexcept nogil:
+        """``count`` idle rounds from ``first`` to ``last`` of every node, at once.
+
+        What running them does (Promoter.idle_rounds has the same): the rounds
+        counted, the credit earned over the whole stretch (min(c + a, B) applied
+        k times is min(c + sum, B)), and with the bypass each round's reset.
+        """
+        cdef int32_t j
+        cdef node_t *st
+        cdef int64_t elapsed
+        cdef i128 per
+        cdef bint bypass
+        cdef pghot_mem_t *m = &self.mem.m
+        for j in range(self.nn):
+            st = &self.nodes[j]
+            elapsed = last - (first if st.last_now < 0 else st.last_now)
+            st.last_now = last
+            st.c[P_ROUNDS] += count
+            if self.has_rate:
+                per = self.rate_bps * 1000
+                if per == 0:
+                    st.credit = min(st.credit, self.burst)
+                elif <i128>elapsed > self.burst / per + 1:
+                    st.credit = self.burst
+                else:
+                    st.credit = min(st.credit + per * elapsed, self.burst)
+            if self.bypass:
+                pghot_lock(&m.lock)
+                bypass = m.nfree[st.k] > st.watermark
+                pghot_unlock(&m.lock)
+                if bypass:
+                    st.threshold = self.base
+                    st.c[P_BYPASS_ROUNDS] += count
+
+    def idle_rounds(self, int64_t first, int64_t last, int64_t count):
+        """``count`` idle rounds of every node from ``first`` to ``last`` (Promoter.idle_rounds)."""
+        cdef int32_t j
+        if count < 0 or last < first:
+            raise ValueError("idle_rounds: count >= 0 and last >= first")
+        for j in range(self.nn):
+            self._check_now(j, first)
+        with nogil:
+            self._idle_rounds(first, last, count)
+
+    def idle(self):
+        """Whether a round now would only count (see run)."""
+        with nogil:
+            r = self._idle()
+        return r
 
     cdef int64_t _serve(self, const uint32_t *p, const int64_t *t, int64_t a0, int64_t a1,
                         int64_t bin_j, int64_t *bins, int64_t *mvp, uint8_t *mvf) noexcept nogil:

@@ -647,6 +647,52 @@ class Promoter:
         moved = pages[ok]
         return Migrated(cand[ok], moved, np.full(moved.shape[0], st.nid, dtype=np.int32))
 
+    def idle(self) -> bool:
+        """Whether a round now would only count: nothing queued, no threshold adjustment.
+
+        >>> import pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> topo = pghot.Topology.two_tier(64, 256)
+        >>> tracker = pghot.Tracker(topo)
+        >>> Promoter(tracker, TieredMemory(topo, tracker)).idle()
+        True
+        """
+        if self._adjust:
+            return False
+        return all(int(self._tracker.queued(nid)) == 0 for nid in self._nodes)
+
+    def idle_rounds(self, first: int, last: int, count: int) -> None:
+        """``count`` rounds of every node from ``first`` to ``last``, known idle (:meth:`idle`).
+
+        What running them does, at once: counted, the rate credit earned
+        over the whole stretch (``min(c + a, B)`` applied round after round
+        is ``min(c + sum, B)``), and with ``free_bypass`` each round's reset
+        (the memory does not change in between).  The replay uses it for
+        stretches without accesses (a trace of two accesses days apart has
+        billions of rounds between them).
+
+        >>> import pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> topo = pghot.Topology.two_tier(64, 256)
+        >>> tracker = pghot.Tracker(topo)
+        >>> p = Promoter(tracker, TieredMemory(topo, tracker))
+        >>> p.idle_rounds(20, 2 * 10**9, 10**8); p.stats()["kpromoted_rounds"]
+        100000000
+        """
+        if self._core is not None:
+            self._core.idle_rounds(first, last, count)
+            return
+        for st in self._nodes.values():
+            with st.lock:
+                elapsed = last - (first if st.last_now is None else st.last_now)
+                st.last_now = last
+                st.counters["kpromoted_rounds"] += count
+                if self._rate_mbps is not None:
+                    st.credit = min(st.credit + self._rate_bps * elapsed * 1000, self._burst)
+                if self._bypass and self._memory.free_pages(st.nid) > st.watermark:
+                    st.threshold = self._base
+                    st.counters["kpromoted_bypass_rounds"] += count
+
     def _adjust_threshold(self, st: _NodeState, elapsed: int) -> None:
         """Compare the period's candidates with the rate limit; move one step."""
         # candidates * page_size bytes against rate_bps * elapsed / hz bytes

@@ -19,8 +19,10 @@ So a policy's result depends on the trace and its own knobs only: not on
 the other policies (their rounds do not cut its stretches), not on the
 threads, and not on where the trace's chunks end (a chunk's accesses at
 its last time wait for the next chunk).  The rounds of a promoter run
-every interval from the first to the last access, idle or not, as
-kpromoted wakes every interval.
+every interval from the first to the last access, as kpromoted wakes every
+interval; a stretch of idle ones (nothing queued, nothing arriving) is
+counted at once (``Promoter.idle_rounds``), which is what running them
+would do.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import dataclasses
 import functools
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, Any
@@ -144,11 +147,12 @@ class _Stream:
 def _trace_format(chunks: Iterable[TraceChunk], first: TraceChunk) -> str | None:
     """The trace's format, for the filter ``llc_bytes`` None gives it: a reader's, else guessed.
 
-    Chunks that are not a :class:`pghot.traces.TraceReader` are a lackey
-    trace when they carry lackey's ``kind`` (no other reader sets it).
+    Chunks that are not a :class:`pghot.traces.TraceReader`, and the
+    ``.npy``/``.npz`` form of a trace (``pghot convert``, ``--cache``), are a
+    lackey trace when they carry lackey's ``kind`` (no other reader sets it).
     """
     fmt = getattr(chunks, "format", None)
-    if isinstance(fmt, str):
+    if isinstance(fmt, str) and not (fmt in ("npy", "npz") and first.kind is not None):
         return fmt
     return "lackey" if first.kind is not None else None
 
@@ -353,9 +357,13 @@ class _Sim:
         self.pool = ThreadPoolExecutor(workers, "pghot-policy") if self.threads > 1 else None
         self.inflight: list[Any] = []
         self.deferred: list[tuple[int, np.ndarray, bool]] = []
+        self.stop = threading.Event()
+        for p in pol:
+            p.stop = self.stop
 
     def close(self) -> None:
-        """Join the policy threads (after the work in flight; nothing new starts)."""
+        """Join the policy threads: the work in flight gives up (within a few ms), nothing new starts."""
+        self.stop.set()
         self.inflight = []
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)

@@ -13,6 +13,7 @@ from its own migrations.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,12 @@ BASELINES = ("none", "v2", "second-access")
 
 _TOP = 0  # the top-tier node of the two-tier machine
 _NO_ROUND = 2**62
+#: rounds a policy runs between two looks at the replay's stop event
+ROUNDS_PER_CHECK = 1 << 15
+
+
+class Stopped(Exception):
+    """A policy's work given up because the replay is stopping (Ctrl-C, an error)."""
 
 
 # -- the machine a policy runs on ----------------------------------------------------
@@ -171,6 +178,8 @@ class _Policy:
         self.next_round = _NO_ROUND  # no promoter rounds
         self.round_j = 0
         self.description = description
+        #: set by the engine when the replay stops: a long stretch gives up (Stopped)
+        self.stop: threading.Event | None = None
 
     def _promoted(self, pages: np.ndarray, now: int) -> None:
         """Pages promoted at ``now``: judged at the end of the oracle interval."""
@@ -203,19 +212,45 @@ class _Policy:
         come before it; ``reps`` are sorted by those keys.
         """
         i = r = 0
+        n, nr = pages.shape[0], reps.pfns.shape[0]
         if self.next_round < horizon:
             keys = report_keys(reps)
+            ran = 0
             while self.next_round < horizon:
                 t = self.next_round
                 j = int(np.searchsorted(times, t, side="left"))
                 q = int(np.searchsorted(keys, 2 * t + 1, side="left"))
                 if j > i or q > r:
                     self.segment(pages[i:j], times[i:j], _cut(reps, r, q))
+                i, r = j, q
+                if self.idle():
+                    # every round up to the next access (a round at T comes before the
+                    # accesses at T), the next report (those of key >= 2T + 1) or the
+                    # horizon is idle: counted at once (PromoterCore.run does the same)
+                    tmax = horizon - 1
+                    if i < n:
+                        tmax = min(tmax, int(times[i]))
+                    if r < nr:
+                        tmax = min(tmax, (int(keys[r]) - 1) // 2)
+                    k = (tmax - t) // self.round_j + 1
+                    self.idle_rounds(t, t + (k - 1) * self.round_j, k)
+                    self.next_round += k * self.round_j
+                    continue
                 self.step(t)
                 self.next_round += self.round_j
-                i, r = j, q
-        if i < pages.shape[0] or r < reps.pfns.shape[0]:
-            self.segment(pages[i:], times[i:], _cut(reps, r, reps.pfns.shape[0]))
+                ran += 1
+                if ran % ROUNDS_PER_CHECK == 0 and self.stop is not None and self.stop.is_set():
+                    raise Stopped()
+        if i < n or r < nr:
+            self.segment(pages[i:], times[i:], _cut(reps, r, nr))
+
+    def idle(self) -> bool:
+        """Whether the next round would only count (a policy with rounds says)."""
+        return False
+
+    def idle_rounds(self, first: int, last: int, count: int) -> None:
+        """Count ``count`` idle rounds from ``first`` to ``last`` (after :meth:`idle`)."""
+        raise NotImplementedError
 
     def memory_bytes(self) -> int | None:
         return None
@@ -336,24 +371,39 @@ class _Pghot(_Policy):
         if not self.compiled or core is None:
             super().run_piece(pages, times, reps, horizon)
             return
-        hits, self.next_round, moved = core.run(
-            pages,
-            times,
-            reps.pfns,
-            reps.nids,
-            reps.srcs,
-            reps.nows,
-            horizon,
-            self.next_round,
-            self.round_j,
-            self.bin_j,
-            self.hit_bins,
-            self.promo_bins,
-            self.outcomes,
-        )
-        self.hits += hits
-        if moved.shape[0]:
-            self.pending.append(moved)
+        a = r = 0
+        while True:  # in calls of at most ROUNDS_PER_CHECK rounds: a stop is seen in between
+            hits, self.next_round, moved, da, dr = core.run(
+                pages[a:],
+                times[a:],
+                reps.pfns[r:],
+                reps.nids[r:],
+                reps.srcs[r:],
+                reps.nows[r:],
+                horizon,
+                self.next_round,
+                self.round_j,
+                self.bin_j,
+                self.hit_bins,
+                self.promo_bins,
+                self.outcomes,
+                ROUNDS_PER_CHECK,
+            )
+            self.hits += hits
+            if moved.shape[0]:
+                self.pending.append(moved)
+            a += da
+            r += dr
+            if self.next_round >= horizon:
+                return
+            if self.stop is not None and self.stop.is_set():
+                raise Stopped()
+
+    def idle(self) -> bool:
+        return self.promoter.idle()
+
+    def idle_rounds(self, first: int, last: int, count: int) -> None:
+        self.promoter.idle_rounds(first, last, count)
 
     def memory_bytes(self) -> int | None:
         return int(self.tracker.memory_bytes())

@@ -21,6 +21,11 @@ COLUMN_RANGE: dict[str, tuple[type, int, int]] = {
     "nid": (np.int32, NUMA_NO_NODE, 2**31 - 1),
     "cpu": (np.int32, -1, 2**31 - 1),
     "src": (np.int8, 0, max(Source)),
+    # lackey's record kind (pghot.traces.AccessKind: load, store, modify, instruction) and
+    # access size in bytes, kept by `pghot convert` so that a converted lackey trace
+    # replays through the same last-level-cache filter as its text
+    "kind": (np.int8, 0, 3),
+    "size": (np.uint32, 0, 2**32 - 1),
 }
 
 

@@ -4,9 +4,9 @@ The output is the structured ``.npy`` array :mod:`pghot.traces.npy` already
 reads (one record per access, fields named as the CSV columns), so
 ``pghot replay OUT.npy`` and ``pghot sweep`` take it with no option and no
 new format to version. It keeps what a replay uses: ``time_ns``, ``pfn``
-and/or ``vaddr``, and ``cpu``, ``nid``, ``src`` when the trace has them;
-lackey's ``kind`` and ``size`` are dropped (no stage of a replay reads
-them).
+and/or ``vaddr``, and ``cpu``, ``nid``, ``src``, and lackey's ``kind`` and
+``size``, when the trace has them (a lackey trace's form then replays
+through the same default last-level-cache filter as its text).
 
 Memory stays bounded whatever the size of the trace, in one pass: the
 records are written chunk by chunk (one :class:`TraceChunk`, at most
@@ -41,7 +41,7 @@ from pghot.traces._chunk import _FIELD_DTYPES, TraceChunk
 __all__ = ["CACHE_VERSION", "CONVERT_FIELDS", "cached", "convert"]
 
 #: the fields :func:`convert` keeps, in the order written (those a replay reads)
-CONVERT_FIELDS = ("time_ns", "pfn", "vaddr", "cpu", "nid", "src")
+CONVERT_FIELDS = ("time_ns", "pfn", "vaddr", "cpu", "nid", "src", "kind", "size")
 
 _MAGIC = b"\x93NUMPY\x01\x00"  # .npy format 1.0
 _ALIGN = 64  # numpy aligns the data of a .npy file to 64 bytes
@@ -146,8 +146,8 @@ def convert(
     (format ``"npy"``), so ``pghot replay`` and ``pghot sweep`` take it as
     they take the text, and a replay of it gives the same result as a replay
     of ``src`` read with the same options. It holds ``time_ns``, ``pfn``
-    and/or ``vaddr``, and ``cpu``, ``nid`` and ``src`` when the trace has
-    them (lackey's ``kind`` and ``size`` are not kept). Memory stays bounded:
+    and/or ``vaddr``, and ``cpu``, ``nid``, ``src``, ``kind`` and ``size``
+    when the trace has them. Memory stays bounded:
     one chunk is held at a time. ``dst`` is written to a temporary file
     beside it, renamed into place when complete; after an error nothing new
     is left and an existing ``dst`` is unchanged.
@@ -264,7 +264,7 @@ def convert(
 
 
 #: version of the cache's record of what it was made from (``TRACE.pghot.json``)
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: lackey's kind and size are kept
 
 
 def _cache_key(src: str, fmt: str | None, open_options: dict[str, Any]) -> dict[str, Any]:
