@@ -6,7 +6,7 @@
 # pghot.machine.memory.TieredMemory is a Python subclass that validates the
 # public API's arguments and calls the `_c_*` entry points below; the replay
 # engine calls the internal fast entry points (serve, pfns_into,
-# second_access) directly.
+# second_access) directly; _c_demote is the proactive reclaim of TPP.
 #
 # Data layout.  Every PFN of the topology has a dense *slot*: the nodes are
 # laid out one after the other in slot order, the top-tier nodes by nid first,
@@ -295,6 +295,35 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
         m.stats[ST_PROMOTE_SUCCESS] += 1
         m.promoted_at[page] = now
     return MS_OK
+
+
+cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64_t *out,
+                        pghot_mv_t *mv) noexcept nogil:
+    """Demote up to n CLOCK victims of top-tier node k to the first lower-tier node
+    with room, into out[]; the number demoted.  O(n) moves plus the CLOCK sweeps."""
+    cdef int64_t done = 0, vs, victim, promoted
+    cdef int32_t j, dest
+    if not m.demotion:
+        return 0
+    while done < n and m.nfree[k] < m.nr[k]:
+        dest = -1
+        for j in range(m.ntopnodes, m.nnodes):
+            if m.nfree[j] > 0:
+                dest = j
+                break
+        if dest < 0:
+            break
+        vs = m.base[k] + clock_victim(m, k)
+        victim = m.owner[vs]
+        move(m, vs, dest, mv)
+        m.stats[ST_DEMOTE_KSWAPD] += 1
+        promoted = m.promoted_at[victim]
+        if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
+            m.stats[ST_PING_PONG] += 1
+        m.promoted_at[victim] = -1
+        out[done] = victim
+        done += 1
+    return done
 
 
 cdef int64_t second_access_kernel(
@@ -800,6 +829,30 @@ cdef class MemoryCore:
             if self._mlock is not None:
                 self._mlock.release()
         return out, moved
+
+    def _c_demote(self, int32_t k, int64_t n, int64_t now):
+        """Demote up to n pages of top-tier node index k (validated): the pages demoted (int64)."""
+        cdef int64_t cap = min(n, self.m.nr[k]), done = 0
+        cdef pghot_mv_t mv
+        cdef list keep = []
+        out = np.empty(max(cap, 1), dtype=np.int64)
+        cdef int64_t[::1] o = out
+        if cap == 0:
+            return out[:0]
+        if self._mlock is not None:
+            self._mlock.acquire()
+        try:
+            self._mv_buffers(&mv, cap, keep)
+            with nogil:
+                pghot_lock(&self.m.lock)
+                done = mem_demote(&self.m, k, cap, now, &o[0], &mv)
+                mv_finish(&self.m, &mv)
+                pghot_unlock(&self.m.lock)
+            self._mv_apply(&mv, keep)
+        finally:
+            if self._mlock is not None:
+                self._mlock.release()
+        return out[:done]
 
     # -- internal fast entry points of the replay engine ----------------------------------
 

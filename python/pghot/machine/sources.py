@@ -122,8 +122,13 @@ class Reports(NamedTuple):
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(4)]
-        return cls(*cols, np.concatenate([p.latencies() for p in parts]))
+        return cls(
+            np.concatenate([p.pfns for p in parts]),
+            np.concatenate([p.nids for p in parts]),
+            np.concatenate([p.srcs for p in parts]),
+            np.concatenate([p.nows for p in parts]),
+            np.concatenate([p.latencies() for p in parts]),
+        )
 
     def take(self, order: np.ndarray) -> Reports:
         """The reports at the indices ``order`` (a latency of None stays None).

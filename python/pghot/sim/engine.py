@@ -25,12 +25,14 @@ from pghot._pagemap import PageMap, clamped_jiffies
 from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import PgtableScan, Reports, chunk_pages
 from pghot.model import sim as ref
-from pghot.sim.config import SimConfig, _build_sources, _build_stages
+from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import diagnose
 from pghot.sim.policies import (
     _TOP,
+    ALTERNATIVES,
     BASELINES,
     DESIGNS,
+    POLICIES,
     Machine,
     _describe,
     _Pghot,
@@ -215,6 +217,7 @@ class _Sim:
         designs: Sequence[str],
         engine: str = "compiled",
         threads: int = 1,
+        policies: Sequence[str] | None = None,
     ) -> None:
         c = config
         self.config = c
@@ -271,28 +274,41 @@ class _Sim:
         self.heat = np.zeros(self.heat_nt * self.heat_np, dtype=np.int64)
 
         self.v2_alias = False
+        # the policies in the order given (replay() checked the names); without
+        # ``policies``, pghot, the baselines, then the designs
+        chosen = list(policies) if policies is not None else ["pghot", *baselines, *designs]
         pol: list[_Policy] = []
-        pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter), _describe(c.tracker, c.promoter)))
-        for b in baselines:
-            if b == "none":
+        for n in chosen:
+            if n == "pghot":
+                desc = _describe(c.tracker, c.promoter)
+                pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter), desc))
+            elif n == "none":
                 pol.append(_Policy("none", self.machine()))
-            elif b == "v2":
-                if c.tracker or c.promoter:
+            elif n == "v2":
+                if c.tracker or c.promoter or "pghot" not in chosen:
                     pol.append(_Pghot("v2", self.machine({}, {}), "pghot with the v2 defaults"))
                 else:  # the configured policy is v2: one run, reported under both names
                     self.v2_alias = True
-            else:  # replay() checked the names
+            elif n == "second-access":
                 pol.append(_SecondAccess("second-access", self.machine()))
-        for d in designs:
-            kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
-            kw.update(DESIGNS[d])
-            pol.append(_Pghot(d, self.machine(kw, c.promoter), f"design {d}, configured knobs"))
+            elif n in ALTERNATIVES:
+                pol.append(ALTERNATIVES[n](n, self.machine()))
+            else:  # a design
+                kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
+                kw.update(DESIGNS[n])
+                pol.append(_Pghot(n, self.machine(kw, c.promoter), f"design {n}, configured knobs"))
         names = [p.name for p in pol]
         if len(set(names)) != len(names):
             raise ValueError(f"a policy is named twice: {names}")
+        faulting = [n for n in names if n in ALTERNATIVES]
+        if faulting and not any(isinstance(s, HintFaultConfig) for s in c.sources):
+            self.notes.append(
+                f"{' and '.join(faulting)} act on hint faults, and the config has no hint-fault source: "
+                "they promote nothing (add one: --source hint-fault)"
+            )
         self.policies = pol
-        self.baselines = list(baselines)
-        self.designs = list(designs)
+        self.baselines = [n for n in chosen if n != "pghot" and n not in DESIGNS]
+        self.designs = [n for n in chosen if n in DESIGNS]
         self.scan_sources = [
             s for s in self.sources.sources if isinstance(s, (PgtableScan, _stages.PgtableScanStage))
         ]
@@ -418,8 +434,9 @@ def replay(
     chunks: Iterable[TraceChunk] | str | os.PathLike[str],
     config: SimConfig | None = None,
     *,
-    baselines: Sequence[str] = BASELINES,
+    baselines: Sequence[str] | None = None,
     designs: Sequence[str] = (),
+    policies: Sequence[str] | None = None,
     progress: bool = True,
     name: str | None = None,
     trace_format: str | None = None,
@@ -441,10 +458,16 @@ def replay(
         with ``trace_format`` and ``open_options``.
     config : SimConfig, optional
         Default ``SimConfig()``.
-    baselines : names from :data:`BASELINES`
-        Run beside the configured ``pghot`` policy.
+    baselines : names from :data:`BASELINES`, optional
+        Run beside the configured ``pghot`` policy; default all of them.
     designs : names from :data:`pghot.sim.DESIGNS`
         pghot with the configured knobs and that record store.
+    policies : names from :data:`pghot.sim.POLICIES` or :data:`pghot.sim.DESIGNS`, optional
+        The policies to run, in this order, instead of ``pghot`` and the
+        ``baselines`` and ``designs``: ``pghot`` (the configured knobs),
+        ``none``, ``v2``, ``second-access``, ``numab2`` and ``tpp``
+        (:mod:`pghot.sim.alternatives`, knobs in the config's ``numab2``
+        and ``tpp`` tables) and the designs.
     progress : bool
         Progress bars on stderr (shown after half a second).
     name : str, optional
@@ -477,6 +500,10 @@ def replay(
     ('pghot', True)
     >>> r["none"].time_vs_none
     1.0
+    >>> r = replay([demo_trace(20_000, 1_000, seed=0)], SimConfig(top_pages=250),
+    ...            policies=["numab2", "tpp", "none"], progress=False)
+    >>> list(r.policies), r["numab2"].kind, r["tpp"].promotions > 0
+    (['numab2', 'tpp', 'none'], 'numab2', True)
     """
     cfg = (config if config is not None else SimConfig()).validate()
     if engine not in ENGINES:
@@ -485,6 +512,9 @@ def replay(
         nthreads = os.cpu_count() or 1
     else:
         nthreads = int_in(threads, "threads", 1, 1024)
+    chosen = _check_policies(policies, baselines, designs)
+    if baselines is None:
+        baselines = BASELINES
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"baselines must be among {list(BASELINES)}, got {b!r}")
@@ -512,7 +542,7 @@ def replay(
                 "check its time stamps and their unit, or raise max_span_s in the config "
                 "(pghot replay: --set max_span_s=SECONDS)"
             )
-        sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads)
+        sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads, chosen)
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             for pages, times in stream:
@@ -521,6 +551,38 @@ def replay(
         sim.evaluate(sim.next_oracle)  # the last (partial) interval
         return _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_policies(
+    policies: Sequence[str] | None, baselines: Sequence[str] | None, designs: Sequence[str]
+) -> list[str] | None:
+    """``replay``'s ``policies`` checked (None when not given); errors name the argument.
+
+    >>> _check_policies(["tpp", "pghot"], None, ())
+    ['tpp', 'pghot']
+    >>> _check_policies(["numab3"], None, ())
+    Traceback (most recent call last):
+    ...
+    ValueError: policies must be among [...] or the designs [...], got 'numab3'
+    """
+    if policies is None:
+        return None
+    if baselines is not None or len(designs):
+        raise ValueError("policies: give either policies or baselines and designs, not both")
+    if isinstance(policies, (str, bytes)) or not isinstance(policies, Sequence):
+        raise TypeError(f"policies must be a sequence of policy names, not {type(policies).__name__}")
+    names = list(policies)
+    if not names:
+        raise ValueError(f"policies must name at least one policy, among {list(POLICIES)} or the designs")
+    for n in names:
+        if not isinstance(n, str) or (n not in POLICIES and n not in DESIGNS):
+            raise ValueError(
+                f"policies must be among {list(POLICIES)} or the designs {list(DESIGNS)}, got {n!r}"
+            )
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ValueError(f"policies: {n!r} is given twice")
+    return names
 
 
 def _result(

@@ -1,4 +1,4 @@
-"""The policies a replay compares: pghot, its baselines and the tracker designs.
+"""The policies a replay compares: pghot, its baselines, the kernel's alternatives, the designs.
 
 Each policy owns a simulated machine (its own
 :class:`pghot.machine.memory.TieredMemory`) and is driven by the engine
@@ -7,7 +7,8 @@ serves a run of accesses and takes the reports made meanwhile, ``step``
 runs a promoter round.  A policy sees its :class:`Machine` (its memory,
 tracker and promoter, the config and the clock), not the engine; what it
 promotes comes back from the promoter (:meth:`Promoter.run_round`) or
-from its own migrations.
+from its own migrations.  The kernel's alternatives (``numab2``, ``tpp``)
+are in :mod:`pghot.sim.alternatives`; :data:`POLICIES` names them all.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
 from pghot.tracker import DESIGNS
 
-__all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine"]
+__all__ = ["ALTERNATIVES", "BASELINES", "DESIGNS", "POLICIES", "Clock", "Machine", "build_machine"]
 
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
@@ -295,3 +296,11 @@ class _Pghot(_Policy):
 def _describe(tracker: Mapping[str, Any], promoter: Mapping[str, Any]) -> str:
     knobs = [f"{k}={v}" for k, v in {**tracker, **promoter}.items()]
     return "pghot, " + (", ".join(knobs) if knobs else "v2 defaults")
+
+
+# the kernel's alternatives (numab2, tpp) subclass _Policy: imported once it is defined
+from pghot.sim.alternatives import ALTERNATIVES  # noqa: E402
+
+#: every policy :func:`pghot.sim.replay` selects among (its ``policies=``), besides the
+#: designs of :data:`DESIGNS`
+POLICIES = ("pghot", *BASELINES, *ALTERNATIVES)
