@@ -49,7 +49,7 @@ def _knobs(cls: Any, machine: Machine, key: str, given: dict[str, Any]) -> Any:
     """The policy's knobs: the config's table, then ``given``; errors name the key."""
     table = getattr(machine.config, key)
     try:
-        return cls(**{**table.kwargs(), **given})
+        return cls.from_mapping({**table.kwargs(), **given})
     except (TypeError, ValueError) as e:
         raise type(e)(f"config: {key}: {e}") from None
 
@@ -402,7 +402,8 @@ class Tpp(_FaultPath):
             self.counters["demoted"] += int(self.mem.demote(_TOP, self.demote_wmark - free, now).shape[0])
 
     def idle(self) -> bool:
-        return int(self.mem.free_pages(_TOP)) >= self.demote_wmark
+        # nothing to demote (or no demotion at all) until an access takes a free page
+        return not self.mem.demotion or int(self.mem.free_pages(_TOP)) >= self.demote_wmark
 
 
 #: the alternatives' policy classes by name: ``cls(name, machine, **knobs)``
