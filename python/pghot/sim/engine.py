@@ -542,7 +542,9 @@ def replay(
                 "check its time stamps and their unit, or raise max_span_s in the config "
                 "(pghot replay: --set max_span_s=SECONDS)"
             )
-        sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads, chosen)
+        sim = _Sim(
+            cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads, policies=chosen
+        )
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             for pages, times in stream:
