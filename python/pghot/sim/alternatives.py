@@ -64,6 +64,18 @@ class _FaultPath(_Policy):
         self._pages = np.zeros(0, dtype=np.uint32)
         self._times = np.zeros(0, dtype=np.int64)
         self._pos = 0
+        mem = self.mem
+        # one page at a time: the compiled memory's entry points without the public API's
+        # checks (the pages are the replay's, below logical_pages; the times are >= 0)
+        if self.compiled:
+            k = mem._node(_TOP)._k
+            self._pfn_of = mem._c_pfn
+            self._migrate1 = lambda pfn, t: mem._c_migrate_batch(np.array([pfn], dtype=np.int64), k, t)
+        else:
+            self._pfn_of = mem.pfn_of
+            self._migrate1 = lambda pfn, t: mem.migrate_batch(
+                np.array([pfn], dtype=np.int64), _TOP, t, return_pages=True
+            )
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
         if reps.pfns.shape[0] == 0:
@@ -76,6 +88,8 @@ class _FaultPath(_Policy):
     def _serve_until(self, t: int | None) -> None:
         """Serve the segment's accesses up to time ``t`` (included; None: all of them)."""
         times = self._times
+        if self._pos >= times.shape[0] or (t is not None and times[self._pos] > t):
+            return
         j = times.shape[0] if t is None else int(np.searchsorted(times, t, side="right"))
         if j > self._pos:
             self.serve(self._pages[self._pos : j], times[self._pos : j])
@@ -83,16 +97,16 @@ class _FaultPath(_Policy):
 
     def _lower_pfn(self, page: int, t: int) -> int:
         """The PFN of ``page`` at time ``t`` when it is on the lower tier, else -1."""
-        pfn = int(self.mem.pfn_of(page))
+        pfn = int(self._pfn_of(page))
         if pfn < 0:  # first touched in this segment: place it
             self._serve_until(t)
-            pfn = int(self.mem.pfn_of(page))
+            pfn = int(self._pfn_of(page))
         return pfn if pfn >= self.top else -1
 
     def _promote(self, pfn: int, t: int) -> int:
         """Migrate the page on ``pfn`` to the top tier at ``t``; the :class:`MigrateStatus`."""
         self._serve_until(t)
-        status, moved = self.mem.migrate_batch(np.array([pfn], dtype=np.int64), _TOP, t, return_pages=True)
+        status, moved = self._migrate1(pfn, t)
         code = int(status[0])
         if code == _OK:
             self._promoted(moved, t)
@@ -212,6 +226,7 @@ class Numab2(_FaultPath):
         self.rl_start = 0  # nbp_rl_start, ms
         self.rl_nr_cand = 0  # nbp_rl_nr_cand
         self.nr_cand = 0  # PGPROMOTE_CANDIDATE
+        self._counted = 0  # of nr_cand, added to the memory's pgpromote_candidate
         # the top tier's free pages never grow here (no proactive demotion): once
         # not "enough", never again
         self._maybe_enough = machine.top_pages > self.free_enough_pages
@@ -230,11 +245,10 @@ class Numab2(_FaultPath):
 
     def fault_path(self, reps: Reports) -> None:
         c = self.counters
-        lats = reps.latencies()
+        pages, nows, lats = reps.pfns.tolist(), reps.nows.tolist(), reps.latencies().tolist()
         for i in np.flatnonzero(reps.srcs == _HINT_FAULT).tolist():
-            page = int(reps.pfns[i])
-            t = int(reps.nows[i])
-            pfn = self._lower_pfn(page, t)
+            t = nows[i]
+            pfn = self._lower_pfn(pages[i], t)
             if pfn < 0:
                 continue  # on the top tier: the tiering scanner leaves those mapped
             c["hint_faults"] += 1
@@ -251,7 +265,7 @@ class Numab2(_FaultPath):
             if self.threshold_adjust:
                 self._adjust_threshold(now_ms)
             th = self.threshold or self.hot_threshold_ms
-            lat = int(lats[i])
+            lat = lats[i]
             if lat < 0 or now_ms - self._ms(t - lat) >= th:
                 c["latency_refused"] += 1
                 continue
@@ -259,6 +273,10 @@ class Numab2(_FaultPath):
                 c["rate_limited"] += 1
                 continue
             self._migrate(pfn, t)
+        # the segment's candidates into the memory's pgpromote_candidate, in one call
+        if self.nr_cand > self._counted:
+            self.mem.count_promote_candidates(self.nr_cand - self._counted)
+            self._counted = self.nr_cand
 
     def _migrate(self, pfn: int, t: int) -> None:
         if self._promote(pfn, t) == _NO_SPACE:
@@ -285,7 +303,6 @@ class Numab2(_FaultPath):
     def _rate_limited(self, now_ms: int) -> bool:
         """``numa_promotion_rate_limit``: count the candidate; is the window's limit reached?"""
         self.nr_cand += 1
-        self.mem.count_promote_candidates(1)
         if now_ms - self.rl_start > _RATE_WINDOW_MS:
             self.rl_start = now_ms
             self.rl_nr_cand = self.nr_cand
@@ -377,9 +394,9 @@ class Tpp(_FaultPath):
     def fault_path(self, reps: Reports) -> None:
         c = self.counters
         active = self.active
+        pages, nows = reps.pfns.tolist(), reps.nows.tolist()
         for i in np.flatnonzero(reps.srcs == _HINT_FAULT).tolist():
-            page = int(reps.pfns[i])
-            t = int(reps.nows[i])
+            page, t = pages[i], nows[i]
             pfn = self._lower_pfn(page, t)
             if pfn < 0:
                 continue  # on the top tier: only lower-tier pages are sampled
