@@ -448,3 +448,55 @@ def test_doctests() -> None:
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(alt, optionflags=flags)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- the compiled kernel ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_kernel_gives_the_loop_on_the_compiled_memory(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    knobs = {"hot_threshold_ms": 400, "adjust_period_ms": 2000, "rate_limit_mbps": 1}
+    cfg = SimConfig(top_pages=200, page_size=1 << 20, numab2=knobs)  # 1 MB/s: one page a second
+    trace = [demo_trace(30_000, 800, seed=seed, page_size=1 << 20)]
+    kernel = replay(trace, cfg, policies=["numab2", "tpp"], progress=False).to_dict()
+    monkeypatch.setattr(alt, "_KERNEL_TIME_LIMIT", 0)  # every segment through the Python loop
+    loop = replay(trace, cfg, policies=["numab2", "tpp"], progress=False).to_dict()
+    assert kernel == loop
+    assert kernel["policies"]["numab2"]["stats"]["numab2"]["rate_limited"] > 0
+
+
+def test_fault_path_checks_its_arguments_and_changes_nothing() -> None:
+    mem = TieredMemory(Topology.two_tier(1, 8))
+    good: dict[str, Any] = {
+        "pages": np.array([0, 3], np.uint32),
+        "times": np.array([0, 1], np.int64),
+        "bin_jiffies": 10,
+        "hit_bins": np.zeros(1, np.int64),
+        "rep_pages": np.array([3], np.uint64),
+        "rep_times": np.array([5], np.int64),
+        "rep_srcs": np.array([2], np.int8),
+        "rep_latency": np.array([1], np.int64),
+        "policy": 1,
+        "params": np.array([0], np.int64),
+        "state": np.zeros(0, np.int64),
+        "counters": np.zeros(3, np.int64),
+        "active": np.zeros(mem.logical_pages, np.uint8),
+        "target_nid": 0,
+        "promoted_pages": np.zeros(1, np.int64),
+        "promoted_times": np.zeros(1, np.int64),
+    }
+    for key, bad, name in [
+        ("policy", 2, "policy"),
+        ("params", np.zeros(2, np.int64), "params"),
+        ("active", np.zeros(2, np.uint8), "active"),
+        ("rep_srcs", np.zeros(2, np.int8), "rep_srcs"),
+        ("rep_pages", np.array([99], np.uint64), "rep_pages"),
+        ("rep_times", np.array([2**62], np.int64), "rep_times"),
+        ("promoted_pages", np.zeros(0, np.int64), "promoted_pages"),
+        ("target_nid", 1, "target_nid"),
+        ("times", np.array([1, 0], np.int64), "pages/times"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            mem.fault_path(**{**good, key: bad})
+    assert len(mem) == 0 and mem.stats()["pgpromote_success"] == 0 and good["counters"].tolist() == [0, 0, 0]
+    assert mem.fault_path(**good) == (1, 1) and good["promoted_times"].tolist() == [5]

@@ -57,3 +57,22 @@ class MemoryCore:
         promoted_pages: _I64,
         promoted_times: _I64,
     ) -> tuple[int, int]: ...
+    def fault_path(
+        self,
+        pages: _Pages,
+        times: _I64,
+        bin_jiffies: int,
+        hit_bins: _I64,
+        rep_pages: _Pages,
+        rep_times: _I64,
+        rep_srcs: npt.NDArray[np.int8],
+        rep_latency: _I64,
+        policy: int,
+        params: _I64,
+        state: _I64,
+        counters: _I64,
+        active: npt.NDArray[np.uint8],
+        target_nid: int,
+        promoted_pages: _I64,
+        promoted_times: _I64,
+    ) -> tuple[int, int]: ...

@@ -16,9 +16,11 @@ They follow the replay's policy interface (:class:`pghot.sim.policies._Policy`):
 ``segment`` serves the accesses and the reports in time order (the accesses
 up to a report's time are served before the policy acts on the report, so
 a promotion counts from the next access on), ``step`` runs a periodic round
-(TPP's kswapd), ``stats`` gives their counters.  They run the same Python on
-the compiled memory and on its reference (``engine="reference"``), so both
-engines give the same result.
+(TPP's kswapd), ``stats`` gives their counters.  Each policy's loop over the
+reports (``fault_path``) is its specification, run on the reference memory
+(``engine="reference"``); on the compiled memory one ``nogil`` kernel runs
+the same loop (:meth:`pghot._memory.MemoryCore.fault_path`), and
+tests/test_sim_engines.py requires the same result from both.
 """
 
 from __future__ import annotations
@@ -43,6 +45,19 @@ _NO_SPACE = int(MigrateStatus.NO_SPACE)
 _ADJUST_STEPS = 16
 #: the rate limit's window, MSEC_PER_SEC (numa_promotion_rate_limit)
 _RATE_WINDOW_MS = 1000
+#: report times from which the compiled kernel's ms conversion could overflow (the loop runs)
+_KERNEL_TIME_LIMIT = 2**62 // 1000
+_I64_MAX = 2**63 - 1
+_NUMAB2_COUNTERS = (
+    "hint_faults",
+    "free_space_promotions",
+    "latency_refused",
+    "rate_limited",
+    "promote_no_space",
+    "threshold_raised",
+    "threshold_lowered",
+)
+_TPP_COUNTERS = ("hint_faults", "activated", "promote_no_space")
 
 
 def _knobs(cls: Any, machine: Machine, key: str, given: dict[str, Any]) -> Any:
@@ -64,26 +79,58 @@ class _FaultPath(_Policy):
         self._pages = np.zeros(0, dtype=np.uint32)
         self._times = np.zeros(0, dtype=np.int64)
         self._pos = 0
-        mem = self.mem
-        # one page at a time: the compiled memory's entry points without the public API's
-        # checks (the pages are the replay's, below logical_pages; the times are >= 0)
-        if self.compiled:
-            k = mem._node(_TOP)._k
-            self._pfn_of = mem._c_pfn
-            self._migrate1 = lambda pfn, t: mem._c_migrate_batch(np.array([pfn], dtype=np.int64), k, t)
-        else:
-            self._pfn_of = mem.pfn_of
-            self._migrate1 = lambda pfn, t: mem.migrate_batch(
-                np.array([pfn], dtype=np.int64), _TOP, t, return_pages=True
-            )
 
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
+        """Serve the accesses and act on the hint faults, in time order.
+
+        :meth:`fault_path` (with :meth:`_serve_until`) is the specification,
+        which the reference engine runs; on the compiled memory one kernel
+        runs the same loop (:meth:`pghot._memory.MemoryCore.fault_path`).
+        """
         if reps.pfns.shape[0] == 0:
             self.serve(pages, times)
+            return
+        if self.compiled and int(reps.nows.max()) < _KERNEL_TIME_LIMIT:
+            self._kernel(pages, times, reps)
             return
         self._pages, self._times, self._pos = pages, times, 0
         self.fault_path(reps)
         self._serve_until(None)
+
+    def _kernel(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
+        policy, params, state, counters, active = self._pack()
+        n = reps.pfns.shape[0]
+        moved = np.empty(n, dtype=np.int64)
+        when = np.empty(n, dtype=np.int64)
+        hits, k = self.mem.fault_path(
+            pages,
+            times,
+            self.bin_j,
+            self.hit_bins,
+            reps.pfns,
+            reps.nows,
+            reps.srcs,
+            reps.latencies(),
+            policy,
+            params,
+            state,
+            counters,
+            active,
+            _TOP,
+            moved,
+            when,
+        )
+        self.hits += hits
+        self._unpack(state, counters)
+        if k:
+            self.pending.append(moved[:k])
+            np.add.at(self.promo_bins, when[:k] // self.bin_j, 1)
+
+    def _pack(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _unpack(self, state: np.ndarray, counters: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
 
     def _serve_until(self, t: int | None) -> None:
         """Serve the segment's accesses up to time ``t`` (included; None: all of them)."""
@@ -97,16 +144,16 @@ class _FaultPath(_Policy):
 
     def _lower_pfn(self, page: int, t: int) -> int:
         """The PFN of ``page`` at time ``t`` when it is on the lower tier, else -1."""
-        pfn = int(self._pfn_of(page))
+        pfn = int(self.mem.pfn_of(page))
         if pfn < 0:  # first touched in this segment: place it
             self._serve_until(t)
-            pfn = int(self._pfn_of(page))
+            pfn = int(self.mem.pfn_of(page))
         return pfn if pfn >= self.top else -1
 
     def _promote(self, pfn: int, t: int) -> int:
         """Migrate the page on ``pfn`` to the top tier at ``t``; the :class:`MigrateStatus`."""
         self._serve_until(t)
-        status, moved = self._migrate1(pfn, t)
+        status, moved = self.mem.migrate_batch(np.array([pfn], dtype=np.int64), _TOP, t, return_pages=True)
         code = int(status[0])
         if code == _OK:
             self._promoted(moved, t)
@@ -230,18 +277,46 @@ class Numab2(_FaultPath):
         # the top tier's free pages never grow here (no proactive demotion): once
         # not "enough", never again
         self._maybe_enough = machine.top_pages > self.free_enough_pages
-        self.counters = dict.fromkeys(
-            (
-                "hint_faults",
-                "free_space_promotions",
-                "latency_refused",
-                "rate_limited",
-                "promote_no_space",
-                "threshold_raised",
-                "threshold_lowered",
-            ),
-            0,
+        self.counters = dict.fromkeys(_NUMAB2_COUNTERS, 0)
+        ref_cand = self.rate_limit_pages * self.adjust_period_ms // 1000
+        self._params = np.array(
+            [
+                self.hot_threshold_ms,
+                self.rate_limit_pages,
+                int(self.threshold_adjust),
+                self.adjust_period_ms,
+                self.free_enough_pages,
+                self.hz,
+                min(ref_cand * 11 // 10, _I64_MAX),  # the adjustment's bounds, as its comparisons
+                min(ref_cand * 9 // 10, _I64_MAX),
+            ],
+            dtype=np.int64,
         )
+        self._no_active = np.zeros(0, dtype=np.uint8)
+
+    def _pack(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's arguments: policy 0, params, state, counters, no active flags."""
+        state = np.array(
+            [
+                self.threshold,
+                self.th_start,
+                self.th_nr_cand,
+                self.rl_start,
+                self.rl_nr_cand,
+                self.nr_cand,
+                int(self._maybe_enough),
+            ],
+            dtype=np.int64,
+        )
+        counters = np.array([self.counters[k] for k in _NUMAB2_COUNTERS], dtype=np.int64)
+        return 0, self._params, state, counters, self._no_active
+
+    def _unpack(self, state: np.ndarray, counters: np.ndarray) -> None:
+        st = state.tolist()
+        self.threshold, self.th_start, self.th_nr_cand, self.rl_start, self.rl_nr_cand = st[:5]
+        self.nr_cand = self._counted = st[5]  # the kernel counted its candidates in the memory
+        self._maybe_enough = bool(st[6])
+        self.counters.update(zip(_NUMAB2_COUNTERS, counters.tolist(), strict=True))
 
     def fault_path(self, reps: Reports) -> None:
         c = self.counters
@@ -387,9 +462,17 @@ class Tpp(_FaultPath):
         self.active = np.zeros(machine.memory.logical_pages, dtype=bool)
         self.round_j = ms_to_jiffies(self.kswapd_interval_ms, machine.clock.hz)
         self.next_round = self.round_j if self.demote_wmark > 0 else _NO_ROUND
-        self.counters = dict.fromkeys(
-            ("hint_faults", "activated", "promote_no_space", "kswapd_wakeups", "demoted"), 0
-        )
+        self.counters = dict.fromkeys((*_TPP_COUNTERS, "kswapd_wakeups", "demoted"), 0)
+        self._params = np.array([int(self.active_check)], dtype=np.int64)
+        self._no_state = np.zeros(0, dtype=np.int64)
+
+    def _pack(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kernel's arguments: policy 1, params, no state, counters, the active flags (shared)."""
+        counters = np.array([self.counters[k] for k in _TPP_COUNTERS], dtype=np.int64)
+        return 1, self._params, self._no_state, counters, self.active.view(np.uint8)
+
+    def _unpack(self, state: np.ndarray, counters: np.ndarray) -> None:
+        self.counters.update(zip(_TPP_COUNTERS, counters.tolist(), strict=True))
 
     def fault_path(self, reps: Reports) -> None:
         c = self.counters
