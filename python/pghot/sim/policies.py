@@ -14,7 +14,7 @@ are in :mod:`pghot.sim.alternatives`; :data:`POLICIES` names them all.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -304,3 +304,35 @@ from pghot.sim.alternatives import ALTERNATIVES  # noqa: E402
 #: every policy :func:`pghot.sim.replay` selects among (its ``policies=``), besides the
 #: designs of :data:`DESIGNS`
 POLICIES = ("pghot", *BASELINES, *ALTERNATIVES)
+
+
+def _check_policies(
+    policies: Sequence[str] | None, baselines: Sequence[str] | None, designs: Sequence[str]
+) -> list[str] | None:
+    """``replay``'s ``policies`` checked (None when not given); errors name the argument.
+
+    >>> _check_policies(["tpp", "pghot"], None, ())
+    ['tpp', 'pghot']
+    >>> _check_policies(["numab3"], None, ())
+    Traceback (most recent call last):
+    ...
+    ValueError: policies must be among [...] or the designs [...], got 'numab3'
+    """
+    if policies is None:
+        return None
+    if baselines is not None or len(designs):
+        raise ValueError("policies: give either policies or baselines and designs, not both")
+    if isinstance(policies, (str, bytes)) or not isinstance(policies, Sequence):
+        raise TypeError(f"policies must be a sequence of policy names, not {type(policies).__name__}")
+    names = list(policies)
+    if not names:
+        raise ValueError(f"policies must name at least one policy, among {list(POLICIES)} or the designs")
+    for n in names:
+        if not isinstance(n, str) or (n not in POLICIES and n not in DESIGNS):
+            raise ValueError(
+                f"policies must be among {list(POLICIES)} or the designs {list(DESIGNS)}, got {n!r}"
+            )
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ValueError(f"policies: {n!r} is given twice")
+    return names
