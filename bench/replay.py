@@ -15,9 +15,17 @@ against the core's own cost on the same pages in the same run.
 ``replay-hintfault``
     The same trace with the default source (NUMA-balancing hint faults) and
     the default policies (``pghot``, ``none``, ``second-access``; ``v2`` is
-    the same run as ``pghot``): the compiled engine on one thread and on two,
+    the same run as ``pghot``): the compiled engine on one thread and on two
+    (the policies on the pool's threads beside the main thread's shared
+    stages: a two-stage pipeline),
     and the reference engine on a tenth of the trace.  Target: at most 20 ns
     per access per policy.
+``replay-policies-parallel``
+    The same trace with the default source: ``pghot`` alone on one thread,
+    and ``pghot`` beside a second pghot policy (the ``hash/bucket`` design)
+    on two threads, in nanoseconds per trace access (not per policy): on
+    this 2-core machine the issue's "4 policies cost what 1 costs on 4
+    cores" reads as the second row close to the first.
 ``replay-lackey``
     :func:`pghot.sim.replay` of the 2M-line synthetic lackey file of the
     ``read-lackey`` group (parsed, then replayed with the default policies),
@@ -118,11 +126,19 @@ def _replay_lackey(path: str) -> int:
 
 def cases() -> list[Case]:
     """The ``replay-*`` rows, the group's reference row first."""
-    hw, hf = "replay-hwhints-every", "replay-hintfault"
+    hw, hf, par = "replay-hwhints-every", "replay-hintfault", "replay-policies-parallel"
     d = DEFAULT_POLICIES
     return [
         Case(hw, "Tracker.record_accesses (same PFNs)", "access", N, 5, _prepare_record),
         Case(hw, "replay (compiled)", "access", N, 5, lambda: _prepare_replay(N, _hw_config(), baselines=())),
+        Case(
+            hw,
+            "replay (compiled, 1 thread)",
+            "access",
+            N,
+            5,
+            lambda: _prepare_replay(N, _hw_config(), baselines=(), threads=1),
+        ),
         Case(
             hw,
             "replay (reference)",
@@ -156,6 +172,22 @@ def cases() -> list[Case]:
             1,
             lambda: _prepare_replay(N // 10, SimConfig(), engine="reference"),
             warmup=0,
+        ),
+        Case(
+            par,
+            "1 policy (pghot), 1 thread",
+            "access",
+            N,
+            5,
+            lambda: _prepare_replay(N, SimConfig(), baselines=(), threads=1),
+        ),
+        Case(
+            par,
+            "2 policies (pghot, hash/bucket), 2 threads",
+            "access",
+            N,
+            5,
+            lambda: _prepare_replay(N, SimConfig(), baselines=(), designs=("hash/bucket",), threads=2),
         ),
         Case("replay-lackey", "replay (compiled)", "line", LACKEY_LINES, 3, lambda: _prepare_path()),
         Case("replay-lackey", "open_trace (reader alone)", "line", LACKEY_LINES, 3, _prepare_reader),

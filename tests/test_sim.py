@@ -26,7 +26,7 @@ import pytest
 
 from pghot import sim
 from pghot.cli import main
-from pghot.sim import SimConfig, policies, replay
+from pghot.sim import SimConfig, replay
 from pghot.traces import TraceChunk
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -198,30 +198,56 @@ def test_spilled_stream_gives_the_same_result() -> None:
     assert a["pghot"].promotions > 0
 
 
-def test_skipping_idle_rounds_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # bursts 7.3 s apart; scans (hint faults and page-table) continue in the gaps
+def _bursts() -> list[TraceChunk]:
+    """Three bursts 7.3 s apart: the sources' scans and the rounds go on in the gaps."""
     parts = []
     for k in range(3):
         c = sim.demo_trace(6000, 400, duration_ms=1500, seed=k)
         parts.append(TraceChunk(time_ns=c.time_ns + k * 7_300_000_000, vaddr=c.vaddr))
-    cfg = SimConfig(
+    return parts
+
+
+def _burst_config(interval_ms: int = 30) -> SimConfig:
+    return SimConfig(
         top_pages=100,
-        promoter={"interval_ms": 30},
+        promoter={"interval_ms": interval_ms},
         oracle_interval_ms=700,
         sources=[
             {"name": "hint-fault", "scan_period_ms": 700, "scan_delay_ms": 100},
             {"name": "pgtable-scan", "interval_ms": 300},
         ],
     )
-    skipped = replay(parts, cfg, progress=False).to_dict()
-    monkeypatch.setattr(policies._Pghot, "idle", lambda self: False)
-    every = replay(parts, cfg, progress=False).to_dict()
-    rounds = [d["policies"]["pghot"]["stats"]["promoter"].pop("kpromoted_rounds") for d in (skipped, every)]
-    assert rounds[0] < rounds[1]
-    for d in (skipped, every):
-        d["policies"]["v2"]["stats"]["promoter"].pop("kpromoted_rounds")
-    assert skipped == every
-    assert skipped["policies"]["pghot"]["promotions"] > 0
+
+
+def test_rounds_run_every_interval_through_idle_gaps() -> None:
+    r = replay(_bursts(), _burst_config(), progress=False)
+    last_jiffy = round(r.trace["duration_s"] * 1000) - 1
+    rounds = r["pghot"].stats["promoter"]["kpromoted_rounds"]
+    assert rounds == last_jiffy // 30  # every 30 ms up to the last access, the gaps included
+    assert r["v2"].stats["promoter"]["kpromoted_rounds"] == last_jiffy // 20
+    assert r["pghot"].promotions > 0
+
+
+def test_a_policy_does_not_depend_on_the_others_or_the_chunks() -> None:
+    parts = _bursts()
+    together = replay(parts, _burst_config(), progress=False).to_dict()
+
+    def own(d: dict[str, Any], name: str) -> dict[str, Any]:
+        return {k: v for k, v in d["policies"][name].items() if k != "time_vs_none"}  # relative to "none"
+
+    for name in ("none", "second-access", "v2"):
+        alone = replay(parts, _burst_config(), baselines=(name,), progress=False).to_dict()
+        assert own(alone, name) == own(together, name)
+        assert own(alone, "pghot") == own(together, "pghot")
+    # pghot's rounds at 7 ms instead of 30 cut nobody else's stretches
+    other = replay(parts, _burst_config(7), progress=False).to_dict()
+    for name in ("none", "second-access", "v2"):
+        assert own(other, name) == own(together, name)
+    # the same accesses in other chunks, cut inside a jiffy and between
+    joined = TraceChunk.concat(parts)
+    for size in (997, 4096, 18_000):
+        cut = [joined[i : i + size] for i in range(0, len(joined), size)]
+        assert replay(cut, _burst_config(), progress=False).to_dict() == together
 
 
 def test_designs_and_v2_run_beside_pghot() -> None:

@@ -500,7 +500,7 @@ cdef class TrackerBase:
         pass
 
     # Records an extraction of queue q may return at most (max_count >= 0).
-    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept:
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept nogil:
         return 0
 
     # Remove up to want records of queue q with frequency >= thr; returns
@@ -516,7 +516,7 @@ cdef class TrackerBase:
     cdef uint64_t _records(self) noexcept:
         return 0
 
-    cdef uint64_t _queued_in(self, int32_t q) noexcept:
+    cdef uint64_t _queued_in(self, int32_t q) noexcept nogil:
         return 0
 
     # The store's counters, indexed by C_* (_base.pxd).

@@ -527,7 +527,7 @@ cdef class Tracker(TrackerBase):
         for i in range(NSOURCES):
             per_src[i] += s[i]
 
-    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept:
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept nogil:
         return min(<uint64_t>max_count, self.qcap)
 
     cdef bint _lookup_word(self, uint64_t pfn, uint32_t *word, bint *queued) noexcept:
@@ -545,7 +545,7 @@ cdef class Tracker(TrackerBase):
     cdef uint64_t _records(self) noexcept:
         return pghot_load_u64(self.tab.population)
 
-    cdef uint64_t _queued_in(self, int32_t q) noexcept:
+    cdef uint64_t _queued_in(self, int32_t q) noexcept nogil:
         pghot_lock(&self.qs[q].lock)
         cdef uint32_t n = self.qops.size(self.queues[q])
         pghot_unlock(&self.qs[q].lock)

@@ -207,8 +207,8 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     pages in the order of first occurrence, then the referenced bits): a
     placement only takes a free slot, whose referenced bit is clear.
     """
-    cdef int64_t i, s, hits = 0
-    cdef int64_t p
+    cdef int64_t i, s, hits = 0, t
+    cdef int64_t p, b = 0, lo = 1, hi = 0   # times [lo, hi) are bin b: one division per bin
     for i in range(i0, i1):
         p = <int64_t>pages[i]
         s = m.pfn_of[p]
@@ -218,7 +218,12 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
             m.ref[s] = 1
             hits += 1
             if bins != NULL:
-                bins[times[i] // bin_j] += 1
+                t = times[i]
+                if t < lo or t >= hi:
+                    b = t // bin_j
+                    lo = b * bin_j
+                    hi = lo + bin_j
+                bins[b] += 1
         if out != NULL:
             out[i] = mem_slot_pfn(m, s)
     return hits
@@ -467,6 +472,25 @@ cdef int64_t fault_path_kernel(
     hits += serve_range(m, pages, pos, n, times, bin_j, bins, NULL, mv)
     npromoted[0] = np_
     return hits
+
+
+# Exported to the other compiled stages (_memory.pxd): the uint32 pages of the
+# replay's stream, without the fused types (a .pxd cannot declare those).
+cdef int64_t mem_serve(pghot_mem_t *m, const uint32_t *pages, int64_t i0, int64_t i1,
+                       const int64_t *times, int64_t bin_j, int64_t *bins,
+                       pghot_mv_t *mv) noexcept nogil:
+    """serve_range over uint32 pages (the caller holds m.lock)."""
+    return serve_range(m, pages, i0, i1, times, bin_j, bins, NULL, mv)
+
+
+cdef bint mem_room(pghot_mem_t *m, const uint32_t *pages, int64_t n, int64_t *need,
+                   int64_t *free) noexcept nogil:
+    """room_for over uint32 pages (the caller holds m.lock)."""
+    return room_for(m, pages, n, need, free)
+
+
+cdef int32_t mem_node_of_slot(const pghot_mem_t *m, int64_t s) noexcept nogil:
+    return node_of_slot(m, s)
 
 
 cdef int64_t scan_accesses(const page_t *pages, const int64_t *times, int64_t n,
@@ -1036,6 +1060,32 @@ cdef class MemoryCore:
             if self._mlock is not None:
                 self._mlock.release()
         return hits
+
+    def top_count(self, const int64_t[::1] pages):
+        """How many of ``pages`` are on a top-tier node (internal: for the replay's oracle).
+
+        ``pages`` int64, C-contiguous; one out of range or not placed counts
+        as not on the top tier.  The GIL is released for the count.
+
+        >>> import numpy as np, pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> mem = TieredMemory(pghot.Topology.two_tier(2, 8))
+        >>> _ = mem.access([4, 5, 6])
+        >>> mem.top_count(np.array([4, 6, 7, 5, -1], dtype=np.int64))
+        2
+        """
+        cdef Py_ssize_t i, n = pages.shape[0]
+        cdef int64_t c = 0, p, s
+        with nogil:
+            pghot_lock(&self.m.lock)
+            for i in range(n):
+                p = pages[i]
+                if 0 <= p < self.m.npages:
+                    s = self.m.pfn_of[p]
+                    if 0 <= s < self.m.ntop:
+                        c += 1
+            pghot_unlock(&self.m.lock)
+        return c
 
     def pfns_into(self, const page_t[::1] pages, out):
         """The PFN of each page (-1 when not placed) into ``out`` (internal: for the replay engine).

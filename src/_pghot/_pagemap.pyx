@@ -224,18 +224,33 @@ def clamped_jiffies(time_ns, int64_t origin_ns, int64_t hz, int64_t floor):
     out = np.empty(t.shape[0], dtype=np.int64)
     cdef int64_t[::1] o = out
     cdef Py_ssize_t i, n = t.shape[0]
-    cdef int64_t d, sec, rem, j, last = floor
+    cdef int64_t d, sec, rem, j, last = floor, jn
     cdef int64_t NS = 1_000_000_000
+    # differences [lo, hi) are jiffy jc: divisions only where the jiffy changes
+    # (kept for differences in [0, 2**62), where the bounds cannot overflow)
+    cdef int64_t lo = 1, hi = 0, jc = 0
     with nogil:
         for i in range(n):
             d = <int64_t>(<uint64_t>t[i] - <uint64_t>origin_ns)  # wraps, as numpy's int64
-            sec = d // NS          # cdivision: truncates; make it floor
-            rem = d % NS
-            if rem < 0:
-                rem += NS
-                sec -= 1
-            # sec * hz and rem * hz wrap as numpy's int64 does on absurd times
-            j = <int64_t>(<uint64_t>sec * <uint64_t>hz) + (rem * hz) // NS
+            if lo <= d < hi:
+                j = jc
+            else:
+                sec = d // NS          # cdivision: truncates; make it floor
+                rem = d % NS
+                if rem < 0:
+                    rem += NS
+                    sec -= 1
+                # sec * hz and rem * hz wrap as numpy's int64 does on absurd times
+                j = <int64_t>(<uint64_t>sec * <uint64_t>hz) + (rem * hz) // NS
+                if 0 <= d < (<int64_t>1 << 62):
+                    # the first difference of jiffy j + 1: ceil((j + 1) * NS / hz)
+                    jn = j + 1
+                    jc = j
+                    lo = d
+                    hi = (jn // hz) * NS + ((jn % hz) * NS + hz - 1) // hz
+                else:
+                    lo = 1
+                    hi = 0
             if j > last:
                 last = j
             o[i] = last

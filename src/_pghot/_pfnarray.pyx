@@ -691,7 +691,7 @@ cdef class PfnArrayTracker(TrackerBase):
         _flush(&self.s, &t)
 
     # At most the node's ready records: the scan stops when it has them all.
-    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept:
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept nogil:
         cdef int64_t known = <int64_t>pghot_load_u64(&self.s.queued[q])
         return <uint64_t>max(0, min(max_count, known))
 
@@ -722,7 +722,7 @@ cdef class PfnArrayTracker(TrackerBase):
                                    - pghot_load_u64(&self.s.ctr.extracted))
         return <uint64_t>max(n, 0)
 
-    cdef uint64_t _queued_in(self, int32_t q) noexcept:
+    cdef uint64_t _queued_in(self, int32_t q) noexcept nogil:
         return <uint64_t>max(<int64_t>pghot_load_u64(&self.s.queued[q]), 0)
 
     # table_full, queue_full and evicted are always 0.

@@ -156,14 +156,20 @@ cdef int _check_times(object ta) except -1:
     return 0
 
 
-cdef tuple _batch(object pages, object times, uint64_t npg):
-    """A checked batch of accesses: uint32 pages < npg and int64 times >= 0, as long."""
+cdef tuple _batch(object pages, object times, uint64_t npg, bint checked=True):
+    """A checked batch of accesses: uint32 pages < npg and int64 times >= 0, as long.
+
+    ``checked`` False (the replay's own stream, checked where it was made)
+    skips the value checks, one pass each: the kernels skip a page >= npg
+    and clamp times anyway, so nothing is written out of bounds.
+    """
     pa = _array(pages, "pages", _U32)
     ta = _array(times, "times", _I64)
     if ta.shape[0] != pa.shape[0]:
         raise ValueError(f"times has length {ta.shape[0]}, pages has {pa.shape[0]}")
-    _check_pages(pa, npg)
-    _check_times(ta)
+    if checked:
+        _check_pages(pa, npg)
+        _check_times(ta)
     return pa, ta
 
 
@@ -357,7 +363,7 @@ cdef class Stage:
     cdef void _run_flush(self, bint has_now, int64_t now) noexcept nogil:
         pass
 
-    def feed(self, pages, times):
+    def feed(self, pages, times, *, checked=True):
         """Run the accesses ``(pages, times)``; return the reports they make.
 
         Parameters
@@ -382,7 +388,7 @@ cdef class Stage:
         >>> p.tolist(), t.tolist(), lat.tolist(), hw.reordered
         ([3, 4], [5, 5], [-1, -1], 1)
         """
-        pa, ta = _batch(pages, times, self.npg)
+        pa, ta = _batch(pages, times, self.npg, checked)
         cdef const uint32_t[::1] p = pa
         cdef const int64_t[::1] t = ta
         cdef const uint32_t *pp = _u32p(p)
@@ -1128,7 +1134,7 @@ cdef class CombinedStage:
         """
         return sum((<Stage>s).reported_ for s in self.stages)
 
-    def feed(self, pages, times):
+    def feed(self, pages, times, *, checked=True):
         """Feed every stage; their reports merged by time (stable).
 
         Returns ``(pages uint32, nids int32, srcs int8, times int64, latency int64)``,
@@ -1139,7 +1145,7 @@ cdef class CombinedStage:
         >>> [a.tolist() for a in c.feed(np.array([5], np.uint32), np.array([2], np.int64))]
         [[5], [0], [0], [2], [-1]]
         """
-        pa, ta = _batch(pages, times, self.npg)
+        pa, ta = _batch(pages, times, self.npg, checked)
         cdef const uint32_t[::1] p = pa
         cdef const int64_t[::1] t = ta
         cdef const uint32_t *pp = _u32p(p)
@@ -1339,14 +1345,15 @@ cdef class IntervalCounts:
         """
         return self.accesses_
 
-    def add(self, pages):
+    def add(self, pages, *, checked=True):
         """Count the accesses to ``pages`` (uint32, each < npages).
 
         >>> oc = IntervalCounts(4); oc.add(np.array([1, 1], np.uint32)); oc.hot(5).tolist()
         [1]
         """
         pa = _array(pages, "pages", _U32)
-        _check_pages(pa, self.npg)
+        if checked:  # False: the replay's own stream (the kernel skips a page >= npages)
+            _check_pages(pa, self.npg)
         cdef const uint32_t[::1] p = pa
         cdef Py_ssize_t n = p.shape[0], i, need = self.nt + n, cap
         cdef uint32_t pg
@@ -1440,7 +1447,7 @@ cdef class IntervalCounts:
 
 # -- the metrics ------------------------------------------------------------------------
 
-def bin_counts(times, bin_j, out):
+def bin_counts(times, bin_j, out, *, checked=True):
     """Add each access to its bin: ``out[t // bin_j] += 1`` for each of ``times``.
 
     As the replay's ``acc_bins.add(times // bin_j)``; ``out`` holds every bin.
@@ -1453,6 +1460,9 @@ def bin_counts(times, bin_j, out):
         Jiffies per bin, ``>= 1``.
     out : numpy.ndarray of int64
         One count per bin, updated in place; ``max(times) // bin_j < len(out)``.
+    checked : bool, default True
+        False skips the checks of ``times`` (the replay's own stream): a time
+        out of range then counts nowhere instead of raising.
 
     Examples
     --------
@@ -1463,12 +1473,13 @@ def bin_counts(times, bin_j, out):
     ta = _array(times, "times", _I64)
     bj = _int(bin_j, "bin_j", 1, I64_MAX)
     oa = _out_array(out, "out")
-    _check_times(ta)
+    if checked:  # False: the replay's own stream (the kernel skips a bin out of range)
+        _check_times(ta)
     cdef const int64_t[::1] t = ta
     cdef int64_t[::1] o = oa
     cdef Py_ssize_t n = t.shape[0], i
     cdef uint64_t nout = o.shape[0], b = 0, lo = 1, hi = 0, ti, bjv = bj
-    if n:
+    if n and checked:
         tmax = int(ta.max())
         if tmax // bj >= nout:
             raise ValueError(f"out has {nout} bins, times reach {tmax}: bin {tmax // bj}")
@@ -1483,7 +1494,7 @@ def bin_counts(times, bin_j, out):
                 o[b] += 1
 
 
-def heat_add(pages, times, heat_tj, heat_pp, heat_np, out):
+def heat_add(pages, times, heat_tj, heat_pp, heat_np, out, *, checked=True):
     """Add each access to the heat map: ``out[(t // heat_tj) * heat_np + page // heat_pp] += 1``.
 
     As the replay's heat-map ``bincount`` (``_Sim.run_chunk``).
@@ -1514,14 +1525,15 @@ def heat_add(pages, times, heat_tj, heat_pp, heat_np, out):
     pp = _int(heat_pp, "heat_pp", 1, I64_MAX)
     hn = _int(heat_np, "heat_np", 1, I64_MAX)
     oa = _out_array(out, "out")
-    _check_times(ta)
+    if checked:  # False: the replay's own stream (the kernel skips a cell out of range)
+        _check_times(ta)
     cdef const uint32_t[::1] p = pa
     cdef const int64_t[::1] t = ta
     cdef int64_t[::1] o = oa
     cdef Py_ssize_t n = p.shape[0], i
     cdef uint64_t nout = o.shape[0], lo = 1, hi = 0, ti, base = 0, idx, tjv = tj, hnv = hn, ppv = pp
     cdef int shift = -1
-    if n:
+    if n and checked:
         pmax = int(pa.max())
         tmax = int(ta.max())
         if pmax // pp >= hn:

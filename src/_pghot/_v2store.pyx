@@ -607,7 +607,7 @@ cdef class KernelV2Tracker(TrackerBase):
         for i in range(NSOURCES):
             per_src[i] += s[i]
 
-    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept:
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept nogil:
         return min(<uint64_t>max_count, self.qcap)
 
     cdef bint _lookup_word(self, uint64_t pfn, uint32_t *word, bint *queued) noexcept:
@@ -624,7 +624,7 @@ cdef class KernelV2Tracker(TrackerBase):
     cdef uint64_t _records(self) noexcept:
         return pghot_load_u64(self.population)
 
-    cdef uint64_t _queued_in(self, int32_t q) noexcept:
+    cdef uint64_t _queued_in(self, int32_t q) noexcept nogil:
         pghot_lock(&self.heaps[q].lock)
         cdef size_t n = self.heaps[q].heap.nr
         pghot_unlock(&self.heaps[q].lock)

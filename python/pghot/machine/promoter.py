@@ -121,6 +121,8 @@ from typing import Any, NamedTuple, SupportsIndex
 
 import numpy as np
 
+from pghot._base import TrackerBase
+from pghot._kpromoted import PromoterCore
 from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
@@ -348,6 +350,24 @@ class Promoter:
             else:
                 mark = self._bypass_pages
             self._nodes[nid] = _NodeState(nid, self._round_credit, self._base, mark)
+        # the compiled rounds (pghot._kpromoted) on a compiled memory and tracker; the
+        # reference memory (or a Python tracker) runs _round below, their specification
+        self._core: Any = None
+        if isinstance(memory, TieredMemory) and isinstance(tracker, TrackerBase):
+            self._core = PromoterCore(
+                tracker,
+                memory,
+                list(self._nodes),
+                [st.watermark for st in self._nodes.values()],
+                self._batch,
+                self._rate_mbps,
+                self._interval_ms,
+                self._adjust,
+                self._period_j,
+                self._bypass,
+                self._stale,
+            )
+        self._index = {nid: j for j, nid in enumerate(self._nodes)}
         if clock is None:
             hz = self._hz
             self._clock: Callable[[], int] = lambda: time.monotonic_ns() * hz // 1_000_000_000
@@ -443,6 +463,8 @@ class Promoter:
         """
         st = self._state(nid)
         with st.lock:
+            if self._core is not None:
+                return int(self._core.threshold(self._index[st.nid]))
             return st.threshold
 
     def now(self) -> int:
@@ -486,7 +508,8 @@ class Promoter:
         out = dict.fromkeys(_STAT_KEYS, 0)
         for st in self._nodes.values():
             with st.lock:
-                for k, v in st.counters.items():
+                counters = self._core.counters(self._index[st.nid]) if self._core is not None else st.counters
+                for k, v in counters.items():
                     out[k] += v
         return out
 
@@ -563,6 +586,8 @@ class Promoter:
 
     def _round(self, st: _NodeState, now: int) -> Migrated:
         """One round for ``st``'s node; the caller holds ``st.lock``."""
+        if self._core is not None:  # the same round, compiled
+            return Migrated(*self._core.round(self._index[st.nid], now))
         tr, mem, c = self._tracker, self._memory, st.counters
         if st.last_now is not None and now < st.last_now:
             raise ValueError(f"now: {now} is earlier than node {st.nid}'s previous round at {st.last_now}")
@@ -672,6 +697,10 @@ class Promoter:
                     st.last_now = None
                     st.period_start = None
                     st.period_cand = 0
+            if self._core is not None:
+                for st in self._nodes.values():
+                    with st.lock:
+                        self._core.forget_node(self._index[st.nid])
             try:
                 for st in self._nodes.values():
                     th = threading.Thread(

@@ -501,10 +501,6 @@ class Tpp(_FaultPath):
             self.counters["kswapd_wakeups"] += 1
             self.counters["demoted"] += int(self.mem.demote(_TOP, self.demote_wmark - free, now).shape[0])
 
-    def idle(self) -> bool:
-        # nothing to demote (or no demotion at all) until an access takes a free page
-        return not self.mem.demotion or int(self.mem.free_pages(_TOP)) >= self.demote_wmark
-
 
 #: the alternatives' policy classes by name: ``cls(name, machine, **knobs)``
 ALTERNATIVES: dict[str, type[Numab2] | type[Tpp]] = {"numab2": Numab2, "tpp": Tpp}

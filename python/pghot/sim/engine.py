@@ -2,15 +2,32 @@
 
 :func:`replay` materialises the trace as a compact stream of logical pages
 and jiffies (:class:`_Stream`, spilled to disk beyond ``spill_bytes``), then
-runs it chunk by chunk through the policies (:class:`_Sim`), cutting it at
-promoter rounds and oracle interval boundaries, and collects the
+runs it chunk by chunk (:class:`_Sim`) and collects the
 :class:`pghot.sim.results.Result`.
+
+Each chunk goes once through the shared stages (metric bins, heat map,
+the oracle's counts, the sources), then to every policy one oracle
+interval at a time (``_Policy.run_piece``, on the policy threads when the
+stretch is large).  A policy sees, in this order, within a stretch:
+
+- the accesses in time order; a report after the access that made it;
+- a round at time ``T`` after every access before ``T`` and every report
+  before ``T``, and after the page-table scan reports of a scan due at
+  ``T``; before the accesses at ``T`` and the reports they make.
+
+So a policy's result depends on the trace and its own knobs only: not on
+the other policies (their rounds do not cut its stretches), not on the
+threads, and not on where the trace's chunks end (a chunk's accesses at
+its last time wait for the next chunk).  The rounds of a promoter run
+every interval from the first to the last access, idle or not, as
+kpromoted wakes every interval.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,7 +40,7 @@ from pghot import _stages
 from pghot._output import progress as _progress_bar
 from pghot._pagemap import PageMap, clamped_jiffies
 from pghot._validate import int_in, ms_to_jiffies
-from pghot.machine.sources import PgtableScan, Reports, chunk_pages
+from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
 from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import diagnose
@@ -39,6 +56,7 @@ from pghot.sim.policies import (
     _Policy,
     _SecondAccess,
     build_machine,
+    report_keys,
 )
 from pghot.sim.results import PolicyResult, Result
 from pghot.topology import Topology
@@ -190,18 +208,14 @@ class _Sources:
         self.sources = combined.stages
 
     def feed(self, pages: np.ndarray, nid: int, times: np.ndarray) -> Reports:
-        return Reports(*self.combined.feed(pages, times))
+        return Reports(*self.combined.feed(pages, times, checked=False))  # the stream: checked once
 
     def flush(self, now: int | None = None) -> Reports:
         return Reports(*self.combined.flush(now))
 
 
-def _segment(p: _Policy, pages: np.ndarray, times: np.ndarray, reps: Any) -> None:
-    p.segment(pages, times, reps)  # a policy's own segment (a bound call: the subclass's)
-
-
-def _step(p: _Policy, t: int) -> None:
-    p.step(t)
+def _run_piece(p: _Policy, pages: np.ndarray, times: np.ndarray, reps: Reports, horizon: int) -> None:
+    p.run_piece(pages, times, reps, horizon)  # a bound call: the subclass's
 
 
 # -- the driver -----------------------------------------------------------------------
@@ -262,8 +276,15 @@ class _Sim:
         self.oracle = (
             _stages.IntervalCounts(footprint) if engine == "compiled" else ref.IntervalCounts(footprint)
         )
-        self._bin_counts = _stages.bin_counts if engine == "compiled" else ref.bin_counts
-        self._heat_add = _stages.heat_add if engine == "compiled" else ref.heat_add
+        # the compiled stages skip the value checks of the stream, made (and checked) by _materialise
+        self._bin_counts = (
+            functools.partial(_stages.bin_counts, checked=False) if engine == "compiled" else ref.bin_counts
+        )
+        self._heat_add = (
+            functools.partial(_stages.heat_add, checked=False) if engine == "compiled" else ref.heat_add
+        )
+        oracle: Any = self.oracle
+        self._add = functools.partial(oracle.add, checked=False) if engine == "compiled" else oracle.add
         self.next_oracle = self.oracle_j
         self.hot_mask = np.zeros(footprint, dtype=bool)
         self.last_jiffy = last_jiffy
@@ -309,14 +330,17 @@ class _Sim:
         self.policies = pol
         self.baselines = [n for n in chosen if n != "pghot" and n not in DESIGNS]
         self.designs = [n for n in chosen if n in DESIGNS]
-        self.scan_sources = [
-            s for s in self.sources.sources if isinstance(s, (PgtableScan, _stages.PgtableScanStage))
-        ]
-        self.threads = max(1, min(threads, len(pol)))
-        self.pool = ThreadPoolExecutor(self.threads, "pghot-policy") if self.threads > 1 else None
+        # threads > 1: the policies on min(threads, policies) pool threads, beside the main
+        # thread's shared stages (each policy on a thread of its own when there are enough)
+        self.threads = max(1, threads)
+        workers = min(self.threads, len(pol))
+        self.pool = ThreadPoolExecutor(workers, "pghot-policy") if self.threads > 1 else None
+        self.inflight: list[Any] = []
+        self.deferred: list[tuple[int, np.ndarray, bool]] = []
 
     def close(self) -> None:
         """Join the policy threads (after the work in flight; nothing new starts)."""
+        self.inflight = []
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
@@ -324,24 +348,38 @@ class _Sim:
     def each(
         self, work: Callable[..., None], *args: Any, pols: Sequence[_Policy] | None = None, size: int = 0
     ) -> None:
-        """``work(p, *args)`` for every policy ``p``; returns when all are done.
+        """Start ``work(p, *args)`` for every policy ``p`` (after the work in flight).
 
         On the policy threads when the work is large (``size``, its accesses
-        and reports, at least :data:`PARALLEL_MIN`): below that, handing it to
-        the threads costs more than it saves.  The policies share nothing but
-        read-only inputs, so where and in which order they run does not change
-        any result.  The first error (in policy order) is raised once every
-        policy has finished.
+        and reports, at least :data:`PARALLEL_MIN`; below that, handing it to
+        the threads costs more than it saves), and then it returns at once:
+        the main thread goes on with the shared stages of the next stretch
+        while the policies run this one (a pipeline of two stages).
+        :meth:`wait` joins it; every read of a policy's state waits first.
+        The policies share nothing but read-only inputs, so where and in
+        which order they run does not change any result.
         """
+        self.wait()
         pols = self.policies if pols is None else pols
-        if self.pool is None or len(pols) < 2 or size < PARALLEL_MIN:
+        if self.pool is None or size < PARALLEL_MIN:
             for p in pols:
                 work(p, *args)
             return
-        futures = [self.pool.submit(work, p, *args) for p in pols]
-        wait(futures)
-        for f in futures:
-            f.result()
+        self.inflight = [self.pool.submit(work, p, *args) for p in pols]
+
+    def wait(self) -> None:
+        """Join the policies' work in flight, then run the evaluations waiting for it.
+
+        The first error (in policy order) is raised once every policy has
+        finished.
+        """
+        if self.inflight:
+            futures, self.inflight = self.inflight, []
+            wait(futures)
+            for f in futures:
+                f.result()
+        while self.deferred:
+            self._judge(*self.deferred.pop(0))
 
     def machine(
         self, tracker_kw: Mapping[str, Any] | None = None, promoter_kw: Mapping[str, Any] | None = None
@@ -358,61 +396,105 @@ class _Sim:
             engine=self.engine,
         )
 
-    # one chunk of the stream, split at the promoter rounds and oracle boundaries
+    # -- the stream, a time range at a time ------------------------------------------------
+
+    def run(self, stream: Iterable[tuple[np.ndarray, np.ndarray]], bar: Any = None) -> None:
+        """Drive every policy through the stream, then close the last interval.
+
+        A chunk's accesses at its last time wait for the next chunk (unless
+        the chunk is all one time), so that no stretch handed to the
+        policies splits the accesses of one jiffy.
+        """
+        held: tuple[np.ndarray, np.ndarray] | None = None
+        it = iter(stream)
+        cur = next(it, None)
+        while cur is not None:
+            nxt = next(it, None)
+            pages, times = cur
+            if bar is not None:
+                bar.update(pages.shape[0])
+            if held is not None:
+                pages = np.concatenate([held[0], pages])
+                times = np.concatenate([held[1], times])
+                held = None
+            if nxt is not None and pages.shape[0]:
+                cut = int(np.searchsorted(times, times[-1], side="left"))
+                if cut > 0:
+                    held = pages[cut:], times[cut:]
+                    pages, times = pages[:cut], times[:cut]
+            self.run_chunk(pages, times)
+            cur = nxt
+        self.evaluate(self.next_oracle)  # the last (partial) interval
+        self.wait()
+
     def run_chunk(self, pages: np.ndarray, times: np.ndarray) -> None:
+        """Run the accesses of one chunk (in time order, after every earlier one).
+
+        The shared stages see the whole chunk; the policies see it one
+        oracle interval at a time (:meth:`_Policy.run_piece`): the
+        interval's accesses, the reports the sources made of them and the
+        page-table scans due in it, and the rounds due in it.  At an
+        interval's end the oracle judges it (:meth:`evaluate`).  Where a
+        chunk ends inside an interval, the policies run to its last access
+        and go on with the next chunk.
+        """
+        n = pages.shape[0]
+        if n == 0:
+            return
         self._bin_counts(times, self.bin_j, self.acc_bins)
         self._heat_add(pages, times, self.heat_tj, self.heat_pp, self.heat_np, self.heat)
-        pol = self.policies
-        n = pages.shape[0]
         i = 0
         while i < n:
-            t_evt = min(self.next_oracle, min(p.next_round for p in pol))
-            j = i + int(np.searchsorted(times[i:], t_evt, side="left")) if times[i] < t_evt else i
-            if j > i:
-                seg_p, seg_t = pages[i:j], times[i:j]
-                reps = self.sources.feed(seg_p, 0, seg_t)
-                self.oracle.add(seg_p)
-                self.each(_segment, seg_p, seg_t, reps, size=j - i + reps.pfns.shape[0])
-            if j >= n:
-                break
-            self.fire(t_evt, int(times[j]))
+            t_end = self.next_oracle
+            if times[i] >= t_end:  # the interval ends before the next access
+                reps = self.sources.flush(t_end - 1)
+                self.wait()  # (reads the policies' pending promotions)
+                if reps.pfns.shape[0] or self.oracle.accesses or any(p.pending for p in self.policies):
+                    self.piece(pages[i:i], times[i:i], reps, t_end)
+                    self.evaluate(t_end)
+                    self.next_oracle += self.oracle_j
+                else:  # nothing happens until the interval of the next access
+                    self.next_oracle += (
+                        int(times[i]) - t_end
+                    ) // self.oracle_j * self.oracle_j + self.oracle_j
+                continue
+            j = i + int(np.searchsorted(times[i:], t_end, side="left"))
+            seg_p, seg_t = pages[i:j], times[i:j]
+            self._add(seg_p)
+            reps = self.sources.feed(seg_p, 0, seg_t)
+            if j < n:  # the interval ends inside the chunk
+                later = self.sources.flush(t_end - 1)
+                if later.pfns.shape[0]:
+                    reps = Reports.concat([reps, later])
+                self.piece(seg_p, seg_t, reps, t_end)
+                self.evaluate(t_end)
+                self.next_oracle += self.oracle_j
+            else:
+                self.piece(seg_p, seg_t, reps, int(seg_t[-1]) + 1)
             i = j
 
-    def fire(self, t: int, upcoming: int) -> None:
-        """Events at time ``t``: flushed reports, the oracle's end, promoter rounds."""
-        pol = self.policies
-        # The interval ending at t is judged first: what happens at t (flushed
-        # reports, second-access promotions, rounds) belongs to the next one.
-        if self.next_oracle == t:
-            self.evaluate(t)
-            self.next_oracle += self.oracle_j
-        reps = self.sources.flush(t)
-        if reps.pfns.shape[0]:
-            empty_p = np.zeros(0, dtype=np.uint32)
-            empty_t = np.zeros(0, dtype=np.int64)
-            self.each(_segment, empty_p, empty_t, reps, size=reps.pfns.shape[0])
-        due = [p for p in pol if p.next_round == t]
-        self.each(_step, t, pols=due)
-        for p in due:
-            p.next_round += p.round_j
-        # Nothing queued and nothing reported until the next access: the
-        # rounds and intervals in between have nothing to do.
-        nxt = min(self.next_oracle, min(p.next_round for p in pol))
-        if upcoming > nxt and all(p.idle() for p in pol):
-            limit = upcoming
-            for s in self.scan_sources:
-                if s.next_scan is not None:
-                    limit = min(limit, s.next_scan)
-            for p in pol:
-                if p.next_round < limit:
-                    p.next_round += (limit - p.next_round) // p.round_j * p.round_j
-            if self.oracle.accesses == 0 and not any(p.pending for p in pol) and self.next_oracle < limit:
-                self.next_oracle += (limit - self.next_oracle) // self.oracle_j * self.oracle_j
+    def piece(self, pages: np.ndarray, times: np.ndarray, reps: Reports, horizon: int) -> None:
+        """Every policy over the accesses and reports before ``horizon`` (sorted for them)."""
+        if reps.pfns.shape[0] > 1:
+            keys = report_keys(reps)
+            if np.any(keys[1:] < keys[:-1]):
+                order = np.argsort(keys, kind="stable")
+                reps = reps.take(order)
+        self.each(_run_piece, pages, times, reps, horizon, size=pages.shape[0] + reps.pfns.shape[0])
 
     def evaluate(self, t_end: int) -> None:
-        """Close the oracle interval ending at ``t_end``: precision and recall tallies."""
+        """Close the oracle interval ending at ``t_end``: precision and recall tallies.
+
+        The interval's hot pages are taken now (the oracle's counts start
+        the next interval); the policies are judged once their work up to
+        ``t_end`` is done (:meth:`wait`).
+        """
         busy = self.oracle.accesses > 0
-        hot = self.oracle.hot(self.top_pages)
+        self.deferred.append((t_end, self.oracle.hot(self.top_pages), busy))
+        if not self.inflight:
+            self.wait()
+
+    def _judge(self, t_end: int, hot: np.ndarray, busy: bool) -> None:
         mask = self.hot_mask
         mask[hot] = True
         start_s = (t_end - self.oracle_j) / self.config.hz
@@ -423,7 +505,10 @@ class _Sim:
                 p.judged += promoted.shape[0]
                 p.precise += int(np.count_nonzero(mask[promoted]))
             if busy and hot.shape[0]:
-                resident = int(np.count_nonzero(mask[p.mem.pages_on(_TOP)]))
+                if p.compiled:  # the hot pages' PFNs, O(hot)
+                    resident = int(p.mem.top_count(hot.astype(np.int64, copy=False)))
+                else:
+                    resident = int(np.count_nonzero(mask[p.mem.pages_on(_TOP)]))
                 p.hot_total += hot.shape[0]
                 p.hot_resident += resident
                 p.recall_series.append((max(start_s, 0.0), resident / hot.shape[0]))
@@ -547,10 +632,7 @@ def replay(
         )
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
-            for pages, times in stream:
-                sim.run_chunk(pages, times)
-                bar.update(pages.shape[0])
-        sim.evaluate(sim.next_oracle)  # the last (partial) interval
+            sim.run(stream, bar)
         return _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pghot._types import Outcome
+from pghot._types import Outcome, Source
 from pghot._validate import ms_to_jiffies
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import Promoter
@@ -30,7 +30,16 @@ from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
 from pghot.tracker import DESIGNS
 
-__all__ = ["ALTERNATIVES", "BASELINES", "DESIGNS", "POLICIES", "Clock", "Machine", "build_machine"]
+__all__ = [
+    "ALTERNATIVES",
+    "BASELINES",
+    "DESIGNS",
+    "POLICIES",
+    "Clock",
+    "Machine",
+    "build_machine",
+    "report_keys",
+]
 
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
@@ -114,12 +123,39 @@ def build_machine(
 # -- policies -------------------------------------------------------------------------
 
 
+def _cut(reps: Reports, a: int, b: int) -> Reports:
+    """Reports ``[a, b)`` (their hint-fault latencies too)."""
+    lat = None if reps.latency is None else reps.latency[a:b]
+    return Reports(reps.pfns[a:b], reps.nids[a:b], reps.srcs[a:b], reps.nows[a:b], lat)
+
+
+def report_keys(reps: Reports) -> np.ndarray:
+    """The order of reports against rounds: time, page-table scans first at a time.
+
+    A round at ``T`` comes after the reports whose key is below ``2 * T + 1``:
+    those before ``T`` and the page-table scan's at ``T`` (a scan due at a
+    round's time has run when the round starts; an access at that time, and
+    the report it makes, comes after it).
+
+    >>> r = Reports(np.array([1, 2]), np.array([0, -1]), np.array([0, 1], np.int8), np.array([5, 5]))
+    >>> report_keys(r).tolist()
+    [11, 10]
+    """
+    return reps.nows.astype(np.int64) * 2 + (reps.srcs != int(Source.PGTABLE_SCAN))
+
+
 class _Policy:
     """No promotion: the memory, its hits, and the oracle's tallies.
 
-    ``segment`` and ``step`` touch only the policy's own machine and tallies,
+    The engine hands a policy the trace a stretch at a time
+    (:meth:`run_piece`: the accesses and reports of a time range, with the
+    rounds due in it); a policy touches only its own machine and tallies,
     so the engine runs the policies of a replay in threads (the compiled
-    stages release the GIL); it reads their tallies between segments.
+    stages release the GIL) and reads their tallies between stretches.
+    A policy with periodic rounds (``next_round``, every ``round_j``
+    jiffies) implements ``segment`` and ``step``; the default
+    :meth:`run_piece` interleaves them in the order of the module
+    docstring of :mod:`pghot.sim.engine`.
     """
 
     kind = "none"
@@ -167,8 +203,27 @@ class _Policy:
     def step(self, now: int) -> None:
         pass
 
-    def idle(self) -> bool:
-        return True
+    def run_piece(self, pages: np.ndarray, times: np.ndarray, reps: Reports, horizon: int) -> None:
+        """The accesses and reports of a time range ending before ``horizon``, and its rounds.
+
+        Every round due before ``horizon`` runs (``step``), after the
+        accesses before its time and the reports whose :func:`report_keys`
+        come before it; ``reps`` are sorted by those keys.
+        """
+        i = r = 0
+        if self.next_round < horizon:
+            keys = report_keys(reps)
+            while self.next_round < horizon:
+                t = self.next_round
+                j = int(np.searchsorted(times, t, side="left"))
+                q = int(np.searchsorted(keys, 2 * t + 1, side="left"))
+                if j > i or q > r:
+                    self.segment(pages[i:j], times[i:j], _cut(reps, r, q))
+                self.step(t)
+                self.next_round += self.round_j
+                i, r = j, q
+        if i < pages.shape[0] or r < reps.pfns.shape[0]:
+            self.segment(pages[i:], times[i:], _cut(reps, r, reps.pfns.shape[0]))
 
     def memory_bytes(self) -> int | None:
         return None
@@ -276,9 +331,36 @@ class _Pghot(_Policy):
     def step(self, now: int) -> None:
         self._promoted(self.promoter.run_round(now).pages, now)
 
-    def idle(self) -> bool:
-        # the threshold adjustment keeps time in its rounds: never skip them
-        return not self.promoter.threshold_adjust and int(self.tracker.queued(_TOP)) == 0
+    def run_piece(self, pages: np.ndarray, times: np.ndarray, reps: Reports, horizon: int) -> None:
+        """As :meth:`_Policy.run_piece`; in one compiled call on the compiled machine.
+
+        :meth:`pghot._kpromoted.PromoterCore.run` serves, records and runs
+        the rounds without the GIL; the reference machine (or a Python
+        tracker) takes the interleaving of ``segment`` and ``step``, its
+        specification.
+        """
+        core = self.promoter._core
+        if not self.compiled or core is None:
+            super().run_piece(pages, times, reps, horizon)
+            return
+        hits, self.next_round, moved = core.run(
+            pages,
+            times,
+            reps.pfns,
+            reps.nids,
+            reps.srcs,
+            reps.nows,
+            horizon,
+            self.next_round,
+            self.round_j,
+            self.bin_j,
+            self.hit_bins,
+            self.promo_bins,
+            self.outcomes,
+        )
+        self.hits += hits
+        if moved.shape[0]:
+            self.pending.append(moved)
 
     def memory_bytes(self) -> int | None:
         return int(self.tracker.memory_bytes())

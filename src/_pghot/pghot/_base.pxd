@@ -97,12 +97,12 @@ cdef class TrackerBase:
     cdef int _record_one(self, uint64_t pfn, int64_t nid, uint64_t now) noexcept
     cdef void _record_batch(self, const pghot_batch *b, int64_t *scratch, uint64_t *cnt,
                             uint64_t *per_src) noexcept nogil
-    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept
+    cdef uint64_t _extract_limit(self, int32_t q, int64_t max_count) noexcept nogil
     cdef uint64_t _extract(self, int32_t q, uint64_t want, uint32_t thr, uint64_t *out_pfn,
                            uint32_t *out_word, int64_t *scratch) noexcept nogil
     cdef bint _lookup_word(self, uint64_t pfn, uint32_t *word, bint *queued) noexcept
     cdef uint64_t _records(self) noexcept
-    cdef uint64_t _queued_in(self, int32_t q) noexcept
+    cdef uint64_t _queued_in(self, int32_t q) noexcept nogil
     cdef void _counts(self, uint64_t *c) noexcept
     cdef dict _stats_extra(self)
     cdef size_t _nbytes(self) noexcept

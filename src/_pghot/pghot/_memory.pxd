@@ -58,6 +58,13 @@ cdef int64_t mem_locate(const pghot_mem_t *m, int64_t pfn) noexcept nogil
 cdef int64_t mem_slot_pfn(const pghot_mem_t *m, int64_t slot) noexcept nogil
 cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
                      pghot_mv_t *mv) noexcept nogil
+cdef int32_t mem_node_of_slot(const pghot_mem_t *m, int64_t s) noexcept nogil
+cdef void mv_finish(const pghot_mem_t *m, pghot_mv_t *mv) noexcept nogil
+cdef int64_t mem_serve(pghot_mem_t *m, const uint32_t *pages, int64_t i0, int64_t i1,
+                       const int64_t *times, int64_t bin_j, int64_t *bins,
+                       pghot_mv_t *mv) noexcept nogil
+cdef bint mem_room(pghot_mem_t *m, const uint32_t *pages, int64_t n, int64_t *need,
+                   int64_t *free) noexcept nogil
 
 cdef class MemoryCore:
     cdef pghot_mem_t m

@@ -1,0 +1,684 @@
+# kpromoted compiled: the promoter's round (pghot.machine.promoter.Promoter._round,
+# its specification) and the replay's whole loop of one pghot policy over a
+# stretch of the trace (serve the accesses, record the reports, run the
+# rounds), in C without the GIL.
+#
+# PromoterCore holds what the Python Promoter holds per top-tier node (round
+# times, rate credit, adjusted threshold, adjustment period, counters) and
+# runs a round exactly as Promoter._round does: rate credit, threshold
+# adjustment, free-memory bypass, extraction from the tracker (the store's
+# `_extract` kernel, inside the tracker's gate), the staleness check, the
+# re-check, the rate limit and the migration (the memory's kernels, under its
+# lock), then the tracker's movable bits of the PFNs that changed (inside the
+# gate, after the memory's lock is released).  Promoter uses it whenever its
+# memory is the compiled pghot.machine.memory.TieredMemory and its tracker a
+# compiled store; tests/test_kpromoted.py runs both on the same inputs and
+# requires the same migrations, counters and tracker states.
+#
+# Arithmetic.  The Python promoter counts rate credit in units of
+# 1 / (1000 * hz) byte with unbounded ints: a round's credit is
+# rate_bps * interval_ms * hz, up to 2**111.  Here it is a 128-bit integer
+# (gcc's __int128); the one product that could exceed it (credit earned over
+# an elapsed time near 2**62 jiffies) saturates at the burst first, which is
+# what min(credit + earned, burst) gives.
+#
+# Data layout.  Per top-tier node j (in nid order): its nid, its node index
+# in the memory (slot order) and its queue in the tracker; the node's state
+# and counters (int64 [NPSTATS] per node).  Scratch buffers sized at
+# construction for one batch: extracted PFNs and words, the store's scratch,
+# the candidates, and the movable changes (two per migration: a promotion
+# and the demotion it may cause).  PromoterCore.run sizes its own buffers for
+# the stretch it is given.
+#
+# Concurrency and lock order.  A PromoterCore is driven by one thread at a
+# time: Promoter serialises a node's rounds with its per-node Python lock;
+# run() is called by the replay engine, which owns the machine and runs no
+# promoter threads.  Both take the memory's Python lock (`_mlock`, with the
+# GIL, before releasing it) for the whole call, as the memory's own
+# mutating entry points do; then, without the GIL: the memory's spinlock
+# around each memory kernel, the tracker's gate around each tracker kernel,
+# never both at once (the tracker's locks are taken inside its kernels).
+# Nothing here takes the GIL while holding a lock.
+cimport cython
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memset, memcpy
+from libc.stdint cimport int8_t, INT64_MAX
+
+from defs cimport *
+from nodes cimport nodemap_targets, nodemap_index, nodemap_set_movable
+from pghot._base cimport TrackerBase, pghot_batch, NOUTCOMES, NSOURCES, S_SRC, S_OUT
+from pghot._memory cimport (MemoryCore, pghot_mem_t, pghot_mv_t, mem_locate, mem_slot_pfn,
+                            mem_migrate, mem_node_of_slot, mv_finish, mem_serve, mem_room,
+                            MS_OK, MS_NON_LRU, MS_RIGHT_NODE, MS_NO_SPACE,
+                            ST_PROMOTE_CANDIDATE, ST_PROMOTE_CANDIDATE_NRL)
+
+import numpy as np
+
+cdef extern from *:
+    ctypedef long long i128 "__int128"
+
+cdef enum:
+    P_ROUNDS = 0
+    P_EXTRACTED = 1
+    P_NON_LRU = 2
+    P_RIGHT_NODE = 3
+    P_DROPPED = 4
+    P_STALE = 5
+    P_RATE_LIMITED = 6
+    P_MIGRATED = 7
+    P_NO_SPACE = 8
+    P_BYPASS_ROUNDS = 9
+    P_RAISED = 10
+    P_LOWERED = 11
+    NPSTATS = 12
+    SRC_PGTABLE_SCAN = 1
+
+#: the counters of PromoterCore.counters, in the order of its rows (Promoter.stats' keys)
+STAT_KEYS = (
+    "kpromoted_rounds",
+    "kpromoted_extracted",
+    "kpromoted_non_lru",
+    "kpromoted_right_node",
+    "kpromoted_dropped",
+    "kpromoted_stale",
+    "kpromoted_rate_limited",
+    "kpromoted_migrated",
+    "kpromoted_no_space",
+    "kpromoted_bypass_rounds",
+    "kpromoted_threshold_raised",
+    "kpromoted_threshold_lowered",
+)
+
+ctypedef struct node_t:
+    int64_t nid
+    int32_t k            # memory node index
+    int32_t q            # tracker queue
+    int64_t last_now     # -1: no round yet
+    i128 credit
+    int64_t threshold
+    int64_t period_start # -1: no period yet
+    int64_t period_cand
+    int64_t watermark
+    int64_t c[NPSTATS]
+
+
+cdef inline pghot_stripe_t *gate_enter(pghot_gate_t *g) noexcept nogil:
+    """Enter a tracker's gate without the GIL, waiting while a snapshot or fork holds it closed."""
+    cdef pghot_stripe_t *st = pghot_gate_try_enter(g)
+    while st == NULL:
+        pghot_gate_wait_open(g)
+        st = pghot_gate_try_enter(g)
+    return st
+
+
+cdef void apply_movable(TrackerBase tr, const pghot_mv_t *mv) noexcept nogil:
+    """The final movable state of the PFNs a memory kernel changed, into the tracker."""
+    cdef int64_t i
+    cdef int32_t k
+    cdef pghot_stripe_t *st
+    if mv.n == 0:
+        return
+    st = gate_enter(&tr.gate)
+    for i in range(mv.n):
+        k = nodemap_index(&tr.nodes, <uint64_t>mv.pfn[i])
+        if k >= 0 and not tr.nodes.top[k]:
+            nodemap_set_movable(&tr.nodes, k, <uint64_t>mv.pfn[i], mv.flag[i] != 0)
+    pghot_gate_leave(st)
+
+
+cdef class PromoterCore:
+    """The compiled rounds of a :class:`pghot.machine.promoter.Promoter` (internal).
+
+    Built by the Promoter on a compiled memory and tracker; holds every
+    top-tier node's round state and counters.  Not for direct use: the
+    Promoter checks the arguments and computes the configuration.
+
+    >>> import pghot
+    >>> from pghot.machine.memory import TieredMemory
+    >>> from pghot.machine.promoter import Promoter
+    >>> topo = pghot.Topology.two_tier(64, 256)
+    >>> tracker = pghot.Tracker(topo)
+    >>> isinstance(Promoter(tracker, TieredMemory(topo, tracker))._core, PromoterCore)
+    True
+    """
+
+    cdef TrackerBase tr
+    cdef MemoryCore mem
+    cdef object mlock
+    cdef node_t *nodes
+    cdef int32_t nn
+    cdef int64_t batch
+    cdef bint has_rate, adjust, bypass, stale
+    cdef i128 rate_bps, page_cost, burst, round_credit
+    cdef int64_t page, hz, period_j, base, fmax, tmask, window
+    # one batch's buffers
+    cdef uint64_t *xpfn
+    cdef uint32_t *xword
+    cdef int64_t *scratch
+    cdef int64_t *cand
+    cdef int64_t *mvpfn
+    cdef uint8_t *mvflag
+    # the pages moved by the rounds of one call (grown as needed)
+    cdef int64_t *moved
+    cdef int64_t *moved_pfn
+    cdef int64_t *moved_node
+    cdef int64_t nmoved, moved_cap
+    cdef bint oom
+
+    def __cinit__(self, *args, **kwargs):
+        self.nodes = NULL
+        self.xpfn = NULL
+        self.xword = NULL
+        self.scratch = NULL
+        self.cand = NULL
+        self.mvpfn = NULL
+        self.mvflag = NULL
+        self.moved = NULL
+        self.moved_pfn = NULL
+        self.moved_node = NULL
+        self.nn = 0
+        self.nmoved = 0
+        self.moved_cap = 0
+
+    def __dealloc__(self):
+        free(self.nodes)
+        free(self.xpfn)
+        free(self.xword)
+        free(self.scratch)
+        free(self.cand)
+        free(self.mvpfn)
+        free(self.mvflag)
+        free(self.moved)
+        free(self.moved_pfn)
+        free(self.moved_node)
+
+    def __init__(self, tracker, memory, nids, watermarks, int64_t batch, rate_limit_mbps,
+                 int64_t interval_ms, bint threshold_adjust, int64_t period_jiffies,
+                 bint free_bypass, bint stale_check):
+        if not isinstance(tracker, TrackerBase):
+            raise TypeError(f"tracker must be a compiled tracker, not {type(tracker).__name__}")
+        if not isinstance(memory, MemoryCore):
+            raise TypeError(f"memory must be a compiled TieredMemory, not {type(memory).__name__}")
+        if self.nodes != NULL:
+            raise RuntimeError("PromoterCore is initialised once")
+        self.tr = <TrackerBase>tracker
+        self.mem = <MemoryCore>memory
+        self.mlock = self.mem._mlock
+        nids = [int(x) for x in nids]
+        watermarks = [int(x) for x in watermarks]
+        if len(nids) != len(watermarks) or not nids:
+            raise ValueError("nids, watermarks: one watermark per top-tier node, at least one node")
+        if batch < 0:
+            raise ValueError(f"batch must be >= 0, got {batch}")
+        self.batch = batch
+        self.hz = int(tracker.hz)
+        self.page = int(memory.page_size)
+        self.base = int(tracker.threshold)
+        self.fmax = (1 << int(tracker.freq_bits)) - 1
+        self.tmask = (1 << int(tracker.time_bits)) - 1
+        self.window = int(tracker.window_jiffies)
+        self.adjust = threshold_adjust
+        self.period_j = period_jiffies
+        self.bypass = free_bypass
+        self.stale = stale_check
+        self.page_cost = <i128>self.page * 1000 * self.hz
+        self.has_rate = rate_limit_mbps is not None
+        cdef int64_t mbps = 0 if rate_limit_mbps is None else int(rate_limit_mbps)
+        if mbps < 0 or mbps > 2**40:
+            raise ValueError(f"rate_limit_mbps must be in [0, 2**40], got {mbps}")
+        self.rate_bps = <i128>mbps << 20
+        self.round_credit = self.rate_bps * interval_ms * self.hz if self.has_rate else 0
+        self.burst = self.round_credit + self.page_cost if (self.has_rate and mbps) else 0
+        cdef Py_ssize_t n = len(nids), i
+        cdef Py_ssize_t cap = max(batch, 1)
+        self.nodes = <node_t *>malloc(n * sizeof(node_t))
+        self.xpfn = <uint64_t *>malloc(cap * sizeof(uint64_t))
+        self.xword = <uint32_t *>malloc(cap * sizeof(uint32_t))
+        self.scratch = <int64_t *>malloc((self.tr.scratch_len + 1) * sizeof(int64_t))
+        self.cand = <int64_t *>malloc(cap * sizeof(int64_t))
+        self.mvpfn = <int64_t *>malloc(2 * cap * sizeof(int64_t))
+        self.mvflag = <uint8_t *>malloc(2 * cap * sizeof(uint8_t))
+        if (self.nodes == NULL or self.xpfn == NULL or self.xword == NULL or self.scratch == NULL
+                or self.cand == NULL or self.mvpfn == NULL or self.mvflag == NULL):
+            raise MemoryError()
+        for i in range(n):
+            k = memory._node_index(nids[i])
+            if k < 0 or not memory._is_top_index(k):
+                raise ValueError(f"nids: {nids[i]} is not a top-tier node of the memory")
+            memset(&self.nodes[i], 0, sizeof(node_t))
+            self.nodes[i].nid = nids[i]
+            self.nodes[i].k = k
+            self.nodes[i].q = self.tr._queue_arg(nids[i])
+            self.nodes[i].last_now = -1
+            self.nodes[i].credit = self.round_credit
+            self.nodes[i].threshold = self.base
+            self.nodes[i].period_start = -1
+            self.nodes[i].watermark = watermarks[i]
+        self.nn = <int32_t>n
+
+    # -- state, read by the Promoter -------------------------------------------------------
+
+    def counters(self, int32_t j):
+        """Node j's counters, keyed as :data:`STAT_KEYS`."""
+        self._node(j)
+        return {k: self.nodes[j].c[i] for i, k in enumerate(STAT_KEYS)}
+
+    def threshold(self, int32_t j):
+        """Node j's extraction threshold."""
+        self._node(j)
+        return self.nodes[j].threshold
+
+    def last_round(self, int32_t j):
+        """Node j's previous round time, None before the first."""
+        self._node(j)
+        return None if self.nodes[j].last_now < 0 else self.nodes[j].last_now
+
+    def forget_node(self, int32_t j):
+        """Forget node j's round time and adjustment period (Promoter.start)."""
+        self._node(j)
+        self.nodes[j].last_now = -1
+        self.nodes[j].period_start = -1
+        self.nodes[j].period_cand = 0
+
+    cdef int _node(self, int32_t j) except -1:
+        if j < 0 or j >= self.nn:
+            raise ValueError(f"node index {j} out of range [0, {self.nn})")
+        return 0
+
+    cdef int _check_now(self, int32_t j, int64_t now) except -1:
+        if now < 0:
+            raise ValueError(f"now must be >= 0, got {now}")
+        if self.nodes[j].last_now >= 0 and now < self.nodes[j].last_now:
+            raise ValueError(f"now: {now} is earlier than node {self.nodes[j].nid}'s previous "
+                             f"round at {self.nodes[j].last_now}")
+        return 0
+
+    # -- one round ----------------------------------------------------------------------------
+
+    cdef int _grow_moved(self, int64_t need) noexcept nogil:
+        """Room for `need` more moved pages; 0, or -1 (and `oom`) when out of memory."""
+        cdef int64_t cap
+        cdef void *a
+        cdef void *b
+        cdef void *c
+        if self.nmoved + need <= self.moved_cap:
+            return 0
+        cap = max(self.nmoved + need, 2 * self.moved_cap, 1024)
+        a = realloc(self.moved, cap * sizeof(int64_t))
+        if a != NULL:
+            self.moved = <int64_t *>a
+        b = realloc(self.moved_pfn, cap * sizeof(int64_t))
+        if b != NULL:
+            self.moved_pfn = <int64_t *>b
+        c = realloc(self.moved_node, cap * sizeof(int64_t))
+        if c != NULL:
+            self.moved_node = <int64_t *>c
+        if a == NULL or b == NULL or c == NULL:
+            self.oom = True
+            return -1
+        self.moved_cap = cap
+        return 0
+
+    cdef void _adjust_threshold(self, node_t *st, int64_t elapsed) noexcept nogil:
+        cdef i128 load = <i128>st.period_cand * self.page * self.hz
+        cdef i128 limit = self.rate_bps * elapsed
+        if load * 10 > limit * 11:
+            if st.threshold < self.fmax:
+                st.threshold += 1
+                st.c[P_RAISED] += 1
+        elif load * 10 < limit * 9:
+            if st.threshold > self.base:
+                st.threshold -= 1
+                st.c[P_LOWERED] += 1
+
+    cdef int64_t _round(self, int32_t j, int64_t now) noexcept nogil:
+        """One round of node j at `now` (checked); appends what moved; returns how many.
+
+        Promoter._round, step for step (its docstring has the reasons).
+        """
+        cdef node_t *st = &self.nodes[j]
+        cdef pghot_mem_t *m = &self.mem.m
+        cdef int64_t elapsed = 0 if st.last_now < 0 else now - st.last_now
+        cdef i128 per
+        cdef int64_t got, i, n, s, page, ncand, take, limited, nmv
+        cdef int64_t age
+        cdef bint bypass
+        cdef int status
+        cdef pghot_stripe_t *gs
+        cdef pghot_mv_t mv
+        st.last_now = now
+        st.c[P_ROUNDS] += 1
+        if self.has_rate:
+            per = self.rate_bps * 1000
+            if per == 0:
+                st.credit = min(st.credit, self.burst)
+            elif <i128>elapsed > self.burst / per + 1:
+                st.credit = self.burst
+            else:
+                st.credit = min(st.credit + per * elapsed, self.burst)
+        if self.adjust:
+            if st.period_start < 0:
+                st.period_start = now
+            elif now - st.period_start >= self.period_j:
+                self._adjust_threshold(st, now - st.period_start)
+                st.period_start = now
+                st.period_cand = 0
+        bypass = False
+        if self.bypass:
+            pghot_lock(&m.lock)
+            bypass = m.nfree[st.k] > st.watermark
+            pghot_unlock(&m.lock)
+        if bypass:
+            st.threshold = self.base
+            st.c[P_BYPASS_ROUNDS] += 1
+
+        got = 0
+        gs = gate_enter(&self.tr.gate)
+        n = <int64_t>self.tr._extract_limit(st.q, self.batch)
+        if n:
+            if self.tr.scratch_len:
+                memset(self.scratch, 0, self.tr.scratch_len * sizeof(int64_t))
+            got = <int64_t>self.tr._extract(st.q, <uint64_t>n, <uint32_t>st.threshold, self.xpfn,
+                                            self.xword, self.scratch if self.tr.scratch_len else NULL)
+        pghot_gate_leave(gs)
+        st.c[P_EXTRACTED] += got
+        if got == 0:
+            return 0
+        if self._grow_moved(got) < 0:
+            return 0
+        # the candidates, in extraction order, without the stale ones
+        n = 0
+        for i in range(got):
+            if self.stale:
+                age = (now - <int64_t>((self.xword[i] >> self.tr.tshift) & self.tr.tmask)) & self.tmask
+                if age > self.window:
+                    st.c[P_STALE] += 1
+                    st.c[P_DROPPED] += 1
+                    continue
+            self.cand[n] = <int64_t>self.xpfn[i]
+            n += 1
+        mv.pfn = self.mvpfn
+        mv.flag = self.mvflag
+        mv.n = 0
+        pghot_lock(&m.lock)
+        # the re-check (TieredMemory.recheck)
+        ncand = 0
+        for i in range(n):
+            s = mem_locate(m, self.cand[i])
+            if s < 0 or m.owner[s] < 0:
+                st.c[P_NON_LRU] += 1
+            elif mem_node_of_slot(m, s) == st.k:
+                st.c[P_RIGHT_NODE] += 1
+            else:
+                self.cand[ncand] = self.cand[i]
+                ncand += 1
+        if bypass:
+            m.stats[ST_PROMOTE_CANDIDATE_NRL] += ncand
+        else:
+            m.stats[ST_PROMOTE_CANDIDATE] += ncand
+            st.period_cand += ncand
+            if self.has_rate:
+                take = ncand
+                if <i128>take > st.credit / self.page_cost:
+                    take = <int64_t>(st.credit / self.page_cost)
+                st.credit -= <i128>take * self.page_cost
+                limited = ncand - take
+                if limited:
+                    st.c[P_RATE_LIMITED] += limited
+                    st.c[P_DROPPED] += limited
+                    ncand = take
+        # the migration (TieredMemory.migrate_batch)
+        nmv = 0
+        for i in range(ncand):
+            s = mem_locate(m, self.cand[i])
+            page = -1 if s < 0 else m.owner[s]
+            status = mem_migrate(m, self.cand[i], st.k, now, &mv)
+            if status == MS_OK:
+                st.c[P_MIGRATED] += 1
+                self.moved[self.nmoved + nmv] = page
+                self.moved_pfn[self.nmoved + nmv] = self.cand[i]
+                self.moved_node[self.nmoved + nmv] = st.nid
+                nmv += 1
+            elif status == MS_NO_SPACE:
+                st.c[P_NO_SPACE] += 1
+            elif status == MS_NON_LRU:
+                st.c[P_NON_LRU] += 1
+            else:
+                st.c[P_RIGHT_NODE] += 1
+        mv_finish(m, &mv)
+        pghot_unlock(&m.lock)
+        apply_movable(self.tr, &mv)
+        self.nmoved += nmv
+        return nmv
+
+    cdef object _take_moved(self):
+        """(pfns, pages, nids) of the pages moved since the last take, as fresh arrays."""
+        cdef int64_t k = self.nmoved
+        pfns = np.empty(k, dtype=np.int64)
+        pages = np.empty(k, dtype=np.int64)
+        nids = np.empty(k, dtype=np.int32)
+        cdef int64_t[::1] a = pfns
+        cdef int64_t[::1] b = pages
+        cdef int32_t[::1] c = nids
+        cdef int64_t i
+        if k:
+            memcpy(&a[0], self.moved_pfn, k * sizeof(int64_t))
+            memcpy(&b[0], self.moved, k * sizeof(int64_t))
+            for i in range(k):
+                c[i] = <int32_t>self.moved_node[i]
+        self.nmoved = 0
+        if self.oom:
+            self.oom = False
+            raise MemoryError("kpromoted: no memory for the pages moved by a round")
+        return pfns, pages, nids
+
+    def round(self, int32_t j, int64_t now):
+        """Run one round of node j at ``now``; ``(pfns, pages, nids)`` of what moved.
+
+        ValueError when ``now`` is negative or before the node's previous round.
+        """
+        self._node(j)
+        self._check_now(j, now)
+        if self.mlock is not None:
+            self.mlock.acquire()
+        try:
+            self.nmoved = 0
+            with nogil:
+                self._round(j, now)
+        finally:
+            if self.mlock is not None:
+                self.mlock.release()
+        return self._take_moved()
+
+    # -- the replay's loop of one policy ---------------------------------------------------
+
+    def run(self, pages, times, rpages, rnids, rsrcs, rtimes, int64_t horizon, int64_t next_round,
+            int64_t round_j, int64_t bin_jiffies, int64_t[::1] hit_bins, int64_t[::1] promo_bins,
+            int64_t[::1] outcomes):
+        """One pghot policy over a stretch of the replay (internal: for the replay engine).
+
+        Serves the accesses ``(pages, times)`` (dense pages, non-decreasing
+        jiffies, all before ``horizon``), records the reports ``(rpages,
+        rnids, rsrcs, rtimes)`` into the tracker at their PFNs, and runs a
+        round of every top-tier node at each of ``next_round, next_round +
+        round_j, ...`` below ``horizon``.  Order: a round at T comes after
+        the accesses before T and the reports before T or page-table-scan
+        reports at T, and before everything else (the reports are sorted
+        by that key: time, then scan reports first).  Hits are binned into
+        ``hit_bins``, pages moved by rounds into ``promo_bins`` (by round
+        time), the tracker's outcomes added to ``outcomes[:4]``.
+
+        Returns
+        -------
+        (hits, next_round, moved pages) : (int, int, int64 array)
+
+        Raises
+        ------
+        ValueError
+            A bad argument (nothing changed).
+        """
+        # private copies, checked, then the only ones read
+        cdef const uint32_t[::1] p = np.array(pages, dtype=np.uint32, copy=True)
+        cdef const int64_t[::1] t = np.array(times, dtype=np.int64, copy=True)
+        cdef const uint32_t[::1] rp = np.array(rpages, dtype=np.uint32, copy=True)
+        cdef int64_t[::1] rn = np.array(rnids, dtype=np.int64, copy=True)
+        cdef const int64_t[::1] rs = np.array(rsrcs, dtype=np.int64, copy=True)
+        cdef const int64_t[::1] rt = np.array(rtimes, dtype=np.int64, copy=True)
+        cdef int64_t n = p.shape[0], nr = rp.shape[0], i, bad = -1
+        cdef pghot_mem_t *m = &self.mem.m
+        if t.shape[0] != n:
+            raise ValueError(f"times: {t.shape[0]} values for {n} pages")
+        if rn.shape[0] != nr or rs.shape[0] != nr or rt.shape[0] != nr:
+            raise ValueError("rnids, rsrcs, rtimes: one value per report")
+        if round_j < 1 or bin_jiffies < 1:
+            raise ValueError("round_j and bin_jiffies must be >= 1")
+        if outcomes.shape[0] < NOUTCOMES:
+            raise ValueError(f"outcomes: needs {NOUTCOMES} counters")
+        if next_round < 0 or horizon < 0:
+            raise ValueError("next_round and horizon must be >= 0")
+        with nogil:
+            for i in range(n):
+                if p[i] >= m.npages or t[i] < 0 or t[i] >= horizon or (i and t[i] < t[i - 1]):
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"pages/times: access {bad} has a page out of range or a time out "
+                             "of order or not below horizon")
+        with nogil:
+            for i in range(nr):
+                if (rp[i] >= m.npages or rt[i] < 0 or rt[i] >= horizon or rs[i] < 0
+                        or rs[i] >= NSOURCES
+                        or (i and (rt[i] < rt[i - 1] or (rt[i] == rt[i - 1] and rs[i] == SRC_PGTABLE_SCAN
+                                                          and rs[i - 1] != SRC_PGTABLE_SCAN)))):
+                    bad = i
+                    break
+        if bad >= 0:
+            raise ValueError(f"reports: report {bad} has a page or source out of range, or is out "
+                             "of order (by time, scan reports first) or not below horizon")
+        i = nodemap_targets(&self.tr.nodes, &rn[0], nr) if nr else -1
+        if i >= 0:
+            raise ValueError(f"rnids[{i}] = {rnids[i]} is not a node of the topology")
+        cdef int64_t nbins = hit_bins.shape[0]
+        if promo_bins.shape[0] < nbins:
+            nbins = promo_bins.shape[0]
+        if horizon - 1 >= <int64_t>nbins * bin_jiffies:
+            raise ValueError(f"hit_bins, promo_bins: {nbins} bins of {bin_jiffies} jiffies end "
+                             f"before horizon {horizon}")
+        cdef int64_t need = 0, free_ = 0
+        cdef bint ok
+        with nogil:
+            pghot_lock(&m.lock)
+            ok = mem_room(m, &p[0], n, &need, &free_) if n else True
+            pghot_unlock(&m.lock)
+        if not ok:
+            raise MemoryError(f"cannot place {need} pages: {free_} free PFNs")
+        cdef int32_t j
+        for j in range(self.nn):
+            self._check_now(j, next_round)
+        # buffers: the reports' PFNs, and the movable changes of a serve
+        bpfn_a = np.empty(max(nr, 1), dtype=np.uint64)
+        mvp_a = np.empty(max(n, 1), dtype=np.int64)
+        mvf_a = np.empty(max(n, 1), dtype=np.uint8)
+        cdef uint64_t[::1] bpfn = bpfn_a
+        cdef int64_t[::1] mvp = mvp_a
+        cdef uint8_t[::1] mvf = mvf_a
+        cdef int64_t hits = 0, T = next_round, a0 = 0, a1, r0 = 0, r1, k, moved_round
+        cdef uint64_t cnt[NOUTCOMES]
+        memset(cnt, 0, sizeof(cnt))
+        if self.mlock is not None:
+            self.mlock.acquire()
+        try:
+            self.nmoved = 0
+            with nogil:
+                while True:
+                    # the stretch before the next round (or to the end)
+                    if T < horizon:
+                        a1 = a0
+                        while a1 < n and t[a1] < T:
+                            a1 += 1
+                        r1 = r0
+                        while r1 < nr and (rt[r1] < T or (rt[r1] == T and rs[r1] == SRC_PGTABLE_SCAN)):
+                            r1 += 1
+                    else:
+                        a1 = n
+                        r1 = nr
+                    hits += self._serve(&p[0] if n else NULL, &t[0] if n else NULL, a0, a1,
+                                        bin_jiffies, &hit_bins[0], &mvp[0], &mvf[0])
+                    self._record(&rp[0] if nr else NULL, &rn[0] if nr else NULL,
+                                 &rs[0] if nr else NULL, &rt[0] if nr else NULL, r0, r1,
+                                 &bpfn[0], cnt)
+                    a0 = a1
+                    r0 = r1
+                    if T >= horizon:
+                        break
+                    moved_round = 0
+                    for j in range(self.nn):
+                        moved_round += self._round(j, T)
+                    if moved_round:
+                        promo_bins[T // bin_jiffies] += moved_round
+                    T += round_j
+        finally:
+            if self.mlock is not None:
+                self.mlock.release()
+        for k in range(NOUTCOMES):
+            outcomes[k] += <int64_t>cnt[k]
+        _, moved, _ = self._take_moved()
+        return hits, T, moved
+
+    cdef int64_t _serve(self, const uint32_t *p, const int64_t *t, int64_t a0, int64_t a1,
+                        int64_t bin_j, int64_t *bins, int64_t *mvp, uint8_t *mvf) noexcept nogil:
+        cdef pghot_mem_t *m = &self.mem.m
+        cdef pghot_mv_t mv
+        cdef int64_t hits
+        if a1 <= a0:
+            return 0
+        mv.pfn = mvp
+        mv.flag = mvf
+        mv.n = 0
+        pghot_lock(&m.lock)
+        hits = mem_serve(m, p, a0, a1, t, bin_j, bins, &mv)
+        mv_finish(m, &mv)
+        pghot_unlock(&m.lock)
+        apply_movable(self.tr, &mv)
+        return hits
+
+    cdef void _record(self, const uint32_t *rp, const int64_t *rn, const int64_t *rs,
+                      const int64_t *rt, int64_t r0, int64_t r1, uint64_t *bpfn,
+                      uint64_t *cnt) noexcept nogil:
+        """Record reports [r0, r1) at their pages' PFNs (record_accesses without the checks)."""
+        cdef pghot_mem_t *m = &self.mem.m
+        cdef int64_t i, s, k = 0
+        cdef pghot_batch b
+        cdef uint64_t c[NOUTCOMES]
+        cdef uint64_t per_src[NSOURCES]
+        cdef pghot_stripe_t *st
+        if r1 <= r0:
+            return
+        pghot_lock(&m.lock)
+        for i in range(r0, r1):
+            s = m.pfn_of[rp[i]]
+            # a report's page was served before it (the loop's order); -1 cannot occur
+            bpfn[i] = <uint64_t>mem_slot_pfn(m, s) if s >= 0 else <uint64_t>0
+        pghot_unlock(&m.lock)
+        memset(c, 0, sizeof(c))
+        memset(per_src, 0, sizeof(per_src))
+        b.pfn = &bpfn[r0]
+        b.nid = &rn[r0]
+        b.src = &rs[r0]
+        b.now = &rt[r0]
+        b.n = r1 - r0
+        b.nm = -1
+        b.sm = -1
+        b.tm = -1
+        st = gate_enter(&self.tr.gate)
+        if self.tr.scratch_len:
+            memset(self.scratch, 0, self.tr.scratch_len * sizeof(int64_t))
+        self.tr._record_batch(&b, self.scratch if self.tr.scratch_len else NULL, c, per_src)
+        for k in range(NSOURCES):
+            if per_src[k]:
+                pghot_add_u64(&st.count[S_SRC + k], per_src[k])
+        for k in range(NOUTCOMES):
+            if c[k] and (self.tr.out_mask >> k) & 1:
+                pghot_add_u64(&st.count[S_OUT + k], c[k])
+            cnt[k] += c[k]
+        pghot_gate_leave(st)
