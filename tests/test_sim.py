@@ -85,10 +85,13 @@ def test_hits_promotions_and_time_by_hand() -> None:
     p, none = r["pghot"], r["none"]
     assert (p.accesses, p.top_tier_hits, none.top_tier_hits) == (8, 4, 2)
     assert (p.promotions, p.demotions, p.ping_pong) == (2, 2, 0)
-    assert p.est_time_ns == 4 * 100 + 4 * 250
+    # migration at the published default: kpromoted's 2 promotions and kswapd's 2 demotions,
+    # batched, 1237 ns each (pghot.machine.costs)
+    assert p.migration_time_ns == 4 * 1237 and p.fault_path_migration_ns == 0
+    assert p.est_time_ns == 4 * 100 + 4 * 250 + 4 * 1237
     assert none.est_time_ns == 2 * 100 + 6 * 250
-    assert p.time_vs_all_top == pytest.approx(1400 / 800)
-    assert p.time_vs_none == pytest.approx(1400 / 1700)
+    assert p.time_vs_all_top == pytest.approx(6348 / 800)
+    assert p.time_vs_none == pytest.approx(6348 / 1700)
     assert none.time_vs_none == 1.0
     # one oracle interval: counts 1, 1, 3, 3 -> hot {2, 3}; both promotions hit it
     assert (p.precise_promotions, p.precision) == (2, 1.0)

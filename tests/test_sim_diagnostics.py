@@ -58,4 +58,7 @@ def test_short_trace_bins_narrow_and_say_so() -> None:
 def test_time_that_never_advances_is_flagged() -> None:
     trace = TraceChunk(time_ns=np.full(100, 5, dtype=np.int64), pfn=np.arange(100, dtype=np.uint64) % 10)
     r = replay([trace], SimConfig(top_pages=2), progress=False)
-    assert any(n.startswith("time: every access has the same time stamp") for n in r.notes)
+    assert any(
+        n.startswith("time: the trace's 100 records all have the time stamp 5 ns: its time never advances")
+        for n in r.notes
+    )

@@ -295,8 +295,17 @@ def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
             default=None,
             help="lackey: nanoseconds per instruction (default 1)",
         )
-        p.add_argument("--skip-bad", action="store_true", help="skip malformed trace lines")
+        p.add_argument(
+            "--skip-bad", action="store_true", help="skip malformed trace lines (counted in the notes)"
+        )
+        p.add_argument("--perf-vaddr", action="store_true", help=_PERF_VADDR_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+_PERF_VADDR_HELP = (
+    "perf: key every sample by its virtual address (addr), keeping the samples without a "
+    "physical address (phys_addr 0), which are otherwise dropped and counted"
+)
 
 
 def sim_formats() -> tuple[str, ...]:
@@ -340,6 +349,8 @@ def _open_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["ns_per_instr"] = args.ns_per_instr
     if args.skip_bad:
         opts["skip_bad"] = True
+    if args.perf_vaddr:
+        opts["perf_space"] = "vaddr"
     return opts
 
 
@@ -391,6 +402,14 @@ def _replay(args: argparse.Namespace) -> int:
         threads=args.threads,
         **({"engine": args.engine} if args.engine else {}),
     )
+    if args.cache:  # what parsing the trace into the cache skipped or dropped
+        from pghot.sim.diagnostics import TraceWatch, reading_notes
+        from pghot.traces import cache_reading
+
+        reading = cache_reading(args.trace)
+        if reading is not None:
+            r.trace["reading"] = reading
+            r.notes += reading_notes(TraceWatch(), reading, hz=cfg.hz)
     _show(r, args)
     return 0
 
@@ -437,6 +456,11 @@ def _convert(args: argparse.Namespace) -> int:
         )
         if c["bad_lines"]:
             text += f"\n{c['bad_lines']:,} malformed lines skipped"
+        if c["no_phys_addr"]:
+            text += (
+                f"\n{c['no_phys_addr']:,} perf samples without a physical address dropped "
+                "(--perf-vaddr keeps them, by virtual address)"
+            )
     _emit(args, text)
     return 0
 
@@ -627,7 +651,8 @@ def _parser() -> argparse.ArgumentParser:
         default=4096,
         help="bytes per page: perf phys_addr -> PFN, damo pages (default 4096, replay's page_size)",
     )
-    c.add_argument("--skip-bad", action="store_true", help="skip malformed trace lines")
+    c.add_argument("--skip-bad", action="store_true", help="skip malformed trace lines (counted)")
+    c.add_argument("--perf-vaddr", action="store_true", help=_PERF_VADDR_HELP)
     _add_output_args(c, what="the summary", plot=False)
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser

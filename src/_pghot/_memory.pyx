@@ -1275,7 +1275,7 @@ cdef class MemoryCore:
                    int64_t[::1] promoted_times):
         """One segment of numab2 (``policy=0``) or tpp (``1``) in one kernel (internal: the replay's).
 
-        The loop of ``Numab2.fault_path`` / ``Tpp.fault_path``
+        The loop of ``Numab2.fault_loop`` / ``Tpp.fault_loop``
         (python/pghot/sim/alternatives.py, their specification, which the
         reference engine runs) over the hint-fault reports of ``rep_srcs``,
         with the accesses served as :meth:`second_access` serves them (up to

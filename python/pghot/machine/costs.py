@@ -1,9 +1,16 @@
 """What a page migration costs: default per-page costs from published Linux measurements.
 
-Nothing in the simulator reads these yet; they are the defaults a time
-model should charge per migrated page (the faulting thread for a hint-fault
-promotion, which migrates one folio in ``migrate_misplaced_folio``; the
-kernel thread for kpromoted/kmigrated, which hand ``migrate_pages`` a list).
+They are the replay's default per-page migration costs
+(:meth:`pghot.sim.SimConfig.migration_costs_ns`, when ``migration_ns`` is
+not set), charged where the kernel pays them: a promotion made in the
+fault path (the ``second-access`` baseline, as NUMA balancing's
+``migrate_misplaced_folio``, which migrates one folio per call) costs the
+*single*-page price and is paid by the faulting thread; a promotion made
+by a kernel thread's round (kpromoted, kmigrated: they hand
+``migrate_pages`` a list) and every demotion (kswapd's
+``demote_folio_list``, a list too) cost the *batched* price and are paid by
+that kernel thread.  :func:`page_migration_ns` gives the price for any page
+size.
 
 Sources
 -------
@@ -51,11 +58,15 @@ Examples
 (1237, 4847, 190304)
 >>> migration_cost_ns(512), migration_cost_ns(512, batched=False), migration_cost_ns(1, huge=True)
 (633344, 2481664, 190304)
+>>> page_migration_ns(4096), page_migration_ns(4096, batched=False), page_migration_ns(2 << 20)
+(1237.0, 4847.0, 190304.0)
 """
 
 from __future__ import annotations
 
 import operator
+
+_THP_BYTES = 2 << 20
 
 __all__ = [
     "MIGRATE_4K_BATCHED_NS",
@@ -65,6 +76,7 @@ __all__ = [
     "MIGRATE_THP_SINGLE_NS",
     "TLB_BATCHING_SPEEDUP",
     "migration_cost_ns",
+    "page_migration_ns",
 ]
 
 #: Nanoseconds to migrate one 4 KiB page inside a batched ``migrate_pages``
@@ -132,3 +144,53 @@ def migration_cost_ns(pages: int, *, huge: bool = False, batched: bool = True) -
     if huge:
         return n * MIGRATE_THP_NS
     return n * (MIGRATE_4K_BATCHED_NS if batched else MIGRATE_4K_SINGLE_NS)
+
+
+def page_migration_ns(page_size: int, *, batched: bool = True) -> float:
+    """Nanoseconds to migrate one page of ``page_size`` bytes at the default costs.
+
+    The measured sizes give their measured cost: 4 KiB pages
+    :data:`MIGRATE_4K_BATCHED_NS` (batched) or :data:`MIGRATE_4K_SINGLE_NS`
+    (alone), 2 MiB pages :data:`MIGRATE_THP_NS` (either way).  Other sizes
+    scale with the bytes copied from the nearest measured size below them
+    (the 4 KiB cost below 2 MiB, which overstates a 64 KiB folio's copy a
+    little; the 2 MiB cost from 2 MiB up); below 4 KiB, from the 4 KiB cost.
+
+    Parameters
+    ----------
+    page_size : int
+        Bytes per page, a power of two (``SimConfig.page_size``).
+    batched : bool, optional
+        Migrated in a batched ``migrate_pages`` call by a kernel thread
+        (kpromoted, kmigrated, kswapd), default True; False: alone, in the
+        fault path (``migrate_misplaced_folio``).
+
+    Raises
+    ------
+    TypeError
+        ``page_size`` is not an int, or ``batched`` not a bool.
+    ValueError
+        ``page_size`` is not a positive power of two.
+
+    Examples
+    --------
+    >>> page_migration_ns(8192), page_migration_ns(8192, batched=False), page_migration_ns(4 << 20)
+    (2474.0, 9694.0, 380608.0)
+    >>> page_migration_ns(3000)
+    Traceback (most recent call last):
+        ...
+    ValueError: page_size must be a positive power of two, got 3000
+    """
+    if isinstance(page_size, bool):
+        raise TypeError("page_size must be an int, not bool")
+    try:
+        size = operator.index(page_size)
+    except TypeError:
+        raise TypeError(f"page_size must be an int, not {type(page_size).__name__}") from None
+    if not isinstance(batched, bool):
+        raise TypeError(f"batched must be a bool, not {type(batched).__name__}")
+    if size <= 0 or size & (size - 1):
+        raise ValueError(f"page_size must be a positive power of two, got {size}")
+    if size >= _THP_BYTES:
+        return MIGRATE_THP_NS * (size / _THP_BYTES)
+    return (MIGRATE_4K_BATCHED_NS if batched else MIGRATE_4K_SINGLE_NS) * (size / 4096)

@@ -83,10 +83,21 @@ oracle
     ``recall_series`` gives it per interval.
 ``est_time_ns``
     ``top_ns`` per top-tier hit, ``lower_ns`` per other access, plus
-    ``migration_ns`` (default 0) per page migrated (promotions and
-    demotions).  ``time_vs_all_top`` divides it by ``accesses * top_ns``
-    (every page on the top tier: the lower bound), ``time_vs_none`` by the
-    ``none`` policy's estimate.
+    ``migration_time_ns``.  ``time_vs_all_top`` divides it by ``accesses *
+    top_ns`` (every page on the top tier: the lower bound), ``time_vs_none``
+    by the ``none`` policy's estimate.
+``migration_time_ns``, ``fault_path_migration_ns``
+    every page migrated at its cost (:meth:`SimConfig.migration_costs_ns`:
+    ``migration_ns`` when set, else the published Linux costs of
+    :mod:`pghot.machine.costs`): a promotion made in the fault path
+    (``second-access``) at the single-page cost, paid by the faulting thread
+    (``fault_path_migration_ns``); kpromoted's promotions and kswapd's
+    demotions at the batched cost, paid by those kernel threads.  The
+    estimate charges both, as if the kernel threads ran on the
+    application's CPUs.
+``promoted_mbps``, ``demoted_mbps``, ``ping_pong_share``
+    MiB promoted and demoted per second of the trace's duration; the share
+    of the promotions that were ping-pongs.
 ``tracker_memory_bytes``
     ``tracker.memory_bytes()`` at the end; 0 for ``second-access`` (the LRU
     flags are in ``struct page``), None for ``none``.

@@ -17,7 +17,7 @@ They follow the replay's policy interface (:class:`pghot.sim.policies._Policy`):
 up to a report's time are served before the policy acts on the report, so
 a promotion counts from the next access on), ``step`` runs a periodic round
 (TPP's kswapd), ``stats`` gives their counters.  Each policy's loop over the
-reports (``fault_path``) is its specification, run on the reference memory
+reports (``fault_loop``) is its specification, run on the reference memory
 (``engine="reference"``); on the compiled memory one ``nogil`` kernel runs
 the same loop (:meth:`pghot._memory.MemoryCore.fault_path`), and
 tests/test_sim_engines.py requires the same result from both.
@@ -72,6 +72,9 @@ def _knobs(cls: Any, machine: Machine, key: str, given: dict[str, Any]) -> Any:
 class _FaultPath(_Policy):
     """A policy acting on each hint fault at its time: the accesses before it are served first."""
 
+    #: promotions in the faulting thread, one page at a time (their migration cost)
+    fault_path = True
+
     def __init__(self, name: str, machine: Machine, description: str) -> None:
         super().__init__(name, machine, description)
         self.hz = machine.config.hz
@@ -83,7 +86,7 @@ class _FaultPath(_Policy):
     def segment(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
         """Serve the accesses and act on the hint faults, in time order.
 
-        :meth:`fault_path` (with :meth:`_serve_until`) is the specification,
+        :meth:`fault_loop` (with :meth:`_serve_until`) is the specification,
         which the reference engine runs; on the compiled memory one kernel
         runs the same loop (:meth:`pghot._memory.MemoryCore.fault_path`).
         """
@@ -94,7 +97,7 @@ class _FaultPath(_Policy):
             self._kernel(pages, times, reps)
             return
         self._pages, self._times, self._pos = pages, times, 0
-        self.fault_path(reps)
+        self.fault_loop(reps)
         self._serve_until(None)
 
     def _kernel(self, pages: np.ndarray, times: np.ndarray, reps: Reports) -> None:
@@ -163,7 +166,7 @@ class _FaultPath(_Policy):
         """``jiffies_to_msecs``: rounded up (exact at the default HZ=1000)."""
         return -(-t * 1000 // self.hz)
 
-    def fault_path(self, reps: Reports) -> None:  # pragma: no cover - the subclasses'
+    def fault_loop(self, reps: Reports) -> None:  # pragma: no cover - the subclasses'
         raise NotImplementedError
 
     def memory_bytes(self) -> int | None:
@@ -318,7 +321,7 @@ class Numab2(_FaultPath):
         self._maybe_enough = bool(st[6])
         self.counters.update(zip(_NUMAB2_COUNTERS, counters.tolist(), strict=True))
 
-    def fault_path(self, reps: Reports) -> None:
+    def fault_loop(self, reps: Reports) -> None:
         c = self.counters
         pages, nows, lats = reps.pfns.tolist(), reps.nows.tolist(), reps.latencies().tolist()
         for i in np.flatnonzero(reps.srcs == _HINT_FAULT).tolist():
@@ -474,7 +477,7 @@ class Tpp(_FaultPath):
     def _unpack(self, state: np.ndarray, counters: np.ndarray) -> None:
         self.counters.update(zip(_TPP_COUNTERS, counters.tolist(), strict=True))
 
-    def fault_path(self, reps: Reports) -> None:
+    def fault_loop(self, reps: Reports) -> None:
         c = self.counters
         active = self.active
         pages, nows = reps.pfns.tolist(), reps.nows.tolist()

@@ -61,6 +61,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
 from pghot._validate import MS_MAX, bool_arg, int_in, number_in
+from pghot.machine.costs import page_migration_ns
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import ARG_RANGES as PROMOTER_RANGES
 from pghot.machine.promoter import Promoter
@@ -516,8 +517,17 @@ class SimConfig:
         Jiffies per second of the simulated clock, default 1000.
     top_ns, lower_ns : float
         Cost of an access served by the top / lower tier, default 100 / 250.
-    migration_ns : float
-        Cost of migrating one page (promotion or demotion), default 0.
+    migration_ns : float, optional
+        Cost of migrating one page (promotion or demotion), the same for
+        every migration.  Default None: the published Linux costs of
+        :mod:`pghot.machine.costs` for ``page_size``
+        (:func:`pghot.machine.costs.page_migration_ns`): a promotion made in
+        the fault path (``second-access``; the faulting thread pays, one
+        ``migrate_misplaced_folio`` call per page) at the single-page cost,
+        4847 ns for 4 KiB; a promotion made by a kernel thread's round
+        (kpromoted) and every demotion (kswapd) at the batched cost, 1237 ns
+        for 4 KiB.  :meth:`migration_costs_ns` gives the two; ``0`` makes
+        migration free.
     sources : list of SourceConfig
         Each from a table ``{"name": NAME, PARAM: VALUE, ...}`` with a name of
         :data:`SOURCES`; default ``[{"name": "hint-fault"}]``.
@@ -580,7 +590,7 @@ class SimConfig:
     hz: int = _knob(1000, low=1)
     top_ns: float = _knob(100.0)
     lower_ns: float = _knob(250.0)
-    migration_ns: float = _knob(0.0)
+    migration_ns: float | None = _knob(None)
     sources: list[SourceConfig] = dataclasses.field(default_factory=lambda: [HintFaultConfig()])
     tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
@@ -606,7 +616,7 @@ class SimConfig:
             hz: int = ...,
             top_ns: float = ...,
             lower_ns: float = ...,
-            migration_ns: float = ...,
+            migration_ns: float | None = ...,
             sources: Sequence[Mapping[str, Any]] = ...,
             tracker: Mapping[str, Any] = ...,
             promoter: Mapping[str, Any] = ...,
@@ -647,6 +657,29 @@ class SimConfig:
             hz=self.hz,
             ping_pong_window_ms=self.ping_pong_window_ms,
             demotion=self.demotion,
+        )
+
+    def migration_costs_ns(self) -> tuple[float, float]:
+        """Nanoseconds per migrated page: ``(batched, single)``.
+
+        ``batched`` is charged for the pages a kernel thread migrates in a
+        list (kpromoted's rounds, kswapd's demotions), ``single`` for a
+        promotion in the fault path (one page per call, paid by the
+        faulting thread).  Both are ``migration_ns`` when it is set, else
+        :func:`pghot.machine.costs.page_migration_ns` of ``page_size``.
+
+        >>> SimConfig().migration_costs_ns()
+        (1237.0, 4847.0)
+        >>> SimConfig(page_size=2 << 20).migration_costs_ns()
+        (190304.0, 190304.0)
+        >>> SimConfig(migration_ns=500).migration_costs_ns()
+        (500.0, 500.0)
+        """
+        if self.migration_ns is not None:
+            return float(self.migration_ns), float(self.migration_ns)
+        return (
+            page_migration_ns(self.page_size, batched=True),
+            page_migration_ns(self.page_size, batched=False),
         )
 
     @classmethod

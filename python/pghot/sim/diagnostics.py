@@ -4,19 +4,142 @@
 each, what a tiering developer would otherwise have to work out: a source
 that made no report (the trace ends before its first scan, or has fewer
 accesses than its sampling period), a promoting policy that promoted
-nothing, a top tier that holds the whole footprint, time stamps that never
-advance.  The lines go into :attr:`pghot.sim.Result.notes`, which the text
-summary and the JSON both show.
+nothing, a top tier that holds the whole footprint.  :class:`TraceWatch`
+and :func:`reading_notes` say what reading the trace dropped or could not
+use: time stamps that never advance (or span less than a jiffy), perf
+samples without a physical address, malformed lines skipped
+(``skip_bad``), CPUs without a node.  The lines go into
+:attr:`pghot.sim.Result.notes`, which the text summary and the JSON both
+show; the reader's counters go into ``Result.trace["reading"]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from pghot._types import Source
+import numpy as np
 
-__all__ = ["diagnose"]
+from pghot._output import pct
+from pghot._types import Source
+from pghot.traces import TraceChunk
+
+__all__ = ["TraceWatch", "diagnose", "reading_notes"]
+
+
+class TraceWatch:
+    """The records of a chunk stream and their time range, counted on the way through.
+
+    :meth:`wrap` passes every chunk on unchanged (anything that is not a
+    :class:`TraceChunk` too: the consumer rejects it).
+
+    Examples
+    --------
+    >>> w = TraceWatch()
+    >>> chunks = [TraceChunk(time_ns=[5, 9], pfn=[1, 2]), TraceChunk(time_ns=[7], pfn=[3])]
+    >>> sum(len(c) for c in w.wrap(chunks)), w.records, w.first_ns, w.last_ns, w.span_ns
+    (3, 3, 5, 9, 4)
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        #: the earliest and the latest time stamp seen (None before a record)
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+
+    @property
+    def span_ns(self) -> int:
+        """Latest minus earliest time stamp (0 before two records)."""
+        if self.first_ns is None or self.last_ns is None:
+            return 0
+        return self.last_ns - self.first_ns
+
+    def wrap(self, chunks: Iterable[Any]) -> Iterator[Any]:
+        """``chunks``, counted."""
+        for chunk in chunks:
+            if isinstance(chunk, TraceChunk) and len(chunk):
+                t = chunk.time_ns
+                lo, hi = int(np.min(t)), int(np.max(t))
+                self.records += len(chunk)
+                self.first_ns = lo if self.first_ns is None else min(lo, self.first_ns)
+                self.last_ns = hi if self.last_ns is None else max(hi, self.last_ns)
+            yield chunk
+
+
+def reading_notes(watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: int) -> list[str]:
+    """What reading the trace dropped, skipped or could not use, one line each.
+
+    Parameters
+    ----------
+    watch
+        The records the replay read, and their times.
+    reading
+        The reader's counters (:attr:`pghot.traces.TraceReader.counters`) with
+        its ``format`` and ``first_bad``, or None (chunks given, not a file).
+    hz
+        Jiffies per second of the replay.
+
+    Examples
+    --------
+    >>> w = TraceWatch(); _ = list(w.wrap([TraceChunk(time_ns=[0, 0, 0], vaddr=[1, 2, 3])]))
+    >>> reading = {"format": "lackey", "instructions": 0, "no_phys_addr": 0, "bad_lines": 0,
+    ...            "unknown_cpu": 0, "records": 3, "first_bad": []}
+    >>> print(reading_notes(w, reading, hz=1000)[0])  # doctest: +ELLIPSIS
+    time: the trace's 3 records all have the time stamp 0 ns: its time never advances...
+    >>> reading.update(format="perf", no_phys_addr=97, bad_lines=2, first_bad=[(4, "malformed")])
+    >>> for line in reading_notes(w, reading, hz=1000)[1:]:  # doctest: +NORMALIZE_WHITESPACE
+    ...     print(line)
+    reading: 97 of 100 perf samples (97.0%) had no physical address (phys_addr 0) and were
+    dropped; --perf-vaddr (open_trace(perf_space="vaddr")) keeps every sample, by its virtual address
+    reading: 2 malformed lines skipped (--skip-bad); the first at line 4: malformed
+    """
+    out: list[str] = []
+    fmt = reading.get("format") if reading else None
+    if watch.records >= 2 and watch.span_ns == 0:
+        why = ""
+        if fmt == "lackey" and reading and reading.get("instructions", 0) == 0:
+            why = (
+                " (a lackey trace without instruction lines 'I': they are its clock, do not filter them out)"
+            )
+        elif fmt in ("csv", "npy", "npz"):
+            why = " (check the trace's time column)"
+        out.append(
+            f"time: the trace's {watch.records:,} records all have the time stamp {watch.first_ns} ns: "
+            "its time never advances, so the periodic sources, the promoter rounds and the oracle "
+            f"see one instant{why}"
+        )
+    elif watch.records >= 2 and watch.span_ns * hz < 10**9:
+        out.append(
+            f"time: the trace lasts {watch.span_ns:,} ns, less than one jiffy (hz={hz}): the periodic "
+            "sources, the promoter rounds and the oracle see one instant; raise hz (--set hz=N), or "
+            "stretch a lackey trace's clock (--ns-per-instr)"
+        )
+    if not reading:
+        return out
+    dropped = int(reading.get("no_phys_addr", 0))
+    if dropped:
+        total = dropped + int(reading.get("records", 0))
+        out.append(
+            f"reading: {dropped:,} of {total:,} perf samples ({pct(dropped / total)}) had no physical "
+            'address (phys_addr 0) and were dropped; --perf-vaddr (open_trace(perf_space="vaddr")) '
+            "keeps every sample, by its virtual address"
+        )
+    kept = int(reading.get("unmapped_kept", 0))
+    if kept:
+        out.append(
+            f"reading: {kept:,} perf samples had no physical address (phys_addr 0) and were kept as "
+            'PFN 0 (keep_unmapped): they all count as one page; open_trace(perf_space="vaddr") keys '
+            "every sample by its virtual address instead"
+        )
+    bad = int(reading.get("bad_lines", 0))
+    if bad:
+        first = reading.get("first_bad") or []
+        where = f"; the first at line {first[0][0]}: {first[0][1]}" if first else ""
+        out.append(f"reading: {bad:,} malformed lines skipped (--skip-bad){where}")
+    unknown = int(reading.get("unknown_cpu", 0))
+    if unknown:
+        out.append(f"reading: {unknown:,} records came from CPUs that cpu_to_node does not name (node -1)")
+    return out
 
 
 def _source_reason(i: int, src: Any, accesses: int, span_j: int, hz: int) -> str | None:
@@ -82,11 +205,6 @@ def diagnose(
      'top tier: 20 pages hold the whole footprint (10 ']
     """
     out: list[str] = []
-    if span_jiffies == 0:
-        out.append(
-            "time: every access has the same time stamp (a trace without instruction lines or "
-            "timestamps?): periodic sources, rounds and the oracle see one instant"
-        )
     for i, (src, n) in enumerate(zip(sources, reports)):
         if n == 0:
             why = _source_reason(i, src, accesses, span_jiffies, hz)

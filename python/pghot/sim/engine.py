@@ -42,8 +42,9 @@ from pghot._pagemap import PageMap, clamped_jiffies
 from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
+from pghot.sim.budget import check_fits
 from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
-from pghot.sim.diagnostics import diagnose
+from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
     _TOP,
     ALTERNATIVES,
@@ -58,7 +59,7 @@ from pghot.sim.policies import (
     build_machine,
     report_keys,
 )
-from pghot.sim.results import PolicyResult, Result
+from pghot.sim.results import PolicyResult, Result, migration_metrics
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
 
@@ -244,6 +245,27 @@ class _Sim:
                 f"config: lower_pages: {self.lower_pages} lower-tier + {self.top_pages} top-tier "
                 f"pages cannot hold the trace's {footprint} pages"
             )
+        # the policies in the order given (replay() checked the names); without
+        # ``policies``, pghot, the baselines, then the designs
+        chosen = list(policies) if policies is not None else ["pghot", *baselines, *designs]
+        # v2 is pghot's own run when pghot has no knobs of its own (an alias)
+        v2_runs = bool(c.tracker or c.promoter) or "pghot" not in chosen
+        names = [n for n in chosen if n != "v2" or v2_runs]
+        kinds = [
+            c.tracker if n == "pghot" else {} if n == "v2" else DESIGNS[n]
+            for n in names
+            if n in DESIGNS or n in ("pghot", "v2")
+        ]
+        check_fits(  # before any machine is allocated
+            self.top_pages,
+            self.lower_pages,
+            footprint,
+            names,
+            trackers=len(kinds),
+            pfn_array_bytes=sum(
+                (4 if k.get("mode") == "precise" else 1) for k in kinds if k.get("store") == "pfn-array"
+            ),
+        )
         self.topology = Topology.two_tier(self.top_pages, self.lower_pages)
         # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
         # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
@@ -295,9 +317,6 @@ class _Sim:
         self.heat = np.zeros(self.heat_nt * self.heat_np, dtype=np.int64)
 
         self.v2_alias = False
-        # the policies in the order given (replay() checked the names); without
-        # ``policies``, pghot, the baselines, then the designs
-        chosen = list(policies) if policies is not None else ["pghot", *baselines, *designs]
         pol: list[_Policy] = []
         for n in chosen:
             if n == "pghot":
@@ -306,7 +325,7 @@ class _Sim:
             elif n == "none":
                 pol.append(_Policy("none", self.machine()))
             elif n == "v2":
-                if c.tracker or c.promoter or "pghot" not in chosen:
+                if v2_runs:
                     pol.append(_Pghot("v2", self.machine({}, {}), "pghot with the v2 defaults"))
                 else:  # the configured policy is v2: one run, reported under both names
                     self.v2_alias = True
@@ -606,6 +625,8 @@ def replay(
     for d in designs:
         if d not in DESIGNS:
             raise ValueError(f"designs must be among {list(DESIGNS)}, got {d!r}")
+    watch = TraceWatch()  # what reading dropped or could not use goes into the result
+    reader = None
     with contextlib.ExitStack() as stack:
         if isinstance(chunks, (str, os.PathLike)):
             path = os.fspath(chunks)
@@ -615,6 +636,7 @@ def replay(
             source: Iterable[TraceChunk] = reader
         else:
             source = chunks
+        source = watch.wrap(source)
         stream, footprint, last_jiffy, space = _materialise(source, cfg, progress, spill_bytes, engine)
         stack.callback(stream.close)
         if stream.accesses == 0:
@@ -633,7 +655,13 @@ def replay(
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             sim.run(stream, bar)
-        return _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
+        result = _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
+        reading = None
+        if reader is not None:
+            reading = {"format": reader.format, **reader.counters, "first_bad": list(reader.first_bad)}
+            result.trace["reading"] = reading
+        result.notes += reading_notes(watch, reading, hz=cfg.hz)
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -644,14 +672,22 @@ def _result(
     acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
     out: dict[str, PolicyResult] = {}
+    # per page: batched (a kernel thread's list) and single (one per call, in the fault path)
+    batched_ns, single_ns = cfg.migration_costs_ns()
     for p in sim.policies:
         m = p.mem.stats()
         hits = p.hit_bins
-        est = (
-            p.hits * cfg.top_ns
-            + (accesses - p.hits) * cfg.lower_ns
-            + m["pgmigrate_success"] * cfg.migration_ns
+        mig = migration_metrics(
+            m["pgpromote_success"],
+            m["pgmigrate_success"],
+            m["pgdemote_kswapd"],
+            page_size=cfg.page_size,
+            duration_s=(sim.last_jiffy + 1) / cfg.hz,
+            batched_ns=batched_ns,
+            single_ns=single_ns,
+            fault_path=p.fault_path,
         )
+        est = p.hits * cfg.top_ns + (accesses - p.hits) * cfg.lower_ns + mig["migration_time_ns"]
         assert p.judged == m["pgpromote_success"], (p.name, p.judged, m)
         out[p.name] = PolicyResult(
             name=p.name,
@@ -674,6 +710,7 @@ def _result(
             promotions_series=p.promo_bins.tolist(),
             recall_series=p.recall_series,
             stats=p.stats(),
+            **mig,
         )
     if sim.v2_alias:
         # keep the order of the baselines given

@@ -159,6 +159,9 @@ class _Policy:
     """
 
     kind = "none"
+    #: promotions are made in the fault path, one page per call, paid by the faulting
+    #: thread (the single-page migration cost); else by a kernel thread's batched rounds
+    fault_path = False
 
     def __init__(
         self, name: str, machine: Machine, description: str = "first-touch placement, no promotion"
@@ -236,6 +239,7 @@ class _SecondAccess(_Policy):
     """Promote a lower-tier page at its second reported access within the window."""
 
     kind = "second-access"
+    fault_path = True
 
     def __init__(self, name: str, machine: Machine) -> None:
         c = machine.config

@@ -1,4 +1,12 @@
-"""What a replay found: :class:`Result`, one :class:`PolicyResult` per policy."""
+"""What a replay found: :class:`Result`, one :class:`PolicyResult` per policy.
+
+:meth:`Result.summary` prints two tables, one row per policy: the first
+says how well the policy placed the pages (hits, promotions, precision,
+recall, estimated time), the second what its migrations cost and what it
+lost on the way (migration traffic and time, ping-pong share, candidates
+refused by a full table or queue, dropped by the rate limit or as stale),
+so that nothing is only in the JSON.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +53,18 @@ class PolicyResult:
     stats : dict
         ``memory`` counters, and for pghot ``promoter``, ``tracker`` and the
         report ``outcomes``.
+    promoted_mbps, demoted_mbps : float
+        Migration traffic: pages promoted (demoted) times ``page_size``, in
+        MiB (2**20 bytes, the unit of ``promoter.rate_limit_mbps``) per
+        second of the trace's duration.
+    migration_time_ns : float
+        Time spent migrating pages, included in ``est_time_ns``: each
+        promotion at the policy's promotion cost, every other page moved
+        (demotions) at the batched cost (:meth:`SimConfig.migration_costs_ns`).
+    fault_path_migration_ns : float
+        The part of ``migration_time_ns`` the faulting threads pay
+        (promotions made in the fault path: ``second-access``); the rest is
+        paid by kernel threads (kpromoted's rounds, kswapd's demotions).
     """
 
     name: str
@@ -67,6 +87,10 @@ class PolicyResult:
     promotions_series: list[int]
     recall_series: list[tuple[float, float]]
     stats: dict[str, dict[str, int]]
+    promoted_mbps: float = 0.0
+    demoted_mbps: float = 0.0
+    migration_time_ns: float = 0.0
+    fault_path_migration_ns: float = 0.0
 
     @property
     def hit_ratio(self) -> float | None:
@@ -95,16 +119,28 @@ class PolicyResult:
         """
         return self.hot_pages_resident / self.hot_pages if self.hot_pages else None
 
+    @property
+    def ping_pong_share(self) -> float | None:
+        """Share of the promotions whose page was demoted again within ``ping_pong_window_ms``.
+
+        None without promotions.
+
+        >>> _example_policy().ping_pong_share
+        0.25
+        """
+        return self.ping_pong / self.promotions if self.promotions else None
+
     def to_dict(self) -> dict[str, Any]:
         """The metrics as plain JSON-ready values, the ratios included.
 
-        >>> d = _example_policy().to_dict(); d["hit_ratio"], d["precision"]
-        (0.5, 0.75)
+        >>> d = _example_policy().to_dict(); d["hit_ratio"], d["precision"], d["ping_pong_share"]
+        (0.5, 0.75, 0.25)
         """
         d = dataclasses.asdict(self)
         d["hit_ratio"] = self.hit_ratio
         d["precision"] = self.precision
         d["recall"] = self.recall
+        d["ping_pong_share"] = self.ping_pong_share
         d["recall_series"] = [list(x) for x in self.recall_series]
         return d
 
@@ -123,7 +159,101 @@ def _llc_text(llc: dict[str, int]) -> str:
 
 def _example_policy() -> PolicyResult:
     return PolicyResult(
-        "x", "none", "", 4, 2, 4, 0, 0, 0, 3, 4, 1, 700.0, 1.75, 1.0, None, [0.5], [4], [(0.0, 0.25)], {}
+        "x", "none", "", 4, 2, 4, 1, 1, 0, 3, 4, 1, 700.0, 1.75, 1.0, None, [0.5], [4], [(0.0, 0.25)], {}
+    )
+
+
+def migration_metrics(
+    promotions: int,
+    moves: int,
+    demotions: int,
+    *,
+    page_size: int,
+    duration_s: float,
+    batched_ns: float,
+    single_ns: float,
+    fault_path: bool,
+) -> dict[str, float]:
+    """The migration fields of a :class:`PolicyResult`, from the memory's counters.
+
+    Parameters
+    ----------
+    promotions, moves, demotions : int
+        ``pgpromote_success``, ``pgmigrate_success`` (every page moved,
+        promotions included) and ``pgdemote_kswapd``.
+    page_size : int
+        Bytes per page.
+    duration_s : float
+        The trace's duration (the rates' denominator), > 0.
+    batched_ns, single_ns : float
+        Nanoseconds per page moved in a kernel thread's batch, and alone in
+        the fault path (:meth:`pghot.sim.SimConfig.migration_costs_ns`).
+    fault_path : bool
+        The policy promotes in the fault path (each promotion costs
+        ``single_ns``, paid by the faulting thread); else in a kernel
+        thread's batch (``batched_ns``).  The other moves (demotions, by
+        kswapd) always cost ``batched_ns``.
+
+    Returns
+    -------
+    dict
+        ``promoted_mbps``, ``demoted_mbps`` (MiB per second), ``migration_time_ns``
+        and ``fault_path_migration_ns``.
+
+    Examples
+    --------
+    Second access promoted 3 pages (one call each) and kswapd demoted 2, over 2 s:
+
+    >>> m = migration_metrics(3, 5, 2, page_size=4096, duration_s=2.0, batched_ns=1237.0,
+    ...                       single_ns=4847.0, fault_path=True)
+    >>> m["migration_time_ns"] == 3 * 4847 + 2 * 1237, m["fault_path_migration_ns"] == 3 * 4847
+    (True, True)
+    >>> round(m["promoted_mbps"] * 2**20 * 2), round(m["demoted_mbps"] * 2**20 * 2)
+    (12288, 8192)
+    """
+    promote_ns = single_ns if fault_path else batched_ns
+    promoting = promotions * promote_ns
+    mib_s = page_size / 2**20 / duration_s
+    return {
+        "promoted_mbps": promotions * mib_s,
+        "demoted_mbps": demotions * mib_s,
+        "migration_time_ns": promoting + (moves - promotions) * batched_ns,
+        "fault_path_migration_ns": promoting if fault_path else 0.0,
+    }
+
+
+def _migration_text(cfg: SimConfig) -> str:
+    """The machine line's migration costs: the published defaults, or ``migration_ns``.
+
+    >>> from pghot.sim import SimConfig
+    >>> _migration_text(SimConfig())  # doctest: +NORMALIZE_WHITESPACE
+    '1,237 ns per page migrated by a kernel thread (kpromoted, kswapd; batched), 4,847 ns per page
+     promoted in the fault path (the faulting thread pays; pghot.machine.costs)'
+    >>> _migration_text(SimConfig(migration_ns=0))
+    '0 ns per migrated page (migration_ns)'
+    """
+    batched, single = cfg.migration_costs_ns()
+    if cfg.migration_ns is not None:
+        return f"{batched:,.4g} ns per migrated page (migration_ns)"
+    return (
+        f"{batched:,.0f} ns per page migrated by a kernel thread (kpromoted, kswapd; batched), "
+        f"{single:,.0f} ns per page promoted in the fault path (the faulting thread pays; "
+        "pghot.machine.costs)"
+    )
+
+
+def _losses(p: PolicyResult) -> tuple[str, str, str, str]:
+    """Candidates refused by a full table, a full queue, the rate limit, as stale: ``-`` if none can be."""
+    tr, pr = p.stats.get("tracker"), p.stats.get("promoter")
+
+    def count(table: Mapping[str, int] | None, key: str) -> str:
+        return "-" if table is None or key not in table else f"{table[key]:,}"
+
+    return (
+        count(tr, "table_full"),
+        count(tr, "queue_full"),
+        count(pr, "kpromoted_rate_limited"),
+        count(pr, "kpromoted_stale"),
     )
 
 
@@ -156,8 +286,13 @@ class Result:
         Logical pages per heat-map page bin.
     notes : list of str
         What the replay changed on its own, e.g. metrics bins wider than
-        ``interval_ms`` on a trace longer than :data:`MAX_BINS` bins
-        (printed by :meth:`summary`, in :meth:`to_dict`).
+        ``interval_ms`` on a trace longer than :data:`MAX_BINS` bins, why a
+        result is degenerate, and what reading the trace dropped or skipped
+        (printed by :meth:`summary`, in :meth:`to_dict`).  For a trace file,
+        ``trace["reading"]`` holds the counts: its ``format``, the reader's
+        counters (:attr:`pghot.traces.TraceReader.counters`: ``lines_read``,
+        ``bad_lines``, ``records``, ``instructions``, ``no_phys_addr``,
+        ``unknown_cpu``) and ``first_bad`` (line, reason).
     """
 
     config: SimConfig
@@ -221,8 +356,8 @@ class Result:
             f"replay of {tr['name']}: {tr['accesses']:,} accesses over {tr['duration_s']:.3f} s, "
             f"footprint {tr['footprint_pages']:,} pages ({size(tr['footprint_pages'] * c.page_size)})",
             f"  machine: top tier {top:,} pages ({size(top * c.page_size)}), "
-            f"lower tier {c.lower_pages or 0:,} pages; access {c.top_ns:g} ns top, {c.lower_ns:g} ns lower, "
-            f"{c.migration_ns:g} ns per migrated page",
+            f"lower tier {c.lower_pages or 0:,} pages; access {c.top_ns:g} ns top, {c.lower_ns:g} ns lower",
+            f"  migration: {_migration_text(c)}",
             f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
             f"; oracle: hottest "
             f"{top:,} pages of each {c.oracle_interval_ms} ms",
@@ -261,6 +396,44 @@ class Result:
         ]
         lines.append(format_table(head, rows))
         lines.append("")
+        head2 = (
+            "policy",
+            "promoted",
+            "demoted",
+            "migrating",
+            "in faults",
+            "ping-pong",
+            "table full",
+            "queue full",
+            "rate-limited",
+            "stale",
+            "no room",
+        )
+        rows2 = [
+            (
+                p.name,
+                f"{p.promoted_mbps:,.2f} MiB/s",
+                f"{p.demoted_mbps:,.2f} MiB/s",
+                duration(p.migration_time_ns),
+                duration(p.fault_path_migration_ns),
+                pct(p.ping_pong_share),
+                *_losses(p),
+                f"{p.promote_fail_no_space:,}",
+            )
+            for p in self.policies.values()
+        ]
+        lines.append(format_table(head2, rows2))
+        lines += [
+            "",
+            "  promoted, demoted: migration traffic over the trace's duration; migrating: the time",
+            "  spent migrating (in est. time), in faults: its part paid by the faulting threads (the",
+            "  rest by kpromoted and kswapd); ping-pong: promotions demoted again within "
+            f"{c.ping_pong_window_ms} ms;",
+            "  table full, queue full: reports the tracker had no room for; rate-limited, stale:",
+            "  candidates kpromoted dropped; - where the policy has no such stage; no room: promotions",
+            "  that found the top tier full and nothing to demote",
+            "",
+        ]
         for p in self.policies.values():
             lines.append(f"  {p.name}: {p.description}")
         return "\n".join(lines)

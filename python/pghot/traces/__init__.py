@@ -26,7 +26,12 @@ memory whole. Formats (``format=`` or detected from the name and content):
     page_size`` when the ``phys_addr`` column is present) and ``nid`` (the
     accessing CPU's node, when ``cpu_to_node`` is given). perf prints
     ``phys_addr`` 0 when it could not translate the address; those samples
-    are dropped and counted (``no_phys_addr``) unless ``keep_unmapped=True``.
+    are dropped and counted (``no_phys_addr``; a replay's notes and
+    ``trace["reading"]`` say how many) unless ``keep_unmapped=True`` (kept
+    as PFN 0, all on one page, counted in ``unmapped_kept``). ``perf_space="vaddr"`` keys every sample by
+    its virtual address ``addr`` instead (``pfn`` left out): nothing is
+    dropped, at the cost of the processes' address spaces not being told
+    apart.
 ``csv``
     A header line naming the columns, then one access per line: ``pfn`` or
     ``vaddr`` (decimal or ``0x`` hex; both may be present), a time (``time``
@@ -110,7 +115,7 @@ import numpy as np
 from pghot._types import NUMA_NO_NODE
 from pghot._validate import int_in
 from pghot.traces._chunk import AccessKind, TraceChunk, check_page_size
-from pghot.traces._convert import CACHE_VERSION, CONVERT_FIELDS, cached, convert
+from pghot.traces._convert import CACHE_VERSION, CONVERT_FIELDS, cache_reading, cached, convert
 from pghot.traces._detect import SNIFF_BYTES, detect_format, format_by_head, format_by_name
 from pghot.traces._io import Input
 from pghot.traces._mapper import PageMapper
@@ -129,6 +134,7 @@ __all__ = [
     "PageMapper",
     "TraceChunk",
     "TraceReader",
+    "cache_reading",
     "cached",
     "convert",
     "cpu_to_node_from_sysfs",
@@ -217,6 +223,7 @@ def open_trace(
     max_line_bytes: int = MAX_LINE_BYTES,
     keep_unmapped: bool = False,
     perf_columns: Sequence[str] | None = None,
+    perf_space: str = "paddr",
     damo_space: str = "vaddr",
     max_json_bytes: int = DAMO_MAX_JSON_BYTES,
     max_region_pages: int = DAMO_MAX_REGION_PAGES,
@@ -251,13 +258,20 @@ def open_trace(
     max_line_bytes : int, optional
         Longest accepted text line, default :data:`MAX_LINE_BYTES` (4096).
     keep_unmapped : bool, optional
-        perf: keep samples whose ``phys_addr`` is 0 (PFN 0) instead of
-        dropping them.
+        perf: keep samples whose ``phys_addr`` is 0 (PFN 0, counted in
+        ``unmapped_kept``) instead of dropping them.
     perf_columns : sequence of str, optional
         perf: names of the hex columns after the time, among ``"addr"`` and
         ``"phys_addr"``; default ``("addr", "phys_addr")`` with two columns,
         ``("addr",)`` with one. Pass ``("phys_addr",)`` for
         ``-F time,cpu,phys_addr``.
+    perf_space : {"paddr", "vaddr"}, optional
+        perf: ``"paddr"`` (default) gives each sample the PFN of its
+        ``phys_addr`` when that column is present (samples with
+        ``phys_addr`` 0 are dropped and counted in ``no_phys_addr``, see
+        ``keep_unmapped``); ``"vaddr"`` keys every sample by its virtual
+        address (``addr``) and leaves ``phys_addr`` out, dropping none. It
+        needs the ``addr`` column.
     damo_space : {"vaddr", "paddr"}, optional
         damo: whether region addresses are virtual or physical.
     max_json_bytes : int, optional
@@ -322,6 +336,10 @@ def open_trace(
         cols = tuple(perf_columns)
         if not 1 <= len(cols) <= 2 or len(set(cols)) != len(cols) or not set(cols) <= {"addr", "phys_addr"}:
             raise ValueError(f"perf_columns must name 1 or 2 of 'addr', 'phys_addr', got {perf_columns!r}")
+    if perf_space not in ("paddr", "vaddr"):
+        raise ValueError(f"perf_space must be 'paddr' or 'vaddr', got {perf_space!r}")
+    if perf_space == "vaddr" and cols is not None and "addr" not in cols:
+        raise ValueError(f"perf_space='vaddr' needs the addr column, perf_columns is {perf_columns!r}")
     if damo_space not in ("vaddr", "paddr"):
         raise ValueError(f"damo_space must be 'vaddr' or 'paddr', got {damo_space!r}")
     json_cap = _limit(max_json_bytes, "max_json_bytes")
@@ -359,6 +377,7 @@ def open_trace(
         max_line_bytes=cap,
         keep_unmapped=bool(keep_unmapped),
         perf_columns=cols,
+        perf_space=perf_space,
         damo_space=damo_space,
         max_json_bytes=json_cap,
         max_region_pages=region_cap,

@@ -173,8 +173,9 @@ def convert(
     -------
     dict
         ``trace``, ``format``, ``output``, ``records``, ``fields`` (the
-        fields written), ``bytes`` (the size of ``dst``) and ``counters``
-        (the reader's :attr:`TraceReader.counters`).
+        fields written), ``bytes`` (the size of ``dst``), ``counters``
+        (the reader's :attr:`TraceReader.counters`) and ``first_bad`` (its
+        :attr:`TraceReader.first_bad`).
 
     Raises
     ------
@@ -258,6 +259,7 @@ def convert(
         "fields": list(dtype.names or ()),
         "bytes": os.path.getsize(d),
         "counters": reader.counters,
+        "first_bad": list(reader.first_bad),
     }
 
 
@@ -292,7 +294,8 @@ def cached(
     The cache is ``SRC.pghot.npy`` (what :func:`convert` writes) with
     ``SRC.pghot.json`` recording what it was made from: the cache version
     (:data:`CACHE_VERSION`), the source's size and modification time (ns),
-    the format and the reader options. It is (re)written when either file
+    the format and the reader options, and what reading it found (the
+    reader's counters: :func:`cache_reading`). It is (re)written when either file
     is missing, unreadable, of another version, or does not match the
     source and the options, or the ``.npy`` is not the one recorded;
     otherwise it is used as it is, and nothing is parsed.
@@ -344,14 +347,17 @@ def cached(
             return npy
     except (OSError, ValueError):
         pass  # missing, unreadable or not JSON: written afresh
-    convert(s, npy, format, progress=progress, **open_options)
+    info = convert(s, npy, format, progress=progress, **open_options)
+    reading = {"format": info["format"], **info["counters"], "first_bad": info["first_bad"]}
     if _cache_key(s, format, open_options) != key:  # the trace changed while it was read
         raise ValueError(f"src: {s}: changed while it was being converted; try again")
     st = os.stat(npy)
     tmp, fd = _create_temp(record)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"key": key, "npy_size": st.st_size, "npy_mtime_ns": st.st_mtime_ns}, f)
+            json.dump(
+                {"key": key, "npy_size": st.st_size, "npy_mtime_ns": st.st_mtime_ns, "reading": reading}, f
+            )
         os.replace(tmp, record)
     except BaseException:
         try:
@@ -360,3 +366,31 @@ def cached(
             pass
         raise
     return npy
+
+
+def cache_reading(src: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What parsing ``src`` into its cache found: the format, the reader's counters, ``first_bad``.
+
+    The record :func:`cached` kept beside ``src`` (``SRC.pghot.json``), so
+    that a replay of the cache still says what the parse skipped or dropped;
+    None without one (or one written before it kept them).
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> from pghot.traces import cached
+    >>> src = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = pathlib.Path(src).write_text("pfn,time\\n1,10\\noops\\n2,20\\n")
+    >>> _ = cached(src, skip_bad=True)
+    >>> r = cache_reading(src); r["format"], r["records"], r["bad_lines"], r["first_bad"][0][0]
+    ('csv', 2, 1, 3)
+    """
+    import json
+
+    try:
+        with open(os.fspath(src) + ".pghot.json", encoding="utf-8") as f:
+            known = json.load(f)
+    except (OSError, ValueError):
+        return None
+    reading = known.get("reading") if isinstance(known, dict) else None
+    return reading if isinstance(reading, dict) else None

@@ -66,9 +66,13 @@ class TraceReader:
     instructions : int
         Instructions counted (lackey).
     no_phys_addr : int
-        perf samples dropped because ``phys_addr`` was 0.
+        perf samples dropped because ``phys_addr`` was 0 (none with
+        ``keep_unmapped`` or ``perf_space="vaddr"``).
     unknown_cpu : int
         Records whose CPU is not in ``cpu_to_node`` (their ``nid`` is -1).
+    unmapped_kept : int
+        perf samples whose ``phys_addr`` was 0, kept as PFN 0
+        (``keep_unmapped=True``).
     first_bad : list of (int, str)
         Line number and reason of the first few skipped lines.
 
@@ -100,6 +104,7 @@ class TraceReader:
         keep_unmapped: bool,
         perf_columns: tuple[str, ...] | None,
         damo_space: str,
+        perf_space: str = "paddr",
         max_json_bytes: int = DAMO_MAX_JSON_BYTES,
         max_region_pages: int = DAMO_MAX_REGION_PAGES,
         max_snapshot_accesses: int = DAMO_MAX_SNAPSHOT_ACCESSES,
@@ -112,6 +117,7 @@ class TraceReader:
         self.instructions = 0
         self.no_phys_addr = 0
         self.unknown_cpu = 0
+        self.unmapped_kept = 0
         self.first_bad: list[tuple[int, str]] = []
         self._chunk_size = chunk_size
         self._skip_bad = skip_bad
@@ -123,6 +129,7 @@ class TraceReader:
         self._max_line = max_line_bytes
         self._keep_unmapped = keep_unmapped
         self._perf_columns = perf_columns
+        self._perf_space = perf_space
         self._damo_space = damo_space
         self._max_json = max_json_bytes
         self._max_region_pages = max_region_pages
@@ -152,6 +159,7 @@ class TraceReader:
             "instructions": self.instructions,
             "no_phys_addr": self.no_phys_addr,
             "unknown_cpu": self.unknown_cpu,
+            "unmapped_kept": self.unmapped_kept,
         }
 
     def __iter__(self) -> Iterator[TraceChunk]:

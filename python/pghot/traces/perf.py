@@ -134,11 +134,14 @@ def _rows(
 def _chunk_of(
     reader: TraceReader, time_ns: np.ndarray, values: dict[str, np.ndarray], cpu: np.ndarray | None
 ) -> TraceChunk:
-    """The chunk of parsed samples: PFNs from ``phys_addr``, unmapped samples dropped, nodes."""
+    """The chunk of parsed samples: PFNs from ``phys_addr``, unmapped samples dropped, nodes.
+
+    With ``perf_space="vaddr"`` every sample is kept, by its virtual address alone.
+    """
     vaddr = values.get("addr")
     pfn = None
     keep = None
-    if "phys_addr" in values:
+    if "phys_addr" in values and reader._perf_space == "paddr":
         phys = values["phys_addr"]
         if not reader._keep_unmapped:
             keep = phys != 0
@@ -146,6 +149,8 @@ def _chunk_of(
             reader.no_phys_addr += dropped
             if not dropped:
                 keep = None
+        else:  # kept, all on PFN 0: counted, so that a replay can say so
+            reader.unmapped_kept += int(phys.shape[0] - np.count_nonzero(phys))
         pfn = phys >> np.uint64(reader._page_shift)
     nid = reader._nids_of(cpu) if cpu is not None else None
     chunk = TraceChunk(time_ns=time_ns, pfn=pfn, vaddr=vaddr, cpu=cpu, nid=nid)
