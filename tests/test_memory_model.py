@@ -4,7 +4,7 @@
 core) and :class:`pghot.model.memory.TieredMemory` (the reference) run the
 same random operations side by side: allocations with and without a node,
 frees, accesses with repeats and new pages, migrations one at a time and in
-batches (with ``return_pages``), re-checks, candidate counts, and the
+batches (with ``return_pages``), proactive demotions, re-checks, candidate counts, and the
 internal ``serve``/``pfns_into`` entry points against the reference's
 ``access``.  Tiny tiers make CLOCK demotion, ``NO_SPACE``, ``MemoryError``
 and ping-pongs happen; the topologies are the two-tier machine, two top-tier
@@ -201,6 +201,11 @@ class MemoryPair(RuleBasedStateMachine):
         self.now += dt
         pfns = self.pfns_to_move(picks)
         self.both(lambda m: m.migrate_batch(pfns, nid, self.now, return_pages=return_pages))
+
+    @rule(n=st.integers(-1, 6), nid=st.sampled_from([0, 0, 2, 1, 3, 9]), dt=st.integers(0, 12))
+    def demote(self, n: int, nid: int, dt: int) -> None:
+        self.now += dt
+        self.both(lambda m: m.demote(nid, n, self.now))
 
     @rule(pfns=st.lists(st.integers(0, 40), max_size=8), nid=st.sampled_from([0, 1, 2, 3]))
     def recheck(self, pfns: list[int], nid: int) -> None:

@@ -4,8 +4,9 @@
 (and the reference memory and sources); the default runs the compiled ones.
 Every metric, counter and series of the result must be identical, on the
 committed real trace, the demo workload, small generated traces with every
-source and policy, and the designs; and a replay gives the same result on
-one thread as on several.
+source and policy (the kernel's alternatives numab2 and tpp with their
+knobs too), and the designs; and a replay gives the same result on one
+thread as on several.
 """
 
 from __future__ import annotations
@@ -86,6 +87,45 @@ def test_generated_traces_every_source(seed: int, source: int) -> None:
     a, b = _both([_generated(seed)], cfg)
     _same(a, b)
     assert a["policies"]["second-access"]["promotions"] > 0 or source == 0
+
+
+ALTERNATIVES = ["numab2", "tpp", "none"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {},
+        {"numab2": {"hot_threshold_ms": 30, "adjust_period_ms": 300, "rate_limit_mbps": 1}},
+        {"numab2": {"free_enough_pages": 0}, "tpp": {"demote_scale_factor": 1000, "kswapd_interval_ms": 7}},
+        {"tpp": {"active_check": False}, "demotion": False},
+    ],
+)
+def test_alternatives_on_generated_traces(seed: int, knobs: dict[str, Any]) -> None:
+    cfg = SimConfig(
+        top_pages=40 + 30 * seed,
+        sources=[ALL_SOURCES[0], ALL_SOURCES[1]],
+        oracle_interval_ms=200,
+        interval_ms=100,
+        **knobs,
+    )
+    a, b = _both([_generated(seed)], cfg, policies=ALTERNATIVES)
+    _same(a, b)
+    pols = a["policies"]
+    if cfg.demotion:
+        assert pols["numab2"]["promotions"] > 0 and pols["tpp"]["promotions"] > 0
+    else:  # the top tier is full from the first touches on: every promotion fails
+        assert pols["tpp"]["stats"]["tpp"]["promote_no_space"] > 0
+
+
+def test_alternatives_on_the_demo_workload_and_threads() -> None:
+    cfg = SimConfig(top_pages=250)
+    trace = [demo_trace(40_000, 1_000, seed=4)]
+    a, b = _both(trace, cfg, policies=["pghot", *ALTERNATIVES])
+    _same(a, b)
+    many = replay(trace, cfg, progress=False, threads=3, policies=["pghot", *ALTERNATIVES])
+    _same(a, many.to_dict(heatmap=True))
 
 
 @pytest.mark.parametrize("threads", [2, 3, 7])

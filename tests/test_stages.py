@@ -54,13 +54,14 @@ def check_same(py: Any, stage: Stage, ops: list[Op]) -> None:
     for step, op in enumerate(ops):
         if op[0] == "feed":
             r = py.feed(op[1], 0, op[2])
-            p, t = stage.feed(op[1], op[2])
+            p, t, lat = stage.feed(op[1], op[2])
         else:
             r = py.flush(op[1])
-            p, t = stage.flush(op[1])
-        assert p.dtype == np.uint32 and t.dtype == np.int64
+            p, t, lat = stage.flush(op[1])
+        assert p.dtype == np.uint32 and t.dtype == np.int64 and lat.dtype == np.int64
         assert p.tolist() == r.pfns.tolist(), (step, op[0])
         assert t.tolist() == r.nows.tolist(), (step, op[0])
+        assert lat.tolist() == r.latencies().tolist(), (step, op[0])
         assert counters(stage) == counters(py), (step, op[0])
         if isinstance(stage, HintFaultStage):
             assert stage.protnone_pages.tolist() == py.protnone_pages.tolist(), step
@@ -268,8 +269,9 @@ def test_combined_same_as_combine(tr: tuple[int, list[Op]], kinds: list[int]) ->
             r.nids.tolist(),
             r.srcs.tolist(),
             r.nows.tolist(),
+            r.latencies().tolist(),
         ]
-        assert [a.dtype for a in got] == [np.uint32, np.int32, np.int8, np.int64]
+        assert [a.dtype for a in got] == [np.uint32, np.int32, np.int8, np.int64, np.int64]
         assert comb.reported == py.reported
         assert [counters(s) for s in comb.stages] == [counters(s) for s in py.sources]
 

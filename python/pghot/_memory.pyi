@@ -39,6 +39,7 @@ class MemoryCore:
     def _c_free(self, pages: _I64) -> None: ...
     def _c_access(self, pages: _I64) -> _I64: ...
     def _c_migrate_batch(self, pfns: _I64, tk: int, now: int) -> tuple[npt.NDArray[np.int8], _I64]: ...
+    def _c_demote(self, k: int, n: int, now: int) -> _I64: ...
     # -- internal fast entry points (the replay engine) --
     def serve(self, pages: _Pages, times: _I64, bin_jiffies: int, hit_bins: _I64) -> int: ...
     def pfns_into(self, pages: _Pages, out: npt.NDArray[np.integer[Any]]) -> None: ...
@@ -53,6 +54,25 @@ class MemoryCore:
         rep_times: _I64,
         last: _I64,
         window_jiffies: int,
+        target_nid: int,
+        promoted_pages: _I64,
+        promoted_times: _I64,
+    ) -> tuple[int, int]: ...
+    def fault_path(
+        self,
+        pages: _Pages,
+        times: _I64,
+        bin_jiffies: int,
+        hit_bins: _I64,
+        rep_pages: _Pages,
+        rep_times: _I64,
+        rep_srcs: npt.NDArray[np.int8],
+        rep_latency: _I64,
+        policy: int,
+        params: _I64,
+        state: _I64,
+        counters: _I64,
+        active: npt.NDArray[np.uint8],
         target_nid: int,
         promoted_pages: _I64,
         promoted_times: _I64,

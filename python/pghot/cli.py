@@ -388,11 +388,13 @@ def _replay(args: argparse.Namespace) -> int:
         opts["page_size"] = cfg.page_size
         trace = cached(args.trace, args.format, progress=not args.no_progress, **opts)
         fmt, opts, name = "npy", {}, args.trace
+    policies = _policies(args)
     r = sim.replay(
         trace,
         cfg,
         baselines=args.baselines,
         designs=args.designs or (),
+        policies=policies,
         progress=not args.no_progress,
         name=name,
         trace_format=fmt,
@@ -410,6 +412,24 @@ def _replay(args: argparse.Namespace) -> int:
             r.notes += reading_notes(TraceWatch(), reading, hz=cfg.hz)
     _show(r, args)
     return 0
+
+
+def _policies(args: argparse.Namespace) -> list[str] | None:
+    """``--policies NAME,NAME,...`` checked against the policies and the designs (None: not given)."""
+    if args.policies is None:
+        return None
+    if args.baselines is not None or args.designs:
+        raise _Fail("--policies: give either --policies or --baselines/--designs, not both")
+    known = [*sim.POLICIES, *sim.DESIGNS]
+    names = [n.strip() for n in args.policies.split(",") if n.strip()]
+    if not names:
+        raise _Fail(f"--policies: name at least one policy (choices: {', '.join(known)})")
+    for i, n in enumerate(names):
+        if n not in known:
+            raise _Fail(f"--policies: unknown policy {n!r} (choices: {', '.join(known)})")
+        if n in names[:i]:
+            raise _Fail(f"--policies: {n!r} is given twice")
+    return names
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -521,11 +541,20 @@ def _parser() -> argparse.ArgumentParser:
         "TRACE.pghot.json) and replay that while the trace and the reading options are unchanged",
     )
     r.add_argument(
+        "--policies",
+        metavar="NAME,NAME,...",
+        default=None,
+        help="the policies to run, in this order, instead of pghot, --baselines and --designs: "
+        + ", ".join(sim.POLICIES)
+        + " or a design (pghot bench names); numab2 and tpp take the config's [numab2] and [tpp] "
+        "knobs (--set numab2.hot_threshold_ms=500)",
+    )
+    r.add_argument(
         "--baselines",
         nargs="*",
-        default=list(sim.BASELINES),
+        default=None,
         choices=sim.BASELINES,
-        help="baselines to run (default: all)",
+        help="baselines to run beside pghot (default: all)",
     )
     r.add_argument(
         "--designs",

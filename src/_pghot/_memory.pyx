@@ -6,7 +6,7 @@
 # pghot.machine.memory.TieredMemory is a Python subclass that validates the
 # public API's arguments and calls the `_c_*` entry points below; the replay
 # engine calls the internal fast entry points (serve, pfns_into,
-# second_access) directly.
+# second_access, fault_path) directly; _c_demote is the proactive reclaim of TPP.
 #
 # Data layout.  Every PFN of the topology has a dense *slot*: the nodes are
 # laid out one after the other in slot order, the top-tier nodes by nid first,
@@ -302,6 +302,35 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
     return MS_OK
 
 
+cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64_t *out,
+                        pghot_mv_t *mv) noexcept nogil:
+    """Demote up to n CLOCK victims of top-tier node k to the first lower-tier node
+    with room, into out[]; the number demoted.  O(n) moves plus the CLOCK sweeps."""
+    cdef int64_t done = 0, vs, victim, promoted
+    cdef int32_t j, dest
+    if not m.demotion:
+        return 0
+    while done < n and m.nfree[k] < m.nr[k]:
+        dest = -1
+        for j in range(m.ntopnodes, m.nnodes):
+            if m.nfree[j] > 0:
+                dest = j
+                break
+        if dest < 0:
+            break
+        vs = m.base[k] + clock_victim(m, k)
+        victim = m.owner[vs]
+        move(m, vs, dest, mv)
+        m.stats[ST_DEMOTE_KSWAPD] += 1
+        promoted = m.promoted_at[victim]
+        if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
+            m.stats[ST_PING_PONG] += 1
+        m.promoted_at[victim] = -1
+        out[done] = victim
+        done += 1
+    return done
+
+
 cdef int64_t second_access_kernel(
     pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
     int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes, int64_t nr,
@@ -338,6 +367,108 @@ cdef int64_t second_access_kernel(
                 last[p] = t
         else:
             last[p] = t
+    hits += serve_range(m, pages, pos, n, times, bin_j, bins, NULL, mv)
+    npromoted[0] = np_
+    return hits
+
+
+cdef inline int64_t ceil_ms(int64_t t, int64_t hz) noexcept nogil:
+    """jiffies_to_msecs, rounded up (t >= 0; the caller keeps t * 1000 in int64)."""
+    return (t * 1000 + hz - 1) // hz
+
+
+cdef int64_t fault_path_kernel(
+    pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
+    int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes,
+    const int8_t *rsrcs, const int64_t *rlat, int64_t nr, int policy, const int64_t *par,
+    int64_t *st, int64_t *cnt, uint8_t *active, int32_t tk, int64_t *ppages, int64_t *ptimes,
+    int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
+    """The hint-fault path of numab2 (policy 0) or tpp (1) over one segment (see MemoryCore.fault_path)."""
+    cdef int64_t pos = 0, j, i, p, t, s, hits = 0, np_ = 0, now_ms, th, unit, diff, lat
+    cdef int code
+    cdef bint promote
+    for i in range(nr):
+        if rsrcs[i] != 2:  # Source.HINT_FAULT
+            continue
+        p = <int64_t>rpages[i]
+        t = rtimes[i]
+        s = m.pfn_of[p]
+        if s < 0:  # first touched in this segment, not served yet
+            j = pos
+            while j < n and times[j] <= t:
+                j += 1
+            hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
+            pos = j
+            s = m.pfn_of[p]
+        if s < m.ntop:  # the top tier (or not placed): no hint fault in tiering mode
+            continue
+        cnt[0] += 1
+        promote = False
+        if policy == 1:  # tpp: par = [active_check]; cnt = [faults, activated, no_space]
+            if par[0] and not active[p]:
+                active[p] = 1
+                cnt[1] += 1
+                continue
+            promote = True
+        else:
+            # numab2: par = [hot_ms, rate_pages, adjust, period_ms, enough, hz, hi, lo];
+            # st = [threshold, th_start, th_nr_cand, rl_start, rl_nr_cand, nr_cand, maybe_enough];
+            # cnt = [faults, free_space, latency_refused, rate_limited, no_space, raised, lowered]
+            now_ms = ceil_ms(t, par[5])
+            if st[6]:
+                j = pos
+                while j < n and times[j] <= t:
+                    j += 1
+                hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
+                pos = j
+                if m.nfree[tk] > par[4]:
+                    st[0] = 0
+                    m.stats[ST_PROMOTE_CANDIDATE_NRL] += 1
+                    cnt[1] += 1
+                    promote = True
+                else:
+                    st[6] = 0
+            if not promote:
+                if par[2] and now_ms - st[1] > par[3]:
+                    st[1] = now_ms
+                    diff = st[5] - st[2]
+                    unit = par[0] * 2 // 16
+                    th = st[0] if st[0] else par[0]
+                    if diff > par[6]:
+                        th = th - unit if th - unit > unit else unit
+                        cnt[6] += 1
+                    elif diff < par[7]:
+                        th = th + unit if th + unit < 2 * par[0] else 2 * par[0]
+                        cnt[5] += 1
+                    st[2] = st[5]
+                    st[0] = th
+                th = st[0] if st[0] else par[0]
+                lat = rlat[i]
+                if lat < 0 or now_ms - ceil_ms(t - lat, par[5]) >= th:
+                    cnt[2] += 1
+                    continue
+                st[5] += 1
+                m.stats[ST_PROMOTE_CANDIDATE] += 1
+                if now_ms - st[3] > 1000:
+                    st[3] = now_ms
+                    st[4] = st[5]
+                if st[5] - st[4] >= par[1]:
+                    cnt[3] += 1
+                    continue
+        j = pos
+        while j < n and times[j] <= t:
+            j += 1
+        hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
+        pos = j
+        code = mem_migrate(m, mem_slot_pfn(m, s), tk, t, mv)
+        if code == MS_OK:
+            if policy == 1:
+                active[p] = 0
+            ppages[np_] = p
+            ptimes[np_] = t
+            np_ += 1
+        elif code == MS_NO_SPACE:
+            cnt[2 if policy == 1 else 4] += 1
     hits += serve_range(m, pages, pos, n, times, bin_j, bins, NULL, mv)
     npromoted[0] = np_
     return hits
@@ -825,6 +956,30 @@ cdef class MemoryCore:
                 self._mlock.release()
         return out, moved
 
+    def _c_demote(self, int32_t k, int64_t n, int64_t now):
+        """Demote up to n pages of top-tier node index k (validated): the pages demoted (int64)."""
+        cdef int64_t cap = min(n, self.m.nr[k]), done = 0
+        cdef pghot_mv_t mv
+        cdef list keep = []
+        out = np.empty(max(cap, 1), dtype=np.int64)
+        cdef int64_t[::1] o = out
+        if cap == 0:
+            return out[:0]
+        if self._mlock is not None:
+            self._mlock.acquire()
+        try:
+            self._mv_buffers(&mv, cap, keep)
+            with nogil:
+                pghot_lock(&self.m.lock)
+                done = mem_demote(&self.m, k, cap, now, &o[0], &mv)
+                mv_finish(&self.m, &mv)
+                pghot_unlock(&self.m.lock)
+            self._mv_apply(&mv, keep)
+        finally:
+            if self._mlock is not None:
+                self._mlock.release()
+        return out[:done]
+
     # -- internal fast entry points of the replay engine ----------------------------------
 
     def serve(self, const page_t[::1] pages, const int64_t[::1] times, int64_t bin_jiffies,
@@ -1102,6 +1257,132 @@ cdef class MemoryCore:
                 if ok:
                     hits = second_access_kernel(&self.m, pp, tp, n, bin_jiffies, bp, rp, rt, nrep,
                                                 &last[0], window_jiffies, tk, pop, pot, &npromoted, &mv)
+                    mv_finish(&self.m, &mv)
+                pghot_unlock(&self.m.lock)
+            if not ok:
+                raise MemoryError(f"cannot place {need} pages: {free} free PFNs")
+            self._mv_apply(&mv, keep)
+        finally:
+            if self._mlock is not None:
+                self._mlock.release()
+        return hits, npromoted
+
+    def fault_path(self, const page_t[::1] pages, const int64_t[::1] times, int64_t bin_jiffies,
+                   int64_t[::1] hit_bins, const rpage_t[::1] rep_pages, const int64_t[::1] rep_times,
+                   const int8_t[::1] rep_srcs, const int64_t[::1] rep_latency, int policy,
+                   const int64_t[::1] params, int64_t[::1] state, int64_t[::1] counters,
+                   uint8_t[::1] active, target_nid, int64_t[::1] promoted_pages,
+                   int64_t[::1] promoted_times):
+        """One segment of numab2 (``policy=0``) or tpp (``1``) in one kernel (internal: the replay's).
+
+        The loop of ``Numab2.fault_loop`` / ``Tpp.fault_loop``
+        (python/pghot/sim/alternatives.py, their specification, which the
+        reference engine runs) over the hint-fault reports of ``rep_srcs``,
+        with the accesses served as :meth:`second_access` serves them (up to
+        a report's time before it migrates, the rest at the end).  The
+        policy's state is passed in and updated in place: ``params``,
+        ``state`` and ``counters`` as ``Numab2._pack`` / ``Tpp._pack`` lay
+        them out, ``active`` (tpp: one uint8 per logical page; numab2: any).
+        Promotions go to ``promoted_pages``/``promoted_times`` (at least
+        ``len(rep_pages)`` each).  Arguments are checked for memory safety
+        as in :meth:`second_access`; the times must stay below 2**62 / 1000
+        (the ms conversion in int64).
+
+        Returns
+        -------
+        (int, int)
+            The top-tier hits, and the number of promotions written.
+
+        Examples
+        --------
+        tpp: page 3 (lower tier) faults at 5 (activated) and at 7 (promoted).
+
+        >>> import numpy as np, pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> mem = TieredMemory(pghot.Topology.two_tier(1, 8))
+        >>> act = np.zeros(mem.logical_pages, dtype=np.uint8)
+        >>> cnt = np.zeros(3, dtype=np.int64)
+        >>> pp, pt = np.empty(2, dtype=np.int64), np.empty(2, dtype=np.int64)
+        >>> mem.fault_path(np.array([0, 3, 3, 3], dtype=np.uint32), np.array([0, 1, 6, 8]), 10,
+        ...                np.zeros(1, dtype=np.int64), np.array([3, 3], dtype=np.uint64), np.array([5, 7]),
+        ...                np.array([2, 2], dtype=np.int8), np.array([4, 1]), 1, np.array([1]),
+        ...                np.zeros(0, dtype=np.int64), cnt, act, 0, pp, pt)
+        (2, 1)
+        >>> pp[:1].tolist(), pt[:1].tolist(), cnt.tolist()
+        ([3], [7], [2, 1, 0])
+        """
+        pages = np.array(pages, copy=True)
+        times = np.array(times, copy=True)
+        rep_pages = np.array(rep_pages, copy=True)
+        rep_times = np.array(rep_times, copy=True)
+        rep_srcs = np.array(rep_srcs, copy=True)
+        rep_latency = np.array(rep_latency, copy=True)
+        params = np.array(params, copy=True)
+        cdef int64_t n = pages.shape[0], nrep = rep_pages.shape[0], bad = -1
+        cdef int64_t hits = 0, npromoted = 0, need = 0, free = 0
+        cdef int32_t tk
+        cdef bint ok
+        cdef pghot_mv_t mv
+        cdef list keep = []
+        if times.shape[0] != n:
+            raise ValueError(f"times: {times.shape[0]} values for {n} pages")
+        if rep_times.shape[0] != nrep or rep_srcs.shape[0] != nrep or rep_latency.shape[0] != nrep:
+            raise ValueError(f"rep_times/rep_srcs/rep_latency: not {nrep} values, as rep_pages")
+        if bin_jiffies < 1:
+            raise ValueError(f"bin_jiffies must be >= 1, got {bin_jiffies}")
+        if policy not in (0, 1):
+            raise ValueError(f"policy must be 0 (numab2) or 1 (tpp), got {policy}")
+        npar, nst, ncnt = (8, 7, 7) if policy == 0 else (1, 0, 3)
+        if params.shape[0] != npar or state.shape[0] < nst or counters.shape[0] < ncnt:
+            raise ValueError(f"params/state/counters: need {npar}, {nst} and {ncnt} values")
+        if policy == 0 and params[5] < 1:
+            raise ValueError(f"params: hz must be >= 1, got {params[5]}")
+        if policy == 1 and active.shape[0] < self.m.npages:
+            raise ValueError(f"active: {active.shape[0]} values for {self.m.npages} logical pages")
+        if promoted_pages.shape[0] < nrep or promoted_times.shape[0] < nrep:
+            raise ValueError(f"promoted_pages/promoted_times: shorter than the {nrep} reports")
+        tk = self._node_index(target_nid)
+        if tk < 0 or tk >= self.m.ntopnodes:
+            raise ValueError(f"target_nid: {target_nid!r} is not a top-tier node")
+        if n:
+            with nogil:
+                bad = scan_accesses(&pages[0], &times[0], n, self.m.npages)
+            if bad >= 0:
+                raise ValueError(f"pages/times: access {bad} has a page out of range or a time out of order")
+            if hit_bins.shape[0] <= times[n - 1] // bin_jiffies:
+                raise ValueError(f"hit_bins: {hit_bins.shape[0]} bins, need {times[n - 1] // bin_jiffies + 1}")
+        if nrep:
+            with nogil:
+                bad = scan_reports(&rep_pages[0], &rep_times[0], nrep, self.m.npages)
+            if bad >= 0:
+                raise ValueError(f"rep_pages/rep_times: report {bad} has a page out of range or a negative time")
+            if max(rep_times) >= 2**62 // 1000:
+                raise ValueError("rep_times: a time at or above 2**62 / 1000")
+        if n == 0 and nrep == 0:
+            return 0, 0
+        cdef const page_t *pp = &pages[0] if n else NULL
+        cdef const int64_t *tp = &times[0] if n else NULL
+        cdef int64_t *bp = &hit_bins[0] if n else NULL
+        cdef const rpage_t *rp = &rep_pages[0] if nrep else NULL
+        cdef const int64_t *rt = &rep_times[0] if nrep else NULL
+        cdef const int8_t *rs = &rep_srcs[0] if nrep else NULL
+        cdef const int64_t *rl = &rep_latency[0] if nrep else NULL
+        cdef int64_t *pop = &promoted_pages[0] if nrep else NULL
+        cdef int64_t *pot = &promoted_times[0] if nrep else NULL
+        cdef const int64_t[::1] parv = params
+        cdef int64_t *stp = &state[0] if nst else NULL
+        cdef uint8_t *ap = &active[0] if policy == 1 else NULL
+        if self._mlock is not None:
+            self._mlock.acquire()
+        try:
+            self._mv_buffers(&mv, n + 2 * nrep, keep)
+            with nogil:
+                pghot_lock(&self.m.lock)
+                ok = n == 0 or room_for(&self.m, pp, n, &need, &free)
+                if ok:
+                    hits = fault_path_kernel(&self.m, pp, tp, n, bin_jiffies, bp, rp, rt, rs, rl, nrep,
+                                             policy, &parv[0], stp, &counters[0], ap, tk, pop, pot,
+                                             &npromoted, &mv)
                     mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)
             if not ok:

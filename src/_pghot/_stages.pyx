@@ -16,7 +16,9 @@
 #     else radix-sorts the list; either is O(pages held).
 #   - HintFaultStage: two words per 64 pages, [2w] "known" (seen so far: the
 #     scanned space) and [2w+1] "unmapped" (PROT_NONE), in the same cache
-#     line.  A scan walks the known words from the cursor, popcount by
+#     line, and per page the time of the scan that unmapped it (`stime`,
+#     int64, written for the pages a scan newly unmaps: O(newly) more per
+#     scan), from which a fault's latency is its time minus stime.  A scan walks the known words from the cursor, popcount by
 #     popcount, and ORs the window's known bits into the unmapped word:
 #     O(window / 64 + empty words between the known pages).  `size` and
 #     `nprot` count the known and unmapped pages, so "every page unmapped" is
@@ -32,7 +34,7 @@
 #     when dense, else a radix sort of the list) and zeroes only the touched
 #     counts.
 #
-# Invariants.  Every report buffer (rp/rt) is grown with the GIL held by
+# Invariants.  Every report buffer (rp/rt, and rl of a stage with latencies) is grown with the GIL held by
 # _prepare/_prepare_flush to the most reports the call can make (a source
 # reports each access at most once, plus what a scan holds), so the kernels
 # (_run/_run_flush, noexcept nogil) cannot fail.  The arguments are checked
@@ -296,6 +298,8 @@ cdef class Stage:
     def __cinit__(self, *args, **kwargs):
         self.rp = NULL
         self.rt = NULL
+        self.rl = NULL
+        self.has_lat = False
         self.rn = 0
         self.rcap = 0
         self.npg = 0
@@ -309,6 +313,8 @@ cdef class Stage:
             free(self.rp)
         if self.rt != NULL:
             free(self.rt)
+        if self.rl != NULL:
+            free(self.rl)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("Stage is a base class: build HwHintsStage, PgtableScanStage or HintFaultStage")
@@ -328,13 +334,19 @@ cdef class Stage:
         if a == NULL:
             raise MemoryError()
         self.rt = <int64_t *>a
+        if self.has_lat:
+            a = realloc(self.rl, cap * sizeof(int64_t))
+            if a == NULL:
+                raise MemoryError()
+            self.rl = <int64_t *>a
         self.rcap = cap
         return 0
 
     cdef tuple _take(self):
-        """The reports of the call as fresh arrays; counts them."""
+        """The reports of the call as fresh arrays (pages, times, latencies); counts them."""
         cdef Py_ssize_t k = self.rn
-        out = (_ndarray_u32(self.rp, k), _ndarray_i64(self.rt, k))
+        lat = _ndarray_i64(self.rl, k) if self.has_lat else np.full(k, -1, dtype=np.int64)
+        out = (_ndarray_u32(self.rp, k), _ndarray_i64(self.rt, k), lat)
         self.reported_ += k
         self.rn = 0
         return out
@@ -364,15 +376,17 @@ cdef class Stage:
 
         Returns
         -------
-        (pages, times) : (uint32 array, int64 array)
-            The reported pages and report times, in report order.
+        (pages, times, latency) : (uint32 array, int64 array, int64 array)
+            The reported pages and report times, in report order, and each
+            report's hint-fault latency in jiffies (-1 for the stages other
+            than :class:`HintFaultStage`).
 
         Examples
         --------
         >>> hw = HwHintsStage(16, sample_every=1)
-        >>> p, t = hw.feed(np.array([3, 4], np.uint32), np.array([5, 2], np.int64))
-        >>> p.tolist(), t.tolist(), hw.reordered
-        ([3, 4], [5, 5], 1)
+        >>> p, t, lat = hw.feed(np.array([3, 4], np.uint32), np.array([5, 2], np.int64))
+        >>> p.tolist(), t.tolist(), lat.tolist(), hw.reordered
+        ([3, 4], [5, 5], [-1, -1], 1)
         """
         pa, ta = _batch(pages, times, self.npg, checked)
         cdef const uint32_t[::1] p = pa
@@ -462,7 +476,7 @@ cdef class HwHintsStage(Stage):
     Examples
     --------
     >>> hw = HwHintsStage(200, sample_every=3, seed=0)
-    >>> p, t = hw.feed(np.arange(100, 110, dtype=np.uint32), np.arange(10, dtype=np.int64))
+    >>> p, t, _ = hw.feed(np.arange(100, 110, dtype=np.uint32), np.arange(10, dtype=np.int64))
     >>> p.tolist(), t.tolist()
     ([102, 105, 108], [2, 5, 8])
     """
@@ -617,11 +631,11 @@ cdef class PgtableScanStage(ScanStage):
     Examples
     --------
     >>> scan = PgtableScanStage(16, interval_ms=10, hz=1000, origin_jiffies=0)
-    >>> p, t = scan.feed(np.array([7, 5, 7, 9, 5], np.uint32), np.array([1, 2, 3, 12, 25], np.int64))
+    >>> p, t, _ = scan.feed(np.array([7, 5, 7, 9, 5], np.uint32), np.array([1, 2, 3, 12, 25], np.int64))
     >>> p.tolist(), t.tolist(), scan.scans
     ([5, 7, 9], [10, 10, 20], 2)
     >>> [a.tolist() for a in scan.flush()]
-    [[5], [30]]
+    [[5], [30], [-1]]
     """
 
     def __cinit__(self, *args, **kwargs):
@@ -803,14 +817,15 @@ cdef class HintFaultStage(ScanStage):
     Examples
     --------
     >>> hf = HintFaultStage(16, scan_period_ms=10, scan_window_pages=2, scan_delay_ms=10, origin_jiffies=0)
-    >>> p, t = hf.feed(np.array([5, 6, 7, 5, 6, 7, 5, 7], np.uint32),
-    ...                np.array([1, 2, 3, 11, 12, 13, 15, 21], np.int64))
-    >>> p.tolist(), t.tolist(), hf.scans, hf.unmapped
-    ([5, 6, 7], [11, 12, 21], 2, 3)
+    >>> p, t, lat = hf.feed(np.array([5, 6, 7, 5, 6, 7, 5, 7], np.uint32),
+    ...                     np.array([1, 2, 3, 11, 12, 13, 15, 21], np.int64))
+    >>> p.tolist(), t.tolist(), lat.tolist(), hf.scans, hf.unmapped
+    ([5, 6, 7], [11, 12, 21], [1, 2, 1], 2, 3)
     """
 
     def __cinit__(self, *args, **kwargs):
         self.bits = NULL
+        self.stime = NULL
         self.size = 0
         self.nprot = 0
         self.cursor = 0
@@ -821,6 +836,8 @@ cdef class HintFaultStage(ScanStage):
     def __dealloc__(self):
         if self.bits != NULL:
             free(self.bits)
+        if self.stime != NULL:
+            free(self.stime)
 
     def __init__(self, npages, scan_period_ms=1000, scan_window_pages=65536, *, scan_delay_ms=1000,
                  hz=1000, origin_jiffies=None):
@@ -837,6 +854,10 @@ cdef class HintFaultStage(ScanStage):
         self.bits = <uint64_t *>calloc(2 * ((npg + 63) // 64), sizeof(uint64_t))
         if self.bits == NULL:
             raise MemoryError()
+        self.stime = <int64_t *>calloc(npg, sizeof(int64_t))
+        if self.stime == NULL:
+            raise MemoryError()
+        self.has_lat = True
         self.hz = h
         self.npg = npg
         self.src = SRC_HINT_FAULT
@@ -913,6 +934,8 @@ cdef class HintFaultStage(ScanStage):
         cdef uint64_t start, remaining, w, whi, mask, k, pr, newly, x, sel, rest
         cdef uint64_t *bits = self.bits
         cdef int c, j, b
+        # a scan runs at or before the access (or flush time) that is due it, so <= I64_MAX
+        cdef int64_t now = <int64_t>self.nscan
         self.scans_ += 1
         self.nscan = _sat_add(self.nscan, self.period)
         if self.size == 0:
@@ -934,6 +957,7 @@ cdef class HintFaultStage(ScanStage):
                 newly = <uint64_t>pghot_popc64(k & ~pr)
                 self.unmapped_ += newly
                 self.nprot += newly
+                self._stamp(w, k & ~pr, now)
                 bits[2 * w + 1] = pr | k
                 remaining -= c
                 if w == whi:  # the window reaches the end of the space
@@ -951,6 +975,7 @@ cdef class HintFaultStage(ScanStage):
             newly = <uint64_t>pghot_popc64(sel & ~pr)
             self.unmapped_ += newly
             self.nprot += newly
+            self._stamp(w, sel & ~pr, now)
             bits[2 * w + 1] = pr | sel
             rest = k ^ sel
             if rest:
@@ -963,6 +988,13 @@ cdef class HintFaultStage(ScanStage):
                     return
             self.cursor = 0
             return
+
+    cdef void _stamp(self, uint64_t w, uint64_t x, int64_t now) noexcept nogil:
+        """The scan time of the pages newly unmapped: bits ``x`` of word ``w``."""
+        cdef int64_t *st = self.stime + w * 64
+        while x:
+            st[pghot_ctz64(x)] = now
+            x &= x - 1
 
     cdef void _scans(self, uint64_t count) noexcept nogil:
         """``count`` scans in a row; whole walks from an all-unmapped start are counted, not run."""
@@ -1021,6 +1053,7 @@ cdef class HintFaultStage(ScanStage):
                 self.nprot -= 1
                 self.rp[k] = pg
                 self.rt[k] = ti
+                self.rl[k] = ti - self.stime[pg]
                 k += 1
         self.rn = k
         self.last_time = last
@@ -1050,9 +1083,9 @@ cdef class CombinedStage:
     --------
     >>> c = CombinedStage(HwHintsStage(8, sample_every=2, seed=1),
     ...                   PgtableScanStage(8, interval_ms=5, origin_jiffies=0))
-    >>> p, nid, src, t = c.feed(np.array([1, 2, 3], np.uint32), np.array([1, 2, 6], np.int64))
-    >>> p.tolist(), nid.tolist(), src.tolist(), t.tolist()
-    ([1, 1, 2, 3], [0, -1, -1, 0], [0, 1, 1, 0], [1, 5, 5, 6])
+    >>> p, nid, src, t, lat = c.feed(np.array([1, 2, 3], np.uint32), np.array([1, 2, 6], np.int64))
+    >>> p.tolist(), nid.tolist(), src.tolist(), t.tolist(), lat.tolist()
+    ([1, 1, 2, 3], [0, -1, -1, 0], [0, 1, 1, 0], [1, 5, 5, 6], [-1, -1, -1, -1])
     """
 
     def __cinit__(self, *args, **kwargs):
@@ -1060,6 +1093,7 @@ cdef class CombinedStage:
         self.mn = NULL
         self.ms = NULL
         self.mt = NULL
+        self.ml = NULL
         self.mcap = 0
 
     def __dealloc__(self):
@@ -1071,6 +1105,8 @@ cdef class CombinedStage:
             free(self.ms)
         if self.mt != NULL:
             free(self.mt)
+        if self.ml != NULL:
+            free(self.ml)
 
     def __init__(self, *stages, nid=0):
         cdef Stage s
@@ -1101,11 +1137,13 @@ cdef class CombinedStage:
     def feed(self, pages, times, *, checked=True):
         """Feed every stage; their reports merged by time (stable).
 
-        Returns ``(pages uint32, nids int32, srcs int8, times int64)``.
+        Returns ``(pages uint32, nids int32, srcs int8, times int64, latency int64)``,
+        the fields of :class:`pghot.machine.sources.Reports` (latency -1 for the
+        reports of the stages other than :class:`HintFaultStage`).
 
         >>> c = CombinedStage(HwHintsStage(8, sample_every=1))
         >>> [a.tolist() for a in c.feed(np.array([5], np.uint32), np.array([2], np.int64))]
-        [[5], [0], [0], [2]]
+        [[5], [0], [0], [2], [-1]]
         """
         pa, ta = _batch(pages, times, self.npg, checked)
         cdef const uint32_t[::1] p = pa
@@ -1154,15 +1192,16 @@ cdef class CombinedStage:
             total = s.rn
             op = _ndarray_u32(s.rp, total)
             ot = _ndarray_i64(s.rt, total)
+            ol = _ndarray_i64(s.rl, total) if s.has_lat else np.full(total, -1, dtype=np.int64)
             s.reported_ += total
             s.rn = 0
             return (op, np.full(total, -1 if s.src == SRC_PGTABLE_SCAN else self.nid, dtype=np.int32),
-                    np.full(total, s.src, dtype=np.int8), ot)
+                    np.full(total, s.src, dtype=np.int8), ot, ol)
         for x in self.stages:
             total += (<Stage>x).rn
         if total > self.mcap:
             cap = max(total, 2 * self.mcap, 64)
-            for which in range(4):
+            for which in range(5):
                 if which == 0:
                     a = realloc(self.mp, cap * sizeof(uint32_t))
                     if a == NULL:
@@ -1178,11 +1217,16 @@ cdef class CombinedStage:
                     if a == NULL:
                         raise MemoryError()
                     self.ms = <signed char *>a
-                else:
+                elif which == 3:
                     a = realloc(self.mt, cap * sizeof(int64_t))
                     if a == NULL:
                         raise MemoryError()
                     self.mt = <int64_t *>a
+                else:
+                    a = realloc(self.ml, cap * sizeof(int64_t))
+                    if a == NULL:
+                        raise MemoryError()
+                    self.ml = <int64_t *>a
             self.mcap = cap
         cdef Py_ssize_t *head = <Py_ssize_t *>malloc(3 * ns * sizeof(Py_ssize_t) + 1)
         if head == NULL:
@@ -1192,10 +1236,12 @@ cdef class CombinedStage:
         cdef signed char *srcs = <signed char *>(<char *>nids + ns * sizeof(int32_t))
         cdef uint32_t **rps = <uint32_t **>malloc(ns * sizeof(uint32_t *))
         cdef int64_t **rts = <int64_t **>malloc(ns * sizeof(int64_t *))
-        if rps == NULL or rts == NULL:
+        cdef int64_t **rls = <int64_t **>malloc(ns * sizeof(int64_t *))
+        if rps == NULL or rts == NULL or rls == NULL:
             free(head)
             free(rps)
             free(rts)
+            free(rls)
             raise MemoryError()
         for i in range(ns):
             s = <Stage>self.stages[i]
@@ -1203,6 +1249,7 @@ cdef class CombinedStage:
             cnt[i] = s.rn
             rps[i] = s.rp
             rts[i] = s.rt
+            rls[i] = s.rl if s.has_lat else NULL
             srcs[i] = <signed char>s.src
             nids[i] = -1 if s.src == SRC_PGTABLE_SCAN else self.nid
             s.reported_ += s.rn
@@ -1220,12 +1267,14 @@ cdef class CombinedStage:
                 j = head[best]
                 self.mp[k] = rps[best][j]
                 self.mt[k] = bt
+                self.ml[k] = rls[best][j] if rls[best] != NULL else -1
                 self.mn[k] = nids[best]
                 self.ms[k] = srcs[best]
                 head[best] = j + 1
         free(head)
         free(rps)
         free(rts)
+        free(rls)
         op = _ndarray_u32(self.mp, total)
         on = np.empty(total, dtype=np.int32)
         osr = np.empty(total, dtype=np.int8)
@@ -1234,7 +1283,7 @@ cdef class CombinedStage:
         if total:
             memcpy(&onv[0], self.mn, total * sizeof(int32_t))
             memcpy(&osv[0], self.ms, total)
-        return op, on, osr, _ndarray_i64(self.mt, total)
+        return op, on, osr, _ndarray_i64(self.mt, total), _ndarray_i64(self.ml, total)
 
 
 # -- the oracle ---------------------------------------------------------------------------

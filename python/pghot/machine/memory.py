@@ -662,6 +662,31 @@ class TieredMemory(MemoryCore):
         out, moved = self._c_migrate_batch(arr, t._k, n)
         return (out, moved) if return_pages else out
 
+    def demote(
+        self, nid: SupportsIndex, nr_pages: SupportsIndex, now: SupportsIndex
+    ) -> npt.NDArray[np.int64]:
+        """Demote up to ``nr_pages`` CLOCK victims of top-tier node ``nid``: proactive reclaim.
+
+        As :meth:`pghot.model.memory.TieredMemory.demote`: the logical pages
+        demoted, in order (``pgdemote_kswapd``, ``ping_pong``); fewer when
+        the node empties or the lower tier fills; none with ``demotion=False``.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(4, 8))
+        >>> _ = mem.allocate([0, 1, 2, 3])
+        >>> _ = mem.access([0, 2])                   # referenced: CLOCK spares them once
+        >>> mem.demote(0, 3, now=5).tolist(), mem.free_pages(0), mem.stats()["pgdemote_kswapd"]
+        ([1, 3, 0], 3, 3)
+        """
+        m = self._node(nid)
+        if not m.top:
+            raise ValueError(f"nid: node {m.nid} is not a top-tier node")
+        n = _int_arg(nr_pages, "nr_pages", 0, 2**62)
+        t = _int_arg(now, "now")
+        return self._c_demote(m._k, n, t)
+
     # -- counters and invariants -----------------------------------------------------
 
     def count_promote_candidates(self, nr_pages: SupportsIndex, *, no_rate_limit: bool = False) -> None:

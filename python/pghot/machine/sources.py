@@ -21,7 +21,11 @@ into the reports that source would make:
 Every source has ``feed(pfns, nids, times_jiffies)``, returning the reports
 made while those accesses happened, and ``flush(now)``, returning what a
 periodic source still holds. Both return a :class:`Reports` tuple of arrays
-``(pfns, nids, srcs, nows)`` ready for :meth:`pghot.Tracker.record_accesses`.
+``(pfns, nids, srcs, nows, latency)``; its first four are the arguments of
+:meth:`pghot.Tracker.record_accesses` (``record_accesses(*reports[:4])``).
+``latency`` is the hint-fault latency (fault time minus the time of the scan
+that unmapped the page, in jiffies, as the kernel's
+``numa_hint_fault_latency``), -1 for the sources that have none.
 :func:`combine` runs several sources over the same accesses, merging their
 reports in time order.
 
@@ -54,13 +58,16 @@ __all__ = [
 
 
 class Reports(NamedTuple):
-    """Reports of a source: four parallel arrays.
+    """Reports of a source: five parallel arrays.
 
-    Unpack it into :meth:`pghot.Tracker.record_accesses`:
-    ``tracker.record_accesses(*reports)``.
+    The first four are the arguments of :meth:`pghot.Tracker.record_accesses`:
+    ``tracker.record_accesses(*reports[:4])``.  ``latency`` may be left out
+    (None): no report has one, as -1 everywhere (:meth:`latencies`).
 
-    >>> r = Reports.empty(); len(r.pfns), r.srcs.dtype.name
-    (0, 'int8')
+    >>> r = Reports.empty(); len(r.pfns), r.srcs.dtype.name, r.latency.dtype.name
+    (0, 'int8', 'int64')
+    >>> Reports(*Reports.empty()[:4]).latency is None
+    True
     """
 
     #: reported PFNs (uint64)
@@ -71,6 +78,21 @@ class Reports(NamedTuple):
     srcs: np.ndarray
     #: report times in jiffies (int64)
     nows: np.ndarray
+    #: hint-fault latency of each report in jiffies: its time minus the time of
+    #: the scan that unmapped the page (int64), -1 for a report of another
+    #: source; None: -1 for every report
+    latency: np.ndarray | None = None
+
+    def latencies(self) -> np.ndarray:
+        """``latency``, or -1 for every report when it is None (int64).
+
+        >>> Reports(np.array([5], np.uint64), np.array([0], np.int32), np.array([0], np.int8),
+        ...         np.array([3], np.int64)).latencies().tolist()
+        [-1]
+        """
+        if self.latency is None:
+            return np.full(self.pfns.shape[0], -1, dtype=np.int64)
+        return self.latency
 
     @classmethod
     def empty(cls) -> Reports:
@@ -79,7 +101,13 @@ class Reports(NamedTuple):
         >>> len(Reports.empty().nows)
         0
         """
-        return cls(np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.int8), np.empty(0, np.int64))
+        return cls(
+            np.empty(0, np.uint64),
+            np.empty(0, np.int32),
+            np.empty(0, np.int8),
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+        )
 
     @classmethod
     def concat(cls, parts: Iterable[Reports]) -> Reports:
@@ -94,14 +122,39 @@ class Reports(NamedTuple):
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
-        return cls(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+        return cls(
+            np.concatenate([p.pfns for p in parts]),
+            np.concatenate([p.nids for p in parts]),
+            np.concatenate([p.srcs for p in parts]),
+            np.concatenate([p.nows for p in parts]),
+            np.concatenate([p.latencies() for p in parts]),
+        )
+
+    def take(self, order: np.ndarray) -> Reports:
+        """The reports at the indices ``order`` (a latency of None stays None).
+
+        >>> r = Reports.concat([HwHints(sample_every=1).feed([5, 6], 0, [1, 2])])
+        >>> r.take(np.array([1, 0])).pfns.tolist()
+        [6, 5]
+        """
+        lat = None if self.latency is None else self.latency[order]
+        return Reports(self.pfns[order], self.nids[order], self.srcs[order], self.nows[order], lat)
 
 
-def _make(pfns: np.ndarray, nids: np.ndarray | int, src: Source, nows: np.ndarray | int) -> Reports:
+def _make(
+    pfns: np.ndarray,
+    nids: np.ndarray | int,
+    src: Source,
+    nows: np.ndarray | int,
+    latency: np.ndarray | None = None,
+) -> Reports:
     n = pfns.shape[0]
     nid_arr = np.full(n, nids, dtype=np.int32) if isinstance(nids, int) else nids.astype(np.int32, copy=False)
     now_arr = np.full(n, nows, dtype=np.int64) if isinstance(nows, int) else nows.astype(np.int64, copy=False)
-    return Reports(pfns.astype(np.uint64, copy=False), nid_arr, np.full(n, int(src), dtype=np.int8), now_arr)
+    lat = np.full(n, -1, dtype=np.int64) if latency is None else latency.astype(np.int64, copy=False)
+    return Reports(
+        pfns.astype(np.uint64, copy=False), nid_arr, np.full(n, int(src), dtype=np.int8), now_arr, lat
+    )
 
 
 def _int_array(value: Any, name: str) -> np.ndarray:
@@ -453,7 +506,13 @@ class HintFault(_SourceBase):
     then cut short rather than wrapped). The first access to an unmapped page
     at or after the scan reports a hint fault with the accessing node and the
     access time, and remaps the page; later accesses report nothing until a
-    scan unmaps the page again.
+    scan unmaps the page again.  Each report carries its hint-fault latency
+    (``Reports.latency``): the fault time minus the time of the scan that
+    unmapped the page, in jiffies.  A scan leaves a page that is still
+    unmapped as it is, its scan time included, as the kernel's
+    ``change_pte_range`` skips a PTE that is already PROT_NONE before it
+    records the access time (``folio_xchg_access_time``) that
+    ``numa_hint_fault_latency`` (kernel/sched/fair.c) subtracts.
 
     Parameters
     ----------
@@ -484,6 +543,8 @@ class HintFault(_SourceBase):
     >>> r = hf.feed([5, 6, 7, 5, 6, 7, 5, 7], [0, 0, 0, 1, 1, 1, 1, 1], [1, 2, 3, 11, 12, 13, 15, 21])
     >>> r.pfns.tolist(), r.nids.tolist(), r.srcs.tolist(), r.nows.tolist()
     ([5, 6, 7], [1, 1, 1], [2, 2, 2], [11, 12, 21])
+    >>> r.latency.tolist()  # 5 and 6 unmapped by the scan at 10, 7 by the one at 20
+    [1, 2, 1]
     """
 
     src = Source.HINT_FAULT
@@ -519,6 +580,8 @@ class HintFault(_SourceBase):
         # only pages seen for the first time cost an insertion (O(space)).
         self._known = np.empty(0, dtype=np.uint64)
         self._protnone = np.empty(0, dtype=bool)
+        # the time of the scan that unmapped each page (valid while it is unmapped)
+        self._scan_time = np.empty(0, dtype=np.int64)
         self._cursor = 0  # first PFN the next window may start at
         #: scans run so far
         self.scans = 0
@@ -546,6 +609,7 @@ class HintFault(_SourceBase):
 
     def _scan(self) -> None:
         assert self._next_scan is not None
+        now = self._next_scan
         self.scans += 1
         self._next_scan += self.period_jiffies
         size = self._known.shape[0]
@@ -555,6 +619,8 @@ class HintFault(_SourceBase):
         self._cursor = 0 if stop >= size else int(self._known[stop])
         window = self._protnone[start:stop]
         self.unmapped += int(window.shape[0] - np.count_nonzero(window))
+        # a page still unmapped keeps the time of the scan that unmapped it
+        self._scan_time[start:stop][~window] = now
         window[:] = True
 
     def _scans(self, count: int) -> None:
@@ -591,14 +657,18 @@ class HintFault(_SourceBase):
         hit = np.zeros(uniq.shape[0], dtype=bool)
         hit[present] = self._protnone[pos[present]]
         self._protnone[pos[hit]] = False  # the fault remaps the page
+        # the latency of each fault, before the space changes (pos indexes the old one)
+        lat = t[first[hit]] - self._scan_time[pos[hit]]
         if not present.all():
             fresh = ~present
             self._known = np.insert(known, pos[fresh], uniq[fresh])
             self._protnone = np.insert(self._protnone, pos[fresh], False)
+            self._scan_time = np.insert(self._scan_time, pos[fresh], 0)
         if not hit.any():
             return None
-        idx = np.sort(first[hit])
-        return _make(p[idx], nid if isinstance(nid, int) else nid[idx], self.src, t[idx])
+        order = np.argsort(first[hit])
+        idx = first[hit][order]
+        return _make(p[idx], nid if isinstance(nid, int) else nid[idx], self.src, t[idx], lat[order])
 
     def feed(self, pfns: Any, nids: Any, times_jiffies: Any) -> Reports:
         """Run the accesses; return the hint faults they take.
@@ -674,7 +744,7 @@ class _Combined:
         merged = Reports.concat(parts)
         if len(parts) > 1 and merged.nows.shape[0]:
             order = np.argsort(merged.nows, kind="stable")
-            merged = Reports(*(a[order] for a in merged))
+            merged = merged.take(order)
         return merged
 
     @property

@@ -848,6 +848,63 @@ class TieredMemory:
             self._apply_movable(updates)
         return (out, moved) if return_pages else out
 
+    def demote(
+        self, nid: SupportsIndex, nr_pages: SupportsIndex, now: SupportsIndex
+    ) -> npt.NDArray[np.int64]:
+        """Demote up to ``nr_pages`` pages of top-tier node ``nid``: proactive reclaim.
+
+        Each victim is the node's CLOCK victim (see the module docstring),
+        moved to the first lower-tier node with a free PFN, counted
+        ``pgdemote_kswapd`` (and ``ping_pong`` within the window of its
+        promotion), as a kswapd that keeps a free headroom does (TPP's
+        demotion watermark, :class:`pghot.sim.alternatives.Tpp`).  It stops
+        early when the node holds no page or the lower tier has no free PFN;
+        with ``demotion=False`` it demotes nothing.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64, the logical pages demoted, in order.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``nid`` not a top-tier node, ``nr_pages`` or ``now`` negative
+            (the message names the argument); nothing changes.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(4, 8))
+        >>> _ = mem.allocate([0, 1, 2, 3])
+        >>> _ = mem.access([0, 2])                   # referenced: CLOCK spares them once
+        >>> mem.demote(0, 3, now=5).tolist(), mem.free_pages(0), mem.stats()["pgdemote_kswapd"]
+        ([1, 3, 0], 3, 3)
+        """
+        m = self._node(nid)
+        if not m.top:
+            raise ValueError(f"nid: node {m.nid} is not a top-tier node")
+        n = _int_arg(nr_pages, "nr_pages", 0, 2**62)
+        t = _int_arg(now, "now")
+        out: list[int] = []
+        updates: dict[int, bool] = {}
+        with self._lock:
+            while self._demotion and len(out) < n and m.nfree < m.nr:
+                dest = next((x for x in self._lower if x.nfree > 0), None)
+                if dest is None:
+                    break
+                off = self._clock_victim(m)
+                victim = int(m.owner[off])
+                self._move(m, off, dest, updates)
+                self._stats["pgdemote_kswapd"] += 1
+                promoted = int(self._promoted_at[victim])
+                if promoted >= 0 and 0 <= t - promoted <= self._ping_pong_jiffies:
+                    self._stats["ping_pong"] += 1
+                self._promoted_at[victim] = -1
+                out.append(victim)
+            self._apply_movable(updates)
+        return np.array(out, dtype=np.int64)
+
     def _apply_movable(self, updates: dict[int, bool]) -> None:
         """Push the final movable state of the PFNs a migration touched."""
         if self._tracker is None or not updates:

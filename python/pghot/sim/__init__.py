@@ -134,10 +134,12 @@ from pghot.sim.config import (
     HintFaultConfig,
     HwHintsConfig,
     MemoryConfig,
+    Numab2Config,
     PgtableScanConfig,
     PromoterConfig,
     SimConfig,
     SourceConfig,
+    TppConfig,
     TrackerConfig,
     load_config,
     parse_assignment,
@@ -145,7 +147,7 @@ from pghot.sim.config import (
 )
 from pghot.sim.engine import ENGINES, MAX_BINS, demo_trace, replay
 from pghot.sim.plots import plot
-from pghot.sim.policies import BASELINES, DESIGNS
+from pghot.sim.policies import BASELINES, DESIGNS, POLICIES
 from pghot.sim.results import PolicyResult, Result
 from pghot.sim.sweep import format_sweep_table, sweep
 
@@ -154,18 +156,21 @@ __all__ = [
     "ENGINES",
     "DESIGNS",
     "MAX_BINS",
+    "POLICIES",
     "PROMOTER_KEYS",
     "SOURCES",
     "TRACKER_KEYS",
     "HintFaultConfig",
     "HwHintsConfig",
     "MemoryConfig",
+    "Numab2Config",
     "PgtableScanConfig",
     "PolicyResult",
     "PromoterConfig",
     "Result",
     "SimConfig",
     "SourceConfig",
+    "TppConfig",
     "TrackerConfig",
     "demo_trace",
     "format_sweep_table",

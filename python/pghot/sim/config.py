@@ -13,6 +13,9 @@ knobs.  Every part is a frozen dataclass:
 :class:`HwHintsConfig`,    one ``[[sources]]`` table each, told apart by its
 :class:`PgtableScanConfig`,  ``name`` (a tagged union, :data:`SourceConfig`)
 :class:`HintFaultConfig`
+:class:`Numab2Config`,     the ``[numab2]`` and ``[tpp]`` tables: the knobs of
+:class:`TppConfig`           the policies :class:`pghot.sim.alternatives.Numab2`
+                           and :class:`pghot.sim.alternatives.Tpp`
 :class:`MemoryConfig`      what :class:`pghot.machine.memory.TieredMemory`
                            takes, derived from the top level
 =========================  ===================================================
@@ -57,7 +60,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
-from pghot._validate import bool_arg, int_in, number_in
+from pghot._validate import MS_MAX, bool_arg, int_in, number_in
 from pghot.machine.costs import page_migration_ns
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import ARG_RANGES as PROMOTER_RANGES
@@ -76,10 +79,12 @@ __all__ = [
     "HintFaultConfig",
     "HwHintsConfig",
     "MemoryConfig",
+    "Numab2Config",
     "PgtableScanConfig",
     "PromoterConfig",
     "SimConfig",
     "SourceConfig",
+    "TppConfig",
     "TrackerConfig",
     "load_config",
     "parse_assignment",
@@ -329,6 +334,63 @@ class PromoterConfig(_Knobs):
     stale_check: Knob[bool] = _knob()
 
 
+#: ranges of :class:`pghot.sim.alternatives.Numab2`'s knobs (its constructor checks them)
+NUMAB2_RANGES: dict[str, tuple[int, int | None]] = {
+    "hot_threshold_ms": (0, MS_MAX),
+    "rate_limit_mbps": (0, 2**40),
+    "adjust_period_ms": (1, MS_MAX),
+    "free_enough_pages": (0, 2**62),
+}
+#: ranges of :class:`pghot.sim.alternatives.Tpp`'s knobs
+TPP_RANGES: dict[str, tuple[int, int | None]] = {
+    "demote_scale_factor": (0, 10000),
+    "kswapd_interval_ms": (1, MS_MAX),
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class Numab2Config(_Knobs):
+    """The ``[numab2]`` table: the knobs of :class:`pghot.sim.alternatives.Numab2`.
+
+    Mainline NUMA balancing in tiering mode; each knob is a sysctl (the
+    policy's docstring gives the defaults and their sources).
+
+    >>> Numab2Config(hot_threshold_ms=500).kwargs()
+    {'hot_threshold_ms': 500}
+    >>> Numab2Config(rate_limit_mbps=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: rate_limit_mbps must be in [0, 1099511627776], got -1
+    """
+
+    hot_threshold_ms: Knob[int] = _knob(ranges=NUMAB2_RANGES, name="hot_threshold_ms")
+    rate_limit_mbps: Knob[int] = _knob(ranges=NUMAB2_RANGES, name="rate_limit_mbps")
+    threshold_adjust: Knob[bool] = _knob()
+    adjust_period_ms: Knob[int] = _knob(ranges=NUMAB2_RANGES, name="adjust_period_ms")
+    free_enough_pages: Knob[int | None] = _knob(ranges=NUMAB2_RANGES, name="free_enough_pages")
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class TppConfig(_Knobs):
+    """The ``[tpp]`` table: the knobs of :class:`pghot.sim.alternatives.Tpp`.
+
+    >>> TppConfig(demote_scale_factor=500, active_check=False).kwargs()
+    {'demote_scale_factor': 500, 'active_check': False}
+    >>> TppConfig(kswapd_interval_ms=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: kswapd_interval_ms must be in [1, 1099511627776], got 0
+    """
+
+    demote_scale_factor: Knob[int] = _knob(ranges=TPP_RANGES, name="demote_scale_factor")
+    kswapd_interval_ms: Knob[int] = _knob(ranges=TPP_RANGES, name="kswapd_interval_ms")
+    active_check: Knob[bool] = _knob()
+
+
+#: policy name -> its table of knobs in a config (``[numab2]``, ``[tpp]``)
+POLICY_TABLES: dict[str, type[_Knobs]] = {"numab2": Numab2Config, "tpp": TppConfig}
+
+
 class _SourceKnobs(_Knobs):
     """A ``[[sources]]`` table: its ``name`` and the source's parameters (``hz`` is the config's)."""
 
@@ -492,6 +554,9 @@ class SimConfig:
         Keyword arguments of :class:`pghot.machine.promoter.Promoter`
         (:data:`PROMOTER_KEYS`); ``rate_limit_mbps`` may be ``"none"`` or
         ``false`` for no limit (TOML has no null).
+    numab2, tpp : Numab2Config, TppConfig
+        The knobs of the ``numab2`` and ``tpp`` policies
+        (:class:`pghot.sim.alternatives.Numab2`, :class:`pghot.sim.alternatives.Tpp`).
     interval_ms : int, optional
         Width of the metrics bins (time series).  Default: 1 s, narrowed on a
         trace shorter than 100 s to a 1, 2 or 5 times a power of ten number of
@@ -552,6 +617,8 @@ class SimConfig:
     sources: list[SourceConfig] = dataclasses.field(default_factory=lambda: [HintFaultConfig()])
     tracker: TrackerConfig = dataclasses.field(default_factory=TrackerConfig)
     promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
+    numab2: Numab2Config = dataclasses.field(default_factory=Numab2Config)
+    tpp: TppConfig = dataclasses.field(default_factory=TppConfig)
     interval_ms: int | None = _knob(None, low=1)
     oracle_interval_ms: int = _knob(1000, low=1)
     second_access_window_ms: int | None = _knob(None, low=0)
@@ -576,6 +643,8 @@ class SimConfig:
             sources: Sequence[Mapping[str, Any]] = ...,
             tracker: Mapping[str, Any] = ...,
             promoter: Mapping[str, Any] = ...,
+            numab2: Mapping[str, Any] = ...,
+            tpp: Mapping[str, Any] = ...,
             interval_ms: int | None = ...,
             oracle_interval_ms: int = ...,
             second_access_window_ms: int | None = ...,
@@ -589,11 +658,13 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         try:
-            _check_fields(self, skip=("sources", "tracker", "promoter"))
+            _check_fields(self, skip=("sources", "tracker", "promoter", *POLICY_TABLES))
         except (TypeError, ValueError) as e:
             raise type(e)(f"config: {e}") from None
         object.__setattr__(self, "tracker", _table(self.tracker, TrackerConfig, "tracker"))
         object.__setattr__(self, "promoter", _table(self.promoter, PromoterConfig, "promoter"))
+        for key, cls in POLICY_TABLES.items():
+            object.__setattr__(self, key, _table(getattr(self, key), cls, key))
         srcs: Any = self.sources
         if isinstance(srcs, (str, Mapping)) or not isinstance(srcs, Sequence):
             raise TypeError(f"config: sources must be a list of tables, not {type(srcs).__name__}")
@@ -771,8 +842,9 @@ class SimConfig:
         for key, value in overrides.items():
             head, _, rest = key.partition(".")
             if rest:
-                if head not in ("tracker", "promoter"):
-                    raise ValueError(f"config: {key!r}: only tracker.* and promoter.* have sub-keys")
+                if head not in ("tracker", "promoter", *POLICY_TABLES):
+                    tables = ", ".join(f"{t}.*" for t in ("tracker", "promoter", *POLICY_TABLES))
+                    raise ValueError(f"config: {key!r}: only {tables} have sub-keys")
                 data[head][rest] = value
             elif head == "sources":
                 items = [value] if isinstance(value, str) else list(value)

@@ -46,13 +46,15 @@ from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
 from pghot.sim.budget import check_fits
-from pghot.sim.config import SimConfig, _build_sources, _build_stages
+from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
     _TOP,
+    ALTERNATIVES,
     BASELINES,
     DESIGNS,
     Machine,
+    _check_policies,
     _describe,
     _Pghot,
     _Policy,
@@ -252,6 +254,7 @@ class _Sim:
         designs: Sequence[str],
         engine: str = "compiled",
         threads: int = 1,
+        policies: Sequence[str] | None = None,
     ) -> None:
         c = config
         self.config = c
@@ -264,9 +267,17 @@ class _Sim:
                 f"config: lower_pages: {self.lower_pages} lower-tier + {self.top_pages} top-tier "
                 f"pages cannot hold the trace's {footprint} pages"
             )
-        names = ["pghot", *(b for b in baselines if b != "v2" or c.tracker or c.promoter), *designs]
-        kinds = [c.tracker, *({} for b in baselines if b == "v2" and (c.tracker or c.promoter))]
-        kinds += [DESIGNS[d] for d in designs]
+        # the policies in the order given (replay() checked the names); without
+        # ``policies``, pghot, the baselines, then the designs
+        chosen = list(policies) if policies is not None else ["pghot", *baselines, *designs]
+        # v2 is pghot's own run when pghot has no knobs of its own (an alias)
+        v2_runs = bool(c.tracker or c.promoter) or "pghot" not in chosen
+        names = [n for n in chosen if n != "v2" or v2_runs]
+        kinds = [
+            c.tracker if n == "pghot" else {} if n == "v2" else DESIGNS[n]
+            for n in names
+            if n in DESIGNS or n in ("pghot", "v2")
+        ]
         check_fits(  # before any machine is allocated
             self.top_pages,
             self.lower_pages,
@@ -329,27 +340,37 @@ class _Sim:
 
         self.v2_alias = False
         pol: list[_Policy] = []
-        pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter), _describe(c.tracker, c.promoter)))
-        for b in baselines:
-            if b == "none":
+        for n in chosen:
+            if n == "pghot":
+                desc = _describe(c.tracker, c.promoter)
+                pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter), desc))
+            elif n == "none":
                 pol.append(_Policy("none", self.machine()))
-            elif b == "v2":
-                if c.tracker or c.promoter:
+            elif n == "v2":
+                if v2_runs:
                     pol.append(_Pghot("v2", self.machine({}, {}), "pghot with the v2 defaults"))
                 else:  # the configured policy is v2: one run, reported under both names
                     self.v2_alias = True
-            else:  # replay() checked the names
+            elif n == "second-access":
                 pol.append(_SecondAccess("second-access", self.machine()))
-        for d in designs:
-            kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
-            kw.update(DESIGNS[d])
-            pol.append(_Pghot(d, self.machine(kw, c.promoter), f"design {d}, configured knobs"))
+            elif n in ALTERNATIVES:
+                pol.append(ALTERNATIVES[n](n, self.machine()))
+            else:  # a design
+                kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
+                kw.update(DESIGNS[n])
+                pol.append(_Pghot(n, self.machine(kw, c.promoter), f"design {n}, configured knobs"))
         names = [p.name for p in pol]
         if len(set(names)) != len(names):
             raise ValueError(f"a policy is named twice: {names}")
+        faulting = [n for n in names if n in ALTERNATIVES]
+        if faulting and not any(isinstance(s, HintFaultConfig) for s in c.sources):
+            self.notes.append(
+                f"{' and '.join(faulting)} act on hint faults, and the config has no hint-fault source: "
+                "they promote nothing (add one: --source hint-fault)"
+            )
         self.policies = pol
-        self.baselines = list(baselines)
-        self.designs = list(designs)
+        self.baselines = [n for n in chosen if n != "pghot" and n not in DESIGNS]
+        self.designs = [n for n in chosen if n in DESIGNS]
         # threads > 1: the policies on min(threads, policies) pool threads, beside the main
         # thread's shared stages (each policy on a thread of its own when there are enough)
         self.threads = max(1, threads)
@@ -489,7 +510,7 @@ class _Sim:
             if j < n:  # the interval ends inside the chunk
                 later = self.sources.flush(t_end - 1)
                 if later.pfns.shape[0]:
-                    reps = Reports(*(np.concatenate([a, b]) for a, b in zip(reps, later)))
+                    reps = Reports.concat([reps, later])
                 self.piece(seg_p, seg_t, reps, t_end)
                 self.evaluate(t_end)
                 self.next_oracle += self.oracle_j
@@ -503,7 +524,7 @@ class _Sim:
             keys = report_keys(reps)
             if np.any(keys[1:] < keys[:-1]):
                 order = np.argsort(keys, kind="stable")
-                reps = Reports(*(a[order] for a in reps))
+                reps = reps.take(order)
         self.each(_run_piece, pages, times, reps, horizon, size=pages.shape[0] + reps.pfns.shape[0])
 
     def evaluate(self, t_end: int) -> None:
@@ -543,8 +564,9 @@ def replay(
     chunks: Iterable[TraceChunk] | str | os.PathLike[str],
     config: SimConfig | None = None,
     *,
-    baselines: Sequence[str] = BASELINES,
+    baselines: Sequence[str] | None = None,
     designs: Sequence[str] = (),
+    policies: Sequence[str] | None = None,
     progress: bool = True,
     name: str | None = None,
     trace_format: str | None = None,
@@ -566,10 +588,16 @@ def replay(
         with ``trace_format`` and ``open_options``.
     config : SimConfig, optional
         Default ``SimConfig()``.
-    baselines : names from :data:`BASELINES`
-        Run beside the configured ``pghot`` policy.
+    baselines : names from :data:`BASELINES`, optional
+        Run beside the configured ``pghot`` policy; default all of them.
     designs : names from :data:`pghot.sim.DESIGNS`
         pghot with the configured knobs and that record store.
+    policies : names from :data:`pghot.sim.POLICIES` or :data:`pghot.sim.DESIGNS`, optional
+        The policies to run, in this order, instead of ``pghot`` and the
+        ``baselines`` and ``designs``: ``pghot`` (the configured knobs),
+        ``none``, ``v2``, ``second-access``, ``numab2`` and ``tpp``
+        (:mod:`pghot.sim.alternatives`, knobs in the config's ``numab2``
+        and ``tpp`` tables) and the designs.
     progress : bool
         Progress bars on stderr (shown after half a second).
     name : str, optional
@@ -602,6 +630,10 @@ def replay(
     ('pghot', True)
     >>> r["none"].time_vs_none
     1.0
+    >>> r = replay([demo_trace(20_000, 1_000, seed=0)], SimConfig(top_pages=250),
+    ...            policies=["numab2", "tpp", "none"], progress=False)
+    >>> list(r.policies), r["numab2"].kind, r["tpp"].promotions > 0
+    (['numab2', 'tpp', 'none'], 'numab2', True)
     """
     cfg = (config if config is not None else SimConfig()).validate()
     if engine not in ENGINES:
@@ -610,6 +642,9 @@ def replay(
         nthreads = os.cpu_count() or 1
     else:
         nthreads = int_in(threads, "threads", 1, 1024)
+    chosen = _check_policies(policies, baselines, designs)
+    if baselines is None:
+        baselines = BASELINES
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"baselines must be among {list(BASELINES)}, got {b!r}")
@@ -640,7 +675,9 @@ def replay(
                 "check its time stamps and their unit, or raise max_span_s in the config "
                 "(pghot replay: --set max_span_s=SECONDS)"
             )
-        sim = _Sim(cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads)
+        sim = _Sim(
+            cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads, policies=chosen
+        )
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             sim.run(stream, bar)

@@ -1,4 +1,4 @@
-"""The policies a replay compares: pghot, its baselines and the tracker designs.
+"""The policies a replay compares: pghot, its baselines, the kernel's alternatives, the designs.
 
 Each policy owns a simulated machine (its own
 :class:`pghot.machine.memory.TieredMemory`) and is driven by the engine
@@ -7,14 +7,15 @@ serves a run of accesses and takes the reports made meanwhile, ``step``
 runs a promoter round.  A policy sees its :class:`Machine` (its memory,
 tracker and promoter, the config and the clock), not the engine; what it
 promotes comes back from the promoter (:meth:`Promoter.run_round`) or
-from its own migrations.
+from its own migrations.  The kernel's alternatives (``numab2``, ``tpp``)
+are in :mod:`pghot.sim.alternatives`; :data:`POLICIES` names them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,16 @@ from pghot.sim.config import SimConfig, _build_pghot
 from pghot.topology import Topology
 from pghot.tracker import DESIGNS
 
-__all__ = ["BASELINES", "DESIGNS", "Clock", "Machine", "build_machine", "report_keys"]
+__all__ = [
+    "ALTERNATIVES",
+    "BASELINES",
+    "DESIGNS",
+    "POLICIES",
+    "Clock",
+    "Machine",
+    "build_machine",
+    "report_keys",
+]
 
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
@@ -121,8 +131,9 @@ def build_machine(
 
 
 def _cut(reps: Reports, a: int, b: int) -> Reports:
-    """Reports ``[a, b)``."""
-    return Reports(reps.pfns[a:b], reps.nids[a:b], reps.srcs[a:b], reps.nows[a:b])
+    """Reports ``[a, b)`` (their hint-fault latencies too)."""
+    lat = None if reps.latency is None else reps.latency[a:b]
+    return Reports(reps.pfns[a:b], reps.nids[a:b], reps.srcs[a:b], reps.nows[a:b], lat)
 
 
 def report_keys(reps: Reports) -> np.ndarray:
@@ -421,3 +432,43 @@ class _Pghot(_Policy):
 def _describe(tracker: Mapping[str, Any], promoter: Mapping[str, Any]) -> str:
     knobs = [f"{k}={v}" for k, v in {**tracker, **promoter}.items()]
     return "pghot, " + (", ".join(knobs) if knobs else "v2 defaults")
+
+
+# the kernel's alternatives (numab2, tpp) subclass _Policy: imported once it is defined
+from pghot.sim.alternatives import ALTERNATIVES  # noqa: E402
+
+#: every policy :func:`pghot.sim.replay` selects among (its ``policies=``), besides the
+#: designs of :data:`DESIGNS`
+POLICIES = ("pghot", *BASELINES, *ALTERNATIVES)
+
+
+def _check_policies(
+    policies: Sequence[str] | None, baselines: Sequence[str] | None, designs: Sequence[str]
+) -> list[str] | None:
+    """``replay``'s ``policies`` checked (None when not given); errors name the argument.
+
+    >>> _check_policies(["tpp", "pghot"], None, ())
+    ['tpp', 'pghot']
+    >>> _check_policies(["numab3"], None, ())
+    Traceback (most recent call last):
+    ...
+    ValueError: policies must be among [...] or the designs [...], got 'numab3'
+    """
+    if policies is None:
+        return None
+    if baselines is not None or len(designs):
+        raise ValueError("policies: give either policies or baselines and designs, not both")
+    if isinstance(policies, (str, bytes)) or not isinstance(policies, Sequence):
+        raise TypeError(f"policies must be a sequence of policy names, not {type(policies).__name__}")
+    names = list(policies)
+    if not names:
+        raise ValueError(f"policies must name at least one policy, among {list(POLICIES)} or the designs")
+    for n in names:
+        if not isinstance(n, str) or (n not in POLICIES and n not in DESIGNS):
+            raise ValueError(
+                f"policies must be among {list(POLICIES)} or the designs {list(DESIGNS)}, got {n!r}"
+            )
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ValueError(f"policies: {n!r} is given twice")
+    return names

@@ -1,7 +1,8 @@
 # The replay's per-access stages (_stages.pyx), for cimport: a compiled
 # engine drives a stage at C level with _prepare (GIL held: grows the
 # buffers, may raise) then _run / _run_flush (noexcept nogil: cannot fail),
-# and reads the reports from rp/rt[0:rn].
+# and reads the reports from rp/rt[0:rn] (and their hint-fault latencies
+# from rl[0:rn] when rl is not NULL: the stages with has_lat).
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
 
 
@@ -14,6 +15,8 @@ cdef class Stage:
     # the reports of the current call, written by the kernels
     cdef uint32_t *rp
     cdef int64_t *rt
+    cdef int64_t *rl              # latency of each report (has_lat only, else NULL)
+    cdef bint has_lat             # the stage reports latencies (HintFaultStage)
     cdef Py_ssize_t rn, rcap
 
     cdef int _grow(self, Py_ssize_t need) except -1
@@ -58,9 +61,11 @@ cdef class HintFaultStage(ScanStage):
     cdef uint64_t cursor          # first page the next window may start at
     cdef uint64_t lo_known, hi_known
     cdef uint64_t unmapped_
+    cdef int64_t *stime           # [npg] time of the scan that unmapped each page
     cdef readonly object scan_period_ms, scan_delay_ms
 
     cdef void _scan(self) noexcept nogil
+    cdef void _stamp(self, uint64_t w, uint64_t x, int64_t now) noexcept nogil
     cdef void _scans(self, uint64_t count) noexcept nogil
 
 
@@ -72,6 +77,7 @@ cdef class CombinedStage:
     cdef int32_t *mn
     cdef signed char *ms
     cdef int64_t *mt
+    cdef int64_t *ml              # merged latencies (-1 for the stages without)
     cdef Py_ssize_t mcap
 
     cdef tuple _merge(self)
