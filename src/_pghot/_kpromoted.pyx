@@ -7,9 +7,10 @@
 # times, rate credit, adjusted threshold, adjustment period, counters) and
 # runs a round exactly as Promoter._round does: rate credit, threshold
 # adjustment, the demotion throttle's window (the memory's pgdemote_kswapd
-# and pgpromote_success, read under its lock), free-memory bypass, extraction from the tracker (the store's
-# `_extract` kernel, inside the tracker's gate), the staleness check, the
-# re-check, the throttle's budget, the rate limit and the migration (the memory's kernels, under its
+# and pgpromote_success, read under its lock), free-memory bypass,
+# extraction from the tracker (the store's `_extract` kernel, inside the
+# tracker's gate), the staleness check, the re-check, the throttle's
+# budget, the rate limit and the migration (the memory's kernels, under its
 # lock), then the tracker's movable bits of the PFNs that changed (inside the
 # gate, after the memory's lock is released).  Promoter uses it whenever its
 # memory is the compiled pghot.machine.memory.TieredMemory and its tracker a
@@ -25,8 +26,9 @@
 #
 # Data layout.  Per top-tier node j (in nid order): its nid, its node index
 # in the memory (slot order) and its queue in the tracker; the node's state
-# (including the throttle level, 0 <= level <= max_level, and the window's
-# start and the memory's two counters then) and counters (int64 [NPSTATS] per node).  Scratch buffers sized at
+# (with the throttle level, 0 <= level <= max_level = bit_length(batch) - 1,
+# the throttle window's start and the memory's two counters then) and
+# counters (int64 [NPSTATS] per node).  Scratch buffers sized at
 # construction for one batch: extracted PFNs and words, the store's scratch,
 # the candidates, and the movable changes (two per migration: a promotion
 # and the demotion it may cause).  PromoterCore.run sizes its own buffers for
