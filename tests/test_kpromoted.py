@@ -33,6 +33,10 @@ KNOBS: list[dict[str, Any]] = [
     {"free_bypass": True, "bypass_free_pages": 5},
     {"free_bypass": True, "rate_limit_mbps": 1, "threshold_adjust": True, "adjust_period_ms": 25},
     {"stale_check": True},
+    {"throttle_demotion_ratio": 100},
+    {"throttle_demotion_ratio": 100, "throttle_window_ms": 1, "batch": 4},
+    {"throttle_demotion_ratio": 50, "throttle_window_ms": 15, "batch": 8, "rate_limit_mbps": 1},
+    {"throttle_demotion_ratio": 90, "throttle_window_ms": 5, "free_bypass": True, "bypass_free_pages": 3},
 ]
 STORES: list[dict[str, Any]] = [
     {},
@@ -62,6 +66,7 @@ def _state(tr: Any, mem: Any, p: Promoter, pfns: range) -> tuple[Any, ...]:
         tr.stats(),
         records,
         [p.threshold(n) for n in p.memory.topology.toptier_nids()],
+        [p.budget(n) for n in p.memory.topology.toptier_nids()],
     )
 
 
@@ -101,6 +106,8 @@ def test_rounds_match_the_python_round(
         assert _state(ta, ma, pa, pfns) == _state(tb, mb, pb, pfns), step
         ma.check()  # raises on a broken invariant
         ta.check()
+    if knobs.get("batch") == 4 and "throttle_demotion_ratio" in knobs and demotion:
+        assert pa.stats()["kpromoted_throttled"] > 0  # the throttle was exercised, not only off
 
 
 def test_two_top_tier_nodes_match() -> None:

@@ -17,6 +17,7 @@ import pytest
 from pghot import NUMA_NO_NODE, Node, Outcome, Source, Topology, Tracker
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import Promoter
+from pghot.model.memory import TieredMemory as ReferenceMemory
 
 HW = Source.HW_HINTS
 
@@ -49,6 +50,7 @@ def _outcomes(s: dict[str, int]) -> int:
         + s["kpromoted_non_lru"]
         + s["kpromoted_right_node"]
         + s["kpromoted_rate_limited"]
+        + s["kpromoted_throttled"]
         + s["kpromoted_migrated"]
         + s["kpromoted_no_space"]
     )
@@ -399,6 +401,117 @@ def test_staleness_age_wraps_with_the_clock() -> None:
     assert p.stats()["kpromoted_stale"] == 0
 
 
+# -- the demotion throttle ----------------------------------------------------------------------
+# Both memories: the compiled one runs PromoterCore's round, the reference one Promoter._round.
+
+MEMORIES = [TieredMemory, ReferenceMemory]
+
+
+def _throttled(mem_cls: Any, top: int = 4, **kw: Any) -> tuple[Tracker, Any, Promoter]:
+    topo = Topology.two_tier(top, 64)
+    tracker = Tracker(topo)
+    mem = mem_cls(topo, tracker)
+    p = Promoter(tracker, mem, **kw)
+    assert (p._core is None) == (mem_cls is ReferenceMemory)
+    return tracker, mem, p
+
+
+def _heat_counts(tracker: Tracker, mem: Any, counts: dict[int, int], start: int) -> None:
+    """Page ``k`` accessed ``counts[k]`` times, at ``start, start + 1, ...``."""
+    for k, n in counts.items():
+        for i in range(n):
+            tracker.record_accesses(mem.pfns_of([k]), NUMA_NO_NODE, HW, start + i)
+
+
+@pytest.mark.parametrize("mem_cls", MEMORIES, ids=["compiled", "reference"])
+def test_throttle_halves_the_budget_while_demotions_match_promotions(mem_cls: Any) -> None:
+    # top tier full, batch 4 (levels 0..2), a window of one round (20 ms)
+    tracker, mem, p = _throttled(mem_cls, batch=4, throttle_demotion_ratio=100, throttle_window_ms=20)
+    mem.allocate(np.arange(4, dtype=np.int64))
+    mem.allocate(np.arange(10, 30, dtype=np.int64), node=1)
+    assert p.step(0) == 0 and p.budget(0) == 4  # the first window begins
+    _heat_counts(tracker, mem, {10: 3, 11: 2}, 5)
+    assert p.step(20) == 2  # window [0, 20): no promotion, level 0; both promoted, 2 demoted
+    assert p.budget(0) == 4 and mem.stats()["pgdemote_kswapd"] == 2
+    _heat_counts(tracker, mem, {12: 4, 13: 3, 14: 2}, 25)
+    # window [20, 40): 2 demotions for 2 promotions, 100 * 2 >= 100 * 2: level 1, budget 2;
+    # the two hottest go, page 14 is held back (dropped, its record gone)
+    assert p.step(40) == 2 and p.budget(0) == 2
+    assert [mem.node_of_page(k) for k in (12, 13, 14)] == [0, 0, 1]
+    assert tracker.lookup(int(mem.pfn_of(14))) is None
+    _heat_counts(tracker, mem, {15: 3, 16: 2}, 45)
+    assert p.step(60) == 1 and p.budget(0) == 1  # level 2: budget 1, page 15 only
+    assert mem.node_of_page(15) == 0 and mem.node_of_page(16) == 1
+    s = p.stats()
+    assert s["kpromoted_throttled"] == 2 and s["kpromoted_throttled_rounds"] == 2
+    assert s["kpromoted_dropped"] == 2 and _outcomes(s) == s["kpromoted_extracted"] == 7
+    assert p.step(80) == 0 and p.budget(0) == 1  # [60, 80) held again: level saturates at 2
+    # no promotion in [80, 100), then in [100, 120): the level falls one step per window
+    assert p.step(100) == 0 and p.budget(0) == 2
+    assert p.step(120) == 0 and p.budget(0) == 4
+    assert p.step(140) == 0 and p.budget(0) == 4
+    mem.check()
+    tracker.check()
+
+
+@pytest.mark.parametrize("mem_cls", MEMORIES, ids=["compiled", "reference"])
+def test_throttle_window_spans_rounds(mem_cls: Any) -> None:
+    # window 30 ms, rounds every 20: windows end at the rounds at 40, 80, ...
+    tracker, mem, p = _throttled(mem_cls, batch=8, throttle_demotion_ratio=50, throttle_window_ms=30)
+    mem.allocate(np.arange(4, dtype=np.int64))
+    mem.allocate(np.arange(10, 30, dtype=np.int64), node=1)
+    p.step(0)
+    _heat_counts(tracker, mem, {10: 2, 11: 2}, 5)
+    assert p.step(20) == 2  # 20 - 0 < 30: no evaluation yet
+    assert p.budget(0) == 8
+    assert p.step(40) == 0 and p.budget(0) == 4  # [0, 40): 2 >= 50 % of 2: holds
+    _heat_counts(tracker, mem, {12: 2}, 45)
+    assert p.step(60) == 1 and p.budget(0) == 4  # inside the window [40, 80)
+    assert p.step(80) == 0 and p.budget(0) == 2  # [40, 80): 1 demotion, 1 promotion
+    assert p.step(100) == 0 and p.budget(0) == 2
+    assert p.step(120) == 0 and p.budget(0) == 4  # [80, 120): nothing promoted
+
+
+@pytest.mark.parametrize("mem_cls", MEMORIES, ids=["compiled", "reference"])
+def test_throttle_needs_demotions_at_the_ratio(mem_cls: Any) -> None:
+    # a ratio above 100 %: one demotion per promotion never reaches it
+    tracker, mem, p = _throttled(mem_cls, batch=2, throttle_demotion_ratio=101, throttle_window_ms=20)
+    mem.allocate(np.arange(4, dtype=np.int64))
+    mem.allocate(np.arange(10, 30, dtype=np.int64), node=1)
+    p.step(0)
+    for i, now in enumerate(range(20, 200, 20)):
+        _heat_counts(tracker, mem, {10 + 2 * i: 2, 11 + 2 * i: 2}, now - 15)
+        assert p.step(now) == 2 and p.budget(0) == 2
+    assert mem.stats()["pgdemote_kswapd"] == 18 and p.stats()["kpromoted_throttled"] == 0
+    # a top tier with room: promotions demote nothing, the throttle never holds
+    tracker, mem, p = _throttled(mem_cls, top=64, batch=2, throttle_demotion_ratio=1, throttle_window_ms=20)
+    mem.allocate(np.arange(10, 30, dtype=np.int64), node=1)
+    p.step(0)
+    for i, now in enumerate(range(20, 200, 20)):
+        _heat_counts(tracker, mem, {10 + 2 * i: 2, 11 + 2 * i: 2}, now - 15)
+        assert p.step(now) == 2 and p.budget(0) == 2
+    assert mem.stats()["pgdemote_kswapd"] == 0 and p.stats()["kpromoted_throttled_rounds"] == 0
+
+
+def test_throttle_off_by_default_and_through_the_config() -> None:
+    from pghot.sim.config import PromoterConfig, SimConfig
+
+    _, _, p = _setup()
+    assert p.throttle_demotion_ratio is None and p.throttle_window_ms == 200 and p.budget(0) == 1024
+    off = PromoterConfig.from_mapping({"throttle_demotion_ratio": "off"})  # TOML has no null
+    assert off.kwargs() == {"throttle_demotion_ratio": None}
+    c = SimConfig().with_overrides(
+        {"promoter.throttle_demotion_ratio": 100, "promoter.throttle_window_ms": 40}
+    )
+    assert dict(c.promoter) == {"throttle_demotion_ratio": 100, "throttle_window_ms": 40}
+    with pytest.raises(ValueError, match="throttle_demotion_ratio"):
+        PromoterConfig(throttle_demotion_ratio=0)
+    with pytest.raises(TypeError, match="throttle_window_ms"):
+        PromoterConfig.from_mapping({"throttle_window_ms": "20"})
+    p = _setup(**c.promoter.kwargs())[2]
+    assert p.throttle_demotion_ratio == 100 and p.throttle_window_ms == 40
+
+
 # -- arguments -------------------------------------------------------------------------------
 
 
@@ -415,6 +528,12 @@ def test_staleness_age_wraps_with_the_clock() -> None:
         ({"free_bypass": None}, TypeError, "free_bypass"),
         ({"bypass_free_pages": -1}, ValueError, "bypass_free_pages"),
         ({"stale_check": "yes"}, TypeError, "stale_check"),
+        ({"throttle_demotion_ratio": 0}, ValueError, "throttle_demotion_ratio"),
+        ({"throttle_demotion_ratio": 10001}, ValueError, "throttle_demotion_ratio"),
+        ({"throttle_demotion_ratio": "100"}, TypeError, "throttle_demotion_ratio"),
+        ({"throttle_demotion_ratio": 1.5}, TypeError, "throttle_demotion_ratio"),
+        ({"throttle_window_ms": 0}, ValueError, "throttle_window_ms"),
+        ({"throttle_window_ms": None}, TypeError, "throttle_window_ms"),
         ({"clock": 5}, TypeError, "clock"),
     ],
 )

@@ -590,3 +590,13 @@ def test_the_simulator_does_not_load_the_benchmarks() -> None:
     from pghot.tracker import DESIGNS as table
 
     assert sim.DESIGNS is DESIGNS is table  # one table, not copies
+
+
+def test_pghot_throttled_runs_beside_pghot_and_holds_back_promotions() -> None:
+    trace = [sim.demo_trace(200_000, 4_000, duration_ms=4000, seed=2)]
+    r = replay(trace, SimConfig(top_pages=1000), policies=["pghot", "pghot-throttled"], progress=False)
+    thr = r["pghot-throttled"]
+    assert "100 % of promotions" in thr.description
+    assert thr.stats["promoter"]["kpromoted_throttled"] > 0
+    assert 0 < thr.promotions < r["pghot"].promotions
+    assert r["pghot"].stats["promoter"]["kpromoted_throttled"] == 0

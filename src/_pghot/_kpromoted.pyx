@@ -6,9 +6,11 @@
 # PromoterCore holds what the Python Promoter holds per top-tier node (round
 # times, rate credit, adjusted threshold, adjustment period, counters) and
 # runs a round exactly as Promoter._round does: rate credit, threshold
-# adjustment, free-memory bypass, extraction from the tracker (the store's
-# `_extract` kernel, inside the tracker's gate), the staleness check, the
-# re-check, the rate limit and the migration (the memory's kernels, under its
+# adjustment, the demotion throttle's window (the memory's pgdemote_kswapd
+# and pgpromote_success, read under its lock), free-memory bypass,
+# extraction from the tracker (the store's `_extract` kernel, inside the
+# tracker's gate), the staleness check, the re-check, the throttle's
+# budget, the rate limit and the migration (the memory's kernels, under its
 # lock), then the tracker's movable bits of the PFNs that changed (inside the
 # gate, after the memory's lock is released).  Promoter uses it whenever its
 # memory is the compiled pghot.machine.memory.TieredMemory and its tracker a
@@ -24,7 +26,9 @@
 #
 # Data layout.  Per top-tier node j (in nid order): its nid, its node index
 # in the memory (slot order) and its queue in the tracker; the node's state
-# and counters (int64 [NPSTATS] per node).  Scratch buffers sized at
+# (with the throttle level, 0 <= level <= max_level = bit_length(batch) - 1,
+# the throttle window's start and the memory's two counters then) and
+# counters (int64 [NPSTATS] per node).  Scratch buffers sized at
 # construction for one batch: extracted PFNs and words, the store's scratch,
 # the candidates, and the movable changes (two per migration: a promotion
 # and the demotion it may cause).  PromoterCore.run sizes its own buffers for
@@ -50,7 +54,8 @@ from pghot._base cimport TrackerBase, pghot_batch, NOUTCOMES, NSOURCES, S_SRC, S
 from pghot._memory cimport (MemoryCore, pghot_mem_t, pghot_mv_t, mem_locate, mem_slot_pfn,
                             mem_migrate, mem_node_of_slot, mv_finish, mem_serve, mem_room,
                             MS_OK, MS_NON_LRU, MS_RIGHT_NODE, MS_NO_SPACE,
-                            ST_PROMOTE_CANDIDATE, ST_PROMOTE_CANDIDATE_NRL)
+                            ST_PROMOTE_CANDIDATE, ST_PROMOTE_CANDIDATE_NRL, ST_PROMOTE_SUCCESS,
+                            ST_DEMOTE_KSWAPD)
 
 import numpy as np
 
@@ -70,7 +75,9 @@ cdef enum:
     P_BYPASS_ROUNDS = 9
     P_RAISED = 10
     P_LOWERED = 11
-    NPSTATS = 12
+    P_THROTTLED = 12
+    P_THROTTLED_ROUNDS = 13
+    NPSTATS = 14
     SRC_PGTABLE_SCAN = 1
 
 #: the counters of PromoterCore.counters, in the order of its rows (Promoter.stats' keys)
@@ -87,6 +94,8 @@ STAT_KEYS = (
     "kpromoted_bypass_rounds",
     "kpromoted_threshold_raised",
     "kpromoted_threshold_lowered",
+    "kpromoted_throttled",
+    "kpromoted_throttled_rounds",
 )
 
 ctypedef struct node_t:
@@ -99,6 +108,10 @@ ctypedef struct node_t:
     int64_t period_start # -1: no period yet
     int64_t period_cand
     int64_t watermark
+    int64_t level        # demotion throttle: the budget is batch >> level
+    int64_t window_start # -1: no window yet
+    int64_t window_demoted
+    int64_t window_promoted
     int64_t c[NPSTATS]
 
 
@@ -148,7 +161,8 @@ cdef class PromoterCore:
     cdef node_t *nodes
     cdef int32_t nn
     cdef int64_t batch
-    cdef bint has_rate, adjust, bypass, stale
+    cdef bint has_rate, adjust, bypass, stale, throttle
+    cdef int64_t ratio, throttle_j, max_level
     cdef i128 rate_bps, page_cost, burst, round_credit
     cdef int64_t page, hz, period_j, base, fmax, tmask, window
     # one batch's buffers
@@ -194,7 +208,8 @@ cdef class PromoterCore:
 
     def __init__(self, tracker, memory, nids, watermarks, int64_t batch, rate_limit_mbps,
                  int64_t interval_ms, bint threshold_adjust, int64_t period_jiffies,
-                 bint free_bypass, bint stale_check):
+                 bint free_bypass, bint stale_check, throttle_demotion_ratio=None,
+                 int64_t throttle_jiffies=1):
         if not isinstance(tracker, TrackerBase):
             raise TypeError(f"tracker must be a compiled tracker, not {type(tracker).__name__}")
         if not isinstance(memory, MemoryCore):
@@ -221,6 +236,14 @@ cdef class PromoterCore:
         self.period_j = period_jiffies
         self.bypass = free_bypass
         self.stale = stale_check
+        self.throttle = throttle_demotion_ratio is not None
+        self.ratio = 0 if throttle_demotion_ratio is None else int(throttle_demotion_ratio)
+        if self.throttle and (self.ratio < 1 or self.ratio > 10000):
+            raise ValueError(f"throttle_demotion_ratio must be in [1, 10000], got {self.ratio}")
+        if throttle_jiffies < 0:
+            raise ValueError(f"throttle_jiffies must be >= 0, got {throttle_jiffies}")
+        self.throttle_j = throttle_jiffies
+        self.max_level = max(int(batch).bit_length() - 1, 0)
         self.page_cost = <i128>self.page * 1000 * self.hz
         self.has_rate = rate_limit_mbps is not None
         cdef int64_t mbps = 0 if rate_limit_mbps is None else int(rate_limit_mbps)
@@ -253,6 +276,7 @@ cdef class PromoterCore:
             self.nodes[i].credit = self.round_credit
             self.nodes[i].threshold = self.base
             self.nodes[i].period_start = -1
+            self.nodes[i].window_start = -1
             self.nodes[i].watermark = watermarks[i]
         self.nn = <int32_t>n
 
@@ -268,6 +292,11 @@ cdef class PromoterCore:
         self._node(j)
         return self.nodes[j].threshold
 
+    def throttle_level(self, int32_t j):
+        """Node j's demotion throttle level (its budget is ``batch >> level``)."""
+        self._node(j)
+        return self.nodes[j].level
+
     def last_round(self, int32_t j):
         """Node j's previous round time, None before the first."""
         self._node(j)
@@ -279,6 +308,7 @@ cdef class PromoterCore:
         self.nodes[j].last_now = -1
         self.nodes[j].period_start = -1
         self.nodes[j].period_cand = 0
+        self.nodes[j].window_start = -1
 
     cdef int _node(self, int32_t j) except -1:
         if j < 0 or j >= self.nn:
@@ -331,6 +361,29 @@ cdef class PromoterCore:
                 st.threshold -= 1
                 st.c[P_LOWERED] += 1
 
+    cdef void _sample_throttle(self, node_t *st, int64_t now) noexcept nogil:
+        """The throttle's window: at its end, one step of the level (Promoter._sample_throttle)."""
+        cdef pghot_mem_t *m = &self.mem.m
+        cdef int64_t demoted, promoted, d, p
+        pghot_lock(&m.lock)
+        demoted = m.stats[ST_DEMOTE_KSWAPD]
+        promoted = m.stats[ST_PROMOTE_SUCCESS]
+        pghot_unlock(&m.lock)
+        if st.window_start >= 0:
+            if now - st.window_start < self.throttle_j:
+                return
+            d = demoted - st.window_demoted
+            p = promoted - st.window_promoted
+            # 100 * d >= ratio * p in 128 bits (counters below 2**63, ratio <= 10000)
+            if p > 0 and <i128>100 * d >= <i128>self.ratio * p:
+                if st.level < self.max_level:
+                    st.level += 1
+            elif st.level > 0:
+                st.level -= 1
+        st.window_start = now
+        st.window_demoted = demoted
+        st.window_promoted = promoted
+
     cdef int64_t _round(self, int32_t j, int64_t now) noexcept nogil:
         """One round of node j at `now` (checked); appends what moved; returns how many.
 
@@ -340,7 +393,7 @@ cdef class PromoterCore:
         cdef pghot_mem_t *m = &self.mem.m
         cdef int64_t elapsed = 0 if st.last_now < 0 else now - st.last_now
         cdef i128 per
-        cdef int64_t got, i, n, s, page, ncand, take, limited, nmv
+        cdef int64_t got, i, n, s, page, ncand, take, limited, nmv, budget
         cdef int64_t age
         cdef bint bypass
         cdef int status
@@ -363,6 +416,8 @@ cdef class PromoterCore:
                 self._adjust_threshold(st, now - st.period_start)
                 st.period_start = now
                 st.period_cand = 0
+        if self.throttle:
+            self._sample_throttle(st, now)
         bypass = False
         if self.bypass:
             pghot_lock(&m.lock)
@@ -417,6 +472,13 @@ cdef class PromoterCore:
         else:
             m.stats[ST_PROMOTE_CANDIDATE] += ncand
             st.period_cand += ncand
+            if st.level:
+                budget = self.batch >> st.level
+                if ncand > budget:
+                    st.c[P_THROTTLED_ROUNDS] += 1
+                    st.c[P_THROTTLED] += ncand - budget
+                    st.c[P_DROPPED] += ncand - budget
+                    ncand = budget
             if self.has_rate:
                 take = ncand
                 if <i128>take > st.credit / self.page_cost:
@@ -656,7 +718,7 @@ cdef class PromoterCore:
         """Whether a round now would do nothing but count: no node has a queued record,
         and no threshold adjustment keeps time in its rounds."""
         cdef int32_t j
-        if self.adjust:
+        if self.adjust or self.throttle:  # both keep time in their rounds' windows
             return False
         for j in range(self.nn):
             if self.tr._queued_in(self.nodes[j].q):

@@ -73,13 +73,46 @@ One round for node ``nid`` at time ``now`` (jiffies):
    migrated and its history is gone (extraction deleted the record): new
    accesses build it up again.  Refusing before extraction would keep the
    records but hide the demand from the threshold adjustment.
+   The **demotion throttle** (``throttle_demotion_ratio``, off by default,
+   see below) cuts the candidates to the round's budget first, the same
+   way (``kpromoted_throttled``, also ``kpromoted_dropped``), and the rate
+   credit pays only for those it lets through.
 8. **Migrate** the batch (:meth:`TieredMemory.migrate_batch`): successes are
    ``kpromoted_migrated``; a full target node demotes its CLOCK victim; a
    page that still found no room counts ``kpromoted_no_space``; a race lost
    since the re-check counts as non-LRU / right node.
 
+**Demotion throttle** (``throttle_demotion_ratio``, a percentage; None, the
+default, switches it off).  No kernel version has it: it is the suggestion
+made in the review of the later pghot postings, that promotion be throttled
+when the demotion rate equals the promotion rate, since under top-tier
+pressure promotion "did not help and sometimes hurt" (``SEMANTICS.md``
+section 6, "Review of the later versions").  The memory's counters
+``pgdemote_kswapd`` and ``pgpromote_success`` (the vmstat counters the
+kernel would read; summed over the nodes) are sampled in windows of
+``throttle_window_ms`` (default 200, ten rounds of 20 ms): at the first
+round at least a window after the window began, with ``D`` demotions and
+``P`` promotions since then, the throttle *holds* when ``P > 0`` and
+``100 * D >= ratio * P``.  Holding raises the node's throttle level by one,
+otherwise it falls by one (at least 0), and a new window begins; so the
+budget halves each window while demotions keep up with promotions and
+doubles back each window after they stop.  The round's budget is
+``batch >> level``; the level stays within ``[0, batch.bit_length() - 1]``,
+so a throttled round still promotes at least one page (with no floor, a
+window with no promotion would never hold again, and a window of demotions
+without promotions says nothing about promotion).  A round whose candidates
+exceed its budget counts ``kpromoted_throttled_rounds``; a bypass round
+(plenty of free memory: a promotion then demotes nothing) is not throttled
+but still samples the window.  The hottest candidates up to the budget
+proceed; the rest are dropped as by the rate limit.  Once the top tier is
+full, every promotion demotes a page (``pgdemote_kswapd`` equals
+``pgpromote_success`` when nothing else demotes), so ``ratio = 100`` holds
+as long as the tier stays full and promotion goes on: the throttle then
+reduces promotion to its floor rather than telling useful promotions from
+ping-pongs; ``bench/README.md`` has the demo's numbers.
+
 So the defaults (rate limit 65536 MB/s, no adjustment, no bypass, no
-staleness check) reproduce v2: every 20 ms, extract up to 1024 records at the
+staleness check, no throttle) reproduce v2: every 20 ms, extract up to 1024 records at the
 tracker's threshold and migrate those still on a lower tier.
 
 Threads: ``daemon=False``, one per top-tier node; a per-node lock
@@ -150,6 +183,8 @@ ARG_RANGES: dict[str, tuple[int, int | None]] = {
     "rate_limit_mbps": (0, 2**40),
     "adjust_period_ms": (1, MS_MAX),
     "bypass_free_pages": (0, INT64_MAX),
+    "throttle_demotion_ratio": (1, 10000),
+    "throttle_window_ms": (1, MS_MAX),
 }
 
 _STAT_KEYS = (
@@ -165,6 +200,8 @@ _STAT_KEYS = (
     "kpromoted_bypass_rounds",
     "kpromoted_threshold_raised",
     "kpromoted_threshold_lowered",
+    "kpromoted_throttled",
+    "kpromoted_throttled_rounds",
 )
 
 
@@ -215,6 +252,10 @@ class _NodeState:
         "period_start",
         "period_cand",
         "watermark",
+        "level",
+        "window_start",
+        "window_demoted",
+        "window_promoted",
         "counters",
     )
 
@@ -227,6 +268,10 @@ class _NodeState:
         self.period_start: int | None = None
         self.period_cand = 0
         self.watermark = watermark
+        self.level = 0  # demotion throttle: the budget is batch >> level
+        self.window_start: int | None = None
+        self.window_demoted = 0  # the memory's counters when the window began
+        self.window_promoted = 0
         self.counters = dict.fromkeys(_STAT_KEYS, 0)
 
 
@@ -259,6 +304,12 @@ class Promoter:
         ``max(2**30 // page_size, nr_pages // 16)``.
     stale_check : bool, default False
         Drop candidates whose last access is older than the tracker's window.
+    throttle_demotion_ratio : int or None, default None
+        Demotion throttle (module docstring): halve the round's budget each
+        window in which demotions reach this percentage of promotions; None
+        for no throttle.
+    throttle_window_ms : int, default 200
+        Window of the demotion throttle.
     clock : callable, optional
         Returns the current time in jiffies for the threads; default the
         monotonic clock at the tracker's ``hz``.
@@ -294,6 +345,8 @@ class Promoter:
         free_bypass: bool = False,
         bypass_free_pages: SupportsIndex | None = None,
         stale_check: bool = False,
+        throttle_demotion_ratio: SupportsIndex | None = None,
+        throttle_window_ms: SupportsIndex = 200,
         clock: Callable[[], int] | None = None,
     ) -> None:
         if not isinstance(memory, (TieredMemory, _ReferenceMemory)):
@@ -316,6 +369,15 @@ class Promoter:
         self._period_ms = _int_arg(adjust_period_ms, "adjust_period_ms", *ARG_RANGES["adjust_period_ms"])
         self._bypass = _bool_arg(free_bypass, "free_bypass")
         self._stale = _bool_arg(stale_check, "stale_check")
+        if throttle_demotion_ratio is None:
+            self._throttle: int | None = None
+        else:
+            self._throttle = _int_arg(
+                throttle_demotion_ratio, "throttle_demotion_ratio", *ARG_RANGES["throttle_demotion_ratio"]
+            )
+        self._throttle_ms = _int_arg(
+            throttle_window_ms, "throttle_window_ms", *ARG_RANGES["throttle_window_ms"]
+        )
         if self._adjust and self._rate_mbps is None:
             raise ValueError("threshold_adjust: needs a rate limit (rate_limit_mbps is None)")
         if clock is not None and not callable(clock):
@@ -328,6 +390,8 @@ class Promoter:
         self._tmask = (1 << int(tracker.time_bits)) - 1
         self._window = int(tracker.window_jiffies)
         self._period_j = ms_to_jiffies(self._period_ms, self._hz)
+        self._throttle_j = ms_to_jiffies(self._throttle_ms, self._hz)
+        self._max_level = max(self._batch.bit_length() - 1, 0)
         # Rate credit in units of 1 / (1000 * hz) byte (exact integers).
         self._page_cost = self._page * 1000 * self._hz
         if self._rate_mbps is None:
@@ -366,6 +430,8 @@ class Promoter:
                 self._period_j,
                 self._bypass,
                 self._stale,
+                self._throttle,
+                self._throttle_j,
             )
         self._index = {nid: j for j, nid in enumerate(self._nodes)}
         if clock is None:
@@ -424,6 +490,36 @@ class Promoter:
     def stale_check(self) -> bool:
         """Whether candidates older than the window are dropped."""
         return self._stale
+
+    @property
+    def throttle_demotion_ratio(self) -> int | None:
+        """Demotions, in percent of promotions, that throttle promotion; None: no throttle."""
+        return self._throttle
+
+    @property
+    def throttle_window_ms(self) -> int:
+        """Window of the demotion throttle."""
+        return self._throttle_ms
+
+    def budget(self, nid: SupportsIndex) -> int:
+        """Candidates a round of top-tier node ``nid`` may promote: ``batch >> level``.
+
+        The batch unless the demotion throttle holds.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> from pghot.machine.memory import TieredMemory
+        >>> topo = pghot.Topology.two_tier(64, 256)
+        >>> tracker = pghot.Tracker(topo)
+        >>> Promoter(tracker, TieredMemory(topo, tracker), throttle_demotion_ratio=100).budget(0)
+        1024
+        """
+        st = self._state(nid)
+        with st.lock:
+            if self._core is not None:
+                return self._batch >> int(self._core.throttle_level(self._index[st.nid]))
+            return self._batch >> st.level
 
     @property
     def running(self) -> bool:
@@ -488,11 +584,13 @@ class Promoter:
         ``kpromoted_rounds``, ``kpromoted_extracted`` (records taken from the
         tracker), ``kpromoted_non_lru``, ``kpromoted_right_node``,
         ``kpromoted_dropped`` (= ``kpromoted_stale`` +
-        ``kpromoted_rate_limited``), ``kpromoted_migrated``,
-        ``kpromoted_no_space``, ``kpromoted_bypass_rounds``,
-        ``kpromoted_threshold_raised``, ``kpromoted_threshold_lowered``.
+        ``kpromoted_rate_limited`` + ``kpromoted_throttled``),
+        ``kpromoted_migrated``, ``kpromoted_no_space``,
+        ``kpromoted_bypass_rounds``, ``kpromoted_threshold_raised``,
+        ``kpromoted_threshold_lowered``, ``kpromoted_throttled`` (candidates
+        beyond the demotion throttle's budget), ``kpromoted_throttled_rounds``.
         Every extracted record ends in exactly one of stale, non-LRU, right
-        node, rate limited, migrated or no space.
+        node, throttled, rate limited, migrated or no space.
 
         Examples
         --------
@@ -603,6 +701,8 @@ class Promoter:
                 self._adjust_threshold(st, now - st.period_start)
                 st.period_start = now
                 st.period_cand = 0
+        if self._throttle is not None:
+            self._sample_throttle(st, now)
         bypass = self._bypass and mem.free_pages(st.nid) > st.watermark
         if bypass:
             st.threshold = self._base
@@ -629,6 +729,13 @@ class Promoter:
         mem.count_promote_candidates(cand.size, no_rate_limit=bypass)
         if not bypass:
             st.period_cand += cand.size
+            if st.level:
+                budget = self._batch >> st.level
+                if cand.size > budget:
+                    c["kpromoted_throttled_rounds"] += 1
+                    c["kpromoted_throttled"] += cand.size - budget
+                    c["kpromoted_dropped"] += cand.size - budget
+                    cand = cand[:budget]
             if self._rate_mbps is not None:
                 take = min(cand.size, st.credit // self._page_cost)
                 st.credit -= take * self._page_cost
@@ -648,7 +755,7 @@ class Promoter:
         return Migrated(cand[ok], moved, np.full(moved.shape[0], st.nid, dtype=np.int32))
 
     def idle(self) -> bool:
-        """Whether a round now would only count: nothing queued, no threshold adjustment.
+        """Whether a round now would only count: nothing queued, no threshold adjustment or throttle.
 
         >>> import pghot
         >>> from pghot.machine.memory import TieredMemory
@@ -657,7 +764,7 @@ class Promoter:
         >>> Promoter(tracker, TieredMemory(topo, tracker)).idle()
         True
         """
-        if self._adjust:
+        if self._adjust or self._throttle is not None:  # both keep time in their rounds' windows
             return False
         return all(int(self._tracker.queued(nid)) == 0 for nid in self._nodes)
 
@@ -692,6 +799,26 @@ class Promoter:
                 if self._bypass and self._memory.free_pages(st.nid) > st.watermark:
                     st.threshold = self._base
                     st.counters["kpromoted_bypass_rounds"] += count
+
+    def _sample_throttle(self, st: _NodeState, now: int) -> None:
+        """The demotion throttle's window: at its end, one step of the level (module docstring)."""
+        s = self._memory.stats()
+        demoted, promoted = s["pgdemote_kswapd"], s["pgpromote_success"]
+        if st.window_start is None:
+            pass
+        elif now - st.window_start >= self._throttle_j:
+            d = demoted - st.window_demoted
+            p = promoted - st.window_promoted
+            assert self._throttle is not None
+            if p > 0 and 100 * d >= self._throttle * p:
+                st.level = min(st.level + 1, self._max_level)
+            else:
+                st.level = max(st.level - 1, 0)
+        else:
+            return
+        st.window_start = now
+        st.window_demoted = demoted
+        st.window_promoted = promoted
 
     def _adjust_threshold(self, st: _NodeState, elapsed: int) -> None:
         """Compare the period's candidates with the rate limit; move one step."""
@@ -743,6 +870,7 @@ class Promoter:
                     st.last_now = None
                     st.period_start = None
                     st.period_cand = 0
+                    st.window_start = None
             if self._core is not None:
                 for st in self._nodes.values():
                     with st.lock:
@@ -827,5 +955,6 @@ class Promoter:
             f"Promoter(nodes={list(self._nodes)}, interval_ms={self._interval_ms}, "
             f"batch={self._batch}, rate_limit_mbps={self._rate_mbps}, "
             f"threshold_adjust={self._adjust}, free_bypass={self._bypass}, "
-            f"stale_check={self._stale}, running={self.running})"
+            f"stale_check={self._stale}, throttle_demotion_ratio={self._throttle}, "
+            f"running={self.running})"
         )

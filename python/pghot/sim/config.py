@@ -314,7 +314,8 @@ class PromoterConfig(_Knobs):
     """The ``[promoter]`` table: keyword arguments of :class:`pghot.machine.promoter.Promoter`.
 
     ``rate_limit_mbps`` may be ``"none"``, ``"off"`` or ``false`` for no
-    limit (TOML has no null).
+    limit (TOML has no null), and ``throttle_demotion_ratio`` likewise for no
+    demotion throttle (its default).
 
     >>> PromoterConfig(batch=-1)
     Traceback (most recent call last):
@@ -332,6 +333,10 @@ class PromoterConfig(_Knobs):
     free_bypass: Knob[bool] = _knob()
     bypass_free_pages: Knob[int | None] = _knob(ranges=PROMOTER_RANGES, name="bypass_free_pages")
     stale_check: Knob[bool] = _knob()
+    throttle_demotion_ratio: Knob[int | None] = _knob(
+        ranges=PROMOTER_RANGES, name="throttle_demotion_ratio", normalize=_no_limit
+    )
+    throttle_window_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="throttle_window_ms")
 
 
 #: ranges of :class:`pghot.sim.alternatives.Numab2`'s knobs (its constructor checks them)

@@ -53,6 +53,7 @@ from pghot.sim.policies import (
     ALTERNATIVES,
     BASELINES,
     DESIGNS,
+    THROTTLED_RATIO,
     Machine,
     _check_policies,
     _describe,
@@ -274,9 +275,9 @@ class _Sim:
         v2_runs = bool(c.tracker or c.promoter) or "pghot" not in chosen
         names = [n for n in chosen if n != "v2" or v2_runs]
         kinds = [
-            c.tracker if n == "pghot" else {} if n == "v2" else DESIGNS[n]
+            c.tracker if n in ("pghot", "pghot-throttled") else {} if n == "v2" else DESIGNS[n]
             for n in names
-            if n in DESIGNS or n in ("pghot", "v2")
+            if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
         ]
         check_fits(  # before any machine is allocated
             self.top_pages,
@@ -344,6 +345,19 @@ class _Sim:
             if n == "pghot":
                 desc = _describe(c.tracker, c.promoter)
                 pol.append(_Pghot("pghot", self.machine(c.tracker, c.promoter), desc))
+            elif n == "pghot-throttled":
+                kw = {**c.promoter}
+                if kw.get("throttle_demotion_ratio") is None:
+                    kw["throttle_demotion_ratio"] = THROTTLED_RATIO
+                pol.append(
+                    _Pghot(
+                        n,
+                        self.machine(c.tracker, kw),
+                        f"pghot, the round's budget halved each window while demotions reach "
+                        f"{kw['throttle_demotion_ratio']} % of promotions (proposed in the review "
+                        "of the later versions, SEMANTICS.md section 6)",
+                    )
+                )
             elif n == "none":
                 pol.append(_Policy("none", self.machine()))
             elif n == "v2":

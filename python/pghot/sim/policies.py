@@ -36,6 +36,7 @@ __all__ = [
     "BASELINES",
     "DESIGNS",
     "POLICIES",
+    "THROTTLED_RATIO",
     "Clock",
     "Machine",
     "build_machine",
@@ -439,7 +440,11 @@ from pghot.sim.alternatives import ALTERNATIVES  # noqa: E402
 
 #: every policy :func:`pghot.sim.replay` selects among (its ``policies=``), besides the
 #: designs of :data:`DESIGNS`
-POLICIES = ("pghot", *BASELINES, *ALTERNATIVES)
+POLICIES = ("pghot", *BASELINES, *ALTERNATIVES, "pghot-throttled")
+#: the demotion share (percent of promotions) at which ``pghot-throttled`` halves its rounds'
+#: budget unless the config sets ``promoter.throttle_demotion_ratio``: demotions as many as
+#: promotions, the proposal's "demotion rate approaches the promotion rate"
+THROTTLED_RATIO = 100
 
 
 def _check_policies(
