@@ -37,6 +37,8 @@ MODULES = [
     "pghot._stages",
     "pghot.model.sim",
     "pghot.sim.diagnostics",
+    "pghot.sim.bounds",
+    "pghot.sim.budget",
     "pghot._cache",
     "pghot.machine.cache",
     "pghot.machine.costs",

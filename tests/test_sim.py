@@ -600,3 +600,15 @@ def test_pghot_throttled_runs_beside_pghot_and_holds_back_promotions() -> None:
     assert thr.stats["promoter"]["kpromoted_throttled"] > 0
     assert 0 < thr.promotions < r["pghot"].promotions
     assert r["pghot"].stats["promoter"]["kpromoted_throttled"] == 0
+
+
+def test_oracle_and_memtis_are_policies_of_a_replay() -> None:
+    trace = [sim.demo_trace(100_000, 2_000, duration_ms=3000, seed=3)]
+    cfg = SimConfig(top_pages=500, sources=[{"name": "hw-hints", "sample_every": 10}])
+    r = replay(trace, cfg, policies=["pghot", "none", "oracle", "memtis", "v2"], progress=False)
+    assert list(r.policies) == ["pghot", "none", "oracle", "memtis", "v2"]
+    assert r["oracle"].top_tier_hits > max(r[n].top_tier_hits for n in ("pghot", "none", "memtis"))
+    assert r["memtis"].promotions > 0
+    ref = replay(trace, cfg, policies=["oracle", "memtis"], progress=False, engine="reference")
+    for n in ("oracle", "memtis"):
+        assert ref[n].to_dict() == r[n].to_dict() | {"time_vs_none": None}

@@ -408,7 +408,11 @@ def test_replay_notes_a_missing_hint_fault_source() -> None:
 @pytest.mark.parametrize(
     ("kw", "exc", "match"),
     [
-        ({"policies": ["numab3"]}, ValueError, r"policies must be among \['pghot'.*'tpp'\] or the designs"),
+        (
+            {"policies": ["numab3"]},
+            ValueError,
+            r"policies must be among \['pghot'.*'tpp'.*'oracle'\] or the designs",
+        ),
         ({"policies": []}, ValueError, "policies must name at least one"),
         ({"policies": ["tpp", "none", "tpp"]}, ValueError, "policies: 'tpp' is given twice"),
         ({"policies": "tpp"}, TypeError, "policies must be a sequence"),
@@ -423,7 +427,17 @@ def test_replay_bad_policies(kw: dict[str, Any], exc: type[Exception], match: st
 
 
 def test_policies_table() -> None:
-    assert POLICIES == ("pghot", "none", "v2", "second-access", "numab2", "tpp")
+    assert POLICIES == (
+        "pghot",
+        "none",
+        "v2",
+        "second-access",
+        "numab2",
+        "tpp",
+        "pghot-throttled",
+        "memtis",
+        "oracle",
+    )
     assert set(alt.ALTERNATIVES) == {"numab2", "tpp"}
 
 
@@ -432,7 +446,7 @@ def test_cli_policies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", csv, "--policies", "numab2, tpp,none", "--no-progress", "--json"]) == 0
     assert list(json.loads(capsys.readouterr().out)["policies"]) == ["numab2", "tpp", "none"]
     for argv, text in [
-        (["--policies", "numab2,oracle"], "--policies: unknown policy 'oracle' (choices: pghot, none"),
+        (["--policies", "numab2,oracles"], "--policies: unknown policy 'oracles' (choices: pghot, none"),
         (["--policies", ","], "--policies: name at least one policy"),
         (["--policies", "tpp,tpp"], "--policies: 'tpp' is given twice"),
         (["--policies", "tpp", "--baselines", "none"], "--policies: give either"),

@@ -45,6 +45,7 @@ from pghot._pagemap import PageMap, clamped_jiffies
 from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
+from pghot.sim.bounds import hot_sets, make_memtis, make_oracle
 from pghot.sim.budget import check_fits
 from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
@@ -256,6 +257,7 @@ class _Sim:
         engine: str = "compiled",
         threads: int = 1,
         policies: Sequence[str] | None = None,
+        stream: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         c = config
         self.config = c
@@ -272,6 +274,7 @@ class _Sim:
         # ``policies``, pghot, the baselines, then the designs
         chosen = list(policies) if policies is not None else ["pghot", *baselines, *designs]
         # v2 is pghot's own run when pghot has no knobs of its own (an alias)
+        self.chosen = chosen
         v2_runs = bool(c.tracker or c.promoter) or "pghot" not in chosen
         names = [n for n in chosen if n != "v2" or v2_runs]
         kinds = [
@@ -369,6 +372,13 @@ class _Sim:
                 pol.append(_SecondAccess("second-access", self.machine()))
             elif n in ALTERNATIVES:
                 pol.append(ALTERNATIVES[n](n, self.machine()))
+            elif n == "oracle":  # the upper bound: needs the whole stream's hot sets first
+                if stream is None:
+                    raise ValueError("policies: oracle needs the trace's stream (replay() passes it)")
+                hot = hot_sets(stream, self.oracle_j, self.top_pages, footprint)
+                pol.append(make_oracle(self.machine(), c, self.oracle_j, footprint, self.top_pages, hot))
+            elif n == "memtis":
+                pol.append(make_memtis(self.machine(), c, self.oracle_j, footprint, self.top_pages))
             else:  # a design
                 kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
                 kw.update(DESIGNS[n])
@@ -690,7 +700,15 @@ def replay(
                 "(pghot replay: --set max_span_s=SECONDS)"
             )
         sim = _Sim(
-            cfg, footprint, last_jiffy, list(baselines), list(designs), engine, nthreads, policies=chosen
+            cfg,
+            footprint,
+            last_jiffy,
+            list(baselines),
+            list(designs),
+            engine,
+            nthreads,
+            policies=chosen,
+            stream=stream,
         )
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
@@ -757,7 +775,7 @@ def _result(
         alias = dataclasses.replace(
             out["pghot"], name="v2", description="the same run as pghot (its knobs are v2's)"
         )
-        order = ["pghot", *(b for b in sim.baselines if b in out or b == "v2"), *sim.designs]
+        order = [n for n in sim.chosen if n in out or n == "v2"]
         out["v2"] = alias
         out = {k: out[k] for k in order}
     if "none" in out and out["none"].est_time_ns > 0:
