@@ -78,7 +78,7 @@ _HEAT_BINS = 200
 #: most metrics bins (time-series points) a replay keeps; a longer trace gets wider bins
 MAX_BINS = 100_000
 #: accesses and reports of a segment from which its policies run on threads
-PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = 1 << 14
 #: fewest metrics bins of a trace when ``interval_ms`` is not set (its 1 s default narrows)
 MIN_BINS = 100
 
