@@ -349,6 +349,19 @@ cdef class PromoterCore:
         self.moved_cap = cap
         return 0
 
+    cdef inline void _earn(self, node_t *st, int64_t elapsed) noexcept nogil:
+        """The rate credit earned over ``elapsed`` jiffies, capped at the burst (min(c + a, B))."""
+        cdef i128 per
+        if not self.has_rate:
+            return
+        per = self.rate_bps * 1000
+        if per == 0:
+            st.credit = min(st.credit, self.burst)
+        elif <i128>elapsed > self.burst / per + 1:  # saturates before the product overflows
+            st.credit = self.burst
+        else:
+            st.credit = min(st.credit + per * elapsed, self.burst)
+
     cdef void _adjust_threshold(self, node_t *st, int64_t elapsed) noexcept nogil:
         cdef i128 load = <i128>st.period_cand * self.page * self.hz
         cdef i128 limit = self.rate_bps * elapsed
@@ -392,7 +405,6 @@ cdef class PromoterCore:
         cdef node_t *st = &self.nodes[j]
         cdef pghot_mem_t *m = &self.mem.m
         cdef int64_t elapsed = 0 if st.last_now < 0 else now - st.last_now
-        cdef i128 per
         cdef int64_t got, i, n, s, page, ncand, take, limited, nmv, budget
         cdef int64_t age
         cdef bint bypass
@@ -401,14 +413,7 @@ cdef class PromoterCore:
         cdef pghot_mv_t mv
         st.last_now = now
         st.c[P_ROUNDS] += 1
-        if self.has_rate:
-            per = self.rate_bps * 1000
-            if per == 0:
-                st.credit = min(st.credit, self.burst)
-            elif <i128>elapsed > self.burst / per + 1:
-                st.credit = self.burst
-            else:
-                st.credit = min(st.credit + per * elapsed, self.burst)
+        self._earn(st, elapsed)
         if self.adjust:
             if st.period_start < 0:
                 st.period_start = now
@@ -735,7 +740,6 @@ cdef class PromoterCore:
         cdef int32_t j
         cdef node_t *st
         cdef int64_t elapsed
-        cdef i128 per
         cdef bint bypass
         cdef pghot_mem_t *m = &self.mem.m
         for j in range(self.nn):
@@ -743,14 +747,7 @@ cdef class PromoterCore:
             elapsed = last - (first if st.last_now < 0 else st.last_now)
             st.last_now = last
             st.c[P_ROUNDS] += count
-            if self.has_rate:
-                per = self.rate_bps * 1000
-                if per == 0:
-                    st.credit = min(st.credit, self.burst)
-                elif <i128>elapsed > self.burst / per + 1:
-                    st.credit = self.burst
-                else:
-                    st.credit = min(st.credit + per * elapsed, self.burst)
+            self._earn(st, elapsed)
             if self.bypass:
                 pghot_lock(&m.lock)
                 bypass = m.nfree[st.k] > st.watermark

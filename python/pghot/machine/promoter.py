@@ -155,7 +155,7 @@ from typing import Any, NamedTuple, SupportsIndex
 import numpy as np
 
 from pghot._base import TrackerBase
-from pghot._kpromoted import PromoterCore
+from pghot._kpromoted import STAT_KEYS, PromoterCore
 from pghot._validate import INT64_MAX, MS_MAX, ms_to_jiffies
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
@@ -187,22 +187,8 @@ ARG_RANGES: dict[str, tuple[int, int | None]] = {
     "throttle_window_ms": (1, MS_MAX),
 }
 
-_STAT_KEYS = (
-    "kpromoted_rounds",
-    "kpromoted_extracted",
-    "kpromoted_non_lru",
-    "kpromoted_right_node",
-    "kpromoted_dropped",
-    "kpromoted_stale",
-    "kpromoted_rate_limited",
-    "kpromoted_migrated",
-    "kpromoted_no_space",
-    "kpromoted_bypass_rounds",
-    "kpromoted_threshold_raised",
-    "kpromoted_threshold_lowered",
-    "kpromoted_throttled",
-    "kpromoted_throttled_rounds",
-)
+#: the counters of Promoter.stats(), one list for both implementations of a round
+_STAT_KEYS = STAT_KEYS
 
 
 class Migrated(NamedTuple):
