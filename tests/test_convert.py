@@ -171,10 +171,16 @@ def test_cli_convert_then_replay(tmp_path: Path, capsys: pytest.CaptureFixture[s
     dst = tmp_path / "t.npy"
     assert main(["convert", str(LACKEY), str(dst), "--no-progress"]) == 0
     line = capsys.readouterr().out
-    assert line.startswith(f"converted {LACKEY} (lackey, 227 lines) to {dst}: 69 records of time_ns, vaddr, kind, size")
+    assert line.startswith(
+        f"converted {LACKEY} (lackey, 227 lines) to {dst}: 69 records of time_ns, vaddr, kind, size"
+    )
     assert main(["convert", str(LACKEY), str(dst), "--no-progress", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["records"] == 69 and info["fields"] == ["time_ns", "vaddr", "kind", "size"] and info["format"] == "lackey"
+    assert (
+        info["records"] == 69
+        and info["fields"] == ["time_ns", "vaddr", "kind", "size"]
+        and info["format"] == "lackey"
+    )
     results = []
     for trace in (LACKEY, dst):  # llc_bytes=0: see test_replay_of_the_npy_is_the_replay_of_the_text
         argv = ["replay", str(trace), "--json", "--no-progress", "--top-pages", "2", "--set", "llc_bytes=0"]
