@@ -15,7 +15,14 @@ from pghot.traces import PageMapper, TraceChunk
 I64 = np.iinfo(np.int64)
 
 
-@given(st.lists(st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 50), max_size=300), max_size=6))
+@given(
+    st.lists(
+        st.lists(
+            st.integers(0, 2**64 - 1) | st.integers(0, 50) | st.integers(2**20 - 40, 2**20 + 40), max_size=300
+        ),
+        max_size=6,
+    )
+)
 def test_page_map_numbers_as_the_page_mapper(batches: list[list[int]]) -> None:
     a, b = PageMap(), PageMapper(0, 2**40, page_size=1)
     for keys in batches:
@@ -31,6 +38,40 @@ def test_page_map_grows_through_many_doublings() -> None:
         k = rng.integers(0, 2**40, 50_000).astype(np.uint64)
         assert (a.map(k) == b.map(k)).all()
     assert len(a) == len(b) > 150_000
+
+
+def test_page_map_direct_window_takes_over_table_keys_as_it_widens() -> None:
+    # dense keys from 2**16 up: the direct window; a key far beyond it first goes to the table, and
+    # moves into the window once enough keys have been numbered for the window to reach it
+    rng = np.random.default_rng(5)
+    a, b = PageMap(), PageMapper(0, 2**40, page_size=1)
+    far = 2**16 + 3_000_000
+    batches = [np.array([2**16 + 7, far, 2**16 - 1, 2**64 - 1], dtype=np.uint64)]
+    batches += [(2**16 + rng.integers(0, 4_000_000, 150_000)).astype(np.uint64) for _ in range(4)]
+    batches.append(np.array([far, 2**16 - 1, 2**64 - 1, 2**16 + 7], dtype=np.uint64))
+    for k in batches:
+        assert a.map(k).tolist() == b.map(k).tolist()
+        assert len(a) == len(b)
+    assert a.map(batches[0]).tolist() == [0, 1, 2, 3]
+
+
+def test_page_map_window_at_the_top_of_the_key_space() -> None:
+    # the window placed just below 2**64: its end would wrap; the marker key 2**64 - 1 stays apart
+    a, b = PageMap(), PageMapper(0, 2**40, page_size=1)
+    top = 2**64 - 1
+    for keys in ([top - 3, top], [top - 70_000, top - 1, top - 3], list(range(top - 5000, top + 1))):
+        k = np.array(keys, dtype=np.uint64)
+        assert a.map(k).tolist() == b.map(k).tolist()
+    assert len(a) == len(b) == 5002
+
+
+def test_page_map_refusal_forgets_window_keys_too() -> None:
+    m = PageMap(max_pages=10)
+    m.map(np.arange(6, dtype=np.uint64))
+    with pytest.raises(ValueError, match="max_pages=10"):
+        m.map(np.arange(3, 20, dtype=np.uint64))  # in the window: 6..9 numbered, then refused
+    assert len(m) == 6
+    assert m.map(np.array([9, 5, 8], dtype=np.uint64)).tolist() == [6, 5, 7]
 
 
 def test_page_map_refuses_too_many_keys_and_numbers_nothing() -> None:

@@ -6,6 +6,8 @@ import numpy.typing as npt
 MAX_LINES: int
 MAX_ACCESS_BYTES: int
 
+def check_geometry(size_bytes: SupportsIndex, line_bytes: SupportsIndex, ways: SupportsIndex) -> int: ...
+
 class LRUCache:
     def __init__(self, size_bytes: SupportsIndex, line_bytes: SupportsIndex, ways: SupportsIndex) -> None: ...
     def filter(

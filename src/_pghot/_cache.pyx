@@ -137,6 +137,40 @@ cdef int64_t _knob(object v, str name, int64_t lo, int64_t hi) except? -1:
     return x
 
 
+def check_geometry(size_bytes, line_bytes, ways):
+    """Check a cache's geometry as :class:`LRUCache` does, without allocating it.
+
+    Returns the number of lines; raises the TypeError or ValueError the
+    constructor would (a configuration is checked with it before a replay).
+
+    >>> check_geometry(4096, 64, 4)
+    64
+    >>> check_geometry(1000, 64, 15)
+    Traceback (most recent call last):
+        ...
+    ValueError: size_bytes must be a multiple of line_bytes * ways = 960, got 1000
+    """
+    return _geometry(size_bytes, line_bytes, ways)[3]
+
+
+cdef tuple _geometry(object size_bytes, object line_bytes, object ways):
+    """(size, line, ways, lines) of a valid geometry; the errors name the argument."""
+    cdef int64_t size = _knob(size_bytes, "size_bytes", 1, 1 << 62)
+    cdef int64_t line = _knob(line_bytes, "line_bytes", 1, 1 << 20)
+    cdef int64_t w = _knob(ways, "ways", 1, MAX_LINES)
+    if line & (line - 1):
+        raise ValueError(f"line_bytes must be a power of two, got {line}")
+    if size % (line * w):
+        raise ValueError(
+            f"size_bytes must be a multiple of line_bytes * ways = {line * w}, got {size}")
+    cdef int64_t nlines = size // line
+    if nlines > MAX_LINES:
+        raise ValueError(
+            f"size_bytes: {size} bytes of {line}-byte lines are {nlines} lines, "
+            f"more than the {MAX_LINES} this model holds")
+    return size, line, w, nlines
+
+
 def _u64_array(obj, str name):
     """``obj`` as a 1-D C-contiguous uint64 array (no copy when it is one).
 
@@ -220,19 +254,8 @@ cdef class LRUCache:
     def __init__(self, size_bytes, line_bytes, ways):
         if self.c.tags != NULL:
             raise RuntimeError(f"{type(self).__name__} is already initialised")
-        cdef int64_t size = _knob(size_bytes, "size_bytes", 1, 1 << 62)
-        cdef int64_t line = _knob(line_bytes, "line_bytes", 1, 1 << 20)
-        cdef int64_t w = _knob(ways, "ways", 1, MAX_LINES)
-        if line & (line - 1):
-            raise ValueError(f"line_bytes must be a power of two, got {line}")
-        if size % (line * w):
-            raise ValueError(
-                f"size_bytes must be a multiple of line_bytes * ways = {line * w}, got {size}")
-        cdef int64_t nlines = size // line
-        if nlines > MAX_LINES:
-            raise ValueError(
-                f"size_bytes: {size} bytes of {line}-byte lines are {nlines} lines, "
-                f"more than the {MAX_LINES} this model holds")
+        cdef int64_t size, line, w, nlines
+        size, line, w, nlines = _geometry(size_bytes, line_bytes, ways)
         cdef int64_t nsets = nlines // w
         self.c.tags = <uint64_t *>calloc(<size_t>nlines, sizeof(uint64_t))
         self.c.fill = <uint32_t *>calloc(<size_t>nsets, sizeof(uint32_t))

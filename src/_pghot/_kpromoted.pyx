@@ -139,6 +139,57 @@ cdef void apply_movable(TrackerBase tr, const pghot_mv_t *mv) noexcept nogil:
     pghot_gate_leave(st)
 
 
+cdef object _view(object obj, object dtype, str name):
+    """``obj`` as a 1-D C-contiguous array of ``dtype`` (the array itself when it is one:
+    the caller copies it once, in its checking pass; otherwise a converted copy)."""
+    a = np.asarray(obj)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be a 1-D integer array, got {a.dtype} of shape {a.shape}")
+    if a.dtype != dtype or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=dtype)
+    return a
+
+
+cdef int64_t _copy_accesses(const uint32_t *sp, const int64_t *st, int64_t n, uint32_t *p,
+                            int64_t *t, uint64_t npages, int64_t horizon) noexcept nogil:
+    """Copy the accesses and check the copy in the same pass: the index of the first bad
+    one (a page out of range, a time negative, out of order or not below horizon), or -1."""
+    cdef int64_t i, prev = 0, x
+    cdef uint32_t v
+    for i in range(n):
+        v = sp[i]
+        x = st[i]
+        p[i] = v
+        t[i] = x
+        if (v >= npages) | (x < prev) | (x >= horizon):
+            return i
+        prev = x
+    return -1
+
+
+cdef int64_t _copy_reports(const uint64_t *sp, const int32_t *sn, const int8_t *ss,
+                           const int64_t *st, int64_t n, uint32_t *rp, int64_t *rn, int64_t *rs,
+                           int64_t *rt, uint64_t npages, int64_t horizon) noexcept nogil:
+    """Copy the reports (pages narrowed to uint32 once checked, nids and sources widened)
+    and check them in the same pass: the index of the first bad one, or -1.  Order: by key
+    2 * time + (0 for a page-table-scan report, else 1), non-decreasing."""
+    cdef int64_t i, prev = 0, k, x, src
+    cdef uint64_t v
+    for i in range(n):
+        v = sp[i]
+        x = st[i]
+        src = ss[i]
+        k = 2 * x + (src != SRC_PGTABLE_SCAN)
+        if (v >= npages) | (x < 0) | (x >= horizon) | (src < 0) | (src >= NSOURCES) | (k < prev):
+            return i
+        prev = k
+        rp[i] = <uint32_t>v
+        rn[i] = sn[i]
+        rs[i] = src
+        rt[i] = x
+    return -1
+
+
 cdef class PromoterCore:
     """The compiled rounds of a :class:`pghot.machine.promoter.Promoter` (internal).
 
@@ -592,18 +643,12 @@ cdef class PromoterCore:
         ValueError
             A bad argument (nothing changed).
         """
-        # private copies, checked, then the only ones read
-        cdef const uint32_t[::1] p = np.array(pages, dtype=np.uint32, copy=True)
-        cdef const int64_t[::1] t = np.array(times, dtype=np.int64, copy=True)
-        cdef const uint32_t[::1] rp = np.array(rpages, dtype=np.uint32, copy=True)
-        cdef int64_t[::1] rn = np.array(rnids, dtype=np.int64, copy=True)
-        cdef const int64_t[::1] rs = np.array(rsrcs, dtype=np.int64, copy=True)
-        cdef const int64_t[::1] rt = np.array(rtimes, dtype=np.int64, copy=True)
-        cdef int64_t n = p.shape[0], nr = rp.shape[0], i, bad = -1
+        # private copies, made and checked in one pass each, then the only ones read
+        cdef int64_t n = len(pages), nr = len(rpages), i, bad = -1
         cdef pghot_mem_t *m = &self.mem.m
-        if t.shape[0] != n:
-            raise ValueError(f"times: {t.shape[0]} values for {n} pages")
-        if rn.shape[0] != nr or rs.shape[0] != nr or rt.shape[0] != nr:
+        if len(times) != n:
+            raise ValueError(f"times: {len(times)} values for {n} pages")
+        if len(rnids) != nr or len(rsrcs) != nr or len(rtimes) != nr:
             raise ValueError("rnids, rsrcs, rtimes: one value per report")
         if round_j < 1 or bin_jiffies < 1:
             raise ValueError("round_j and bin_jiffies must be >= 1")
@@ -611,22 +656,37 @@ cdef class PromoterCore:
             raise ValueError(f"outcomes: needs {NOUTCOMES} counters")
         if next_round < 0 or horizon < 0:
             raise ValueError("next_round and horizon must be >= 0")
+        cdef const uint32_t[::1] sp = _view(pages, np.uint32, "pages")
+        cdef const int64_t[::1] st_ = _view(times, np.int64, "times")
+        cdef const uint64_t[::1] srp = _view(rpages, np.uint64, "rpages")
+        cdef const int32_t[::1] srn = _view(rnids, np.int32, "rnids")
+        cdef const int8_t[::1] srs = _view(rsrcs, np.int8, "rsrcs")
+        cdef const int64_t[::1] srt = _view(rtimes, np.int64, "rtimes")
+        if sp.shape[0] != n or st_.shape[0] != n or srp.shape[0] != nr or srn.shape[0] != nr \
+                or srs.shape[0] != nr or srt.shape[0] != nr:
+            raise ValueError("pages, times, rpages, rnids, rsrcs, rtimes: changed length")
+        p_a = np.empty(max(n, 1), dtype=np.uint32)
+        t_a = np.empty(max(n, 1), dtype=np.int64)
+        rp_a = np.empty(max(nr, 1), dtype=np.uint32)
+        rn_a = np.empty(max(nr, 1), dtype=np.int64)
+        rs_a = np.empty(max(nr, 1), dtype=np.int64)
+        rt_a = np.empty(max(nr, 1), dtype=np.int64)
+        cdef uint32_t[::1] p = p_a
+        cdef int64_t[::1] t = t_a
+        cdef uint32_t[::1] rp = rp_a
+        cdef int64_t[::1] rn = rn_a
+        cdef int64_t[::1] rs = rs_a
+        cdef int64_t[::1] rt = rt_a
         with nogil:
-            for i in range(n):
-                if p[i] >= m.npages or t[i] < 0 or t[i] >= horizon or (i and t[i] < t[i - 1]):
-                    bad = i
-                    break
+            if n:
+                bad = _copy_accesses(&sp[0], &st_[0], n, &p[0], &t[0], m.npages, horizon)
         if bad >= 0:
             raise ValueError(f"pages/times: access {bad} has a page out of range or a time out "
                              "of order or not below horizon")
         with nogil:
-            for i in range(nr):
-                if (rp[i] >= m.npages or rt[i] < 0 or rt[i] >= horizon or rs[i] < 0
-                        or rs[i] >= NSOURCES
-                        or (i and (rt[i] < rt[i - 1] or (rt[i] == rt[i - 1] and rs[i] == SRC_PGTABLE_SCAN
-                                                          and rs[i - 1] != SRC_PGTABLE_SCAN)))):
-                    bad = i
-                    break
+            if nr:
+                bad = _copy_reports(&srp[0], &srn[0], &srs[0], &srt[0], nr, &rp[0], &rn[0], &rs[0],
+                                    &rt[0], m.npages, horizon)
         if bad >= 0:
             raise ValueError(f"reports: report {bad} has a page or source out of range, or is out "
                              "of order (by time, scan reports first) or not below horizon")

@@ -7,19 +7,34 @@
 # full (it doubles before it would pass that).  The one key the empty marker
 # cannot hold, UINT64_MAX, has its own flag and id.
 #
+# In front of the table, a direct window: `dtab[key - dbase]` holds id + 1 (0:
+# not seen) for the keys in [dbase, dbase + dlen), so that dense keys (PFNs of
+# one node, a program's heap pages) cost one 4-byte load and no hashing.
+# dbase is the first batch's smallest key rounded down to 2**16; the window
+# doubles to cover a batch's largest key while it stays at most
+# max(2**20, 8 * (keys numbered + batch)) entries (<= 32 bytes per key, like
+# the table), at most 2**30; keys outside it go to the table.  When the window
+# grows, the table's keys it now covers move into it (a key is in exactly one
+# of the two).
+#
 # Invariants: the ids are exactly 0 .. n-1; id i is the i-th distinct key
 # seen; a key is in at most one slot.  One lock (pghot_lock_t) guards the
 # table; map() holds it for the whole batch, with the GIL released, and never
 # takes the GIL while holding it.
 #
 # Cost: O(1) expected per key; a doubling is O(table) and happens log n times.
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from defs cimport pghot_lock_t, pghot_lock_init, pghot_lock, pghot_unlock, pghot_hash
 
 import numpy as np
 
 cdef uint64_t EMPTY = 0xFFFFFFFFFFFFFFFFULL
+cdef uint64_t DMIN = 1 << 20       # the window may always reach this many entries
+cdef uint64_t DMAX = 1 << 30       # and never more
+cdef uint64_t DALIGN = 0xFFFF      # dbase is a multiple of 2**16
+cdef uint64_t LAST_ID = 0xFFFFFFFF  # the one id the window cannot hold (id + 1 overflows)
 
 ctypedef struct slot_t:
     uint64_t key
@@ -55,6 +70,10 @@ cdef class PageMap:
     cdef uint64_t max_pages
     cdef bint has_max             # UINT64_MAX was seen
     cdef uint64_t max_id          # ... and its id
+    cdef uint32_t *dtab           # the direct window: id + 1 of key dbase + i, 0 when unseen
+    cdef uint64_t dbase
+    cdef uint64_t dlen            # entries of dtab (0: no window yet)
+    cdef bint dset                # dbase chosen
     cdef pghot_lock_t lock
 
     def __cinit__(self, *args, **kwargs):
@@ -62,6 +81,10 @@ cdef class PageMap:
         self.mask = 0
         self.n = 0
         self.has_max = False
+        self.dtab = NULL
+        self.dbase = 0
+        self.dlen = 0
+        self.dset = False
         pghot_lock_init(&self.lock)
 
     def __init__(self, max_pages=2**32):
@@ -80,6 +103,8 @@ cdef class PageMap:
     def __dealloc__(self):
         if self.slots != NULL:
             free(self.slots)
+        if self.dtab != NULL:
+            free(self.dtab)
 
     def __len__(self):
         return self.n
@@ -127,9 +152,38 @@ cdef class PageMap:
     cdef int _map(self, const uint64_t *k, Py_ssize_t n, uint32_t *o) noexcept nogil:
         """Number ``k[0:n]`` into ``o``: 0 done, 1 beyond max_pages, 2 out of memory."""
         cdef Py_ssize_t i
-        cdef uint64_t x, j
+        cdef uint64_t x, j, d
+        cdef uint32_t v
+        cdef uint64_t allowed
+        if n == 0:
+            return 0
+        if not self.dset:
+            self._place(k, n)
+        allowed = 8 * (self.n + <uint64_t>n)
+        if allowed < DMIN:
+            allowed = DMIN
+        if allowed > DMAX:
+            allowed = DMAX
         for i in range(n):
             x = k[i]
+            d = x - self.dbase  # wraps above dlen for x < dbase
+            if d >= self.dlen and self.dset and d < allowed and x != EMPTY:
+                if self._widen(d + 1, allowed) != 0:
+                    return 2
+            if d < self.dlen:
+                v = self.dtab[d]
+                if v:
+                    o[i] = v - 1
+                    continue
+                if self.n < LAST_ID:
+                    if self.n >= self.max_pages:
+                        return 1
+                    self.n += 1
+                    v = <uint32_t>self.n
+                    self.dtab[d] = v
+                    o[i] = v - 1
+                    continue
+                # the last id, 2**32 - 1, has no id + 1 in 32 bits: that key stays in the table
             if x == EMPTY:
                 if not self.has_max:
                     if self.n >= self.max_pages:
@@ -157,6 +211,63 @@ cdef class PageMap:
                 j = (j + 1) & self.mask
         return 0
 
+    cdef void _place(self, const uint64_t *k, Py_ssize_t n) noexcept nogil:
+        """Choose dbase: the batch's smallest key rounded down (none when it has only EMPTY)."""
+        cdef Py_ssize_t i
+        cdef uint64_t lo = EMPTY
+        for i in range(n):
+            if k[i] < lo:
+                lo = k[i]
+        if lo != EMPTY:
+            self.dbase = lo & ~DALIGN
+            self.dset = True
+
+    cdef int _widen(self, uint64_t need, uint64_t allowed) noexcept nogil:
+        """Double the window toward ``need`` entries, to at most ``allowed``: 0, or 2 out of memory."""
+        cdef uint64_t x, size, j
+        cdef uint32_t *t
+        size = self.dlen if self.dlen else 1024
+        while size < need and 2 * size <= allowed:
+            size *= 2
+        if size <= self.dlen:
+            return 0
+        t = <uint32_t *>calloc(size, sizeof(uint32_t))
+        if t == NULL:
+            return 2
+        if self.dlen:
+            memcpy(t, self.dtab, self.dlen * sizeof(uint32_t))
+        # the table's keys the wider window covers move into it
+        for j in range(self.mask + 1):
+            x = self.slots[j].key
+            if x != EMPTY and self.slots[j].id < LAST_ID and self.dlen <= x - self.dbase < size:
+                t[x - self.dbase] = <uint32_t>(self.slots[j].id + 1)
+        if self._rebuild_outside(self.dlen, size) != 0:
+            free(t)
+            return 2
+        free(self.dtab)
+        self.dtab = t
+        self.dlen = size
+        return 0
+
+    cdef int _rebuild_outside(self, uint64_t lo, uint64_t hi) noexcept nogil:
+        """Rehash, same size, without the keys dbase + [lo, hi) (now in the window; LAST_ID's
+        stays), in offsets from dbase so that nothing wraps."""
+        cdef slot_t *old = self.slots
+        cdef uint64_t size = self.mask + 1
+        cdef slot_t *new = _new_table(size)
+        cdef uint64_t i, j
+        if new == NULL:
+            return 2
+        for i in range(size):
+            if old[i].key != EMPTY and (old[i].id == LAST_ID or not (lo <= old[i].key - self.dbase < hi)):
+                j = pghot_hash(old[i].key) & (size - 1)
+                while new[j].key != EMPTY:
+                    j = (j + 1) & (size - 1)
+                new[j] = old[i]
+        self.slots = new
+        free(old)
+        return 0
+
     cdef int _rebuild(self, uint64_t size, uint64_t below) noexcept nogil:
         """Rehash into a table of ``size`` slots, keeping the ids < ``below``."""
         cdef slot_t *old = self.slots
@@ -180,8 +291,12 @@ cdef class PageMap:
         return self._rebuild(2 * (self.mask + 1), 0xFFFFFFFFFFFFFFFFULL)
 
     cdef void _forget_from(self, uint64_t first) noexcept nogil:
+        cdef uint64_t d
         if self.has_max and self.max_id >= first:
             self.has_max = False
+        for d in range(self.dlen):
+            if self.dtab[d] > first:  # id + 1 > first: id >= first
+                self.dtab[d] = 0
         # same size: cannot fail for lack of memory only if malloc succeeds;
         # on failure the table keeps the new keys (and n says so)
         if self._rebuild(self.mask + 1, first) == 0:

@@ -155,6 +155,27 @@ cdef inline void nodemap_set_movable(nodemap_t *m, int32_t k, uint64_t pfn, bint
         pghot_or_u64(&m.unmovable[b >> 6], 1ULL << (b & 63))
 
 
+# O(count / 64): mark `count` PFNs from `pfn`, all on lower-tier node index k,
+# movable or not (whole words at once; atomic, as nodemap_set_movable).
+cdef inline void nodemap_set_movable_range(nodemap_t *m, int32_t k, uint64_t pfn, uint64_t count,
+                                           bint movable) noexcept nogil:
+    cdef uint64_t b = nodemap_bit(m, k, pfn), e = b + count, w, hi, mask
+    while b < e:
+        w = b >> 6
+        hi = (w + 1) << 6
+        if hi > e:
+            hi = e
+        if hi - b == 64:
+            mask = ~0ULL
+        else:
+            mask = ((1ULL << (hi - b)) - 1) << (b & 63)
+        if movable:
+            pghot_and_u64(&m.unmovable[w], ~mask)
+        else:
+            pghot_or_u64(&m.unmovable[w], mask)
+        b = hi
+
+
 cdef inline size_t nodemap_nbytes(const nodemap_t *m) noexcept nogil:
     return ((m.unmovable_words or 1) * sizeof(uint64_t) + <size_t>m.nids * 3 * sizeof(int32_t)
             + <size_t>m.ndense * sizeof(int32_t)

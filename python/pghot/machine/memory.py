@@ -111,6 +111,7 @@ from typing import Any, Literal, SupportsIndex, overload
 import numpy as np
 import numpy.typing as npt
 
+from pghot._base import TrackerBase
 from pghot._memory import MemoryCore
 from pghot._validate import bool_arg as _bool_arg
 from pghot._validate import int_in as _int_arg
@@ -240,10 +241,13 @@ class TieredMemory(MemoryCore):
             )
         if tracker is not None:
             for n in topology.nodes:
-                if not n.toptier and n.nr_pages:
-                    tracker.set_movable(
-                        np.arange(n.start_pfn, n.start_pfn + n.nr_pages, dtype=np.int64), False
-                    )
+                if not n.toptier and n.nr_pages:  # nothing placed yet: nothing to move
+                    if isinstance(tracker, TrackerBase):
+                        tracker.set_movable_range(n.start_pfn, n.nr_pages, False)
+                    else:
+                        tracker.set_movable(
+                            np.arange(n.start_pfn, n.start_pfn + n.nr_pages, dtype=np.int64), False
+                        )
 
     # -- properties -------------------------------------------------------------------
 

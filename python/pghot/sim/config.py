@@ -761,7 +761,7 @@ class SimConfig:
         topo = Topology.two_tier(1024, lower)
         _build_sources(self)
         _build_pghot(self, topo, self.tracker, self.promoter, lower)
-        self.llc(LLC_FORMATS[0])  # the filter a lackey trace gets (the default one, or llc_bytes)
+        self._check_llc(LLC_FORMATS[0])  # the filter a lackey trace gets (the default one, or llc_bytes)
         return self
 
     def llc_size(self, trace_format: str | None = None) -> int:
@@ -799,15 +799,24 @@ class SimConfig:
         ...
         ValueError: config: llc_bytes: size_bytes must be a multiple of line_bytes * ways = 960, got 1000
         """
-        size = self.llc_size(trace_format)
+        size = self._check_llc(trace_format)
         if size == 0:
             return None
         from pghot.machine.cache import LastLevelCache
 
-        try:
-            return LastLevelCache(size, self.llc_line_bytes, self.llc_ways)
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"config: llc_bytes: {e}") from None
+        return LastLevelCache(size, self.llc_line_bytes, self.llc_ways)
+
+    def _check_llc(self, trace_format: str | None) -> int:
+        """The filter's size for ``trace_format`` (0: none), its geometry checked, nothing allocated."""
+        size = self.llc_size(trace_format)
+        if size:
+            from pghot._cache import check_geometry
+
+            try:
+                check_geometry(size, self.llc_line_bytes, self.llc_ways)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"config: llc_bytes: {e}") from None
+        return size
 
     def to_dict(self) -> dict[str, Any]:
         """The config as a plain dict (JSON- and TOML-friendly): the knobs given.
