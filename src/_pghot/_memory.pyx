@@ -209,13 +209,19 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     """
     cdef int64_t i, s, hits = 0, t
     cdef int64_t p, b = 0, lo = 1, hi = 0   # times [lo, hi) are bin b: one division per bin
+    # the maps in locals: a store into ref (bytes) may alias any field for the compiler;
+    # first touch changes what they point to, never the pointers
+    cdef const int32_t *pfn_of = m.pfn_of
+    cdef uint8_t *ref = m.ref
+    cdef int64_t ntop = m.ntop
     for i in range(i0, i1):
         p = <int64_t>pages[i]
-        s = m.pfn_of[p]
+        s = pfn_of[p]
         if s < 0:
             s = first_touch(m, p, mv)
-        if s < m.ntop:
-            m.ref[s] = 1
+        if s < ntop:
+            if ref[s] == 0:  # a line written only when its bit changes
+                ref[s] = 1
             hits += 1
             if bins != NULL:
                 t = times[i]

@@ -1392,23 +1392,32 @@ cdef class IntervalCounts:
                         raise MemoryError()
                     self.sel = <uint64_t *>a
             self.tcap = cap
+        # the fields in locals: the stores into touched could alias them for the compiler
+        cdef uint64_t *counts = self.counts
+        cdef uint32_t *touched = self.touched
+        cdef uint64_t npg = self.npg
+        cdef Py_ssize_t nt = self.nt
+        cdef uint32_t lo = self.lo, hi = self.hi
         with nogil:
             for i in range(n):
                 pg = p[i]
-                if pg >= self.npg:
+                if pg >= npg:
                     continue
-                c = self.counts[pg]
+                c = counts[pg]
                 if c == 0:
-                    if self.nt == 0:
-                        self.lo = pg
-                        self.hi = pg
-                    elif pg < self.lo:
-                        self.lo = pg
-                    elif pg > self.hi:
-                        self.hi = pg
-                    self.touched[self.nt] = pg
-                    self.nt += 1
-                self.counts[pg] = c + 1
+                    if nt == 0:
+                        lo = pg
+                        hi = pg
+                    elif pg < lo:
+                        lo = pg
+                    elif pg > hi:
+                        hi = pg
+                    touched[nt] = pg
+                    nt += 1
+                counts[pg] = c + 1
+            self.nt = nt
+            self.lo = lo
+            self.hi = hi
             self.accesses_ += n
 
     def hot(self, k):
