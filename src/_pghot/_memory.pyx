@@ -28,6 +28,17 @@
 # by the instance (`_arrays`), so the Python layer's views of them (the
 # `_by_nid` nodes of TieredMemory, used by its corruption tests) stay valid.
 #
+# Nodes.  First touch takes the first node with a free PFN in an order of
+# node indices: `order` (the default node, the other top-tier nodes, the
+# lower tier) or, once the replay has given each page its home
+# (`_set_homes`: the top-tier node of the page's first access), row
+# home[page] of `orders` (that node, the other top-tier nodes, the lower
+# tier: the expanders whose promotion target is the home first).  Only the
+# first touch reads it: a hit costs what it did.  Per node, promotions into
+# it and demotions out of it are counted where they happen (migrate,
+# demote); the top-tier hits per node only on a machine with several
+# top-tier nodes (one compare of a hoisted flag per hit otherwise).
+#
 # Invariants (TieredMemory.check): pfn_of and owner are inverse bijections
 # between placed pages and used slots; node k's free stack holds exactly its
 # free offsets once each; placed counts the placed pages; a free top-tier
@@ -142,8 +153,11 @@ cdef inline int64_t place(pghot_mem_t *m, int64_t page, int32_t k, pghot_mv_t *m
 cdef inline int64_t first_touch(pghot_mem_t *m, int64_t page, pghot_mv_t *mv) noexcept nogil:
     """Place a page on the first node of the first-touch order with room (one exists)."""
     cdef int32_t j, k
+    cdef const int32_t *order = m.order
+    if m.home != NULL:
+        order = m.orders + <int64_t>m.home[page] * m.norder
     for j in range(m.norder):
-        k = m.order[j]
+        k = order[j]
         if m.nfree[k] > 0:
             m.placed += 1
             return place(m, page, k, mv)
@@ -209,6 +223,7 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     """
     cdef int64_t i, s, hits = 0, t
     cdef int64_t p, b = 0, lo = 1, hi = 0   # times [lo, hi) are bin b: one division per bin
+    cdef bint per_node = m.ntopnodes > 1
     for i in range(i0, i1):
         p = <int64_t>pages[i]
         s = m.pfn_of[p]
@@ -217,6 +232,8 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
         if s < m.ntop:
             m.ref[s] = 1
             hits += 1
+            if per_node:
+                m.nhits[node_of_slot(m, s)] += 1
             if bins != NULL:
                 t = times[i]
                 if t < lo or t >= hi:
@@ -289,6 +306,7 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
         victim = m.owner[vs]
         move(m, vs, dest, mv)
         m.stats[ST_DEMOTE_KSWAPD] += 1
+        m.ndemo[tk] += 1
         promoted = m.promoted_at[victim]
         if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
             m.stats[ST_PING_PONG] += 1
@@ -298,6 +316,7 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
     m.ref[ns] = 1
     if promotion:
         m.stats[ST_PROMOTE_SUCCESS] += 1
+        m.npromo[tk] += 1
         m.promoted_at[page] = now
     return MS_OK
 
@@ -322,6 +341,7 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
         victim = m.owner[vs]
         move(m, vs, dest, mv)
         m.stats[ST_DEMOTE_KSWAPD] += 1
+        m.ndemo[k] += 1
         promoted = m.promoted_at[victim]
         if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
             m.stats[ST_PING_PONG] += 1
@@ -544,6 +564,11 @@ cdef class MemoryCore:
         self.m.rstart = NULL
         self.m.rend = NULL
         self.m.rk = NULL
+        self.m.home = NULL
+        self.m.orders = NULL
+        self.m.nhits = NULL
+        self.m.npromo = NULL
+        self.m.ndemo = NULL
         self.m.nnodes = 0
         self.m.npages = 0
         self.m.placed = 0
@@ -593,12 +618,28 @@ cdef class MemoryCore:
         for k in range(nn):
             freestk[base[k] : base[k] + nr[k]] = np.arange(nr[k] - 1, -1, -1, dtype=np.int32)
         ref = np.zeros(max(ntop, 1), dtype=np.uint8)
+        # per top-tier home h: h, the other top-tier nodes, then the lower tier with the
+        # nodes whose promotion target is h first (each group in nid order)
+        rows = []
+        for h in range(len(tops)):
+            low = sorted(range(len(tops), nn),
+                         key=lambda k: (topology.promotion_target(slot_nodes[k].nid) != tops[h].nid, k))
+            rows.append([h] + [k for k in range(len(tops)) if k != h] + low)
+        orders_a = np.array(rows, dtype=np.int32).reshape(-1) if rows else np.zeros(1, np.int32)
+        nhits = np.zeros(max(nn, 1), dtype=np.int64)
+        npromo = np.zeros(max(nn, 1), dtype=np.int64)
+        ndemo = np.zeros(max(nn, 1), dtype=np.int64)
         self._arrays = {
             "pfn_of": pfn_of, "promoted_at": promoted_at, "owner": owner, "freestk": freestk,
             "ref": ref, "base": base, "nr": nr, "start": start, "nfree": nfree, "hand": hand,
             "order": order_a, "rstart": rstart, "rend": rend, "rk": rk,
             "index": index, "nids": [n.nid for n in slot_nodes],
+            "orders": orders_a, "nhits": nhits, "npromo": npromo, "ndemo": ndemo, "home": None,
         }
+        self.m.orders = <int32_t *>_addr(orders_a)
+        self.m.nhits = <int64_t *>_addr(nhits)
+        self.m.npromo = <int64_t *>_addr(npromo)
+        self.m.ndemo = <int64_t *>_addr(ndemo)
         self.m.pfn_of = <int32_t *>_addr(pfn_of)
         self.m.promoted_at = <int64_t *>_addr(promoted_at)
         self.m.owner = <int32_t *>_addr(owner)
@@ -624,6 +665,43 @@ cdef class MemoryCore:
         self.m.ping_pong_j = ping_pong_j
         self._tracker_obj = tracker
         self._mlock = threading.Lock() if tracker is not None else None
+
+    def _set_homes(self, homes):
+        """Each page's first-touch home, a top-tier node index (int32, one per logical page).
+
+        Checked here (the caller validates the public argument); replaces any
+        earlier homes.  Pages placed already keep their PFNs.
+        """
+        a = np.array(homes, dtype=np.int32, copy=True)
+        if a.ndim != 1 or a.shape[0] != self.m.npages:
+            raise ValueError(f"homes: needs one value per logical page ({self.m.npages})")
+        if a.shape[0] and (int(a.min()) < 0 or int(a.max()) >= self.m.ntopnodes):
+            raise ValueError("homes: a home is not a top-tier node index")
+        if a.shape[0] == 0:
+            a = np.zeros(1, dtype=np.int32)
+        cdef int32_t *hp = <int32_t *>_addr(a)
+        old = self._arrays["home"]
+        self._arrays["home"] = a  # owns the buffer from here on (the old one until the swap)
+        with nogil:
+            pghot_lock(&self.m.lock)
+            self.m.home = hp
+            pghot_unlock(&self.m.lock)
+        del old
+
+    def _c_node_stats(self):
+        """(top-tier hits, promotions in, demotions out) per node index, copied under the lock."""
+        cdef Py_ssize_t nn = max(self.m.nnodes, 1)
+        h = np.empty(nn, dtype=np.int64)
+        p = np.empty(nn, dtype=np.int64)
+        d = np.empty(nn, dtype=np.int64)
+        cdef int64_t[::1] hv = h, pv = p, dv = d
+        with nogil:
+            pghot_lock(&self.m.lock)
+            memcpy(&hv[0], self.m.nhits, nn * sizeof(int64_t))
+            memcpy(&pv[0], self.m.npromo, nn * sizeof(int64_t))
+            memcpy(&dv[0], self.m.ndemo, nn * sizeof(int64_t))
+            pghot_unlock(&self.m.lock)
+        return h, p, d
 
     # -- helpers of the entry points ----------------------------------------------------
 

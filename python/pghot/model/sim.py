@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["IntervalCounts", "bin_counts", "heat_add", "second_access", "serve"]
+__all__ = ["IntervalCounts", "bin_counts", "heat_add", "report_nids", "second_access", "serve"]
 
 
 def bin_counts(times: np.ndarray, bin_j: int, out: np.ndarray) -> None:
@@ -58,6 +58,43 @@ def serve(mem: Any, pages: np.ndarray, times: np.ndarray, bin_j: int, hit_bins: 
     return int(np.count_nonzero(hit))
 
 
+def report_nids(
+    pages: np.ndarray,
+    times: np.ndarray,
+    nids: np.ndarray,
+    rpages: np.ndarray,
+    rtimes: np.ndarray,
+    rsrcs: np.ndarray,
+    last: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Each report's accessing node: that of its page's last access at or before its time.
+
+    The specification of :func:`pghot._stages.report_nids`: for each report
+    in order, the accesses up to its time set ``last[page] = nid``; a report
+    that is not a page-table scan's (those keep -1) takes ``last[its page]``;
+    the accesses after the last report update ``last`` too.
+
+    >>> last = np.full(4, -1, np.int16); out = np.zeros(2, np.int32)
+    >>> report_nids(np.array([1, 1]), np.array([0, 5]), np.array([2, 3]), np.array([1, 1]),
+    ...             np.array([0, 5]), np.array([0, 1]), last, out)
+    >>> out.tolist(), int(last[1])
+    ([2, 0], 3)
+    """
+    i, n = 0, pages.shape[0]
+    ps, ts, ns = pages.tolist(), times.tolist(), nids.tolist()
+    for r in range(rpages.shape[0]):
+        t = int(rtimes[r])
+        while i < n and ts[i] <= t:
+            last[ps[i]] = ns[i]
+            i += 1
+        if int(rsrcs[r]) != 1:  # Source.PGTABLE_SCAN
+            out[r] = last[int(rpages[r])]
+    while i < n:
+        last[ps[i]] = ns[i]
+        i += 1
+
+
 def second_access(
     mem: Any,
     pages: np.ndarray,
@@ -71,12 +108,14 @@ def second_access(
     top: int,
     promoted: Callable[[int, int], None],
     block: int = 4096,
+    *,
+    target: int = 0,
 ) -> int:
     """The second-access baseline over one segment; returns the top-tier hits.
 
     Serve the accesses and act on the reports, in time order: a report of a
     lower-tier page whose previous report (``last[page]``) is at most
-    ``window_j`` jiffies older promotes it to node 0 (``promoted(page, t)``
+    ``window_j`` jiffies older promotes it to node ``target`` (``promoted(page, t)``
     is called), else it becomes the page's previous report.
 
     The reports are taken one at a time (each may promote, which moves the
@@ -116,7 +155,7 @@ def second_access(
                 if prev >= 0 and t - prev <= window_j:
                     upto(t)
                     changed = True
-                    if mem.migrate(pfn, 0, t):
+                    if mem.migrate(pfn, target, t):
                         promoted(p, t)
                         last[p] = -1
                     else:

@@ -34,7 +34,7 @@ from pghot._validate import ms_to_jiffies
 from pghot.machine.memory import MigrateStatus
 from pghot.machine.sources import Reports
 from pghot.sim.config import Numab2Config, TppConfig
-from pghot.sim.policies import _NO_ROUND, _TOP, Machine, _Policy
+from pghot.sim.policies import _NO_ROUND, Machine, _Policy
 
 __all__ = ["ALTERNATIVES", "Numab2", "Tpp"]
 
@@ -119,7 +119,7 @@ class _FaultPath(_Policy):
             state,
             counters,
             active,
-            _TOP,
+            self.target,
             moved,
             when,
         )
@@ -156,7 +156,9 @@ class _FaultPath(_Policy):
     def _promote(self, pfn: int, t: int) -> int:
         """Migrate the page on ``pfn`` to the top tier at ``t``; the :class:`MigrateStatus`."""
         self._serve_until(t)
-        status, moved = self.mem.migrate_batch(np.array([pfn], dtype=np.int64), _TOP, t, return_pages=True)
+        status, moved = self.mem.migrate_batch(
+            np.array([pfn], dtype=np.int64), self.target, t, return_pages=True
+        )
         code = int(status[0])
         if code == _OK:
             self._promoted(moved, t)
@@ -333,7 +335,7 @@ class Numab2(_FaultPath):
             now_ms = self._ms(t)
             if self._maybe_enough:
                 self._serve_until(t)
-                if self.mem.free_pages(_TOP) > self.free_enough_pages:
+                if self.mem.free_pages(self.target) > self.free_enough_pages:
                     self.threshold = 0
                     self.mem.count_promote_candidates(1, no_rate_limit=True)
                     c["free_space_promotions"] += 1
@@ -499,10 +501,12 @@ class Tpp(_FaultPath):
 
     def step(self, now: int) -> None:
         """kswapd: restore the demotion watermark's free pages on the top tier."""
-        free = int(self.mem.free_pages(_TOP))
+        free = int(self.mem.free_pages(self.target))
         if free < self.demote_wmark:
             self.counters["kswapd_wakeups"] += 1
-            self.counters["demoted"] += int(self.mem.demote(_TOP, self.demote_wmark - free, now).shape[0])
+            self.counters["demoted"] += int(
+                self.mem.demote(self.target, self.demote_wmark - free, now).shape[0]
+            )
 
 
 #: the alternatives' policy classes by name: ``cls(name, machine, **knobs)``

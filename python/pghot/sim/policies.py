@@ -46,7 +46,7 @@ __all__ = [
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
 
-_TOP = 0  # the top-tier node of the two-tier machine
+_TOP = 0  # the top-tier node of the two-tier machine (Machine.target_nid's default)
 _NO_ROUND = 2**62
 #: rounds a policy runs between two looks at the replay's stop event
 ROUNDS_PER_CHECK = 1 << 15
@@ -86,6 +86,10 @@ class Machine:
     #: the stages are compiled (``engine="compiled"``), else the reference ones of
     #: :mod:`pghot.model.sim`
     compiled: bool = True
+    #: the top-tier node the policies other than pghot promote to (and TPP and the
+    #: oracle demote from): the topology's default node.  pghot promotes to each
+    #: record's target node (the accessing node) instead.
+    target_nid: int = _TOP
 
 
 def build_machine(
@@ -119,13 +123,14 @@ def build_machine(
     clock = Clock(config.hz, bin_jiffies, nbins)
     compiled = engine == "compiled"
     mem_cls = TieredMemory if compiled else ReferenceMemory
+    target = topology.default_node
     if tracker_kw is None:
         mem = mem_cls(topology, None, logical_pages=logical_pages, **config.memory.kwargs())
-        return Machine(mem, top, clock, config, compiled=compiled)
+        return Machine(mem, top, clock, config, compiled=compiled, target_nid=target)
     tracker, mem, promoter = _build_pghot(
         config, topology, tracker_kw, promoter_kw or {}, logical_pages, mem_cls
     )
-    return Machine(mem, top, clock, config, tracker, promoter, compiled)
+    return Machine(mem, top, clock, config, tracker, promoter, compiled, target)
 
 
 # -- policies -------------------------------------------------------------------------
@@ -178,6 +183,8 @@ class _Policy:
         self.machine = machine
         self.mem: Any = machine.memory  # compiled (serve, second_access) or the reference
         self.top = machine.top_pages
+        #: the node this policy promotes to (pghot: each record's target instead)
+        self.target = machine.target_nid
         self.bin_j = machine.clock.bin_jiffies
         self.compiled = machine.compiled
         self.hits = 0
@@ -272,7 +279,14 @@ class _Policy:
 
 
 class _SecondAccess(_Policy):
-    """Promote a lower-tier page at its second reported access within the window."""
+    """Promote a lower-tier page at its second reported access within the window.
+
+    On a machine with several top-tier nodes it promotes to the topology's
+    default node only (``Machine.target_nid``), whichever node accessed the
+    page: a simplification (a fault-path promotion in the kernel goes to the
+    faulting CPU's node); first touch is the accessing node's, as for every
+    policy.
+    """
 
     kind = "second-access"
     fault_path = True
@@ -317,7 +331,7 @@ class _SecondAccess(_Policy):
                 reps.nows,
                 self.last,
                 self.window_j,
-                _TOP,
+                self.target,
                 moved,
                 when,
             )
@@ -343,6 +357,7 @@ class _SecondAccess(_Policy):
             self.top,
             promoted,
             self.LOOKUP_BLOCK,
+            target=self.target,
         )
 
     def memory_bytes(self) -> int | None:
