@@ -107,6 +107,7 @@ def test_replay_without_a_node_column_is_all_from_the_default_node() -> None:
     # the default node's list: node 1, node 0, then node 3 (behind node 1) first
     assert r["none"].nodes[1]["accesses"] == 5 and r["none"].nodes[0]["accesses"] == 0
     assert r["none"].nodes[1]["hits"] == 2 and r["none"].nodes[0]["hits"] == 2
+    assert any("no nid or cpu column" in n and "default node 1" in n for n in r.notes)
 
 
 # -- promotions to the accessing node ---------------------------------------------------------
@@ -280,3 +281,32 @@ def test_cli_topology(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("pghot: error: ")
     assert "top_pages: 3 differs from the 4 pages of the topology" in err
+    with pytest.raises(SystemExit):
+        main([*argv[:3], str(tmp_path / "missing.toml"), *argv[4:]])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config: topology: " in err and "missing.toml: no such file" in err
+
+
+def test_chunks_with_and_without_nodes_mix() -> None:
+    # the second chunk has no nid column: its accesses are unknown (-1), from the default node
+    first = chunk([0, 1, 2], [1, 1, 1], [0, 1, 2])
+    second = TraceChunk(time_ns=np.array([2, 3, 4], np.int64) * 1_000_000, vaddr=first.vaddr)
+    cfg = SimConfig(topology=four_nodes(), sources=EVERY)
+    for engine in ENGINES:
+        p = replay([first, second], cfg, policies=["pghot"], progress=False, engine=engine)["pghot"]
+        assert p.nodes[1]["accesses"] == 3 and p.nodes[0]["accesses"] == 3
+        assert p.nodes[1]["hits"] == 4 and p.nodes[0]["hits"] == 2  # pages 0, 1 on 1; page 2 on 0
+
+
+def test_a_perf_trace_cpus_are_the_accessing_nodes() -> None:
+    from pghot.traces import open_trace
+
+    path = str(Path(__file__).parent / "data" / "mem_loads.perf")
+    with open_trace(path) as reader:
+        cpus = np.concatenate([c.cpu for c in reader if c.cpu is not None])
+    topo = four_nodes()
+    topo["nodes"][0]["cpus"] = "0-3"
+    topo["nodes"][1]["cpus"] = "4-255"
+    p = replay(path, SimConfig(topology=topo), policies=["none"], progress=False)["none"]
+    assert p.nodes[0]["accesses"] == int(np.count_nonzero(cpus < 4)) > 0
+    assert p.nodes[1]["accesses"] == int(np.count_nonzero(cpus >= 4)) > 0

@@ -21,6 +21,13 @@ reports (``fault_loop``) is its specification, run on the reference memory
 (``engine="reference"``); on the compiled memory one ``nogil`` kernel runs
 the same loop (:meth:`pghot._memory.MemoryCore.fault_path`), and
 tests/test_sim_engines.py requires the same result from both.
+
+On a machine of several top-tier nodes (``SimConfig.topology``) both
+promote to the topology's default node only (``Machine.target_nid``), and
+TPP's kswapd keeps the headroom of that node only: a simplification, since
+the kernel's ``do_numa_page`` migrates to the faulting CPU's node
+(``numa_migrate_check``'s target) and kswapd runs per node.  First touch is
+the accessing node's, as for every policy.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ machine; the engine (:mod:`pghot.sim.engine`) drives them like every other
 policy.  They are built by :func:`make_oracle` and :func:`make_memtis` from
 what ``_Sim.__init__`` has (a fresh ``self.machine()``, the config, the
 oracle interval in jiffies, the footprint and the resolved ``top_pages``).
+On a machine of several top-tier nodes (``SimConfig.topology``) both move
+pages to and from the default node only (``Machine.target_nid``): the
+oracle is then no upper bound for the other top-tier nodes' share.
 
 ``oracle``
     At the start of every oracle interval the top tier holds that

@@ -412,9 +412,14 @@ class _Sim:
         self.last_nid: np.ndarray | None = None
         if nodes is not None and nodes.any:
             self.last_nid = np.full(footprint, -1, dtype=np.int16)
+        self.notes: list[str] = []
+        if nodes is not None and not nodes.any and len(self.topology.nodes) > 1:
+            self.notes.append(
+                f"the trace has no nid or cpu column: every access is from the topology's default "
+                f"node {self.default_nid}"
+            )
         # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
         # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
-        self.notes: list[str] = []
         span = last_jiffy + 1
         if c.interval_ms is not None:
             self.bin_j = min(ms_to_jiffies(c.interval_ms, c.hz), 2**62)
@@ -611,10 +616,12 @@ class _Sim:
             if bar is not None:
                 bar.update(pages.shape[0])
             if held is not None:
+                if nids is not None or held[2] is not None:  # a chunk without nodes: unknown (-1)
+                    a = held[2] if held[2] is not None else np.full(held[0].shape[0], -1, np.int16)
+                    b = nids if nids is not None else np.full(pages.shape[0], -1, np.int16)
+                    nids = np.concatenate([a, b])
                 pages = np.concatenate([held[0], pages])
                 times = np.concatenate([held[1], times])
-                if nids is not None and held[2] is not None:
-                    nids = np.concatenate([held[2], nids])
                 held = None
             if nxt is not None and pages.shape[0]:
                 cut = int(np.searchsorted(times, times[-1], side="left"))
@@ -768,7 +775,10 @@ def replay(
         The trace (e.g. :func:`pghot.traces.open_trace`); a path is opened
         with ``trace_format`` and ``open_options``.
     config : SimConfig, optional
-        Default ``SimConfig()``.
+        Default ``SimConfig()``.  With ``config.topology`` the machine is
+        that table's nodes and each access comes from the node of the
+        trace's ``nid`` (or ``cpu``) column: first touch allocates there and
+        the reports carry it (:class:`_Nodes`, :meth:`_Sim.with_nids`).
     baselines : names from :data:`BASELINES`, optional
         Run beside the configured ``pghot`` policy; default all of them.
     designs : names from :data:`pghot.sim.DESIGNS`

@@ -77,7 +77,8 @@ class Machine:
 
     #: the compiled memory, or its reference (``engine="reference"``)
     memory: TieredMemory | ReferenceMemory
-    #: top-tier PFNs are ``0 .. top_pages - 1`` (the two-tier topology)
+    #: top-tier PFNs are ``0 .. top_pages - 1`` (the two-tier topology, and a configured
+    #: one as :meth:`SimConfig.sim_topology` lays it out)
     top_pages: int
     clock: Clock
     config: SimConfig
