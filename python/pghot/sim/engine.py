@@ -181,6 +181,8 @@ class _Nodes:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.known = np.array(sorted(n.nid for n in topology.nodes), dtype=np.int64)
+        self.is_node = np.zeros(int(self.known[-1]) + 1, dtype=bool)  # nid -> a node of the topology
+        self.is_node[self.known] = True
         self.issued: dict[int, int] = {}
         self.first: list[tuple[np.ndarray, np.ndarray]] = []  # (new pages, their first access's node)
         self.any = False  # some chunk had a node column
@@ -198,7 +200,9 @@ class _Nodes:
             what = "cpu's node"
         else:
             return None
-        bad = (nid != -1) & ~np.isin(nid, self.known)
+        inside = (nid >= 0) & (nid < self.is_node.shape[0])
+        bad = (nid != -1) & ~inside
+        bad[inside] |= ~self.is_node[nid[inside]]
         if bad.any():
             i = int(bad.argmax())
             raise ValueError(
@@ -209,21 +213,24 @@ class _Nodes:
         return nid.astype(np.int16)
 
     def count(self, pages: np.ndarray, nids: np.ndarray | None, before: int) -> None:
-        """Count the accesses per node; note the node of each new page's first access."""
-        if nids is None:
-            d = self.topology.default_node
+        """Count the accesses per node; note the node of each new page's first access.
+
+        The mappers number pages densely in first-appearance order, so the
+        first access of a new page (id ``>= before``) is where the page
+        exceeds every id before it: one running maximum, no sort.
+        """
+        d = self.topology.default_node
+        if nids is None:  # the new pages keep home -1: the default node
             self.issued[d] = self.issued.get(d, 0) + pages.shape[0]
-            nids_eff = None
-        else:
-            nids_eff = np.where(nids < 0, self.topology.default_node, nids)
-            u, c = np.unique(nids_eff, return_counts=True)
-            for k, v in zip(u.tolist(), c.tolist()):
-                self.issued[k] = self.issued.get(k, 0) + v
-        new = np.flatnonzero(pages >= before)
-        if new.shape[0]:
-            pg, idx = np.unique(pages[new], return_index=True)
-            nd = np.full(pg.shape[0], -1, np.int64) if nids is None else nids[new][idx].astype(np.int64)
-            self.first.append((pg.astype(np.int64), nd))
+            return
+        counts = np.bincount(np.where(nids < 0, d, nids), minlength=self.is_node.shape[0])
+        for k in np.flatnonzero(counts).tolist():
+            self.issued[k] = self.issued.get(k, 0) + int(counts[k])
+        pg = pages.astype(np.int64)
+        seen = np.maximum.accumulate(np.concatenate([np.array([before - 1], np.int64), pg]))[:-1]
+        first = np.flatnonzero(pg > seen)
+        if first.shape[0]:
+            self.first.append((pg[first], nids[first].astype(np.int64)))
 
     def homes(self, footprint: int) -> np.ndarray:
         """Per logical page the top-tier node its first touch allocates on (-1: the default node).
