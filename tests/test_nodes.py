@@ -310,3 +310,42 @@ def test_a_perf_trace_cpus_are_the_accessing_nodes() -> None:
     p = replay(path, SimConfig(topology=topo), policies=["none"], progress=False)["none"]
     assert p.nodes[0]["accesses"] == int(np.count_nonzero(cpus < 4)) > 0
     assert p.nodes[1]["accesses"] == int(np.count_nonzero(cpus >= 4)) > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_memory_matches_the_reference_on_four_nodes(seed: int) -> None:
+    """Random first touches from both sockets, promotions and demotions: same PFNs, same counts."""
+    topo = SimConfig(topology=four_nodes()).sim_topology()
+    assert topo is not None
+    rng = np.random.default_rng(seed)
+    homes = rng.choice([-1, 0, 1], size=18)
+    mems = [TieredMemory(topo, logical_pages=18), ReferenceMemory(topo, logical_pages=18)]
+    for m in mems:
+        m.set_first_touch_nodes(homes)
+    for step in range(60):
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            pages = rng.integers(0, 18, rng.integers(1, 6))
+            got = [m.access(pages).tolist() for m in mems]
+        elif kind == 1:
+            pfns = rng.integers(0, 20, rng.integers(1, 4))
+            target = int(rng.integers(0, 2))
+            got = [m.migrate_batch(pfns, target, now=step).tolist() for m in mems]
+        else:
+            nid, n = int(rng.integers(0, 2)), int(rng.integers(0, 3))
+            got = [m.demote(nid, n, now=step).tolist() for m in mems]
+        assert got[0] == got[1], (step, kind)
+        assert mems[0].node_stats() == mems[1].node_stats()
+    for m in mems:
+        m.check()
+    assert mems[0].pfns_of(np.arange(18)).tolist() == mems[1].pfns_of(np.arange(18)).tolist()
+    stats = mems[0].node_stats()
+    assert sum(s["promotions"] for s in stats.values()) == mems[0].stats()["pgpromote_success"]
+    assert sum(s["demotions"] for s in stats.values()) == mems[0].stats()["pgdemote_kswapd"]
+
+
+def test_a_topology_object_is_taken_as_its_table() -> None:
+    topo = SimConfig(topology=four_nodes()).sim_topology()
+    assert topo is not None
+    c = SimConfig(topology=topo)
+    assert isinstance(c.topology, dict) and c.sim_topology() == topo
