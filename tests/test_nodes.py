@@ -272,6 +272,7 @@ def test_cli_topology(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "promoted into" in out and "lower tier 16 pages" in out
+    assert "  nodes: 0 top 2 pages CPUs 0-1 (default); 1 top 2 pages CPUs 2-3; 2 lower 8 pages -> 0;" in out
     assert main([*argv, "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert set(d["policies"]["none"]["nodes"]) == {"0", "1", "2", "3"}

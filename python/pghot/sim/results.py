@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pghot._output import duration, format_table, num, pct, size
+from pghot.topology import _format_list
 
 if TYPE_CHECKING:
     from pghot.sim.config import SimConfig
@@ -377,6 +378,7 @@ class Result:
             f"footprint {tr['footprint_pages']:,} pages ({size(tr['footprint_pages'] * c.page_size)})",
             f"  machine: top tier {top:,} pages ({size(top * c.page_size)}), "
             f"lower tier {c.lower_pages or 0:,} pages; access {c.top_ns:g} ns top, {c.lower_ns:g} ns lower",
+            *_topology_text(c),
             f"  migration: {_migration_text(c)}",
             f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
             f"; oracle: hottest "
@@ -464,6 +466,30 @@ class Result:
         from pghot.sim.plots import plot
 
         plot(self, path)
+
+
+def _topology_text(c: Any) -> list[str]:
+    """The summary's line about a configured topology's nodes (none for the two-tier machine).
+
+    >>> from pghot.sim import SimConfig
+    >>> _topology_text(SimConfig(topology={"nodes": [{"id": 0, "pages": 2, "toptier": True, "cpus": "0-1"},
+    ...     {"id": 1, "pages": 8, "toptier": False}]}))
+    ['  nodes: 0 top 2 pages CPUs 0-1 (default); 1 lower 8 pages -> 0']
+    """
+    topo = c.sim_topology() if hasattr(c, "sim_topology") else None
+    if topo is None:
+        return []
+    parts = []
+    for n in topo.nodes:
+        text = f"{n.nid} {'top' if n.toptier else 'lower'} {n.nr_pages:,} pages"
+        if n.cpus:
+            text += f" CPUs {_format_list(n.cpus)}"
+        if n.toptier and n.nid == topo.default_node:
+            text += " (default)"
+        if not n.toptier:
+            text += f" -> {topo.promotion_target(n.nid)}"
+        parts.append(text)
+    return ["  nodes: " + "; ".join(parts)]
 
 
 def _nodes_text(policies: Iterable[PolicyResult]) -> list[str]:
