@@ -320,7 +320,7 @@ def test_compiled_memory_matches_the_reference_on_four_nodes(seed: int) -> None:
     assert topo is not None
     rng = np.random.default_rng(seed)
     homes = rng.choice([-1, 0, 1], size=18)
-    mems = [TieredMemory(topo, logical_pages=18), ReferenceMemory(topo, logical_pages=18)]
+    mems: list[Any] = [TieredMemory(topo, logical_pages=18), ReferenceMemory(topo, logical_pages=18)]
     for m in mems:
         m.set_first_touch_nodes(homes)
     for step in range(60):
