@@ -350,3 +350,14 @@ def test_a_topology_object_is_taken_as_its_table() -> None:
     assert topo is not None
     c = SimConfig(topology=topo)
     assert isinstance(c.topology, dict) and c.sim_topology() == topo
+
+
+def test_a_topology_the_tracker_cannot_hold_fails_before_the_trace_is_read() -> None:
+    topo = {"nodes": [{"id": 0, "pages": 4, "toptier": True}, {"id": 2000, "pages": 8, "toptier": False}]}
+    cfg = SimConfig(topology=topo)
+    with pytest.raises(ValueError, match="config: tracker: nid_bits=10 cannot hold node id 2000"):
+        cfg.validate()
+    assert (
+        SimConfig(topology=topo, tracker={"nid_bits": 11, "time_bits": 18}).validate().sim_topology()
+        is not None
+    )

@@ -863,6 +863,15 @@ class SimConfig:
         topo = Topology.two_tier(1024, lower)
         _build_sources(self)
         _build_pghot(self, topo, self.tracker, self.promoter, lower)
+        mine = self.sim_topology()
+        if mine is not None:  # its node ids, tiers and targets, at a small size (nid_bits, ...)
+            nodes, start = [], 0
+            for n in mine.nodes:
+                size = 1024 if n.toptier else lower
+                nodes.append(dataclasses.replace(n, start_pfn=start, nr_pages=size))
+                start += size
+            small = Topology(nodes, default_node=mine.default_node)
+            _build_pghot(self, small, self.tracker, self.promoter, lower)
         self.llc(LLC_FORMATS[0])  # the filter a lackey trace gets (the default one, or llc_bytes)
         return self
 
