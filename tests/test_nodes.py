@@ -131,7 +131,8 @@ def test_pghot_promotes_to_the_accessing_node(engine: str) -> None:
     pages, nids, ms = (list(x) for x in zip(*SCENARIO))
     # room for three records in socket 1's queue (v2 sizes it from the lower tier: two here)
     cfg = SimConfig(topology=four_nodes(cpu_on_cxl=True), sources=EVERY, tracker={"queue_capacity": 4})
-    r = replay([chunk(pages, nids, ms)], cfg, policies=["pghot", "none"], progress=False, engine=engine)
+    policies = ["pghot", "none", "second-access"]
+    r = replay([chunk(pages, nids, ms)], cfg, policies=policies, progress=False, engine=engine)
     p = r["pghot"]
     # f to socket 0; e, g (after its move to socket 1) and h (from node 3: its target) to socket 1
     assert p.promotions == 4
@@ -141,6 +142,10 @@ def test_pghot_promotes_to_the_accessing_node(engine: str) -> None:
     # a (demoted by f's promotion at 20 ms) misses at 30 ms: the four first touches of the sockets hit
     assert p.top_tier_hits == 4 and p.nodes[0]["hits"] == 2 and p.nodes[1]["hits"] == 2
     assert p.stats["tracker"]["queue_full"] == 0
+    # second-access at each page's second report: e (socket 1), f and g (socket 0, g before its
+    # move: then it is on the top tier), h (node 3's target, socket 1)
+    s = r["second-access"]
+    assert s.promotions == 4 and s.nodes[0]["promotions"] == 2 and s.nodes[1]["promotions"] == 2
     for q in r.policies.values():  # the per-node statistics sum to the totals
         assert sum(n["accesses"] for n in q.nodes.values()) == q.accesses == len(SCENARIO)
         assert sum(n["hits"] for n in q.nodes.values()) == q.top_tier_hits
@@ -361,3 +366,18 @@ def test_a_topology_the_tracker_cannot_hold_fails_before_the_trace_is_read() -> 
         SimConfig(topology=topo, tracker={"nid_bits": 11, "time_bits": 18}).validate().sim_topology()
         is not None
     )
+
+
+def test_second_access_kernel_rep_targets_are_checked() -> None:
+    topo = SimConfig(topology=four_nodes()).sim_topology()
+    assert topo is not None
+    mem = TieredMemory(topo, logical_pages=4)
+    last = np.full(4, -1, dtype=np.int64)
+    out = np.empty(2, dtype=np.int64), np.empty(2, dtype=np.int64)
+    args = (np.zeros(0, np.uint32), np.zeros(0, np.int64), 10, np.zeros(1, np.int64),
+            np.array([0, 0], np.uint32), np.array([1, 2], np.int64), last, 5, 0, *out)  # fmt: skip
+    with pytest.raises(ValueError, match="rep_targets: 2 is not a top-tier node"):
+        mem.second_access(*args, np.array([0, 2], np.int64))
+    with pytest.raises(ValueError, match="rep_targets: needs 2 integer node ids"):
+        mem.second_access(*args, np.array([0], np.int64))
+    assert mem.second_access(*args, np.array([1, 1], np.int64)) == (0, 0)  # page 0 never served

@@ -59,7 +59,9 @@ class MemoryCore:
         target_nid: int,
         promoted_pages: _I64,
         promoted_times: _I64,
+        rep_targets: _I64 | None = None,
     ) -> tuple[int, int]: ...
+    def _target_indices(self, targets: npt.ArrayLike, n: int) -> npt.NDArray[np.int32]: ...
     def fault_path(
         self,
         pages: _Pages,

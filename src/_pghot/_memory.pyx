@@ -354,9 +354,12 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
 cdef int64_t second_access_kernel(
     pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
     int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes, int64_t nr,
-    int64_t *last, int64_t win, int32_t tk, int64_t *ppages, int64_t *ptimes,
+    int64_t *last, int64_t win, int32_t tk, const int32_t *rtk, int64_t *ppages, int64_t *ptimes,
     int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
-    """The second-access baseline over one segment (see MemoryCore.second_access)."""
+    """The second-access baseline over one segment (see MemoryCore.second_access).
+
+    Report i promotes to node index rtk[i] (its accessing node's target), or tk when rtk is NULL.
+    """
     cdef int64_t pos = 0, j, i, p, t, s, prev, hits = 0, np_ = 0
     for i in range(nr):
         p = <int64_t>rpages[i]
@@ -378,7 +381,7 @@ cdef int64_t second_access_kernel(
                 j += 1
             hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
             pos = j
-            if mem_migrate(m, mem_slot_pfn(m, s), tk, t, mv) == MS_OK:
+            if mem_migrate(m, mem_slot_pfn(m, s), rtk[i] if rtk != NULL else tk, t, mv) == MS_OK:
                 ppages[np_] = p
                 ptimes[np_] = t
                 np_ += 1
@@ -687,6 +690,19 @@ cdef class MemoryCore:
             self.m.home = hp
             pghot_unlock(&self.m.lock)
         del old
+
+    def _target_indices(self, targets, Py_ssize_t n):
+        """Top-tier nids (one per report) as node indices (int32, a fresh array); ValueError naming one that is not."""
+        a = np.asarray(targets)
+        if a.ndim != 1 or a.shape[0] != n or a.dtype.kind not in "iu":
+            raise ValueError(f"rep_targets: needs {n} integer node ids, one per report")
+        out = np.empty(max(n, 1), dtype=np.int32)
+        for nid in np.unique(a).tolist():
+            k = self._node_index(nid)
+            if k < 0 or k >= self.m.ntopnodes:
+                raise ValueError(f"rep_targets: {nid} is not a top-tier node")
+            out[:n][a == nid] = k
+        return out
 
     def _c_node_stats(self):
         """(top-tier hits, promotions in, demotions out) per node index, copied under the lock."""
@@ -1216,7 +1232,8 @@ cdef class MemoryCore:
     def second_access(self, const page_t[::1] pages, const int64_t[::1] times, int64_t bin_jiffies,
                       int64_t[::1] hit_bins, const rpage_t[::1] rep_pages,
                       const int64_t[::1] rep_times, int64_t[::1] last, int64_t window_jiffies,
-                      target_nid, int64_t[::1] promoted_pages, int64_t[::1] promoted_times):
+                      target_nid, int64_t[::1] promoted_pages, int64_t[::1] promoted_times,
+                      rep_targets=None):
         """One segment of the second-access baseline in one kernel (internal: for the replay engine).
 
         The whole of ``_SecondAccess.segment`` (python/pghot/sim/policies.py):
@@ -1230,6 +1247,9 @@ cdef class MemoryCore:
         of a full node): on success p and t go to ``promoted_pages`` /
         ``promoted_times`` and ``last[p] = -1``, else ``last[p] = t``;
         otherwise ``last[p] = t``.  The accesses left are served at the end.
+        ``rep_targets`` (int64, one top-tier nid per report; the multi-node
+        machine: each report's accessing node's promotion target) replaces
+        ``target_nid`` report by report.
 
         Why this order gives what serving every access first would not, and
         what the per-report loop gives: serving accesses only places pages
@@ -1304,6 +1324,12 @@ cdef class MemoryCore:
         tk = self._node_index(target_nid)
         if tk < 0 or tk >= self.m.ntopnodes:
             raise ValueError(f"target_nid: {target_nid!r} is not a top-tier node")
+        cdef int32_t[::1] rtk_v
+        cdef const int32_t *rtk = NULL
+        if rep_targets is not None:
+            rtk_a = self._target_indices(rep_targets, nrep)
+            rtk_v = rtk_a
+            rtk = &rtk_v[0] if nrep else NULL
         if n:
             with nogil:
                 bad = scan_accesses(&pages[0], &times[0], n, self.m.npages)
@@ -1334,7 +1360,7 @@ cdef class MemoryCore:
                 ok = n == 0 or room_for(&self.m, pp, n, &need, &free)
                 if ok:
                     hits = second_access_kernel(&self.m, pp, tp, n, bin_jiffies, bp, rp, rt, nrep,
-                                                &last[0], window_jiffies, tk, pop, pot, &npromoted, &mv)
+                                                &last[0], window_jiffies, tk, rtk, pop, pot, &npromoted, &mv)
                     mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)
             if not ok:

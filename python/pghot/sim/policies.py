@@ -282,11 +282,10 @@ class _Policy:
 class _SecondAccess(_Policy):
     """Promote a lower-tier page at its second reported access within the window.
 
-    On a machine with several top-tier nodes it promotes to the topology's
-    default node only (``Machine.target_nid``), whichever node accessed the
-    page: a simplification (a fault-path promotion in the kernel goes to the
-    faulting CPU's node); first touch is the accessing node's, as for every
-    policy.
+    On a machine with several top-tier nodes it promotes to the promotion
+    target of the report's accessing node (a socket itself; a CPU-less or
+    lower-tier node's ``promotion_target``; unknown, -1: the default node),
+    as the kernel's fault-path promotion goes to the faulting CPU's node.
     """
 
     kind = "second-access"
@@ -305,6 +304,20 @@ class _SecondAccess(_Policy):
         self.window_ms = win_ms
         self.window_j = ms_to_jiffies(win_ms, c.hz)
         self.last = np.full(machine.memory.logical_pages, -1, dtype=np.int64)
+        # several top-tier nodes: each report's target, nid + 1 -> target nid (None: self.target)
+        topo = machine.memory.topology
+        self.target_of: np.ndarray | None = None
+        if len(topo.toptier_nids()) > 1:
+            top = max(n.nid for n in topo.nodes)
+            self.target_of = np.full(top + 2, topo.default_node, dtype=np.int64)
+            for n in topo.nodes:
+                self.target_of[n.nid + 1] = topo.promotion_target(n.nid)
+
+    def _targets(self, reps: Reports) -> np.ndarray | None:
+        """The promotion target of each report's accessing node, or None (one top-tier node)."""
+        if self.target_of is None:
+            return None
+        return self.target_of[reps.nids.astype(np.int64) + 1]
 
     #: reports whose pages the reference loop looks up in one vectorised call
     LOOKUP_BLOCK = 4096
@@ -335,6 +348,7 @@ class _SecondAccess(_Policy):
                 self.target,
                 moved,
                 when,
+                self._targets(reps),
             )
             self.hits += hits
             if k:
@@ -359,6 +373,7 @@ class _SecondAccess(_Policy):
             promoted,
             self.LOOKUP_BLOCK,
             target=self.target,
+            targets=self._targets(reps),
         )
 
     def memory_bytes(self) -> int | None:
