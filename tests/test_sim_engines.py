@@ -183,7 +183,11 @@ def test_four_nodes_accesses_from_both_sockets(seed: int, column: str) -> None:
     _same(a, b)
     nodes = a["policies"]["pghot"]["nodes"]
     assert nodes[0]["accesses"] > 0 and nodes[1]["accesses"] > 0
-    assert nodes[0]["promotions"] > 0 and nodes[1]["promotions"] > 0  # to the accessing socket
+    for name in ("pghot", "second-access", "numab2", "tpp", "hash/bucket"):  # to the accessing socket
+        nodes = a["policies"][name]["nodes"]
+        assert nodes[0]["promotions"] > 0 and nodes[1]["promotions"] > 0, name
+    for name in ("oracle", "memtis"):  # the default node only (sim.bounds)
+        assert a["policies"][name]["nodes"][1]["promotions"] == 0
 
 
 def test_four_nodes_without_a_node_column() -> None:

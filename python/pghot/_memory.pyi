@@ -80,4 +80,5 @@ class MemoryCore:
         target_nid: int,
         promoted_pages: _I64,
         promoted_times: _I64,
+        rep_targets: _I64 | None = None,
     ) -> tuple[int, int]: ...

@@ -404,10 +404,14 @@ cdef int64_t fault_path_kernel(
     pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
     int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes,
     const int8_t *rsrcs, const int64_t *rlat, int64_t nr, int policy, const int64_t *par,
-    int64_t *st, int64_t *cnt, uint8_t *active, int32_t tk, int64_t *ppages, int64_t *ptimes,
-    int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
-    """The hint-fault path of numab2 (policy 0) or tpp (1) over one segment (see MemoryCore.fault_path)."""
+    int64_t *st, int64_t *cnt, uint8_t *active, int32_t tk, const int32_t *rtk, int64_t *ppages,
+    int64_t *ptimes, int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
+    """The hint-fault path of numab2 (policy 0) or tpp (1) over one segment (see MemoryCore.fault_path).
+
+    Report i promotes to node index rtk[i] (its accessing node's target), or tk when rtk is NULL.
+    """
     cdef int64_t pos = 0, j, i, p, t, s, hits = 0, np_ = 0, now_ms, th, unit, diff, lat
+    cdef int32_t tki
     cdef int code
     cdef bint promote
     for i in range(nr):
@@ -427,6 +431,7 @@ cdef int64_t fault_path_kernel(
             continue
         cnt[0] += 1
         promote = False
+        tki = rtk[i] if rtk != NULL else tk
         if policy == 1:  # tpp: par = [active_check]; cnt = [faults, activated, no_space]
             if par[0] and not active[p]:
                 active[p] = 1
@@ -444,7 +449,7 @@ cdef int64_t fault_path_kernel(
                     j += 1
                 hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
                 pos = j
-                if m.nfree[tk] > par[4]:
+                if m.nfree[tki] > par[4]:
                     st[0] = 0
                     m.stats[ST_PROMOTE_CANDIDATE_NRL] += 1
                     cnt[1] += 1
@@ -483,7 +488,7 @@ cdef int64_t fault_path_kernel(
             j += 1
         hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
         pos = j
-        code = mem_migrate(m, mem_slot_pfn(m, s), tk, t, mv)
+        code = mem_migrate(m, mem_slot_pfn(m, s), tki, t, mv)
         if code == MS_OK:
             if policy == 1:
                 active[p] = 0
@@ -1376,8 +1381,11 @@ cdef class MemoryCore:
                    const int8_t[::1] rep_srcs, const int64_t[::1] rep_latency, int policy,
                    const int64_t[::1] params, int64_t[::1] state, int64_t[::1] counters,
                    uint8_t[::1] active, target_nid, int64_t[::1] promoted_pages,
-                   int64_t[::1] promoted_times):
+                   int64_t[::1] promoted_times, rep_targets=None):
         """One segment of numab2 (``policy=0``) or tpp (``1``) in one kernel (internal: the replay's).
+
+        ``rep_targets`` (int64, a top-tier nid per report, as for
+        :meth:`second_access`) replaces ``target_nid`` report by report.
 
         The loop of ``Numab2.fault_loop`` / ``Tpp.fault_loop``
         (python/pghot/sim/alternatives.py, their specification, which the
@@ -1448,6 +1456,12 @@ cdef class MemoryCore:
         tk = self._node_index(target_nid)
         if tk < 0 or tk >= self.m.ntopnodes:
             raise ValueError(f"target_nid: {target_nid!r} is not a top-tier node")
+        cdef int32_t[::1] rtk_v
+        cdef const int32_t *rtk = NULL
+        if rep_targets is not None:
+            rtk_a = self._target_indices(rep_targets, nrep)
+            rtk_v = rtk_a
+            rtk = &rtk_v[0] if nrep else NULL
         if n:
             with nogil:
                 bad = scan_accesses(&pages[0], &times[0], n, self.m.npages)
@@ -1485,7 +1499,7 @@ cdef class MemoryCore:
                 ok = n == 0 or room_for(&self.m, pp, n, &need, &free)
                 if ok:
                     hits = fault_path_kernel(&self.m, pp, tp, n, bin_jiffies, bp, rp, rt, rs, rl, nrep,
-                                             policy, &parv[0], stp, &counters[0], ap, tk, pop, pot,
+                                             policy, &parv[0], stp, &counters[0], ap, tk, rtk, pop, pot,
                                              &npromoted, &mv)
                     mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)

@@ -186,6 +186,14 @@ class _Policy:
         self.top = machine.top_pages
         #: the node this policy promotes to (pghot: each record's target instead)
         self.target = machine.target_nid
+        # several top-tier nodes: each report's target, nid + 1 -> target nid (None: self.target)
+        topo = machine.memory.topology
+        self.target_of: np.ndarray | None = None
+        if len(topo.toptier_nids()) > 1:
+            top = max(n.nid for n in topo.nodes)
+            self.target_of = np.full(top + 2, topo.default_node, dtype=np.int64)
+            for n in topo.nodes:
+                self.target_of[n.nid + 1] = topo.promotion_target(n.nid)
         self.bin_j = machine.clock.bin_jiffies
         self.compiled = machine.compiled
         self.hits = 0
@@ -200,6 +208,16 @@ class _Policy:
         self.description = description
         #: set by the engine when the replay stops: a long stretch gives up (Stopped)
         self.stop: threading.Event | None = None
+
+    def _targets(self, reps: Reports) -> np.ndarray | None:
+        """The promotion target of each report's accessing node, or None (one top-tier node).
+
+        A socket is its own target, a lower-tier node (a CPU on it) maps to
+        its ``promotion_target``, -1 (unknown) to the default node.
+        """
+        if self.target_of is None:
+            return None
+        return self.target_of[reps.nids.astype(np.int64) + 1]
 
     def _promoted(self, pages: np.ndarray, now: int) -> None:
         """Pages promoted at ``now``: judged at the end of the oracle interval."""
@@ -304,20 +322,6 @@ class _SecondAccess(_Policy):
         self.window_ms = win_ms
         self.window_j = ms_to_jiffies(win_ms, c.hz)
         self.last = np.full(machine.memory.logical_pages, -1, dtype=np.int64)
-        # several top-tier nodes: each report's target, nid + 1 -> target nid (None: self.target)
-        topo = machine.memory.topology
-        self.target_of: np.ndarray | None = None
-        if len(topo.toptier_nids()) > 1:
-            top = max(n.nid for n in topo.nodes)
-            self.target_of = np.full(top + 2, topo.default_node, dtype=np.int64)
-            for n in topo.nodes:
-                self.target_of[n.nid + 1] = topo.promotion_target(n.nid)
-
-    def _targets(self, reps: Reports) -> np.ndarray | None:
-        """The promotion target of each report's accessing node, or None (one top-tier node)."""
-        if self.target_of is None:
-            return None
-        return self.target_of[reps.nids.astype(np.int64) + 1]
 
     #: reports whose pages the reference loop looks up in one vectorised call
     LOOKUP_BLOCK = 4096
