@@ -381,3 +381,22 @@ def test_second_access_kernel_rep_targets_are_checked() -> None:
     with pytest.raises(ValueError, match="rep_targets: needs 2 integer node ids"):
         mem.second_access(*args, np.array([0], np.int64))
     assert mem.second_access(*args, np.array([1, 1], np.int64)) == (0, 0)  # page 0 never served
+
+
+def test_spilled_stream_and_llc_filter_keep_the_nodes() -> None:
+    rng = np.random.default_rng(5)
+    pages = rng.integers(0, 12, 3000).tolist()
+    nids = rng.integers(0, 2, 3000).tolist()
+    c = chunk(pages, nids)
+    cfg = SimConfig(topology=four_nodes(), sources=EVERY)
+    chunks = [TraceChunk(time_ns=c.time_ns[i : i + 500], vaddr=c.vaddr[i : i + 500], nid=c.nid[i : i + 500])
+              for i in range(0, 3000, 500)]  # fmt: skip
+    kept = replay(chunks, cfg, policies=["pghot", "second-access"], progress=False)
+    spilled = replay(chunks, cfg, policies=["pghot", "second-access"], progress=False, spill_bytes=1)
+    assert kept.to_dict() == spilled.to_dict()
+    # an LLC of one 2-line set in front: only its misses reach the memory, with their nodes
+    llc = replay(chunks, SimConfig(topology=four_nodes(), llc_bytes=128, llc_ways=2), policies=["none"],
+                 progress=False)  # fmt: skip
+    p = llc["none"]
+    assert llc.trace["llc"]["misses"] == p.accesses < 3000
+    assert sum(n["accesses"] for n in p.nodes.values()) == p.accesses
