@@ -388,6 +388,7 @@ def test_spilled_stream_and_llc_filter_keep_the_nodes() -> None:
     pages = rng.integers(0, 12, 3000).tolist()
     nids = rng.integers(0, 2, 3000).tolist()
     c = chunk(pages, nids)
+    assert c.vaddr is not None and c.nid is not None
     cfg = SimConfig(topology=four_nodes(), sources=EVERY)
     chunks = [TraceChunk(time_ns=c.time_ns[i : i + 500], vaddr=c.vaddr[i : i + 500], nid=c.nid[i : i + 500])
               for i in range(0, 3000, 500)]  # fmt: skip
