@@ -401,3 +401,17 @@ def test_spilled_stream_and_llc_filter_keep_the_nodes() -> None:
     p = llc["none"]
     assert llc.trace["llc"]["misses"] == p.accesses < 3000
     assert sum(n["accesses"] for n in p.nodes.values()) == p.accesses
+
+
+def test_a_json_topology_dump(tmp_path: Path) -> None:
+    topo = SimConfig(topology=four_nodes()).sim_topology()
+    assert topo is not None
+    path = tmp_path / "topo.json"
+    path.write_text(json.dumps(topo.to_table()))  # as of Topology.from_sysfs().to_table()
+    assert SimConfig(topology=str(path)).sim_topology() == topo
+    path.write_text("{")
+    with pytest.raises(ValueError, match="config: topology: .*topo.json: not valid JSON"):
+        SimConfig(topology=str(path))
+    path.write_text('{"nodes": []}')
+    with pytest.raises(ValueError, match="config: topology: .*topo.json: nodes must not be empty"):
+        SimConfig(topology=str(path))

@@ -538,7 +538,10 @@ class SimConfig:
     topology : str or table, optional
         The simulated machine's nodes instead of the two-tier machine of
         ``top_pages`` and ``lower_pages``: a path to a TOML topology table
-        (relative to the config file's directory in a config file), or the
+        (or a ``.json`` one, such as this machine's
+        ``json.dumps(pghot.Topology.from_sysfs().to_table())``; relative to
+        the config file's directory in a config file), a
+        :class:`pghot.Topology`, or the
         table inline (``[topology]`` with ``[[topology.nodes]]``), as
         :meth:`pghot.Topology.from_table` reads it (e.g.
         ``examples/topology-2s2cxl.toml``: two sockets with CPUs and two
@@ -708,11 +711,23 @@ class SimConfig:
         elif isinstance(value, (str, os.PathLike)):
             path = os.fspath(value)
             try:
-                topo = Topology.from_toml(path)
-                import tomllib
+                if path.endswith(".json"):  # e.g. json.dumps(Topology.from_sysfs().to_table())
+                    with open(path, "rb") as f:
+                        raw = f.read(_CONFIG_MAX_BYTES + 1)
+                    try:
+                        data = json.loads(raw) if len(raw) <= _CONFIG_MAX_BYTES else None
+                    except ValueError as e:
+                        raise ValueError(f"{path}: not valid JSON ({e})") from None
+                    if data is None:
+                        raise ValueError(f"{path}: larger than {_CONFIG_MAX_BYTES >> 20} MiB")
+                    topo = Topology.from_table(data, source=path)
+                    table_page = data.get("page_size") if isinstance(data, Mapping) else None
+                else:
+                    topo = Topology.from_toml(path)
+                    import tomllib
 
-                with open(path, "rb") as f:
-                    table_page = tomllib.load(f).get("page_size")
+                    with open(path, "rb") as f:
+                        table_page = tomllib.load(f).get("page_size")
             except FileNotFoundError:
                 raise ValueError(f"config: topology: {path}: no such file") from None
             except (TypeError, ValueError) as e:
