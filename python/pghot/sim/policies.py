@@ -87,9 +87,10 @@ class Machine:
     #: the stages are compiled (``engine="compiled"``), else the reference ones of
     #: :mod:`pghot.model.sim`
     compiled: bool = True
-    #: the top-tier node the policies other than pghot promote to (and TPP and the
-    #: oracle demote from): the topology's default node.  pghot promotes to each
-    #: record's target node (the accessing node) instead.
+    #: the topology's default node: where a report without a node is promoted to, and
+    #: the only node memtis and the oracle promote to (and TPP and the oracle demote
+    #: from).  pghot promotes to each record's target node; second-access, numab2 and
+    #: tpp to each report's (``_Policy._targets``): the accessing node.
     target_nid: int = _TOP
 
 
@@ -184,7 +185,7 @@ class _Policy:
         self.machine = machine
         self.mem: Any = machine.memory  # compiled (serve, second_access) or the reference
         self.top = machine.top_pages
-        #: the node this policy promotes to (pghot: each record's target instead)
+        #: the default node (see Machine.target_nid)
         self.target = machine.target_nid
         # several top-tier nodes: each report's target, nid + 1 -> target nid (None: self.target)
         topo = machine.memory.topology
