@@ -148,3 +148,51 @@ def test_bad_threads_and_engine(bad: Any) -> None:
         replay([demo_trace(100, 10)], SimConfig(), progress=False, threads=bad)
     with pytest.raises(ValueError, match="engine"):
         replay([demo_trace(100, 10)], SimConfig(), progress=False, engine="fast")
+
+
+#: two sockets with CPUs (nodes 0 and 1) and two CPU-less CXL nodes behind them (2 and 3)
+FOUR_NODES: dict[str, Any] = {
+    "nodes": [
+        {"id": 0, "pages": 30, "toptier": True, "cpus": "0-3"},
+        {"id": 1, "pages": 20, "toptier": True, "cpus": "4-7"},
+        {"id": 2, "pages": 400, "toptier": False, "promotion_target": 0},
+        {"id": 3, "pages": 400, "toptier": False, "promotion_target": 1},
+    ]
+}
+
+
+def _two_sockets(seed: int, column: str) -> TraceChunk:
+    """A generated trace whose accesses come from both sockets (a ``nid`` or ``cpu`` column)."""
+    base = _generated(seed)
+    rng = np.random.default_rng(seed + 100)
+    assert base.pfn is not None
+    # each page mostly from one socket, sometimes from the other (F4: the target changes)
+    socket = (base.pfn % 2).astype(np.int64) ^ (rng.random(len(base)) < 0.2)
+    if column == "nid":
+        return TraceChunk(time_ns=base.time_ns, pfn=base.pfn, nid=socket.astype(np.int32))
+    cpu = socket * 4 + rng.integers(0, 4, len(base))
+    return TraceChunk(time_ns=base.time_ns, pfn=base.pfn, cpu=cpu.astype(np.int32))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("column", ["nid", "cpu"])
+def test_four_nodes_accesses_from_both_sockets(seed: int, column: str) -> None:
+    cfg = SimConfig(topology=FOUR_NODES, sources=ALL_SOURCES, promoter={"interval_ms": 10})
+    policies = ["pghot", "none", "second-access", "numab2", "tpp", "oracle", "memtis", "hash/bucket"]
+    a, b = _both([_two_sockets(seed, column)], cfg, policies=policies)
+    _same(a, b)
+    nodes = a["policies"]["pghot"]["nodes"]
+    assert nodes[0]["accesses"] > 0 and nodes[1]["accesses"] > 0
+    for name in ("pghot", "second-access", "numab2", "tpp", "hash/bucket"):  # to the accessing socket
+        nodes = a["policies"][name]["nodes"]
+        assert nodes[0]["promotions"] > 0 and nodes[1]["promotions"] > 0, name
+    for name in ("oracle", "memtis"):  # the default node only (sim.bounds)
+        assert a["policies"][name]["nodes"][1]["promotions"] == 0
+
+
+def test_four_nodes_without_a_node_column() -> None:
+    cfg = SimConfig(topology=FOUR_NODES, sources=ALL_SOURCES[:2], promoter={"interval_ms": 10})
+    a, b = _both([_generated(3)], cfg, policies=["pghot", "none", "tpp"])
+    _same(a, b)
+    nodes = a["policies"]["pghot"]["nodes"]
+    assert nodes[0]["accesses"] == 20_000 and nodes[1]["accesses"] == 0  # all from the default node

@@ -107,3 +107,13 @@ def heat_add(
     *,
     checked: bool = True,
 ) -> None: ...
+def report_nids(
+    pages: np.ndarray,
+    times: np.ndarray,
+    nids: np.ndarray,
+    rpages: np.ndarray,
+    rtimes: np.ndarray,
+    rsrcs: np.ndarray,
+    last: np.ndarray,
+    out: np.ndarray,
+) -> None: ...

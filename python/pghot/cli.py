@@ -273,6 +273,13 @@ def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
         "--lower-pages", type=_int_in(1, _MAX_COUNT), help="lower-tier pages (default: twice the footprint)"
     )
     p.add_argument(
+        "--topology",
+        metavar="FILE.toml",
+        help="the machine's nodes from a TOML topology table (e.g. examples/topology-2s2cxl.toml): "
+        "the tier sizes are its nodes' (--top-pages/--lower-pages, if given, must equal them), the "
+        "trace's nid or cpu column is each access's node",
+    )
+    p.add_argument(
         "--source",
         action="append",
         metavar="NAME[:K=V,...]",
@@ -332,6 +339,8 @@ def _config(args: argparse.Namespace) -> sim.SimConfig:
         over["top_pages"] = args.top_pages
     if args.lower_pages is not None:
         over["lower_pages"] = args.lower_pages
+    if getattr(args, "topology", None) is not None:
+        over["topology"] = args.topology
     if args.source:
         over["sources"] = [sim.parse_source(s) for s in args.source]
     for item in args.set:

@@ -28,6 +28,17 @@
 # by the instance (`_arrays`), so the Python layer's views of them (the
 # `_by_nid` nodes of TieredMemory, used by its corruption tests) stay valid.
 #
+# Nodes.  First touch takes the first node with a free PFN in an order of
+# node indices: `order` (the default node, the other top-tier nodes, the
+# lower tier) or, once the replay has given each page its home
+# (`_set_homes`: the top-tier node of the page's first access), row
+# home[page] of `orders` (that node, the other top-tier nodes, the lower
+# tier: the expanders whose promotion target is the home first).  Only the
+# first touch reads it: a hit costs what it did.  Per node, promotions into
+# it and demotions out of it are counted where they happen (migrate,
+# demote); the top-tier hits per node only on a machine with several
+# top-tier nodes (one compare of a hoisted flag per hit otherwise).
+#
 # Invariants (TieredMemory.check): pfn_of and owner are inverse bijections
 # between placed pages and used slots; node k's free stack holds exactly its
 # free offsets once each; placed counts the placed pages; a free top-tier
@@ -142,8 +153,11 @@ cdef inline int64_t place(pghot_mem_t *m, int64_t page, int32_t k, pghot_mv_t *m
 cdef inline int64_t first_touch(pghot_mem_t *m, int64_t page, pghot_mv_t *mv) noexcept nogil:
     """Place a page on the first node of the first-touch order with room (one exists)."""
     cdef int32_t j, k
+    cdef const int32_t *order = m.order
+    if m.home != NULL:
+        order = m.orders + <int64_t>m.home[page] * m.norder
     for j in range(m.norder):
-        k = m.order[j]
+        k = order[j]
         if m.nfree[k] > 0:
             m.placed += 1
             return place(m, page, k, mv)
@@ -214,6 +228,7 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     cdef const int32_t *pfn_of = m.pfn_of
     cdef uint8_t *ref = m.ref
     cdef int64_t ntop = m.ntop
+    cdef bint per_node = m.ntopnodes > 1
     for i in range(i0, i1):
         p = <int64_t>pages[i]
         s = pfn_of[p]
@@ -223,6 +238,8 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
             if ref[s] == 0:  # a line written only when its bit changes
                 ref[s] = 1
             hits += 1
+            if per_node:
+                m.nhits[node_of_slot(m, s)] += 1
             if bins != NULL:
                 t = times[i]
                 if t < lo or t >= hi:
@@ -295,6 +312,7 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
         victim = m.owner[vs]
         move(m, vs, dest, mv)
         m.stats[ST_DEMOTE_KSWAPD] += 1
+        m.ndemo[tk] += 1
         promoted = m.promoted_at[victim]
         if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
             m.stats[ST_PING_PONG] += 1
@@ -304,6 +322,7 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
     m.ref[ns] = 1
     if promotion:
         m.stats[ST_PROMOTE_SUCCESS] += 1
+        m.npromo[tk] += 1
         m.promoted_at[page] = now
     return MS_OK
 
@@ -328,6 +347,7 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
         victim = m.owner[vs]
         move(m, vs, dest, mv)
         m.stats[ST_DEMOTE_KSWAPD] += 1
+        m.ndemo[k] += 1
         promoted = m.promoted_at[victim]
         if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
             m.stats[ST_PING_PONG] += 1
@@ -340,9 +360,12 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
 cdef int64_t second_access_kernel(
     pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
     int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes, int64_t nr,
-    int64_t *last, int64_t win, int32_t tk, int64_t *ppages, int64_t *ptimes,
+    int64_t *last, int64_t win, int32_t tk, const int32_t *rtk, int64_t *ppages, int64_t *ptimes,
     int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
-    """The second-access baseline over one segment (see MemoryCore.second_access)."""
+    """The second-access baseline over one segment (see MemoryCore.second_access).
+
+    Report i promotes to node index rtk[i] (its accessing node's target), or tk when rtk is NULL.
+    """
     cdef int64_t pos = 0, j, i, p, t, s, prev, hits = 0, np_ = 0
     for i in range(nr):
         p = <int64_t>rpages[i]
@@ -364,7 +387,7 @@ cdef int64_t second_access_kernel(
                 j += 1
             hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
             pos = j
-            if mem_migrate(m, mem_slot_pfn(m, s), tk, t, mv) == MS_OK:
+            if mem_migrate(m, mem_slot_pfn(m, s), rtk[i] if rtk != NULL else tk, t, mv) == MS_OK:
                 ppages[np_] = p
                 ptimes[np_] = t
                 np_ += 1
@@ -387,10 +410,14 @@ cdef int64_t fault_path_kernel(
     pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
     int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes,
     const int8_t *rsrcs, const int64_t *rlat, int64_t nr, int policy, const int64_t *par,
-    int64_t *st, int64_t *cnt, uint8_t *active, int32_t tk, int64_t *ppages, int64_t *ptimes,
-    int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
-    """The hint-fault path of numab2 (policy 0) or tpp (1) over one segment (see MemoryCore.fault_path)."""
+    int64_t *st, int64_t *cnt, uint8_t *active, int32_t tk, const int32_t *rtk, int64_t *ppages,
+    int64_t *ptimes, int64_t *npromoted, pghot_mv_t *mv) noexcept nogil:
+    """The hint-fault path of numab2 (policy 0) or tpp (1) over one segment (see MemoryCore.fault_path).
+
+    Report i promotes to node index rtk[i] (its accessing node's target), or tk when rtk is NULL.
+    """
     cdef int64_t pos = 0, j, i, p, t, s, hits = 0, np_ = 0, now_ms, th, unit, diff, lat
+    cdef int32_t tki
     cdef int code
     cdef bint promote
     for i in range(nr):
@@ -410,6 +437,7 @@ cdef int64_t fault_path_kernel(
             continue
         cnt[0] += 1
         promote = False
+        tki = rtk[i] if rtk != NULL else tk
         if policy == 1:  # tpp: par = [active_check]; cnt = [faults, activated, no_space]
             if par[0] and not active[p]:
                 active[p] = 1
@@ -427,7 +455,7 @@ cdef int64_t fault_path_kernel(
                     j += 1
                 hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
                 pos = j
-                if m.nfree[tk] > par[4]:
+                if m.nfree[tki] > par[4]:
                     st[0] = 0
                     m.stats[ST_PROMOTE_CANDIDATE_NRL] += 1
                     cnt[1] += 1
@@ -466,7 +494,7 @@ cdef int64_t fault_path_kernel(
             j += 1
         hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
         pos = j
-        code = mem_migrate(m, mem_slot_pfn(m, s), tk, t, mv)
+        code = mem_migrate(m, mem_slot_pfn(m, s), tki, t, mv)
         if code == MS_OK:
             if policy == 1:
                 active[p] = 0
@@ -550,6 +578,11 @@ cdef class MemoryCore:
         self.m.rstart = NULL
         self.m.rend = NULL
         self.m.rk = NULL
+        self.m.home = NULL
+        self.m.orders = NULL
+        self.m.nhits = NULL
+        self.m.npromo = NULL
+        self.m.ndemo = NULL
         self.m.nnodes = 0
         self.m.npages = 0
         self.m.placed = 0
@@ -599,12 +632,28 @@ cdef class MemoryCore:
         for k in range(nn):
             freestk[base[k] : base[k] + nr[k]] = np.arange(nr[k] - 1, -1, -1, dtype=np.int32)
         ref = np.zeros(max(ntop, 1), dtype=np.uint8)
+        # per top-tier home h: h, the other top-tier nodes, then the lower tier with the
+        # nodes whose promotion target is h first (each group in nid order)
+        rows = []
+        for h in range(len(tops)):
+            low = sorted(range(len(tops), nn),
+                         key=lambda k: (topology.promotion_target(slot_nodes[k].nid) != tops[h].nid, k))
+            rows.append([h] + [k for k in range(len(tops)) if k != h] + low)
+        orders_a = np.array(rows, dtype=np.int32).reshape(-1) if rows else np.zeros(1, np.int32)
+        nhits = np.zeros(max(nn, 1), dtype=np.int64)
+        npromo = np.zeros(max(nn, 1), dtype=np.int64)
+        ndemo = np.zeros(max(nn, 1), dtype=np.int64)
         self._arrays = {
             "pfn_of": pfn_of, "promoted_at": promoted_at, "owner": owner, "freestk": freestk,
             "ref": ref, "base": base, "nr": nr, "start": start, "nfree": nfree, "hand": hand,
             "order": order_a, "rstart": rstart, "rend": rend, "rk": rk,
             "index": index, "nids": [n.nid for n in slot_nodes],
+            "orders": orders_a, "nhits": nhits, "npromo": npromo, "ndemo": ndemo, "home": None,
         }
+        self.m.orders = <int32_t *>_addr(orders_a)
+        self.m.nhits = <int64_t *>_addr(nhits)
+        self.m.npromo = <int64_t *>_addr(npromo)
+        self.m.ndemo = <int64_t *>_addr(ndemo)
         self.m.pfn_of = <int32_t *>_addr(pfn_of)
         self.m.promoted_at = <int64_t *>_addr(promoted_at)
         self.m.owner = <int32_t *>_addr(owner)
@@ -630,6 +679,56 @@ cdef class MemoryCore:
         self.m.ping_pong_j = ping_pong_j
         self._tracker_obj = tracker
         self._mlock = threading.Lock() if tracker is not None else None
+
+    def _set_homes(self, homes):
+        """Each page's first-touch home, a top-tier node index (int32, one per logical page).
+
+        Checked here (the caller validates the public argument); replaces any
+        earlier homes.  Pages placed already keep their PFNs.
+        """
+        a = np.array(homes, dtype=np.int32, copy=True)
+        if a.ndim != 1 or a.shape[0] != self.m.npages:
+            raise ValueError(f"homes: needs one value per logical page ({self.m.npages})")
+        if a.shape[0] and (int(a.min()) < 0 or int(a.max()) >= self.m.ntopnodes):
+            raise ValueError("homes: a home is not a top-tier node index")
+        if a.shape[0] == 0:
+            a = np.zeros(1, dtype=np.int32)
+        cdef int32_t *hp = <int32_t *>_addr(a)
+        old = self._arrays["home"]
+        self._arrays["home"] = a  # owns the buffer from here on (the old one until the swap)
+        with nogil:
+            pghot_lock(&self.m.lock)
+            self.m.home = hp
+            pghot_unlock(&self.m.lock)
+        del old
+
+    def _target_indices(self, targets, Py_ssize_t n):
+        """Top-tier nids (one per report) as node indices (int32, a fresh array); ValueError naming one that is not."""
+        a = np.asarray(targets)
+        if a.ndim != 1 or a.shape[0] != n or a.dtype.kind not in "iu":
+            raise ValueError(f"rep_targets: needs {n} integer node ids, one per report")
+        out = np.empty(max(n, 1), dtype=np.int32)
+        for nid in np.unique(a).tolist():
+            k = self._node_index(nid)
+            if k < 0 or k >= self.m.ntopnodes:
+                raise ValueError(f"rep_targets: {nid} is not a top-tier node")
+            out[:n][a == nid] = k
+        return out
+
+    def _c_node_stats(self):
+        """(top-tier hits, promotions in, demotions out) per node index, copied under the lock."""
+        cdef Py_ssize_t nn = max(self.m.nnodes, 1)
+        h = np.empty(nn, dtype=np.int64)
+        p = np.empty(nn, dtype=np.int64)
+        d = np.empty(nn, dtype=np.int64)
+        cdef int64_t[::1] hv = h, pv = p, dv = d
+        with nogil:
+            pghot_lock(&self.m.lock)
+            memcpy(&hv[0], self.m.nhits, nn * sizeof(int64_t))
+            memcpy(&pv[0], self.m.npromo, nn * sizeof(int64_t))
+            memcpy(&dv[0], self.m.ndemo, nn * sizeof(int64_t))
+            pghot_unlock(&self.m.lock)
+        return h, p, d
 
     # -- helpers of the entry points ----------------------------------------------------
 
@@ -1144,7 +1243,8 @@ cdef class MemoryCore:
     def second_access(self, const page_t[::1] pages, const int64_t[::1] times, int64_t bin_jiffies,
                       int64_t[::1] hit_bins, const rpage_t[::1] rep_pages,
                       const int64_t[::1] rep_times, int64_t[::1] last, int64_t window_jiffies,
-                      target_nid, int64_t[::1] promoted_pages, int64_t[::1] promoted_times):
+                      target_nid, int64_t[::1] promoted_pages, int64_t[::1] promoted_times,
+                      rep_targets=None):
         """One segment of the second-access baseline in one kernel (internal: for the replay engine).
 
         The whole of ``_SecondAccess.segment`` (python/pghot/sim/policies.py):
@@ -1158,6 +1258,9 @@ cdef class MemoryCore:
         of a full node): on success p and t go to ``promoted_pages`` /
         ``promoted_times`` and ``last[p] = -1``, else ``last[p] = t``;
         otherwise ``last[p] = t``.  The accesses left are served at the end.
+        ``rep_targets`` (int64, one top-tier nid per report; the multi-node
+        machine: each report's accessing node's promotion target) replaces
+        ``target_nid`` report by report.
 
         Why this order gives what serving every access first would not, and
         what the per-report loop gives: serving accesses only places pages
@@ -1232,6 +1335,12 @@ cdef class MemoryCore:
         tk = self._node_index(target_nid)
         if tk < 0 or tk >= self.m.ntopnodes:
             raise ValueError(f"target_nid: {target_nid!r} is not a top-tier node")
+        cdef int32_t[::1] rtk_v
+        cdef const int32_t *rtk = NULL
+        if rep_targets is not None:
+            rtk_a = self._target_indices(rep_targets, nrep)
+            rtk_v = rtk_a
+            rtk = &rtk_v[0] if nrep else NULL
         if n:
             with nogil:
                 bad = scan_accesses(&pages[0], &times[0], n, self.m.npages)
@@ -1262,7 +1371,7 @@ cdef class MemoryCore:
                 ok = n == 0 or room_for(&self.m, pp, n, &need, &free)
                 if ok:
                     hits = second_access_kernel(&self.m, pp, tp, n, bin_jiffies, bp, rp, rt, nrep,
-                                                &last[0], window_jiffies, tk, pop, pot, &npromoted, &mv)
+                                                &last[0], window_jiffies, tk, rtk, pop, pot, &npromoted, &mv)
                     mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)
             if not ok:
@@ -1278,8 +1387,11 @@ cdef class MemoryCore:
                    const int8_t[::1] rep_srcs, const int64_t[::1] rep_latency, int policy,
                    const int64_t[::1] params, int64_t[::1] state, int64_t[::1] counters,
                    uint8_t[::1] active, target_nid, int64_t[::1] promoted_pages,
-                   int64_t[::1] promoted_times):
+                   int64_t[::1] promoted_times, rep_targets=None):
         """One segment of numab2 (``policy=0``) or tpp (``1``) in one kernel (internal: the replay's).
+
+        ``rep_targets`` (int64, a top-tier nid per report, as for
+        :meth:`second_access`) replaces ``target_nid`` report by report.
 
         The loop of ``Numab2.fault_loop`` / ``Tpp.fault_loop``
         (python/pghot/sim/alternatives.py, their specification, which the
@@ -1350,6 +1462,12 @@ cdef class MemoryCore:
         tk = self._node_index(target_nid)
         if tk < 0 or tk >= self.m.ntopnodes:
             raise ValueError(f"target_nid: {target_nid!r} is not a top-tier node")
+        cdef int32_t[::1] rtk_v
+        cdef const int32_t *rtk = NULL
+        if rep_targets is not None:
+            rtk_a = self._target_indices(rep_targets, nrep)
+            rtk_v = rtk_a
+            rtk = &rtk_v[0] if nrep else NULL
         if n:
             with nogil:
                 bad = scan_accesses(&pages[0], &times[0], n, self.m.npages)
@@ -1387,7 +1505,7 @@ cdef class MemoryCore:
                 ok = n == 0 or room_for(&self.m, pp, n, &need, &free)
                 if ok:
                     hits = fault_path_kernel(&self.m, pp, tp, n, bin_jiffies, bp, rp, rt, rs, rl, nrep,
-                                             policy, &parv[0], stp, &counters[0], ap, tk, pop, pot,
+                                             policy, &parv[0], stp, &counters[0], ap, tk, rtk, pop, pot,
                                              &npromoted, &mv)
                     mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)

@@ -1575,3 +1575,87 @@ def heat_add(pages, times, heat_tj, heat_pp, heat_np, out, *, checked=True):
                 idx = base + p[i] // ppv
             if idx < nout:
                 o[idx] += 1
+
+
+cdef object _inout(object a, str name, object dtype):
+    """``a``: a writable C-contiguous 1-D array of exactly ``dtype``, updated in place."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype:
+        raise TypeError(f"{name} must be a numpy array of {dtype.name}")
+    if a.ndim != 1 or not a.flags.c_contiguous or not a.flags.writeable:
+        raise ValueError(f"{name} must be a writable 1-D C-contiguous array")
+    return a
+
+
+def report_nids(pages, times, nids, rpages, rtimes, rsrcs, last, out):
+    """The accessing node of each report: that of its page's last access at or before its time.
+
+    The replay's multi-node machine (``pghot.sim.engine``): the sources see
+    pages and times only, so a report's ``nid`` is filled in afterwards: for
+    every report that is not a page-table scan's (those report -1, as
+    klruscand does), ``out[r] = last[rpages[r]]`` once every access up to
+    ``rtimes[r]`` has set ``last[page] = nid``; the accesses after the last
+    report set ``last`` too (it carries over to the next call).  A
+    hardware-hint sample or a hint fault is made by an access at the
+    report's time, so this is the node of that access, unless the page is
+    accessed from two nodes within that jiffy (then the later one's).
+    ``pghot.model.sim.report_nids`` is the specification.
+
+    Parameters
+    ----------
+    pages, times : numpy.ndarray of uint32, int64
+        The accesses of the stretch, in time order (the replay's stream).
+    nids : numpy.ndarray of int16
+        Each access's node (-1: unknown).
+    rpages, rtimes, rsrcs : numpy.ndarray of uint32, int64, int8
+        The reports, in time order.
+    last : numpy.ndarray of int16
+        Per logical page, the node of its last access (updated in place).
+    out : numpy.ndarray of int32
+        The reports' nids, written in place for the reports that are not scans.
+
+    Examples
+    --------
+    >>> last = np.full(4, -1, np.int16)
+    >>> out = np.zeros(3, np.int32)
+    >>> report_nids(np.array([1, 2, 1], np.uint32), np.array([0, 1, 2], np.int64),
+    ...             np.array([3, 0, 1], np.int16), np.array([1, 2, 1], np.uint32),
+    ...             np.array([0, 1, 2], np.int64), np.array([2, 1, 2], np.int8), last, out)
+    >>> out.tolist(), last.tolist()
+    ([3, 0, 1], [-1, 1, 0, -1])
+    """
+    pa = _array(pages, "pages", _U32)
+    ta = _array(times, "times", _I64)
+    na = _array(nids, "nids", np.dtype(np.int16))
+    rpa = _array(rpages, "rpages", _U32)
+    rta = _array(rtimes, "rtimes", _I64)
+    rsa = _array(rsrcs, "rsrcs", np.dtype(np.int8))
+    la = _inout(last, "last", np.dtype(np.int16))
+    oa = _inout(out, "out", np.dtype(np.int32))
+    if ta.shape[0] != pa.shape[0] or na.shape[0] != pa.shape[0]:
+        raise ValueError("pages, times, nids: one value per access")
+    if rta.shape[0] != rpa.shape[0] or rsa.shape[0] != rpa.shape[0] or oa.shape[0] != rpa.shape[0]:
+        raise ValueError("rpages, rtimes, rsrcs, out: one value per report")
+    npg = la.shape[0]
+    if pa.shape[0] and int(pa.max()) >= npg:
+        raise ValueError(f"pages: a page is not below len(last) = {npg}")
+    if rpa.shape[0] and int(rpa.max()) >= npg:
+        raise ValueError(f"rpages: a page is not below len(last) = {npg}")
+    cdef const uint32_t[::1] p = pa
+    cdef const int64_t[::1] t = ta
+    cdef const short[::1] nd = na
+    cdef const uint32_t[::1] rp = rpa
+    cdef const int64_t[::1] rt = rta
+    cdef const signed char[::1] rs = rsa
+    cdef short[::1] lv = la
+    cdef int32_t[::1] ov = oa
+    cdef Py_ssize_t n = p.shape[0], nr = rp.shape[0], i = 0, r
+    with nogil:
+        for r in range(nr):
+            while i < n and t[i] <= rt[r]:
+                lv[p[i]] = nd[i]
+                i += 1
+            if rs[r] != 1:  # SRC_PGTABLE_SCAN
+                ov[r] = lv[rp[r]]
+        while i < n:
+            lv[p[i]] = nd[i]
+            i += 1

@@ -728,6 +728,78 @@ class TieredMemory(MemoryCore):
         """
         return dict(zip(_STAT_KEYS, self._c_stats(), strict=True))
 
+    def set_first_touch_nodes(self, nids: npt.ArrayLike) -> None:
+        """Give each logical page the top-tier node its first touch allocates on.
+
+        Linux's default (local) allocation: a page is placed on the node of
+        the CPU that touches it first when that node has a free PFN, else
+        on the next node of its fallback list.  Here the list from home
+        node ``h`` is ``h``, the other top-tier nodes by nid, then the
+        lower-tier nodes, those whose ``promotion_target`` is ``h`` first
+        (the socket's own expander), each group by nid; the kernel orders
+        its zonelists by the SLIT distance (``build_zonelists`` in
+        ``mm/page_alloc.c``), which a topology table does not carry: the
+        promotion target stands in for "nearest".  Without this call every
+        page uses the default node's list (:meth:`allocate`).
+
+        Parameters
+        ----------
+        nids : 1-D array of int
+            One per logical page: a top-tier node, or -1 for the default node.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A wrong length, or a value that is not -1 or a top-tier node
+            (named); nothing changes.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> topo = pghot.Topology([pghot.Node(0, 0, 2, True), pghot.Node(1, 2, 2, True),
+        ...                        pghot.Node(2, 4, 8, False)])
+        >>> mem = TieredMemory(topo, logical_pages=4)
+        >>> mem.set_first_touch_nodes([1, 1, 1, -1])
+        >>> mem.access([0, 1, 2, 3]).tolist()     # node 1 full after two: its fallback is node 0
+        [2, 3, 0, 1]
+        """
+        arr = _int_array(nids, "nids", -1, 2**31)
+        if arr.shape[0] != self._npages:
+            raise ValueError(f"nids: {arr.shape[0]} values for {self._npages} logical pages")
+        lut = {-1: self._node(self._topology.default_node)._k}
+        for n in self._topology.nodes:
+            if n.toptier:
+                lut[n.nid] = self._by_nid[n.nid]._k
+        homes = np.empty(arr.shape[0], dtype=np.int32)
+        for nid in np.unique(arr).tolist():
+            k = lut.get(nid)
+            if k is None:
+                raise ValueError(f"nids: {nid} is not a top-tier node of the topology (nor -1)")
+            homes[arr == nid] = k
+        self._set_homes(homes)
+
+    def node_stats(self) -> dict[int, dict[str, int]]:
+        """Per node (by nid): top-tier ``hits`` served by it, ``promotions`` into it, ``demotions`` out.
+
+        ``hits`` is counted on a machine with several top-tier nodes; with
+        one it is 0 here (the replay reports the policy's top-tier hits).
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(1, 8))
+        >>> _ = mem.allocate([0, 1], node=1)
+        >>> _ = mem.migrate_batch([1, 2], 0, now=0)       # the second demotes the first
+        >>> mem.node_stats()
+        {0: {'hits': 0, 'promotions': 2, 'demotions': 1}, 1: {'hits': 0, 'promotions': 0, 'demotions': 0}}
+        """
+        hits, promo, demo = self._c_node_stats()
+        out = {}
+        for nid in sorted(self._by_nid):
+            k = self._by_nid[nid]._k
+            out[nid] = {"hits": int(hits[k]), "promotions": int(promo[k]), "demotions": int(demo[k])}
+        return out
+
     def check(self) -> None:
         """Verify the placement invariants.
 

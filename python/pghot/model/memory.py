@@ -296,6 +296,12 @@ class TieredMemory:
         tops = [m for m in nodes if m.top and m is not default]
         self._first_touch = [default, *tops, *(m for m in nodes if not m.top)]
         self._lower = [m for m in nodes if not m.top]
+        # set_first_touch_nodes: each page's home nid (None: every page uses _first_touch)
+        self._homes: npt.NDArray[np.int64] | None = None
+        self._node_hits = dict.fromkeys(self._by_nid, 0)
+        self._node_promo = dict.fromkeys(self._by_nid, 0)
+        self._node_demo = dict.fromkeys(self._by_nid, 0)
+        self._ntop_nodes = sum(1 for m in nodes if m.top)
         self._pfn_of = np.full(self._npages, -1, dtype=np.int64)
         self._promoted_at = np.full(self._npages, -1, dtype=np.int64)
         self._placed = 0
@@ -680,7 +686,13 @@ class TieredMemory:
             missing = pfns < 0
             if missing.any():
                 new, first = np.unique(arr[missing], return_index=True)
-                self._allocate_locked(new[np.argsort(first)], self._first_touch)
+                new = new[np.argsort(first)]
+                if self._homes is None:
+                    self._allocate_locked(new, self._first_touch)
+                else:  # page by page, in the order of first touch: each from its home's list
+                    for page in new.tolist():
+                        order = self._home_order(int(self._homes[page]))
+                        self._allocate_locked(np.array([page], dtype=np.int64), order)
                 pfns = self._pfn_of[arr]
             for m in self._first_touch:
                 if not m.top:
@@ -691,7 +703,66 @@ class TieredMemory:
                 if inside.any():
                     assert m.ref is not None
                     m.ref[pfns[inside] - m.start] = 1
+                    if self._ntop_nodes > 1:
+                        self._node_hits[m.nid] += int(np.count_nonzero(inside))
             return pfns
+
+    def _home_order(self, nid: int) -> list[_NodeMem]:
+        """The first-touch list from top-tier node ``nid`` (see :meth:`set_first_touch_nodes`)."""
+        home = self._by_nid[nid]
+        tops = sorted((m for m in self._by_nid.values() if m.top and m is not home), key=lambda m: m.nid)
+        low = sorted(self._lower, key=lambda m: (self._topology.promotion_target(m.nid) != nid, m.nid))
+        return [home, *tops, *low]
+
+    def set_first_touch_nodes(self, nids: npt.ArrayLike) -> None:
+        """Each logical page's first-touch home: a top-tier node, or -1 (the default node).
+
+        A page's first touch takes the first node with a free PFN of the
+        list: its home, the other top-tier nodes by nid, then the lower-tier
+        nodes, those whose ``promotion_target`` is the home first, each group
+        by nid (Linux's local allocation with the promotion target standing
+        in for the SLIT distance of ``build_zonelists``; see
+        :meth:`pghot.machine.memory.TieredMemory.set_first_touch_nodes`).
+
+        Examples
+        --------
+        >>> import pghot
+        >>> topo = pghot.Topology([pghot.Node(0, 0, 2, True), pghot.Node(1, 2, 2, True),
+        ...                        pghot.Node(2, 4, 8, False)])
+        >>> mem = TieredMemory(topo, logical_pages=4)
+        >>> mem.set_first_touch_nodes([1, 1, 1, -1])
+        >>> mem.access([0, 1, 2, 3]).tolist()
+        [2, 3, 0, 1]
+        """
+        arr = _int_array(nids, "nids", -1, 2**31)
+        if arr.shape[0] != self._npages:
+            raise ValueError(f"nids: {arr.shape[0]} values for {self._npages} logical pages")
+        for nid in np.unique(arr).tolist():
+            if nid != -1 and (nid not in self._by_nid or not self._by_nid[nid].top):
+                raise ValueError(f"nids: {nid} is not a top-tier node of the topology (nor -1)")
+        homes = arr.copy()
+        homes[homes == -1] = self._topology.default_node
+        with self._lock:
+            self._homes = homes
+
+    def node_stats(self) -> dict[int, dict[str, int]]:
+        """Per node (by nid): top-tier ``hits`` served by it, ``promotions`` into it, ``demotions`` out.
+
+        ``hits`` is counted with several top-tier nodes only (0 with one).
+
+        >>> import pghot
+        >>> TieredMemory(pghot.Topology.two_tier(1, 8)).node_stats()[0]
+        {'hits': 0, 'promotions': 0, 'demotions': 0}
+        """
+        with self._lock:
+            return {
+                nid: {
+                    "hits": self._node_hits[nid],
+                    "promotions": self._node_promo[nid],
+                    "demotions": self._node_demo[nid],
+                }
+                for nid in sorted(self._by_nid)
+            }
 
     # -- migration --------------------------------------------------------------------
 
@@ -897,6 +968,7 @@ class TieredMemory:
                 victim = int(m.owner[off])
                 self._move(m, off, dest, updates)
                 self._stats["pgdemote_kswapd"] += 1
+                self._node_demo[m.nid] += 1
                 promoted = int(self._promoted_at[victim])
                 if promoted >= 0 and 0 <= t - promoted <= self._ping_pong_jiffies:
                     self._stats["ping_pong"] += 1
@@ -933,6 +1005,7 @@ class TieredMemory:
             victim = int(t.owner[victim_off])
             self._move(t, victim_off, dest, updates)
             self._stats["pgdemote_kswapd"] += 1
+            self._node_demo[t.nid] += 1
             promoted = int(self._promoted_at[victim])
             if promoted >= 0 and 0 <= now - promoted <= self._ping_pong_jiffies:
                 self._stats["ping_pong"] += 1
@@ -943,6 +1016,7 @@ class TieredMemory:
         t.ref[new_off] = 1
         if promotion:
             self._stats["pgpromote_success"] += 1
+            self._node_promo[t.nid] += 1
             self._promoted_at[page] = now
         return MigrateStatus.OK
 

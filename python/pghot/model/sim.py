@@ -108,12 +108,16 @@ def second_access(
     top: int,
     promoted: Callable[[int, int], None],
     block: int = 4096,
+    *,
+    target: int = 0,
+    targets: np.ndarray | None = None,
 ) -> int:
     """The second-access baseline over one segment; returns the top-tier hits.
 
     Serve the accesses and act on the reports, in time order: a report of a
     lower-tier page whose previous report (``last[page]``) is at most
-    ``window_j`` jiffies older promotes it to node 0 (``promoted(page, t)``
+    ``window_j`` jiffies older promotes it to node ``target`` (``targets[i]`` for
+    report ``i`` when given: its accessing node's promotion target) (``promoted(page, t)``
     is called), else it becomes the page's previous report.
 
     The reports are taken one at a time (each may promote, which moves the
@@ -153,7 +157,7 @@ def second_access(
                 if prev >= 0 and t - prev <= window_j:
                     upto(t)
                     changed = True
-                    if mem.migrate(pfn, 0, t):
+                    if mem.migrate(pfn, target if targets is None else int(targets[i]), t):
                         promoted(p, t)
                         last[p] = -1
                     else:

@@ -21,6 +21,17 @@ reports (``fault_loop``) is its specification, run on the reference memory
 (``engine="reference"``); on the compiled memory one ``nogil`` kernel runs
 the same loop (:meth:`pghot._memory.MemoryCore.fault_path`), and
 tests/test_sim_engines.py requires the same result from both.
+
+On a machine of several top-tier nodes (``SimConfig.topology``) a fault
+promotes to its accessing node (the report's node, or that node's
+promotion target), as the kernel's ``do_numa_page`` migrates to the
+faulting CPU's node, and numab2's free-space bypass looks at that node; but
+numab2's rate limit and threshold are one state for the machine (the
+kernel keeps them per target node's ``pglist_data``), and TPP's kswapd keeps
+the headroom of the default node only (the kernel runs one per node): on
+the other top-tier nodes a promotion into a full node demotes its CLOCK
+victim on the way, as on a node without kswapd headroom.  First touch is
+the accessing node's, as for every policy.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from pghot._validate import ms_to_jiffies
 from pghot.machine.memory import MigrateStatus
 from pghot.machine.sources import Reports
 from pghot.sim.config import Numab2Config, TppConfig
-from pghot.sim.policies import _NO_ROUND, _TOP, Machine, _Policy
+from pghot.sim.policies import _NO_ROUND, Machine, _Policy
 
 __all__ = ["ALTERNATIVES", "Numab2", "Tpp"]
 
@@ -119,9 +130,10 @@ class _FaultPath(_Policy):
             state,
             counters,
             active,
-            _TOP,
+            self.target,
             moved,
             when,
+            self._targets(reps),
         )
         self.hits += hits
         self._unpack(state, counters)
@@ -153,10 +165,12 @@ class _FaultPath(_Policy):
             pfn = int(self.mem.pfn_of(page))
         return pfn if pfn >= self.top else -1
 
-    def _promote(self, pfn: int, t: int) -> int:
-        """Migrate the page on ``pfn`` to the top tier at ``t``; the :class:`MigrateStatus`."""
+    def _promote(self, pfn: int, t: int, target: int | None = None) -> int:
+        """Migrate the page on ``pfn`` to node ``target`` (None: the default) at ``t``; the status."""
         self._serve_until(t)
-        status, moved = self.mem.migrate_batch(np.array([pfn], dtype=np.int64), _TOP, t, return_pages=True)
+        status, moved = self.mem.migrate_batch(
+            np.array([pfn], dtype=np.int64), self.target if target is None else target, t, return_pages=True
+        )
         code = int(status[0])
         if code == _OK:
             self._promoted(moved, t)
@@ -324,6 +338,8 @@ class Numab2(_FaultPath):
     def fault_loop(self, reps: Reports) -> None:
         c = self.counters
         pages, nows, lats = reps.pfns.tolist(), reps.nows.tolist(), reps.latencies().tolist()
+        tg = self._targets(reps)
+        targets = [self.target] * len(pages) if tg is None else tg.tolist()
         for i in np.flatnonzero(reps.srcs == _HINT_FAULT).tolist():
             t = nows[i]
             pfn = self._lower_pfn(pages[i], t)
@@ -333,11 +349,11 @@ class Numab2(_FaultPath):
             now_ms = self._ms(t)
             if self._maybe_enough:
                 self._serve_until(t)
-                if self.mem.free_pages(_TOP) > self.free_enough_pages:
+                if self.mem.free_pages(targets[i]) > self.free_enough_pages:
                     self.threshold = 0
                     self.mem.count_promote_candidates(1, no_rate_limit=True)
                     c["free_space_promotions"] += 1
-                    self._migrate(pfn, t)
+                    self._migrate(pfn, t, targets[i])
                     continue
                 self._maybe_enough = False
             if self.threshold_adjust:
@@ -350,14 +366,14 @@ class Numab2(_FaultPath):
             if self._rate_limited(now_ms):
                 c["rate_limited"] += 1
                 continue
-            self._migrate(pfn, t)
+            self._migrate(pfn, t, targets[i])
         # the segment's candidates into the memory's pgpromote_candidate, in one call
         if self.nr_cand > self._counted:
             self.mem.count_promote_candidates(self.nr_cand - self._counted)
             self._counted = self.nr_cand
 
-    def _migrate(self, pfn: int, t: int) -> None:
-        if self._promote(pfn, t) == _NO_SPACE:
+    def _migrate(self, pfn: int, t: int, target: int) -> None:
+        if self._promote(pfn, t, target) == _NO_SPACE:
             self.counters["promote_no_space"] += 1
 
     def _adjust_threshold(self, now_ms: int) -> None:
@@ -481,6 +497,7 @@ class Tpp(_FaultPath):
         c = self.counters
         active = self.active
         pages, nows = reps.pfns.tolist(), reps.nows.tolist()
+        tg = self._targets(reps)
         for i in np.flatnonzero(reps.srcs == _HINT_FAULT).tolist():
             page, t = pages[i], nows[i]
             pfn = self._lower_pfn(page, t)
@@ -491,7 +508,7 @@ class Tpp(_FaultPath):
                 active[page] = True  # folio_mark_accessed: onto the active list
                 c["activated"] += 1
                 continue
-            code = self._promote(pfn, t)
+            code = self._promote(pfn, t, None if tg is None else int(tg[i]))
             if code == _OK:
                 active[page] = False  # off the lower tier's lists
             elif code == _NO_SPACE:
@@ -499,10 +516,12 @@ class Tpp(_FaultPath):
 
     def step(self, now: int) -> None:
         """kswapd: restore the demotion watermark's free pages on the top tier."""
-        free = int(self.mem.free_pages(_TOP))
+        free = int(self.mem.free_pages(self.target))
         if free < self.demote_wmark:
             self.counters["kswapd_wakeups"] += 1
-            self.counters["demoted"] += int(self.mem.demote(_TOP, self.demote_wmark - free, now).shape[0])
+            self.counters["demoted"] += int(
+                self.mem.demote(self.target, self.demote_wmark - free, now).shape[0]
+            )
 
 
 #: the alternatives' policy classes by name: ``cls(name, machine, **knobs)``

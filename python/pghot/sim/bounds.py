@@ -5,6 +5,9 @@ machine; the engine (:mod:`pghot.sim.engine`) drives them like every other
 policy.  They are built by :func:`make_oracle` and :func:`make_memtis` from
 what ``_Sim.__init__`` has (a fresh ``self.machine()``, the config, the
 oracle interval in jiffies, the footprint and the resolved ``top_pages``).
+On a machine of several top-tier nodes (``SimConfig.topology``) both move
+pages to and from the default node only (``Machine.target_nid``): the
+oracle is then no upper bound for the other top-tier nodes' share.
 
 ``oracle``
     At the start of every oracle interval the top tier holds that
@@ -61,7 +64,7 @@ from pghot._types import Source
 from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports
 from pghot.sim.config import SimConfig
-from pghot.sim.policies import _NO_ROUND, _TOP, Machine, _Policy
+from pghot.sim.policies import _NO_ROUND, Machine, _Policy
 
 __all__ = [
     "MEMTIS_DEFAULTS",
@@ -159,7 +162,7 @@ class _Placing(_Policy):
     def _move(self, pfns: np.ndarray, now: int) -> int:
         if not pfns.shape[0]:
             return 0
-        status, pages = self.mem.migrate_batch(pfns, _TOP, now, return_pages=True)
+        status, pages = self.mem.migrate_batch(pfns, self.target, now, return_pages=True)
         moved = pages[status == 0]
         self._promoted(moved, now)
         return int(moved.shape[0])
@@ -180,14 +183,14 @@ class _Placing(_Policy):
             low = self._lower_pfns(up)
             if not low.shape[0]:
                 return
-            free = int(self.mem.free_pages(_TOP))
+            free = int(self.mem.free_pages(self.target))
             if free:
                 if not self._move(low[:free], now):
                     return
                 continue
             moved = 0
             if not wrapped:  # every bit set: this victim search sweeps and clears the tier
-                self.mem.access(self.mem.pages_on(_TOP))
+                self.mem.access(self.mem.pages_on(self.target))
                 moved = self._move(low[:1], now)
                 wrapped = True
                 low = low[1:]

@@ -530,9 +530,27 @@ class SimConfig:
     Attributes
     ----------
     top_pages : int, optional
-        Top-tier capacity in pages; default a quarter of the footprint.
+        Top-tier capacity in pages; default a quarter of the footprint (with
+        ``topology``: its top-tier nodes' pages; a value given must equal it).
     lower_pages : int, optional
-        Lower-tier capacity in pages; default twice the footprint.
+        Lower-tier capacity in pages; default twice the footprint (with
+        ``topology``: its lower-tier nodes' pages; a value given must equal it).
+    topology : str or table, optional
+        The simulated machine's nodes instead of the two-tier machine of
+        ``top_pages`` and ``lower_pages``: a path to a TOML topology table
+        (or a ``.json`` one, such as this machine's
+        ``json.dumps(pghot.Topology.from_sysfs().to_table())``; relative to
+        the config file's directory in a config file), a
+        :class:`pghot.Topology`, or the
+        table inline (``[topology]`` with ``[[topology.nodes]]``), as
+        :meth:`pghot.Topology.from_table` reads it (e.g.
+        ``examples/topology-2s2cxl.toml``: two sockets with CPUs and two
+        CPU-less CXL nodes).  Its ``page_size``, when given, must be the
+        config's.  The trace's ``nid`` column (or its ``cpu`` column, mapped
+        by the nodes' ``cpus``) is then each access's node: first touch
+        allocates on it and the reports carry it, so pghot promotes to it;
+        a trace without either is all from the ``default_node``.  See
+        :meth:`SimConfig.sim_topology` for the PFN layout.
     page_size : int
         Bytes per page (power of two), default 4096.
     hz : int
@@ -633,6 +651,7 @@ class SimConfig:
     llc_bytes: int | None = _knob(None, low=0, normalize=_llc_size)
     llc_line_bytes: int = _knob(64, low=1, check=_power_of_two)
     llc_ways: int = _knob(15, low=1)
+    topology: str | dict[str, Any] | None = None
 
     if TYPE_CHECKING:
         # the tables may be given as plain mappings; the fields hold records
@@ -659,13 +678,15 @@ class SimConfig:
             llc_bytes: int | str | None = ...,
             llc_line_bytes: int = ...,
             llc_ways: int = ...,
+            topology: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = ...,
         ) -> None: ...
 
     def __post_init__(self) -> None:
         try:
-            _check_fields(self, skip=("sources", "tracker", "promoter", *POLICY_TABLES))
+            _check_fields(self, skip=("sources", "tracker", "promoter", "topology", *POLICY_TABLES))
         except (TypeError, ValueError) as e:
             raise type(e)(f"config: {e}") from None
+        self._set_topology()
         object.__setattr__(self, "tracker", _table(self.tracker, TrackerConfig, "tracker"))
         object.__setattr__(self, "promoter", _table(self.promoter, PromoterConfig, "promoter"))
         for key, cls in POLICY_TABLES.items():
@@ -676,6 +697,102 @@ class SimConfig:
         if not srcs:
             raise ValueError("config: sources must be a non-empty list of tables")
         object.__setattr__(self, "sources", [_source_config(s, i) for i, s in enumerate(srcs)])
+
+    def _set_topology(self) -> None:
+        """Read and check ``topology``; keep the path (or the table) and the :class:`Topology`."""
+        value: Any = self.topology
+        topo: Topology | None = None
+        table_page = None
+        if value is None:
+            pass
+        elif isinstance(value, Topology):
+            topo = value
+            object.__setattr__(self, "topology", value.to_table(self.page_size))
+        elif isinstance(value, (str, os.PathLike)):
+            path = os.fspath(value)
+            try:
+                if path.endswith(".json"):  # e.g. json.dumps(Topology.from_sysfs().to_table())
+                    with open(path, "rb") as f:
+                        raw = f.read(_CONFIG_MAX_BYTES + 1)
+                    try:
+                        data = json.loads(raw) if len(raw) <= _CONFIG_MAX_BYTES else None
+                    except ValueError as e:
+                        raise ValueError(f"{path}: not valid JSON ({e})") from None
+                    if data is None:
+                        raise ValueError(f"{path}: larger than {_CONFIG_MAX_BYTES >> 20} MiB")
+                    topo = Topology.from_table(data, source=path)
+                    table_page = data.get("page_size") if isinstance(data, Mapping) else None
+                else:
+                    topo = Topology.from_toml(path)
+                    import tomllib
+
+                    with open(path, "rb") as f:
+                        table_page = tomllib.load(f).get("page_size")
+            except FileNotFoundError:
+                raise ValueError(f"config: topology: {path}: no such file") from None
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"config: topology: {e}") from None
+            object.__setattr__(self, "topology", path)
+        elif isinstance(value, Mapping):
+            try:
+                topo = Topology.from_table(value)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"config: topology: {e}") from None
+            table_page = value.get("page_size")
+            object.__setattr__(self, "topology", dict(value))
+        else:
+            raise TypeError(
+                "config: topology must be a path to a TOML topology table or a table, "
+                f"not {type(value).__name__}"
+            )
+        where = f" ({value})" if isinstance(value, (str, os.PathLike)) else ""
+        if table_page is not None and table_page != self.page_size:
+            raise ValueError(
+                f"config: topology{where}: page_size {table_page} differs from the config's "
+                f"page_size {self.page_size}"
+            )
+        if topo is not None:
+            tops = [n for n in topo.nodes if n.toptier]
+            if max(n.nid for n in topo.nodes) >= 2**15 - 1:
+                raise ValueError(f"config: topology{where}: node ids must be below {2**15 - 1}")
+            sizes = {
+                "top_pages": sum(n.nr_pages for n in tops),
+                "lower_pages": topo.lower_pages(),
+            }
+            for key, have in sizes.items():
+                given = getattr(self, key)
+                if given is not None and given != have:
+                    raise ValueError(
+                        f"config: {key}: {given} differs from the {have} pages of the topology{where}; "
+                        f"the tier sizes come from the topology: leave {key} out"
+                    )
+            if sizes["top_pages"] == 0:
+                raise ValueError(f"config: topology{where}: its top-tier nodes hold no pages")
+        object.__setattr__(self, "_topo", topo)
+
+    def sim_topology(self) -> Topology | None:
+        """The configured topology as the replay lays it out (None: the two-tier machine).
+
+        The nodes, their sizes, CPUs, tiers, promotion targets and default
+        node are the table's; their PFNs are renumbered: the top-tier nodes
+        by nid from PFN 0, then the lower-tier nodes by nid (the simulated
+        PFNs are the simulator's own; this keeps the top tier at PFNs below
+        ``top_pages``, as on the two-tier machine).
+
+        >>> c = SimConfig(topology={"nodes": [{"id": 0, "pages": 8, "toptier": False},
+        ...                                    {"id": 1, "pages": 4, "toptier": True, "cpus": "0"}]})
+        >>> [(n.nid, n.start_pfn, n.nr_pages) for n in c.sim_topology().nodes]
+        [(0, 4, 8), (1, 0, 4)]
+        """
+        topo: Topology | None = getattr(self, "_topo", None)
+        if topo is None:
+            return None
+        nodes = sorted(topo.nodes, key=lambda n: (not n.toptier, n.nid))
+        out, start = [], 0
+        for n in nodes:
+            out.append(dataclasses.replace(n, start_pfn=start if n.nr_pages else 0))
+            start += n.nr_pages
+        return Topology(out, default_node=topo.default_node)
 
     @property
     def memory(self) -> MemoryConfig:
@@ -761,6 +878,15 @@ class SimConfig:
         topo = Topology.two_tier(1024, lower)
         _build_sources(self)
         _build_pghot(self, topo, self.tracker, self.promoter, lower)
+        mine = self.sim_topology()
+        if mine is not None:  # its node ids, tiers and targets, at a small size (nid_bits, ...)
+            nodes, start = [], 0
+            for n in mine.nodes:
+                size = 1024 if n.toptier else lower
+                nodes.append(dataclasses.replace(n, start_pfn=start, nr_pages=size))
+                start += size
+            small = Topology(nodes, default_node=mine.default_node)
+            _build_pghot(self, small, self.tracker, self.promoter, lower)
         self._check_llc(LLC_FORMATS[0])  # the filter a lackey trace gets (the default one, or llc_bytes)
         return self
 
@@ -910,6 +1036,9 @@ def load_config(path: str | os.PathLike[str]) -> SimConfig:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{p}: not valid TOML ({e})") from None
+    topo = data.get("topology") if isinstance(data, Mapping) else None
+    if isinstance(topo, str) and not os.path.isabs(topo):  # relative to the config file
+        data = {**data, "topology": os.path.join(os.path.dirname(p), topo)}
     try:
         return SimConfig.from_dict(data)
     except (TypeError, ValueError) as e:
@@ -976,8 +1105,11 @@ def _build_sources(config: SimConfig) -> Any:
     return combine(*made)
 
 
-def _build_stages(config: SimConfig, npages: int) -> Any:
-    """The compiled sources of :func:`_build_sources` for dense pages below ``npages`` (one stage)."""
+def _build_stages(config: SimConfig, npages: int, nid: int = 0) -> Any:
+    """The compiled sources of :func:`_build_sources` for dense pages below ``npages`` (one stage).
+
+    ``nid``: the accessing node of their reports (the machine's default node).
+    """
     from pghot import _stages
 
     made: list[Any] = []
@@ -991,7 +1123,7 @@ def _build_stages(config: SimConfig, npages: int) -> Any:
                 made.append(_stages.HintFaultStage(npages, hz=config.hz, origin_jiffies=0, **s.kwargs()))
         except (TypeError, ValueError) as e:
             raise type(e)(f"config: sources[{i}] ({s.name}): {e}") from None
-    return _stages.CombinedStage(*made)
+    return _stages.CombinedStage(*made, nid=nid)
 
 
 def _build_pghot(

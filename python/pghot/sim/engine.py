@@ -50,7 +50,6 @@ from pghot.sim.budget import check_fits
 from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
-    _TOP,
     ALTERNATIVES,
     BASELINES,
     DESIGNS,
@@ -113,7 +112,7 @@ class _Stream:
     """Logical pages (uint32) and jiffies (int64), chunk by chunk; spills to disk."""
 
     def __init__(self, spill_bytes: int) -> None:
-        self.mem: list[tuple[np.ndarray, np.ndarray]] = []
+        self.mem: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         self.held = 0
         self.spill_bytes = spill_bytes
         self.file: IO[bytes] | None = None
@@ -122,25 +121,33 @@ class _Stream:
         #: the last-level-cache filter's counters, when there was one
         self.llc: dict[str, int] | None = None
 
-    def append(self, pages: np.ndarray, times: np.ndarray) -> None:
+    def append(self, pages: np.ndarray, times: np.ndarray, nids: np.ndarray | None = None) -> None:
+        """A chunk: pages, jiffies and (a multi-node machine's trace) each access's node, int16."""
         self.accesses += pages.shape[0]
-        nbytes = pages.nbytes + times.nbytes
+        nbytes = pages.nbytes + times.nbytes + (0 if nids is None else nids.nbytes)
         if self.file is None and self.held + nbytes <= self.spill_bytes:
-            self.mem.append((pages, times))
+            self.mem.append((pages, times, nids))
             self.held += nbytes
             return
         if self.file is None:
             self.file = tempfile.TemporaryFile(prefix="pghot-replay-")
         np.save(self.file, pages)
         np.save(self.file, times)
+        np.save(self.file, np.zeros(0, np.int16) if nids is None else nids)
         self.nfile += 1
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def triples(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """The chunks with their nodes (None: the trace has no node column)."""
         yield from self.mem
         if self.file is not None:
             self.file.seek(0)
             for _ in range(self.nfile):
-                yield np.load(self.file), np.load(self.file)
+                pages, times, nids = np.load(self.file), np.load(self.file), np.load(self.file)
+                yield pages, times, (nids if nids.shape[0] == pages.shape[0] and pages.shape[0] else None)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for pages, times, _ in self.triples():
+            yield pages, times
 
     def close(self) -> None:
         if self.file is not None:
@@ -161,13 +168,99 @@ def _trace_format(chunks: Iterable[TraceChunk], first: TraceChunk) -> str | None
     return "lackey" if first.kind is not None else None
 
 
+class _Nodes:
+    """The accessing nodes of a trace on a configured topology (``SimConfig.topology``).
+
+    Each access's node is the trace's ``nid``, else its ``cpu``'s node
+    (:meth:`pghot.Topology.nodes_of_cpus`), else none (the whole trace is
+    then from the topology's default node).  A node that is not one of the
+    topology's is an error (SEMANTICS.md F7: an unknown nid is never used);
+    -1 (unknown) is kept: it reaches the tracker as ``NUMA_NO_NODE``.
+    """
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self.known = np.array(sorted(n.nid for n in topology.nodes), dtype=np.int64)
+        self.is_node = np.zeros(int(self.known[-1]) + 1, dtype=bool)  # nid -> a node of the topology
+        self.is_node[self.known] = True
+        self.issued: dict[int, int] = {}
+        self.first: list[tuple[np.ndarray, np.ndarray]] = []  # (new pages, their first access's node)
+        self.any = False  # some chunk had a node column
+
+    def of(self, chunk: TraceChunk, first_record: int) -> np.ndarray | None:
+        """The chunk's nodes as int16, or None; ValueError naming a record with a bad node."""
+        if chunk.nid is not None:
+            nid = np.asarray(chunk.nid).astype(np.int64, copy=False)
+            what = "nid"
+        elif chunk.cpu is not None:
+            try:
+                nid = self.topology.nodes_of_cpus(chunk.cpu).astype(np.int64)
+            except ValueError as e:
+                raise ValueError(f"the trace's cpu column on the topology: {e}") from None
+            what = "cpu's node"
+        else:
+            return None
+        inside = (nid >= 0) & (nid < self.is_node.shape[0])
+        bad = (nid != -1) & ~inside
+        bad[inside] |= ~self.is_node[nid[inside]]
+        if bad.any():
+            i = int(bad.argmax())
+            raise ValueError(
+                f"record {first_record + i}: {what} {int(nid[i])} is not a node of the topology "
+                f"(nodes {self.known.tolist()}; -1 for unknown)"
+            )
+        self.any = True
+        return nid.astype(np.int16)
+
+    def count(self, pages: np.ndarray, nids: np.ndarray | None, before: int) -> None:
+        """Count the accesses per node; note the node of each new page's first access.
+
+        The mappers number pages densely in first-appearance order, so the
+        first access of a new page (id ``>= before``) is where the page
+        exceeds every id before it: one running maximum, no sort.
+        """
+        d = self.topology.default_node
+        if nids is None:  # the new pages keep home -1: the default node
+            self.issued[d] = self.issued.get(d, 0) + pages.shape[0]
+            return
+        counts = np.bincount(np.where(nids < 0, d, nids), minlength=self.is_node.shape[0])
+        for k in np.flatnonzero(counts).tolist():
+            self.issued[k] = self.issued.get(k, 0) + int(counts[k])
+        pg = pages.astype(np.int64)
+        seen = np.maximum.accumulate(np.concatenate([np.array([before - 1], np.int64), pg]))[:-1]
+        first = np.flatnonzero(pg > seen)
+        if first.shape[0]:
+            self.first.append((pg[first], nids[first].astype(np.int64)))
+
+    def homes(self, footprint: int) -> np.ndarray:
+        """Per logical page the top-tier node its first touch allocates on (-1: the default node).
+
+        The node of the page's first access, or that node's promotion
+        target when it is a lower-tier node (a CPU on a lower-tier node:
+        F7's mapping, used for placement as for promotion).
+        """
+        out = np.full(footprint, -1, dtype=np.int64)
+        for pg, nd in self.first:
+            out[pg] = nd
+        for nid in np.unique(out).tolist():
+            if nid >= 0 and not self.topology.is_toptier(nid):
+                out[out == nid] = self.topology.promotion_target(nid)
+        return out
+
+
 def _materialise(
-    chunks: Iterable[TraceChunk], config: SimConfig, progress: bool, spill_bytes: int, engine: str
+    chunks: Iterable[TraceChunk],
+    config: SimConfig,
+    progress: bool,
+    spill_bytes: int,
+    engine: str,
+    nodes: _Nodes | None = None,
 ) -> tuple[_Stream, int, int, str]:
-    """Read the trace once: dense logical pages and clamped jiffies."""
+    """Read the trace once: dense logical pages and clamped jiffies (and nodes, with ``nodes``)."""
     mapper: Any = PageMap() if engine == "compiled" else PageMapper(0, 2**40, page_size=1)
     llc: Any = None
     stream = _Stream(spill_bytes)
+    records = 0
     origin: int | None = None
     last = 0
     space = ""
@@ -181,6 +274,8 @@ def _materialise(
             if origin is None:
                 origin = int(chunk.time_ns[0])
                 llc = config.llc(_trace_format(chunks, chunk))
+            nids = nodes.of(chunk, records) if nodes is not None else None
+            records += len(chunk)
             if llc is not None:  # only the misses reach the memory
                 bar.update(len(chunk))
                 addr = chunk.vaddr if chunk.vaddr is not None else chunk.pfn * np.uint64(config.page_size)
@@ -193,10 +288,13 @@ def _materialise(
                     pfn=None if chunk.pfn is None else chunk.pfn[kept],
                     vaddr=None if chunk.vaddr is None else chunk.vaddr[kept],
                 )
+                if nids is not None:
+                    nids = nids[kept]
             keys, kind = chunk_pages(chunk, config.page_size)
             if space and kind != space:
                 raise ValueError("the trace mixes records with and without pfn")
             space = kind
+            before = len(mapper)
             if engine == "compiled":
                 try:
                     pages = mapper.map(keys)
@@ -212,7 +310,10 @@ def _materialise(
                 t = chunk.times_jiffies(config.hz, origin)
                 t = np.maximum.accumulate(np.maximum(t, last))
             last = int(t[-1])
-            stream.append(pages.astype(np.uint32, copy=False), t)
+            pages = pages.astype(np.uint32, copy=False)
+            if nodes is not None:
+                nodes.count(pages, nids, before)
+            stream.append(pages, t, nids)
             if llc is None:
                 bar.update(len(chunk))
     except BaseException:
@@ -233,6 +334,7 @@ class _Sources:
         self.sources = combined.stages
 
     def feed(self, pages: np.ndarray, nid: int, times: np.ndarray) -> Reports:
+        # the combined stage's nid is the machine's default node (set by _Sim)
         return Reports(*self.combined.feed(pages, times, checked=False))  # the stream: checked once
 
     def flush(self, now: int | None = None) -> Reports:
@@ -258,13 +360,24 @@ class _Sim:
         threads: int = 1,
         policies: Sequence[str] | None = None,
         stream: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
+        nodes: _Nodes | None = None,
     ) -> None:
         c = config
         self.config = c
         self.engine = engine
         self.footprint = footprint
-        self.top_pages = c.top_pages if c.top_pages is not None else max(1, footprint // 4)
-        self.lower_pages = c.lower_pages if c.lower_pages is not None else 2 * footprint
+        topo = c.sim_topology()
+        if topo is not None:  # the tiers' sizes are the topology's
+            self.top_pages = sum(n.nr_pages for n in topo.nodes if n.toptier)
+            self.lower_pages = topo.lower_pages()
+            if footprint > self.top_pages + self.lower_pages:
+                raise ValueError(
+                    f"config: topology: its {self.top_pages} top-tier + {self.lower_pages} "
+                    f"lower-tier pages cannot hold the trace's {footprint} pages"
+                )
+        else:
+            self.top_pages = c.top_pages if c.top_pages is not None else max(1, footprint // 4)
+            self.lower_pages = c.lower_pages if c.lower_pages is not None else 2 * footprint
         if footprint > self.top_pages + self.lower_pages:
             raise ValueError(
                 f"config: lower_pages: {self.lower_pages} lower-tier + {self.top_pages} top-tier "
@@ -292,10 +405,28 @@ class _Sim:
                 (4 if k.get("mode") == "precise" else 1) for k in kinds if k.get("store") == "pfn-array"
             ),
         )
-        self.topology = Topology.two_tier(self.top_pages, self.lower_pages)
+        self.topology = topo if topo is not None else Topology.two_tier(self.top_pages, self.lower_pages)
+        self.default_nid = self.topology.default_node
+        #: each logical page's first-touch node (several top-tier nodes only; None: the default
+        #: node's list for every page, as on the two-tier machine)
+        self.homes: np.ndarray | None = None
+        multi_top = len(self.topology.toptier_nids()) > 1
+        if nodes is not None and multi_top:
+            self.homes = nodes.homes(footprint)
+        #: accesses per node (the trace's, the same for every policy)
+        self.issued: dict[int, int] | None = dict(nodes.issued) if nodes is not None else None
+        #: the node of each page's last access, for the reports' nids (None: no node column)
+        self.last_nid: np.ndarray | None = None
+        if nodes is not None and nodes.any:
+            self.last_nid = np.full(footprint, -1, dtype=np.int16)
+        self.notes: list[str] = []
+        if nodes is not None and not nodes.any and len(self.topology.nodes) > 1:
+            self.notes.append(
+                f"the trace has no nid or cpu column: every access is from the topology's default "
+                f"node {self.default_nid}"
+            )
         # an interval beyond 2**62 jiffies is one bin for any trace anyway; the
         # bound keeps ``times // bin_j`` in int64 (interval_ms=10**30 overflowed)
-        self.notes: list[str] = []
         span = last_jiffy + 1
         if c.interval_ms is not None:
             self.bin_j = min(ms_to_jiffies(c.interval_ms, c.hz), 2**62)
@@ -319,7 +450,12 @@ class _Sim:
             )
         self.oracle_j = ms_to_jiffies(c.oracle_interval_ms, c.hz)
         self.nbins = last_jiffy // self.bin_j + 1
-        self.sources = _Sources(_build_stages(c, footprint)) if engine == "compiled" else _build_sources(c)
+        self.sources = (
+            _Sources(_build_stages(c, footprint, nid=self.default_nid))
+            if engine == "compiled"
+            else _build_sources(c)
+        )
+        self._report_nids = _stages.report_nids if engine == "compiled" else ref.report_nids
         self.acc_bins = np.zeros(self.nbins, dtype=np.int64)
         self.oracle = (
             _stages.IntervalCounts(footprint) if engine == "compiled" else ref.IntervalCounts(footprint)
@@ -454,7 +590,7 @@ class _Sim:
         self, tracker_kw: Mapping[str, Any] | None = None, promoter_kw: Mapping[str, Any] | None = None
     ) -> Machine:
         """A fresh machine for one policy (a tracker and promoter with ``tracker_kw``)."""
-        return build_machine(
+        m = build_machine(
             self.config,
             self.topology,
             self.footprint,
@@ -464,6 +600,9 @@ class _Sim:
             nbins=self.nbins,
             engine=self.engine,
         )
+        if self.homes is not None:
+            m.memory.set_first_touch_nodes(self.homes)
+        return m
 
     # -- the stream, a time range at a time ------------------------------------------------
 
@@ -474,29 +613,59 @@ class _Sim:
         the chunk is all one time), so that no stretch handed to the
         policies splits the accesses of one jiffy.
         """
-        held: tuple[np.ndarray, np.ndarray] | None = None
-        it = iter(stream)
+        held: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        triples = stream.triples() if isinstance(stream, _Stream) else ((p, t, None) for p, t in stream)
+        it = iter(triples)
         cur = next(it, None)
         while cur is not None:
             nxt = next(it, None)
-            pages, times = cur
+            pages, times, nids = cur
             if bar is not None:
                 bar.update(pages.shape[0])
             if held is not None:
+                if nids is not None or held[2] is not None:  # a chunk without nodes: unknown (-1)
+                    a = held[2] if held[2] is not None else np.full(held[0].shape[0], -1, np.int16)
+                    b = nids if nids is not None else np.full(pages.shape[0], -1, np.int16)
+                    nids = np.concatenate([a, b])
                 pages = np.concatenate([held[0], pages])
                 times = np.concatenate([held[1], times])
                 held = None
             if nxt is not None and pages.shape[0]:
                 cut = int(np.searchsorted(times, times[-1], side="left"))
                 if cut > 0:
-                    held = pages[cut:], times[cut:]
+                    held = pages[cut:], times[cut:], None if nids is None else nids[cut:]
                     pages, times = pages[:cut], times[:cut]
-            self.run_chunk(pages, times)
+                    nids = None if nids is None else nids[:cut]
+            self.run_chunk(pages, times, nids)
             cur = nxt
         self.evaluate(self.next_oracle)  # the last (partial) interval
         self.wait()
 
-    def run_chunk(self, pages: np.ndarray, times: np.ndarray) -> None:
+    def with_nids(
+        self, pages: np.ndarray, times: np.ndarray, nids: np.ndarray | None, reps: Reports
+    ) -> Reports:
+        """The reports with their accessing nodes (:func:`pghot._stages.report_nids`).
+
+        Without a node column in the trace, the sources' nid stands: the
+        default node (-1 for the page-table scan).
+        """
+        if self.last_nid is None:
+            return reps
+        out = reps.nids.astype(np.int32, copy=True)
+        seg_n = nids if nids is not None else np.full(pages.shape[0], -1, dtype=np.int16)
+        self._report_nids(
+            pages,
+            times,
+            seg_n,
+            reps.pfns.astype(np.uint32, copy=False),
+            reps.nows.astype(np.int64, copy=False),
+            reps.srcs.astype(np.int8, copy=False),
+            self.last_nid,
+            out,
+        )
+        return reps._replace(nids=out)
+
+    def run_chunk(self, pages: np.ndarray, times: np.ndarray, nids: np.ndarray | None = None) -> None:
         """Run the accesses of one chunk (in time order, after every earlier one).
 
         The shared stages see the whole chunk; the policies see it one
@@ -516,7 +685,7 @@ class _Sim:
         while i < n:
             t_end = self.next_oracle
             if times[i] >= t_end:  # the interval ends before the next access
-                reps = self.sources.flush(t_end - 1)
+                reps = self.with_nids(pages[i:i], times[i:i], None, self.sources.flush(t_end - 1))
                 self.wait()  # (reads the policies' pending promotions)
                 if reps.pfns.shape[0] or self.oracle.accesses or any(p.pending for p in self.policies):
                     self.piece(pages[i:i], times[i:i], reps, t_end)
@@ -530,16 +699,17 @@ class _Sim:
             j = i + int(np.searchsorted(times[i:], t_end, side="left"))
             seg_p, seg_t = pages[i:j], times[i:j]
             self._add(seg_p)
-            reps = self.sources.feed(seg_p, 0, seg_t)
+            reps = self.sources.feed(seg_p, self.default_nid, seg_t)
+            seg_n = None if nids is None else nids[i:j]
             if j < n:  # the interval ends inside the chunk
                 later = self.sources.flush(t_end - 1)
                 if later.pfns.shape[0]:
                     reps = Reports.concat([reps, later])
-                self.piece(seg_p, seg_t, reps, t_end)
+                self.piece(seg_p, seg_t, self.with_nids(seg_p, seg_t, seg_n, reps), t_end)
                 self.evaluate(t_end)
                 self.next_oracle += self.oracle_j
             else:
-                self.piece(seg_p, seg_t, reps, int(seg_t[-1]) + 1)
+                self.piece(seg_p, seg_t, self.with_nids(seg_p, seg_t, seg_n, reps), int(seg_t[-1]) + 1)
             i = j
 
     def piece(self, pages: np.ndarray, times: np.ndarray, reps: Reports, horizon: int) -> None:
@@ -577,7 +747,8 @@ class _Sim:
                 if p.compiled:  # the hot pages' PFNs, O(hot)
                     resident = int(p.mem.top_count(hot.astype(np.int64, copy=False)))
                 else:
-                    resident = int(np.count_nonzero(mask[p.mem.pages_on(_TOP)]))
+                    on_top = [p.mem.pages_on(nid) for nid in self.topology.toptier_nids()]
+                    resident = int(np.count_nonzero(mask[np.concatenate(on_top)]))
                 p.hot_total += hot.shape[0]
                 p.hot_resident += resident
                 p.recall_series.append((max(start_s, 0.0), resident / hot.shape[0]))
@@ -611,7 +782,10 @@ def replay(
         The trace (e.g. :func:`pghot.traces.open_trace`); a path is opened
         with ``trace_format`` and ``open_options``.
     config : SimConfig, optional
-        Default ``SimConfig()``.
+        Default ``SimConfig()``.  With ``config.topology`` the machine is
+        that table's nodes and each access comes from the node of the
+        trace's ``nid`` (or ``cpu``) column: first touch allocates there and
+        the reports carry it (:class:`_Nodes`, :meth:`_Sim.with_nids`).
     baselines : names from :data:`BASELINES`, optional
         Run beside the configured ``pghot`` policy; default all of them.
     designs : names from :data:`pghot.sim.DESIGNS`
@@ -687,7 +861,9 @@ def replay(
         else:
             source = chunks
         source = watch.wrap(source)
-        stream, footprint, last_jiffy, space = _materialise(source, cfg, progress, spill_bytes, engine)
+        topo = cfg.sim_topology()
+        nodes = _Nodes(topo) if topo is not None else None
+        stream, footprint, last_jiffy, space = _materialise(source, cfg, progress, spill_bytes, engine, nodes)
         stack.callback(stream.close)
         if stream.accesses == 0:
             raise ValueError(f"{name or 'the trace'}: no accesses")
@@ -709,6 +885,7 @@ def replay(
             nthreads,
             policies=chosen,
             stream=stream,
+            nodes=nodes,
         )
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
@@ -721,6 +898,31 @@ def replay(
         result.notes += reading_notes(watch, reading, hz=cfg.hz)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _node_result(sim: _Sim, p: _Policy, accesses: int) -> dict[int, dict[str, int]]:
+    """Per node of the machine: accesses from it, top-tier hits it served, promotions in, demotions out.
+
+    ``accesses`` are the trace's (its node column, else all from the default
+    node); ``hits`` are the accesses served by the node's memory, whichever
+    node made them (0 for a lower-tier node).  They sum to the policy's
+    totals: accesses, ``top_tier_hits``, ``promotions``, ``demotions``.
+    """
+    stats = p.mem.node_stats()
+    tops = sim.topology.toptier_nids()
+    issued = sim.issued if sim.issued is not None else {sim.default_nid: accesses}
+    out: dict[int, dict[str, int]] = {}
+    for n in sim.topology.nodes:
+        st = stats[n.nid]
+        hits = (p.hits if n.toptier else 0) if len(tops) == 1 else st["hits"]
+        out[n.nid] = {
+            "toptier": int(n.toptier),
+            "accesses": int(issued.get(n.nid, 0)),
+            "hits": int(hits),
+            "promotions": st["promotions"],
+            "demotions": st["demotions"],
+        }
+    return out
 
 
 def _result(
@@ -768,6 +970,7 @@ def _result(
             promotions_series=p.promo_bins.tolist(),
             recall_series=p.recall_series,
             stats=p.stats(),
+            nodes=_node_result(sim, p, accesses),
             **mig,
         )
     if sim.v2_alias:

@@ -46,7 +46,7 @@ __all__ = [
 #: baseline policies :func:`replay` runs beside the configured ``pghot``
 BASELINES = ("none", "v2", "second-access")
 
-_TOP = 0  # the top-tier node of the two-tier machine
+_TOP = 0  # the top-tier node of the two-tier machine (Machine.target_nid's default)
 _NO_ROUND = 2**62
 #: rounds a policy runs between two looks at the replay's stop event
 ROUNDS_PER_CHECK = 1 << 15
@@ -77,7 +77,8 @@ class Machine:
 
     #: the compiled memory, or its reference (``engine="reference"``)
     memory: TieredMemory | ReferenceMemory
-    #: top-tier PFNs are ``0 .. top_pages - 1`` (the two-tier topology)
+    #: top-tier PFNs are ``0 .. top_pages - 1`` (the two-tier topology, and a configured
+    #: one as :meth:`SimConfig.sim_topology` lays it out)
     top_pages: int
     clock: Clock
     config: SimConfig
@@ -86,6 +87,11 @@ class Machine:
     #: the stages are compiled (``engine="compiled"``), else the reference ones of
     #: :mod:`pghot.model.sim`
     compiled: bool = True
+    #: the topology's default node: where a report without a node is promoted to, and
+    #: the only node memtis and the oracle promote to (and TPP and the oracle demote
+    #: from).  pghot promotes to each record's target node; second-access, numab2 and
+    #: tpp to each report's (``_Policy._targets``): the accessing node.
+    target_nid: int = _TOP
 
 
 def build_machine(
@@ -119,13 +125,14 @@ def build_machine(
     clock = Clock(config.hz, bin_jiffies, nbins)
     compiled = engine == "compiled"
     mem_cls = TieredMemory if compiled else ReferenceMemory
+    target = topology.default_node
     if tracker_kw is None:
         mem = mem_cls(topology, None, logical_pages=logical_pages, **config.memory.kwargs())
-        return Machine(mem, top, clock, config, compiled=compiled)
+        return Machine(mem, top, clock, config, compiled=compiled, target_nid=target)
     tracker, mem, promoter = _build_pghot(
         config, topology, tracker_kw, promoter_kw or {}, logical_pages, mem_cls
     )
-    return Machine(mem, top, clock, config, tracker, promoter, compiled)
+    return Machine(mem, top, clock, config, tracker, promoter, compiled, target)
 
 
 # -- policies -------------------------------------------------------------------------
@@ -178,6 +185,16 @@ class _Policy:
         self.machine = machine
         self.mem: Any = machine.memory  # compiled (serve, second_access) or the reference
         self.top = machine.top_pages
+        #: the default node (see Machine.target_nid)
+        self.target = machine.target_nid
+        # several top-tier nodes: each report's target, nid + 1 -> target nid (None: self.target)
+        topo = machine.memory.topology
+        self.target_of: np.ndarray | None = None
+        if len(topo.toptier_nids()) > 1:
+            top = max(n.nid for n in topo.nodes)
+            self.target_of = np.full(top + 2, topo.default_node, dtype=np.int64)
+            for n in topo.nodes:
+                self.target_of[n.nid + 1] = topo.promotion_target(n.nid)
         self.bin_j = machine.clock.bin_jiffies
         self.compiled = machine.compiled
         self.hits = 0
@@ -192,6 +209,16 @@ class _Policy:
         self.description = description
         #: set by the engine when the replay stops: a long stretch gives up (Stopped)
         self.stop: threading.Event | None = None
+
+    def _targets(self, reps: Reports) -> np.ndarray | None:
+        """The promotion target of each report's accessing node, or None (one top-tier node).
+
+        A socket is its own target, a lower-tier node (a CPU on it) maps to
+        its ``promotion_target``, -1 (unknown) to the default node.
+        """
+        if self.target_of is None:
+            return None
+        return self.target_of[reps.nids.astype(np.int64) + 1]
 
     def _promoted(self, pages: np.ndarray, now: int) -> None:
         """Pages promoted at ``now``: judged at the end of the oracle interval."""
@@ -272,7 +299,13 @@ class _Policy:
 
 
 class _SecondAccess(_Policy):
-    """Promote a lower-tier page at its second reported access within the window."""
+    """Promote a lower-tier page at its second reported access within the window.
+
+    On a machine with several top-tier nodes it promotes to the promotion
+    target of the report's accessing node (a socket itself; a CPU-less or
+    lower-tier node's ``promotion_target``; unknown, -1: the default node),
+    as the kernel's fault-path promotion goes to the faulting CPU's node.
+    """
 
     kind = "second-access"
     fault_path = True
@@ -317,9 +350,10 @@ class _SecondAccess(_Policy):
                 reps.nows,
                 self.last,
                 self.window_j,
-                _TOP,
+                self.target,
                 moved,
                 when,
+                self._targets(reps),
             )
             self.hits += hits
             if k:
@@ -343,6 +377,8 @@ class _SecondAccess(_Policy):
             self.top,
             promoted,
             self.LOOKUP_BLOCK,
+            target=self.target,
+            targets=self._targets(reps),
         )
 
     def memory_bytes(self) -> int | None:

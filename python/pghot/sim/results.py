@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pghot._output import duration, format_table, num, pct, size
+from pghot.topology import _format_list
 
 if TYPE_CHECKING:
     from pghot.sim.config import SimConfig
@@ -65,6 +66,14 @@ class PolicyResult:
         The part of ``migration_time_ns`` the faulting threads pay
         (promotions made in the fault path: ``second-access``); the rest is
         paid by kernel threads (kpromoted's rounds, kswapd's demotions).
+    nodes : dict
+        Per node id of the machine: ``toptier`` (1 or 0), ``accesses``
+        (made from the node: the trace's nid or cpu column on a configured
+        topology, else all from the default node), ``hits`` (accesses
+        served by the node's memory, whichever node made them; 0 on a
+        lower-tier node), ``promotions`` (into the node) and ``demotions``
+        (out of it).  Each sums over the nodes to the policy's
+        ``accesses``, ``top_tier_hits``, ``promotions`` and ``demotions``.
     """
 
     name: str
@@ -91,6 +100,7 @@ class PolicyResult:
     demoted_mbps: float = 0.0
     migration_time_ns: float = 0.0
     fault_path_migration_ns: float = 0.0
+    nodes: dict[int, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def hit_ratio(self) -> float | None:
@@ -368,6 +378,7 @@ class Result:
             f"footprint {tr['footprint_pages']:,} pages ({size(tr['footprint_pages'] * c.page_size)})",
             f"  machine: top tier {top:,} pages ({size(top * c.page_size)}), "
             f"lower tier {c.lower_pages or 0:,} pages; access {c.top_ns:g} ns top, {c.lower_ns:g} ns lower",
+            *_topology_text(c),
             f"  migration: {_migration_text(c)}",
             f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
             f"; oracle: hottest "
@@ -434,6 +445,7 @@ class Result:
             for p in self.policies.values()
         ]
         lines.append(format_table(head2, rows2))
+        lines += _nodes_text(self.policies.values())
         lines += [
             "",
             "  promoted, demoted: migration traffic over the trace's duration; migrating: the time",
@@ -454,6 +466,68 @@ class Result:
         from pghot.sim.plots import plot
 
         plot(self, path)
+
+
+def _topology_text(c: Any) -> list[str]:
+    """The summary's line about a configured topology's nodes (none for the two-tier machine).
+
+    >>> from pghot.sim import SimConfig
+    >>> _topology_text(SimConfig(topology={"nodes": [{"id": 0, "pages": 2, "toptier": True, "cpus": "0-1"},
+    ...     {"id": 1, "pages": 8, "toptier": False}]}))
+    ['  nodes: 0 top 2 pages CPUs 0-1 (default); 1 lower 8 pages -> 0']
+    """
+    topo = c.sim_topology() if hasattr(c, "sim_topology") else None
+    if topo is None:
+        return []
+    parts = []
+    for n in topo.nodes:
+        text = f"{n.nid} {'top' if n.toptier else 'lower'} {n.nr_pages:,} pages"
+        if n.cpus:
+            text += f" CPUs {_format_list(n.cpus)}"
+        if n.toptier and n.nid == topo.default_node:
+            text += " (default)"
+        if not n.toptier:
+            text += f" -> {topo.promotion_target(n.nid)}"
+        parts.append(text)
+    return ["  nodes: " + "; ".join(parts)]
+
+
+def _nodes_text(policies: Iterable[PolicyResult]) -> list[str]:
+    """The per-node table, on a machine of more than two nodes (else nothing).
+
+    >>> p = _example_policy()
+    >>> p.nodes = {n: {"toptier": int(n < 2), "accesses": 2 * (n < 2), "hits": n < 2,
+    ...                "promotions": 2 * (n < 2), "demotions": n == 0} for n in range(4)}
+    >>> print(_nodes_text([p])[1].splitlines()[1])
+    x          0    top         2         1   25.0%              2             1
+    """
+    rows = []
+    for p in policies:
+        if len(p.nodes) <= 2:
+            continue
+        for nid, st in p.nodes.items():
+            rows.append(
+                (
+                    p.name,
+                    str(nid),
+                    "top" if st["toptier"] else "lower",
+                    f"{st['accesses']:,}",
+                    f"{st['hits']:,}" if st["toptier"] else "-",
+                    pct(st["hits"] / p.accesses if p.accesses else None) if st["toptier"] else "-",
+                    f"{st['promotions']:,}" if st["toptier"] else "-",
+                    f"{st['demotions']:,}" if st["toptier"] else "-",
+                )
+            )
+    if not rows:
+        return []
+    head = ("policy", "node", "tier", "accesses", "top hits", "of all", "promoted into", "demoted from")
+    return [
+        "",
+        format_table(head, rows),
+        "",
+        "  per node: accesses made from it (the trace's nid/cpu column), hits its memory served,",
+        "  pages promoted into it and demoted out of it",
+    ]
 
 
 def _json_default(x: Any) -> Any:

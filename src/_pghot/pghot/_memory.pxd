@@ -46,6 +46,12 @@ ctypedef struct pghot_mem_t:
     bint demotion
     int64_t ping_pong_j
     pghot_lock_t lock
+    # the multi-node machine (the narrative block of _memory.pyx, "Nodes")
+    int32_t *home          # [npages] first-touch home (top-tier node index) of each page, or NULL
+    int32_t *orders        # [ntopnodes * norder] first-touch order from each top-tier home
+    int64_t *nhits         # [nnodes] top-tier hits served by each node (several top-tier nodes only)
+    int64_t *npromo        # [nnodes] promotions into each node
+    int64_t *ndemo         # [nnodes] demotions out of each node
 
 # Lower-tier slots whose movable state a kernel changed (NULL pfn: no
 # tracker, nothing recorded).  `flag` is filled by mv_finish under the lock.
