@@ -423,3 +423,14 @@ def test_cli_unwritable_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
         status, _, err = _run(capsys, ["study", "--quick", "--out", str(out), "--no-cache", "--no-progress"])
         assert status == 2 and err.startswith("pghot: error: --out: ") and expected in err, err
     assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_readme_shows_the_study_after_the_two_commands() -> None:
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "README.md").read_text()
+    two, study = text.index("<!-- test-command -->"), text.index("<!-- study-command -->")
+    assert two < study and "pghot study --quick" in text[study : study + 80]
+    between = text[two:study]
+    assert "```python" not in between and "![" not in between  # the first example after the two
+    image = text[study:].split("](", 1)[1].split(")", 1)[0]
+    assert image.startswith("docs/study-") and (root / image).is_file()
