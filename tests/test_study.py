@@ -434,3 +434,23 @@ def test_readme_shows_the_study_after_the_two_commands() -> None:
     assert "```python" not in between and "![" not in between  # the first example after the two
     image = text[study:].split("](", 1)[1].split(")", 1)[0]
     assert image.startswith("docs/study-") and (root / image).is_file()
+
+
+def test_study_on_a_dask_cluster_matches_local(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    kw: dict[str, Any] = {"workloads": ["v3-micro"], "scale": 0.01, "policies": ["v2"], "progress": False}
+    local = run_study(**kw)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        remote = run_study(dask_address=cluster.scheduler_address, cache_dir=tmp_path, **kw)
+    assert remote.rows() == local.rows() and remote.sensitivity == local.sensitivity
+    assert len(list(tmp_path.glob("*.json"))) == 12 + 2 * 3  # the sweep's points, then the policies
+
+
+def test_summary_table(quick: Study) -> None:
+    header, rows = quick.summary_table()
+    assert header[:5] == ["workload", "top tier", "policy", "time vs oracle", "vs numab2"]
+    assert len(rows) == len(wl.WORKLOADS) * 2 * 2  # pghot and v2 (pghot-v8 once it is a policy)
+    row = next(r for r in rows if r[:3] == ["scan-hot", "50%", "v2"])
+    v2, tpp = quick.row("scan-hot", 0.5, "v2"), quick.row("scan-hot", 0.5, "tpp")
+    assert row[header.index("vs tpp")] == f"{v2['est_time_ns'] / tpp['est_time_ns'] - 1:+.1%}"

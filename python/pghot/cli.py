@@ -503,6 +503,7 @@ def _study(args: argparse.Namespace) -> int:
         jobs=args.jobs or os.cpu_count() or 1,
         cache_dir=cache,
         progress=not args.no_progress,
+        dask_address=args.dask,
     )
     try:
         path = s.write_report(out)
@@ -725,6 +726,11 @@ def _parser() -> argparse.ArgumentParser:
         "--cache", metavar="DIR", default=None, help="cache folder (default: ~/.cache/pghot/study)"
     )
     st.add_argument("--no-cache", action="store_true", help="compute everything, keep nothing")
+    st.add_argument(
+        "--dask",
+        metavar="SCHEDULER_ADDRESS",
+        help="run the replays on a Dask cluster (needs dask.distributed)",
+    )
     st.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0)
     st.add_argument("--no-progress", action="store_true", help="no progress bar")
 

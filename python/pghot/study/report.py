@@ -89,6 +89,12 @@ def report_blocks(study: Study, figures: dict[str, str]) -> list[tuple[Any, ...]
             "lower-tier access costs plus migrations); every number is in results.json.",
         ),
         ("h", 2, "Summary"),
+        (
+            "p",
+            "pghot (tuned knobs), v2 and any other pghot version against the kernel's alternatives: "
+            "run time relative to each (negative: pghot is faster), and what pghot pays for it.",
+        ),
+        ("table", *study.summary_table()),
         ("ul", study.summary_lines() or ["No comparison: pghot or the kernel's alternatives did not run."]),
         ("h", 2, "Sanity checks (published results)"),
         (

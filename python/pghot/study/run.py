@@ -163,12 +163,15 @@ def run_jobs(
     progress: bool = True,
     desc: str = "study",
     bar: Any = None,
+    dask_address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run the jobs (those not all in the cache), in ``workers`` processes; results in job order.
 
     Each result is :func:`run_job`'s, with ``"cached"``: the policies read
     from the cache.  ``bar``, a progress bar of the caller's (with ``update(n)``),
-    counts the jobs instead of one of this call's own.
+    counts the jobs instead of one of this call's own.  With ``dask_address``
+    the jobs run on that Dask cluster instead (as :func:`pghot.sim.sweep`'s
+    ``--dask``; the cache stays on this machine).
 
     >>> j = Job(workload={"name": "v3-micro", "scale": 0.01, "seed": 0}, top_fraction=0.5,
     ...         policies=("none",), config={})
@@ -194,7 +197,11 @@ def run_jobs(
         if bar is None:
             bar = stack.enter_context(_progress_bar(len(jobs), enabled=progress, desc=desc, unit="run"))
         bar.update(len(jobs) - len(todo))
-        if workers <= 1 or len(todo) <= 1:
+        if dask_address is not None and todo:
+            for i, res in _on_dask([jobs[i] for i in todo], todo, dask_address):
+                results[i] = _finish(cache, jobs[i], res)
+                bar.update(1)
+        elif workers <= 1 or len(todo) <= 1:
             for i in todo:
                 results[i] = _finish(cache, jobs[i], run_job(jobs[i]))
                 bar.update(1)
@@ -211,6 +218,24 @@ def run_jobs(
                         f.cancel()
                     raise
     return [r for r in results if r is not None]
+
+
+def _on_dask(jobs: list[Job], index: list[int], address: str) -> Any:
+    """``(index, result)`` of each job run on the Dask cluster at ``address``, as they finish."""
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise RuntimeError(
+            "--dask needs dask.distributed, which is not installed: "
+            "pip install 'dask[distributed]' (pghot does not depend on it)"
+        ) from None
+    client = Client(address)
+    try:
+        futures = {client.submit(run_job, j, pure=False): i for j, i in zip(jobs, index, strict=True)}
+        for fut in as_completed(list(futures)):
+            yield futures[fut], fut.result()
+    finally:
+        client.close()
 
 
 def _entry(job: Job, label: str) -> str:

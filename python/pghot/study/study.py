@@ -296,6 +296,35 @@ class Study:
     def _run_rows(self, workload: str, frac: float) -> list[dict[str, Any]]:
         return [r for r in self.rows() if r["workload"] == workload and r["top_fraction"] == frac]
 
+    def summary_table(self) -> tuple[list[str], list[list[str]]]:
+        """The summary as a table: per workload, top-tier size and pghot variant, its run time
+        relative to each of the kernel's alternatives (negative: pghot faster) and its costs.
+
+        Columns: ``workload``, ``top tier``, ``policy``, ``vs oracle``, one ``vs X`` per
+        alternative that ran (numab2, tpp, damon), the tracker's bytes per tracked page
+        and the migration traffic.
+        """
+        ours = [p for p in ("pghot", "v2", "pghot-v8") if p in self.settings["policies"]]
+        theirs = [p for p in ("numab2", "tpp", "damon") if p in self.settings["policies"]]
+        header = ["workload", "top tier", "policy", "time vs oracle", *[f"vs {t}" for t in theirs]]
+        header += ["tracker B/tracked page", "migration MiB/s"]
+        rows = []
+        for wname in self.workloads:
+            for f in self.settings["top_fractions"]:
+                by = {r["policy"]: r for r in self._run_rows(wname, float(f))}
+                for o in ours:
+                    if o not in by:
+                        continue
+                    ro = by[o]
+                    cells = [wname, f"{float(f):.0%}", o, f"{ro['time_vs_oracle']:.3f}"]
+                    for t in theirs:
+                        rel = _ratio(ro["est_time_ns"], by[t]["est_time_ns"]) if t in by else None
+                        cells.append("-" if rel is None else f"{rel - 1:+.1%}")
+                    mem = ro["bytes_per_tracked_page"]
+                    cells += ["-" if mem is None else f"{mem:.2f}", f"{ro['migration_mbps']:.1f}"]
+                    rows.append(cells)
+        return header, rows
+
     def summary_lines(self) -> list[str]:
         """The summary in words, generated from the numbers: where pghot beats the kernel's
         alternatives, by how much and at what cost, and where promotion hurts."""
@@ -456,6 +485,7 @@ def run_study(
     jobs: int = 1,
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    dask_address: str | None = None,
 ) -> Study:
     """Run the study: the sensitivity sweep, then every policy on every workload.
 
@@ -476,6 +506,8 @@ def run_study(
         Worker processes.
     cache_dir : path, optional
         Keep each policy's result there; a rerun reads it back.
+    dask_address : str, optional
+        Run the replays on this Dask scheduler instead of local processes.
 
     Examples
     --------
@@ -536,7 +568,16 @@ def run_study(
     total = len(sens_jobs) + len(specs) * len(fracs) * len(groups)
     with _progress_bar(total, enabled=progress, desc="study", unit="run") as bar:
         sens_out = dict(
-            zip(sens_jobs, run_jobs(list(sens_jobs.values()), workers=jobs, cache_dir=cache_dir, bar=bar))
+            zip(
+                sens_jobs,
+                run_jobs(
+                    list(sens_jobs.values()),
+                    workers=jobs,
+                    cache_dir=cache_dir,
+                    bar=bar,
+                    dask_address=dask_address,
+                ),
+            )
         )
         sensitivity: dict[str, dict[str, Any]] = {}
         for w in specs:
@@ -574,7 +615,9 @@ def run_study(
                     if labels == ("pghot",):
                         cfg = _knobs(cfg, sensitivity[w]["tuned"])
                     main.append((w, f, Job(spec, f, pols, cfg, labels)))
-        main_out = run_jobs([j for _, _, j in main], workers=jobs, cache_dir=cache_dir, bar=bar)
+        main_out = run_jobs(
+            [j for _, _, j in main], workers=jobs, cache_dir=cache_dir, bar=bar, dask_address=dask_address
+        )
     out_workloads: dict[str, dict[str, Any]] = {}
     for (w, f, _), res in zip(main, main_out, strict=True):
         entry = out_workloads.setdefault(
