@@ -138,9 +138,9 @@ def report_blocks(study: Study, figures: dict[str, str]) -> list[tuple[Any, ...]
             (
                 "p",
                 f"pghot's threshold and freq_window_ms swept on {sw}, the workload where they change "
-                f"the run time most (top tier {sens['top_fraction']:.0%}); the lowest time, at "
-                f"{sens['tuned_description']}, gives the tuned knobs of the policy pghot there "
-                "(every workload's sweep is in results.json).",
+                f"the run time most (top tier {sens['top_fraction']:.0%}); the lowest time, here at "
+                f"{sens['tuned_description']}, gives pghot's tuned knobs; each workload and top-tier "
+                "size has its own sweep (all in results.json).",
             ),
         ]
         if "sensitivity" in figures:

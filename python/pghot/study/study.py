@@ -2,10 +2,10 @@
 
 :func:`run_study` runs, in one progress bar:
 
-1. **Sensitivity**: on every workload, at the first top-tier size, pghot
+1. **Sensitivity**: on every workload, at every top-tier size, pghot
    alone with its ``threshold`` x ``freq_window_ms`` swept over
    :data:`SENSITIVITY_THRESHOLDS` x :data:`SENSITIVITY_WINDOWS_MS`.  The
-   point with the lowest estimated run time gives that workload's *tuned*
+   point with the lowest estimated run time gives that run's *tuned*
    knobs (tuned in hindsight, on the data it is judged on: an upper bound
    of what tuning these two knobs buys, not a default anyone could ship).
 2. **Policies**: every policy of :data:`pghot.sim.POLICIES` (read when the
@@ -77,8 +77,8 @@ DEFAULT_TOP_FRACTIONS = (0.25, 0.5)
 QUICK_SCALE = 0.125
 #: pghot's ``tracker.threshold`` values of the sensitivity sweep
 SENSITIVITY_THRESHOLDS = (1, 2, 3, 4)
-#: pghot's ``tracker.freq_window_ms`` values of the sensitivity sweep (v2's default 1000 among them)
-SENSITIVITY_WINDOWS_MS = (500, 1000, 3000)
+#: pghot's ``tracker.freq_window_ms`` values of the sensitivity sweep (v2's default 5000 among them)
+SENSITIVITY_WINDOWS_MS = (500, 1000, 5000)
 #: the knobs of ``pghot-aging``
 AGING: dict[str, dict[str, Any]] = {"tracker": {"evict_stale": True}, "promoter": {"stale_check": True}}
 #: the sources of the policies that do not take hint faults
@@ -140,9 +140,12 @@ class Study:
         ``lower_pages``, ``bin_s``, ``policies``: each policy's
         :meth:`pghot.sim.PolicyResult.to_dict`).
     sensitivity : dict
-        Per workload: ``thresholds``, ``windows_ms``, ``top_fraction``,
-        ``est_time_ns`` and ``hit_ratio`` (rows of thresholds, columns of
-        windows), ``tuned`` (the knobs of the lowest time).
+        Per workload: ``thresholds``, ``windows_ms``, ``by_top_fraction``
+        (per top-tier fraction, as text: ``est_time_ns`` and ``hit_ratio``,
+        rows of thresholds and columns of windows, ``tuned``, the knobs of
+        the lowest time, and ``tuned_description``), and the first
+        fraction's (``top_fraction``) at the top level, which the report
+        draws.
     """
 
     settings: dict[str, Any]
@@ -554,13 +557,14 @@ def run_study(
     base = _knobs({"sources": _HINT_FAULTS})
 
     sens_jobs = {
-        (w, th, win): Job(
+        (w, f, th, win): Job(
             spec,
-            fracs[0],
+            f,
             ("pghot",),
             _knobs(base, {"threshold": th, "freq_window_ms": win}),
         )
         for w, spec in specs.items()
+        for f in fracs
         for th in SENSITIVITY_THRESHOLDS
         for win in SENSITIVITY_WINDOWS_MS
     }
@@ -581,39 +585,20 @@ def run_study(
         )
         sensitivity: dict[str, dict[str, Any]] = {}
         for w in specs:
-            times = [
-                [sens_out[w, th, win]["policies"]["pghot"]["est_time_ns"] for win in SENSITIVITY_WINDOWS_MS]
-                for th in SENSITIVITY_THRESHOLDS
-            ]
-            hits = [
-                [sens_out[w, th, win]["policies"]["pghot"]["hit_ratio"] for win in SENSITIVITY_WINDOWS_MS]
-                for th in SENSITIVITY_THRESHOLDS
-            ]
-            i, j = min(
-                (
-                    (i, j)
-                    for i in range(len(SENSITIVITY_THRESHOLDS))
-                    for j in range(len(SENSITIVITY_WINDOWS_MS))
-                ),
-                key=lambda ij: times[ij[0]][ij[1]],
-            )
+            grids = {str(f): _grid({k[2:]: v for k, v in sens_out.items() if k[:2] == (w, f)}) for f in fracs}
             sensitivity[w] = {
                 "top_fraction": fracs[0],
                 "thresholds": list(SENSITIVITY_THRESHOLDS),
                 "windows_ms": list(SENSITIVITY_WINDOWS_MS),
-                "est_time_ns": times,
-                "hit_ratio": hits,
-                "tuned": {
-                    "threshold": SENSITIVITY_THRESHOLDS[i],
-                    "freq_window_ms": SENSITIVITY_WINDOWS_MS[j],
-                },
+                **grids[str(fracs[0])],
+                "by_top_fraction": grids,
             }
         main: list[tuple[str, float, Job]] = []
         for w, spec in specs.items():
             for f in fracs:
                 for labels, pols, cfg in groups:
                     if labels == ("pghot",):
-                        cfg = _knobs(cfg, sensitivity[w]["tuned"])
+                        cfg = _knobs(cfg, sensitivity[w]["by_top_fraction"][str(f)]["tuned"])
                     main.append((w, f, Job(spec, f, pols, cfg, labels)))
         main_out = run_jobs(
             [j for _, _, j in main], workers=jobs, cache_dir=cache_dir, bar=bar, dask_address=dask_address
@@ -642,11 +627,11 @@ def run_study(
     for entry in out_workloads.values():  # the policies in the study's order
         for run in entry["runs"].values():
             run["policies"] = {p: run["policies"][p] for p in chosen if p in run["policies"]}
-    for w, s in sensitivity.items():
-        s["tuned_description"] = ", ".join(f"{k}={v}" for k, v in s["tuned"].items())
-        for run in out_workloads[w]["runs"].values():
+    for w, sens in sensitivity.items():
+        for f, run in out_workloads[w]["runs"].items():
             if "pghot" in run["policies"]:
-                run["policies"]["pghot"]["description"] = "pghot, tuned knobs: " + s["tuned_description"]
+                tuned = sens["by_top_fraction"][f]["tuned_description"]
+                run["policies"]["pghot"]["description"] = "pghot, tuned knobs: " + tuned
     settings = {
         "scale": float(scale),
         "seed": seed,
@@ -657,6 +642,27 @@ def run_study(
         "aging": AGING,
     }
     return Study(settings, out_workloads, sensitivity)
+
+
+def _grid(points: Mapping[tuple[int, int], Mapping[str, Any]]) -> dict[str, Any]:
+    """One top-tier size's sweep: run times and hit ratios (rows of thresholds), the best point."""
+    times = [
+        [points[th, win]["policies"]["pghot"]["est_time_ns"] for win in SENSITIVITY_WINDOWS_MS]
+        for th in SENSITIVITY_THRESHOLDS
+    ]
+    hits = [
+        [points[th, win]["policies"]["pghot"]["hit_ratio"] for win in SENSITIVITY_WINDOWS_MS]
+        for th in SENSITIVITY_THRESHOLDS
+    ]
+    cells = [(i, j) for i in range(len(SENSITIVITY_THRESHOLDS)) for j in range(len(SENSITIVITY_WINDOWS_MS))]
+    i, j = min(cells, key=lambda ij: times[ij[0]][ij[1]])  # the first of equal times
+    tuned = {"threshold": SENSITIVITY_THRESHOLDS[i], "freq_window_ms": SENSITIVITY_WINDOWS_MS[j]}
+    return {
+        "est_time_ns": times,
+        "hit_ratio": hits,
+        "tuned": tuned,
+        "tuned_description": ", ".join(f"{k}={v}" for k, v in tuned.items()),
+    }
 
 
 def available_bytes() -> int:
