@@ -348,14 +348,13 @@ class Study:
                         by = ", ".join(
                             f"{t} by {1 - ro['est_time_ns'] / rows[t]['est_time_ns']:.1%}" for t in beaten
                         )
-                        cost = ", ".join(
-                            f"{_mbps(ro['migration_mbps'])} migrated vs {t}'s "
-                            f"{_mbps(rows[t]['migration_mbps'])}"
-                            for t in beaten
-                        )
+                        theirs_mig = ", ".join(f"{t} {rows[t]['migration_mbps']:.1f}" for t in beaten)
                         mem = ro["bytes_per_tracked_page"]
                         memtxt = f"{mem:.2f} B per tracked page" if mem is not None else "no tracker"
-                        lines.append(f"On {where}, {o} beats {by} in run time, at {memtxt} and {cost}.")
+                        lines.append(
+                            f"On {where}, {o} beats {by} in run time, at {memtxt}, migrating "
+                            f"{_mbps(ro['migration_mbps'])} ({theirs_mig})."
+                        )
                     if lost:
                         lines.append(
                             f"On {where}, {o} is slower than "
