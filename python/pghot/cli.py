@@ -691,7 +691,7 @@ def _parser() -> argparse.ArgumentParser:
         help="every policy on the built-in workloads (or TRACEs), as a report",
         description="every policy on the built-in workloads (GUPS with a hot set, a moving hot set, "
         "Zipf key-value, graph, scan beside a hot set, the v3 microbenchmark) or on the given traces, "
-        "at top tiers of 25%% and 50%% of the footprint; writes DIR/index.md, index.html, "
+        "at top tiers of 25 and 50 percent of the footprint; writes DIR/index.md, index.html, "
         "results.json and PNG figures; results are cached per (workload, policy, config)",
     )
     st.add_argument(

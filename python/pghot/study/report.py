@@ -88,6 +88,29 @@ def report_blocks(study: Study, figures: dict[str, str]) -> list[tuple[Any, ...]
             f"policies {', '.join(s['policies'])}. Run time is the replay's estimate (top-tier and "
             "lower-tier access costs plus migrations); every number is in results.json.",
         ),
+        ("h", 2, "How it ran"),
+        (
+            "ul",
+            [
+                "Sources: every policy gets NUMA-balancing hint faults, except "
+                + ", ".join(
+                    f"{p} ({', '.join(x['name'] for x in v)})"
+                    for p, v in s["sources"].items()
+                    if p != "default"
+                )
+                + " (pghot.study.study.POLICY_SOURCES).",
+                "pghot runs with the knobs of the lowest run time of its threshold x freq_window_ms "
+                "sweep on the same run (tuned in hindsight: what tuning these two knobs can buy at "
+                "best); v2 runs every knob at v2's default.",
+                "pghot-aging is v2's knobs with aging: "
+                + "; ".join(
+                    f"{t}: " + ", ".join(f"{k}={v}" for k, v in kn.items()) for t, kn in s["aging"].items()
+                )
+                + ".",
+                "Run time is the replay's estimate, relative to none (no promotion) and to oracle (each "
+                "oracle interval's hottest pages on the top tier from its start).",
+            ],
+        ),
         ("h", 2, "Summary"),
         (
             "p",
@@ -156,6 +179,11 @@ def report_blocks(study: Study, figures: dict[str, str]) -> list[tuple[Any, ...]
             )
         )
     return b
+
+
+def _source(x: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in x.items() if k != "name")
+    return f"{x['name']} {params}" if params else str(x["name"])
 
 
 def render_markdown(blocks: Sequence[tuple[Any, ...]]) -> str:
