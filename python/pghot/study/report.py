@@ -94,7 +94,7 @@ def report_blocks(study: Study, figures: dict[str, str]) -> list[tuple[Any, ...]
             [
                 "Sources: every policy gets NUMA-balancing hint faults, except "
                 + ", ".join(
-                    f"{p} ({', '.join(x['name'] for x in v)})"
+                    f"{p} ({', '.join(_source(x) for x in v)})"
                     for p, v in s["sources"].items()
                     if p != "default"
                 )
