@@ -9,6 +9,10 @@
                         processes (or on a Dask cluster), one table row per
                         configuration
   pghot bench           the tracker designs compared on built-in workloads
+  pghot study [TRACE...]
+                        every policy on the workloads the literature
+                        evaluates on (or on the given traces), as a report:
+                        study/index.md, index.html, results.json, figures
   pghot convert TRACE OUT.npy
                         parse a trace once into the .npy form that replay
                         and sweep then read without parsing text again
@@ -474,6 +478,61 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_cache() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pghot", "study")
+
+
+def _names(option: str, text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise _Fail(f"{option}: expected NAME,NAME,..., got {text!r}")
+    return names
+
+
+def _study(args: argparse.Namespace) -> int:
+    from pghot import study
+    from pghot.study.report import check_output
+
+    if "-" in args.traces:
+        raise _Fail(
+            "study: a trace cannot be '-' (standard input): every run reads it again; save it to a file"
+        )
+    scale = args.scale if args.scale is not None else (study.QUICK_SCALE if args.quick else 1.0)
+    policies = _names("--policies", args.policies) if args.policies else None
+    workloads = _names("--workloads", args.workloads) if args.workloads else None
+    out = check_output(args.out)  # before the run
+    cache = None if args.no_cache else (args.cache or _default_cache())
+    s = study.run_study(
+        args.traces,
+        workloads=workloads,
+        scale=scale,
+        seed=args.seed,
+        policies=policies,
+        jobs=args.jobs or os.cpu_count() or 1,
+        cache_dir=cache,
+        progress=not args.no_progress,
+        dask_address=args.dask,
+    )
+    try:
+        path = s.write_report(out)
+    except OSError as e:
+        raise _Fail(f"--out {out}: cannot write the report: {_text(e)}", status=1) from None
+    checks = s.checks()
+    lines = [
+        f"study of {len(s.workloads)} workloads x {len(s.settings['policies'])} policies: report in "
+        f"{os.path.join(path, 'index.md')} (and index.html, results.json)",
+        "",
+    ]
+    lines += s.summary_lines()
+    lines += ["", "sanity checks (published results):"]
+    lines += [
+        f"  {'holds' if c['holds'] else 'DOES NOT HOLD'}: {c['statement']} ({c['detail']})" for c in checks
+    ]
+    print("\n".join(lines))
+    return 0
+
+
 _DEFAULT_GRID = ["tracker.threshold=2,3,4", "tracker.freq_window_ms=1000,5000"]
 
 
@@ -636,6 +695,54 @@ def _parser() -> argparse.ArgumentParser:
     _add_output_args(b, what="the rows", plot=True)
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    st = sub.add_parser(
+        "study",
+        help="every policy on the built-in workloads (or TRACEs), as a report",
+        description="every policy on the built-in workloads (GUPS with a hot set, a moving hot set, "
+        "Zipf key-value, graph, scan beside a hot set, the v3 microbenchmark) or on the given traces, "
+        "at top tiers of 25 and 50 percent of the footprint; writes DIR/index.md, index.html, "
+        "results.json and PNG figures; results are cached per (workload, policy, config)",
+    )
+    st.add_argument(
+        "traces", nargs="*", metavar="TRACE", help="trace files to study instead of the built-in workloads"
+    )
+    st.add_argument("--quick", action="store_true", help="a smoke run in well under a minute (scale 0.125)")
+    st.add_argument(
+        "--scale",
+        type=_float_in(1e-6, 1024),
+        default=None,
+        help="size factor of the built-in workloads (default 1: 16,384 pages, 4M accesses each)",
+    )
+    st.add_argument(
+        "--workloads",
+        metavar="NAME,NAME,...",
+        default=None,
+        help="built-in workloads to run (default: all, or none when TRACEs are given): "
+        "gups-hot, gups-moving, kv-zipf, graph, scan-hot, v3-micro",
+    )
+    st.add_argument(
+        "--policies",
+        metavar="NAME,NAME,...",
+        default=None,
+        help="policies to run (default: all of pghot.sim.POLICIES and pghot-aging; "
+        "none and oracle always run)",
+    )
+    st.add_argument("--out", metavar="DIR", default="study", help="the report's folder (default: study)")
+    st.add_argument(
+        "-j", "--jobs", type=_int_in(1, 1024), default=None, help="worker processes (default: the CPU count)"
+    )
+    st.add_argument(
+        "--cache", metavar="DIR", default=None, help="cache folder (default: ~/.cache/pghot/study)"
+    )
+    st.add_argument("--no-cache", action="store_true", help="compute everything, keep nothing")
+    st.add_argument(
+        "--dask",
+        metavar="SCHEDULER_ADDRESS",
+        help="run the replays on a Dask cluster (needs dask.distributed)",
+    )
+    st.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0)
+    st.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     c = sub.add_parser(
         "convert",
         help="parse a trace once into a .npy trace that replay and sweep read fast",
@@ -672,6 +779,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "replay": _replay,
     "sweep": _sweep,
     "bench": _bench,
+    "study": _study,
     "convert": _convert,
 }
 

@@ -461,6 +461,75 @@ class Result:
             lines.append(f"  {p.name}: {p.description}")
         return "\n".join(lines)
 
+    #: the scalar columns of :meth:`to_frame`, one row per policy
+    FRAME_COLUMNS = (
+        "name",
+        "kind",
+        "accesses",
+        "top_tier_hits",
+        "hit_ratio",
+        "promotions",
+        "demotions",
+        "ping_pong",
+        "ping_pong_share",
+        "precision",
+        "recall",
+        "est_time_ns",
+        "time_vs_all_top",
+        "time_vs_none",
+        "promoted_mbps",
+        "demoted_mbps",
+        "migration_time_ns",
+        "tracker_memory_bytes",
+    )
+
+    def to_frame(self) -> Any:
+        """The policies' scalar metrics as a pandas DataFrame, one row per policy, indexed by name.
+
+        Needs pandas (the ``frame`` extra: ``pip install 'pghot[frame]'``); the
+        series are in :meth:`to_dict`.
+
+        >>> from pghot.sim import SimConfig, demo_trace, replay
+        >>> r = replay([demo_trace(5000, 200, seed=1)], SimConfig(top_pages=50), progress=False)
+        >>> df = r.to_frame()
+        >>> list(df.index), float(df.loc["none", "time_vs_none"])
+        (['pghot', 'none', 'v2', 'second-access'], 1.0)
+        """
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ImportError("Result.to_frame needs pandas: pip install 'pghot[frame]'") from e
+        rows = []
+        for p in self.policies.values():
+            d = p.to_dict()
+            rows.append({k: d[k] for k in self.FRAME_COLUMNS})
+        return pd.DataFrame(rows, columns=list(self.FRAME_COLUMNS)).set_index("name")
+
+    def _repr_html_(self) -> str:
+        """A table of the main metrics, for Jupyter.
+
+        >>> from pghot.sim import SimConfig, demo_trace, replay
+        >>> r = replay([demo_trace(5000, 200, seed=1)], SimConfig(top_pages=50), progress=False)
+        >>> html = r._repr_html_()
+        >>> html.startswith("<div>") and "<td>second-access</td>" in html
+        True
+        """
+        import html
+
+        cols = ["hit_ratio", "time_vs_none", "promotions", "ping_pong_share", "precision", "recall"]
+
+        def cell(v: Any) -> str:
+            return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else f"{v:,}"
+
+        head = "<th>policy</th>" + "".join(f"<th>{c}</th>" for c in cols)
+        body = ""
+        for p in self.policies.values():
+            d = p.to_dict()
+            body += f"<tr><td>{html.escape(p.name)}</td>" + "".join(f"<td>{cell(d[c])}</td>" for c in cols)
+            body += "</tr>"
+        title = html.escape(f"{self.trace.get('name', '')}: {self.trace.get('accesses', 0):,} accesses")
+        return f"<div><p>{title}</p><table><tr>{head}</tr>{body}</table></div>"
+
     def plot(self, path: str | os.PathLike[str]) -> None:
         """Draw :func:`pghot.sim.plot` into ``path`` (PNG)."""
         from pghot.sim.plots import plot
