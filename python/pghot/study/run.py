@@ -128,7 +128,8 @@ def run_job(job: Job) -> dict[str, Any]:
     r = replay(chunks, cfg, policies=list(job.policies), progress=False, threads=1, name=name)
     out = {}
     for label, policy in zip(job.names(), job.policies, strict=True):
-        d = r[policy].to_dict()
+        # as the cache will read it back (JSON: a per-node table's keys become strings)
+        d = json.loads(json.dumps(r[policy].to_dict(), default=_plain))
         d["name"] = label
         out[label] = d
     return {
