@@ -37,15 +37,16 @@ DAMON's monitoring (mm/damon/core.c, ``kdamond_fn``), per sampling interval:
 
 A scheme (``damon_do_apply_schemes``, ``damos_apply_scheme``) acts on the
 regions matching its access pattern (size, ``nr_accesses``, ``age``), within
-its quota: ``damos_adjust_quota`` starts a charge window every
-``quota_reset_interval_ms``, sets the effective size quota ``esz``
+its quota (none with ``quota_sz_bytes`` 0 and no goals): ``damos_adjust_quota``
+starts a charge window every ``quota_reset_interval_ms``, sets the effective size quota ``esz``
 (``damos_set_effective_quota``) and ranks the regions by
 ``damon_hot_score`` (``migrate_hot``) or ``damon_cold_score``
 (``migrate_cold``, mm/damon/ops-common.c: weighted access frequency and
 log2 age, 0..99); the regions scoring at least the lowest score whose
 cumulated size reaches ``esz`` are applied in address order, each charged its
-size, the last one split at the quota's remainder (page-aligned), none once
-the quota is used up.  With quota goals, ``esz`` follows
+size, the last one cut at the quota's remainder (page-aligned; the kernel
+splits the region there, the model keeps it whole), none once the quota is
+used up.  With quota goals, ``esz`` follows
 ``damon_feed_loop_next_input``: the goal's score (current / target in
 basis points times 10000) under 10000 grows ``esz_bp`` by ``esz_bp * (10000
 - score) / 10000``, over it shrinks it likewise (at least 10000, i.e. 1 byte;
@@ -429,37 +430,44 @@ class Damon(_Policy):
             match = c.nr >= g["hot_min_nr_accesses"]
         else:
             match = (c.nr <= g["cold_max_nr_accesses"]) & (c.age >= g["cold_min_age"])
-        if s.esz == 0 or not match.any():
+        if not match.any():
             return
-        remaining = s.esz - s.charged_sz
+        unlimited = s.esz == 0  # no size quota and no goals (quota_sz_bytes = 0)
+        remaining = (1 << 62) if unlimited else s.esz - s.charged_sz
         if remaining < self.page_size:
             return
-        score = self._scores(c)
-        # the min score: the highest one whose cumulated size (from the top) reaches esz
-        hist = np.bincount(score[match], weights=(size[match] * self.page_size), minlength=_MAX_SCORE + 1)
-        cum = np.cumsum(hist[::-1])
-        reach = np.flatnonzero(cum >= s.esz)
-        min_score = _MAX_SCORE - int(reach[0]) if reach.shape[0] else 0
-        idx = np.flatnonzero(match & (score >= min_score))
+        if unlimited:
+            idx = np.flatnonzero(match)
+        else:
+            score = self._scores(c)
+            # the min score: the highest one whose cumulated size (from the top) reaches esz
+            w = size[match] * self.page_size
+            hist = np.bincount(score[match], weights=w, minlength=_MAX_SCORE + 1)
+            reach = np.flatnonzero(np.cumsum(hist[::-1]) >= s.esz)
+            min_score = _MAX_SCORE - int(reach[0]) if reach.shape[0] else 0
+            idx = np.flatnonzero(match & (score >= min_score))
         pages_left = remaining // self.page_size
         cum_pages = np.cumsum(size[idx])
         full = int(np.searchsorted(cum_pages, pages_left, side="right"))
-        take = idx[:full]
-        pfns = [np.arange(c.start[i], c.end[i], dtype=np.int64) for i in take.tolist()]
+        lo, hi = c.start[idx[:full]].tolist(), c.end[idx[:full]].tolist()
         charged = int(cum_pages[full - 1]) if full else 0
-        if full < idx.shape[0] and charged < pages_left:  # the last region split at the remainder
+        if full < idx.shape[0] and charged < pages_left:  # the last region cut at the remainder
             i = int(idx[full])
             part = pages_left - charged
-            pfns.append(np.arange(c.start[i], c.start[i] + part, dtype=np.int64))
+            lo.append(int(c.start[i]))
+            hi.append(int(c.start[i]) + part)
             charged += part
         s.charged_sz += charged * self.page_size
         self.counters["hot_tried_bytes" if s.hot else "cold_tried_bytes"] += charged * self.page_size
-        if not pfns:
+        if not lo:
             return
-        cand = np.concatenate(pfns)
+        # the placed pages' PFNs in the chosen ranges: O(footprint), whatever the node's size
+        placed = np.asarray(self.mem.pfns_of(np.arange(self.young.shape[0], dtype=np.int64)))
+        placed = np.sort(placed[(placed >= c.lo) & (placed < c.hi)])
+        a = np.searchsorted(placed, np.array(lo, dtype=np.int64))
+        b = np.searchsorted(placed, np.array(hi, dtype=np.int64))
+        cand = np.concatenate([placed[x:y] for x, y in zip(a.tolist(), b.tolist(), strict=True)])
         pg = self._pages_of(cand)
-        placed = pg >= 0
-        cand, pg = cand[placed], pg[placed]
         if g["young_filter"]:  # promote young pages only, demote old ones only; the check clears
             yg = self.young[pg]
             self.young[pg] = False
