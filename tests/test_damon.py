@@ -180,6 +180,16 @@ def test_why_no_promotion_names_the_knob() -> None:
     s = {"damon": {"applies": 3, "node1_hot_max_esz_bytes": 1 << 20, "hot_tried_bytes": 0}}
     assert "damon.hot_min_nr_accesses" in str(why_no_promotion("d", s))
     assert "apply_interval_us" in str(why_no_promotion("d", {"damon": {"applies": 0}}))
+    s = {
+        "damon": {
+            "applies": 9,
+            "node1_hot_max_esz_bytes": 1,
+            "node1_hot_goal_bp": 9970,
+            "node1_hot_adjustments": 9,
+            "node1_hot_below_goal": 1,
+        }
+    }
+    assert "at 1 of 9 quota adjustments" in str(why_no_promotion("d", s))
 
 
 @pytest.mark.parametrize(

@@ -148,8 +148,11 @@ class _Scheme:
         self.esz = sz if goal_bp is None else 0
         self.charged_sz = 0
         self.charged_from = -1
-        #: the largest effective quota seen (the notes' explanation)
+        #: the largest effective quota seen, the adjustments and those that found the
+        #: goal's metric below its target (the notes' explanation)
         self.max_esz = 0
+        self.adjusted = 0
+        self.below_goal = 0
 
 
 class _Context:
@@ -383,6 +386,8 @@ class Damon(_Policy):
         total = int(self.mem.capacity(_TOP))
         value = int(self.mem.used_pages(_TOP) if s.hot else self.mem.free_pages(_TOP))
         bp = value * 10000 // max(total, 1)
+        s.adjusted += 1
+        s.below_goal += bp < s.goal_bp
         return bp * 10000 // max(s.goal_bp, 1)
 
     def _adjust_quota(self, s: _Scheme, now: int) -> None:
@@ -505,6 +510,10 @@ class Damon(_Policy):
             out[f"node{c.nid}_regions"] = int(c.start.shape[0])
             out[f"node{c.nid}_{tag}_esz_bytes"] = int(c.scheme.esz)
             out[f"node{c.nid}_{tag}_max_esz_bytes"] = int(c.scheme.max_esz)
+            if c.scheme.goal_bp is not None:
+                out[f"node{c.nid}_{tag}_goal_bp"] = int(c.scheme.goal_bp)
+                out[f"node{c.nid}_{tag}_adjustments"] = int(c.scheme.adjusted)
+                out[f"node{c.nid}_{tag}_below_goal"] = int(c.scheme.below_goal)
         return {"memory": self.mem.stats(), self.kind: out}
 
 
@@ -524,13 +533,20 @@ def why_no_promotion(name: str, stats: dict[str, dict[str, int]]) -> str | None:
         )
     hot_esz = max((v for k, v in d.items() if k.endswith("_hot_max_esz_bytes")), default=0)
     if hot_esz < page_size:
+        goal = max((v for k, v in d.items() if k.endswith("_hot_goal_bp")), default=None)
+        adj = sum(v for k, v in d.items() if k.endswith("_hot_adjustments"))
+        below = sum(v for k, v in d.items() if k.endswith("_hot_below_goal"))
+        if goal is not None and adj:
+            return (
+                f"{name}: no promotions: node 0 was below migrate_hot's quota goal ({goal / 100:g} % "
+                f"used, mtier.c's node_mem_used_bp) at {below} of {adj} quota adjustments (first touch "
+                "fills it), and the goal's feedback (damon_feed_loop_next_input), starting at 1 byte, "
+                f"raised the quota to {hot_esz} bytes at most, below one page ({page_size} bytes); "
+                "turn the goals off (--set damon.quota_goals=false)"
+            )
         return (
-            f"{name}: no promotions: the migrate_hot quota goal (node 0 kept at damon.hot_goal_bp "
-            f"used, mtier.c: 99.7 %) left the effective quota at {hot_esz} bytes at most, below one "
-            f"page ({page_size} bytes): the feedback (damon_feed_loop_next_input) starts at 1 byte, "
-            "shrinks while node 0 is above the goal (first touch fills it) and grows at most 2x per "
-            "damon.quota_reset_interval_ms; turn the goals off (--set damon.quota_goals=false) or "
-            "lower damon.quota_reset_interval_ms"
+            f"{name}: no promotions: migrate_hot's quota reached {hot_esz} bytes at most, below one "
+            f"page ({page_size} bytes); raise damon.quota_sz_bytes"
         )
     if d.get("hot_tried_bytes", 0) == 0:
         return (
