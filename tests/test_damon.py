@@ -264,3 +264,53 @@ def test_cli_policies_damon(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.count("pghot: error:") == 1 and "damon: aggr_us" in err
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_quota_goes_to_the_hottest_region_first(engine: str) -> None:
+    # one page of quota; page 3 is accessed every other jiffy, page 4 (higher address) every
+    # jiffy: page 4 scores higher (damon_hot_score) and takes the quota, page 3 waits
+    p = policy(engine, 2, 4, 5, quota_sz_bytes=4096, young_filter=False, min_nr_regions=4)
+    pages, times = [0, 1, 2, 3, 4], [0, 0, 0, 0, 0]
+    for t in range(1, 5):
+        pages += [4] + ([3] if t % 2 else [])
+        times += [t] * (2 if t % 2 else 1)
+    run(p, pages, times, 5)
+    assert promoted(p) == [4]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_goal_feedback_doubles_the_cold_quota_from_one_byte(engine: str) -> None:
+    # node 0 full (0 % free against the 0.5 % goal): score 0, esz_bp doubles at each
+    # adjustment (one per apply, the reset interval being shorter): 2, 4, 8, 16 bytes
+    seen = []
+    pages, times = [0, 1, 2, 3], [0, 0, 0, 0]
+    p = policy(engine, 2, 4, 4, quota_goals=True, quota_reset_interval_ms=1)
+    cold = next(c for c in p.contexts if not c.scheme.hot)
+    pg = np.array(pages, np.uint32)
+    tm = np.array(times, np.int64)
+    p.run_piece(pg, tm, Reports.empty(), 1)
+    for t in range(1, 17):
+        p.run_piece(pg[:0], tm[:0], Reports.empty(), t + 1)
+        if t % 4 == 0:
+            seen.append(cold.scheme.esz)
+    assert seen == [2, 4, 8, 16]
+    assert p.mem.stats()["pgdemote_kswapd"] == 0  # less than a page: nothing moves
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {},
+        {"quota_goals": False},
+        {"apply_interval_us": 100_000, "quota_reset_interval_ms": 100, "cold_min_age": 2},
+        {"quota_goals": False, "young_filter": False, "max_nr_regions": 30, "sample_us": 2000},
+    ],
+)
+def test_engines_agree(seed: int, knobs: dict[str, Any]) -> None:
+    trace = [demo_trace(30_000, 1_500, duration_ms=4000, seed=seed)]
+    cfg = SimConfig(top_pages=300 + 100 * seed, damon={**knobs, "seed": seed})
+    a = replay(trace, cfg, progress=False, policies=["damon", "none"], engine="reference")
+    b = replay(trace, cfg, progress=False, policies=["damon", "none"], engine="compiled")
+    assert a.to_dict(heatmap=True)["policies"] == b.to_dict(heatmap=True)["policies"]
