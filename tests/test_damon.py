@@ -314,3 +314,11 @@ def test_engines_agree(seed: int, knobs: dict[str, Any]) -> None:
     a = replay(trace, cfg, progress=False, policies=["damon", "none"], engine="reference")
     b = replay(trace, cfg, progress=False, policies=["damon", "none"], engine="compiled")
     assert a.to_dict(heatmap=True)["policies"] == b.to_dict(heatmap=True)["policies"]
+
+
+def test_intervals_shorter_than_a_jiffy_keep_the_aggregation_time() -> None:
+    m = build_machine(SimConfig(), Topology.two_tier(4, 8), 8, 1000)
+    p = Damon("d", m, sample_us=500)  # one jiffy at HZ=1000: 100 ms is still 100 samples
+    assert (p.sample_j, p.aggr_samples, p.apply_samples) == (1, 100, 1000)
+    q = Damon("d", m, apply_interval_us=0)  # 0: every aggregation
+    assert (q.sample_j, q.aggr_samples, q.apply_samples) == (5, 20, 20)

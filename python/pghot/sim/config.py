@@ -438,7 +438,9 @@ class DamonConfig(_Knobs):
     """The ``[damon]`` table: the knobs of :class:`pghot.sim.damon.Damon` (defaults :data:`DAMON_DEFAULTS`).
 
     ``quota_goals = false`` turns the quota goals off (the quota is then
-    ``quota_sz_bytes`` per ``quota_reset_interval_ms``; 0: no quota).
+    ``quota_sz_bytes`` per ``quota_reset_interval_ms``; 0: no quota);
+    ``apply_interval_us = 0`` applies the schemes at every aggregation (the
+    kernel's meaning of 0).
 
     >>> DamonConfig(aggr_us=50_000, quota_goals=False).kwargs()
     {'aggr_us': 50000, 'quota_goals': False}

@@ -226,9 +226,13 @@ class Damon(_Policy):
             ),
         )
         self.page_size = machine.config.page_size
+        # in jiffies (at least one), the aggregation and apply intervals in sampling intervals
+        # (kdamond's next_aggregation_sis, next_apply_sis): their time kept when a sampling
+        # interval is rounded up to a jiffy
         self.sample_j = max(1, g["sample_us"] * hz // 1_000_000)
-        self.aggr_samples = max(1, g["aggr_us"] // g["sample_us"])
-        self.apply_samples = max(1, (g["apply_interval_us"] or g["aggr_us"]) // g["sample_us"])
+        self.aggr_samples = max(1, g["aggr_us"] * hz // 1_000_000 // self.sample_j)
+        apply_us = g["apply_interval_us"] or g["aggr_us"]
+        self.apply_samples = max(1, apply_us * hz // 1_000_000 // self.sample_j)
         self.reset_j = max(1, g["quota_reset_interval_ms"] * hz // 1000)
         self.max_nr_accesses = self.aggr_samples  # damon_max_nr_accesses
         self.rng = np.random.default_rng(g["seed"])
