@@ -39,6 +39,7 @@ MODULES = [
     "pghot.sim.diagnostics",
     "pghot.sim.bounds",
     "pghot.sim.budget",
+    "pghot.sim.damon",
     "pghot._cache",
     "pghot.machine.cache",
     "pghot.machine.costs",

@@ -436,6 +436,7 @@ def test_policies_table() -> None:
         "tpp",
         "pghot-throttled",
         "memtis",
+        "damon",
         "oracle",
     )
     assert set(alt.ALTERNATIVES) == {"numab2", "tpp"}

@@ -357,6 +357,38 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
     return done
 
 
+cdef int64_t mem_demote_pfns(pghot_mem_t *m, const int64_t *pfns, int64_t n, int64_t now,
+                             int64_t *out, pghot_mv_t *mv) noexcept nogil:
+    """Demote the pages on the given top-tier PFNs (in order) to the first lower-tier node
+    with room, into out[]; the number demoted.  A PFN that is free, not in a node or on
+    the lower tier is passed over; stops when the lower tier is full."""
+    cdef int64_t i, s, done = 0, victim, promoted
+    cdef int32_t j, dest
+    if not m.demotion:
+        return 0
+    for i in range(n):
+        s = mem_locate(m, pfns[i])
+        if s < 0 or s >= m.ntop or m.owner[s] < 0:
+            continue
+        dest = -1
+        for j in range(m.ntopnodes, m.nnodes):
+            if m.nfree[j] > 0:
+                dest = j
+                break
+        if dest < 0:
+            break
+        victim = m.owner[s]
+        move(m, s, dest, mv)
+        m.stats[ST_DEMOTE_KSWAPD] += 1
+        promoted = m.promoted_at[victim]
+        if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
+            m.stats[ST_PING_PONG] += 1
+        m.promoted_at[victim] = -1
+        out[done] = victim
+        done += 1
+    return done
+
+
 cdef int64_t second_access_kernel(
     pghot_mem_t *m, const page_t *pages, const int64_t *times, int64_t n,
     int64_t bin_j, int64_t *bins, const rpage_t *rpages, const int64_t *rtimes, int64_t nr,
@@ -1077,6 +1109,31 @@ cdef class MemoryCore:
             with nogil:
                 pghot_lock(&self.m.lock)
                 done = mem_demote(&self.m, k, cap, now, &o[0], &mv)
+                mv_finish(&self.m, &mv)
+                pghot_unlock(&self.m.lock)
+            self._mv_apply(&mv, keep)
+        finally:
+            if self._mlock is not None:
+                self._mlock.release()
+        return out[:done]
+
+    def _c_demote_pfns(self, const int64_t[::1] pfns, int64_t now):
+        """Demote the pages on validated top-tier PFNs, in order: the pages demoted (int64)."""
+        cdef Py_ssize_t n = pfns.shape[0]
+        cdef int64_t done = 0
+        cdef pghot_mv_t mv
+        cdef list keep = []
+        out = np.empty(max(n, 1), dtype=np.int64)
+        cdef int64_t[::1] o = out
+        if n == 0:
+            return out[:0]
+        if self._mlock is not None:
+            self._mlock.acquire()
+        try:
+            self._mv_buffers(&mv, n, keep)
+            with nogil:
+                pghot_lock(&self.m.lock)
+                done = mem_demote_pfns(&self.m, &pfns[0], n, now, &o[0], &mv)
                 mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)
             self._mv_apply(&mv, keep)

@@ -691,6 +691,28 @@ class TieredMemory(MemoryCore):
         t = _int_arg(now, "now")
         return self._c_demote(m._k, n, t)
 
+    def demote_pfns(self, pfns: npt.ArrayLike, now: SupportsIndex) -> npt.NDArray[np.int64]:
+        """Demote the pages on the given top-tier PFNs, in order: targeted reclaim.
+
+        As :meth:`pghot.model.memory.TieredMemory.demote_pfns`: each page goes to
+        the first lower-tier node with a free PFN, counted ``pgdemote_kswapd``
+        (and ``ping_pong``); free PFNs and PFNs off the top tier are passed over;
+        it stops when the lower tier is full; none with ``demotion=False``.  The
+        logical pages demoted, in order (DAMOS ``migrate_cold``,
+        :class:`pghot.sim.damon.Damon`).
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(4, 8))
+        >>> _ = mem.allocate([0, 1, 2, 3])
+        >>> mem.demote_pfns([2, 3, 5, 9], now=0).tolist(), mem.free_pages(0)
+        ([2, 3], 2)
+        """
+        arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
+        t = _int_arg(now, "now")
+        return self._c_demote_pfns(arr, t)
+
     # -- counters and invariants -----------------------------------------------------
 
     def count_promote_candidates(self, nr_pages: SupportsIndex, *, no_rate_limit: bool = False) -> None:

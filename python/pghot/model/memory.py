@@ -977,6 +977,52 @@ class TieredMemory:
             self._apply_movable(updates)
         return np.array(out, dtype=np.int64)
 
+    def demote_pfns(self, pfns: npt.ArrayLike, now: SupportsIndex) -> npt.NDArray[np.int64]:
+        """Demote the pages on the given top-tier PFNs, in order: targeted reclaim.
+
+        Each page goes to the first lower-tier node with a free PFN, counted
+        ``pgdemote_kswapd`` (and ``ping_pong`` within the window of its
+        promotion), as DAMOS ``migrate_cold`` demotes the pages of a region
+        (:class:`pghot.sim.damon.Damon`).  A free PFN, or one in no node or on
+        the lower tier, is passed over; it stops when the lower tier has no
+        free PFN; with ``demotion=False`` it demotes nothing.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64, the logical pages demoted, in order.
+
+        Examples
+        --------
+        >>> import pghot
+        >>> mem = TieredMemory(pghot.Topology.two_tier(4, 8))
+        >>> _ = mem.allocate([0, 1, 2, 3])
+        >>> mem.demote_pfns([2, 3, 5, 9], now=0).tolist(), mem.free_pages(0)
+        ([2, 3], 2)
+        """
+        arr = _int_array(pfns, "pfns", 0, _INT64_MAX)
+        t = _int_arg(now, "now")
+        out: list[int] = []
+        updates: dict[int, bool] = {}
+        with self._lock:
+            for p in arr.tolist() if self._demotion else []:
+                m = self._locate1(p)
+                if m is None or not m.top or int(m.owner[p - m.start]) < 0:
+                    continue
+                dest = next((x for x in self._lower if x.nfree > 0), None)
+                if dest is None:
+                    break
+                victim = int(m.owner[p - m.start])
+                self._move(m, p - m.start, dest, updates)
+                self._stats["pgdemote_kswapd"] += 1
+                promoted = int(self._promoted_at[victim])
+                if promoted >= 0 and 0 <= t - promoted <= self._ping_pong_jiffies:
+                    self._stats["ping_pong"] += 1
+                self._promoted_at[victim] = -1
+                out.append(victim)
+            self._apply_movable(updates)
+        return np.array(out, dtype=np.int64)
+
     def _apply_movable(self, updates: dict[int, bool]) -> None:
         """Push the final movable state of the PFNs a migration touched."""
         if self._tracker is None or not updates:

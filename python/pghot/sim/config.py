@@ -79,6 +79,7 @@ __all__ = [
     "HintFaultConfig",
     "HwHintsConfig",
     "MemoryConfig",
+    "DamonConfig",
     "Numab2Config",
     "PgtableScanConfig",
     "PromoterConfig",
@@ -392,8 +393,95 @@ class TppConfig(_Knobs):
     active_check: Knob[bool] = _knob()
 
 
+#: ranges of :class:`pghot.sim.damon.Damon`'s knobs
+DAMON_RANGES: dict[str, tuple[int, int | None]] = {
+    "sample_us": (1, 10**12),
+    "aggr_us": (1, 10**12),
+    "apply_interval_us": (0, 10**12),
+    "min_nr_regions": (3, 2**20),
+    "max_nr_regions": (3, 2**20),
+    "quota_reset_interval_ms": (1, MS_MAX),
+    "quota_sz_bytes": (0, 2**62),
+    "weight_nr_accesses": (0, 10000),
+    "weight_age": (0, 10000),
+    "hot_min_nr_accesses": (0, 2**31),
+    "cold_max_nr_accesses": (0, 2**31),
+    "cold_min_age": (0, 2**31),
+    "hot_goal_bp": (1, 10000),
+    "cold_goal_bp": (1, 10000),
+    "seed": (0, 2**63 - 1),
+}
+#: the defaults of :class:`pghot.sim.damon.Damon` (samples/damon/mtier.c, v6.14; see its module)
+DAMON_DEFAULTS: dict[str, Any] = {
+    "sample_us": 5000,
+    "aggr_us": 100_000,
+    "apply_interval_us": 1_000_000,
+    "min_nr_regions": 10,
+    "max_nr_regions": 1000,
+    "quota_reset_interval_ms": 1000,
+    "quota_sz_bytes": 200 << 20,
+    "weight_nr_accesses": 100,
+    "weight_age": 100,
+    "hot_min_nr_accesses": 1,
+    "cold_max_nr_accesses": 0,
+    "cold_min_age": 0,
+    "young_filter": True,
+    "quota_goals": True,
+    "hot_goal_bp": 9970,
+    "cold_goal_bp": 50,
+    "seed": 0,
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class DamonConfig(_Knobs):
+    """The ``[damon]`` table: the knobs of :class:`pghot.sim.damon.Damon` (defaults :data:`DAMON_DEFAULTS`).
+
+    ``quota_goals = false`` turns the quota goals off (the quota is then
+    ``quota_sz_bytes`` per ``quota_reset_interval_ms``; 0: no quota);
+    ``apply_interval_us = 0`` applies the schemes at every aggregation (the
+    kernel's meaning of 0).
+
+    >>> DamonConfig(aggr_us=50_000, quota_goals=False).kwargs()
+    {'aggr_us': 50000, 'quota_goals': False}
+    >>> DamonConfig(min_nr_regions=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_nr_regions must be in [3, 1048576], got 1
+    """
+
+    sample_us: Knob[int] = _knob(ranges=DAMON_RANGES, name="sample_us")
+    aggr_us: Knob[int] = _knob(ranges=DAMON_RANGES, name="aggr_us")
+    apply_interval_us: Knob[int] = _knob(ranges=DAMON_RANGES, name="apply_interval_us")
+    min_nr_regions: Knob[int] = _knob(ranges=DAMON_RANGES, name="min_nr_regions")
+    max_nr_regions: Knob[int] = _knob(ranges=DAMON_RANGES, name="max_nr_regions")
+    quota_reset_interval_ms: Knob[int] = _knob(ranges=DAMON_RANGES, name="quota_reset_interval_ms")
+    quota_sz_bytes: Knob[int] = _knob(ranges=DAMON_RANGES, name="quota_sz_bytes")
+    weight_nr_accesses: Knob[int] = _knob(ranges=DAMON_RANGES, name="weight_nr_accesses")
+    weight_age: Knob[int] = _knob(ranges=DAMON_RANGES, name="weight_age")
+    hot_min_nr_accesses: Knob[int] = _knob(ranges=DAMON_RANGES, name="hot_min_nr_accesses")
+    cold_max_nr_accesses: Knob[int] = _knob(ranges=DAMON_RANGES, name="cold_max_nr_accesses")
+    cold_min_age: Knob[int] = _knob(ranges=DAMON_RANGES, name="cold_min_age")
+    young_filter: Knob[bool] = _knob()
+    quota_goals: Knob[bool] = _knob()
+    hot_goal_bp: Knob[int] = _knob(ranges=DAMON_RANGES, name="hot_goal_bp")
+    cold_goal_bp: Knob[int] = _knob(ranges=DAMON_RANGES, name="cold_goal_bp")
+    seed: Knob[int] = _knob(ranges=DAMON_RANGES, name="seed")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        g = {**DAMON_DEFAULTS, **self.kwargs()}
+        if g["max_nr_regions"] < g["min_nr_regions"]:
+            raise ValueError(
+                f"max_nr_regions ({g['max_nr_regions']}) must be at least "
+                f"min_nr_regions ({g['min_nr_regions']})"
+            )
+        if g["sample_us"] > g["aggr_us"]:
+            raise ValueError(f"sample_us ({g['sample_us']}) must be at most aggr_us ({g['aggr_us']})")
+
+
 #: policy name -> its table of knobs in a config (``[numab2]``, ``[tpp]``)
-POLICY_TABLES: dict[str, type[_Knobs]] = {"numab2": Numab2Config, "tpp": TppConfig}
+POLICY_TABLES: dict[str, type[_Knobs]] = {"numab2": Numab2Config, "tpp": TppConfig, "damon": DamonConfig}
 
 
 class _SourceKnobs(_Knobs):
@@ -580,6 +668,8 @@ class SimConfig:
     numab2, tpp : Numab2Config, TppConfig
         The knobs of the ``numab2`` and ``tpp`` policies
         (:class:`pghot.sim.alternatives.Numab2`, :class:`pghot.sim.alternatives.Tpp`).
+    damon : DamonConfig
+        The knobs of the ``damon`` policy (:class:`pghot.sim.damon.Damon`).
     interval_ms : int, optional
         Width of the metrics bins (time series).  Default: 1 s, narrowed on a
         trace shorter than 100 s to a 1, 2 or 5 times a power of ten number of
@@ -642,6 +732,7 @@ class SimConfig:
     promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
     numab2: Numab2Config = dataclasses.field(default_factory=Numab2Config)
     tpp: TppConfig = dataclasses.field(default_factory=TppConfig)
+    damon: DamonConfig = dataclasses.field(default_factory=DamonConfig)
     interval_ms: int | None = _knob(None, low=1)
     oracle_interval_ms: int = _knob(1000, low=1)
     second_access_window_ms: int | None = _knob(None, low=0)
@@ -669,6 +760,7 @@ class SimConfig:
             promoter: Mapping[str, Any] = ...,
             numab2: Mapping[str, Any] = ...,
             tpp: Mapping[str, Any] = ...,
+            damon: Mapping[str, Any] = ...,
             interval_ms: int | None = ...,
             oracle_interval_ms: int = ...,
             second_access_window_ms: int | None = ...,

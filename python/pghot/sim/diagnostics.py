@@ -224,4 +224,12 @@ def diagnose(
                 )
             elif p.promotions == 0 and p.kind == "second-access":
                 out.append(f"{name}: no promotions: no lower-tier page was reported twice within the window")
+    if top_pages < footprint:
+        for name, p in policies.items():
+            if p.kind == "damon" and p.promotions == 0:  # acts on no report: its own reasons
+                from pghot.sim.damon import why_no_promotion
+
+                why = why_no_promotion(name, p.stats)
+                if why:
+                    out.append(why)
     return out

@@ -48,6 +48,7 @@ from pghot.model import sim as ref
 from pghot.sim.bounds import hot_sets, make_memtis, make_oracle
 from pghot.sim.budget import check_fits
 from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
+from pghot.sim.damon import Damon
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
     ALTERNATIVES,
@@ -515,6 +516,8 @@ class _Sim:
                 pol.append(make_oracle(self.machine(), c, self.oracle_j, footprint, self.top_pages, hot))
             elif n == "memtis":
                 pol.append(make_memtis(self.machine(), c, self.oracle_j, footprint, self.top_pages))
+            elif n == "damon":
+                pol.append(Damon(n, self.machine()))
             else:  # a design
                 kw = {k: v for k, v in c.tracker.items() if k not in ("store", "queue", "mode")}
                 kw.update(DESIGNS[n])
