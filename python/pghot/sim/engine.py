@@ -65,6 +65,7 @@ from pghot.sim.policies import (
     report_keys,
 )
 from pghot.sim.results import PolicyResult, Result, migration_metrics
+from pghot.sim.v8 import PghotV8, v8_knobs, v8_parts
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
 
@@ -282,6 +283,8 @@ class _Sim:
             for n in names
             if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
         ]
+        v8 = v8_knobs(c.pghot_v8)  # checked before any machine is allocated
+        kinds += [v8_parts(v8, footprint)[0] for n in names if n == "pghot-v8"]
         check_fits(  # before any machine is allocated
             self.top_pages,
             self.lower_pages,
@@ -361,6 +364,8 @@ class _Sim:
                         "of the later versions, SEMANTICS.md section 6)",
                     )
                 )
+            elif n == "pghot-v8":
+                pol.append(PghotV8(n, self.machine(*v8_parts(v8, footprint)), v8))
             elif n == "none":
                 pol.append(_Policy("none", self.machine()))
             elif n == "v2":
