@@ -28,6 +28,7 @@ from pghot.sim import v8 as v8mod
 from pghot.sim.config import load_config
 from pghot.sim.policies import POLICIES, build_machine
 from pghot.sim.v8 import PghotV8, v8_knobs, v8_parts
+from pghot.traces import TraceChunk
 
 ENGINES = ["compiled", "reference"]
 DATA = pathlib.Path(__file__).parent / "data"
@@ -284,3 +285,35 @@ def test_deterministic_and_both_engines_agree() -> None:
 def test_doctests() -> None:
     result = doctest.testmod(v8mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+_SOURCES: list[dict[str, Any]] = [
+    {"name": "hint-fault", "scan_period_ms": 50, "scan_window_pages": 64, "scan_delay_ms": 20},
+    {"name": "hw-hints", "sample_every": 3, "seed": 1},
+    {"name": "pgtable-scan", "interval_ms": 30},
+]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(
+    "knobs",
+    [{}, {"mode": "precise", "freq_threshold": 3}, {"batch_per_wake": True, "kmigrated_batch_nr": 4}],
+)
+def test_engines_agree_on_every_source(seed: int, knobs: dict[str, Any]) -> None:
+    # the differential test of tests/test_sim_engines.py for pghot-v8, with all three sources:
+    # the page-table scan's reports are counted and ignored, the other two recorded
+    rng = np.random.default_rng(seed)
+    n, pages = 20_000, 600
+    t = np.sort(rng.integers(0, 2_000, n)).astype(np.int64) * 1_000_000
+    trace = [TraceChunk(time_ns=t, pfn=(rng.zipf(1.3, n) % pages).astype(np.uint64))]
+    cfg = SimConfig(top_pages=60, sources=_SOURCES, oracle_interval_ms=200, interval_ms=100, pghot_v8=knobs)
+    a, b = (
+        replay(trace, cfg, progress=False, engine=e, policies=["pghot-v8"]).to_dict(heatmap=True)
+        for e in ("reference", "compiled")
+    )
+    assert a == b
+    v8 = a["policies"]["pghot-v8"]
+    assert v8["promotions"] > 0
+    st = v8["stats"]
+    assert st["pghot_v8"]["pgtable_scan_ignored"] > 0 and st["tracker"]["pghot_recorded_pgtscans"] == 0
+    assert st["tracker"]["pghot_recorded_hwhints"] > 0 and st["tracker"]["pghot_recorded_hintfaults"] > 0
