@@ -317,3 +317,10 @@ def test_engines_agree_on_every_source(seed: int, knobs: dict[str, Any]) -> None
     st = v8["stats"]
     assert st["pghot_v8"]["pgtable_scan_ignored"] > 0 and st["tracker"]["pghot_recorded_pgtscans"] == 0
     assert st["tracker"]["pghot_recorded_hwhints"] > 0 and st["tracker"]["pghot_recorded_hintfaults"] > 0
+
+
+def test_a_replay_without_its_sources_says_so() -> None:
+    cfg = SimConfig(top_pages=250, sources=[{"name": "pgtable-scan", "interval_ms": 30}])
+    r = replay([demo_trace(4_000, 1_000, seed=4)], cfg, progress=False, policies=["pghot-v8"])
+    assert r["pghot-v8"].promotions == 0
+    assert any("pghot-v8 records hint faults and hardware hints" in n for n in r.notes)

@@ -47,7 +47,7 @@ from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
 from pghot.sim.bounds import hot_sets, make_memtis, make_oracle
 from pghot.sim.budget import check_fits
-from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
+from pghot.sim.config import HintFaultConfig, PgtableScanConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
     _TOP,
@@ -396,6 +396,11 @@ class _Sim:
             self.notes.append(
                 f"{' and '.join(faulting)} act on hint faults, and the config has no hint-fault source: "
                 "they promote nothing (add one: --source hint-fault)"
+            )
+        if "pghot-v8" in names and all(isinstance(s, PgtableScanConfig) for s in c.sources):
+            self.notes.append(
+                "pghot-v8 records hint faults and hardware hints, not page-table scans (v6 dropped "
+                "them): it promotes nothing (add one: --source hint-fault)"
             )
         self.policies = pol
         self.baselines = [n for n in chosen if n != "pghot" and n not in DESIGNS]
