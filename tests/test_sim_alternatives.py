@@ -435,6 +435,7 @@ def test_policies_table() -> None:
         "numab2",
         "tpp",
         "pghot-throttled",
+        "pghot-v8",
         "memtis",
         "damon",
         "oracle",

@@ -81,6 +81,7 @@ __all__ = [
     "MemoryConfig",
     "DamonConfig",
     "Numab2Config",
+    "PghotV8Config",
     "PgtableScanConfig",
     "PromoterConfig",
     "SimConfig",
@@ -480,8 +481,72 @@ class DamonConfig(_Knobs):
             raise ValueError(f"sample_us ({g['sample_us']}) must be at most aggr_us ({g['aggr_us']})")
 
 
+def _v8_mode(value: str, name: str) -> None:
+    if value not in ("default", "precise"):
+        raise ValueError(f"{name} must be 'default' or 'precise', got {value!r}")
+
+
+#: ranges of :class:`pghot.sim.v8.PghotV8`'s knobs
+V8_RANGES: dict[str, tuple[int, int | None]] = {
+    "freq_threshold": (1, 7),
+    "freq_window_ms": (1, MS_MAX),
+    "kmigrated_sleep_ms": (1, 2**31),
+    "kmigrated_batch_nr": (0, 2**31),
+    "rate_limit_mbps": (0, 2**40),
+    "scan_section_pages": (1, 2**30),
+}
+
+
+#: mode -> (PGHOT_FREQ_MAX, PGHOT_FREQ_WINDOW_MAX in ms at HZ=1000) of the posting's
+#: include/linux/pghot.h: u8 2-bit frequency and 31 buckets of 128 jiffies; u32 3 bits, 14-bit time
+V8_MODE_LIMITS: dict[str, tuple[int, int]] = {"default": (3, 31 << 7), "precise": (7, (1 << 14) - 1)}
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class PghotV8Config(_Knobs):
+    """The ``[pghot_v8]`` table: the knobs of :class:`pghot.sim.v8.PghotV8`.
+
+    The policy's docstring gives the defaults and their sources (the v8
+    posting's tunables).
+
+    >>> PghotV8Config(mode="precise", freq_threshold=3).kwargs()
+    {'mode': 'precise', 'freq_threshold': 3}
+    >>> PghotV8Config(mode="u16")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be 'default' or 'precise', got 'u16'
+    """
+
+    mode: Knob[str] = _knob(check=_v8_mode)
+    freq_threshold: Knob[int] = _knob(ranges=V8_RANGES, name="freq_threshold")
+    freq_window_ms: Knob[int | None] = _knob(ranges=V8_RANGES, name="freq_window_ms")
+    kmigrated_sleep_ms: Knob[int] = _knob(ranges=V8_RANGES, name="kmigrated_sleep_ms")
+    kmigrated_batch_nr: Knob[int] = _knob(ranges=V8_RANGES, name="kmigrated_batch_nr")
+    batch_per_wake: Knob[bool] = _knob()
+    rate_limit_mbps: Knob[int | None] = _knob(ranges=V8_RANGES, name="rate_limit_mbps", normalize=_no_limit)
+    free_bypass: Knob[bool] = _knob()
+    scan_section_pages: Knob[int] = _knob(ranges=V8_RANGES, name="scan_section_pages", check=_power_of_two)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        mode = "default" if self.mode is UNSET else self.mode
+        fmax, wmax = V8_MODE_LIMITS[mode]
+        if self.freq_threshold is not UNSET and self.freq_threshold > fmax:
+            raise ValueError(
+                f"freq_threshold must be in [1, {fmax}] in the {mode} mode, got {self.freq_threshold}"
+            )
+        w = self.freq_window_ms
+        if w is not UNSET and w is not None and w > wmax:
+            raise ValueError(f"freq_window_ms must be in [1, {wmax}] in the {mode} mode, got {w}")
+
+
 #: policy name -> its table of knobs in a config (``[numab2]``, ``[tpp]``)
-POLICY_TABLES: dict[str, type[_Knobs]] = {"numab2": Numab2Config, "tpp": TppConfig, "damon": DamonConfig}
+POLICY_TABLES: dict[str, type[_Knobs]] = {
+    "numab2": Numab2Config,
+    "tpp": TppConfig,
+    "pghot_v8": PghotV8Config,
+    "damon": DamonConfig,
+}
 
 
 class _SourceKnobs(_Knobs):
@@ -668,6 +733,8 @@ class SimConfig:
     numab2, tpp : Numab2Config, TppConfig
         The knobs of the ``numab2`` and ``tpp`` policies
         (:class:`pghot.sim.alternatives.Numab2`, :class:`pghot.sim.alternatives.Tpp`).
+    pghot_v8 : PghotV8Config
+        The knobs of the ``pghot-v8`` policy (:class:`pghot.sim.v8.PghotV8`).
     damon : DamonConfig
         The knobs of the ``damon`` policy (:class:`pghot.sim.damon.Damon`).
     interval_ms : int, optional
@@ -732,6 +799,7 @@ class SimConfig:
     promoter: PromoterConfig = dataclasses.field(default_factory=PromoterConfig)
     numab2: Numab2Config = dataclasses.field(default_factory=Numab2Config)
     tpp: TppConfig = dataclasses.field(default_factory=TppConfig)
+    pghot_v8: PghotV8Config = dataclasses.field(default_factory=PghotV8Config)
     damon: DamonConfig = dataclasses.field(default_factory=DamonConfig)
     interval_ms: int | None = _knob(None, low=1)
     oracle_interval_ms: int = _knob(1000, low=1)
@@ -760,6 +828,7 @@ class SimConfig:
             promoter: Mapping[str, Any] = ...,
             numab2: Mapping[str, Any] = ...,
             tpp: Mapping[str, Any] = ...,
+            pghot_v8: Mapping[str, Any] = ...,
             damon: Mapping[str, Any] = ...,
             interval_ms: int | None = ...,
             oracle_interval_ms: int = ...,

@@ -47,7 +47,7 @@ from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
 from pghot.sim.bounds import hot_sets, make_memtis, make_oracle
 from pghot.sim.budget import check_fits
-from pghot.sim.config import HintFaultConfig, SimConfig, _build_sources, _build_stages
+from pghot.sim.config import HintFaultConfig, PgtableScanConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.damon import Damon
 from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
 from pghot.sim.policies import (
@@ -65,6 +65,7 @@ from pghot.sim.policies import (
     report_keys,
 )
 from pghot.sim.results import PolicyResult, Result, migration_metrics
+from pghot.sim.v8 import PghotV8, v8_knobs, v8_parts
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
 
@@ -396,6 +397,8 @@ class _Sim:
             for n in names
             if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
         ]
+        v8 = v8_knobs(c.pghot_v8)  # checked before any machine is allocated
+        kinds += [v8_parts(v8, footprint)[0] for n in names if n == "pghot-v8"]
         check_fits(  # before any machine is allocated
             self.top_pages,
             self.lower_pages,
@@ -498,6 +501,8 @@ class _Sim:
                         "of the later versions, SEMANTICS.md section 6)",
                     )
                 )
+            elif n == "pghot-v8":
+                pol.append(PghotV8(n, self.machine(*v8_parts(v8, footprint)), v8))
             elif n == "none":
                 pol.append(_Policy("none", self.machine()))
             elif n == "v2":
@@ -530,6 +535,11 @@ class _Sim:
             self.notes.append(
                 f"{' and '.join(faulting)} act on hint faults, and the config has no hint-fault source: "
                 "they promote nothing (add one: --source hint-fault)"
+            )
+        if "pghot-v8" in names and all(isinstance(s, PgtableScanConfig) for s in c.sources):
+            self.notes.append(
+                "pghot-v8 records hint faults and hardware hints, not page-table scans (v6 dropped "
+                "them): it promotes nothing (add one: --source hint-fault)"
             )
         self.policies = pol
         self.baselines = [n for n in chosen if n != "pghot" and n not in DESIGNS]

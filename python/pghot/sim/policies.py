@@ -476,7 +476,7 @@ from pghot.sim.alternatives import ALTERNATIVES  # noqa: E402
 
 #: every policy :func:`pghot.sim.replay` selects among (its ``policies=``), besides the
 #: designs of :data:`DESIGNS`
-POLICIES = ("pghot", *BASELINES, *ALTERNATIVES, "pghot-throttled", "memtis", "damon", "oracle")
+POLICIES = ("pghot", *BASELINES, *ALTERNATIVES, "pghot-throttled", "pghot-v8", "memtis", "damon", "oracle")
 #: the demotion share (percent of promotions) at which ``pghot-throttled`` halves its rounds'
 #: budget unless the config sets ``promoter.throttle_demotion_ratio``: demotions as many as
 #: promotions, the proposal's "demotion rate approaches the promotion rate"
