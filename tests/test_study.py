@@ -461,7 +461,7 @@ def test_study_on_a_dask_cluster_matches_local(tmp_path: Path) -> None:
 def test_summary_table(quick: Study) -> None:
     header, rows = quick.summary_table()
     assert header[:5] == ["workload", "top tier", "policy", "time vs oracle", "vs numab2"]
-    assert len(rows) == len(wl.WORKLOADS) * 2 * 2  # pghot and v2 (pghot-v8 once it is a policy)
+    assert len(rows) == len(wl.WORKLOADS) * 2 * 3  # pghot, v2 and pghot-v8
     row = next(r for r in rows if r[:3] == ["scan-hot", "50%", "v2"])
     v2, tpp = quick.row("scan-hot", 0.5, "v2"), quick.row("scan-hot", 0.5, "tpp")
     assert row[header.index("vs tpp")] == f"{v2['est_time_ns'] / tpp['est_time_ns'] - 1:+.1%}"
