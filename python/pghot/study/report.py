@@ -29,6 +29,8 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pghot.study.run import _plain
+
 if TYPE_CHECKING:
     from pghot.study.study import Study
 
@@ -360,13 +362,3 @@ def write_report(study: Study, out: str | os.PathLike[str]) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
-
-
-def _plain(x: Any) -> Any:
-    import numpy as np
-
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
