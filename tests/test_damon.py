@@ -237,6 +237,7 @@ def test_targeted_demotion_on_both_memories() -> None:
         mem.migrate_batch(np.array([4], np.int64), 0, 0)  # nothing on PFN 4
         assert mem.demote_pfns([1, 4, 9, 3, 0], now=0).tolist() == [1, 3]  # the lower tier fills
         assert mem.stats()["pgdemote_kswapd"] == 2 and mem.free_pages(0) == 2
+        assert mem.node_stats()[0]["demotions"] == 2  # the per-node count sums to the total
         with pytest.raises(ValueError, match="pfns"):
             mem.demote_pfns([-1], now=0)
 

@@ -285,14 +285,38 @@ cdef int64_t move(pghot_mem_t *m, int64_t s, int32_t kd, pghot_mv_t *mv) noexcep
     return ns
 
 
+cdef int32_t lower_with_room(const pghot_mem_t *m) noexcept nogil:
+    """The first lower-tier node (slot order) with a free PFN, -1 when the lower tier is full."""
+    cdef int32_t j
+    for j in range(m.ntopnodes, m.nnodes):
+        if m.nfree[j] > 0:
+            return j
+    return -1
+
+
+cdef int64_t demote_slot(pghot_mem_t *m, int64_t vs, int32_t k, int32_t dest, int64_t now,
+                         pghot_mv_t *mv) noexcept nogil:
+    """Demote the page on slot vs of top-tier node k to lower-tier node dest (which has
+    room): counted (pgdemote_kswapd, node k's demotions, a ping-pong); the page."""
+    cdef int64_t victim = m.owner[vs], promoted
+    move(m, vs, dest, mv)
+    m.stats[ST_DEMOTE_KSWAPD] += 1
+    m.ndemo[k] += 1
+    promoted = m.promoted_at[victim]
+    if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
+        m.stats[ST_PING_PONG] += 1
+    m.promoted_at[victim] = -1
+    return victim
+
+
 cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
                      pghot_mv_t *mv) noexcept nogil:
     """Move the page on `pfn` to top-tier node tk, demoting its CLOCK victim when full.
 
     Returns a MigrateStatus value.  O(log nodes), plus the CLOCK sweep.
     """
-    cdef int64_t s = mem_locate(m, pfn), vs, victim, promoted, page, ns
-    cdef int32_t k, dest = -1
+    cdef int64_t s = mem_locate(m, pfn), page, ns
+    cdef int32_t dest
     cdef bint promotion
     if s < 0 or m.owner[s] < 0:
         return MS_NON_LRU
@@ -300,23 +324,12 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
         return MS_RIGHT_NODE
     promotion = s >= m.ntop
     if m.nfree[tk] == 0:
-        for k in range(m.ntopnodes, m.nnodes):
-            if m.nfree[k] > 0:
-                dest = k
-                break
+        dest = lower_with_room(m)
         if not m.demotion or dest < 0 or m.nr[tk] == 0:
             if promotion:
                 m.stats[ST_PROMOTE_FAIL_NO_SPACE] += 1
             return MS_NO_SPACE
-        vs = m.base[tk] + clock_victim(m, tk)
-        victim = m.owner[vs]
-        move(m, vs, dest, mv)
-        m.stats[ST_DEMOTE_KSWAPD] += 1
-        m.ndemo[tk] += 1
-        promoted = m.promoted_at[victim]
-        if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
-            m.stats[ST_PING_PONG] += 1
-        m.promoted_at[victim] = -1
+        demote_slot(m, m.base[tk] + clock_victim(m, tk), tk, dest, now, mv)
     page = m.owner[s]
     ns = move(m, s, tk, mv)
     m.ref[ns] = 1
@@ -331,28 +344,15 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
                         pghot_mv_t *mv) noexcept nogil:
     """Demote up to n CLOCK victims of top-tier node k to the first lower-tier node
     with room, into out[]; the number demoted.  O(n) moves plus the CLOCK sweeps."""
-    cdef int64_t done = 0, vs, victim, promoted
-    cdef int32_t j, dest
+    cdef int64_t done = 0
+    cdef int32_t dest
     if not m.demotion:
         return 0
     while done < n and m.nfree[k] < m.nr[k]:
-        dest = -1
-        for j in range(m.ntopnodes, m.nnodes):
-            if m.nfree[j] > 0:
-                dest = j
-                break
+        dest = lower_with_room(m)
         if dest < 0:
             break
-        vs = m.base[k] + clock_victim(m, k)
-        victim = m.owner[vs]
-        move(m, vs, dest, mv)
-        m.stats[ST_DEMOTE_KSWAPD] += 1
-        m.ndemo[k] += 1
-        promoted = m.promoted_at[victim]
-        if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
-            m.stats[ST_PING_PONG] += 1
-        m.promoted_at[victim] = -1
-        out[done] = victim
+        out[done] = demote_slot(m, m.base[k] + clock_victim(m, k), k, dest, now, mv)
         done += 1
     return done
 
@@ -362,29 +362,18 @@ cdef int64_t mem_demote_pfns(pghot_mem_t *m, const int64_t *pfns, int64_t n, int
     """Demote the pages on the given top-tier PFNs (in order) to the first lower-tier node
     with room, into out[]; the number demoted.  A PFN that is free, not in a node or on
     the lower tier is passed over; stops when the lower tier is full."""
-    cdef int64_t i, s, done = 0, victim, promoted
-    cdef int32_t j, dest
+    cdef int64_t i, s, done = 0
+    cdef int32_t dest
     if not m.demotion:
         return 0
     for i in range(n):
         s = mem_locate(m, pfns[i])
         if s < 0 or s >= m.ntop or m.owner[s] < 0:
             continue
-        dest = -1
-        for j in range(m.ntopnodes, m.nnodes):
-            if m.nfree[j] > 0:
-                dest = j
-                break
+        dest = lower_with_room(m)
         if dest < 0:
             break
-        victim = m.owner[s]
-        move(m, s, dest, mv)
-        m.stats[ST_DEMOTE_KSWAPD] += 1
-        promoted = m.promoted_at[victim]
-        if promoted >= 0 and now >= promoted and now - promoted <= m.ping_pong_j:
-            m.stats[ST_PING_PONG] += 1
-        m.promoted_at[victim] = -1
-        out[done] = victim
+        out[done] = demote_slot(m, s, node_of_slot(m, s), dest, now, mv)
         done += 1
     return done
 

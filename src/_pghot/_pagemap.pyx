@@ -241,7 +241,7 @@ cdef class PageMap:
             x = self.slots[j].key
             if x != EMPTY and self.slots[j].id < LAST_ID and self.dlen <= x - self.dbase < size:
                 t[x - self.dbase] = <uint32_t>(self.slots[j].id + 1)
-        if self._rebuild_outside(self.dlen, size) != 0:
+        if self._rebuild(self.mask + 1, 0xFFFFFFFFFFFFFFFFULL, self.dlen, size) != 0:
             free(t)
             return 2
         free(self.dtab)
@@ -249,27 +249,10 @@ cdef class PageMap:
         self.dlen = size
         return 0
 
-    cdef int _rebuild_outside(self, uint64_t lo, uint64_t hi) noexcept nogil:
-        """Rehash, same size, without the keys dbase + [lo, hi) (now in the window; LAST_ID's
-        stays), in offsets from dbase so that nothing wraps."""
-        cdef slot_t *old = self.slots
-        cdef uint64_t size = self.mask + 1
-        cdef slot_t *new = _new_table(size)
-        cdef uint64_t i, j
-        if new == NULL:
-            return 2
-        for i in range(size):
-            if old[i].key != EMPTY and (old[i].id == LAST_ID or not (lo <= old[i].key - self.dbase < hi)):
-                j = pghot_hash(old[i].key) & (size - 1)
-                while new[j].key != EMPTY:
-                    j = (j + 1) & (size - 1)
-                new[j] = old[i]
-        self.slots = new
-        free(old)
-        return 0
-
-    cdef int _rebuild(self, uint64_t size, uint64_t below) noexcept nogil:
-        """Rehash into a table of ``size`` slots, keeping the ids < ``below``."""
+    cdef int _rebuild(self, uint64_t size, uint64_t below, uint64_t lo=0, uint64_t hi=0) noexcept nogil:
+        """Rehash into a table of ``size`` slots, keeping the ids < ``below`` but not the keys
+        dbase + [lo, hi) (now in the window; LAST_ID's stays), in offsets from dbase so that
+        nothing wraps."""
         cdef slot_t *old = self.slots
         cdef uint64_t oldsize = self.mask + 1
         cdef slot_t *new = _new_table(size)
@@ -277,7 +260,8 @@ cdef class PageMap:
         if new == NULL:
             return 2
         for i in range(oldsize):
-            if old[i].key != EMPTY and old[i].id < below:
+            if (old[i].key != EMPTY and old[i].id < below
+                    and (old[i].id == LAST_ID or not (lo <= old[i].key - self.dbase < hi))):
                 j = pghot_hash(old[i].key) & (size - 1)
                 while new[j].key != EMPTY:
                     j = (j + 1) & (size - 1)

@@ -964,16 +964,7 @@ class TieredMemory:
                 dest = next((x for x in self._lower if x.nfree > 0), None)
                 if dest is None:
                     break
-                off = self._clock_victim(m)
-                victim = int(m.owner[off])
-                self._move(m, off, dest, updates)
-                self._stats["pgdemote_kswapd"] += 1
-                self._node_demo[m.nid] += 1
-                promoted = int(self._promoted_at[victim])
-                if promoted >= 0 and 0 <= t - promoted <= self._ping_pong_jiffies:
-                    self._stats["ping_pong"] += 1
-                self._promoted_at[victim] = -1
-                out.append(victim)
+                out.append(self._demote_off(m, self._clock_victim(m), dest, t, updates))
             self._apply_movable(updates)
         return np.array(out, dtype=np.int64)
 
@@ -1012,16 +1003,22 @@ class TieredMemory:
                 dest = next((x for x in self._lower if x.nfree > 0), None)
                 if dest is None:
                     break
-                victim = int(m.owner[p - m.start])
-                self._move(m, p - m.start, dest, updates)
-                self._stats["pgdemote_kswapd"] += 1
-                promoted = int(self._promoted_at[victim])
-                if promoted >= 0 and 0 <= t - promoted <= self._ping_pong_jiffies:
-                    self._stats["ping_pong"] += 1
-                self._promoted_at[victim] = -1
-                out.append(victim)
+                out.append(self._demote_off(m, p - m.start, dest, t, updates))
             self._apply_movable(updates)
         return np.array(out, dtype=np.int64)
+
+    def _demote_off(self, m: _NodeMem, off: int, dest: _NodeMem, now: int, updates: dict[int, bool]) -> int:
+        """Demote the page on offset ``off`` of top-tier node ``m`` to ``dest`` (which has
+        room), counted (``pgdemote_kswapd``, the node's demotions, a ping-pong); the page."""
+        victim = int(m.owner[off])
+        self._move(m, off, dest, updates)
+        self._stats["pgdemote_kswapd"] += 1
+        self._node_demo[m.nid] += 1
+        promoted = int(self._promoted_at[victim])
+        if promoted >= 0 and 0 <= now - promoted <= self._ping_pong_jiffies:
+            self._stats["ping_pong"] += 1
+        self._promoted_at[victim] = -1
+        return victim
 
     def _apply_movable(self, updates: dict[int, bool]) -> None:
         """Push the final movable state of the PFNs a migration touched."""
@@ -1047,15 +1044,7 @@ class TieredMemory:
                 if promotion:
                     self._stats["promote_fail_no_space"] += 1
                 return MigrateStatus.NO_SPACE
-            victim_off = self._clock_victim(t)
-            victim = int(t.owner[victim_off])
-            self._move(t, victim_off, dest, updates)
-            self._stats["pgdemote_kswapd"] += 1
-            self._node_demo[t.nid] += 1
-            promoted = int(self._promoted_at[victim])
-            if promoted >= 0 and 0 <= now - promoted <= self._ping_pong_jiffies:
-                self._stats["ping_pong"] += 1
-            self._promoted_at[victim] = -1
+            self._demote_off(t, self._clock_victim(t), dest, now, updates)
         page = int(src.owner[pfn - src.start])
         new_off = self._move(src, pfn - src.start, t, updates)
         assert t.ref is not None

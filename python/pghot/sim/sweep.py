@@ -165,7 +165,9 @@ def sweep(
     return [r for r in results if r is not None]
 
 
-def _sweep_dask(jobs: list[dict[str, Any]], address: str) -> list[dict[str, Any]]:
+def dask_client(address: str) -> Any:
+    """A ``dask.distributed.Client`` of the cluster at ``address`` (``--dask``); a clear
+    RuntimeError when dask.distributed is not installed."""
     try:
         from dask.distributed import Client
     except ImportError:
@@ -173,7 +175,11 @@ def _sweep_dask(jobs: list[dict[str, Any]], address: str) -> list[dict[str, Any]
             "--dask needs dask.distributed, which is not installed: "
             "pip install 'dask[distributed]' (pghot does not depend on it)"
         ) from None
-    client = Client(address)
+    return Client(address)
+
+
+def _sweep_dask(jobs: list[dict[str, Any]], address: str) -> list[dict[str, Any]]:
+    client = dask_client(address)
     try:
         futures = client.map(_sweep_job, jobs, pure=False)
         return list(client.gather(futures))

@@ -37,6 +37,7 @@ import numpy as np
 
 import pghot
 from pghot._output import progress as _progress_bar
+from pghot.sim.sweep import dask_client
 from pghot.study.workloads import make
 
 __all__ = ["Job", "cache_key", "run_job", "run_jobs"]
@@ -223,14 +224,9 @@ def run_jobs(
 
 def _on_dask(jobs: list[Job], index: list[int], address: str) -> Any:
     """``(index, result)`` of each job run on the Dask cluster at ``address``, as they finish."""
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise RuntimeError(
-            "--dask needs dask.distributed, which is not installed: "
-            "pip install 'dask[distributed]' (pghot does not depend on it)"
-        ) from None
-    client = Client(address)
+    client = dask_client(address)
+    from dask.distributed import as_completed  # installed: the client exists
+
     try:
         futures = {client.submit(run_job, j, pure=False): i for j, i in zip(jobs, index, strict=True)}
         for fut in as_completed(list(futures)):
