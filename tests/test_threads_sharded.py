@@ -464,3 +464,62 @@ def test_fork_survives_other_at_fork_hooks_releasing_the_gil(store: str) -> None
         timeout=120,
     )
     assert p.returncode == 0 and p.stdout == "ok\n", p.stderr
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_movable_range_is_set_movable_per_pfn(store: str) -> None:
+    """``set_movable_range`` marks what ``set_movable`` marks PFN by PFN, word edges included."""
+    rng = np.random.default_rng(11)
+    a, b = _tracker(store), _tracker(store)
+    for _ in range(40):
+        first = LOWER_START + int(rng.integers(0, 5000))
+        count = int(rng.integers(0, 200))
+        flag = bool(rng.integers(0, 2))
+        a.set_movable_range(first, count, flag)
+        b.set_movable(np.arange(first, first + count, dtype=np.uint64), flag)
+    pfns = np.arange(LOWER_START, LOWER_START + 5300, dtype=np.uint64)
+    nids, srcs, nows = (
+        np.zeros_like(pfns, dtype=np.int64),
+        np.zeros_like(pfns, dtype=np.int64),
+        np.zeros_like(pfns, dtype=np.int64),
+    )
+    out_a, out_b = a.record_accesses(pfns, nids, srcs, nows), b.record_accesses(pfns, nids, srcs, nows)
+    assert out_a.tolist() == out_b.tolist() and 0 < out_a[Outcome.NOT_MOVABLE] < pfns.shape[0]
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_movable_ranges_change_beside_recorders(store: str, run_threads: Any) -> None:
+    """Ranges marked and cleared in one thread while another records and extracts on a
+    sharded table, records moving between the two top-tier nodes' queues: every outcome
+    is counted once and the table stays consistent."""
+    t = _tracker(store)
+    batches = _batches(21, 150)
+    started, done = threading.Event(), threading.Event()
+
+    def recorder() -> np.ndarray:
+        total = np.zeros(4, dtype=np.int64)
+        started.wait(10)
+        try:
+            for i, b in enumerate(batches):
+                total += t.record_accesses(*b)
+                if i % 8 == 0:
+                    t.extract_batch(0 if i % 16 else 2, 256)
+        finally:
+            done.set()
+        return total
+
+    def marker() -> None:
+        rng = np.random.default_rng(22)
+        t.set_movable_range(LOWER_START, HOT_PFNS, False)  # some accesses are refused
+        started.set()
+        for _ in range(200_000):  # until the recorder is done (bounded)
+            if done.is_set():
+                break
+            first = LOWER_START + int(rng.integers(0, HOT_PFNS))
+            t.set_movable_range(first, int(rng.integers(1, 300)), bool(rng.integers(0, 2)))
+        t.set_movable_range(LOWER_START, LOWER_PAGES, True)
+
+    res = run_threads([recorder, marker])
+    _assert_conserved(t, res[0])
+    assert 0 < t.stats()["not_movable"] < int(res[0].sum())
+    assert t.record_access(LOWER_START + 7, 0, Source.HW_HINTS, 10**6) != Outcome.NOT_MOVABLE
