@@ -158,3 +158,12 @@ def test_help_is_plain_text(command: str | None, capsys: pytest.CaptureFixture[s
     assert "``" not in out and ":func:" not in out and ":class:" not in out
     for option in ("--json", "-o FILE, --output FILE") if command else ():
         assert option in out
+
+
+@pytest.mark.parametrize(("flag", "want"), [([], "closed"), (["--time-model", "open"], "open")])
+def test_replay_time_model_option(capsys: pytest.CaptureFixture[str], flag: list[str], want: str) -> None:
+    argv = ["replay", str(DATA / "tiny.lackey"), "--no-progress", "--policies", "none", "--json", *flag]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["trace"]["time_model"] == want
+    assert out["config"].get("time_model", "auto") == ("auto" if not flag else want)

@@ -316,6 +316,8 @@ def test_a_lackey_trace_without_instructions_never_advances(tmp_path: pathlib.Pa
         "time: the trace's 4 records all have the time stamp 0 ns: its time never advances"
     )
     assert "lackey trace without instruction lines 'I'" in note
+    # lackey runs on the closed clock (time_model auto): 3 LLC misses, issued at 0, 100 and 350 ns
+    assert "the closed clock advances with the memory stalls alone, to 350 ns" in note
 
 
 def test_a_trace_shorter_than_a_jiffy_is_not_called_frozen() -> None:

@@ -284,6 +284,12 @@ def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
         "trace's nid or cpu column is each access's node",
     )
     p.add_argument(
+        "--time-model",
+        choices=sim.TIME_MODELS,
+        help="the simulated clock: closed (time advances with the CPU time and each access's "
+        "memory stall), open (the trace's time stamps); default auto: closed for lackey, open otherwise",
+    )
+    p.add_argument(
         "--source",
         action="append",
         metavar="NAME[:K=V,...]",
@@ -345,6 +351,8 @@ def _config(args: argparse.Namespace) -> sim.SimConfig:
         over["lower_pages"] = args.lower_pages
     if getattr(args, "topology", None) is not None:
         over["topology"] = args.topology
+    if getattr(args, "time_model", None) is not None:
+        over["time_model"] = args.time_model
     if args.source:
         over["sources"] = [sim.parse_source(s) for s in args.source]
     for item in args.set:

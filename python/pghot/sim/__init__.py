@@ -83,9 +83,12 @@ oracle
     ``recall_series`` gives it per interval.
 ``est_time_ns``
     ``top_ns`` per top-tier hit, ``lower_ns`` per other access, plus
-    ``migration_time_ns``.  ``time_vs_all_top`` divides it by ``accesses *
-    top_ns`` (every page on the top tier: the lower bound), ``time_vs_none``
-    by the ``none`` policy's estimate.
+    ``migration_time_ns``, plus on the closed clock (``time_model``, the
+    default for lackey traces) the CPU time (``Result.trace["cpu_time_s"]``),
+    so that the ``none`` policy's estimate is the trace's duration.
+    ``time_vs_all_top`` divides it by the CPU time plus ``accesses *
+    top_ns`` (every page on the top tier: the lower bound),
+    ``time_vs_none`` by the ``none`` policy's estimate.
 ``migration_time_ns``, ``fault_path_migration_ns``
     every page migrated at its cost (:meth:`SimConfig.migration_costs_ns`:
     ``migration_ns`` when set, else the published Linux costs of
@@ -130,6 +133,7 @@ from __future__ import annotations
 from pghot.sim.config import (
     PROMOTER_KEYS,
     SOURCES,
+    TIME_MODELS,
     TRACKER_KEYS,
     HintFaultConfig,
     HwHintsConfig,
@@ -160,6 +164,7 @@ __all__ = [
     "POLICIES",
     "PROMOTER_KEYS",
     "SOURCES",
+    "TIME_MODELS",
     "TRACKER_KEYS",
     "HintFaultConfig",
     "HwHintsConfig",

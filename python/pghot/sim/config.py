@@ -75,6 +75,7 @@ __all__ = [
     "SOURCES",
     "SOURCE_CONFIGS",
     "TRACKER_KEYS",
+    "TIME_MODELS",
     "UNSET",
     "HintFaultConfig",
     "HwHintsConfig",
@@ -195,6 +196,15 @@ def _check_fields(record: Any, skip: tuple[str, ...] = ()) -> None:
 def _power_of_two(value: int, name: str) -> None:
     if value & (value - 1):
         raise ValueError(f"{name} must be a power of two, got {value}")
+
+
+#: ``time_model``'s values: see :attr:`SimConfig.time_model`
+TIME_MODELS = ("auto", "closed", "open")
+
+
+def _time_model(value: Any, name: str) -> None:
+    if value not in TIME_MODELS:
+        raise ValueError(f"{name} must be one of {list(TIME_MODELS)}, got {value!r}")
 
 
 def _llc_size(value: Any) -> Any:
@@ -775,6 +785,29 @@ class SimConfig:
         ``llc_line_bytes * llc_ways``): that filter, whatever the format.
     llc_line_bytes, llc_ways : int
         The filter's line size (default 64) and associativity (default 15).
+    time_model : {"auto", "closed", "open"}
+        How the simulated clock runs.  ``"open"``: the trace's time stamps
+        as given (perf samples, damo snapshots, CSV and ``.npy`` with real
+        times).  ``"closed"``: time advances with the work: an access is
+        issued at its trace time (for lackey, its instructions times
+        ``ns_per_instr``: the CPU's own work), plus ``cpu_ns`` per earlier
+        access, plus the memory stall of every earlier access that reached
+        memory (past the LLC filter), ``top_ns`` on the top tier and
+        ``lower_ns`` on the lower tier.  The scans, the promoter rounds, the
+        bins and the estimated run time then share one clock: the ``none``
+        policy's run (first-touch placement, no migration), whose estimate
+        is the trace's duration; ``est_time_ns`` adds the CPU time to every
+        policy's memory and migration time.  One clock for every policy (a
+        simplification: a policy that promotes would run ahead of it, its
+        scans and rounds coming sooner, by at most ``lower_ns / top_ns``).
+        Default ``"auto"``: closed for :data:`LLC_FORMATS` (lackey, whose
+        time is instruction counts) and open for every other format.  The
+        summary and ``Result.trace["time_model"]`` say which ran.
+    cpu_ns : float
+        The closed clock's CPU time per access besides the trace's own
+        time, ``>= 0``; default 0 (lackey's instruction times are the CPU
+        time).  For a trace without times (all one time stamp) in the
+        closed model, the CPU time between two memory accesses.
 
     Examples
     --------
@@ -810,6 +843,8 @@ class SimConfig:
     llc_bytes: int | None = _knob(None, low=0, normalize=_llc_size)
     llc_line_bytes: int = _knob(64, low=1, check=_power_of_two)
     llc_ways: int = _knob(15, low=1)
+    time_model: str = _knob("auto", check=_time_model)
+    cpu_ns: float = _knob(0.0)
     topology: str | dict[str, Any] | None = None
 
     if TYPE_CHECKING:
@@ -839,6 +874,8 @@ class SimConfig:
             llc_bytes: int | str | None = ...,
             llc_line_bytes: int = ...,
             llc_ways: int = ...,
+            time_model: str = ...,
+            cpu_ns: float = ...,
             topology: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = ...,
         ) -> None: ...
 
@@ -1050,6 +1087,19 @@ class SimConfig:
             _build_pghot(self, small, self.tracker, self.promoter, lower)
         self._check_llc(LLC_FORMATS[0])  # the filter a lackey trace gets (the default one, or llc_bytes)
         return self
+
+    def closed_loop(self, trace_format: str | None = None) -> bool:
+        """Whether a trace of ``trace_format`` runs on the closed clock (see ``time_model``).
+
+        >>> SimConfig().closed_loop("lackey"), SimConfig().closed_loop("perf")
+        (True, False)
+        >>> closed, opened = SimConfig(time_model="closed"), SimConfig(time_model="open")
+        >>> closed.closed_loop("perf"), opened.closed_loop("lackey")
+        (True, False)
+        """
+        if self.time_model == "auto":
+            return trace_format in LLC_FORMATS
+        return self.time_model == "closed"
 
     def llc_size(self, trace_format: str | None = None) -> int:
         """Bytes of the last-level-cache filter for a trace of ``trace_format``; 0: none.

@@ -66,7 +66,9 @@ class TraceWatch:
             yield chunk
 
 
-def reading_notes(watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: int) -> list[str]:
+def reading_notes(
+    watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: int, clock_ns: int | None = None
+) -> list[str]:
     """What reading the trace dropped, skipped or could not use, one line each.
 
     Parameters
@@ -78,6 +80,9 @@ def reading_notes(watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: i
         its ``format`` and ``first_bad``, or None (chunks given, not a file).
     hz
         Jiffies per second of the replay.
+    clock_ns
+        On the closed clock (``SimConfig.time_model``), the time of the last
+        access on it; None: the open clock (the trace's time stamps).
 
     Examples
     --------
@@ -108,9 +113,16 @@ def reading_notes(watch: TraceWatch, reading: Mapping[str, Any] | None, *, hz: i
             "its time never advances, so the periodic sources, the promoter rounds and the oracle "
             f"see one instant{why}"
         )
-    elif watch.records >= 2 and watch.span_ns * hz < 10**9:
+        if clock_ns is not None:
+            out[-1] += (
+                f"; the closed clock advances with the memory stalls alone, to {clock_ns:,} ns "
+                "(cpu_ns adds CPU time per access)"
+            )
+    elif watch.records >= 2 and (watch.span_ns if clock_ns is None else clock_ns) * hz < 10**9:
+        span_ns = watch.span_ns if clock_ns is None else clock_ns
+        clock = "" if clock_ns is None else " on the closed clock"
         out.append(
-            f"time: the trace lasts {watch.span_ns:,} ns, less than one jiffy (hz={hz}): the periodic "
+            f"time: the trace lasts {span_ns:,} ns{clock}, less than one jiffy (hz={hz}): the periodic "
             "sources, the promoter rounds and the oracle see one instant; raise hz (--set hz=N), or "
             "stretch a lackey trace's clock (--ns-per-instr)"
         )

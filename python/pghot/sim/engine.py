@@ -122,6 +122,11 @@ class _Stream:
         self.accesses = 0
         #: the last-level-cache filter's counters, when there was one
         self.llc: dict[str, int] | None = None
+        #: the times are the closed clock's (nanoseconds until :func:`_apply_clock`)
+        self.closed = False
+        #: the closed clock's CPU time and its last access's time, nanoseconds (:func:`_apply_clock`)
+        self.cpu_ns = 0.0
+        self.span_ns = 0
 
     def append(self, pages: np.ndarray, times: np.ndarray, nids: np.ndarray | None = None) -> None:
         """A chunk: pages, jiffies and (a multi-node machine's trace) each access's node, int16."""
@@ -151,10 +156,91 @@ class _Stream:
         for pages, times, _ in self.triples():
             yield pages, times
 
+    def map_times(self, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        """Replace each chunk's times by ``fn(pages, times)``, chunk by chunk in order."""
+        self.mem = [(p, fn(p, t), n) for p, t, n in self.mem]
+        if self.file is None:
+            return
+        old, nfile = self.file, self.nfile
+        self.file, self.nfile = tempfile.TemporaryFile(prefix="pghot-replay-"), 0
+        try:
+            old.seek(0)
+            for _ in range(nfile):
+                pages, times, nids = np.load(old), np.load(old), np.load(old)
+                np.save(self.file, pages)
+                np.save(self.file, fn(pages, times))
+                np.save(self.file, nids)
+                self.nfile += 1
+        finally:
+            old.close()
+
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+def _tier_pages(config: SimConfig, footprint: int) -> tuple[int, int]:
+    """The machine's top-tier and lower-tier pages for a trace of ``footprint`` pages."""
+    topo = config.sim_topology()
+    if topo is not None:  # the tiers' sizes are the topology's
+        top = sum(n.nr_pages for n in topo.nodes if n.toptier)
+        lower = topo.lower_pages()
+        if footprint > top + lower:
+            raise ValueError(
+                f"config: topology: its {top} top-tier + {lower} "
+                f"lower-tier pages cannot hold the trace's {footprint} pages"
+            )
+        return top, lower
+    top = config.top_pages if config.top_pages is not None else max(1, footprint // 4)
+    lower = config.lower_pages if config.lower_pages is not None else 2 * footprint
+    return top, lower
+
+
+def _apply_clock(stream: _Stream, top_pages: int, config: SimConfig) -> int:
+    """Turn a closed-clock stream's nanoseconds into jiffies with the memory stalls; the last jiffy.
+
+    An access is issued at its trace time (the CPU's work: lackey's
+    instructions), plus ``cpu_ns`` per earlier access, plus the stall of
+    every earlier access: ``top_ns`` for a page on the top tier of the
+    ``none`` policy's machine, ``lower_ns`` for the others.  With
+    first-touch placement and no migration, the top tier holds the first
+    ``top_pages`` pages touched (every top-tier node is tried before the
+    lower tier), and the logical pages are numbered in the order of their
+    first touch: the page ``p`` is on the top tier when ``p < top_pages``.
+    ``stream.cpu_ns`` becomes the CPU time (the last access's trace time
+    plus ``cpu_ns`` per access).
+    """
+    top_ns, lower_ns, cpu_ns = float(config.top_ns), float(config.lower_ns), float(config.cpu_ns)
+    hz = config.hz
+    state: dict[str, Any] = {"stall": 0.0, "i": 0, "last": 0, "t": 0, "ns": 0}
+
+    def clock(pages: np.ndarray, times: np.ndarray) -> np.ndarray:
+        n = pages.shape[0]
+        if n == 0:
+            return times
+        cost = np.where(pages < top_pages, top_ns, lower_ns)
+        done = np.cumsum(cost)
+        done += state["stall"] - cost  # the stalls of the accesses before each one
+        state["stall"] += float(cost.sum())
+        if cpu_ns:
+            done += cpu_ns * (state["i"] + np.arange(n, dtype=np.float64))
+        state["i"] += n
+        state["t"] = int(times[-1])
+        # saturating at 2**63 - 1 (a lackey trace's clock saturates there; max_span_s refuses it)
+        extra = np.minimum(done, 2.0**62).astype(np.int64)
+        ns = np.minimum(times, np.int64(2**63 - 1) - extra) + extra
+        sec, rem = np.divmod(ns, np.int64(1_000_000_000))
+        j = sec * np.int64(hz) + (rem * np.int64(hz)) // np.int64(1_000_000_000)
+        j = np.maximum(j, state["last"])  # float rounding never steps back
+        state["last"] = int(j[-1])
+        state["ns"] = int(ns[-1])
+        return j
+
+    stream.map_times(clock)
+    stream.cpu_ns = state["t"] + cpu_ns * state["i"]
+    stream.span_ns = int(state["ns"])
+    return int(state["last"])
 
 
 def _trace_format(chunks: Iterable[TraceChunk], first: TraceChunk) -> str | None:
@@ -275,7 +361,9 @@ def _materialise(
                 continue
             if origin is None:
                 origin = int(chunk.time_ns[0])
-                llc = config.llc(_trace_format(chunks, chunk))
+                fmt = _trace_format(chunks, chunk)
+                llc = config.llc(fmt)
+                stream.closed = config.closed_loop(fmt)
             nids = nodes.of(chunk, records) if nodes is not None else None
             records += len(chunk)
             if llc is not None:  # only the misses reach the memory
@@ -306,10 +394,12 @@ def _materialise(
                 pages = mapper.map(keys)
                 if len(mapper) > 2**32:
                     raise ValueError("more than 2**32 distinct pages")
+            # the closed clock keeps nanoseconds until the stalls are known (_apply_clock)
+            hz = 10**9 if stream.closed else config.hz
             if engine == "compiled":
-                t = clamped_jiffies(chunk.time_ns, origin, config.hz, last)
+                t = clamped_jiffies(chunk.time_ns, origin, hz, last)
             else:
-                t = chunk.times_jiffies(config.hz, origin)
+                t = chunk.times_jiffies(hz, origin)
                 t = np.maximum.accumulate(np.maximum(t, last))
             last = int(t[-1])
             pages = pages.astype(np.uint32, copy=False)
@@ -369,17 +459,7 @@ class _Sim:
         self.engine = engine
         self.footprint = footprint
         topo = c.sim_topology()
-        if topo is not None:  # the tiers' sizes are the topology's
-            self.top_pages = sum(n.nr_pages for n in topo.nodes if n.toptier)
-            self.lower_pages = topo.lower_pages()
-            if footprint > self.top_pages + self.lower_pages:
-                raise ValueError(
-                    f"config: topology: its {self.top_pages} top-tier + {self.lower_pages} "
-                    f"lower-tier pages cannot hold the trace's {footprint} pages"
-                )
-        else:
-            self.top_pages = c.top_pages if c.top_pages is not None else max(1, footprint // 4)
-            self.lower_pages = c.lower_pages if c.lower_pages is not None else 2 * footprint
+        self.top_pages, self.lower_pages = _tier_pages(c, footprint)
         if footprint > self.top_pages + self.lower_pages:
             raise ValueError(
                 f"config: lower_pages: {self.lower_pages} lower-tier + {self.top_pages} top-tier "
@@ -880,6 +960,8 @@ def replay(
         stack.callback(stream.close)
         if stream.accesses == 0:
             raise ValueError(f"{name or 'the trace'}: no accesses")
+        if stream.closed:
+            last_jiffy = _apply_clock(stream, _tier_pages(cfg, footprint)[0], cfg)
         span_s = last_jiffy / cfg.hz
         if span_s > cfg.max_span_s:  # before _Sim allocates anything
             raise ValueError(
@@ -903,12 +985,14 @@ def replay(
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
             sim.run(stream, bar)
-        result = _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc)
+        cpu = stream.cpu_ns if stream.closed else None
+        result = _result(sim, cfg, name or "<chunks>", stream.accesses, space, stream.llc, cpu)
         reading = None
         if reader is not None:
             reading = {"format": reader.format, **reader.counters, "first_bad": list(reader.first_bad)}
             result.trace["reading"] = reading
-        result.notes += reading_notes(watch, reading, hz=cfg.hz)
+        clock_ns = stream.span_ns if stream.closed else None
+        result.notes += reading_notes(watch, reading, hz=cfg.hz, clock_ns=clock_ns)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -939,14 +1023,22 @@ def _node_result(sim: _Sim, p: _Policy, accesses: int) -> dict[int, dict[str, in
 
 
 def _result(
-    sim: _Sim, cfg: SimConfig, name: str, accesses: int, space: str, llc: dict[str, int] | None = None
+    sim: _Sim,
+    cfg: SimConfig,
+    name: str,
+    accesses: int,
+    space: str,
+    llc: dict[str, int] | None = None,
+    cpu_ns: float | None = None,
 ) -> Result:
+    """The result; ``cpu_ns``: the closed clock's CPU time (None: the open clock)."""
     resolved = dataclasses.replace(cfg, top_pages=sim.top_pages, lower_pages=sim.lower_pages)
     acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
     out: dict[str, PolicyResult] = {}
     # per page: batched (a kernel thread's list) and single (one per call, in the fault path)
     batched_ns, single_ns = cfg.migration_costs_ns()
+    all_top = (cpu_ns or 0.0) + accesses * cfg.top_ns if cfg.top_ns > 0 else 0.0
     for p in sim.policies:
         m = p.mem.stats()
         hits = p.hit_bins
@@ -960,7 +1052,8 @@ def _result(
             single_ns=single_ns,
             fault_path=p.fault_path,
         )
-        est = p.hits * cfg.top_ns + (accesses - p.hits) * cfg.lower_ns + mig["migration_time_ns"]
+        est = (cpu_ns or 0.0) + p.hits * cfg.top_ns + (accesses - p.hits) * cfg.lower_ns
+        est += mig["migration_time_ns"]
         assert p.judged == m["pgpromote_success"], (p.name, p.judged, m)
         out[p.name] = PolicyResult(
             name=p.name,
@@ -976,7 +1069,7 @@ def _result(
             hot_pages=p.hot_total,
             hot_pages_resident=p.hot_resident,
             est_time_ns=est,
-            time_vs_all_top=est / (accesses * cfg.top_ns) if cfg.top_ns > 0 else None,
+            time_vs_all_top=est / all_top if all_top > 0 else None,
             time_vs_none=None,
             tracker_memory_bytes=p.memory_bytes(),
             hit_ratio_series=[(int(h) / int(a)) if a else None for h, a in zip(hits, acc)],
@@ -1005,7 +1098,10 @@ def _result(
         "address_space": space,
         "duration_s": (sim.last_jiffy + 1) / cfg.hz,
         "reports": [int(src.reported) for src in sim.sources.sources],
+        "time_model": "open" if cpu_ns is None else "closed",
     }
+    if cpu_ns is not None:
+        trace["cpu_time_s"] = cpu_ns / 1e9
     if llc is not None:
         trace["llc"] = llc
     heat = sim.heat.reshape(sim.heat_nt, sim.heat_np)

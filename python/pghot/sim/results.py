@@ -241,6 +241,17 @@ def migration_metrics(
     }
 
 
+def _clock_text(c: SimConfig, tr: Mapping[str, Any]) -> str:
+    """The summary's clock line: which time model ran (:attr:`SimConfig.time_model`)."""
+    if tr.get("time_model") != "closed":
+        return "open loop, the trace's time stamps (time_model=open)"
+    cpu = f", {c.cpu_ns:g} ns CPU per access" if c.cpu_ns else ""
+    return (
+        f"closed loop (time_model=closed): the trace's {duration(tr['cpu_time_s'] * 1e9)} of CPU time{cpu} "
+        "plus each memory access's stall on the none policy's tiers; est. time adds the CPU time"
+    )
+
+
 def _migration_text(cfg: SimConfig) -> str:
     """The machine line's migration costs: the published defaults, or ``migration_ns``.
 
@@ -291,7 +302,10 @@ class Result:
         ``config.sources``); with a last-level-cache filter (``config.llc_bytes``,
         by default for lackey traces), ``llc``: its ``size_bytes``, ``auto``
         (True when it is the default one) and counters (``accesses`` of the
-        trace, ``hits`` absorbed, ``misses`` replayed, ``evictions``).
+        trace, ``hits`` absorbed, ``misses`` replayed, ``evictions``);
+        ``time_model``: ``"closed"`` or ``"open"``
+        (:attr:`SimConfig.time_model`), and on the closed clock
+        ``cpu_time_s``, the CPU's part of the duration.
     policies : dict of str to PolicyResult
         In run order: ``pghot``, the baselines, the designs.
     bin_s : float
@@ -384,6 +398,7 @@ class Result:
             f"; oracle: hottest "
             f"{top:,} pages of each {c.oracle_interval_ms} ms",
             *([_llc_text(tr["llc"])] if tr.get("llc") and tr["llc"]["accesses"] else []),
+            f"  clock: {_clock_text(c, tr)}",
             *(f"  note: {n}" for n in self.notes),
             "",
         ]
