@@ -1091,6 +1091,10 @@ def _result(
         base = out["none"].est_time_ns
         for r in out.values():
             r.time_vs_none = r.est_time_ns / base
+    if "oracle" in out and out["oracle"].est_time_ns > 0:  # how far from the best possible
+        best = out["oracle"].est_time_ns
+        for r in out.values():
+            r.time_vs_oracle = r.est_time_ns / best
     trace = {
         "name": name,
         "accesses": accesses,

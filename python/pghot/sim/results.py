@@ -44,6 +44,10 @@ class PolicyResult:
         summed over the intervals with accesses.
     est_time_ns : float
     time_vs_all_top, time_vs_none : float or None
+    time_vs_oracle : float or None
+        ``est_time_ns`` over the ``oracle`` policy's (the best placement of
+        each interval's hottest pages): how far from the best possible;
+        None when the replay did not run ``oracle``.
     tracker_memory_bytes : int or None
     hit_ratio_series : list of float or None
         Per metrics bin; None for a bin without accesses.
@@ -96,6 +100,7 @@ class PolicyResult:
     promotions_series: list[int]
     recall_series: list[tuple[float, float]]
     stats: dict[str, dict[str, int]]
+    time_vs_oracle: float | None = None
     promoted_mbps: float = 0.0
     demoted_mbps: float = 0.0
     migration_time_ns: float = 0.0
@@ -402,6 +407,7 @@ class Result:
             *(f"  note: {n}" for n in self.notes),
             "",
         ]
+        oracle = "oracle" in self.policies
         head = (
             "policy",
             "top hits",
@@ -413,6 +419,7 @@ class Result:
             "est. time",
             "x all-top",
             "x none",
+            *(["x oracle"] if oracle else []),
             "tracker mem",
         )
         rows = [
@@ -427,6 +434,7 @@ class Result:
                 duration(p.est_time_ns),
                 num(p.time_vs_all_top),
                 num(p.time_vs_none),
+                *([num(p.time_vs_oracle)] if oracle else []),
                 size(p.tracker_memory_bytes),
             )
             for p in self.policies.values()
@@ -492,6 +500,7 @@ class Result:
         "est_time_ns",
         "time_vs_all_top",
         "time_vs_none",
+        "time_vs_oracle",
         "promoted_mbps",
         "demoted_mbps",
         "migration_time_ns",
