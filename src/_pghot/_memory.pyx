@@ -126,10 +126,10 @@ cdef int64_t mem_slot_pfn(const pghot_mem_t *m, int64_t slot) noexcept nogil:
 cdef int64_t mem_locate(const pghot_mem_t *m, int64_t pfn) noexcept nogil:
     """Slot of a PFN, -1 when it has none: O(log nodes).
 
-    None: the PFN is in no node, or beyond its node's materialised part,
-    where no page ever is.  Every caller reads -1 as a PFN that holds no
-    page, as a free slot (owner -1): the same answer for a free PFN either
-    way (NON_LRU, passed over, page -1).
+    A PFN has no slot when it is in no node, or beyond its node's
+    materialised part, where no page ever is.  Every caller reads -1 as a
+    PFN that holds no page, as it reads a free slot (owner -1): a free PFN
+    gives the same answer either way (NON_LRU, passed over, page -1).
     """
     cdef int32_t lo = 0, hi = m.nranged, mid, k
     cdef int64_t off
