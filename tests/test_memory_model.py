@@ -9,6 +9,10 @@ internal ``serve``/``pfns_into`` entry points against the reference's
 ``access``.  Tiny tiers make CLOCK demotion, ``NO_SPACE``, ``MemoryError``
 and ping-pongs happen; the topologies are the two-tier machine, two top-tier
 plus two lower-tier nodes laid out out of order, and one with empty nodes.
+With fewer logical pages than a node has PFNs the compiled memory holds
+slots for only the node's first ``logical_pages`` PFNs (the reference holds
+them all): the same answers must come out, migrations of PFNs beyond
+included.
 Every return value and exception (type and message) must agree, and after
 every step the counters, the PFN of every page, the pages of every node, the
 free counts and the trackers' movable bits.
@@ -82,16 +86,18 @@ class MemoryPair(RuleBasedStateMachine):
         demotion=st.booleans(),
         with_tracker=st.booleans(),
         ping_pong_ms=st.sampled_from([0, 10, 5000]),
-        extra_pages=st.sampled_from([0, 6]),
+        extra_pages=st.sampled_from([0, 6, None]),
     )
     def setup(
-        self, name: str, demotion: bool, with_tracker: bool, ping_pong_ms: int, extra_pages: int
+        self, name: str, demotion: bool, with_tracker: bool, ping_pong_ms: int, extra_pages: int | None
     ) -> None:
         self.topo = TOPOLOGIES[name]
         self.nids = [n.nid for n in self.topo.nodes]
         self.tops = [n.nid for n in self.topo.nodes if n.toptier]
         self.lows = [n for n in self.topo.nodes if not n.toptier and n.nr_pages]
-        self.npages = sum(n.nr_pages for n in self.topo.nodes) + extra_pages
+        total = sum(n.nr_pages for n in self.topo.nodes)
+        # None: 4 logical pages, fewer than the larger nodes' PFNs (not all of them materialised)
+        self.npages = 4 if extra_pages is None else total + extra_pages
         self.max_pfn = max(n.end_pfn for n in self.topo.nodes)
         kw: dict[str, Any] = {
             "demotion": demotion,
@@ -302,9 +308,12 @@ def _run_random(topo: Topology, seed: int, steps: int, **kw: Any) -> None:
     assert s["pgdemote_kswapd"] > 0 and s["pgpromote_success"] > 0  # the sequence moved pages
 
 
+@pytest.mark.parametrize("logical_pages", [None, 60])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("name", ["two-tier", "two-plus-two"])
-def test_long_random_sequences_match_the_reference(name: str, seed: int) -> None:
+def test_long_random_sequences_match_the_reference(name: str, seed: int, logical_pages: int | None) -> None:
+    """60 logical pages: the compiled memory materialises 60 PFNs of each lower-tier
+    node (of 200, of 100), and the random migrations reach the PFNs beyond."""
     topo = {
         "two-tier": Topology.two_tier(40, 200),
         "two-plus-two": Topology(
@@ -317,7 +326,7 @@ def test_long_random_sequences_match_the_reference(name: str, seed: int) -> None
             default_node=0,
         ),
     }[name]
-    _run_random(topo, seed, 300, ping_pong_window_ms=50, hz=1000)
+    _run_random(topo, seed, 300, ping_pong_window_ms=50, hz=1000, logical_pages=logical_pages)
 
 
 def test_serve_checks_its_arguments_and_changes_nothing() -> None:

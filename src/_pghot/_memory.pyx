@@ -8,25 +8,44 @@
 # engine calls the internal fast entry points (serve, pfns_into,
 # second_access, fault_path) directly; _c_demote is the proactive reclaim of TPP.
 #
-# Data layout.  Every PFN of the topology has a dense *slot*: the nodes are
-# laid out one after the other in slot order, the top-tier nodes by nid first,
-# then the lower-tier nodes by nid, node k at [base[k], base[k] + nr[k]).  So
-# "is this page on the top tier" is `slot < ntop`, one compare, and the maps
-# fit in int32 (the constructor refuses more than 2**31 - 2 PFNs or logical
-# pages, which would need 16 GiB of maps anyway):
+# Data layout.  The state is O(footprint), not O(machine): node k has nr[k]
+# PFNs, but only its first mat[k] = min(nr[k], npages) offsets get a dense
+# *slot*.  The free stack hands out offsets 0, 1, 2, ... first and is LIFO,
+# so an offset is first used only when every lower one is in use, and at
+# most npages pages are on a node at once: an offset >= npages is never
+# used.  The other nr[k] - mat[k] PFNs of the node are a count, at the
+# bottom of its free stack where they would sit (below every materialised
+# offset), never popped: nfree[k] counts them with the stack, so every free
+# count is what a node of nr[k] slots gives.  The nodes' slots are laid out
+# one after the other, the top-tier nodes by nid first, then the lower-tier
+# nodes by nid, node k at [base[k], base[k] + mat[k]).  So "is this page on
+# the top tier" is `slot < ntop`, one compare, and the maps fit in int32
+# (the constructor refuses more than 2**31 - 2 slots or logical pages; the
+# PFNs themselves are int64):
 #     pfn_of[page]   int32 slot of the page, -1 when not placed
 #     owner[slot]    int32 page on the slot, -1 when free
-#     freestk        int32 per node a stack of free offsets at
-#                    [base[k], base[k] + nfree[k]), top last; it starts in
-#                    descending order so PFNs are handed out ascending, and a
-#                    freed offset is reused first (LIFO)
+#     freestk        int32 per node a stack of free materialised offsets at
+#                    [base[k], stack_end(m, k)), top last, stack_end =
+#                    base[k] + nfree[k] - (nr[k] - mat[k]); it starts in
+#                    descending order so PFNs are handed out ascending, and
+#                    a freed offset is reused first (LIFO)
 #     ref[slot]      uint8 CLOCK referenced bit of each top-tier slot
 #     promoted_at    int64 jiffies of each page's last promotion, -1
+# Why the stack never runs dry while nfree[k] > 0: it is empty only when
+# all mat[k] slots are used; then either mat[k] == nr[k] (nfree[k] == 0) or
+# all npages pages are on node k, and no page off the node is left to pop a
+# slot for.  A full node therefore has mat[k] == nr[k], which is where CLOCK
+# sweeps; a proactive demotion (mem_demote) may sweep a node that is not
+# full, and sweeps its mat[k] slots: the PFNs beyond are free with clear
+# bits, so sweeping them would only carry the hand back to offset 0.
 # PFN -> slot: binary search over the nodes that hold PFNs, sorted by start
-# (rstart/rend/rk); slot -> PFN: start[k] + slot - base[k], k found by a
-# scan of the (few) nodes in slot order.  The buffers are numpy arrays owned
-# by the instance (`_arrays`), so the Python layer's views of them (the
-# `_by_nid` nodes of TieredMemory, used by its corruption tests) stay valid.
+# (rstart/rend/rk); a PFN beyond its node's materialised part has no slot
+# (mem_locate gives -1, which every caller reads as "holds no page", as it
+# reads a free slot).  slot -> PFN: start[k] + slot - base[k], k found by a
+# scan of the (few) nodes in slot order.  The buffers are numpy arrays
+# owned by the instance (`_arrays`), so the Python layer's views of them
+# (the `_by_nid` nodes of TieredMemory, used by its corruption tests) stay
+# valid.
 #
 # Nodes.  First touch takes the first node with a free PFN in an order of
 # node indices: `order` (the default node, the other top-tier nodes, the
@@ -41,8 +60,9 @@
 #
 # Invariants (TieredMemory.check): pfn_of and owner are inverse bijections
 # between placed pages and used slots; node k's free stack holds exactly its
-# free offsets once each; placed counts the placed pages; a free top-tier
-# slot's referenced bit is clear.
+# free materialised offsets once each, and its other nr[k] - mat[k] PFNs are
+# free; placed counts the placed pages; a free top-tier slot's referenced
+# bit is clear.
 #
 # Concurrency and lock order.  One spinlock (`m.lock`, pghot_sync.h) guards
 # all of the state; every entry point validates with the GIL held, then
@@ -90,7 +110,7 @@ cdef size_t _addr(object a) except? 0:
 cdef inline int32_t node_of_slot(const pghot_mem_t *m, int64_t s) noexcept nogil:
     """Node index of a valid slot: O(nodes), the first node tested is node 0."""
     cdef int32_t k = 0
-    while s >= m.base[k] + m.nr[k]:
+    while s >= m.base[k] + m.mat[k]:
         k += 1
     return k
 
@@ -104,8 +124,15 @@ cdef int64_t mem_slot_pfn(const pghot_mem_t *m, int64_t slot) noexcept nogil:
 
 
 cdef int64_t mem_locate(const pghot_mem_t *m, int64_t pfn) noexcept nogil:
-    """Slot of a PFN, -1 when the PFN is in no node: O(log nodes)."""
-    cdef int32_t lo = 0, hi = m.nranged, mid
+    """Slot of a PFN, -1 when it has none: O(log nodes).
+
+    A PFN has no slot when it is in no node, or beyond its node's
+    materialised part, where no page ever is.  Every caller reads -1 as a
+    PFN that holds no page, as it reads a free slot (owner -1): a free PFN
+    gives the same answer either way (NON_LRU, passed over, page -1).
+    """
+    cdef int32_t lo = 0, hi = m.nranged, mid, k
+    cdef int64_t off
     while lo < hi:
         mid = (lo + hi) >> 1
         if m.rstart[mid] <= pfn:
@@ -114,7 +141,11 @@ cdef int64_t mem_locate(const pghot_mem_t *m, int64_t pfn) noexcept nogil:
             hi = mid
     if lo == 0 or pfn >= m.rend[lo - 1]:
         return -1
-    return m.base[m.rk[lo - 1]] + pfn - m.rstart[lo - 1]
+    k = m.rk[lo - 1]
+    off = pfn - m.rstart[lo - 1]
+    if off >= m.mat[k]:
+        return -1
+    return m.base[k] + off
 
 
 cdef inline void mv_record(pghot_mv_t *mv, int64_t slot) noexcept nogil:
@@ -134,10 +165,16 @@ cdef void mv_finish(const pghot_mem_t *m, pghot_mv_t *mv) noexcept nogil:
         mv.pfn[i] = mem_slot_pfn(m, s)
 
 
+cdef inline int64_t stack_end(const pghot_mem_t *m, int32_t k) noexcept nogil:
+    """One past the top of node k's free stack in freestk (its never-materialised PFNs
+    are the bottom nr - mat entries of the stack, not stored)."""
+    return m.base[k] + m.nfree[k] - (m.nr[k] - m.mat[k])
+
+
 cdef inline int64_t pop_free(pghot_mem_t *m, int32_t k) noexcept nogil:
-    """A free slot of node k (which has one), off its stack: O(1)."""
+    """A free slot of node k (which has one; then its stack has one), off its stack: O(1)."""
     m.nfree[k] -= 1
-    return m.base[k] + m.freestk[m.base[k] + m.nfree[k]]
+    return m.base[k] + m.freestk[stack_end(m, k)]
 
 
 cdef inline int64_t place(pghot_mem_t *m, int64_t page, int32_t k, pghot_mv_t *mv) noexcept nogil:
@@ -168,7 +205,7 @@ cdef inline void release(pghot_mem_t *m, int64_t s) noexcept nogil:
     """Make slot s free (owner, free stack, referenced bit): O(nodes)."""
     cdef int32_t k = node_of_slot(m, s)
     m.owner[s] = -1
-    m.freestk[m.base[k] + m.nfree[k]] = <int32_t>(s - m.base[k])
+    m.freestk[stack_end(m, k)] = <int32_t>(s - m.base[k])
     m.nfree[k] += 1
     if s < m.ntop:
         m.ref[s] = 0
@@ -253,12 +290,15 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
 
 
 cdef int64_t clock_victim(pghot_mem_t *m, int32_t k) noexcept nogil:
-    """Offset of the CLOCK victim of full top-tier node k: O(nr) worst case.
+    """Offset of the CLOCK victim of top-tier node k, which holds a page: O(mat) worst case.
 
     From the hand on, clear referenced bits until a used slot with a clear
-    bit (at most two revolutions); the hand stops just after it.
+    bit (at most two revolutions); the hand stops just after it.  The sweep
+    covers the node's mat[k] slots: all of it when the node is full (then
+    mat[k] == nr[k]); the free never-materialised PFNs beyond, with clear
+    bits, would only carry the hand back to offset 0 (the narrative block).
     """
-    cdef int64_t n = m.nr[k], b = m.base[k], pos = m.hand[k], step
+    cdef int64_t n = m.mat[k], b = m.base[k], pos = m.hand[k], step
     for step in range(2 * n + 1):
         if m.ref[b + pos] == 0 and m.owner[b + pos] >= 0:
             m.hand[k] = (pos + 1) % n
@@ -592,6 +632,7 @@ cdef class MemoryCore:
         self.m.ref = NULL
         self.m.base = NULL
         self.m.nr = NULL
+        self.m.mat = NULL
         self.m.start = NULL
         self.m.nfree = NULL
         self.m.hand = NULL
@@ -624,18 +665,23 @@ cdef class MemoryCore:
         tops = sorted((n for n in nodes if n.toptier), key=lambda n: n.nid)
         lows = sorted((n for n in nodes if not n.toptier), key=lambda n: n.nid)
         slot_nodes = tops + lows
-        nslots = sum(n.nr_pages for n in slot_nodes)
-        if nslots > _SLOT_LIMIT:
-            raise MemoryError(f"topology: {nslots} PFNs, more than the memory model's {_SLOT_LIMIT}")
         if npages > _SLOT_LIMIT:
             raise MemoryError(f"logical_pages: {npages}, more than the memory model's {_SLOT_LIMIT}")
-        ntop = sum(n.nr_pages for n in tops)
+        # the slots: the first min(nr, npages) PFNs of each node (the narrative block)
+        nslots = sum(min(n.nr_pages, npages) for n in slot_nodes)
+        if nslots > _SLOT_LIMIT:
+            raise MemoryError(
+                f"topology: {nslots} PFNs to hold (min(nr_pages, logical_pages) per node), "
+                f"more than the memory model's {_SLOT_LIMIT}"
+            )
+        ntop = sum(min(n.nr_pages, npages) for n in tops)
         nn = len(slot_nodes)
         index = {n.nid: k for k, n in enumerate(slot_nodes)}
         base = np.zeros(nn, dtype=np.int64)
         nr = np.array([n.nr_pages for n in slot_nodes], dtype=np.int64)
+        mat = np.minimum(nr, npages)
         if nn:
-            base[1:] = np.cumsum(nr)[: nn - 1]
+            base[1:] = np.cumsum(mat)[: nn - 1]
         start = np.array([n.start_pfn for n in slot_nodes], dtype=np.int64)
         nfree = nr.copy()
         hand = np.zeros(nn, dtype=np.int64)
@@ -651,7 +697,7 @@ cdef class MemoryCore:
         owner = np.full(nslots, -1, dtype=np.int32)
         freestk = np.empty(nslots, dtype=np.int32)
         for k in range(nn):
-            freestk[base[k] : base[k] + nr[k]] = np.arange(nr[k] - 1, -1, -1, dtype=np.int32)
+            freestk[base[k] : base[k] + mat[k]] = np.arange(mat[k] - 1, -1, -1, dtype=np.int32)
         ref = np.zeros(max(ntop, 1), dtype=np.uint8)
         # per top-tier home h: h, the other top-tier nodes, then the lower tier with the
         # nodes whose promotion target is h first (each group in nid order)
@@ -666,7 +712,7 @@ cdef class MemoryCore:
         ndemo = np.zeros(max(nn, 1), dtype=np.int64)
         self._arrays = {
             "pfn_of": pfn_of, "promoted_at": promoted_at, "owner": owner, "freestk": freestk,
-            "ref": ref, "base": base, "nr": nr, "start": start, "nfree": nfree, "hand": hand,
+            "ref": ref, "base": base, "nr": nr, "mat": mat, "start": start, "nfree": nfree, "hand": hand,
             "order": order_a, "rstart": rstart, "rend": rend, "rk": rk,
             "index": index, "nids": [n.nid for n in slot_nodes],
             "orders": orders_a, "nhits": nhits, "npromo": npromo, "ndemo": ndemo, "home": None,
@@ -682,6 +728,7 @@ cdef class MemoryCore:
         self.m.ref = <uint8_t *>_addr(ref)
         self.m.base = <int64_t *>_addr(base)
         self.m.nr = <int64_t *>_addr(nr)
+        self.m.mat = <int64_t *>_addr(mat)
         self.m.start = <int64_t *>_addr(start)
         self.m.nfree = <int64_t *>_addr(nfree)
         self.m.hand = <int64_t *>_addr(hand)
@@ -906,7 +953,7 @@ cdef class MemoryCore:
 
     def _c_pages_on(self, int32_t k):
         """Pages on node k in PFN order (a copy made under the lock)."""
-        cdef int64_t n = self.m.nr[k], b = self.m.base[k], i, c = 0
+        cdef int64_t n = self.m.mat[k], b = self.m.base[k], i, c = 0
         out = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] o = out
         with nogil:
@@ -1084,7 +1131,7 @@ cdef class MemoryCore:
 
     def _c_demote(self, int32_t k, int64_t n, int64_t now):
         """Demote up to n pages of top-tier node index k (validated): the pages demoted (int64)."""
-        cdef int64_t cap = min(n, self.m.nr[k]), done = 0
+        cdef int64_t cap = min(n, self.m.mat[k]), done = 0  # at most mat[k] pages are on it
         cdef pghot_mv_t mv
         cdef list keep = []
         out = np.empty(max(cap, 1), dtype=np.int64)

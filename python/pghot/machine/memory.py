@@ -47,9 +47,16 @@ Model
 - **Ping-pong**: a page demoted within ``ping_pong_window_ms`` of its last
   promotion (times are the ``now`` jiffies passed to the migrations).
 
-Concurrency: the state lives in the compiled :class:`pghot._memory.MemoryCore`
+Size: the state lives in the compiled :class:`pghot._memory.MemoryCore`
 (``src/_pghot/_memory.pyx``), which this class extends with the argument
-checks; one spinlock guards all of it, and every public method runs as one
+checks.  It holds the owner, free-stack and CLOCK entries of only the first
+``min(nr_pages, logical_pages)`` PFNs of each node: free PFNs are handed out
+lowest first and reused first, so no page ever reaches a PFN beyond, and the
+rest of the node is a count of free PFNs.  A replay's memory is thus
+O(footprint), whatever the machine's size; every count and PFN is what the
+whole node would give (``tests/test_memory_footprint.py``).
+
+Concurrency: one spinlock guards all of it, and every public method runs as one
 kernel under that lock with the GIL released, so a migration (demotion
 included) is atomic with respect to accesses, allocations and
 :meth:`TieredMemory.check`.  The tracker's movable bits are updated after
@@ -128,13 +135,16 @@ _INT64_MAX = 2**63 - 1
 class _NodeMem:
     """Views of one node's part of the compiled state (for :meth:`TieredMemory.check`'s tests).
 
-    ``owner`` and ``free`` are int32 views of the node's slots of the
-    compiled arrays (``owner[off]``: the page on PFN ``start + off``, -1 when
-    free; ``free[:nfree]``: the node's stack of free offsets); ``nfree`` reads
-    the live count.
+    Only the node's first ``mat = min(nr, logical_pages)`` PFNs have slots
+    (no page ever reaches an offset beyond: ``src/_pghot/_memory.pyx``'s
+    narrative block); the other ``nr - mat`` are free and only counted.
+    ``owner`` and ``free`` are int32 views of the node's ``mat`` slots of
+    the compiled arrays (``owner[off]``: the page on PFN ``start + off``, -1
+    when free; ``free[:nfree - (nr - mat)]``: the node's stack of free
+    materialised offsets); ``nfree`` reads the live count of free PFNs.
     """
 
-    __slots__ = ("_core", "_k", "free", "nid", "nr", "owner", "ref", "start", "top")
+    __slots__ = ("_core", "_k", "free", "mat", "nid", "nr", "owner", "ref", "start", "top")
 
     def __init__(self, core: MemoryCore, k: int, nid: int, start: int, nr: int, top: bool, base: int) -> None:
         arrays = core._arrays
@@ -143,10 +153,11 @@ class _NodeMem:
         self.nid = nid
         self.start = start
         self.nr = nr
+        self.mat = int(arrays["mat"][k])
         self.top = top
-        self.owner = arrays["owner"][base : base + nr]
-        self.free = arrays["freestk"][base : base + nr]
-        self.ref = arrays["ref"][base : base + nr] if top else None
+        self.owner = arrays["owner"][base : base + self.mat]
+        self.free = arrays["freestk"][base : base + self.mat]
+        self.ref = arrays["ref"][base : base + self.mat] if top else None
 
     @property
     def nfree(self) -> int:
@@ -827,7 +838,9 @@ class TieredMemory(MemoryCore):
 
         Every placed logical page is on exactly one PFN and that PFN's owner
         is the page; every used PFN holds exactly one page; each node's free
-        stack holds exactly its free PFNs, once each; the placed count agrees.
+        stack holds exactly its free materialised PFNs, once each, and its
+        PFNs beyond the materialised ones (``min(nr_pages, logical_pages)``)
+        are all free; the placed count agrees.
 
         Raises
         ------
@@ -846,7 +859,9 @@ class TieredMemory(MemoryCore):
         seen: list[npt.NDArray[np.int32]] = []
         for m in self._by_nid.values():
             b = int(base[m._k])
-            own = owner[b : b + m.nr]
+            if m.mat != min(m.nr, self._npages):
+                raise RuntimeError(f"node {m.nid}: {m.mat} slots, not min({m.nr}, {self._npages})")
+            own = owner[b : b + m.mat]
             used = np.flatnonzero(own >= 0)
             pages = own[used]
             if pages.size and int(pages.max()) >= self._npages:
@@ -861,10 +876,12 @@ class TieredMemory(MemoryCore):
                 )
             seen.append(pages)
             nf = int(nfree[m._k])
+            # with used.size <= mat, this also says the nr - mat PFNs past the slots are free
             if nf != m.nr - used.size:
                 raise RuntimeError(f"node {m.nid}: {nf} PFNs in the free pool, {m.nr - used.size} free")
-            pool = freestk[b : b + nf]
-            if pool.size and (int(pool.min()) < 0 or int(pool.max()) >= m.nr):
+            # the pool: the stack of free materialised offsets, under it the nr - mat others
+            pool = freestk[b : b + nf - (m.nr - m.mat)]
+            if pool.size and (int(pool.min()) < 0 or int(pool.max()) >= m.mat):
                 raise RuntimeError(f"node {m.nid}: the free pool holds an offset out of the node")
             if np.unique(pool).size != pool.size:
                 raise RuntimeError(f"node {m.nid}: a PFN is twice in the free pool")

@@ -484,10 +484,8 @@ class _Sim:
             self.lower_pages,
             footprint,
             names,
-            trackers=len(kinds),
-            pfn_array_bytes=sum(
-                (4 if k.get("mode") == "precise" else 1) for k in kinds if k.get("store") == "pfn-array"
-            ),
+            trackers=kinds,
+            node_pages=None if topo is None else [n.nr_pages for n in topo.nodes],
         )
         self.topology = topo if topo is not None else Topology.two_tier(self.top_pages, self.lower_pages)
         self.default_nid = self.topology.default_node

@@ -23,18 +23,19 @@ ctypedef struct pghot_mem_t:
     int32_t nnodes         # nodes, in slot order: top tier by nid, then lower tier by nid
     int32_t ntopnodes      # nodes [0, ntopnodes) are the top-tier ones
     int64_t npages         # logical pages [0, npages)
-    int64_t nslots         # PFNs of all nodes
+    int64_t nslots         # materialised PFNs (slots) of all nodes: the sum of mat
     int64_t ntop           # slots [0, ntop) are top-tier PFNs
     int64_t placed         # placed pages
     int32_t *pfn_of        # [npages] slot of each page, -1 when not placed
     int64_t *promoted_at   # [npages] jiffies of the page's last promotion, -1
     int32_t *owner         # [nslots] page on each slot, -1 when free
-    int32_t *freestk       # [nslots] node k's free offsets at [base[k], base[k] + nfree[k])
+    int32_t *freestk       # [nslots] node k's free stack at [base[k], stack_end(m, k))
     uint8_t *ref           # [ntop] CLOCK referenced bits
     int64_t *base          # [nnodes] first slot of each node
     int64_t *nr            # [nnodes] PFNs of each node
+    int64_t *mat           # [nnodes] materialised PFNs of each node, min(nr, npages)
     int64_t *start         # [nnodes] first PFN of each node
-    int64_t *nfree         # [nnodes] free PFNs of each node
+    int64_t *nfree         # [nnodes] free PFNs of each node (the never-materialised ones too)
     int64_t *hand          # [nnodes] CLOCK hand (offset) of each top-tier node
     int32_t *order         # [norder] first-touch order (node indices)
     int32_t norder
