@@ -69,6 +69,41 @@ def test_first_touch_on_the_accessing_socket_then_fallback(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", [TieredMemory, ReferenceMemory])
+def test_demotion_goes_to_the_socket_s_own_expander_first(cls: Any) -> None:
+    topo = SimConfig(topology=four_nodes()).sim_topology()
+    assert topo is not None
+    # PFNs: node 0 0-1, node 1 2-3, node 2 4-11 (behind 0), node 3 12-19 (behind 1)
+    mem = cls(topo, logical_pages=24)
+    mem.set_first_touch_nodes([0, 0, 1, 1] + [-1] * 20)
+    assert mem.access([0, 1, 2, 3]).tolist() == [0, 1, 2, 3]
+    # socket 1's victims go to node 3, socket 0's to node 2 (not the lowest nid's)
+    assert mem.demote(1, 1, now=0).tolist() == [2]
+    assert mem.demote(0, 1, now=0).tolist() == [0]
+    assert mem.pfns_of([2, 0]).tolist() == [12, 4]
+    assert mem.demote_pfns([3], now=0).tolist() == [3] and mem.pfn_of(3) == 13
+    # a promotion into full socket 1 of page 4 (on node 2, behind socket 0): its victim,
+    # page 0 (CLOCK from PFN 2 once every bit is clear), to socket 1's expander, node 3
+    mem3 = cls(topo, logical_pages=24)
+    mem3.set_first_touch_nodes([1, 1, 0, 0, 0] + [-1] * 19)
+    assert mem3.access([0, 1, 2, 3, 4]).tolist() == [2, 3, 0, 1, 4]
+    assert mem3.migrate(4, 1, now=1) is True
+    assert mem3.pfns_of([0, 4]).tolist() == [12, 2]
+    assert mem3.node_stats()[1]["demotions"] == 1
+    mem3.check()
+    stats = mem.node_stats()
+    assert stats[1]["demotions"] == 2 and stats[0]["demotions"] == 1
+    # node 3 full: socket 1 falls back to node 2
+    mem2 = cls(topo, logical_pages=24)
+    mem2.set_first_touch_nodes([1] * 24)
+    placed = mem2.access(list(range(12))).tolist()  # 2 on node 1, 2 on node 0, 8 on node 3
+    assert sorted(placed) == [0, 1, 2, 3, *range(12, 20)]
+    (victim,) = mem2.demote(1, 1, now=0).tolist()
+    assert mem2.pfn_of(victim) in range(4, 12)
+    mem.check()
+    mem2.check()
+
+
+@pytest.mark.parametrize("cls", [TieredMemory, ReferenceMemory])
 def test_set_first_touch_nodes_checks(cls: Any) -> None:
     topo = SimConfig(topology=four_nodes()).sim_topology()
     mem = cls(topo, logical_pages=3)

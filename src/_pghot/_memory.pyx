@@ -325,12 +325,15 @@ cdef int64_t move(pghot_mem_t *m, int64_t s, int32_t kd, pghot_mv_t *mv) noexcep
     return ns
 
 
-cdef int32_t lower_with_room(const pghot_mem_t *m) noexcept nogil:
-    """The first lower-tier node (slot order) with a free PFN, -1 when the lower tier is full."""
+cdef int32_t lower_with_room(const pghot_mem_t *m, int32_t k) noexcept nogil:
+    """Where top-tier node k demotes: the first lower-tier node with a free PFN of its row of
+    `orders` (the nodes whose promotion target k is first, then the others, by nid: the
+    kernel's preferred demotion targets, then every lower-tier node); -1 when all are full."""
+    cdef const int32_t *row = m.orders + <int64_t>k * m.norder
     cdef int32_t j
-    for j in range(m.ntopnodes, m.nnodes):
-        if m.nfree[j] > 0:
-            return j
+    for j in range(m.ntopnodes, m.norder):
+        if m.nfree[row[j]] > 0:
+            return row[j]
     return -1
 
 
@@ -364,7 +367,7 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
         return MS_RIGHT_NODE
     promotion = s >= m.ntop
     if m.nfree[tk] == 0:
-        dest = lower_with_room(m)
+        dest = lower_with_room(m, tk)
         if not m.demotion or dest < 0 or m.nr[tk] == 0:
             if promotion:
                 m.stats[ST_PROMOTE_FAIL_NO_SPACE] += 1
@@ -382,14 +385,14 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
 
 cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64_t *out,
                         pghot_mv_t *mv) noexcept nogil:
-    """Demote up to n CLOCK victims of top-tier node k to the first lower-tier node
-    with room, into out[]; the number demoted.  O(n) moves plus the CLOCK sweeps."""
+    """Demote up to n CLOCK victims of top-tier node k to its first demotion target
+    with room (lower_with_room), into out[]; the number demoted.  O(n) moves plus the CLOCK sweeps."""
     cdef int64_t done = 0
     cdef int32_t dest
     if not m.demotion:
         return 0
     while done < n and m.nfree[k] < m.nr[k]:
-        dest = lower_with_room(m)
+        dest = lower_with_room(m, k)
         if dest < 0:
             break
         out[done] = demote_slot(m, m.base[k] + clock_victim(m, k), k, dest, now, mv)
@@ -399,21 +402,22 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
 
 cdef int64_t mem_demote_pfns(pghot_mem_t *m, const int64_t *pfns, int64_t n, int64_t now,
                              int64_t *out, pghot_mv_t *mv) noexcept nogil:
-    """Demote the pages on the given top-tier PFNs (in order) to the first lower-tier node
-    with room, into out[]; the number demoted.  A PFN that is free, not in a node or on
+    """Demote the pages on the given top-tier PFNs (in order) to their node's first
+    demotion target with room (lower_with_room), into out[]; the number demoted.  A PFN that is free, not in a node or on
     the lower tier is passed over; stops when the lower tier is full."""
     cdef int64_t i, s, done = 0
-    cdef int32_t dest
+    cdef int32_t dest, k
     if not m.demotion:
         return 0
     for i in range(n):
         s = mem_locate(m, pfns[i])
         if s < 0 or s >= m.ntop or m.owner[s] < 0:
             continue
-        dest = lower_with_room(m)
+        k = node_of_slot(m, s)
+        dest = lower_with_room(m, k)
         if dest < 0:
             break
-        out[done] = demote_slot(m, s, node_of_slot(m, s), dest, now, mv)
+        out[done] = demote_slot(m, s, k, dest, now, mv)
         done += 1
     return done
 

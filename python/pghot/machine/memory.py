@@ -30,11 +30,14 @@ Model
   clock hand sweeps the node from where it last stopped, clearing referenced
   bits, and the first used PFN whose bit is clear holds the victim (at most
   two revolutions: after one every bit is clear).  The victim is demoted to
-  the first lower-tier node (by node id) with a free PFN, as reclaim-driven
-  demotion does (counted ``pgdemote_kswapd``), and the promotion takes its
-  PFN.  With no free lower-tier PFN (or ``demotion=False``) the promotion
-  fails (``promote_fail_no_space``).  There is no swap: slack must be left
-  in the lower tier for demotion to work.
+  the node's first demotion target with a free PFN (the lower-tier nodes
+  whose ``promotion_target`` it is, its own expander, then the others, each
+  group by node id: the kernel's preferred ``node_demotion`` targets, then
+  the fallback to every lower-tier node), as reclaim-driven demotion does
+  (counted ``pgdemote_kswapd``), and the promotion takes its PFN.  With no
+  free lower-tier PFN (or ``demotion=False``) the promotion fails
+  (``promote_fail_no_space``).  There is no swap: slack must be left in the
+  lower tier for demotion to work.
 - **Movable state**: a used lower-tier PFN is movable (on the LRU) and a free
   one is not.  When a ``tracker`` is given, its movable bits follow: at
   construction every lower-tier PFN is marked not movable, an allocation or
@@ -706,7 +709,7 @@ class TieredMemory(MemoryCore):
         """Demote the pages on the given top-tier PFNs, in order: targeted reclaim.
 
         As :meth:`pghot.model.memory.TieredMemory.demote_pfns`: each page goes to
-        the first lower-tier node with a free PFN, counted ``pgdemote_kswapd``
+        its node's first demotion target with a free PFN, counted ``pgdemote_kswapd``
         (and ``ping_pong``); free PFNs and PFNs off the top tier are passed over;
         it stops when the lower tier is full; none with ``demotion=False``.  The
         logical pages demoted, in order (DAMOS ``migrate_cold``,

@@ -35,11 +35,14 @@ Model
   clock hand sweeps the node from where it last stopped, clearing referenced
   bits, and the first used PFN whose bit is clear holds the victim (at most
   two revolutions: after one every bit is clear).  The victim is demoted to
-  the first lower-tier node (by node id) with a free PFN, as reclaim-driven
-  demotion does (counted ``pgdemote_kswapd``), and the promotion takes its
-  PFN.  With no free lower-tier PFN (or ``demotion=False``) the promotion
-  fails (``promote_fail_no_space``).  There is no swap: slack must be left
-  in the lower tier for demotion to work.
+  the node's first demotion target with a free PFN (the lower-tier nodes
+  whose ``promotion_target`` it is, its own expander, then the others, each
+  group by node id: the kernel's preferred ``node_demotion`` targets, then
+  the fallback to every lower-tier node), as reclaim-driven demotion does
+  (counted ``pgdemote_kswapd``), and the promotion takes its PFN.  With no
+  free lower-tier PFN (or ``demotion=False``) the promotion fails
+  (``promote_fail_no_space``).  There is no swap: slack must be left in the
+  lower tier for demotion to work.
 - **Movable state**: a used lower-tier PFN is movable (on the LRU) and a free
   one is not.  When a ``tracker`` is given, its movable bits follow: at
   construction every lower-tier PFN is marked not movable, an allocation or
@@ -296,6 +299,10 @@ class TieredMemory:
         tops = [m for m in nodes if m.top and m is not default]
         self._first_touch = [default, *tops, *(m for m in nodes if not m.top)]
         self._lower = [m for m in nodes if not m.top]
+        # demotion targets per top-tier node: the lower-tier nodes whose promotion target it
+        # is first (its own expander: the kernel's node_demotion preferred nodes), then the
+        # others, each group by nid (demote_folio_list falls back to every lower-tier node)
+        self._demote_to = {m.nid: self._demotion_order(topology, m.nid) for m in nodes if m.top}
         # set_first_touch_nodes: each page's home nid (None: every page uses _first_touch)
         self._homes: npt.NDArray[np.int64] | None = None
         self._node_hits = dict.fromkeys(self._by_nid, 0)
@@ -925,7 +932,7 @@ class TieredMemory:
         """Demote up to ``nr_pages`` pages of top-tier node ``nid``: proactive reclaim.
 
         Each victim is the node's CLOCK victim (see the module docstring),
-        moved to the first lower-tier node with a free PFN, counted
+        moved to the node's first demotion target with a free PFN, counted
         ``pgdemote_kswapd`` (and ``ping_pong`` within the window of its
         promotion), as a kswapd that keeps a free headroom does (TPP's
         demotion watermark, :class:`pghot.sim.alternatives.Tpp`).  It stops
@@ -961,7 +968,7 @@ class TieredMemory:
         updates: dict[int, bool] = {}
         with self._lock:
             while self._demotion and len(out) < n and m.nfree < m.nr:
-                dest = next((x for x in self._lower if x.nfree > 0), None)
+                dest = self._lower_with_room(m)
                 if dest is None:
                     break
                 out.append(self._demote_off(m, self._clock_victim(m), dest, t, updates))
@@ -971,7 +978,7 @@ class TieredMemory:
     def demote_pfns(self, pfns: npt.ArrayLike, now: SupportsIndex) -> npt.NDArray[np.int64]:
         """Demote the pages on the given top-tier PFNs, in order: targeted reclaim.
 
-        Each page goes to the first lower-tier node with a free PFN, counted
+        Each page goes to its node's first demotion target with a free PFN, counted
         ``pgdemote_kswapd`` (and ``ping_pong`` within the window of its
         promotion), as DAMOS ``migrate_cold`` demotes the pages of a region
         (:class:`pghot.sim.damon.Damon`).  A free PFN, or one in no node or on
@@ -1000,12 +1007,20 @@ class TieredMemory:
                 m = self._locate1(p)
                 if m is None or not m.top or int(m.owner[p - m.start]) < 0:
                     continue
-                dest = next((x for x in self._lower if x.nfree > 0), None)
+                dest = self._lower_with_room(m)
                 if dest is None:
                     break
                 out.append(self._demote_off(m, p - m.start, dest, t, updates))
             self._apply_movable(updates)
         return np.array(out, dtype=np.int64)
+
+    def _demotion_order(self, topology: Topology, nid: int) -> list[_NodeMem]:
+        """The lower-tier nodes top-tier node ``nid`` demotes to, in the order it tries them."""
+        return sorted(self._lower, key=lambda x: (topology.promotion_target(x.nid) != nid, x.nid))
+
+    def _lower_with_room(self, m: _NodeMem) -> _NodeMem | None:
+        """Where top-tier node ``m`` demotes: its first demotion target with a free PFN."""
+        return next((x for x in self._demote_to[m.nid] if x.nfree > 0), None)
 
     def _demote_off(self, m: _NodeMem, off: int, dest: _NodeMem, now: int, updates: dict[int, bool]) -> int:
         """Demote the page on offset ``off`` of top-tier node ``m`` to ``dest`` (which has
@@ -1039,7 +1054,7 @@ class TieredMemory:
             return MigrateStatus.RIGHT_NODE
         promotion = not src.top
         if t.nfree == 0:
-            dest = next((m for m in self._lower if m.nfree > 0), None)
+            dest = self._lower_with_room(t)
             if not self._demotion or dest is None or t.nr == 0:
                 if promotion:
                     self._stats["promote_fail_no_space"] += 1

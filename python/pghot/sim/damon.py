@@ -73,7 +73,7 @@ Simplifications: the regions of a node start as ``min_nr_regions`` equal
 parts (v6.14's paddr starts with one region and lets the splits grow it);
 times are in jiffies (an interval shorter than a jiffy is one jiffy); the
 lower tier's nodes are each a context promoting to node 0, each top-tier
-node a context demoting to the first lower-tier node with room, every goal
+node a context demoting to its first demotion target with room, every goal
 measured on node 0; a promotion to a full top tier demotes the memory's
 CLOCK victim at once (the kernel's ``migrate_pages`` to a full node fails),
 as for every policy of the replay; the time quota (``ms``), watermarks,
