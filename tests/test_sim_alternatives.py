@@ -206,6 +206,64 @@ def test_numab2_rate_limit_windows(engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_numab2_rate_limit_and_threshold_are_per_target_node(engine: str) -> None:
+    # two sockets (nodes 0, 1: two 1 MiB pages each) and their expanders (2, 3): 2 MB/s is 2
+    # pages a window per node (the kernel's nbp_rl_* are per pgdat), the first window letting
+    # one candidate through on each socket, not one on the machine
+    topo = {
+        "nodes": [
+            {"id": 0, "pages": 2, "toptier": True, "cpus": "0"},
+            {"id": 1, "pages": 2, "toptier": True, "cpus": "1"},
+            {"id": 2, "pages": 8, "toptier": False, "promotion_target": 0},
+            {"id": 3, "pages": 8, "toptier": False, "promotion_target": 1},
+        ]
+    }
+    cfg = SimConfig(page_size=1 << 20, topology=topo)
+    t = cfg.sim_topology()
+    assert t is not None
+    m = build_machine(cfg, t, 12, bin_jiffies=1, nbins=5000, engine=engine)
+    p = Numab2("numab2", m, rate_limit_mbps=2, adjust_period_ms=5)
+    touch(p, list(range(12)))  # 0, 1 on node 0, 2, 3 on node 1, the rest on node 2
+    reps = faults([4, 5, 6, 7, 8, 9], [10, 11, 12, 13, 14, 15], [0] * 6)
+    reps = reps._replace(nids=np.array([0, 0, 0, 1, 1, 1], np.int32))
+    run(p, reps)
+    assert [page for page, _ in promotions(p)] == [4, 7]
+    assert p.mem.pfns_of([4, 7]).tolist()[0] in (0, 1) and p.mem.pfns_of([7]).tolist()[0] in (2, 3)
+    assert p.counters["rate_limited"] == 4
+    st = p.stats()["numab2"]
+    assert st["node0_candidates"] == st["node1_candidates"] == 3
+    assert "node0_threshold_ms" in st and "node1_threshold_ms" in st
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tpp_kswapd_keeps_headroom_on_every_top_tier_node(engine: str) -> None:
+    # sockets 0 and 1 of 100 pages each, their expanders 2 and 3: 2 % of each socket is 2 pages
+    topo = {
+        "nodes": [
+            {"id": 0, "pages": 100, "toptier": True, "cpus": "0"},
+            {"id": 1, "pages": 100, "toptier": True, "cpus": "1"},
+            {"id": 2, "pages": 200, "toptier": False, "promotion_target": 0},
+            {"id": 3, "pages": 200, "toptier": False, "promotion_target": 1},
+        ]
+    }
+    cfg = SimConfig(topology=topo)
+    t = cfg.sim_topology()
+    assert t is not None
+    m = build_machine(cfg, t, 250, bin_jiffies=1, nbins=5000, engine=engine)
+    p = Tpp("tpp", m)
+    touch(p, list(range(250)))  # both sockets full (first touch from node 0, then node 1)
+    p.step(100)
+    assert p.counters["kswapd_wakeups"] == 2 and p.counters["demoted"] == 4
+    assert [p.mem.free_pages(n) for n in (0, 1)] == [2, 2]
+    nodes = p.mem.node_stats()
+    assert nodes[0]["demotions"] == nodes[1]["demotions"] == 2
+    # each socket's victims went to its own expander: 50 + 2 pages on node 2, 2 on node 3
+    assert p.mem.used_pages(2) == 52 and p.mem.used_pages(3) == 2
+    p.step(120)  # the headroom is there: nothing to do
+    assert p.counters["kswapd_wakeups"] == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_numab2_rate_limit_direction(engine: str) -> None:
     got = []
     for mbps in (0, 3, 6, 65536):

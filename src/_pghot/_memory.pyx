@@ -482,6 +482,8 @@ cdef int64_t fault_path_kernel(
     Report i promotes to node index rtk[i] (its accessing node's target), or tk when rtk is NULL.
     """
     cdef int64_t pos = 0, j, i, p, t, s, hits = 0, np_ = 0, now_ms, th, unit, diff, lat
+    cdef int64_t *sn
+    cdef const int64_t *enough = par + 8
     cdef int32_t tki
     cdef int code
     cdef bint promote
@@ -510,48 +512,50 @@ cdef int64_t fault_path_kernel(
                 continue
             promote = True
         else:
-            # numab2: par = [hot_ms, rate_pages, adjust, period_ms, enough, hz, hi, lo];
-            # st = [threshold, th_start, th_nr_cand, rl_start, rl_nr_cand, nr_cand, maybe_enough];
+            # numab2: par = [hot_ms, rate_pages, adjust, period_ms, -, hz, hi, lo, enough per
+            # top-tier node index...]; st = 7 per top-tier node index k, the node's pgdat
+            # (threshold, th_start, th_nr_cand, rl_start, rl_nr_cand, nr_cand, maybe_enough);
             # cnt = [faults, free_space, latency_refused, rate_limited, no_space, raised, lowered]
             now_ms = ceil_ms(t, par[5])
-            if st[6]:
+            sn = st + <int64_t>tki * 7  # the target node's state: the kernel's is per pgdat
+            if sn[6]:
                 j = pos
                 while j < n and times[j] <= t:
                     j += 1
                 hits += serve_range(m, pages, pos, j, times, bin_j, bins, NULL, mv)
                 pos = j
-                if m.nfree[tki] > par[4]:
-                    st[0] = 0
+                if m.nfree[tki] > enough[tki]:
+                    sn[0] = 0
                     m.stats[ST_PROMOTE_CANDIDATE_NRL] += 1
                     cnt[1] += 1
                     promote = True
                 else:
-                    st[6] = 0
+                    sn[6] = 0
             if not promote:
-                if par[2] and now_ms - st[1] > par[3]:
-                    st[1] = now_ms
-                    diff = st[5] - st[2]
+                if par[2] and now_ms - sn[1] > par[3]:
+                    sn[1] = now_ms
+                    diff = sn[5] - sn[2]
                     unit = par[0] * 2 // 16
-                    th = st[0] if st[0] else par[0]
+                    th = sn[0] if sn[0] else par[0]
                     if diff > par[6]:
                         th = th - unit if th - unit > unit else unit
                         cnt[6] += 1
                     elif diff < par[7]:
                         th = th + unit if th + unit < 2 * par[0] else 2 * par[0]
                         cnt[5] += 1
-                    st[2] = st[5]
-                    st[0] = th
-                th = st[0] if st[0] else par[0]
+                    sn[2] = sn[5]
+                    sn[0] = th
+                th = sn[0] if sn[0] else par[0]
                 lat = rlat[i]
                 if lat < 0 or now_ms - ceil_ms(t - lat, par[5]) >= th:
                     cnt[2] += 1
                     continue
-                st[5] += 1
+                sn[5] += 1
                 m.stats[ST_PROMOTE_CANDIDATE] += 1
-                if now_ms - st[3] > 1000:
-                    st[3] = now_ms
-                    st[4] = st[5]
-                if st[5] - st[4] >= par[1]:
+                if now_ms - sn[3] > 1000:
+                    sn[3] = now_ms
+                    sn[4] = sn[5]
+                if sn[5] - sn[4] >= par[1]:
                     cnt[3] += 1
                     continue
         j = pos
@@ -1497,7 +1501,8 @@ cdef class MemoryCore:
         a report's time before it migrates, the rest at the end).  The
         policy's state is passed in and updated in place: ``params``,
         ``state`` and ``counters`` as ``Numab2._pack`` / ``Tpp._pack`` lay
-        them out, ``active`` (tpp: one uint8 per logical page; numab2: any).
+        them out (numab2's margin and state per top-tier node, in node index
+        order: the kernel's are per pgdat), ``active`` (tpp: one uint8 per logical page; numab2: any).
         Promotions go to ``promoted_pages``/``promoted_times`` (at least
         ``len(rep_pages)`` each).  Arguments are checked for memory safety
         as in :meth:`second_access`; the times must stay below 2**62 / 1000
@@ -1547,7 +1552,9 @@ cdef class MemoryCore:
             raise ValueError(f"bin_jiffies must be >= 1, got {bin_jiffies}")
         if policy not in (0, 1):
             raise ValueError(f"policy must be 0 (numab2) or 1 (tpp), got {policy}")
-        npar, nst, ncnt = (8, 7, 7) if policy == 0 else (1, 0, 3)
+        # numab2: 8 knobs, then the free-space margin and 7 state values per top-tier node
+        ntn = max(self.m.ntopnodes, 1)
+        npar, nst, ncnt = (8 + ntn, 7 * ntn, 7) if policy == 0 else (1, 0, 3)
         if params.shape[0] != npar or state.shape[0] < nst or counters.shape[0] < ncnt:
             raise ValueError(f"params/state/counters: need {npar}, {nst} and {ncnt} values")
         if policy == 0 and params[5] < 1:

@@ -234,8 +234,16 @@ class Numab2(_FaultPath):
         60000, ``sysctl_numa_balancing_scan_period_max``, the adjustment's
         period and the span of its reference count.
     ``free_enough_pages``
-        ``max(1 GiB / page_size, top_pages / 16)``, ``pgdat_free_space_enough``'s
-        ``enough_wmark``.
+        ``max(1 GiB / page_size, node pages / 16)`` per top-tier node,
+        ``pgdat_free_space_enough``'s ``enough_wmark``; a value given is every
+        node's.
+
+    Each top-tier node has its own threshold, adjustment period, rate-limit
+    window and candidate count (the kernel keeps them in the target node's
+    ``pglist_data``: ``nbp_threshold``, ``nbp_th_start``, ``nbp_rl_start``,
+    ``PGPROMOTE_CANDIDATE``), so that on a machine of several sockets each
+    socket's promotions are limited and tuned by their own rate; a fault
+    promotes to its report's accessing node.
 
     Simplifications: the promotion watermark that ``pgdat_free_space_enough``
     adds to the margin is 0 (the memory has no watermarks); the times are
@@ -243,7 +251,7 @@ class Numab2(_FaultPath):
     ``_last_cpupid`` bits, ``PAGE_ACCESS_TIME_MASK``, and its ms counters
     wrap); a promotion to a full top tier demotes the memory's CLOCK victim
     at once (the kernel's ``migrate_balanced_pgdat`` refuses it and wakes
-    kswapd), as for every policy of the replay; one top-tier target node.
+    kswapd), as for every policy of the replay.
 
     Examples
     --------
@@ -271,9 +279,18 @@ class Numab2(_FaultPath):
         self.adjust_period_ms = int(k.get("adjust_period_ms", 60000))
         page_size = machine.config.page_size
         enough = k.get("free_enough_pages")
-        self.free_enough_pages = (
-            int(enough) if enough is not None else max((1 << 30) // page_size, machine.top_pages >> 4)
-        )
+        #: the top-tier nodes, by nid (the compiled memory's node index order): each has
+        #: its own state, as the kernel's per-pgdat nbp_* fields and PGPROMOTE_CANDIDATE
+        topology = machine.memory.topology
+        self._tops = sorted(topology.toptier_nids())
+        self._index = {nid: i for i, nid in enumerate(self._tops)}
+        pages_of = {n.nid: n.nr_pages for n in topology.nodes}
+        #: pgdat_free_space_enough's enough_wmark per top-tier node: max(1 GiB, the node's pages / 16)
+        self._enough = [
+            int(enough) if enough is not None else max((1 << 30) // page_size, pages_of[nid] >> 4)
+            for nid in self._tops
+        ]
+        self.free_enough_pages = self._enough[self._index.get(machine.target_nid, 0)]
         adjust = "adjusted" if self.threshold_adjust else "fixed"
         super().__init__(
             name,
@@ -283,17 +300,12 @@ class Numab2(_FaultPath):
         )
         #: MB_TO_PAGES(rate_limit_mbps)
         self.rate_limit_pages = (self.rate_limit_mbps << 20) // page_size
-        # pgdat's nbp_* fields (0 at boot, as the replay's clock)
-        self.threshold = 0  # nbp_threshold, ms; 0: the default
-        self.th_start = 0  # nbp_th_start, ms
-        self.th_nr_cand = 0  # nbp_th_nr_cand
-        self.rl_start = 0  # nbp_rl_start, ms
-        self.rl_nr_cand = 0  # nbp_rl_nr_cand
-        self.nr_cand = 0  # PGPROMOTE_CANDIDATE
-        self._counted = 0  # of nr_cand, added to the memory's pgpromote_candidate
-        # the top tier's free pages never grow here (no proactive demotion): once
-        # not "enough", never again
-        self._maybe_enough = machine.top_pages > self.free_enough_pages
+        # per top-tier node, pgdat's nbp_* fields (0 at boot, as the replay's clock): threshold
+        # (ms, 0: the default), th_start (ms), th_nr_cand, rl_start (ms), rl_nr_cand, nr_cand
+        # (the node's PGPROMOTE_CANDIDATE), and whether its free pages may still be "enough"
+        # (they never grow here, no proactive demotion: once not enough, never again)
+        self._st = [[0, 0, 0, 0, 0, 0, int(pages_of[nid] > e)] for nid, e in zip(self._tops, self._enough)]
+        self._counted = 0  # of the nodes' nr_cand, added to the memory's pgpromote_candidate
         self.counters = dict.fromkeys(_NUMAB2_COUNTERS, 0)
         ref_cand = self.rate_limit_pages * self.adjust_period_ms // 1000
         self._params = np.array(
@@ -302,37 +314,35 @@ class Numab2(_FaultPath):
                 self.rate_limit_pages,
                 int(self.threshold_adjust),
                 self.adjust_period_ms,
-                self.free_enough_pages,
+                0,  # (the margins follow, one per top-tier node)
                 self.hz,
                 min(ref_cand * 11 // 10, _I64_MAX),  # the adjustment's bounds, as its comparisons
                 min(ref_cand * 9 // 10, _I64_MAX),
+                *self._enough,
             ],
             dtype=np.int64,
         )
         self._no_active = np.zeros(0, dtype=np.uint8)
 
+    @property
+    def threshold(self) -> int:
+        """The adjusted threshold (ms, 0: the default) of the default target node."""
+        return int(self._st[self._index.get(self.target, 0)][0])
+
+    @property
+    def nr_cand(self) -> int:
+        """The promotion candidates counted, summed over the top-tier nodes."""
+        return sum(int(st[5]) for st in self._st)
+
     def _pack(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The kernel's arguments: policy 0, params, state, counters, no active flags."""
-        state = np.array(
-            [
-                self.threshold,
-                self.th_start,
-                self.th_nr_cand,
-                self.rl_start,
-                self.rl_nr_cand,
-                self.nr_cand,
-                int(self._maybe_enough),
-            ],
-            dtype=np.int64,
-        )
+        """The kernel's arguments: policy 0, params, state (7 per top-tier node), counters, no flags."""
+        state = np.array(self._st, dtype=np.int64).reshape(-1)
         counters = np.array([self.counters[k] for k in _NUMAB2_COUNTERS], dtype=np.int64)
         return 0, self._params, state, counters, self._no_active
 
     def _unpack(self, state: np.ndarray, counters: np.ndarray) -> None:
-        st = state.tolist()
-        self.threshold, self.th_start, self.th_nr_cand, self.rl_start, self.rl_nr_cand = st[:5]
-        self.nr_cand = self._counted = st[5]  # the kernel counted its candidates in the memory
-        self._maybe_enough = bool(st[6])
+        self._st = state.reshape(len(self._tops), 7).tolist()
+        self._counted = self.nr_cand  # the kernel counted its candidates in the memory
         self.counters.update(zip(_NUMAB2_COUNTERS, counters.tolist(), strict=True))
 
     def fault_loop(self, reps: Reports) -> None:
@@ -347,64 +357,71 @@ class Numab2(_FaultPath):
                 continue  # on the top tier: the tiering scanner leaves those mapped
             c["hint_faults"] += 1
             now_ms = self._ms(t)
-            if self._maybe_enough:
+            k = self._index[targets[i]]
+            st = self._st[k]  # the target node's pgdat
+            if st[6]:
                 self._serve_until(t)
-                if self.mem.free_pages(targets[i]) > self.free_enough_pages:
-                    self.threshold = 0
+                if self.mem.free_pages(targets[i]) > self._enough[k]:
+                    st[0] = 0
                     self.mem.count_promote_candidates(1, no_rate_limit=True)
                     c["free_space_promotions"] += 1
                     self._migrate(pfn, t, targets[i])
                     continue
-                self._maybe_enough = False
+                st[6] = 0
             if self.threshold_adjust:
-                self._adjust_threshold(now_ms)
-            th = self.threshold or self.hot_threshold_ms
+                self._adjust_threshold(st, now_ms)
+            th = st[0] or self.hot_threshold_ms
             lat = lats[i]
             if lat < 0 or now_ms - self._ms(t - lat) >= th:
                 c["latency_refused"] += 1
                 continue
-            if self._rate_limited(now_ms):
+            if self._rate_limited(st, now_ms):
                 c["rate_limited"] += 1
                 continue
             self._migrate(pfn, t, targets[i])
         # the segment's candidates into the memory's pgpromote_candidate, in one call
-        if self.nr_cand > self._counted:
-            self.mem.count_promote_candidates(self.nr_cand - self._counted)
-            self._counted = self.nr_cand
+        total = self.nr_cand
+        if total > self._counted:
+            self.mem.count_promote_candidates(total - self._counted)
+            self._counted = total
 
     def _migrate(self, pfn: int, t: int, target: int) -> None:
         if self._promote(pfn, t, target) == _NO_SPACE:
             self.counters["promote_no_space"] += 1
 
-    def _adjust_threshold(self, now_ms: int) -> None:
-        """``numa_promotion_adjust_threshold``."""
-        if now_ms - self.th_start <= self.adjust_period_ms:
+    def _adjust_threshold(self, st: list[int], now_ms: int) -> None:
+        """``numa_promotion_adjust_threshold`` of one node's state ``st``."""
+        if now_ms - st[1] <= self.adjust_period_ms:
             return
-        self.th_start = now_ms
+        st[1] = now_ms
         ref_cand = self.rate_limit_pages * self.adjust_period_ms // 1000
-        diff_cand = self.nr_cand - self.th_nr_cand
+        diff_cand = st[5] - st[2]
         unit_th = self.hot_threshold_ms * 2 // _ADJUST_STEPS
-        th = self.threshold or self.hot_threshold_ms
+        th = st[0] or self.hot_threshold_ms
         if diff_cand > ref_cand * 11 // 10:
             th = max(th - unit_th, unit_th)
             self.counters["threshold_lowered"] += 1
         elif diff_cand < ref_cand * 9 // 10:
             th = min(th + unit_th, self.hot_threshold_ms * 2)
             self.counters["threshold_raised"] += 1
-        self.th_nr_cand = self.nr_cand
-        self.threshold = th
+        st[2] = st[5]
+        st[0] = th
 
-    def _rate_limited(self, now_ms: int) -> bool:
-        """``numa_promotion_rate_limit``: count the candidate; is the window's limit reached?"""
-        self.nr_cand += 1
-        if now_ms - self.rl_start > _RATE_WINDOW_MS:
-            self.rl_start = now_ms
-            self.rl_nr_cand = self.nr_cand
-        return self.nr_cand - self.rl_nr_cand >= self.rate_limit_pages
+    def _rate_limited(self, st: list[int], now_ms: int) -> bool:
+        """``numa_promotion_rate_limit`` of one node: count the candidate; is the window's limit reached?"""
+        st[5] += 1
+        if now_ms - st[3] > _RATE_WINDOW_MS:
+            st[3] = now_ms
+            st[4] = st[5]
+        return st[5] - st[4] >= self.rate_limit_pages
 
     def stats(self) -> dict[str, dict[str, int]]:
         out = super().stats()
         out[self.kind]["threshold_ms"] = self.threshold or self.hot_threshold_ms
+        if len(self._tops) > 1:  # each node's own (the kernel's per-pgdat nbp_threshold)
+            for nid, st in zip(self._tops, self._st):
+                out[self.kind][f"node{nid}_threshold_ms"] = int(st[0]) or self.hot_threshold_ms
+                out[self.kind][f"node{nid}_candidates"] = int(st[5])
         return out
 
 
@@ -423,14 +440,14 @@ class Tpp(_FaultPath):
       the lower tier's lists.  ``active_check=False`` promotes at the first
       fault (the paper's comparison without the LRU check).
     - **Demotion** (section 5.2, "decoupling allocation and reclamation"):
-      kswapd keeps a free headroom on the top tier: woken every
+      kswapd keeps a free headroom on each top-tier node: woken every
       ``kswapd_interval_ms`` (default 20), when fewer than the demotion
       watermark's pages are free it demotes the memory's CLOCK victims until
       the watermark is free again (``demoted``,
       :meth:`pghot.machine.memory.TieredMemory.demote`).  The demotion
       watermark is ``demote_scale_factor`` (default 200, in 0.01 % of the
-      top tier: 2 %, the paper's default, ``/proc/sys/vm/demote_scale_factor``)
-      of the top tier, above the allocation watermark, which the memory's
+      node: 2 %, the paper's default, ``/proc/sys/vm/demote_scale_factor``)
+      of the node's pages, above the allocation watermark, which the memory's
       first-touch allocation takes as 0 (a new page goes to the top tier
       while it has a free page).
 
@@ -469,18 +486,25 @@ class Tpp(_FaultPath):
         self.demote_scale_factor = int(k.get("demote_scale_factor", 200))
         self.kswapd_interval_ms = int(k.get("kswapd_interval_ms", 20))
         self.active_check = bool(k.get("active_check", True))
-        #: free top-tier pages kswapd restores: the demotion watermark
-        self.demote_wmark = -(-machine.top_pages * self.demote_scale_factor // 10000)
+        #: free pages each top-tier node's kswapd restores: the node's demotion watermark
+        #: (``demote_scale_factor`` of the node's pages; the kernel's watermarks are per zone)
+        topology = machine.memory.topology
+        self._wmarks = {
+            n.nid: -(-n.nr_pages * self.demote_scale_factor // 10000) for n in topology.nodes if n.toptier
+        }
+        #: the default node's (the whole top tier's on the two-tier machine)
+        self.demote_wmark = self._wmarks.get(machine.target_nid, 0)
         check = "promote on the active LRU" if self.active_check else "promote at every fault"
         super().__init__(
             name,
             machine,
             f"TPP: hint faults on the lower tier, {check}; keep "
-            f"{self.demote_scale_factor / 100:g} % of the top tier free ({self.demote_wmark} pages)",
+            f"{self.demote_scale_factor / 100:g} % of each top-tier node free "
+            f"({sum(self._wmarks.values())} pages)",
         )
         self.active = np.zeros(machine.memory.logical_pages, dtype=bool)
         self.round_j = ms_to_jiffies(self.kswapd_interval_ms, machine.clock.hz)
-        self.next_round = self.round_j if self.demote_wmark > 0 else _NO_ROUND
+        self.next_round = self.round_j if any(self._wmarks.values()) else _NO_ROUND
         self.counters = dict.fromkeys((*_TPP_COUNTERS, "kswapd_wakeups", "demoted"), 0)
         self._params = np.array([int(self.active_check)], dtype=np.int64)
         self._no_state = np.zeros(0, dtype=np.int64)
@@ -515,13 +539,12 @@ class Tpp(_FaultPath):
                 c["promote_no_space"] += 1
 
     def step(self, now: int) -> None:
-        """kswapd: restore the demotion watermark's free pages on the top tier."""
-        free = int(self.mem.free_pages(self.target))
-        if free < self.demote_wmark:
-            self.counters["kswapd_wakeups"] += 1
-            self.counters["demoted"] += int(
-                self.mem.demote(self.target, self.demote_wmark - free, now).shape[0]
-            )
+        """kswapd of each top-tier node (by nid): restore the node's demotion watermark's free pages."""
+        for nid, wmark in self._wmarks.items():
+            free = int(self.mem.free_pages(nid))
+            if free < wmark:
+                self.counters["kswapd_wakeups"] += 1
+                self.counters["demoted"] += int(self.mem.demote(nid, wmark - free, now).shape[0])
 
 
 #: the alternatives' policy classes by name: ``cls(name, machine, **knobs)``
