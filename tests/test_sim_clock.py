@@ -168,3 +168,31 @@ def test_an_absurd_stall_saturates_the_clock_and_is_refused_by_its_span() -> Non
     cfg = SimConfig(time_model="closed", top_pages=1, lower_ns=1e300)
     with pytest.raises(ValueError, match="more than max_span_s"):
         replay([_still([1, 2, 3])], cfg, policies=["none"], progress=False)
+
+
+def test_the_compiled_clock_is_its_specification_bit_for_bit() -> None:
+    from pghot import _pagemap
+    from pghot.model import sim as model
+
+    rng = np.random.default_rng(11)
+    args: list[Any] = [0.0, 0, 1000, 0]  # stall, first, hz, floor: carried chunk to chunk
+    state = {"c": list(args), "m": list(args)}
+    for size in (1, 7, 1000, 0, 333):
+        pages = rng.integers(0, 50, size).astype(np.uint32)
+        times = np.sort(rng.integers(0, 10**9, size)).astype(np.int64)
+        got = {}
+        for key, fn in (("c", _pagemap.closed_clock), ("m", model.closed_clock)):
+            stall, first, hz, floor = state[key]
+            j, stall2, ns = fn(pages, times, 20, 97.3, 251.9, 0.7, stall, first, hz, floor)
+            got[key] = (j.tolist(), stall2, ns)
+            state[key] = [stall2, first + size, hz, int(j[-1]) if size else floor]
+        assert got["c"] == got["m"]
+        assert got["c"][0] == sorted(got["c"][0])
+
+
+@pytest.mark.parametrize("hz", [0, 10**9 + 1])
+def test_the_compiled_clock_refuses_a_bad_hz(hz: int) -> None:
+    from pghot import _pagemap
+
+    with pytest.raises(ValueError, match="hz must be in"):
+        _pagemap.closed_clock(np.zeros(1, np.uint32), np.zeros(1, np.int64), 1, 1.0, 1.0, 0.0, 0.0, 0, hz, 0)

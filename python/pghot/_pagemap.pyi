@@ -9,3 +9,15 @@ class PageMap:
 def clamped_jiffies(
     time_ns: npt.NDArray[np.int64], origin_ns: int, hz: int, floor: int
 ) -> npt.NDArray[np.int64]: ...
+def closed_clock(
+    pages: npt.NDArray[np.uint32],
+    times: npt.NDArray[np.int64],
+    top_pages: int,
+    top_ns: float,
+    lower_ns: float,
+    cpu_ns: float,
+    stall: float,
+    first: int,
+    hz: int,
+    floor: int,
+) -> tuple[npt.NDArray[np.int64], float, int]: ...

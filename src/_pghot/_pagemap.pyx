@@ -354,3 +354,62 @@ def clamped_jiffies(time_ns, int64_t origin_ns, int64_t hz, int64_t floor):
                 last = j
             o[i] = last
     return out
+
+
+def closed_clock(const uint32_t[::1] pages, const int64_t[::1] times, int64_t top_pages, double top_ns,
+                 double lower_ns, double cpu_ns, double stall, int64_t first, int64_t hz, int64_t floor):
+    """The closed clock's jiffies of one chunk of the stream (internal; see ``SimConfig.time_model``).
+
+    Access ``i`` of the chunk (``first + i`` of the stream) is issued at
+    ``times[i]`` (nanoseconds, the trace's CPU time) plus ``stall`` (the
+    stalls of the accesses before the chunk, accumulated access by access)
+    plus the stalls of the chunk's earlier accesses plus ``cpu_ns * (first +
+    i)``: the sum truncated to an integer (at most 2**62), the time
+    saturating at 2**63 - 1, in jiffies of ``hz``, never below ``floor`` nor
+    an earlier one.  An access to a logical page below ``top_pages`` stalls
+    ``top_ns``, any other ``lower_ns``.  :func:`pghot.model.sim.closed_clock`
+    is its specification (the same floating-point operations in the same
+    order: the same result).
+
+    Returns
+    -------
+    (numpy.ndarray, float, int)
+        The int64 jiffies, the stall after the chunk, the last access's
+        time in nanoseconds (0 for an empty chunk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> j, stall, ns = closed_clock(np.array([0, 1, 0], np.uint32), np.zeros(3, np.int64),
+    ...                             1, 1e6, 2e6, 0.0, 0.0, 0, 1000, 0)
+    >>> j.tolist(), stall, ns
+    ([0, 1, 3], 4000000.0, 3000000)
+    """
+    if not 0 < hz <= 10**9:
+        raise ValueError(f"hz must be in [1, 10**9], got {hz}")
+    cdef Py_ssize_t i, n = pages.shape[0]
+    if times.shape[0] != n:
+        raise ValueError(f"times: {times.shape[0]} values for {n} pages")
+    out = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] o = out
+    cdef double extra
+    cdef int64_t e, t, ns = 0, sec, rem, j, last = floor
+    cdef int64_t NS = 1_000_000_000
+    cdef int64_t TOP = 0x7FFFFFFFFFFFFFFF
+    with nogil:
+        for i in range(n):
+            extra = stall + cpu_ns * <double>(first + i)
+            if extra > 4611686018427387904.0:  # 2**62
+                extra = 4611686018427387904.0
+            e = <int64_t>extra
+            t = times[i]
+            ns = (TOP - e if t > TOP - e else t) + e
+            sec = ns // NS  # ns >= 0 (the stream's times are offsets from the first)
+            rem = ns % NS
+            j = <int64_t>(<uint64_t>sec * <uint64_t>hz) + (rem * hz) // NS
+            if j < last:
+                j = last
+            last = j
+            o[i] = j
+            stall += top_ns if pages[i] < top_pages else lower_ns
+    return out, stall, ns

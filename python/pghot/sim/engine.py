@@ -41,7 +41,7 @@ import numpy as np
 
 from pghot import _stages
 from pghot._output import progress as _progress_bar
-from pghot._pagemap import PageMap, clamped_jiffies
+from pghot._pagemap import PageMap, clamped_jiffies, closed_clock
 from pghot._validate import int_in, ms_to_jiffies
 from pghot.machine.sources import Reports, chunk_pages
 from pghot.model import sim as ref
@@ -197,7 +197,7 @@ def _tier_pages(config: SimConfig, footprint: int) -> tuple[int, int]:
     return top, lower
 
 
-def _apply_clock(stream: _Stream, top_pages: int, config: SimConfig) -> int:
+def _apply_clock(stream: _Stream, top_pages: int, config: SimConfig, engine: str = "compiled") -> int:
     """Turn a closed-clock stream's nanoseconds into jiffies with the memory stalls; the last jiffy.
 
     An access is issued at its trace time (the CPU's work: lackey's
@@ -209,32 +209,33 @@ def _apply_clock(stream: _Stream, top_pages: int, config: SimConfig) -> int:
     lower tier), and the logical pages are numbered in the order of their
     first touch: the page ``p`` is on the top tier when ``p < top_pages``.
     ``stream.cpu_ns`` becomes the CPU time (the last access's trace time
-    plus ``cpu_ns`` per access).
+    plus ``cpu_ns`` per access), ``stream.span_ns`` the last access's time.
+    The compiled stage (:func:`pghot._pagemap.closed_clock`) or its
+    specification (:func:`pghot.model.sim.closed_clock`), chunk by chunk.
     """
     top_ns, lower_ns, cpu_ns = float(config.top_ns), float(config.lower_ns), float(config.cpu_ns)
-    hz = config.hz
+    fn = closed_clock if engine == "compiled" else ref.closed_clock
     state: dict[str, Any] = {"stall": 0.0, "i": 0, "last": 0, "t": 0, "ns": 0}
 
     def clock(pages: np.ndarray, times: np.ndarray) -> np.ndarray:
         n = pages.shape[0]
         if n == 0:
             return times
-        cost = np.where(pages < top_pages, top_ns, lower_ns)
-        done = np.cumsum(cost)
-        done += state["stall"] - cost  # the stalls of the accesses before each one
-        state["stall"] += float(cost.sum())
-        if cpu_ns:
-            done += cpu_ns * (state["i"] + np.arange(n, dtype=np.float64))
+        j, state["stall"], state["ns"] = fn(
+            pages,
+            times,
+            top_pages,
+            top_ns,
+            lower_ns,
+            cpu_ns,
+            state["stall"],
+            state["i"],
+            config.hz,
+            state["last"],
+        )
         state["i"] += n
         state["t"] = int(times[-1])
-        # saturating at 2**63 - 1 (a lackey trace's clock saturates there; max_span_s refuses it)
-        extra = np.minimum(done, 2.0**62).astype(np.int64)
-        ns = np.minimum(times, np.int64(2**63 - 1) - extra) + extra
-        sec, rem = np.divmod(ns, np.int64(1_000_000_000))
-        j = sec * np.int64(hz) + (rem * np.int64(hz)) // np.int64(1_000_000_000)
-        j = np.maximum(j, state["last"])  # float rounding never steps back
         state["last"] = int(j[-1])
-        state["ns"] = int(ns[-1])
         return j
 
     stream.map_times(clock)
@@ -959,7 +960,7 @@ def replay(
         if stream.accesses == 0:
             raise ValueError(f"{name or 'the trace'}: no accesses")
         if stream.closed:
-            last_jiffy = _apply_clock(stream, _tier_pages(cfg, footprint)[0], cfg)
+            last_jiffy = _apply_clock(stream, _tier_pages(cfg, footprint)[0], cfg, engine)
         span_s = last_jiffy / cfg.hz
         if span_s > cfg.max_span_s:  # before _Sim allocates anything
             raise ValueError(
