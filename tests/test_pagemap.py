@@ -119,3 +119,34 @@ def test_clamped_jiffies_as_numpy(times: list[int], origin: int, hz: int, floor:
 def test_clamped_jiffies_bad_hz(hz: int) -> None:
     with pytest.raises(ValueError, match="hz"):
         clamped_jiffies(np.zeros(2, dtype=np.int64), 0, hz, 0)
+
+
+def test_uint64_keys_read_in_place_stay_safe_beside_a_writer() -> None:
+    """A uint64 key array is not copied: a thread rewriting it changes which keys are numbered,
+    never the memory touched (every id stays below the count, the map stays consistent)."""
+    import threading
+
+    keys = np.arange(1 << 16, dtype=np.uint64) + np.uint64(1 << 20)
+    pm = PageMap()
+    stop = threading.Event()
+
+    def writer() -> None:
+        rng = np.random.default_rng(3)
+        while not stop.is_set():
+            keys[rng.integers(0, keys.shape[0], 512)] = rng.integers(0, 2**63, 512, dtype=np.uint64)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(50):
+            ids = pm.map(keys)
+            assert ids.shape == keys.shape and int(ids.max()) < len(pm)
+    finally:
+        stop.set()
+        t.join()
+    # what the map holds is a function: mapping its keys again gives the same ids, no new one
+    snapshot = keys.copy()
+    before = len(pm)
+    again = pm.map(snapshot)
+    assert len(pm) - before <= snapshot.shape[0]
+    assert (pm.map(snapshot) == again).all()

@@ -120,7 +120,15 @@ cdef class PageMap:
         """
         if self.slots == NULL:
             raise RuntimeError("PageMap is not initialised")
-        arr = np.array(keys, copy=True)  # checked and used: no other thread can change it between
+        if (isinstance(keys, np.ndarray) and keys.dtype == np.uint64 and keys.ndim == 1
+                and keys.flags.c_contiguous):
+            # every uint64 is a key: nothing to check, and _map reads each key once (a
+            # concurrent writer changes which keys are numbered, never what memory is
+            # touched: the window and the table check every index they compute), so the
+            # caller's array is read in place, with no copy
+            arr = keys
+        else:
+            arr = np.array(keys, copy=True)  # checked and used: no other thread can change it between
         if arr.ndim != 1:
             raise ValueError(f"keys must be 1-D, got shape {arr.shape}")
         if arr.dtype.kind not in "iu":
