@@ -42,6 +42,20 @@ def machine(engine: str, top: int = 2, lower: int = 16, pages: int = 12, **cfg: 
     )
 
 
+def two_sockets(engine: str, top: int, cxl: int, pages: int, **cfg: Any) -> Machine:
+    """Sockets 0 and 1 (``top`` pages, one CPU each) and their CXL expanders 2 and 3 (``cxl``)."""
+    nodes = [
+        {"id": 0, "pages": top, "toptier": True, "cpus": "0"},
+        {"id": 1, "pages": top, "toptier": True, "cpus": "1"},
+        {"id": 2, "pages": cxl, "toptier": False, "promotion_target": 0},
+        {"id": 3, "pages": cxl, "toptier": False, "promotion_target": 1},
+    ]
+    c = SimConfig(topology={"nodes": nodes}, **cfg)
+    t = c.sim_topology()
+    assert t is not None
+    return build_machine(c, t, pages, bin_jiffies=1, nbins=5000, engine=engine)
+
+
 def faults(pages: list[int], times: list[int], lat: list[int] | None = None) -> Reports:
     """Hint-fault reports of ``pages`` at ``times`` (latency -1 without ``lat``)."""
     n = len(pages)
@@ -210,18 +224,7 @@ def test_numab2_rate_limit_and_threshold_are_per_target_node(engine: str) -> Non
     # two sockets (nodes 0, 1: two 1 MiB pages each) and their expanders (2, 3): 2 MB/s is 2
     # pages a window per node (the kernel's nbp_rl_* are per pgdat), the first window letting
     # one candidate through on each socket, not one on the machine
-    topo = {
-        "nodes": [
-            {"id": 0, "pages": 2, "toptier": True, "cpus": "0"},
-            {"id": 1, "pages": 2, "toptier": True, "cpus": "1"},
-            {"id": 2, "pages": 8, "toptier": False, "promotion_target": 0},
-            {"id": 3, "pages": 8, "toptier": False, "promotion_target": 1},
-        ]
-    }
-    cfg = SimConfig(page_size=1 << 20, topology=topo)
-    t = cfg.sim_topology()
-    assert t is not None
-    m = build_machine(cfg, t, 12, bin_jiffies=1, nbins=5000, engine=engine)
+    m = two_sockets(engine, 2, 8, 12, page_size=1 << 20)
     p = Numab2("numab2", m, rate_limit_mbps=2, adjust_period_ms=5)
     touch(p, list(range(12)))  # 0, 1 on node 0, 2, 3 on node 1, the rest on node 2
     reps = faults([4, 5, 6, 7, 8, 9], [10, 11, 12, 13, 14, 15], [0] * 6)
@@ -238,18 +241,7 @@ def test_numab2_rate_limit_and_threshold_are_per_target_node(engine: str) -> Non
 @pytest.mark.parametrize("engine", ENGINES)
 def test_tpp_kswapd_keeps_headroom_on_every_top_tier_node(engine: str) -> None:
     # sockets 0 and 1 of 100 pages each, their expanders 2 and 3: 2 % of each socket is 2 pages
-    topo = {
-        "nodes": [
-            {"id": 0, "pages": 100, "toptier": True, "cpus": "0"},
-            {"id": 1, "pages": 100, "toptier": True, "cpus": "1"},
-            {"id": 2, "pages": 200, "toptier": False, "promotion_target": 0},
-            {"id": 3, "pages": 200, "toptier": False, "promotion_target": 1},
-        ]
-    }
-    cfg = SimConfig(topology=topo)
-    t = cfg.sim_topology()
-    assert t is not None
-    m = build_machine(cfg, t, 250, bin_jiffies=1, nbins=5000, engine=engine)
+    m = two_sockets(engine, 100, 200, 250)
     p = Tpp("tpp", m)
     touch(p, list(range(250)))  # both sockets full (first touch from node 0, then node 1)
     p.step(100)
