@@ -402,3 +402,30 @@ def test_module_examples() -> None:
         bounds, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, report=False
     )
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("eng", ["compiled", "reference"])
+def test_oracle_and_memtis_fill_every_top_tier_node(eng: str) -> None:
+    # two sockets of 2 pages (the top tier: 4), two expanders; interval 0: pages 0-3 hot,
+    # interval 1: pages 4-7.  The oracle moves interval 1's hot set onto both sockets,
+    # not only the default node 0's two pages.
+    from pghot.sim import replay
+
+    nodes = [
+        {"id": 0, "pages": 2, "toptier": True, "cpus": "0"},
+        {"id": 1, "pages": 2, "toptier": True, "cpus": "1"},
+        {"id": 2, "pages": 8, "toptier": False, "promotion_target": 0},
+        {"id": 3, "pages": 8, "toptier": False, "promotion_target": 1},
+    ]
+    first = [0, 1, 2, 3] * 10 + [4, 5, 6, 7]
+    second = [4, 5, 6, 7] * 10 + [0, 1, 2, 3]
+    pfns = np.array(first + second, dtype=np.uint64) + np.uint64(100)
+    t = np.concatenate([np.arange(44) * 10, 1000 + np.arange(44) * 10]).astype(np.int64) * 1_000_000
+    cfg = SimConfig(topology={"nodes": nodes}, sources=HW_EVERY, oracle_interval_ms=1000)
+    r = replay([TraceChunk(time_ns=t, pfn=pfns)], cfg, policies=["oracle", "memtis", "none"],
+               progress=False, engine=eng)  # fmt: skip
+    o = r["oracle"]
+    assert o.hot_pages == 8 and o.hot_pages_resident == 8  # both intervals' hot sets all on top
+    assert o.promotions == 4 and o.nodes[0]["promotions"] == 2 and o.nodes[1]["promotions"] == 2
+    assert o.top_tier_hits == 80
+    assert r["memtis"].nodes[1]["promotions"] + r["memtis"].nodes[0]["promotions"] == r["memtis"].promotions

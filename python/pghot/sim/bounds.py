@@ -5,9 +5,10 @@ machine; the engine (:mod:`pghot.sim.engine`) drives them like every other
 policy.  They are built by :func:`make_oracle` and :func:`make_memtis` from
 what ``_Sim.__init__`` has (a fresh ``self.machine()``, the config, the
 oracle interval in jiffies, the footprint and the resolved ``top_pages``).
-On a machine of several top-tier nodes (``SimConfig.topology``) both move
-pages to and from the default node only (``Machine.target_nid``): the
-oracle is then no upper bound for the other top-tier nodes' share.
+On a machine of several top-tier nodes (``SimConfig.topology``) both fill
+the default node (``Machine.target_nid``) first, then the other top-tier
+nodes by nid (:meth:`_Placing._place`): the whole top tier holds the chosen
+pages, whichever node accessed them (the model has no remote-socket cost).
 
 ``oracle``
     At the start of every oracle interval the top tier holds that
@@ -159,10 +160,10 @@ def hot_sets(
 class _Placing(_Policy):
     """A policy that moves chosen pages to the top tier in rounds, demoting the others."""
 
-    def _move(self, pfns: np.ndarray, now: int) -> int:
+    def _move(self, pfns: np.ndarray, now: int, nid: int) -> int:
         if not pfns.shape[0]:
             return 0
-        status, pages = self.mem.migrate_batch(pfns, self.target, now, return_pages=True)
+        status, pages = self.mem.migrate_batch(pfns, nid, now, return_pages=True)
         moved = pages[status == 0]
         self._promoted(moved, now)
         return int(moved.shape[0])
@@ -175,30 +176,51 @@ class _Placing(_Policy):
         """Promote the placed pages ``up``, demoting top-tier pages not in ``stay``.
 
         ``up`` are lower-tier pages, at most the top-tier pages not in
-        ``stay`` plus the free ones; ``stay`` includes ``up``.  See the
-        module docstring for how the CLOCK is made to pick the victims.
+        ``stay`` plus the free ones; ``stay`` includes ``up``.  On a machine
+        of several top-tier nodes the default node takes them first, then
+        the others by nid, each as many as its free PFNs and its pages not
+        in ``stay`` make room for, so that the whole top tier holds them.
+        """
+        tops = self.mem.topology.toptier_nids()
+        if len(tops) == 1:
+            self._place_on(self.target, stay, up, now)
+            return
+        for nid in [self.target, *sorted(n for n in tops if n != self.target)]:
+            pf = self.mem.pfns_of(up)
+            low = up[pf >= self.top]  # the pages still to promote
+            if not low.shape[0]:
+                return
+            on = self.mem.pages_on(nid)
+            room = int(self.mem.free_pages(nid)) + int(np.count_nonzero(~np.isin(on, stay)))
+            if room:
+                self._place_on(nid, stay, low[:room], now)
+
+    def _place_on(self, nid: int, stay: np.ndarray, up: np.ndarray, now: int) -> None:
+        """:meth:`_place` on top-tier node ``nid``: ``up`` at most its free PFNs and pages not in ``stay``.
+
+        See the module docstring for how the CLOCK is made to pick the victims.
         """
         wrapped = False
         for _ in range(4):  # fill free PFNs, the wrapping promotion, the rest, a wrapped victim
             low = self._lower_pfns(up)
             if not low.shape[0]:
                 return
-            free = int(self.mem.free_pages(self.target))
+            free = int(self.mem.free_pages(nid))
             if free:
-                if not self._move(low[:free], now):
+                if not self._move(low[:free], now, nid):
                     return
                 continue
             moved = 0
-            if not wrapped:  # every bit set: this victim search sweeps and clears the tier
-                self.mem.access(self.mem.pages_on(self.target))
-                moved = self._move(low[:1], now)
+            if not wrapped:  # every bit set: this victim search sweeps and clears the node
+                self.mem.access(self.mem.pages_on(nid))
+                moved = self._move(low[:1], now, nid)
                 wrapped = True
                 low = low[1:]
             pf = self.mem.pfns_of(stay)
             keep = stay[(pf >= 0) & (pf < self.top)]
             if keep.shape[0]:
                 self.mem.access(keep)
-            moved += self._move(low, now)
+            moved += self._move(low, now, nid)
             if not moved:  # no lower-tier PFN to demote to
                 return
 

@@ -88,7 +88,7 @@ class Machine:
     #: :mod:`pghot.model.sim`
     compiled: bool = True
     #: the topology's default node: where a report without a node is promoted to, and
-    #: the only node memtis and the oracle promote to (and demote from).  pghot promotes
+    #: the first node memtis and the oracle fill (then the other top-tier nodes).  pghot promotes
     #: to each record's target node; second-access, numab2 and tpp to each report's
     #: (``_Policy._targets``): the accessing node; TPP's kswapd runs on every top-tier node.
     target_nid: int = _TOP
