@@ -62,3 +62,23 @@ def test_time_that_never_advances_is_flagged() -> None:
         n.startswith("time: the trace's 100 records all have the time stamp 5 ns: its time never advances")
         for n in r.notes
     )
+
+
+def test_the_suggested_scan_knobs_make_a_short_trace_report() -> None:
+    import re
+
+    from pghot.sim import parse_source
+
+    trace = demo_trace(40_000, 200, duration_ms=200, seed=1)
+    r = replay([trace], SimConfig(top_pages=50), progress=False)
+    assert r.trace["reports"] == [0]
+    (note,) = [n for n in r.notes if "hint-fault) made no report" in n]
+    m = re.search(r"--source (\S+) --set promoter\.interval_ms=(\d+)", note)
+    assert m is not None, note
+    assert m.group(1) == "hint-fault:scan_delay_ms=9,scan_period_ms=9"  # a 20th of 199 ms, rounded down
+    cfg = SimConfig(
+        top_pages=50, sources=[parse_source(m.group(1))], promoter={"interval_ms": int(m.group(2))}
+    )
+    again = replay([trace], cfg, progress=False)
+    assert again.trace["reports"][0] > 0 and again["pghot"].promotions > 0
+    assert not any("made no report" in n for n in again.notes)

@@ -158,12 +158,14 @@ def _source_reason(i: int, src: Any, accesses: int, span_j: int, hz: int) -> str
     """Why source ``i`` made no report, with the knob to change (None if it reported)."""
     dur = f"the trace lasts {span_j / hz:.6g} s"
     kind = Source(int(src.src))
+    # a period giving the trace about 20 of them (the knobs' defaults assume minutes)
+    ms = max(1, span_j * 1000 // hz // 20)
     if kind == Source.HINT_FAULT:
         if span_j < src.delay_jiffies:
             return (
                 f"sources[{i}] (hint-fault) made no report: {dur}, less than its first scan at "
-                f"scan_delay_ms={src.scan_delay_ms}; lower it (--source "
-                f"hint-fault:scan_delay_ms=N,scan_period_ms=N)"
+                f"scan_delay_ms={src.scan_delay_ms}; lower it, e.g. to a 20th of the trace (--source "
+                f"hint-fault:scan_delay_ms={ms},scan_period_ms={ms} --set promoter.interval_ms={ms})"
             )
         return (
             f"sources[{i}] (hint-fault) made no report: no page was accessed again after a scan "
@@ -173,12 +175,13 @@ def _source_reason(i: int, src: Any, accesses: int, span_j: int, hz: int) -> str
     if kind == Source.HW_HINTS:
         return (
             f"sources[{i}] (hw-hints) made no report: the trace has {accesses:,} accesses, "
-            f"sample_every={src.sample_every}; lower it (--source hw-hints:sample_every=N)"
+            f"sample_every={src.sample_every}; lower it (--source "
+            f"hw-hints:sample_every={max(1, accesses // 1000)}: about 1,000 samples)"
         )
     if kind == Source.PGTABLE_SCAN:
         return (
             f"sources[{i}] (pgtable-scan) made no report: {dur}, less than interval_ms="
-            f"{src.interval_ms}; lower it (--source pgtable-scan:interval_ms=N)"
+            f"{src.interval_ms}; lower it (--source pgtable-scan:interval_ms={ms})"
         )
     return None  # pragma: no cover - every source kind is above
 
