@@ -360,19 +360,21 @@ def test_bin_counts_same_as_bins(raw: list[int], bin_j: int, sort: bool) -> None
 
 
 @given(
-    st.lists(st.tuples(st.integers(0, 999), st.integers(0, 10**5)), max_size=200),
+    st.lists(st.tuples(st.integers(0, 999), st.integers(0, 5000)), max_size=200),
     st.integers(1, 700),
     st.integers(1, 40),
 )
 def test_heat_add_same_as_bincount(acc: list[tuple[int, int]], tj: int, pp: int) -> None:
+    # times up to 5000 (not 10**5): the map is then at most 5M cells, not 100M, for the
+    # same coverage of the time and page strides (each example allocated and compared it)
     pages = u32([a[0] for a in acc])
     times = i64(sorted(a[1] for a in acc))
     hnp = -(-1000 // pp)
-    nt = 10**5 // tj + 1
+    nt = 5000 // tj + 1
     out = np.zeros(nt * hnp, dtype=np.int64)
     heat_add(pages, times, tj, pp, hnp, out)
     idx = (times // tj) * hnp + pages // pp
-    assert out.tolist() == np.bincount(idx, minlength=out.shape[0]).tolist()
+    assert np.array_equal(out, np.bincount(idx, minlength=out.shape[0]))
 
 
 # -- bad arguments ------------------------------------------------------------------------------
