@@ -179,7 +179,7 @@ def test_the_compiled_clock_is_its_specification_bit_for_bit() -> None:
     state = {"c": list(args), "m": list(args)}
     for size in (1, 7, 1000, 0, 333):
         pages = rng.integers(0, 50, size).astype(np.uint32)
-        times = np.sort(rng.integers(0, 10**9, size)).astype(np.int64)
+        times = np.sort(rng.integers(-(10**9), 10**9, size)).astype(np.int64)  # negatives: floor division
         got = {}
         for key, fn in (("c", _pagemap.closed_clock), ("m", model.closed_clock)):
             stall, first, hz, floor = state[key]

@@ -386,7 +386,8 @@ cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
 cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64_t *out,
                         pghot_mv_t *mv) noexcept nogil:
     """Demote up to n CLOCK victims of top-tier node k to its first demotion target
-    with room (lower_with_room), into out[]; the number demoted.  O(n) moves plus the CLOCK sweeps."""
+    with room (lower_with_room), into out[]; the number demoted.  O(n) moves plus the
+    CLOCK sweeps."""
     cdef int64_t done = 0
     cdef int32_t dest
     if not m.demotion:
@@ -403,8 +404,9 @@ cdef int64_t mem_demote(pghot_mem_t *m, int32_t k, int64_t n, int64_t now, int64
 cdef int64_t mem_demote_pfns(pghot_mem_t *m, const int64_t *pfns, int64_t n, int64_t now,
                              int64_t *out, pghot_mv_t *mv) noexcept nogil:
     """Demote the pages on the given top-tier PFNs (in order) to their node's first
-    demotion target with room (lower_with_room), into out[]; the number demoted.  A PFN that is free, not in a node or on
-    the lower tier is passed over; stops when the lower tier is full."""
+    demotion target with room (lower_with_room), into out[]; the number demoted.  A PFN
+    that is free, not in a node or on the lower tier is passed over; stops when the
+    page's demotion targets are all full."""
     cdef int64_t i, s, done = 0
     cdef int32_t dest, k
     if not m.demotion:
@@ -483,7 +485,7 @@ cdef int64_t fault_path_kernel(
     """
     cdef int64_t pos = 0, j, i, p, t, s, hits = 0, np_ = 0, now_ms, th, unit, diff, lat
     cdef int64_t *sn
-    cdef const int64_t *enough = par + 8
+    cdef const int64_t *enough = NULL  # numab2: par[8:], one margin per top-tier node index
     cdef int32_t tki
     cdef int code
     cdef bint promote
@@ -517,6 +519,7 @@ cdef int64_t fault_path_kernel(
             # (threshold, th_start, th_nr_cand, rl_start, rl_nr_cand, nr_cand, maybe_enough);
             # cnt = [faults, free_space, latency_refused, rate_limited, no_space, raised, lowered]
             now_ms = ceil_ms(t, par[5])
+            enough = par + 8
             sn = st + <int64_t>tki * 7  # the target node's state: the kernel's is per pgdat
             if sn[6]:
                 j = pos

@@ -412,8 +412,11 @@ def closed_clock(const uint32_t[::1] pages, const int64_t[::1] times, int64_t to
             e = <int64_t>extra
             t = times[i]
             ns = (TOP - e if t > TOP - e else t) + e
-            sec = ns // NS  # ns >= 0 (the stream's times are offsets from the first)
+            sec = ns // NS  # cdivision truncates: make it floor, as the specification's numpy
             rem = ns % NS
+            if rem < 0:
+                rem += NS
+                sec -= 1
             j = <int64_t>(<uint64_t>sec * <uint64_t>hz) + (rem * hz) // NS
             if j < last:
                 j = last
