@@ -165,7 +165,13 @@ SCENARIO = [
 def test_pghot_promotes_to_the_accessing_node(engine: str) -> None:
     pages, nids, ms = (list(x) for x in zip(*SCENARIO))
     # room for three records in socket 1's queue (v2 sizes it from the lower tier: two here)
-    cfg = SimConfig(topology=four_nodes(cpu_on_cxl=True), sources=EVERY, tracker={"queue_capacity": 4})
+    # the hand-computed times assume the defaults unscaled (20 ms rounds, 5 s window)
+    cfg = SimConfig(
+        topology=four_nodes(cpu_on_cxl=True),
+        sources=EVERY,
+        tracker={"queue_capacity": 4},
+        scale_to_trace="off",
+    )
     policies = ["pghot", "none", "second-access"]
     r = replay([chunk(pages, nids, ms)], cfg, policies=policies, progress=False, engine=engine)
     p = r["pghot"]
@@ -194,7 +200,7 @@ def test_f4_a_moved_record_is_promoted_once_to_its_new_node() -> None:
     trace = [(0, 0, 0), (1, 0, 1), (2, 1, 2), (3, 1, 3), (6, 0, 8), (6, 0, 9), (6, 1, 10), (6, 1, 11),
              (0, 0, 30)]  # fmt: skip
     pages, nids, ms = (list(x) for x in zip(*trace))
-    cfg = SimConfig(topology=four_nodes(), sources=EVERY)
+    cfg = SimConfig(topology=four_nodes(), sources=EVERY, scale_to_trace="off")
     p = replay([chunk(pages, nids, ms)], cfg, policies=["pghot"], progress=False)["pghot"]
     assert p.promotions == 1
     assert p.nodes[1]["promotions"] == 1 and p.nodes[0]["promotions"] == 0

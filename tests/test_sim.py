@@ -41,7 +41,9 @@ def chunk(pages: list[int], times_ms: list[int]) -> TraceChunk:
 
 
 def small(**kw: Any) -> SimConfig:
-    base: dict[str, Any] = dict(top_pages=2, lower_pages=4, sources=EVERY_ACCESS)
+    # the hand-computed answers below assume the kernel's time knobs as they are, not scaled
+    # to these short traces (scale_to_trace; tests/test_sim_scaling.py)
+    base: dict[str, Any] = dict(top_pages=2, lower_pages=4, sources=EVERY_ACCESS, scale_to_trace="off")
     base.update(kw)
     return SimConfig(**base)
 
@@ -259,7 +261,9 @@ def test_designs_and_v2_run_beside_pghot() -> None:
     r = replay(trace, cfg, designs=("hash/bucket", "pfn-array/default"), progress=False)
     assert list(r.policies) == ["pghot", "none", "v2", "second-access", "hash/bucket", "pfn-array/default"]
     assert "threshold=3" in r["pghot"].description
-    assert r["v2"].description == "pghot with the v2 defaults"
+    # a 3 s trace: v2's time knobs are scaled with pghot's (the rest of pghot's knobs are its own)
+    assert r["v2"].description == "pghot with the v2 defaults (time knobs scaled to the trace)"
+    assert r.trace["scaled"]["knobs"]["promoter.interval_ms"] == [20, 3]
     for p in r.policies.values():
         assert p.promotions == sum(p.promotions_series)
         assert 0 <= p.top_tier_hits <= p.accesses == 20_000
@@ -375,6 +379,8 @@ def test_replay_cli_on_lackey(tmp_path: pathlib.Path, capsys: pytest.CaptureFixt
         "hw-hints:sample_every=1",
         "--set",
         "promoter.interval_ms=1",
+        "--scale-to-trace",
+        "off",
         "--no-progress",
     ]
     assert main(args) == 0
@@ -427,7 +433,11 @@ def test_replay_cli_with_config_file(tmp_path: pathlib.Path, capsys: pytest.Capt
         == 0
     )
     data = json.loads(capsys.readouterr().out)
-    assert data["config"]["top_pages"] == 3 and data["config"]["tracker"] == {"threshold": 3}
+    # the lackey trace is short: the tracker's window is scaled to it, and the config says so
+    window = data["trace"]["scaled"]["knobs"]["tracker.freq_window_ms"]
+    assert window[0] == 5000 and 1 <= window[1] < 5000
+    assert data["config"]["top_pages"] == 3
+    assert data["config"]["tracker"] == {"threshold": 3, "freq_window_ms": window[1]}
     assert list(data["policies"]) == ["pghot", "none", "v2", "second-access", "kernel-v2"]
 
 
@@ -553,7 +563,12 @@ def test_oracle_interval_boundary_belongs_to_the_next_interval() -> None:
     # The promotion must be judged there (not precise), not in [1000, 2000).
     pages = [0, 1, 1] + [0] * 5
     times = [0, 100, 1100] + [2100, 2200, 2300, 2400, 2500]
-    cfg = SimConfig(top_pages=1, lower_pages=4, sources=[{"name": "pgtable-scan", "interval_ms": 1000}])
+    cfg = SimConfig(
+        top_pages=1,
+        lower_pages=4,
+        sources=[{"name": "pgtable-scan", "interval_ms": 1000}],
+        scale_to_trace="off",  # the 1 s oracle intervals and 5 s window as they are
+    )
     r = replay([chunk(pages, times)], cfg, baselines=("second-access",), progress=False)
     sa = r["second-access"]
     assert sa.promotions == 1

@@ -13,14 +13,15 @@ LACKEY = str(pathlib.Path(__file__).parent / "data" / "tiny.lackey")
 
 
 def test_real_trace_shorter_than_the_first_scan_says_so() -> None:
-    r = replay(LACKEY, SimConfig(), progress=False)
+    r = replay(LACKEY, SimConfig(scale_to_trace="off"), progress=False)  # the kernel's defaults
     assert all(p.promotions == 0 for p in r.policies.values())
     assert any("hint-fault) made no report" in n and "scan_delay_ms=1000" in n for n in r.notes)
     assert "scan_delay_ms=1000" in r.summary()
 
 
 def test_sampling_longer_than_the_trace_says_so() -> None:
-    r = replay([demo_trace(500, 50)], SimConfig(sources=[{"name": "hw-hints"}]), progress=False)
+    cfg = SimConfig(sources=[{"name": "hw-hints"}], scale_to_trace="off")
+    r = replay([demo_trace(500, 50)], cfg, progress=False)
     assert r.trace["reports"] == [0]
     assert any("sample_every=10000" in n for n in r.notes)
 
@@ -46,7 +47,9 @@ def test_a_healthy_replay_has_no_diagnosis() -> None:
 
 def test_short_trace_bins_narrow_and_say_so() -> None:
     r = replay(
-        [demo_trace(40_000, 1_000, seed=3, duration_ms=3_000)], SimConfig(top_pages=250), progress=False
+        [demo_trace(40_000, 1_000, seed=3, duration_ms=3_000)],
+        SimConfig(top_pages=250, scale_to_trace="off"),
+        progress=False,
     )
     assert r.bin_s == 0.02 and len(r.accesses_series) == 150
     assert r.notes == [
@@ -70,7 +73,7 @@ def test_the_suggested_scan_knobs_make_a_short_trace_report() -> None:
     from pghot.sim import parse_source
 
     trace = demo_trace(40_000, 200, duration_ms=200, seed=1)
-    r = replay([trace], SimConfig(top_pages=50), progress=False)
+    r = replay([trace], SimConfig(top_pages=50, scale_to_trace="off"), progress=False)
     assert r.trace["reports"] == [0]
     (note,) = [n for n in r.notes if "hint-fault) made no report" in n]
     m = re.search(r"--source (\S+) --set promoter\.interval_ms=(\d+)", note)

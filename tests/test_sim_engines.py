@@ -58,7 +58,7 @@ def _generated(seed: int, n: int = 20_000, pages: int = 600, span_ms: int = 2_00
 
 def test_committed_lackey_trace() -> None:
     every = [{"name": "hw-hints", "sample_every": 1}]
-    cfg = SimConfig(sources=every, top_pages=1, promoter={"interval_ms": 1})
+    cfg = SimConfig(sources=every, top_pages=1, promoter={"interval_ms": 1}, scale_to_trace="off")
     a, b = _both(str(DATA / "tiny.lackey"), cfg, open_options={"ns_per_instr": 1_000_000})
     _same(a, b)
     assert sum(p["promotions"] for p in a["policies"].values()) > 0

@@ -290,6 +290,12 @@ def _add_machine_args(p: argparse.ArgumentParser, *, trace: bool) -> None:
         "memory stall), open (the trace's time stamps); default auto: closed for lackey, open otherwise",
     )
     p.add_argument(
+        "--scale-to-trace",
+        choices=sim.SCALE_MODES,
+        help="auto (default): a trace shorter than 5 s has the kernel's time knobs left at their "
+        "defaults scaled by its span over 20 s (printed in the notes); off: the defaults as they are",
+    )
+    p.add_argument(
         "--source",
         action="append",
         metavar="NAME[:K=V,...]",
@@ -353,6 +359,8 @@ def _config(args: argparse.Namespace) -> sim.SimConfig:
         over["topology"] = args.topology
     if getattr(args, "time_model", None) is not None:
         over["time_model"] = args.time_model
+    if getattr(args, "scale_to_trace", None) is not None:
+        over["scale_to_trace"] = args.scale_to_trace
     if args.source:
         over["sources"] = [sim.parse_source(s) for s in args.source]
     for item in args.set:

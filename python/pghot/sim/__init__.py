@@ -132,6 +132,7 @@ from __future__ import annotations
 
 from pghot.sim.config import (
     PROMOTER_KEYS,
+    SCALE_MODES,
     SOURCES,
     TIME_MODELS,
     TRACKER_KEYS,
@@ -154,6 +155,7 @@ from pghot.sim.engine import ENGINES, MAX_BINS, demo_trace, replay
 from pghot.sim.plots import plot
 from pghot.sim.policies import BASELINES, DESIGNS, POLICIES
 from pghot.sim.results import PolicyResult, Result
+from pghot.sim.scaling import scale_to_trace
 from pghot.sim.sweep import format_sweep_table, sweep
 
 __all__ = [
@@ -163,6 +165,7 @@ __all__ = [
     "MAX_BINS",
     "POLICIES",
     "PROMOTER_KEYS",
+    "SCALE_MODES",
     "SOURCES",
     "TIME_MODELS",
     "TRACKER_KEYS",
@@ -186,5 +189,6 @@ __all__ = [
     "parse_source",
     "plot",
     "replay",
+    "scale_to_trace",
     "sweep",
 ]

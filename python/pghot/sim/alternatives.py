@@ -47,11 +47,20 @@ from pghot.machine.sources import Reports
 from pghot.sim.config import Numab2Config, TppConfig
 from pghot.sim.policies import _NO_ROUND, Machine, _Policy
 
-__all__ = ["ALTERNATIVES", "Numab2", "Tpp"]
+__all__ = ["ALTERNATIVES", "NUMAB2_DEFAULTS", "TPP_DEFAULTS", "Numab2", "Tpp"]
 
 _HINT_FAULT = int(Source.HINT_FAULT)
 _OK = int(MigrateStatus.OK)
 _NO_SPACE = int(MigrateStatus.NO_SPACE)
+#: :class:`Numab2`'s defaults (the sysctls' defaults; its docstring gives each source)
+NUMAB2_DEFAULTS: dict[str, Any] = {
+    "hot_threshold_ms": 1000,
+    "rate_limit_mbps": 65536,
+    "threshold_adjust": True,
+    "adjust_period_ms": 60000,
+}
+#: :class:`Tpp`'s defaults (its docstring gives each source)
+TPP_DEFAULTS: dict[str, Any] = {"demote_scale_factor": 200, "kswapd_interval_ms": 20, "active_check": True}
 #: NUMA_MIGRATION_ADJUST_STEPS (kernel/sched/fair.c)
 _ADJUST_STEPS = 16
 #: the rate limit's window, MSEC_PER_SEC (numa_promotion_rate_limit)
@@ -273,10 +282,11 @@ class Numab2(_FaultPath):
 
     def __init__(self, name: str, machine: Machine, **knobs: Any) -> None:
         k = _knobs(Numab2Config, machine, "numab2", knobs)
-        self.hot_threshold_ms = int(k.get("hot_threshold_ms", 1000))
-        self.rate_limit_mbps = int(k.get("rate_limit_mbps", 65536))
-        self.threshold_adjust = bool(k.get("threshold_adjust", True))
-        self.adjust_period_ms = int(k.get("adjust_period_ms", 60000))
+        d = NUMAB2_DEFAULTS
+        self.hot_threshold_ms = int(k.get("hot_threshold_ms", d["hot_threshold_ms"]))
+        self.rate_limit_mbps = int(k.get("rate_limit_mbps", d["rate_limit_mbps"]))
+        self.threshold_adjust = bool(k.get("threshold_adjust", d["threshold_adjust"]))
+        self.adjust_period_ms = int(k.get("adjust_period_ms", d["adjust_period_ms"]))
         page_size = machine.config.page_size
         enough = k.get("free_enough_pages")
         #: the top-tier nodes, by nid (the compiled memory's node index order): each has
@@ -483,9 +493,10 @@ class Tpp(_FaultPath):
 
     def __init__(self, name: str, machine: Machine, **knobs: Any) -> None:
         k = _knobs(TppConfig, machine, "tpp", knobs)
-        self.demote_scale_factor = int(k.get("demote_scale_factor", 200))
-        self.kswapd_interval_ms = int(k.get("kswapd_interval_ms", 20))
-        self.active_check = bool(k.get("active_check", True))
+        d = TPP_DEFAULTS
+        self.demote_scale_factor = int(k.get("demote_scale_factor", d["demote_scale_factor"]))
+        self.kswapd_interval_ms = int(k.get("kswapd_interval_ms", d["kswapd_interval_ms"]))
+        self.active_check = bool(k.get("active_check", d["active_check"]))
         #: free pages each top-tier node's kswapd restores: the node's demotion watermark
         #: (``demote_scale_factor`` of the node's pages; the kernel's watermarks are per zone)
         topology = machine.memory.topology

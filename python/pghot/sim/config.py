@@ -74,6 +74,9 @@ __all__ = [
     "PROMOTER_KEYS",
     "SOURCES",
     "SOURCE_CONFIGS",
+    "ORACLE_INTERVAL_MS",
+    "PING_PONG_WINDOW_MS",
+    "SCALE_MODES",
     "TIME_MODELS",
     "TRACKER_KEYS",
     "UNSET",
@@ -205,6 +208,19 @@ TIME_MODELS = ("auto", "closed", "open")
 def _time_model(value: Any, name: str) -> None:
     if value not in TIME_MODELS:
         raise ValueError(f"{name} must be one of {list(TIME_MODELS)}, got {value!r}")
+
+
+#: the default ``oracle_interval_ms`` and ``ping_pong_window_ms`` (before scaling to a short trace)
+ORACLE_INTERVAL_MS = 1000
+PING_PONG_WINDOW_MS = 5000
+
+#: ``scale_to_trace``'s values: see :attr:`SimConfig.scale_to_trace`
+SCALE_MODES = ("auto", "off")
+
+
+def _scale_mode(value: Any, name: str) -> None:
+    if value not in SCALE_MODES:
+        raise ValueError(f"{name} must be one of {list(SCALE_MODES)}, got {value!r}")
 
 
 def _llc_size(value: Any) -> Any:
@@ -751,14 +767,17 @@ class SimConfig:
         Width of the metrics bins (time series).  Default: 1 s, narrowed on a
         trace shorter than 100 s to a 1, 2 or 5 times a power of ten number of
         jiffies that gives it at least 100 bins (the replay's notes say so).
-    oracle_interval_ms : int
-        Width of the oracle's intervals (precision and recall), default 1000.
+    oracle_interval_ms : int, optional
+        Width of the oracle's intervals (precision and recall); default None:
+        :data:`ORACLE_INTERVAL_MS` (1000), scaled to a short trace
+        (``scale_to_trace``).
     second_access_window_ms : int, optional
         Window of the ``second-access`` baseline; default the tracker's
         ``freq_window_ms`` (5000 unless configured).
-    ping_pong_window_ms : int
-        A demotion this soon after the page's promotion is a ping-pong,
-        default 5000.
+    ping_pong_window_ms : int, optional
+        A demotion this soon after the page's promotion is a ping-pong;
+        default None: :data:`PING_PONG_WINDOW_MS` (5000), scaled to a short
+        trace (``scale_to_trace``).
     demotion : bool
         Demote a CLOCK victim when a promotion finds the top tier full
         (default True; False makes such promotions fail).
@@ -808,6 +827,17 @@ class SimConfig:
         time, ``>= 0``; default 0 (lackey's instruction times are the CPU
         time).  For a trace without times (all one time stamp) in the
         closed model, the CPU time between two memory accesses.
+    scale_to_trace : {"auto", "off"}
+        The kernel's time knobs assume programs that run for minutes (a 1 s
+        NUMA-balancing scan period, a 60 s threshold adjustment); a trace of
+        a short program ends before the first scan.  ``"auto"`` (default):
+        a trace shorter than 5 s has every time knob left at its default
+        multiplied by one factor, its span over 20 s, so that it covers
+        about 20 scan periods and keeps the defaults' ratios
+        (:func:`pghot.sim.scaling.scale_to_trace`, which lists the knobs);
+        the summary's ``scaled:`` line, ``Result.trace["scaled"]`` and
+        ``Result.config`` give the values used.  ``"off"``: the defaults as
+        they are.
 
     Examples
     --------
@@ -835,9 +865,9 @@ class SimConfig:
     pghot_v8: PghotV8Config = dataclasses.field(default_factory=PghotV8Config)
     damon: DamonConfig = dataclasses.field(default_factory=DamonConfig)
     interval_ms: int | None = _knob(None, low=1)
-    oracle_interval_ms: int = _knob(1000, low=1)
+    oracle_interval_ms: int | None = _knob(None, low=1)
     second_access_window_ms: int | None = _knob(None, low=0)
-    ping_pong_window_ms: int = _knob(5000, low=0)
+    ping_pong_window_ms: int | None = _knob(None, low=0)
     demotion: bool = _knob(True)
     max_span_s: int = _knob(7 * 86400, low=1)
     llc_bytes: int | None = _knob(None, low=0, normalize=_llc_size)
@@ -845,6 +875,7 @@ class SimConfig:
     llc_ways: int = _knob(15, low=1)
     time_model: str = _knob("auto", check=_time_model)
     cpu_ns: float = _knob(0.0)
+    scale_to_trace: str = _knob("auto", check=_scale_mode)
     topology: str | dict[str, Any] | None = None
 
     if TYPE_CHECKING:
@@ -866,9 +897,9 @@ class SimConfig:
             pghot_v8: Mapping[str, Any] = ...,
             damon: Mapping[str, Any] = ...,
             interval_ms: int | None = ...,
-            oracle_interval_ms: int = ...,
+            oracle_interval_ms: int | None = ...,
             second_access_window_ms: int | None = ...,
-            ping_pong_window_ms: int = ...,
+            ping_pong_window_ms: int | None = ...,
             demotion: bool = ...,
             max_span_s: int = ...,
             llc_bytes: int | str | None = ...,
@@ -876,6 +907,7 @@ class SimConfig:
             llc_ways: int = ...,
             time_model: str = ...,
             cpu_ns: float = ...,
+            scale_to_trace: str = ...,
             topology: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = ...,
         ) -> None: ...
 
@@ -993,12 +1025,22 @@ class SimConfig:
         return Topology(out, default_node=topo.default_node)
 
     @property
+    def oracle_ms(self) -> int:
+        """``oracle_interval_ms``, its default resolved."""
+        return ORACLE_INTERVAL_MS if self.oracle_interval_ms is None else self.oracle_interval_ms
+
+    @property
+    def ping_pong_ms(self) -> int:
+        """``ping_pong_window_ms``, its default resolved."""
+        return PING_PONG_WINDOW_MS if self.ping_pong_window_ms is None else self.ping_pong_window_ms
+
+    @property
     def memory(self) -> MemoryConfig:
         """What the simulated memory of every policy is built with."""
         return MemoryConfig(
             page_size=self.page_size,
             hz=self.hz,
-            ping_pong_window_ms=self.ping_pong_window_ms,
+            ping_pong_window_ms=self.ping_pong_ms,
             demotion=self.demotion,
         )
 

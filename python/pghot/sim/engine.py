@@ -65,6 +65,7 @@ from pghot.sim.policies import (
     report_keys,
 )
 from pghot.sim.results import PolicyResult, Result, migration_metrics
+from pghot.sim.scaling import scale_to_trace, scaled_tables, scaled_text
 from pghot.sim.v8 import PghotV8, v8_knobs, v8_parts
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
@@ -454,8 +455,11 @@ class _Sim:
         policies: Sequence[str] | None = None,
         stream: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
         nodes: _Nodes | None = None,
+        scaled: Mapping[str, Any] | None = None,
     ) -> None:
+        """``scaled``: what :func:`scale_to_trace` changed (v2's and memtis's time knobs too)."""
         c = config
+        v2_knobs = scaled_tables(scaled, "tracker"), scaled_tables(scaled, "promoter")
         self.config = c
         self.engine = engine
         self.footprint = footprint
@@ -471,10 +475,10 @@ class _Sim:
         chosen = list(policies) if policies is not None else ["pghot", *baselines, *designs]
         # v2 is pghot's own run when pghot has no knobs of its own (an alias)
         self.chosen = chosen
-        v2_runs = bool(c.tracker or c.promoter) or "pghot" not in chosen
+        v2_runs = (dict(c.tracker), dict(c.promoter)) != tuple(map(dict, v2_knobs)) or "pghot" not in chosen
         names = [n for n in chosen if n != "v2" or v2_runs]
         kinds = [
-            c.tracker if n in ("pghot", "pghot-throttled") else {} if n == "v2" else DESIGNS[n]
+            c.tracker if n in ("pghot", "pghot-throttled") else v2_knobs[0] if n == "v2" else DESIGNS[n]
             for n in names
             if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
         ]
@@ -531,7 +535,7 @@ class _Sim:
                 f"{self.bin_j / c.hz:g} s: the trace spans {(last_jiffy + 1) / c.hz:g} s, "
                 f"more than {MAX_BINS:,} bins"
             )
-        self.oracle_j = ms_to_jiffies(c.oracle_interval_ms, c.hz)
+        self.oracle_j = ms_to_jiffies(c.oracle_ms, c.hz)
         self.nbins = last_jiffy // self.bin_j + 1
         self.sources = (
             _Sources(_build_stages(c, footprint, nid=self.default_nid))
@@ -586,7 +590,8 @@ class _Sim:
                 pol.append(_Policy("none", self.machine()))
             elif n == "v2":
                 if v2_runs:
-                    pol.append(_Pghot("v2", self.machine({}, {}), "pghot with the v2 defaults"))
+                    how = " (time knobs scaled to the trace)" if v2_knobs[0] or v2_knobs[1] else ""
+                    pol.append(_Pghot("v2", self.machine(*v2_knobs), f"pghot with the v2 defaults{how}"))
                 else:  # the configured policy is v2: one run, reported under both names
                     self.v2_alias = True
             elif n == "second-access":
@@ -599,7 +604,8 @@ class _Sim:
                 hot = hot_sets(stream, self.oracle_j, self.top_pages, footprint)
                 pol.append(make_oracle(self.machine(), c, self.oracle_j, footprint, self.top_pages, hot))
             elif n == "memtis":
-                pol.append(make_memtis(self.machine(), c, self.oracle_j, footprint, self.top_pages))
+                memtis = scaled_tables(scaled, "memtis")
+                pol.append(make_memtis(self.machine(), c, self.oracle_j, footprint, self.top_pages, memtis))
             elif n == "damon":
                 pol.append(Damon(n, self.machine()))
             else:  # a design
@@ -969,6 +975,8 @@ def replay(
                 "check its time stamps and their unit, or raise max_span_s in the config "
                 "(pghot replay: --set max_span_s=SECONDS)"
             )
+        # the kernel's minute-scale time knobs, scaled to a short trace (said in the notes)
+        cfg, scaled = scale_to_trace(cfg, (last_jiffy + 1) * 10**9 // cfg.hz, stream.accesses)
         sim = _Sim(
             cfg,
             footprint,
@@ -980,6 +988,7 @@ def replay(
             policies=chosen,
             stream=stream,
             nodes=nodes,
+            scaled=scaled,
         )
         stack.callback(sim.close)
         with _progress_bar(stream.accesses, enabled=progress, desc="replaying", unit="acc") as bar:
@@ -991,6 +1000,9 @@ def replay(
             reading = {"format": reader.format, **reader.counters, "first_bad": list(reader.first_bad)}
             result.trace["reading"] = reading
         clock_ns = stream.span_ns if stream.closed else None
+        if scaled is not None:
+            result.trace["scaled"] = scaled
+            result.notes[:0] = scaled_text(scaled, cfg.hz)
         result.notes += reading_notes(watch, reading, hz=cfg.hz, clock_ns=clock_ns)
         return result
     raise AssertionError("unreachable")  # pragma: no cover
@@ -1031,7 +1043,13 @@ def _result(
     cpu_ns: float | None = None,
 ) -> Result:
     """The result; ``cpu_ns``: the closed clock's CPU time (None: the open clock)."""
-    resolved = dataclasses.replace(cfg, top_pages=sim.top_pages, lower_pages=sim.lower_pages)
+    resolved = dataclasses.replace(
+        cfg,
+        top_pages=sim.top_pages,
+        lower_pages=sim.lower_pages,
+        oracle_interval_ms=cfg.oracle_ms,
+        ping_pong_window_ms=cfg.ping_pong_ms,
+    )
     acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
     out: dict[str, PolicyResult] = {}
