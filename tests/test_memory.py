@@ -173,6 +173,25 @@ def test_access_places_on_first_touch_in_access_order(two_tier: Topology) -> Non
     mem.check()
 
 
+@pytest.mark.parametrize("cls", ["compiled", "reference"])
+def test_access_without_hits_places_and_sets_bits_but_counts_no_hit(cls: str) -> None:
+    # two top-tier sockets (per-node hits are counted with several top-tier nodes)
+    from pghot.model.memory import TieredMemory as ReferenceMemory
+
+    topo = Topology([Node(0, 0, 2, True), Node(1, 2, 2, True), Node(2, 4, 8, False, has_cpu=False)])
+    mem: Any = TieredMemory(topo) if cls == "compiled" else ReferenceMemory(topo)
+    assert mem.access([5, 6, 5], hits=False).tolist() == [0, 1, 0]  # placed on first touch
+    assert mem.node_stats()[0]["hits"] == 0 and mem.node_stats()[1]["hits"] == 0
+    mem.access([5, 6, 7])
+    assert mem.node_stats()[0]["hits"] == 2 and mem.node_stats()[1]["hits"] == 1
+    mem.access([5, 7, 7], hits=False)
+    assert mem.node_stats()[0]["hits"] == 2 and mem.node_stats()[1]["hits"] == 1
+    with pytest.raises(TypeError, match="hits"):
+        mem.access([5], hits="no")
+    assert mem.node_stats()[0]["hits"] == 2
+    mem.check()
+
+
 def test_tracker_movable_bits_follow_the_placement() -> None:
     mem, tracker = _mem(top=2, lower=8)
     # every lower-tier PFN starts free, hence not movable

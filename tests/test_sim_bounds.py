@@ -428,4 +428,8 @@ def test_oracle_and_memtis_fill_every_top_tier_node(eng: str) -> None:
     assert o.hot_pages == 8 and o.hot_pages_resident == 8  # both intervals' hot sets all on top
     assert o.promotions == 4 and o.nodes[0]["promotions"] == 2 and o.nodes[1]["promotions"] == 2
     assert o.top_tier_hits == 80
+    for name in ("oracle", "memtis", "none"):  # the nodes' hits are the trace's (not the placing's touches)
+        q = r[name]
+        assert sum(n["hits"] for n in q.nodes.values()) == q.top_tier_hits, name
+    assert o.nodes[0]["hits"] == o.nodes[1]["hits"] == 40  # 44 and 48 counting the oracle's touches
     assert r["memtis"].nodes[1]["promotions"] + r["memtis"].nodes[0]["promotions"] == r["memtis"].promotions

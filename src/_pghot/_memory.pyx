@@ -1080,15 +1080,21 @@ cdef class MemoryCore:
             if self._mlock is not None:
                 self._mlock.release()
 
-    def _c_access(self, const int64_t[::1] pages):
-        """TieredMemory.access on validated pages: the PFNs; MemoryError without room."""
+    def _c_access(self, const int64_t[::1] pages, bint hits=True):
+        """TieredMemory.access on validated pages: the PFNs; MemoryError without room.
+
+        Without `hits`, the per-node hit counters are left as they were (a
+        policy's own touch; serve_range counts them, so they are put back)."""
         cdef Py_ssize_t n = pages.shape[0]
+        cdef Py_ssize_t nn = max(self.m.nnodes, 1)
         cdef int64_t need = 0, free = 0
         cdef bint ok
         cdef pghot_mv_t mv
         cdef list keep = []
         out = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] o = out
+        saved_a = np.empty(nn, dtype=np.int64)
+        cdef int64_t[::1] saved = saved_a
         if n == 0:
             return out
         if self._mlock is not None:
@@ -1099,7 +1105,11 @@ cdef class MemoryCore:
                 pghot_lock(&self.m.lock)
                 ok = room_for(&self.m, &pages[0], n, &need, &free)
                 if ok:
+                    if not hits:
+                        memcpy(&saved[0], self.m.nhits, nn * sizeof(int64_t))
                     serve_range(&self.m, &pages[0], 0, n, NULL, 1, NULL, &o[0], &mv)
+                    if not hits:
+                        memcpy(self.m.nhits, &saved[0], nn * sizeof(int64_t))
                     mv_finish(&self.m, &mv)
                 pghot_unlock(&self.m.lock)
             if not ok:

@@ -506,7 +506,7 @@ class TieredMemory(MemoryCore):
 
     # -- accesses ---------------------------------------------------------------------
 
-    def access(self, pages: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    def access(self, pages: npt.ArrayLike, *, hits: bool = True) -> npt.NDArray[np.int64]:
         """Access pages: first-touch place new ones, set referenced bits, give PFNs.
 
         Pages not placed yet are allocated first (in the order of their first
@@ -518,6 +518,11 @@ class TieredMemory(MemoryCore):
         ----------
         pages : int or 1-D array of int
             Logical pages, repeats allowed.
+        hits : bool
+            Count the top-tier hits per node (:meth:`node_stats`), default
+            True.  False for a policy's own touches that are not the
+            program's accesses (the oracle's and memtis's first touches and
+            referenced bits): placement and referenced bits only.
 
         Returns
         -------
@@ -541,8 +546,9 @@ class TieredMemory(MemoryCore):
         >>> tracker.record_accesses(pfns, -1, pghot.Source.HW_HINTS, 10).tolist()
         [2, 2, 0, 0]
         """
+        count = _bool_arg(hits, "hits")
         arr = _int_array(pages, "pages", 0, self._npages - 1)
-        return self._c_access(arr)
+        return self._c_access(arr, count)
 
     # -- migration --------------------------------------------------------------------
 

@@ -652,7 +652,7 @@ class TieredMemory:
 
     # -- accesses ---------------------------------------------------------------------
 
-    def access(self, pages: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    def access(self, pages: npt.ArrayLike, *, hits: bool = True) -> npt.NDArray[np.int64]:
         """Access pages: first-touch place new ones, set referenced bits, give PFNs.
 
         Pages not placed yet are allocated first (in the order of their first
@@ -664,6 +664,11 @@ class TieredMemory:
         ----------
         pages : int or 1-D array of int
             Logical pages, repeats allowed.
+        hits : bool
+            Count the top-tier hits per node (:meth:`node_stats`), default
+            True.  False for a policy's own touches that are not the
+            program's accesses (the oracle's and memtis's first touches and
+            referenced bits): placement and referenced bits only.
 
         Returns
         -------
@@ -687,6 +692,7 @@ class TieredMemory:
         >>> tracker.record_accesses(pfns, -1, pghot.Source.HW_HINTS, 10).tolist()
         [2, 2, 0, 0]
         """
+        count = _bool_arg(hits, "hits")
         arr = _int_array(pages, "pages", 0, self._npages - 1)
         with self._lock:
             pfns = self._pfn_of[arr]
@@ -710,7 +716,7 @@ class TieredMemory:
                 if inside.any():
                     assert m.ref is not None
                     m.ref[pfns[inside] - m.start] = 1
-                    if self._ntop_nodes > 1:
+                    if self._ntop_nodes > 1 and count:
                         self._node_hits[m.nid] += int(np.count_nonzero(inside))
             return pfns
 

@@ -212,14 +212,14 @@ class _Placing(_Policy):
                 continue
             moved = 0
             if not wrapped:  # every bit set: this victim search sweeps and clears the node
-                self.mem.access(self.mem.pages_on(nid))
+                self.mem.access(self.mem.pages_on(nid), hits=False)
                 moved = self._move(low[:1], now, nid)
                 wrapped = True
                 low = low[1:]
             pf = self.mem.pfns_of(stay)
             keep = stay[(pf >= 0) & (pf < self.top)]
             if keep.shape[0]:
-                self.mem.access(keep)
+                self.mem.access(keep, hits=False)
             moved += self._move(low, now, nid)
             if not moved:  # no lower-tier PFN to demote to
                 return
@@ -293,7 +293,7 @@ class Oracle(_Placing):
         hot = self.hot[self.busy[self.nxt]]
         new = hot[self.mem.pfns_of(hot) < 0]
         if new.shape[0]:  # not touched yet: first touch now
-            self.mem.access(new)
+            self.mem.access(new, hits=False)
         self.mem.count_promote_candidates(int(self._lower_pfns(hot).shape[0]))
         self._place(hot, hot, now)
         self.nxt += 1
