@@ -35,6 +35,7 @@ def test_a_short_trace_reports_and_promotes_with_the_defaults() -> None:
     assert s["knobs"]["sources[0].scan_period_ms"] == [1000, 10]
     assert s["knobs"]["numab2.hot_threshold_ms"] == [1000, 10]  # the threshold keeps its ratio to the scan
     assert s["knobs"]["damon.aggr_us"] == [100_000, 1000] and s["knobs"]["damon.sample_us"] == [5000, 50]
+    assert s["knobs"]["pghot_v8.freq_window_ms"] == [3000, 30]  # the u8 mode's window (its record: 128 ms)
     assert r.trace["reports"][0] > 0 and r["pghot"].promotions > 0
     assert r.notes[0].startswith("scaled: the trace lasts 0.2 s, shorter than 5 s")
     assert "  note: scaled: " in r.summary()
@@ -98,6 +99,13 @@ def test_five_seconds_and_longer_keep_the_defaults() -> None:
 
 def test_a_time_that_never_advances_is_not_scaled() -> None:
     assert scale_to_trace(SimConfig(), 0, 10**7)[1] is None
+
+
+def test_v8_window_follows_its_mode() -> None:
+    _, s = scale_to_trace(SimConfig(pghot_v8={"mode": "precise"}), 200_000_000, 40_000)
+    assert s is not None and s["knobs"]["pghot_v8.freq_window_ms"] == [5000, 50]
+    _, s = scale_to_trace(SimConfig(pghot_v8={"freq_window_ms": 2000}), 200_000_000, 40_000)
+    assert s is not None and "pghot_v8.freq_window_ms" not in s["knobs"]
 
 
 def test_hw_hints_sampling_fits_a_small_trace() -> None:

@@ -34,9 +34,10 @@ What it simplifies, and leaves alone:
   ``ping_pong_window_ms`` (None: not given).  memtis has no table: its
   ``kmigrated_interval_ms`` is always scaled (:func:`scaled_tables` gives
   the replay the knobs of a table, or of memtis).
-- Not scaled: pghot-v8's ``freq_window_ms`` (its u8 record's time buckets
-  are 128 jiffies wide: a window scaled below them would change what the
-  record can hold, not the time scale), memtis's adaptation and cooling
+- pghot-v8's ``freq_window_ms`` is scaled, and its record rounds it up to
+  whole time units: 128 jiffies in the default u8 mode (a 0.2 s trace's
+  scaled 30 ms window acts as 128 ms), 1 jiffy in the precise mode.
+- Not scaled: memtis's adaptation and cooling
   periods (counted in samples, not time), the hint-fault scan window and
   the machine's sizes (a small footprint is scanned whole, as the kernel
   scans a small task).
@@ -177,6 +178,13 @@ def scale_to_trace(config: SimConfig, span_ns: int, accesses: int) -> tuple[SimC
     for name in ("tracker", "promoter", "numab2", "tpp", "damon", "pghot_v8"):
         table = getattr(config, name)
         new = scaled(table, name, name)
+        if name == "pghot_v8" and factor is not None and table.freq_window_ms is UNSET:
+            from pghot.model.pfnarray import MODES
+
+            mode = V8_DEFAULTS["mode"] if table.mode is UNSET else table.mode
+            window = MODES[mode].window_ms  # the mode's default (V8_DEFAULTS: None)
+            new["freq_window_ms"] = max(1, round(window * factor))
+            changed["pghot_v8.freq_window_ms"] = [window, new["freq_window_ms"]]
         if new:
             replace[name] = dataclasses.replace(table, **new)
     if factor is not None:
