@@ -527,7 +527,24 @@ def test_sweep_two_configs_two_processes(tmp_path: pathlib.Path, capsys: pytest.
     assert main(args) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0].startswith("| trace | tracker.threshold | top hits")
-    assert len(table.splitlines()) == 4
+    head, notes = table.split("\n\nnotes:\n")
+    assert len(head.splitlines()) == 4  # the header, its rule, two rows; then the notes
+    assert notes.startswith("- ")
+
+
+def test_sweep_rows_carry_the_notes_and_the_table_prints_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """A short trace's sweep says what was scaled and why a point is degenerate, as replay does."""
+    rows = sim.sweep([LACKEY], {"tracker.freq_window_ms": [1, 5000]}, workers=1, progress=False)
+    one = replay(LACKEY, SimConfig(tracker={"freq_window_ms": 1}), baselines=("none",), progress=False)
+    assert rows[0]["notes"] == one.notes and rows[0]["notes"][0].startswith("scaled: ")
+    assert any(n.startswith("given, so not scaled") for n in rows[1]["notes"])
+    assert not any(n.startswith("given, so not scaled") for n in rows[0]["notes"])
+    text = sim.format_sweep_table(rows)
+    notes = text.split("\nnotes:\n", 1)[1].splitlines()
+    assert notes[0].startswith("- all rows: scaled: ")
+    assert any(n.startswith("- rows 2: given, so not scaled") for n in notes)
+    assert main(["sweep", LACKEY, "--grid", "tracker.threshold=2,3", "--no-progress"]) == 0
+    assert "\nnotes:\n- all rows: scaled: " in capsys.readouterr().out
 
 
 def test_sweep_validates_every_point_first() -> None:

@@ -37,6 +37,14 @@ def test_no_promotion_names_the_threshold() -> None:
     r = replay([trace], cfg, progress=False)
     assert r["pghot"].promotions == 0
     assert any(n.startswith("pghot: no promotions") and "tracker.threshold" in n for n in r.notes)
+    # 8 s of trace, the default 5 s window: raising the window is advice that can help ...
+    [why] = [n for n in r.notes if n.startswith("pghot: no promotions")]
+    assert "raise tracker.freq_window_ms" in why
+    # ... but not when the window already spans the trace
+    long = SimConfig(top_pages=2, sources=cfg.sources, tracker={"freq_window_ms": 9000})
+    r = replay([trace], long, progress=False)
+    [why] = [n for n in r.notes if n.startswith("pghot: no promotions")]
+    assert "raise" not in why and "(tracker.freq_window_ms=9,000) already spans the trace" in why
 
 
 def test_a_healthy_replay_has_no_diagnosis() -> None:

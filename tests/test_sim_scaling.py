@@ -173,3 +173,21 @@ def test_cli_scales_and_can_keep_the_defaults(tmp_path: Any, capsys: pytest.Capt
     assert e.value.code == 2
     err = capsys.readouterr()
     assert "--scale-to-trace" in err.err and err.out == ""
+
+
+def test_knobs_given_longer_than_a_short_trace_are_named() -> None:
+    """A time knob the user set is not scaled; when it outlasts the trace, the notes say so."""
+    r = _short(tracker={"freq_window_ms": 5000}, oracle_interval_ms=20)
+    s = r.trace["scaled"]
+    assert s["given_longer"] == {"tracker.freq_window_ms": 5000}  # 20 ms is shorter than 0.2 s
+    assert "tracker.freq_window_ms" not in s["knobs"] and "oracle_interval_ms" not in s["knobs"]
+    assert r.config.tracker["freq_window_ms"] == 5000
+    [line] = [n for n in r.notes if n.startswith("given, so not scaled")]
+    assert "tracker.freq_window_ms=5,000" in line and "(0.2 s)" in line
+    # every time knob given, one of them longer than the trace: a record without scaled knobs
+    c, rec = scale_to_trace(SimConfig(promoter={"interval_ms": 300}).validate(), 100_000_000, 50_000)
+    assert rec is not None and rec["given_longer"] == {"promoter.interval_ms": 300}
+    assert c.promoter.interval_ms == 300
+    # given and shorter than the trace: nothing said; scaling off: nothing checked
+    assert "given_longer" not in _short(tracker={"freq_window_ms": 50}).trace["scaled"]
+    assert scale_to_trace(SimConfig(promoter={"interval_ms": 300}, scale_to_trace="off"), 10**8, 1)[1] is None

@@ -229,6 +229,11 @@ cdef class PromoterCore:
     cdef int64_t *moved_node
     cdef int64_t nmoved, moved_cap
     cdef bint oom
+    # run's copies and buffers, kept between calls; busy while a call holds them
+    cdef char *work
+    cdef size_t work_cap
+    cdef bint work_busy
+    cdef int64_t own_works
 
     def __cinit__(self, *args, **kwargs):
         self.nodes = NULL
@@ -241,6 +246,10 @@ cdef class PromoterCore:
         self.moved = NULL
         self.moved_pfn = NULL
         self.moved_node = NULL
+        self.work = NULL
+        self.work_cap = 0
+        self.work_busy = False
+        self.own_works = 0
         self.nn = 0
         self.nmoved = 0
         self.moved_cap = 0
@@ -256,6 +265,7 @@ cdef class PromoterCore:
         free(self.moved)
         free(self.moved_pfn)
         free(self.moved_node)
+        free(self.work)
 
     def __init__(self, tracker, memory, nids, watermarks, int64_t batch, rate_limit_mbps,
                  int64_t interval_ms, bint threshold_adjust, int64_t period_jiffies,
@@ -608,6 +618,12 @@ cdef class PromoterCore:
                 self.mlock.release()
         return self._take_moved()
 
+    @property
+    def own_buffers(self):
+        """Calls of :meth:`run` that found the kept buffers taken by another thread's call
+        and used buffers of their own (a diagnostic: the replay never shares a core)."""
+        return self.own_works
+
     # -- the replay's loop of one policy ---------------------------------------------------
 
     def run(self, pages, times, rpages, rnids, rsrcs, rtimes, int64_t horizon, int64_t next_round,
@@ -644,8 +660,7 @@ cdef class PromoterCore:
             A bad argument (nothing changed).
         """
         # private copies, made and checked in one pass each, then the only ones read
-        cdef int64_t n = len(pages), nr = len(rpages), i, bad = -1
-        cdef pghot_mem_t *m = &self.mem.m
+        cdef int64_t n = len(pages), nr = len(rpages)
         if len(times) != n:
             raise ValueError(f"times: {len(times)} values for {n} pages")
         if len(rnids) != nr or len(rsrcs) != nr or len(rtimes) != nr:
@@ -665,18 +680,57 @@ cdef class PromoterCore:
         if sp.shape[0] != n or st_.shape[0] != n or srp.shape[0] != nr or srn.shape[0] != nr \
                 or srs.shape[0] != nr or srt.shape[0] != nr:
             raise ValueError("pages, times, rpages, rnids, rsrcs, rtimes: changed length")
-        p_a = np.empty(max(n, 1), dtype=np.uint32)
-        t_a = np.empty(max(n, 1), dtype=np.int64)
-        rp_a = np.empty(max(nr, 1), dtype=np.uint32)
-        rn_a = np.empty(max(nr, 1), dtype=np.int64)
-        rs_a = np.empty(max(nr, 1), dtype=np.int64)
-        rt_a = np.empty(max(nr, 1), dtype=np.int64)
-        cdef uint32_t[::1] p = p_a
-        cdef int64_t[::1] t = t_a
-        cdef uint32_t[::1] rp = rp_a
-        cdef int64_t[::1] rn = rn_a
-        cdef int64_t[::1] rs = rs_a
-        cdef int64_t[::1] rt = rt_a
+        # the copies and a serve's buffers in one work area, kept between calls (fresh
+        # pages each call cost a page fault per 4 KiB); a call made while another holds
+        # it (another thread on the same core) gets its own
+        cdef size_t na = <size_t>max(n, 1), nra = <size_t>max(nr, 1)
+        cdef size_t need_b = 8 * (2 * na + 4 * nra) + 8 * ((4 * na + 7) // 8)
+        need_b += 8 * ((4 * nra + 7) // 8) + na
+        cdef char *wb
+        cdef void *grown
+        cdef uint8_t[::1] ownv
+        own = None
+        if self.work_busy:
+            self.own_works += 1
+            own = np.empty(need_b, dtype=np.uint8)
+            ownv = own
+            wb = <char *>&ownv[0]
+        else:
+            if need_b > self.work_cap:
+                grown = malloc(need_b)
+                if grown == NULL:
+                    raise MemoryError("kpromoted: no memory for a call's buffers")
+                free(self.work)
+                self.work = <char *>grown
+                self.work_cap = need_b
+            wb = self.work
+            self.work_busy = True
+        try:
+            return self._run(n, nr, wb, na, nra, sp, st_, srp, srn, srs, srt, rnids, horizon,
+                             next_round, round_j, bin_jiffies, hit_bins, promo_bins, outcomes,
+                             max_rounds)
+        finally:
+            if own is None:
+                self.work_busy = False
+
+    cdef object _run(self, int64_t n, int64_t nr, char *wb, size_t na, size_t nra,
+                     const uint32_t[::1] sp, const int64_t[::1] st_, const uint64_t[::1] srp,
+                     const int32_t[::1] srn, const int8_t[::1] srs, const int64_t[::1] srt,
+                     rnids, int64_t horizon, int64_t next_round, int64_t round_j,
+                     int64_t bin_jiffies, int64_t[::1] hit_bins, int64_t[::1] promo_bins,
+                     int64_t[::1] outcomes, int64_t max_rounds):
+        """run's body over the work area ``wb`` (held by this call alone)."""
+        cdef pghot_mem_t *m = &self.mem.m
+        cdef int64_t i, bad = -1
+        cdef int64_t *t = <int64_t *>wb
+        cdef int64_t *rn = t + na
+        cdef int64_t *rs = rn + nra
+        cdef int64_t *rt = rs + nra
+        cdef uint64_t *bpfn = <uint64_t *>(rt + nra)
+        cdef int64_t *mvp = <int64_t *>(bpfn + nra)
+        cdef uint32_t *p = <uint32_t *>(mvp + na)
+        cdef uint32_t *rp = p + 2 * ((na + 1) // 2)
+        cdef uint8_t *mvf = <uint8_t *>(rp + 2 * ((nra + 1) // 2))
         with nogil:
             if n:
                 bad = _copy_accesses(&sp[0], &st_[0], n, &p[0], &t[0], m.npages, horizon)
@@ -710,13 +764,6 @@ cdef class PromoterCore:
         cdef int32_t j
         for j in range(self.nn):
             self._check_now(j, next_round)
-        # buffers: the reports' PFNs, and the movable changes of a serve
-        bpfn_a = np.empty(max(nr, 1), dtype=np.uint64)
-        mvp_a = np.empty(max(n, 1), dtype=np.int64)
-        mvf_a = np.empty(max(n, 1), dtype=np.uint8)
-        cdef uint64_t[::1] bpfn = bpfn_a
-        cdef int64_t[::1] mvp = mvp_a
-        cdef uint8_t[::1] mvf = mvf_a
         cdef int64_t hits = 0, T = next_round, a0 = 0, a1, r0 = 0, r1, k, moved_round, ran = 0
         cdef int64_t tmax, kr
         cdef uint64_t cnt[NOUTCOMES]

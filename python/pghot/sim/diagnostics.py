@@ -196,6 +196,7 @@ def diagnose(
     top_pages: int,
     span_jiffies: int,
     hz: int,
+    freq_window_ms: int | None = None,
 ) -> list[str]:
     """One line per degenerate part of a replay's result.
 
@@ -208,6 +209,10 @@ def diagnose(
         The reports each made.
     policies
         Name -> :class:`pghot.sim.PolicyResult`.
+    freq_window_ms
+        The configured tracker's frequency window, when known: a pghot policy
+        that promoted nothing is told to raise it only when it is shorter
+        than the trace.
 
     Examples
     --------
@@ -233,9 +238,16 @@ def diagnose(
     elif sum(reports) > 0:
         for name, p in policies.items():
             if p.promotions == 0 and p.kind == "pghot":
+                if freq_window_ms is not None and freq_window_ms * hz >= 1000 * (span_jiffies + 1):
+                    fix = (
+                        f"its window (tracker.freq_window_ms={freq_window_ms:,}) already spans the trace: "
+                        "lower tracker.threshold, or have the sources report more often"
+                    )
+                else:
+                    fix = "lower tracker.threshold or raise tracker.freq_window_ms (--set ...)"
                 out.append(
                     f"{name}: no promotions: no lower-tier page reached the tracker's threshold within "
-                    "its window; lower tracker.threshold or raise tracker.freq_window_ms (--set ...)"
+                    f"its window; {fix}"
                 )
             elif p.promotions == 0 and p.kind == "second-access":
                 out.append(f"{name}: no promotions: no lower-tier page was reported twice within the window")

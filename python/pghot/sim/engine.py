@@ -65,7 +65,7 @@ from pghot.sim.policies import (
     report_keys,
 )
 from pghot.sim.results import PolicyResult, Result, migration_metrics
-from pghot.sim.scaling import scale_to_trace, scaled_tables, scaled_text
+from pghot.sim.scaling import TRACKER_WINDOW_MS, scale_to_trace, scaled_tables, scaled_text
 from pghot.sim.v8 import PghotV8, v8_knobs, v8_parts
 from pghot.topology import Topology
 from pghot.traces import PageMapper, TraceChunk, open_trace
@@ -1135,6 +1135,7 @@ def _result(
         top_pages=sim.top_pages,
         span_jiffies=sim.last_jiffy,
         hz=cfg.hz,
+        freq_window_ms=cfg.tracker.kwargs().get("freq_window_ms", TRACKER_WINDOW_MS),
     )
     return Result(resolved, trace, out, bin_s, acc.tolist(), heat, sim.heat_tj / cfg.hz, sim.heat_pp, notes)
 

@@ -84,7 +84,7 @@ TARGET_SAMPLES = 1000
 #: DAMON's knobs scaled: its intervals, and the quota's size per reset interval
 _DAMON_SCALED = ("sample_us", "aggr_us", "apply_interval_us", "quota_reset_interval_ms", "quota_sz_bytes")
 #: pghot.Tracker's default ``freq_window_ms`` (PGHOT_FREQ_WINDOW of the v2 posting)
-_TRACKER_WINDOW_MS = 5000
+TRACKER_WINDOW_MS = 5000
 
 
 def _defaults(cls: Callable[..., Any]) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def _time_knobs() -> dict[str, dict[str, int]]:
     return {
         "hint-fault": {k: hint[k] for k in ("scan_delay_ms", "scan_period_ms")},
         "pgtable-scan": {"interval_ms": _defaults(PgtableScan)["interval_ms"]},
-        "tracker": {"freq_window_ms": _TRACKER_WINDOW_MS},
+        "tracker": {"freq_window_ms": TRACKER_WINDOW_MS},
         "promoter": {k: promoter[k] for k in ("interval_ms", "adjust_period_ms", "throttle_window_ms")},
         "numab2": {k: NUMAB2_DEFAULTS[k] for k in ("hot_threshold_ms", "adjust_period_ms")},
         "tpp": {"kswapd_interval_ms": TPP_DEFAULTS["kswapd_interval_ms"]},
@@ -151,14 +151,19 @@ def scale_to_trace(config: SimConfig, span_ns: int, accesses: int) -> tuple[SimC
     changed: dict[str, list[int]] = {}
     knobs = _time_knobs()
 
+    given: dict[str, int] = {}  # time knobs given (not scaled) that outlast the trace
+
     def scaled(table: Any, name: str, path: str) -> dict[str, int]:
         new: dict[str, int] = {}
         if factor is None:
             return new
         for key, default in knobs[name].items():
-            if getattr(table, key) is UNSET:
+            value = getattr(table, key)
+            if value is UNSET:
                 new[key] = max(1, round(default * factor))
                 changed[f"{path}.{key}"] = [default, new[key]]
+            elif key != "quota_sz_bytes" and _as_ns(key, value) > span_ns:
+                given[f"{path}.{key}"] = value
         return new
 
     sources = []
@@ -198,10 +203,22 @@ def scale_to_trace(config: SimConfig, span_ns: int, accesses: int) -> tuple[SimC
             if getattr(config, key) is None:
                 replace[key] = max(1, round(default * factor))
                 changed[key] = [default, replace[key]]
-    if not changed:
+        for key in ("oracle_interval_ms", "ping_pong_window_ms"):
+            value = getattr(config, key)
+            if value is not None and _as_ns(key, value) > span_ns:
+                given[key] = value
+    if not changed and not given:
         return config, None
-    out = dataclasses.replace(config, **replace).validate()
-    return out, {"factor": factor, "span_s": span_ns / 1e9, "knobs": changed}
+    out = dataclasses.replace(config, **replace).validate() if changed else config
+    record: dict[str, Any] = {"factor": factor, "span_s": span_ns / 1e9, "knobs": changed}
+    if given:
+        record["given_longer"] = given
+    return out, record
+
+
+def _as_ns(key: str, value: int) -> int:
+    """A time knob's value in ns, by its unit suffix (``_ms`` or ``_us``)."""
+    return int(value) * (1000 if key.endswith("_us") else 10**6)
 
 
 def scaled_tables(scaled: Mapping[str, Any] | None, table: str) -> dict[str, int]:
@@ -232,15 +249,28 @@ def scaled_text(scaled: Mapping[str, Any], hz: int) -> list[str]:
     """
     knobs = ", ".join(f"{k} {a:,} -> {b:,}" for k, a, b in ((k, *v) for k, v in scaled["knobs"].items()))
     f = scaled["factor"]
-    if f is None:
-        head = f"scaled: a sampling period larger than the trace ({knobs}; --set scale_to_trace=off keeps it)"
-        return [head]
-    line = (
-        f"scaled: the trace lasts {scaled['span_s']:.3g} s, shorter than {SCALE_BELOW_S} s: the kernel's "
-        f"time knobs left at their defaults x{f:.3g} (its span over {TARGET_S} s; --set "
-        f"scale_to_trace=off keeps them): {knobs}"
-    )
-    jiffy = {"_ms": 1000 / hz, "_us": 10**6 / hz}
-    if any(b < jiffy.get(k[-3:], 0) for k, (_, b) in scaled["knobs"].items()):
-        line += f"; at hz={hz} a period under {1000 / hz:g} ms acts as one jiffy"
-    return [line]
+    lines = []
+    given = scaled.get("given_longer") or {}
+    if not scaled["knobs"]:
+        pass
+    elif f is None:
+        lines.append(
+            f"scaled: a sampling period larger than the trace ({knobs}; --set scale_to_trace=off keeps it)"
+        )
+    else:
+        line = (
+            f"scaled: the trace lasts {scaled['span_s']:.3g} s, shorter than {SCALE_BELOW_S} s: the kernel's "
+            f"time knobs left at their defaults x{f:.3g} (its span over {TARGET_S} s; --set "
+            f"scale_to_trace=off keeps them): {knobs}"
+        )
+        jiffy = {"_ms": 1000 / hz, "_us": 10**6 / hz}
+        if any(b < jiffy.get(k[-3:], 0) for k, (_, b) in scaled["knobs"].items()):
+            line += f"; at hz={hz} a period under {1000 / hz:g} ms acts as one jiffy"
+        lines.append(line)
+    if given:
+        what = ", ".join(f"{k}={v:,}" for k, v in given.items())
+        lines.append(
+            f"given, so not scaled, and longer than the trace ({scaled['span_s']:.3g} s): {what}; "
+            "a window or period longer than the trace acts as an unbounded one"
+        )
+    return lines

@@ -41,6 +41,7 @@ def _sweep_job(job: dict[str, Any]) -> dict[str, Any]:
         "time_vs_none": p.time_vs_none,
         "time_vs_all_top": p.time_vs_all_top,
         "tracker_memory_bytes": p.tracker_memory_bytes,
+        "notes": list(r.notes),
     }
 
 
@@ -84,7 +85,9 @@ def sweep(
         the metrics of ``pghot`` (``hit_ratio``, ``none_hit_ratio``,
         ``promotions``, ``demotions``, ``ping_pong``, ``precision``,
         ``recall``, ``time_vs_none``, ``time_vs_all_top``,
-        ``tracker_memory_bytes``).
+        ``tracker_memory_bytes``), and ``notes``: the replay's notes (what
+        was scaled to a short trace, degenerate results and the knob that
+        would change them), as :meth:`Result.summary` prints them.
 
     Raises
     ------
@@ -188,15 +191,21 @@ def _sweep_dask(jobs: list[dict[str, Any]], address: str) -> list[dict[str, Any]
 
 
 def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The rows of :func:`sweep` as a Markdown table.
+    """The rows of :func:`sweep` as a Markdown table, and below it their notes.
+
+    Each distinct note is printed once, after the rows it belongs to (their
+    numbers in the table, from 1, or "all rows").
 
     >>> print(format_sweep_table([{"trace": "t", "tracker.threshold": 2, "hit_ratio": 0.5,
     ...     "none_hit_ratio": 0.25, "promotions": 10, "demotions": 4, "ping_pong": 1,
     ...     "precision": 0.9, "recall": None, "time_vs_none": 0.8, "time_vs_all_top": 1.5,
-    ...     "tracker_memory_bytes": 2048}]))
+    ...     "tracker_memory_bytes": 2048, "notes": ["pghot: no promotions"]}]))
     | trace | tracker.threshold | top hits | none hits | promoted | demoted | ping-pong | precision | recall | x none | x all-top | tracker mem |
     |---|---|---|---|---|---|---|---|---|---|---|---|
     | t | 2 | 50.0% | 25.0% | 10 | 4 | 1 | 90.0% | - | 0.800 | 1.500 | 2.0 KiB |
+    <BLANKLINE>
+    notes:
+    - all rows: pghot: no promotions
     """  # noqa: E501 -- a table row of the example is as wide as the table
     metrics = (
         "trace",
@@ -210,6 +219,7 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
         "time_vs_none",
         "time_vs_all_top",
         "tracker_memory_bytes",
+        "notes",
     )
     point_keys: list[str] = []
     for r in rows:
@@ -247,4 +257,35 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
         ]
         for r in rows
     ]
-    return format_table(head, table, markdown=True)
+    out = format_table(head, table, markdown=True)
+    where: dict[str, list[int]] = {}
+    for i, r in enumerate(rows, 1):
+        for note in r.get("notes") or ():
+            rows_of = where.setdefault(str(note), [])
+            if not rows_of or rows_of[-1] != i:
+                rows_of.append(i)
+    if where:
+        lines = ["", "notes:"]
+        for note, idx in where.items():
+            which = "all rows" if len(idx) == len(rows) else "rows " + _ranges(idx)
+            lines.append(f"- {which}: {note}")
+        out += "\n" + "\n".join(lines)
+    return out
+
+
+def _ranges(idx: Sequence[int]) -> str:
+    """Row numbers as ranges: ``[1, 2, 3, 5]`` -> ``"1-3, 5"``.
+
+    >>> _ranges([1, 2, 3, 5, 7, 8])
+    '1-3, 5, 7-8'
+    """
+    parts: list[str] = []
+    start = prev = idx[0]
+    for i in [*idx[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(parts)
