@@ -433,3 +433,36 @@ def test_oracle_and_memtis_fill_every_top_tier_node(eng: str) -> None:
         assert sum(n["hits"] for n in q.nodes.values()) == q.top_tier_hits, name
     assert o.nodes[0]["hits"] == o.nodes[1]["hits"] == 40  # 44 and 48 counting the oracle's touches
     assert r["memtis"].nodes[1]["promotions"] + r["memtis"].nodes[0]["promotions"] == r["memtis"].promotions
+
+
+def _noisy_hot_trace() -> TraceChunk:
+    """10 s, 2,000 pages: half the accesses to a fixed hot eighth, half uniform."""
+    rng = np.random.default_rng(0)
+    n, pages = 60_000, 2000
+    hot = rng.integers(0, pages // 8, size=n)
+    cold = rng.integers(0, pages, size=n)
+    pfn = np.where(rng.random(n) < 0.5, hot, cold).astype(np.uint64)
+    return TraceChunk(time_ns=np.linspace(0, 10**10 - 1, n).astype(np.int64), pfn=pfn)
+
+
+def test_the_oracle_is_searched_over_intervals_and_reports_the_best() -> None:
+    cfg = SimConfig(top_pages=500)
+    r = replay([_noisy_hot_trace()], cfg, policies=["oracle", "none"], progress=False)
+    o = r["oracle"]
+    cands = o.stats["oracle"]["candidates"]
+    assert list(cands) == ["1000 ms", "4000 ms", "10000 ms"]  # 16 s would outlast the 10 s trace
+    assert o.est_time_ns == min(cands.values())
+    # here moving each 1 s interval's noisy hot set costs more than it saves
+    assert cands["1000 ms"] > o.est_time_ns and o.stats["oracle"]["interval_ms"] != 1000
+    assert "best of intervals 1000, 4000, 10000 ms" in o.description
+    assert list(r.policies) == ["oracle", "none"]  # the candidates are not results of their own
+    assert o.time_vs_oracle == 1.0 and r["none"].time_vs_oracle == r["none"].est_time_ns / o.est_time_ns
+    # each candidate is the plain oracle of its interval: given, that interval alone runs
+    for ms, est in cands.items():
+        one = replay(
+            [_noisy_hot_trace()],
+            SimConfig(top_pages=500, oracle_interval_ms=int(ms.split()[0])),
+            policies=["oracle"],
+            progress=False,
+        )["oracle"]
+        assert "candidates" not in one.stats["oracle"] and one.est_time_ns == est, ms

@@ -306,10 +306,6 @@ _MEASURED = {
     "run's 10 s, and numab2 promotes twice the pages v2 does (13,906 vs 6,821 at 25 %) in the fault "
     "path at the single-page cost (84.6 of its 144.5 ms), more than the lower-tier accesses it saves; "
     "the same at scale 1 (numab2 1.36x and 1.48x)",
-    "gups-hot-oracle-best": "memtis is 0.981x oracle's run time at top 50 %: the oracle's interval hot "
-    "set, ties with the top_pages-th count included, averages 1,148 pages for a top tier of 1,024 on "
-    "GUPS's uniform background, so it moves 3,787 pages (9.4 ms of migrations) where memtis moves 284 "
-    "(0.7 ms), paying more than its higher hit ratio (0.97 vs 0.87) saves",
     "moving-aging-helps": "v2 and pghot-aging have the same recall after the move (0.417 at top 25 %, "
     "0.645 at 50 %): the old hot pages were promoted (their records deleted at extraction) before the "
     "move and are not reported after it, so neither evict_stale nor stale_check ever fires",
@@ -319,9 +315,18 @@ _MEASURED = {
 }
 
 
+#: the checks that hold (``gups-hot-oracle-best`` since the oracle is searched over intervals:
+#: on the quick run's 10 s its 1 s intervals' hot sets moved 3,787 pages at top 50 % and memtis
+#: ran at 0.981x of it; the whole-trace placement is the best candidate)
+_HOLD = ("gups-hot-oracle-best",)
+
+
 @pytest.mark.parametrize(
     "check",
-    [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=v)) for k, v in _MEASURED.items()],
+    [
+        *(pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=v)) for k, v in _MEASURED.items()),
+        *_HOLD,
+    ],
 )
 def test_published_result_holds(quick: Study, check: str) -> None:
     (c,) = [c for c in quick.checks() if c["id"] == check]
@@ -330,7 +335,7 @@ def test_published_result_holds(quick: Study, check: str) -> None:
 
 def test_checks_state_their_numbers(quick: Study) -> None:
     checks = {c["id"]: c for c in quick.checks()}
-    assert set(checks) == set(_MEASURED)
+    assert set(checks) == {*_MEASURED, *_HOLD}
     n = quick.row("gups-hot", 0.25, "numab2")["time_vs_none"]
     assert f"numab2 {n:.3f} (top 25%)" in checks["gups-hot-promotion-helps"]["detail"]
     v2, nb = quick.row("v3-micro", 0.5, "v2")["hit_ratio"], quick.row("v3-micro", 0.5, "numab2")["hit_ratio"]
@@ -356,7 +361,8 @@ def test_report_files(quick: Study, tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == md.count("![") and ".png'" not in page
     data = json.loads((out / "results.json").read_text())
     assert data["rows"] == json.loads(json.dumps(quick.rows()))
-    assert [c["id"] for c in data["checks"]] == list(_MEASURED)
+    assert [c["id"] for c in data["checks"]] == [c["id"] for c in quick.checks()]
+    assert {c["id"] for c in data["checks"]} == {*_MEASURED, *_HOLD}
     assert oct(out.stat().st_mode & 0o777) != "0o700"
     # writing again replaces the folder whole, leaving nothing beside it
     (out / "stale.txt").write_text("x")

@@ -99,7 +99,7 @@ class PolicyResult:
     hit_ratio_series: list[float | None]
     promotions_series: list[int]
     recall_series: list[tuple[float, float]]
-    stats: dict[str, dict[str, int]]
+    stats: dict[str, dict[str, Any]]
     time_vs_oracle: float | None = None
     promoted_mbps: float = 0.0
     demoted_mbps: float = 0.0
@@ -400,7 +400,7 @@ class Result:
             *_topology_text(c),
             f"  migration: {_migration_text(c)}",
             f"  sources: {', '.join(_source_text(s, n) for s, n in zip(c.sources, tr['reports']))}"
-            f"; oracle: hottest "
+            f"; precision, recall: of the hottest "
             f"{top:,} pages of each {c.oracle_interval_ms} ms",
             *([_llc_text(tr["llc"])] if tr.get("llc") and tr["llc"]["accesses"] else []),
             f"  clock: {_clock_text(c, tr)}",

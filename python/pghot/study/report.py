@@ -110,7 +110,8 @@ def report_blocks(study: Study, figures: dict[str, str]) -> list[tuple[Any, ...]
                 )
                 + ".",
                 "Run time is the replay's estimate, relative to none (no promotion) and to oracle (each "
-                "oracle interval's hottest pages on the top tier from its start).",
+                "interval's hottest pages on the top tier from its start, the best of four interval "
+                "lengths up to the whole trace).",
             ],
         ),
         ("h", 2, "Summary"),
@@ -239,18 +240,30 @@ def render_html(blocks: Sequence[tuple[Any, ...]], folder: str) -> str:
 def draw_figures(study: Study, folder: str) -> dict[str, str]:
     """Draw the PNGs into ``folder``; their file names by key (none without matplotlib)."""
     try:
+        from matplotlib import colormaps
         from matplotlib.figure import Figure
     except ImportError:
         return {}
     figs: dict[str, str] = {}
     f0 = str(float(study.settings["top_fractions"][0]))
+    # one colour per policy, the same in every figure (the default cycle has 10: 11 policies
+    # would give two of them one colour)
+    palette = colormaps["tab20"]
+    order = list(dict.fromkeys(study.settings["policies"]))
+
+    def colour(name: str) -> Any:
+        i = (order.index(name) if name in order else len(order)) % 20
+        return palette(2 * i if i < 10 else 2 * (i - 10) + 1)  # the ten dark ones first, then light
+
     for wname, w in study.workloads.items():
         run = w["runs"][f0]
         fig = Figure(figsize=(7, 3.6))
         ax = fig.add_subplot()
         for pname, p in run["policies"].items():
             ys = [float("nan") if y is None else y for y in p["hit_ratio_series"]]
-            ax.plot([i * run["bin_s"] for i in range(len(ys))], ys, label=pname, linewidth=1)
+            ax.plot(
+                [i * run["bin_s"] for i in range(len(ys))], ys, label=pname, linewidth=1, color=colour(pname)
+            )
         ax.set_xlabel("time (s)")
         ax.set_ylabel("top-tier hit ratio")
         ax.set_ylim(0, 1.02)
@@ -271,7 +284,7 @@ def draw_figures(study: Study, folder: str) -> dict[str, str]:
         for wn in wnames:
             v = next((r["time_vs_oracle"] for r in rows if r["workload"] == wn and r["policy"] == p), None)
             ys.append(float("nan") if v is None else v)
-        ax.bar([i + k * width for i in range(len(wnames))], ys, width, label=p)
+        ax.bar([i + k * width for i in range(len(wnames))], ys, width, label=p, color=colour(p))
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(
         [i + 0.4 - width / 2 for i in range(len(wnames))], [slug(w)[:14] for w in wnames], fontsize=8
