@@ -18,6 +18,7 @@ from pghot import sim
 from pghot.cli import main
 from pghot.study import QUICK_SCALE, Job, Study, cache_key, make, run_jobs, run_study, study_policies
 from pghot.study import report as report_mod
+from pghot.study import run as study_run
 from pghot.study import workloads as wl
 
 MODULES = ["pghot.study.workloads", "pghot.study.run", "pghot.study.study", "pghot.study.report"]
@@ -149,6 +150,11 @@ def test_cache_recomputes_only_what_changed(tmp_path: Path, monkeypatch: pytest.
     assert cache_key(spec, 0.25, "none", a.config) != key
     third = run_jobs([a], cache_dir=tmp_path, progress=False)
     assert third[0]["cached"] == []
+    # so does a change of the replay's results within a version (RESULTS_VERSION)
+    key = cache_key(spec, 0.25, "none", a.config)
+    monkeypatch.setattr(study_run, "RESULTS_VERSION", study_run.RESULTS_VERSION + 1)
+    assert cache_key(spec, 0.25, "none", a.config) != key
+    assert run_jobs([a], cache_dir=tmp_path, progress=False)[0]["cached"] == []
 
 
 def test_parallel_runs_match_serial(tmp_path: Path) -> None:

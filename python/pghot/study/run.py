@@ -40,7 +40,7 @@ from pghot._output import progress as _progress_bar
 from pghot.sim.sweep import dask_client
 from pghot.study.workloads import make
 
-__all__ = ["Job", "cache_key", "run_job", "run_jobs"]
+__all__ = ["RESULTS_VERSION", "Job", "cache_key", "run_job", "run_jobs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,10 +72,17 @@ def _identity(workload: Mapping[str, Any]) -> dict[str, Any]:
     return ident
 
 
+#: raised whenever a change makes the replay give other numbers for the same inputs, so that
+#: results cached by an earlier build of the same package version are not reused
+#: (2: the oracle searched over intervals, ``pghot.sim.bounds.best_oracle``)
+RESULTS_VERSION = 2
+
+
 def cache_key(
     workload: Mapping[str, Any], top_fraction: float, policy: str, config: Mapping[str, Any]
 ) -> str:
-    """The cache file's name of one policy's result: a hash of its inputs and the package version.
+    """The cache file's name of one policy's result: a hash of its inputs, the package version
+    and :data:`RESULTS_VERSION`.
 
     >>> k = cache_key({"name": "gups-hot", "scale": 1.0, "seed": 0}, 0.25, "none", {})
     >>> len(k), k == cache_key({"seed": 0, "scale": 1.0, "name": "gups-hot"}, 0.25, "none", {})
@@ -86,6 +93,7 @@ def cache_key(
     text = json.dumps(
         {
             "version": pghot.__version__,
+            "results": RESULTS_VERSION,
             "workload": _identity(workload),
             "top_fraction": top_fraction,
             "policy": policy,
