@@ -38,6 +38,7 @@ KNOBS: list[dict[str, Any]] = [
     {"throttle_demotion_ratio": 100, "throttle_window_ms": 1, "batch": 4},
     {"throttle_demotion_ratio": 50, "throttle_window_ms": 15, "batch": 8, "rate_limit_mbps": 1},
     {"throttle_demotion_ratio": 90, "throttle_window_ms": 5, "free_bypass": True, "bypass_free_pages": 3},
+    {"throttle_demotion_ratio": 20, "throttle_window_ms": 3, "batch": 4, "throttle_signal": "ping-pong"},
 ]
 STORES: list[dict[str, Any]] = [
     {},

@@ -493,6 +493,52 @@ def test_throttle_needs_demotions_at_the_ratio(mem_cls: Any) -> None:
     assert mem.stats()["pgdemote_kswapd"] == 0 and p.stats()["kpromoted_throttled_rounds"] == 0
 
 
+@pytest.mark.parametrize("mem_cls", MEMORIES, ids=["compiled", "reference"])
+def test_throttle_on_ping_pongs_lets_exchanges_through(mem_cls: Any) -> None:
+    """throttle_signal="ping-pong": only demotions of recently promoted pages count.
+
+    The steps of test_throttle_halves_the_budget...: there the demotions of the pages
+    first touched on the top tier (0-3, never promoted) throttle the round at 40; here
+    they do not, and the throttle holds once promoted pages come back down."""
+    tracker, mem, p = _throttled(
+        mem_cls, batch=4, throttle_demotion_ratio=30, throttle_window_ms=20, throttle_signal="ping-pong"
+    )
+    assert p.throttle_signal == "ping-pong"
+    mem.allocate(np.arange(4, dtype=np.int64))
+    mem.allocate(np.arange(10, 30, dtype=np.int64), node=1)
+    assert p.step(0) == 0 and p.budget(0) == 4
+    _heat_counts(tracker, mem, {10: 3, 11: 2}, 5)
+    assert p.step(20) == 2 and mem.stats()["ping_pong"] == 0  # pages 0 and 1 demoted
+    _heat_counts(tracker, mem, {12: 4, 13: 3, 14: 2}, 25)
+    # [20, 40): 2 demotions, no ping-pong: not throttled, all three promoted (the demotion
+    # signal let two through); the victims 2, 3 and page 10, promoted at 20: one ping-pong
+    assert p.step(40) == 3 and p.budget(0) == 4
+    assert [mem.node_of_page(k) for k in (10, 11, 12, 13, 14)] == [1, 0, 0, 0, 0]
+    assert mem.stats()["ping_pong"] == 1 and mem.stats()["pgdemote_kswapd"] == 5
+    _heat_counts(tracker, mem, {15: 3, 16: 2}, 45)
+    # [40, 60): 1 ping-pong for 3 promotions, 100 * 1 >= 30 * 3: level 1, budget 2
+    assert p.step(60) == 2 and p.budget(0) == 2 and mem.stats()["ping_pong"] == 3
+    _heat_counts(tracker, mem, {17: 3, 18: 2}, 65)
+    assert p.step(80) == 1 and p.budget(0) == 1  # [60, 80): 2 for 2: level 2
+    assert p.stats()["kpromoted_throttled"] == 1  # page 18 (at 60 both candidates fit the budget)
+    mem.check()
+    tracker.check()
+
+
+def test_throttle_signal_checked_and_through_the_config() -> None:
+    from pghot.sim.config import PromoterConfig, SimConfig
+
+    assert _setup()[2].throttle_signal == "demotions"
+    with pytest.raises(ValueError, match="throttle_signal must be one of"):
+        _setup(throttle_signal="pingpong")
+    with pytest.raises(TypeError, match="throttle_signal must be a str"):
+        _setup(throttle_signal=1)
+    with pytest.raises(ValueError, match="throttle_signal"):
+        PromoterConfig(throttle_signal="demotion")
+    c = SimConfig().with_overrides({"promoter.throttle_signal": "ping-pong"})
+    assert _setup(**c.promoter.kwargs())[2].throttle_signal == "ping-pong"
+
+
 def test_throttle_off_by_default_and_through_the_config() -> None:
     from pghot.sim.config import PromoterConfig, SimConfig
 

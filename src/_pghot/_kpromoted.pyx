@@ -55,7 +55,7 @@ from pghot._memory cimport (MemoryCore, pghot_mem_t, pghot_mv_t, mem_locate, mem
                             mem_migrate, mem_node_of_slot, mv_finish, mem_serve, mem_room,
                             MS_OK, MS_NON_LRU, MS_RIGHT_NODE, MS_NO_SPACE,
                             ST_PROMOTE_CANDIDATE, ST_PROMOTE_CANDIDATE_NRL, ST_PROMOTE_SUCCESS,
-                            ST_DEMOTE_KSWAPD)
+                            ST_DEMOTE_KSWAPD, ST_PING_PONG)
 
 import numpy as np
 
@@ -212,7 +212,7 @@ cdef class PromoterCore:
     cdef node_t *nodes
     cdef int32_t nn
     cdef int64_t batch
-    cdef bint has_rate, adjust, bypass, stale, throttle
+    cdef bint has_rate, adjust, bypass, stale, throttle, throttle_pp
     cdef int64_t ratio, throttle_j, max_level
     cdef i128 rate_bps, page_cost, burst, round_credit
     cdef int64_t page, hz, period_j, base, fmax, tmask, window
@@ -270,7 +270,7 @@ cdef class PromoterCore:
     def __init__(self, tracker, memory, nids, watermarks, int64_t batch, rate_limit_mbps,
                  int64_t interval_ms, bint threshold_adjust, int64_t period_jiffies,
                  bint free_bypass, bint stale_check, throttle_demotion_ratio=None,
-                 int64_t throttle_jiffies=1):
+                 int64_t throttle_jiffies=1, bint throttle_ping_pong=False):
         if not isinstance(tracker, TrackerBase):
             raise TypeError(f"tracker must be a compiled tracker, not {type(tracker).__name__}")
         if not isinstance(memory, MemoryCore):
@@ -304,6 +304,7 @@ cdef class PromoterCore:
         if throttle_jiffies < 0:
             raise ValueError(f"throttle_jiffies must be >= 0, got {throttle_jiffies}")
         self.throttle_j = throttle_jiffies
+        self.throttle_pp = throttle_ping_pong
         self.max_level = max(int(batch).bit_length() - 1, 0)
         self.page_cost = <i128>self.page * 1000 * self.hz
         self.has_rate = rate_limit_mbps is not None
@@ -440,7 +441,7 @@ cdef class PromoterCore:
         cdef pghot_mem_t *m = &self.mem.m
         cdef int64_t demoted, promoted, d, p
         pghot_lock(&m.lock)
-        demoted = m.stats[ST_DEMOTE_KSWAPD]
+        demoted = m.stats[ST_PING_PONG if self.throttle_pp else ST_DEMOTE_KSWAPD]
         promoted = m.stats[ST_PROMOTE_SUCCESS]
         pghot_unlock(&m.lock)
         if st.window_start >= 0:

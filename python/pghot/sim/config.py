@@ -64,7 +64,7 @@ from pghot._validate import MS_MAX, bool_arg, int_in, number_in
 from pghot.machine.costs import page_migration_ns
 from pghot.machine.memory import TieredMemory
 from pghot.machine.promoter import ARG_RANGES as PROMOTER_RANGES
-from pghot.machine.promoter import Promoter
+from pghot.machine.promoter import THROTTLE_SIGNALS, Promoter
 from pghot.machine.sources import HintFault, HwHints, PgtableScan, combine
 from pghot.topology import Topology
 from pghot.tracker import Tracker
@@ -337,6 +337,11 @@ class TrackerConfig(_Knobs):
     scan_section_pages: Knob[int] = _knob()
 
 
+def _throttle_signal(value: str, name: str) -> None:
+    if value not in THROTTLE_SIGNALS:
+        raise ValueError(f"{name} must be one of {list(THROTTLE_SIGNALS)}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class PromoterConfig(_Knobs):
     """The ``[promoter]`` table: keyword arguments of :class:`pghot.machine.promoter.Promoter`.
@@ -365,6 +370,7 @@ class PromoterConfig(_Knobs):
         ranges=PROMOTER_RANGES, name="throttle_demotion_ratio", normalize=_no_limit
     )
     throttle_window_ms: Knob[int] = _knob(ranges=PROMOTER_RANGES, name="throttle_window_ms")
+    throttle_signal: Knob[str] = _knob(check=_throttle_signal)
 
 
 #: ranges of :class:`pghot.sim.alternatives.Numab2`'s knobs (its constructor checks them)
