@@ -139,6 +139,40 @@ def test_kpromoted_pays_the_batched_cost_and_the_rates_are_per_second() -> None:
     assert d["promoted_mbps"] == pytest.approx(0.9765625) and d["fault_path_migration_ns"] == 0.0
 
 
+@pytest.mark.parametrize("share", [0.0, 0.25, 1.0])
+def test_kthread_share_charges_part_of_the_kernel_threads_time(share: float) -> None:
+    """The two traces above, with ``kthread_share``: the faulting thread's promotion is always
+    charged; kpromoted's and kswapd's moves at the share; the migration time reported whole."""
+    trace = [chunk([0, 1, 2, 3, 2, 2, 2, 2], [0, 1, 2, 3, 4, 5, 6, 7])]
+    cfg = small(promoter={"interval_ms": 4}, kthread_share=share)
+    sa = replay(trace, cfg, baselines=("second-access",), progress=False)["second-access"]
+    assert sa.migration_time_ns == S + B and sa.fault_path_migration_ns == S
+    assert sa.est_time_ns == 5 * 100 + 3 * 250 + S + share * B  # the demotion is kswapd's
+    trace = [chunk([0, 1, 2, 3, 2, 3, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7])]
+    r = replay(
+        trace, small(promoter={"interval_ms": 1}, kthread_share=share), baselines=("none",), progress=False
+    )
+    p = r["pghot"]
+    assert p.migration_time_ns == 4 * B and p.fault_path_migration_ns == 0.0
+    base = p.top_tier_hits * 100 + (8 - p.top_tier_hits) * 250
+    assert p.est_time_ns == base + share * 4 * B
+    text = r.summary()
+    assert ("kthread_share" in text) == (share != 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "exc", "text"),
+    [
+        (1.5, ValueError, r"kthread_share must be in \[0, 1\]"),
+        (-0.1, ValueError, "kthread_share"),
+        ("half", TypeError, "kthread_share"),
+    ],
+)
+def test_bad_kthread_share_names_the_key(value: Any, exc: type[Exception], text: str) -> None:
+    with pytest.raises(exc, match=text):
+        SimConfig(kthread_share=value)
+
+
 def test_ping_pong_share_of_the_promotions() -> None:
     # three lower-tier pages take turns for two top-tier PFNs (second-access, every
     # access reported): 2, 3, 4, 2, 3, 4 ... after the first two promotions each

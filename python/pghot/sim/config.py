@@ -196,6 +196,11 @@ def _check_fields(record: Any, skip: tuple[str, ...] = ()) -> None:
             object.__setattr__(record, f.name, new)
 
 
+def _at_most_one(value: float, name: str) -> None:
+    if value > 1:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+
+
 def _power_of_two(value: int, name: str) -> None:
     if value & (value - 1):
         raise ValueError(f"{name} must be a power of two, got {value}")
@@ -753,6 +758,17 @@ class SimConfig:
         (kpromoted) and every demotion (kswapd) at the batched cost, 1237 ns
         for 4 KiB.  :meth:`migration_costs_ns` gives the two; ``0`` makes
         migration free.
+    kthread_share : float
+        The share of the kernel threads' migration time (kpromoted,
+        kmigrated, kdamond, kswapd) the estimated run time charges to the
+        program, in ``[0, 1]``; default 1: all of it, as on a machine whose
+        every CPU runs the program (the kernel thread takes its CPU time, and
+        each move unmaps the page and shoots down its TLB entries).  ``0``:
+        the kernel threads run on idle CPUs and cost the program nothing; the
+        faulting thread's own promotions (``second-access``, ``numab2``) are
+        always charged.  The migration time reported (``migration_time_ns``)
+        is all of it whatever the share.  No published measurement gives
+        the share: it is a knob for the sensitivity of a comparison to it.
     sources : list of SourceConfig
         Each from a table ``{"name": NAME, PARAM: VALUE, ...}`` with a name of
         :data:`SOURCES`; default ``[{"name": "hint-fault"}]``.
@@ -882,6 +898,7 @@ class SimConfig:
     time_model: str = _knob("auto", check=_time_model)
     cpu_ns: float = _knob(0.0)
     scale_to_trace: str = _knob("auto", check=_scale_mode)
+    kthread_share: float = _knob(1.0, check=_at_most_one)
     topology: str | dict[str, Any] | None = None
 
     if TYPE_CHECKING:
@@ -914,6 +931,7 @@ class SimConfig:
             time_model: str = ...,
             cpu_ns: float = ...,
             scale_to_trace: str = ...,
+            kthread_share: float = ...,
             topology: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = ...,
         ) -> None: ...
 

@@ -1082,7 +1082,8 @@ def _result(
             fault_path=p.fault_path,
         )
         est = (cpu_ns or 0.0) + p.hits * cfg.top_ns + (accesses - p.hits) * cfg.lower_ns
-        est += mig["migration_time_ns"]
+        fault = mig["fault_path_migration_ns"]  # paid by the faulting thread; the rest by kernel threads
+        est += fault + cfg.kthread_share * (mig["migration_time_ns"] - fault)
         assert p.judged == m["pgpromote_success"], (p.name, p.judged, m)
         out[p.name] = PolicyResult(
             name=p.name,

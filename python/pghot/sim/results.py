@@ -266,14 +266,21 @@ def _migration_text(cfg: SimConfig) -> str:
      promoted in the fault path (the faulting thread pays; pghot.machine.costs)'
     >>> _migration_text(SimConfig(migration_ns=0))
     '0 ns per migrated page (migration_ns)'
+    >>> print(_migration_text(SimConfig(migration_ns=500, kthread_share=0.25)))
+    500 ns per migrated page (migration_ns); est. time charges 25% of the kernel threads' (kthread_share)
     """
     batched, single = cfg.migration_costs_ns()
+    share = (
+        ""
+        if cfg.kthread_share == 1
+        else f"; est. time charges {cfg.kthread_share:.0%} of the kernel threads' (kthread_share)"
+    )
     if cfg.migration_ns is not None:
-        return f"{batched:,.4g} ns per migrated page (migration_ns)"
+        return f"{batched:,.4g} ns per migrated page (migration_ns){share}"
     return (
         f"{batched:,.0f} ns per page migrated by a kernel thread (kpromoted, kswapd; batched), "
         f"{single:,.0f} ns per page promoted in the fault path (the faulting thread pays; "
-        "pghot.machine.costs)"
+        f"pghot.machine.costs){share}"
     )
 
 
@@ -472,9 +479,11 @@ class Result:
         lines += [
             "",
             "  promoted, demoted: migration traffic over the trace's duration; migrating: the time",
-            "  spent migrating (in est. time), in faults: its part paid by the faulting threads (the",
-            "  rest by kpromoted and kswapd); ping-pong: promotions demoted again within "
-            f"{c.ping_pong_window_ms} ms;",
+            "  spent migrating (in est. time"
+            + ("" if c.kthread_share == 1 else f", the kernel threads' part x{c.kthread_share:g}")
+            + "), in faults: its part paid by the",
+            "  faulting threads (the rest by kpromoted and kswapd); ping-pong: promotions demoted",
+            f"  again within {c.ping_pong_window_ms} ms;",
             "  table full, queue full: reports the tracker had no room for; rate-limited, stale:",
             "  candidates kpromoted dropped; - where the policy has no such stage; no room: promotions",
             "  that found the top tier full and nothing to demote",
