@@ -102,13 +102,18 @@ cdef inline int32_t nodemap_queue(const nodemap_t *m, int64_t nid) noexcept nogi
 # of the first id that is not a node, left as it was, or -1.
 cdef inline Py_ssize_t nodemap_targets(const nodemap_t *m, int64_t *nids,
                                        Py_ssize_t n) noexcept nogil:
+    # a run of reports from one node (the common case) looks its target up once
     cdef Py_ssize_t i
-    cdef int32_t t
+    cdef int32_t t = -1
+    cdef int64_t nid, last = -1
     for i in range(n):
-        if nids[i] >= 0:
-            t = nodemap_target(m, nids[i])
-            if t < 0:
-                return i
+        nid = nids[i]
+        if nid >= 0:
+            if nid != last:
+                t = nodemap_target(m, nid)
+                if t < 0:
+                    return i
+                last = nid
             nids[i] = t
     return -1
 
