@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pghot import Topology, Tracker
 from pghot.cli import main
 from pghot.machine.memory import TieredMemory
 from pghot.model.memory import TieredMemory as ReferenceMemory
@@ -456,3 +457,31 @@ def test_a_json_topology_dump(tmp_path: Path) -> None:
     path.write_text('{"nodes": []}')
     with pytest.raises(ValueError, match="config: topology: .*topo.json: nodes must not be empty"):
         SimConfig(topology=str(path))
+
+
+def test_record_nids_alternating_and_a_bad_one_after_a_run() -> None:
+    """nodemap_targets looks a run of one node up once: a change of node within a batch
+    takes the new node's target, and a bad node after a run of good ones is still refused
+    (naming its index, nothing recorded)."""
+    topo = Topology.from_table(
+        {
+            "nodes": [
+                {"id": 0, "pages": 8, "toptier": True},
+                {"id": 1, "pages": 8, "toptier": True},
+                {"id": 2, "pages": 64, "toptier": False, "promotion_target": 0},
+                {"id": 3, "pages": 64, "toptier": False, "promotion_target": 1},
+            ]
+        }
+    )
+    t = Tracker(topo)
+    pf = np.arange(16, 24, dtype=np.uint64)
+    t.set_movable(pf, True)
+    nids = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    assert t.record_accesses(pf, nids, 0, 5).tolist() == [8, 0, 0, 0]
+    recs = [t.lookup(int(p)) for p in pf]
+    assert [r.nid for r in recs if r is not None] == nids.tolist()
+    before = t.stats()
+    with pytest.raises(ValueError, match=r"nids\[5\] = 7 is not a node"):
+        t.record_accesses(pf[:6], np.array([0, 0, 1, 1, 1, 7]), 0, 6)
+    recs = [t.lookup(int(p)) for p in pf]
+    assert t.stats() == before and [r.last_update for r in recs if r is not None] == [5] * 8
