@@ -526,7 +526,7 @@ def test_sweep_two_configs_two_processes(tmp_path: pathlib.Path, capsys: pytest.
     assert rows[0]["promotions"] >= rows[1]["promotions"]  # a higher threshold promotes less
     assert main(args) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].startswith("| trace | tracker.threshold | top hits")
+    assert table.splitlines()[0].startswith("| # | trace | tracker.threshold | top hits")
     head, notes = table.split("\n\nnotes:\n")
     assert len(head.splitlines()) == 4  # the header, its rule, two rows; then the notes
     assert notes.startswith("- ")
@@ -543,6 +543,10 @@ def test_sweep_rows_carry_the_notes_and_the_table_prints_them(capsys: pytest.Cap
     notes = text.split("\nnotes:\n", 1)[1].splitlines()
     assert notes[0].startswith("- all rows: scaled: ")
     assert any(n.startswith("- rows 2: given, so not scaled") for n in notes)
+    # a row of an older version without notes, and one whose notes are a string
+    old = {k: v for k, v in rows[0].items() if k != "notes"}
+    assert "notes:" not in sim.format_sweep_table([old])
+    assert sim.format_sweep_table([{**old, "notes": "one note"}]).endswith("- all rows: one note")
     assert main(["sweep", LACKEY, "--grid", "tracker.threshold=2,3", "--no-progress"]) == 0
     assert "\nnotes:\n- all rows: scaled: " in capsys.readouterr().out
 

@@ -465,4 +465,43 @@ def test_the_oracle_is_searched_over_intervals_and_reports_the_best() -> None:
             policies=["oracle"],
             progress=False,
         )["oracle"]
-        assert "candidates" not in one.stats["oracle"] and one.est_time_ns == est, ms
+        assert list(one.stats["oracle"]["candidates"]) == [ms] and one.est_time_ns == est, ms
+
+
+def test_the_config_of_a_searched_oracle_replays_the_same() -> None:
+    """Result.config says which oracle ran (oracle_search on/off), so a replay of it, or of
+    its JSON, gives the same oracle; the stats have the same keys whichever ran."""
+    import json
+
+    trace = _noisy_hot_trace()
+    r = replay([trace], SimConfig(top_pages=500), policies=["oracle", "none"], progress=False)
+    assert r.config.oracle_search == "on" and r.config.oracle_interval_ms == 1000
+    for cfg in (r.config, SimConfig.from_dict(json.loads(r.to_json())["config"])):
+        again = replay([trace], cfg, policies=["oracle", "none"], progress=False)
+        assert again["oracle"].est_time_ns == r["oracle"].est_time_ns
+        assert again["oracle"].stats["oracle"] == r["oracle"].stats["oracle"]
+        assert again["none"].time_vs_oracle == r["none"].time_vs_oracle
+    # given: the interval alone ("auto"), recorded as "off"; "on" searches a given interval
+    one = replay(
+        [trace], SimConfig(top_pages=500, oracle_interval_ms=1000), policies=["oracle"], progress=False
+    )
+    assert one.config.oracle_search == "off"
+    assert set(one["oracle"].stats["oracle"]) == set(r["oracle"].stats["oracle"])
+    assert list(one["oracle"].stats["oracle"]["candidates"]) == ["1000 ms"]
+    on = SimConfig(top_pages=500, oracle_interval_ms=1000, oracle_search="on")
+    assert (
+        replay([trace], on, policies=["oracle"], progress=False)["oracle"].est_time_ns
+        == r["oracle"].est_time_ns
+    )
+    off = SimConfig(top_pages=500, oracle_search="off")
+    assert (
+        replay([trace], off, policies=["oracle"], progress=False)["oracle"].est_time_ns
+        == one["oracle"].est_time_ns
+    )
+    # without an oracle the config keeps what was asked
+    assert (
+        replay([trace], SimConfig(top_pages=500), policies=["none"], progress=False).config.oracle_search
+        == "auto"
+    )
+    with pytest.raises(ValueError, match="oracle_search must be one of"):
+        SimConfig(oracle_search="yes")

@@ -44,7 +44,7 @@ def test_no_promotion_names_the_threshold() -> None:
     long = SimConfig(top_pages=2, sources=cfg.sources, tracker={"freq_window_ms": 9000})
     r = replay([trace], long, progress=False)
     [why] = [n for n in r.notes if n.startswith("pghot: no promotions")]
-    assert "raise" not in why and "(tracker.freq_window_ms=9,000) already spans the trace" in why
+    assert "raise" not in why and "(freq_window_ms=9,000) already spans the trace" in why
 
 
 def test_a_healthy_replay_has_no_diagnosis() -> None:
@@ -93,3 +93,17 @@ def test_the_suggested_scan_knobs_make_a_short_trace_report() -> None:
     again = replay([trace], cfg, progress=False)
     assert again.trace["reports"][0] > 0 and again["pghot"].promotions > 0
     assert not any("made no report" in n for n in again.notes)
+
+
+def test_no_promotion_advice_uses_each_policys_own_window() -> None:
+    """v2 runs with the v2 defaults: its window (5 s) is not the configured tracker's (60 s)."""
+    trace = TraceChunk(time_ns=np.arange(8, dtype=np.int64) * 10**9, pfn=np.arange(8, dtype=np.uint64))
+    cfg = SimConfig(
+        top_pages=2,
+        sources=[{"name": "hw-hints", "sample_every": 1}],
+        tracker={"freq_window_ms": 60_000, "threshold": 7},
+    )
+    r = replay([trace], cfg, policies=["pghot", "v2", "none"], progress=False)
+    why = {n.split(":")[0]: n for n in r.notes if ": no promotions" in n}
+    assert "(freq_window_ms=60,000) already spans the trace" in why["pghot"]
+    assert "raise tracker.freq_window_ms" in why["v2"] and "already spans" not in why["v2"]

@@ -191,3 +191,9 @@ def test_knobs_given_longer_than_a_short_trace_are_named() -> None:
     # given and shorter than the trace: nothing said; scaling off: nothing checked
     assert "given_longer" not in _short(tracker={"freq_window_ms": 50}).trace["scaled"]
     assert scale_to_trace(SimConfig(promoter={"interval_ms": 300}, scale_to_trace="off"), 10**8, 1)[1] is None
+
+
+def test_a_v8_window_given_longer_than_a_short_trace_is_named() -> None:
+    r = _short(pghot_v8={"freq_window_ms": 3000}, policies=["pghot-v8", "none"])
+    assert r.trace["scaled"]["given_longer"] == {"pghot_v8.freq_window_ms": 3000}
+    assert "pghot_v8.freq_window_ms" not in r.trace["scaled"]["knobs"]

@@ -146,6 +146,12 @@ cdef object _view(object obj, object dtype, str name):
     if a.ndim != 1 or a.dtype.kind not in "iu":
         raise TypeError(f"{name} must be a 1-D integer array, got {a.dtype} of shape {a.shape}")
     if a.dtype != dtype or not a.flags.c_contiguous:
+        if a.dtype != dtype and not np.can_cast(a.dtype, dtype, "safe") and a.shape[0]:
+            # a narrowing conversion would wrap (2**32 as node 0): refuse values it cannot hold
+            info = np.iinfo(dtype)
+            lo, hi = int(a.min()), int(a.max())
+            if lo < info.min or hi > info.max:
+                raise ValueError(f"{name}: values in [{lo}, {hi}] do not fit {np.dtype(dtype).name}")
         a = np.ascontiguousarray(a, dtype=dtype)
     return a
 

@@ -131,6 +131,7 @@ Examples
 from __future__ import annotations
 
 from pghot.sim.config import (
+    ORACLE_SEARCH_MODES,
     PROMOTER_KEYS,
     SCALE_MODES,
     SOURCES,
@@ -167,6 +168,7 @@ __all__ = [
     "PROMOTER_KEYS",
     "SCALE_MODES",
     "SOURCES",
+    "ORACLE_SEARCH_MODES",
     "TIME_MODELS",
     "TRACKER_KEYS",
     "HintFaultConfig",

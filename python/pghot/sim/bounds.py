@@ -41,7 +41,11 @@ pages, whichever node accessed them (the model has no remote-socket cost).
     interval's oracle made 515,000 promotions and ran 2.15x as long as no
     migration; the search chose the whole trace.  It is still not a proof
     of optimality (a placement that moves pages within an interval, or
-    weighs each move's cost, can beat it).
+    weighs each move's cost, can beat it).  ``SimConfig.oracle_search``
+    (``"auto"``, ``"on"``, ``"off"``) sets it, and ``Result.config`` says which ran.
+    Precision and recall stay those of every policy, against each oracle
+    interval's hot set: when a longer interval wins, the oracle's recall
+    is that placement's, and another policy's may be higher.
 
 ``memtis``
     MEMTIS (Lee et al., "MEMTIS: Efficient Memory Tiering with Dynamic Page
@@ -360,20 +364,32 @@ _ORACLE_FACTORS = (4, 16)
 
 def oracle_intervals(oracle_j: int, last_jiffy: int, *, search: bool = True) -> list[int]:
     """The oracle intervals (jiffies) a replay tries: ``oracle_j``, 4 and 16 times it while
-    shorter than the trace, and the whole trace (``last_jiffy + 1``); ``oracle_j`` alone
-    when ``search`` is False (``oracle_interval_ms`` given) or it spans the trace.
+    at most half the trace, and the whole trace (``last_jiffy + 1``); ``oracle_j`` alone
+    when ``search`` is False (:attr:`SimConfig.oracle_search`) or it is more than half
+    the trace (a candidate close to the whole trace would run nearly the same placement).
 
     >>> oracle_intervals(10, 999), oracle_intervals(10, 99), oracle_intervals(10, 5)
     ([10, 40, 160, 1000], [10, 40, 100], [10])
+    >>> oracle_intervals(1000, 1000)  # 1001 jiffies: one interval and one jiffy
+    [1000]
     >>> oracle_intervals(10, 999, search=False)
     [10]
     """
     span = int(last_jiffy) + 1
     out = [int(oracle_j)]
-    if not search or oracle_j >= span:
+    if not search or 2 * oracle_j > span:  # at most two intervals: the whole trace is nearly the same
         return out
-    out += [oracle_j * f for f in _ORACLE_FACTORS if oracle_j * f < span]
+    out += [oracle_j * f for f in _ORACLE_FACTORS if 2 * oracle_j * f <= span]
     return [*out, span]
+
+
+def _ms_label(ms: float) -> str:
+    """An interval in ms as the candidates' keys write it.
+
+    >>> _ms_label(1000.0), _ms_label(1_800_000.0), _ms_label(2.5)
+    ('1000', '1800000', '2.5')
+    """
+    return str(int(ms)) if ms == int(ms) else f"{ms:.4g}"
 
 
 def best_oracle(results: dict[str, Any], hz: int) -> dict[str, Any]:
@@ -381,15 +397,17 @@ def best_oracle(results: dict[str, Any], hz: int) -> dict[str, Any]:
 
     The candidates are ``oracle`` and the :data:`ORACLE_CANDIDATE` entries
     (:func:`oracle_intervals`); the one of the lowest ``est_time_ns`` takes
-    ``oracle``'s place, its description naming its interval, and its
-    ``stats["oracle"]`` gains ``interval_ms`` (its interval) and
-    ``candidates`` (``"<interval> ms"`` -> estimated time in ns, of each).
-    Results without candidates are returned as they are.
+    ``oracle``'s place, its description naming the intervals tried and the
+    one chosen.  Its ``stats["oracle"]`` always holds ``interval_ms`` (its
+    interval) and ``candidates`` (``"<interval> ms"`` -> estimated time in
+    ns, of each; one when the interval ran alone).  Results without an
+    ``oracle`` are returned as they are.
     """
-    names = [k for k in results if k.startswith(ORACLE_CANDIDATE)]
-    if not names or "oracle" not in results:
+    if "oracle" not in results:
         return results
     import dataclasses
+
+    names = [k for k in results if k.startswith(ORACLE_CANDIDATE)]
 
     def ms(r: Any) -> float:
         return float(r.stats["oracle"]["interval_j"] * 1000 / hz)
@@ -400,20 +418,20 @@ def best_oracle(results: dict[str, Any], hz: int) -> dict[str, Any]:
     stats["oracle"] = {
         **best.stats["oracle"],
         "interval_ms": ms(best),
-        "candidates": {f"{ms(r):g} ms": r.est_time_ns for r in cands},
+        "candidates": {f"{_ms_label(ms(r))} ms": r.est_time_ns for r in cands},
     }
-    whole = best is cands[-1]
-    what = "the whole trace (one placement at its start)" if whole else f"{ms(best):g} ms intervals"
-    tried = ", ".join(f"{ms(r):g}" for r in cands)
-    chosen = dataclasses.replace(
-        best,
-        name="oracle",
-        description=(
+    description = best.description
+    if names:
+        whole = best is cands[-1]
+        what = (
+            "the whole trace (one placement at its start)" if whole else f"{_ms_label(ms(best))} ms intervals"
+        )
+        tried = ", ".join(_ms_label(ms(r)) for r in cands)
+        description = (
             f"upper bound: each interval's hottest pages on the top tier at its start, best of "
             f"intervals {tried} ms: {what}"
-        ),
-        stats=stats,
-    )
+        )
+    chosen = dataclasses.replace(best, name="oracle", description=description, stats=stats)
     return {k: (chosen if k == "oracle" else v) for k, v in results.items() if k not in names}
 
 

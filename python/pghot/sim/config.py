@@ -223,6 +223,15 @@ PING_PONG_WINDOW_MS = 5000
 SCALE_MODES = ("auto", "off")
 
 
+#: ``oracle_search``'s values: see :attr:`SimConfig.oracle_search`
+ORACLE_SEARCH_MODES = ("auto", "on", "off")
+
+
+def _oracle_search(value: Any, name: str) -> None:
+    if value not in ORACLE_SEARCH_MODES:
+        raise ValueError(f"{name} must be one of {list(ORACLE_SEARCH_MODES)}, got {value!r}")
+
+
 def _scale_mode(value: Any, name: str) -> None:
     if value not in SCALE_MODES:
         raise ValueError(f"{name} must be one of {list(SCALE_MODES)}, got {value!r}")
@@ -758,6 +767,13 @@ class SimConfig:
         (kpromoted) and every demotion (kswapd) at the batched cost, 1237 ns
         for 4 KiB.  :meth:`migration_costs_ns` gives the two; ``0`` makes
         migration free.
+    oracle_search : {"auto", "on", "off"}
+        Whether the ``oracle`` policy is the best of several intervals
+        (:func:`pghot.sim.bounds.oracle_intervals`: the oracle interval, 4
+        and 16 times it and the whole trace) or the oracle interval's alone.
+        ``"auto"`` (the default) searches unless ``oracle_interval_ms`` is
+        given; ``Result.config`` says which ran (``"on"`` or ``"off"``), so
+        that a replay of it runs the same.
     kthread_share : float
         The share of the kernel threads' migration time (kpromoted,
         kmigrated, kdamond, kswapd) the estimated run time charges to the
@@ -899,6 +915,7 @@ class SimConfig:
     cpu_ns: float = _knob(0.0)
     scale_to_trace: str = _knob("auto", check=_scale_mode)
     kthread_share: float = _knob(1.0, check=_at_most_one)
+    oracle_search: str = _knob("auto", check=_oracle_search)
     topology: str | dict[str, Any] | None = None
 
     if TYPE_CHECKING:
@@ -932,6 +949,7 @@ class SimConfig:
             cpu_ns: float = ...,
             scale_to_trace: str = ...,
             kthread_share: float = ...,
+            oracle_search: str = ...,
             topology: str | os.PathLike[str] | Mapping[str, Any] | Topology | None = ...,
         ) -> None: ...
 

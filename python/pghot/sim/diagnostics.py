@@ -196,7 +196,7 @@ def diagnose(
     top_pages: int,
     span_jiffies: int,
     hz: int,
-    freq_window_ms: int | None = None,
+    freq_windows: Mapping[str, int | None] | None = None,
 ) -> list[str]:
     """One line per degenerate part of a replay's result.
 
@@ -209,10 +209,10 @@ def diagnose(
         The reports each made.
     policies
         Name -> :class:`pghot.sim.PolicyResult`.
-    freq_window_ms
-        The configured tracker's frequency window, when known: a pghot policy
-        that promoted nothing is told to raise it only when it is shorter
-        than the trace.
+    freq_windows
+        Each pghot policy's frequency window in ms (its own: ``v2`` runs with
+        the v2 defaults), when known: a policy that promoted nothing is told
+        to raise it only when it is shorter than the trace.
 
     Examples
     --------
@@ -238,9 +238,10 @@ def diagnose(
     elif sum(reports) > 0:
         for name, p in policies.items():
             if p.promotions == 0 and p.kind == "pghot":
-                if freq_window_ms is not None and freq_window_ms * hz >= 1000 * (span_jiffies + 1):
+                window = (freq_windows or {}).get(name)
+                if window is not None and window * hz >= 1000 * (span_jiffies + 1):
                     fix = (
-                        f"its window (tracker.freq_window_ms={freq_window_ms:,}) already spans the trace: "
+                        f"its window (freq_window_ms={window:,}) already spans the trace: "
                         "lower tracker.threshold, or have the sources report more often"
                     )
                 else:

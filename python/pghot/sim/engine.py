@@ -491,11 +491,28 @@ class _Sim:
         ]
         v8 = v8_knobs(c.pghot_v8)  # checked before any machine is allocated
         kinds += [v8_parts(v8, footprint)[0] for n in names if n == "pghot-v8"]
+        # each pghot policy's frequency window (ms), for the diagnosis of no promotion
+        own = c.tracker.kwargs().get("freq_window_ms", TRACKER_WINDOW_MS)
+        self.windows: dict[str, int | None] = {
+            n: v2_knobs[0].get("freq_window_ms", TRACKER_WINDOW_MS)
+            if n == "v2"
+            else DESIGNS.get(n, {}).get("freq_window_ms", own)
+            for n in names
+            if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
+        }
+        # the oracle searched over intervals builds a machine for each candidate
+        self.oracle_js: list[int] = []
+        if "oracle" in names:
+            knobs = (scaled or {}).get("knobs", {})
+            search = c.oracle_search == "on" or (
+                c.oracle_search == "auto" and (c.oracle_interval_ms is None or "oracle_interval_ms" in knobs)
+            )
+            self.oracle_js = oracle_intervals(ms_to_jiffies(c.oracle_ms, c.hz), last_jiffy, search=search)
         check_fits(  # before any machine is allocated
             self.top_pages,
             self.lower_pages,
             footprint,
-            names,
+            [*names, *["oracle"] * (len(self.oracle_js) - 1)],
             trackers=kinds,
             node_pages=None if topo is None else [n.nr_pages for n in topo.nodes],
         )
@@ -608,10 +625,7 @@ class _Sim:
             elif n == "oracle":  # the upper bound: needs the whole stream's hot sets first
                 if stream is None:
                     raise ValueError("policies: oracle needs the trace's stream (replay() passes it)")
-                # given: that interval alone; left to its default (perhaps scaled): searched
-                knobs = (scaled or {}).get("knobs", {})
-                search = c.oracle_interval_ms is None or "oracle_interval_ms" in knobs
-                for j in oracle_intervals(self.oracle_j, last_jiffy, search=search):
+                for j in self.oracle_js:
                     hot = hot_sets(stream, j, self.top_pages, footprint)
                     name = "oracle" if j == self.oracle_j else f"{ORACLE_CANDIDATE}{j}"
                     pol.append(make_oracle(self.machine(), c, j, footprint, self.top_pages, hot, name=name))
@@ -1061,6 +1075,8 @@ def _result(
         lower_pages=sim.lower_pages,
         oracle_interval_ms=cfg.oracle_ms,
         ping_pong_window_ms=cfg.ping_pong_ms,
+        # what ran, so that a replay of Result.config runs it again
+        oracle_search=cfg.oracle_search if not sim.oracle_js else "on" if len(sim.oracle_js) > 1 else "off",
     )
     acc = sim.acc_bins
     bin_s = sim.bin_j / cfg.hz
@@ -1149,7 +1165,7 @@ def _result(
         top_pages=sim.top_pages,
         span_jiffies=sim.last_jiffy,
         hz=cfg.hz,
-        freq_window_ms=cfg.tracker.kwargs().get("freq_window_ms", TRACKER_WINDOW_MS),
+        freq_windows={**sim.windows, **({"v2": sim.windows["pghot"]} if sim.v2_alias else {})},
     )
     return Result(resolved, trace, out, bin_s, acc.tolist(), heat, sim.heat_tj / cfg.hz, sim.heat_pp, notes)
 

@@ -162,7 +162,7 @@ def scale_to_trace(config: SimConfig, span_ns: int, accesses: int) -> tuple[SimC
             if value is UNSET:
                 new[key] = max(1, round(default * factor))
                 changed[f"{path}.{key}"] = [default, new[key]]
-            elif key != "quota_sz_bytes" and _as_ns(key, value) > span_ns:
+            elif value is not None and key != "quota_sz_bytes" and _as_ns(key, value) > span_ns:
                 given[f"{path}.{key}"] = value
         return new
 
@@ -190,6 +190,9 @@ def scale_to_trace(config: SimConfig, span_ns: int, accesses: int) -> tuple[SimC
             window = MODES[mode].window_ms  # the mode's default (V8_DEFAULTS: None)
             new["freq_window_ms"] = max(1, round(window * factor))
             changed["pghot_v8.freq_window_ms"] = [window, new["freq_window_ms"]]
+        elif name == "pghot_v8" and factor is not None and table.freq_window_ms is not None:
+            if _as_ns("freq_window_ms", table.freq_window_ms) > span_ns:
+                given["pghot_v8.freq_window_ms"] = table.freq_window_ms
         if new:
             replace[name] = dataclasses.replace(table, **new)
     if factor is not None:

@@ -194,15 +194,16 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows of :func:`sweep` as a Markdown table, and below it their notes.
 
     Each distinct note is printed once, after the rows it belongs to (their
-    numbers in the table, from 1, or "all rows").
+    numbers in the table's ``#`` column, or "all rows"); a row's ``notes`` may
+    be missing (rows of an older version) or one string.
 
     >>> print(format_sweep_table([{"trace": "t", "tracker.threshold": 2, "hit_ratio": 0.5,
     ...     "none_hit_ratio": 0.25, "promotions": 10, "demotions": 4, "ping_pong": 1,
     ...     "precision": 0.9, "recall": None, "time_vs_none": 0.8, "time_vs_all_top": 1.5,
     ...     "tracker_memory_bytes": 2048, "notes": ["pghot: no promotions"]}]))
-    | trace | tracker.threshold | top hits | none hits | promoted | demoted | ping-pong | precision | recall | x none | x all-top | tracker mem |
-    |---|---|---|---|---|---|---|---|---|---|---|---|
-    | t | 2 | 50.0% | 25.0% | 10 | 4 | 1 | 90.0% | - | 0.800 | 1.500 | 2.0 KiB |
+    | # | trace | tracker.threshold | top hits | none hits | promoted | demoted | ping-pong | precision | recall | x none | x all-top | tracker mem |
+    |---|---|---|---|---|---|---|---|---|---|---|---|---|
+    | 1 | t | 2 | 50.0% | 25.0% | 10 | 4 | 1 | 90.0% | - | 0.800 | 1.500 | 2.0 KiB |
     <BLANKLINE>
     notes:
     - all rows: pghot: no promotions
@@ -227,6 +228,7 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
             if k not in metrics and k not in point_keys:
                 point_keys.append(k)
     head = [
+        "#",
         "trace",
         *point_keys,
         "top hits",
@@ -242,6 +244,7 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
     ]
     table = [
         [
+            str(i),
             str(r["trace"]),
             *(str(r.get(k, "")) for k in point_keys),
             pct(r.get("hit_ratio")),
@@ -255,12 +258,13 @@ def format_sweep_table(rows: Sequence[Mapping[str, Any]]) -> str:
             num(r.get("time_vs_all_top")),
             size(r.get("tracker_memory_bytes")),
         ]
-        for r in rows
+        for i, r in enumerate(rows, 1)
     ]
     out = format_table(head, table, markdown=True)
     where: dict[str, list[int]] = {}
     for i, r in enumerate(rows, 1):
-        for note in r.get("notes") or ():
+        notes = r.get("notes") or ()
+        for note in [notes] if isinstance(notes, str) else notes:
             rows_of = where.setdefault(str(note), [])
             if not rows_of or rows_of[-1] != i:
                 rows_of.append(i)
