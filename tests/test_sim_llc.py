@@ -32,6 +32,18 @@ def test_a_loop_that_fits_reaches_memory_once() -> None:
     assert "LLC filter: 61,440 bytes absorbed 2,304 of 2,560 trace accesses (90.0%)" in r.summary()
 
 
+def test_a_footprint_that_fits_the_filter_is_called_out() -> None:
+    # 40 passes over 4 pages: 97.5 % absorbed by a 60 KiB filter that holds them all
+    cfg = SimConfig(top_pages=1, llc_bytes=64 * 15 * 64, llc_ways=15)
+    r = replay([_loop(40, 256)], cfg, progress=False)
+    [note] = [n for n in r.notes if n.startswith("LLC: ")]
+    assert "the footprint (16.0 KiB) fits in the 60.0 KiB LLC filter, which absorbed 97.5%" in note
+    # 10 passes absorb 90 %: below the threshold; a footprint larger than the filter: never
+    assert not [n for n in replay([_loop(10, 256)], cfg, progress=False).notes if n.startswith("LLC: ")]
+    small = SimConfig(top_pages=1, llc_bytes=64 * 15 * 4, llc_ways=15)
+    assert not [n for n in replay([_loop(40, 256)], small, progress=False).notes if n.startswith("LLC: ")]
+
+
 def test_a_loop_larger_than_the_cache_always_misses() -> None:
     cfg = SimConfig(top_pages=1, llc_bytes=64 * 15 * 4, llc_ways=15)  # 60 lines, LRU
     r = replay([_loop(5, 120)], cfg, progress=False)

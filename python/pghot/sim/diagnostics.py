@@ -20,11 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from pghot._output import pct
+from pghot._output import pct, size
 from pghot._types import Source
 from pghot.traces import TraceChunk
 
-__all__ = ["TraceWatch", "diagnose", "reading_notes"]
+__all__ = ["LLC_ABSORBED", "TraceWatch", "diagnose", "llc_note", "reading_notes"]
+
+#: the share of accesses absorbed by the LLC filter above which a footprint that fits in it
+#: is called out (:func:`llc_note`)
+LLC_ABSORBED = 0.95
 
 
 class TraceWatch:
@@ -261,3 +265,31 @@ def diagnose(
                 if why:
                     out.append(why)
     return out
+
+
+def llc_note(llc: Mapping[str, Any] | None, footprint_bytes: int) -> str | None:
+    """The note when the trace's footprint fits in the LLC filter and it absorbed nearly
+    every access: what reaches memory is then the compulsory (and conflict) misses, and
+    a tiering policy has almost nothing to act on.  None otherwise.
+
+    >>> print(llc_note({"size_bytes": 110100480, "accesses": 1000, "hits": 998, "misses": 2}, 20 << 20))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    LLC: the footprint (20.0 MiB) fits in the 105.0 MiB LLC filter, which absorbed 99.8% of the
+    accesses: only its compulsory and conflict misses reach memory, so tiering has little to act
+    on; set llc_bytes to the cache the program gets beside others (e.g. --set llc_bytes=3932160,
+    3.75 MiB: a multiple of line size x ways), or llc_bytes=0 to replay every access
+    >>> llc_note({"size_bytes": 1 << 20, "accesses": 10, "hits": 9, "misses": 1}, 20 << 20) is None
+    True
+    """
+    if not llc or not llc.get("accesses"):
+        return None
+    share = llc["hits"] / llc["accesses"]
+    if footprint_bytes > llc["size_bytes"] or share < LLC_ABSORBED:
+        return None
+    return (
+        f"LLC: the footprint ({size(footprint_bytes)}) fits in the {size(llc['size_bytes'])} LLC filter, "
+        f"which absorbed {pct(share)} of the accesses: only its compulsory and conflict misses reach "
+        "memory, so tiering has little to act on; set llc_bytes to the cache the program gets beside "
+        "others (e.g. --set llc_bytes=3932160, 3.75 MiB: a multiple of line size x ways), or "
+        "llc_bytes=0 to replay every access"
+    )

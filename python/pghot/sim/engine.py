@@ -56,7 +56,7 @@ from pghot.sim.bounds import (
 from pghot.sim.budget import check_fits
 from pghot.sim.config import HintFaultConfig, PgtableScanConfig, SimConfig, _build_sources, _build_stages
 from pghot.sim.damon import Damon
-from pghot.sim.diagnostics import TraceWatch, diagnose, reading_notes
+from pghot.sim.diagnostics import TraceWatch, diagnose, llc_note, reading_notes
 from pghot.sim.policies import (
     ALTERNATIVES,
     BASELINES,
@@ -1167,6 +1167,9 @@ def _result(
         hz=cfg.hz,
         freq_windows={**sim.windows, **({"v2": sim.windows["pghot"]} if sim.v2_alias else {})},
     )
+    fits = llc_note(llc, sim.footprint * cfg.page_size)
+    if fits:
+        notes.append(fits)
     return Result(resolved, trace, out, bin_s, acc.tolist(), heat, sim.heat_tj / cfg.hz, sim.heat_pp, notes)
 
 
