@@ -33,7 +33,13 @@ What it simplifies, and leaves alone:
   ``[pghot_v8]``, the sources) and the top-level ``oracle_interval_ms`` and
   ``ping_pong_window_ms`` (None: not given).  memtis has no table: its
   ``kmigrated_interval_ms`` is always scaled (:func:`scaled_tables` gives
-  the replay the knobs of a table, or of memtis).
+  the replay the knobs of a table, or of memtis).  A time knob given that
+  outlasts the trace is named (``given_longer`` of the record, a ``given,
+  so not scaled`` note): a window longer than the trace is unbounded.
+- Knobs are whole milliseconds: a default that scales below 1 ms (on a
+  74 ms trace kpromoted's 20 ms interval would be 0.07 ms) runs at 1 ms,
+  so the scaled machine's ratios hold only for the longer periods; raising
+  ``hz`` does not lift this floor.
 - pghot-v8's ``freq_window_ms`` is scaled, and its record rounds it up to
   whole time units: 128 jiffies in the default u8 mode (a 0.2 s trace's
   scaled 30 ms window acts as 128 ms), 1 jiffy in the precise mode.
