@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import pghot.sim.bounds as bounds
 from pghot.machine.sources import Reports
@@ -505,3 +507,43 @@ def test_the_config_of_a_searched_oracle_replays_the_same() -> None:
     )
     with pytest.raises(ValueError, match="oracle_search must be one of"):
         SimConfig(oracle_search="yes")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    pages=st.integers(2, 300),
+    n=st.integers(1, 3000),
+    span_ms=st.integers(1, 12_000),
+    top_share=st.floats(0.05, 0.9),
+    kthread_share=st.sampled_from([0.0, 0.5, 1.0]),
+    interval=st.one_of(st.none(), st.floats(0.01, 1.5)),
+)
+def test_the_searched_oracle_is_never_slower_than_none(
+    seed: int,
+    pages: int,
+    n: int,
+    span_ms: int,
+    top_share: float,
+    kthread_share: float,
+    interval: float | None,
+) -> None:
+    """The whole trace is always a candidate, and its placement (first touch at the start,
+    no migration, the most accessed pages on top) costs at most what ``none``'s does."""
+    rng = np.random.default_rng(seed)
+    pfn = (rng.zipf(1.3, size=n) % pages).astype(np.uint64)
+    t = np.sort(rng.integers(0, span_ms * 10**6, size=n)).astype(np.int64)
+    # the default interval (scaled to a short trace), or one given as a share of the span, searched
+    given: dict[str, Any] = (
+        {}
+        if interval is None
+        else {"oracle_interval_ms": max(1, int(span_ms * interval)), "oracle_search": "on"}
+    )
+    cfg = SimConfig(top_pages=max(1, int(pages * top_share)), kthread_share=kthread_share, **given)
+    r = replay([TraceChunk(time_ns=t, pfn=pfn)], cfg, policies=["oracle", "none"], progress=False)
+    assert r["oracle"].est_time_ns <= r["none"].est_time_ns
+    # the last candidate covers the whole trace: one placement, no migration
+    cands = r["oracle"].stats["oracle"]["candidates"]
+    whole = list(cands)[-1]
+    assert float(whole.split()[0]) >= round(r.trace["duration_s"] * 1000, 6)
+    assert cands[whole] <= r["none"].est_time_ns

@@ -32,7 +32,10 @@ pages, whichever node accessed them (the model has no remote-socket cost).
     with the oracle interval, 4 and 16 times it, and the whole trace (one
     placement at its start: the static oracle of tiering studies, e.g.
     HeMem's), and reports the one with the lowest estimated time as
-    ``oracle`` (its interval in the description and ``stats``).  Each
+    ``oracle`` (its interval in the description and ``stats``).  The whole
+    trace's placement is a first touch of the most accessed pages at the
+    start, with no migration, so the searched oracle is never slower than
+    ``none``.  Each
     candidate is the definition above; the search is what makes it a
     bound worth the name when migrations are charged: on short intervals
     the hot set of each is noisy (pages accessed once or twice), and
@@ -364,20 +367,24 @@ _ORACLE_FACTORS = (4, 16)
 
 def oracle_intervals(oracle_j: int, last_jiffy: int, *, search: bool = True) -> list[int]:
     """The oracle intervals (jiffies) a replay tries: ``oracle_j``, 4 and 16 times it while
-    at most half the trace, and the whole trace (``last_jiffy + 1``); ``oracle_j`` alone
-    when ``search`` is False (:attr:`SimConfig.oracle_search`) or it is more than half
-    the trace (a candidate close to the whole trace would run nearly the same placement).
+    at most half the trace (closer to the whole trace they would run nearly its
+    placement), and the whole trace (``last_jiffy + 1``) whenever ``oracle_j`` is shorter;
+    ``oracle_j`` alone when ``search`` is False (:attr:`SimConfig.oracle_search`).
+
+    The whole trace is always a candidate: its placement, made by first touch at the
+    trace's start, migrates nothing and holds the pages of the most accesses, so the
+    searched oracle's estimate is never above ``none``'s (tested).
 
     >>> oracle_intervals(10, 999), oracle_intervals(10, 99), oracle_intervals(10, 5)
     ([10, 40, 160, 1000], [10, 40, 100], [10])
     >>> oracle_intervals(1000, 1000)  # 1001 jiffies: one interval and one jiffy
-    [1000]
+    [1000, 1001]
     >>> oracle_intervals(10, 999, search=False)
     [10]
     """
     span = int(last_jiffy) + 1
     out = [int(oracle_j)]
-    if not search or 2 * oracle_j > span:  # at most two intervals: the whole trace is nearly the same
+    if not search or oracle_j >= span:  # one interval: it is the whole trace
         return out
     out += [oracle_j * f for f in _ORACLE_FACTORS if 2 * oracle_j * f <= span]
     return [*out, span]
