@@ -384,7 +384,8 @@ class Promoter:
             raise ValueError(
                 f"throttle_signal must be one of {list(THROTTLE_SIGNALS)}, got {throttle_signal!r}"
             )
-        self._signal = THROTTLE_SIGNALS[throttle_signal]
+        self._throttle_signal = throttle_signal
+        self._signal = THROTTLE_SIGNALS[throttle_signal]  # the memory counter it reads
         if self._adjust and self._rate_mbps is None:
             raise ValueError("threshold_adjust: needs a rate limit (rate_limit_mbps is None)")
         if clock is not None and not callable(clock):
@@ -439,7 +440,7 @@ class Promoter:
                 self._stale,
                 self._throttle,
                 self._throttle_j,
-                self._signal == "ping_pong",
+                throttle_signal == "ping-pong",
             )
         self._index = {nid: j for j, nid in enumerate(self._nodes)}
         if clock is None:
@@ -512,7 +513,7 @@ class Promoter:
     @property
     def throttle_signal(self) -> str:
         """What the throttle counts against the promotions: ``"demotions"`` or ``"ping-pong"``."""
-        return next(k for k, v in THROTTLE_SIGNALS.items() if v == self._signal)
+        return self._throttle_signal
 
     def budget(self, nid: SupportsIndex) -> int:
         """Candidates a round of top-tier node ``nid`` may promote: ``batch >> level``.

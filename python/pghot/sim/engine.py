@@ -484,30 +484,30 @@ class _Sim:
         self.chosen = chosen
         v2_runs = (dict(c.tracker), dict(c.promoter)) != tuple(map(dict, v2_knobs)) or "pghot" not in chosen
         names = [n for n in chosen if n != "v2" or v2_runs]
-        kinds = [
-            c.tracker if n in ("pghot", "pghot-throttled") else v2_knobs[0] if n == "v2" else DESIGNS[n]
-            for n in names
-            if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
-        ]
-        v8 = v8_knobs(c.pghot_v8)  # checked before any machine is allocated
-        kinds += [v8_parts(v8, footprint)[0] for n in names if n == "pghot-v8"]
-        # each pghot policy's frequency window (ms), for the diagnosis of no promotion
-        own = c.tracker.kwargs().get("freq_window_ms", TRACKER_WINDOW_MS)
-        self.windows: dict[str, int | None] = {
-            n: v2_knobs[0].get("freq_window_ms", TRACKER_WINDOW_MS)
-            if n == "v2"
-            else DESIGNS.get(n, {}).get("freq_window_ms", own)
+        # the tracker knobs of each pghot policy (a design's are its own over the configured ones)
+        trackers = {
+            n: c.tracker if n in ("pghot", "pghot-throttled") else v2_knobs[0] if n == "v2" else DESIGNS[n]
             for n in names
             if n in DESIGNS or n in ("pghot", "pghot-throttled", "v2")
         }
+        kinds = list(trackers.values())
+        v8 = v8_knobs(c.pghot_v8)  # checked before any machine is allocated
+        kinds += [v8_parts(v8, footprint)[0] for n in names if n == "pghot-v8"]
+        # each pghot policy's frequency window (ms), for the diagnosis of no promotion
+        own = dict(c.tracker).get("freq_window_ms", TRACKER_WINDOW_MS)
+        self.windows: dict[str, int | None] = {
+            n: dict(t).get("freq_window_ms", own if n in DESIGNS else TRACKER_WINDOW_MS)
+            for n, t in trackers.items()
+        }
         # the oracle searched over intervals builds a machine for each candidate
+        self.oracle_j = ms_to_jiffies(c.oracle_ms, c.hz)
         self.oracle_js: list[int] = []
         if "oracle" in names:
             knobs = (scaled or {}).get("knobs", {})
             search = c.oracle_search == "on" or (
                 c.oracle_search == "auto" and (c.oracle_interval_ms is None or "oracle_interval_ms" in knobs)
             )
-            self.oracle_js = oracle_intervals(ms_to_jiffies(c.oracle_ms, c.hz), last_jiffy, search=search)
+            self.oracle_js = oracle_intervals(self.oracle_j, last_jiffy, search=search)
         check_fits(  # before any machine is allocated
             self.top_pages,
             self.lower_pages,
@@ -559,7 +559,6 @@ class _Sim:
                 f"{self.bin_j / c.hz:g} s: the trace spans {(last_jiffy + 1) / c.hz:g} s, "
                 f"more than {MAX_BINS:,} bins"
             )
-        self.oracle_j = ms_to_jiffies(c.oracle_ms, c.hz)
         self.nbins = last_jiffy // self.bin_j + 1
         self.sources = (
             _Sources(_build_stages(c, footprint, nid=self.default_nid))

@@ -260,13 +260,11 @@ def scaled_text(scaled: Mapping[str, Any], hz: int) -> list[str]:
     f = scaled["factor"]
     lines = []
     given = scaled.get("given_longer") or {}
-    if not scaled["knobs"]:
-        pass
-    elif f is None:
+    if scaled["knobs"] and f is None:
         lines.append(
             f"scaled: a sampling period larger than the trace ({knobs}; --set scale_to_trace=off keeps it)"
         )
-    else:
+    elif scaled["knobs"]:
         line = (
             f"scaled: the trace lasts {scaled['span_s']:.3g} s, shorter than {SCALE_BELOW_S} s: the kernel's "
             f"time knobs left at their defaults x{f:.3g} (its span over {TARGET_S} s; --set "
