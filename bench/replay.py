@@ -16,8 +16,8 @@ against the core's own cost on the same pages in the same run.
     The same trace with the default source (NUMA-balancing hint faults) and
     the default policies (``pghot``, ``none``, ``second-access``; ``v2`` is
     the same run as ``pghot``): the compiled engine on one thread and on two
-    (the policies on the pool's threads beside the main thread's shared
-    stages: a two-stage pipeline),
+    (each policy's pieces queued in its lane, run on the pool's threads
+    while the main thread runs the shared stages up to eight items ahead),
     and the reference engine on a tenth of the trace.  Target: at most 20 ns
     per access per policy.
 ``replay-policies-parallel``

@@ -12,12 +12,13 @@ thread as on several.
 from __future__ import annotations
 
 import pathlib
+import threading
 from typing import Any
 
 import numpy as np
 import pytest
 
-from pghot.sim import SimConfig, demo_trace, replay
+from pghot.sim import SimConfig, demo_trace, engine, policies, replay
 from pghot.traces import TraceChunk
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -202,3 +203,98 @@ def test_four_nodes_without_a_node_column() -> None:
     _same(a, b)
     nodes = a["policies"]["pghot"]["nodes"]
     assert nodes[0]["accesses"] == 20_000 and nodes[1]["accesses"] == 0  # all from the default node
+
+
+# -- the policies' lanes (pghot.sim.engine._Sim.each): work on the pool's threads ------------
+#
+# A small trace's pieces are below PARALLEL_MIN, so they would run on the main thread:
+# these tests hand every piece to the lanes, with lanes two items deep and turns of one
+# item, so that the main thread waits for full lanes and more policies than
+# threads take turns (the paths a real trace takes).
+
+LANE_POLICIES = ["pghot", "none", "second-access", "numab2", "tpp", "oracle"]
+
+
+@pytest.fixture
+def tight_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(engine, "LANE_DEPTH", 2)
+    monkeypatch.setattr(engine, "LANE_TURN", 1)
+
+
+def _policy_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("pghot-policy")]
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+@pytest.mark.usefixtures("tight_lanes")
+def test_lanes_do_not_change_the_result(threads: int) -> None:
+    cfg = SimConfig(top_pages=60, sources=ALL_SOURCES, tracker={"threshold": 2}, promoter={"interval_ms": 20})
+    trace = [_generated(5)]
+    kw: dict[str, Any] = {"policies": [*LANE_POLICIES, "hash/bucket"]}
+    one = replay(trace, cfg, progress=False, threads=1, **kw).to_dict(heatmap=True)
+    many = replay(trace, cfg, progress=False, threads=threads, **kw).to_dict(heatmap=True)
+    _same(one, many)
+    assert sum(p["promotions"] for p in one["policies"].values()) > 0
+    assert not _policy_threads()
+
+
+@pytest.mark.usefixtures("tight_lanes")
+def test_an_error_in_a_lane_is_raised_and_the_threads_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def failing(self: Any, *args: Any) -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 5:
+            raise RuntimeError("policy failed")
+        real(self, *args)
+
+    real = policies._SecondAccess.run_piece
+    monkeypatch.setattr(policies._SecondAccess, "run_piece", failing)
+    with pytest.raises(RuntimeError, match="policy failed"):
+        replay([_generated(5)], SimConfig(top_pages=60), progress=False, threads=2, policies=LANE_POLICIES)
+    assert calls[4].startswith("pghot-policy")  # raised on a pool thread, re-raised here
+    assert not _policy_threads()
+
+
+@pytest.mark.usefixtures("tight_lanes")
+def test_an_interrupt_stops_the_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the main thread while the lanes hold work: what is queued is dropped
+    (lanes four items deep, three or more in each: at most one piece per lane starts
+    after it, not two or three), and every policy thread is joined."""
+    monkeypatch.setattr(engine, "LANE_DEPTH", 4)
+    t = _generated(5, n=40_000)
+    assert t.pfn is not None
+    chunks = [
+        TraceChunk(time_ns=t.time_ns[i : i + 5_000], pfn=t.pfn[i : i + 5_000])
+        for i in range(0, 40_000, 5_000)
+    ]
+    after = threading.Event()
+    started: list[bool] = []
+    lanes: list[int] = []
+    real_piece, real_each = engine._run_piece, engine._Sim.each
+
+    def counting(p: Any, *args: Any) -> None:
+        started.append(after.is_set())
+        real_piece(p, *args)
+
+    def interrupted(self: Any, *args: Any, **kw: Any) -> None:
+        with self.lanes_cv:  # every lane holds at least 3 items (one of them may be running)
+            full = min(len(lane) for lane in self.lanes) >= 3
+            lanes.append(len(self.lanes))  # (the oracle's candidates have lanes too)
+        if full:
+            after.set()
+            raise KeyboardInterrupt
+        real_each(self, *args, **kw)
+
+    cfg = SimConfig(top_pages=200)
+    monkeypatch.setattr(engine, "_run_piece", counting)
+    replay(chunks, cfg, progress=False, threads=1, policies=LANE_POLICIES)
+    pieces = len(started)
+    started.clear()
+    monkeypatch.setattr(engine._Sim, "each", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # a thread per policy: each lane runs until empty
+        replay(chunks, cfg, progress=False, threads=len(LANE_POLICIES), policies=LANE_POLICIES)
+    assert after.is_set()
+    assert sum(started) <= lanes[-1] < pieces - len(started)
+    assert not _policy_threads()

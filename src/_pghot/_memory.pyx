@@ -81,7 +81,7 @@ from libc.string cimport memcpy
 
 from libc.stdint cimport int8_t, INT64_MAX
 from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t,
-                  pghot_lock_init, pghot_lock, pghot_unlock)
+                  pghot_lock_init, pghot_lock, pghot_unlock, pghot_prefetch)
 
 import threading
 
@@ -107,20 +107,7 @@ cdef size_t _addr(object a) except? 0:
 
 # -- kernels (lock held by the caller unless said otherwise) -------------------------
 
-cdef inline int32_t node_of_slot(const pghot_mem_t *m, int64_t s) noexcept nogil:
-    """Node index of a valid slot: O(nodes), the first node tested is node 0."""
-    cdef int32_t k = 0
-    while s >= m.base[k] + m.mat[k]:
-        k += 1
-    return k
-
-
-cdef int64_t mem_slot_pfn(const pghot_mem_t *m, int64_t slot) noexcept nogil:
-    """PFN of a valid slot (-1 for slot -1)."""
-    if slot < 0:
-        return -1
-    cdef int32_t k = node_of_slot(m, slot)
-    return m.start[k] + slot - m.base[k]
+# node_of_slot and mem_slot_pfn are inline in _memory.pxd (the other stages' lookups too)
 
 
 cdef int64_t mem_locate(const pghot_mem_t *m, int64_t pfn) noexcept nogil:
@@ -246,6 +233,10 @@ cdef inline bint room_for(pghot_mem_t *m, const page_t *pages, int64_t n, int64_
     return need[0] <= free[0]
 
 
+cdef enum:
+    SERVE_AHEAD = 16  # accesses between the prefetch of a page's slot (pfn_of) and its use
+
+
 cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_t i1,
                          const int64_t *times, int64_t bin_j, int64_t *bins, int64_t *out,
                          pghot_mv_t *mv) noexcept nogil:
@@ -266,7 +257,12 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     cdef uint8_t *ref = m.ref
     cdef int64_t ntop = m.ntop
     cdef bint per_node = m.ntopnodes > 1
+    cdef int64_t ahead = i1 - SERVE_AHEAD
     for i in range(i0, i1):
+        # the page's slot is a miss on a large footprint, and the hit test's branch keeps
+        # the CPU from running ahead to the next ones: fetched SERVE_AHEAD accesses early
+        if i < ahead:
+            pghot_prefetch(&pfn_of[pages[i + SERVE_AHEAD]])
         p = <int64_t>pages[i]
         s = pfn_of[p]
         if s < 0:

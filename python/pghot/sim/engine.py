@@ -27,6 +27,7 @@ would do.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -34,7 +35,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import numpy as np
@@ -88,6 +89,12 @@ _HEAT_BINS = 200
 MAX_BINS = 100_000
 #: accesses and reports of a segment from which its policies run on threads
 PARALLEL_MIN = 1 << 14
+#: most items (pieces, judgements) a policy's lane holds: how far the shared stages run ahead
+LANE_DEPTH = 8
+#: items a policy's lane runs before the other lanes take their turn on the pool's threads
+LANE_TURN = 2
+#: from how many values :func:`_count_in` looks them up in a table instead of searching
+_COUNT_IN_TABLE = 2048
 #: fewest metrics bins of a trace when ``interval_ms`` is not set (its 1 s default narrows)
 MIN_BINS = 100
 
@@ -580,7 +587,6 @@ class _Sim:
         oracle: Any = self.oracle
         self._add = functools.partial(oracle.add, checked=False) if engine == "compiled" else oracle.add
         self.next_oracle = self.oracle_j
-        self.hot_mask = np.zeros(footprint, dtype=bool)
         self.last_jiffy = last_jiffy
         self.heat_tj = max(1, -(-(last_jiffy + 1) // _HEAT_BINS))
         self.heat_pp = max(1, -(-footprint // _HEAT_BINS))
@@ -659,8 +665,16 @@ class _Sim:
         self.threads = max(1, threads)
         workers = min(self.threads, len(pol))
         self.pool = ThreadPoolExecutor(workers, "pghot-policy") if self.threads > 1 else None
-        self.inflight: list[Any] = []
-        self.deferred: list[tuple[int, np.ndarray, bool]] = []
+        # each policy's lane: its work not yet done, in order (the head is running or next);
+        # guarded by `lanes_cv`, as are `draining` and `errors`
+        self.lanes: list[collections.deque[tuple[Callable[..., None], tuple[Any, ...]]]] = [
+            collections.deque() for _ in pol
+        ]
+        self.draining = [False] * len(pol)
+        self.errors: list[BaseException | None] = [None] * len(pol)
+        self.lanes_cv = threading.Condition()
+        # with a thread for each policy a lane runs until it is empty
+        self.turn = LANE_TURN if workers < len(pol) else 1 << 62
         self.stop = threading.Event()
         for p in pol:
             p.stop = self.stop
@@ -668,46 +682,97 @@ class _Sim:
     def close(self) -> None:
         """Join the policy threads: the work in flight gives up (within a few ms), nothing new starts."""
         self.stop.set()
-        self.inflight = []
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        with self.lanes_cv:
+            pool, self.pool = self.pool, None  # (no lane queues itself again)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        with self.lanes_cv:
+            for i, lane in enumerate(self.lanes):
+                lane.clear()
+                self.draining[i] = False
 
-    def each(
-        self, work: Callable[..., None], *args: Any, pols: Sequence[_Policy] | None = None, size: int = 0
-    ) -> None:
-        """Start ``work(p, *args)`` for every policy ``p`` (after the work in flight).
+    def each(self, work: Callable[..., None], *args: Any, size: int = 0) -> None:
+        """Queue ``work(p, *args)`` for every policy ``p``, after its work queued before.
 
-        On the policy threads when the work is large (``size``, its accesses
-        and reports, at least :data:`PARALLEL_MIN`; below that, handing it to
-        the threads costs more than it saves), and then it returns at once:
-        the main thread goes on with the shared stages of the next stretch
-        while the policies run this one (a pipeline of two stages).
-        :meth:`wait` joins it; every read of a policy's state waits first.
-        The policies share nothing but read-only inputs, so where and in
-        which order they run does not change any result.
+        On the policy threads, each policy's work in the order it was queued
+        (its lane), and then it returns at once: the main thread goes on with
+        the shared stages while the policies run up to :data:`LANE_DEPTH`
+        items behind it (a pipeline that absorbs pieces of uneven cost).
+        Small work (``size``, its accesses and reports, below
+        :data:`PARALLEL_MIN`) with every lane empty runs here instead:
+        handing it over costs more than it saves.  :meth:`wait` joins the
+        lanes; every read of a policy's state from the main thread waits
+        first.  The policies share nothing but read-only inputs, so where
+        and in which order they run does not change any result.
         """
-        self.wait()
-        pols = self.policies if pols is None else pols
-        if self.pool is None or size < PARALLEL_MIN:
-            for p in pols:
-                work(p, *args)
+        pool, queued = self.pool, False
+        if pool is not None:
+            with self.lanes_cv:
+                # after an error: not queued, so that wait() raises it
+                queued = not any(e is not None for e in self.errors) and (
+                    size >= PARALLEL_MIN or any(self.draining)
+                )
+                if queued:
+                    for i in range(len(self.policies)):
+                        while len(self.lanes[i]) >= LANE_DEPTH:
+                            self.lanes_cv.wait()
+                        self.lanes[i].append((work, args))
+                        if not self.draining[i]:
+                            self.draining[i] = True
+                            pool.submit(self._drain, i)
+        if queued:
             return
-        self.inflight = [self.pool.submit(work, p, *args) for p in pols]
+        self.wait()
+        for p in self.policies:
+            work(p, *args)
+
+    def _drain(self, i: int) -> None:
+        """Run the head of policy ``i``'s lane on a pool thread; with more policies than
+        threads, up to :data:`LANE_TURN` items, and then queue the rest behind the other
+        lanes' turns.  After an error (or a stop) the rest of the lane is
+        dropped."""
+        p, lane = self.policies[i], self.lanes[i]
+        for _ in range(self.turn):
+            with self.lanes_cv:
+                if not lane:
+                    self.draining[i] = False
+                    self.lanes_cv.notify_all()
+                    return
+                work, args = lane[0]
+                skip = self.errors[i] is not None or self.stop.is_set()
+            err = None
+            if not skip:
+                try:
+                    work(p, *args)
+                except BaseException as e:  # raised in the main thread by wait()
+                    err = e
+            with self.lanes_cv:
+                if lane:  # (close() may have emptied it)
+                    lane.popleft()
+                if err is not None:
+                    self.errors[i] = err
+                self.lanes_cv.notify_all()
+        with self.lanes_cv:
+            pool = self.pool
+            if lane and pool is not None and not self.stop.is_set():
+                pool.submit(self._drain, i)
+            else:
+                lane.clear()
+                self.draining[i] = False
+                self.lanes_cv.notify_all()
 
     def wait(self) -> None:
-        """Join the policies' work in flight, then run the evaluations waiting for it.
+        """Join every policy's lane.
 
-        The first error (in policy order) is raised once every policy has
-        finished.
+        The first error (in policy order) is raised once every lane is empty.
         """
-        if self.inflight:
-            futures, self.inflight = self.inflight, []
-            wait(futures)
-            for f in futures:
-                f.result()
-        while self.deferred:
-            self._judge(*self.deferred.pop(0))
+        with self.lanes_cv:
+            while any(self.draining):
+                self.lanes_cv.wait()
+            errors = [e for e in self.errors if e is not None]
+            self.errors = [None] * len(self.policies)
+        if errors:
+            raise errors[0]
 
     def machine(
         self, tracker_kw: Mapping[str, Any] | None = None, promoter_kw: Mapping[str, Any] | None = None
@@ -848,34 +913,47 @@ class _Sim:
         """Close the oracle interval ending at ``t_end``: precision and recall tallies.
 
         The interval's hot pages are taken now (the oracle's counts start
-        the next interval); the policies are judged once their work up to
-        ``t_end`` is done (:meth:`wait`).
+        the next interval); each policy is judged in its lane, after its
+        work up to ``t_end`` and before any later (:func:`_judge`).
         """
         busy = self.oracle.accesses > 0
-        self.deferred.append((t_end, self.oracle.hot(self.top_pages), busy))
-        if not self.inflight:
-            self.wait()
+        hot = self.oracle.hot(self.top_pages)
+        start_s = max((t_end - self.oracle_j) / self.config.hz, 0.0)
+        self.each(_judge, hot, busy, start_s, self.topology)
 
-    def _judge(self, t_end: int, hot: np.ndarray, busy: bool) -> None:
-        mask = self.hot_mask
-        mask[hot] = True
-        start_s = (t_end - self.oracle_j) / self.config.hz
-        for p in self.policies:
-            if p.pending:
-                promoted = np.concatenate(p.pending)
-                p.pending = []
-                p.judged += promoted.shape[0]
-                p.precise += int(np.count_nonzero(mask[promoted]))
-            if busy and hot.shape[0]:
-                if p.compiled:  # the hot pages' PFNs, O(hot)
-                    resident = int(p.mem.top_count(hot.astype(np.int64, copy=False)))
-                else:
-                    on_top = [p.mem.pages_on(nid) for nid in self.topology.toptier_nids()]
-                    resident = int(np.count_nonzero(mask[np.concatenate(on_top)]))
-                p.hot_total += hot.shape[0]
-                p.hot_resident += resident
-                p.recall_series.append((max(start_s, 0.0), resident / hot.shape[0]))
-        mask[hot] = False
+
+def _judge(p: _Policy, hot: np.ndarray, busy: bool, start_s: float, topology: Topology) -> None:
+    """One policy's precision and recall tallies of an oracle interval whose hot pages
+    are ``hot`` (ascending, distinct), starting at ``start_s`` seconds."""
+    if p.pending:
+        promoted = np.concatenate(p.pending)
+        p.pending = []
+        p.judged += promoted.shape[0]
+        p.precise += _count_in(promoted, hot)
+    if busy and hot.shape[0]:
+        if p.compiled:  # the hot pages' PFNs, O(hot)
+            resident = int(p.mem.top_count(hot.astype(np.int64, copy=False)))
+        else:
+            on_top = np.concatenate([p.mem.pages_on(nid) for nid in topology.toptier_nids()])
+            resident = _count_in(hot, np.sort(on_top))
+        p.hot_total += hot.shape[0]
+        p.hot_resident += resident
+        p.recall_series.append((start_s, resident / hot.shape[0]))
+
+
+def _count_in(a: np.ndarray, sorted_b: np.ndarray) -> int:
+    """How many of ``a`` are in ``sorted_b`` (ascending, distinct), each counted as often
+    as it occurs in ``a``.
+
+    >>> _count_in(np.array([3, 1, 3, 9]), np.array([1, 3, 5]))
+    3
+    """
+    if not sorted_b.shape[0] or not a.shape[0]:
+        return 0
+    if a.shape[0] >= _COUNT_IN_TABLE:  # a table of b's range: O(range + len(a))
+        return int(np.count_nonzero(np.isin(a, sorted_b, kind="table")))
+    at = np.searchsorted(sorted_b, a).clip(max=sorted_b.shape[0] - 1)
+    return int(np.count_nonzero(sorted_b[at] == a))
 
 
 def replay(

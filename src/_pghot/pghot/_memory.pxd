@@ -61,8 +61,23 @@ ctypedef struct pghot_mv_t:
     uint8_t *flag
     int64_t n
 
+cdef inline int32_t node_of_slot(const pghot_mem_t *m, int64_t s) noexcept nogil:
+    """Node index of a valid slot: O(nodes), the first node tested is node 0."""
+    cdef int32_t k = 0
+    while s >= m.base[k] + m.mat[k]:
+        k += 1
+    return k
+
+
+cdef inline int64_t mem_slot_pfn(const pghot_mem_t *m, int64_t slot) noexcept nogil:
+    """PFN of a valid slot (-1 for slot -1); inline, as it runs once per report."""
+    if slot < 0:
+        return -1
+    cdef int32_t k = node_of_slot(m, slot)
+    return m.start[k] + slot - m.base[k]
+
+
 cdef int64_t mem_locate(const pghot_mem_t *m, int64_t pfn) noexcept nogil
-cdef int64_t mem_slot_pfn(const pghot_mem_t *m, int64_t slot) noexcept nogil
 cdef int mem_migrate(pghot_mem_t *m, int64_t pfn, int32_t tk, int64_t now,
                      pghot_mv_t *mv) noexcept nogil
 cdef int32_t mem_node_of_slot(const pghot_mem_t *m, int64_t s) noexcept nogil
