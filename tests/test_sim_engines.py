@@ -12,7 +12,10 @@ thread as on several.
 from __future__ import annotations
 
 import pathlib
+import signal
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -226,9 +229,15 @@ def _policy_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("pghot-policy")]
 
 
-@pytest.mark.parametrize("threads", [2, 3, 7])
+@pytest.mark.parametrize(("threads", "parallel_min"), [(2, 0), (3, 0), (7, 0), (16, 0), (2, 200), (16, 800)])
 @pytest.mark.usefixtures("tight_lanes")
-def test_lanes_do_not_change_the_result(threads: int) -> None:
+def test_lanes_do_not_change_the_result(
+    monkeypatch: pytest.MonkeyPatch, threads: int, parallel_min: int
+) -> None:
+    """9 lanes (the oracle's search adds two candidates) on fewer threads (turns of one
+    item) and on more (each lane runs until empty); every piece queued, or some of them
+    run on the main thread between queued ones (``parallel_min``)."""
+    monkeypatch.setattr(engine, "PARALLEL_MIN", parallel_min)
     cfg = SimConfig(top_pages=60, sources=ALL_SOURCES, tracker={"threshold": 2}, promoter={"interval_ms": 20})
     trace = [_generated(5)]
     kw: dict[str, Any] = {"policies": [*LANE_POLICIES, "hash/bucket"]}
@@ -239,62 +248,144 @@ def test_lanes_do_not_change_the_result(threads: int) -> None:
     assert not _policy_threads()
 
 
+def _capture_sims(
+    monkeypatch: pytest.MonkeyPatch, then: Callable[[Any], None] = lambda sim: None
+) -> list[Any]:
+    """The replay drivers (engine._Sim) made from now on, each passed to ``then`` once built."""
+    sims: list[Any] = []
+    init = engine._Sim.__init__
+
+    def sim_init(self: Any, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        sims.append(self)
+        then(self)
+
+    monkeypatch.setattr(engine._Sim, "__init__", sim_init)
+    return sims
+
+
 @pytest.mark.usefixtures("tight_lanes")
-def test_an_error_in_a_lane_is_raised_and_the_threads_joined(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+def test_a_failed_lane_runs_nothing_more_and_its_error_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """second-access fails on its 2nd piece with pieces queued behind it: none of them
+    runs, the error is raised by replay (from a pool thread), every thread is joined."""
+    monkeypatch.setattr(engine, "LANE_DEPTH", 4)
+    sims = _capture_sims(monkeypatch)
+    calls: list[str] = []
+    real = policies._SecondAccess.run_piece
 
     def failing(self: Any, *args: Any) -> None:
         calls.append(threading.current_thread().name)
-        if len(calls) == 5:
+        if len(calls) == 2:
+            sim = sims[0]
+            lane = sim.lanes[[p.name for p in sim.policies].index(self.name)]
+            for _ in range(5000):  # until the main thread has filled the lane behind this piece
+                with sim.lanes_cv:
+                    if len(lane) >= engine.LANE_DEPTH and sum(w is engine._run_piece for w, _ in lane) >= 2:
+                        break
+                time.sleep(0.001)
             raise RuntimeError("policy failed")
         real(self, *args)
 
-    real = policies._SecondAccess.run_piece
     monkeypatch.setattr(policies._SecondAccess, "run_piece", failing)
+    cfg = SimConfig(top_pages=60)
     with pytest.raises(RuntimeError, match="policy failed"):
-        replay([_generated(5)], SimConfig(top_pages=60), progress=False, threads=2, policies=LANE_POLICIES)
-    assert calls[4].startswith("pghot-policy")  # raised on a pool thread, re-raised here
+        replay([_generated(5, n=40_000)], cfg, progress=False, threads=2, policies=LANE_POLICIES)
+    assert len(calls) == 2 and calls[1].startswith("pghot-policy"), calls
+    assert not _policy_threads()
+
+
+@pytest.mark.parametrize("threads", [2, 64])  # turns of one item; a thread per lane
+@pytest.mark.usefixtures("tight_lanes")
+def test_ctrl_c_while_the_main_thread_waits_for_a_full_lane(
+    monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    """Each lane's first piece holds its thread until the replay stops, so the lanes fill
+    and the main thread waits in each(); a real SIGINT then.  The held pieces see the
+    stop, nothing queued starts, and every policy thread is joined."""
+    monkeypatch.setattr(engine, "LANE_DEPTH", 3)
+    main = threading.main_thread()
+    fired = threading.Event()
+    timers: list[threading.Timer] = []
+
+    class Trap(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            if threading.current_thread() is main and not fired.is_set():
+                fired.set()  # the main thread waits for a full lane: interrupt it there
+                assert main.ident is not None
+                timers.append(threading.Timer(0.05, signal.pthread_kill, (main.ident, signal.SIGINT)))
+                timers[-1].start()
+            return super().wait(timeout)
+
+    def trap(sim: Any) -> None:
+        sim.lanes_cv = Trap()
+
+    _capture_sims(monkeypatch, trap)
+    real_piece = engine._run_piece
+    held: set[str] = set()
+    late: list[str] = []
+    unstopped: list[str] = []
+
+    def gated(p: Any, *args: Any) -> None:
+        if p.name in held:
+            if fired.is_set():
+                late.append(p.name)  # a queued piece started after the interrupt
+            real_piece(p, *args)
+            return
+        held.add(p.name)
+        if not p.stop.wait(5):  # (an assert here would be a lane error, hidden by the interrupt)
+            unstopped.append(p.name)
+
+    monkeypatch.setattr(engine, "_run_piece", gated)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            replay(
+                [_generated(5, n=40_000)],
+                SimConfig(top_pages=200),
+                progress=False,
+                threads=threads,
+                policies=LANE_POLICIES,
+            )
+    finally:
+        for t in timers:
+            t.join()
+    assert fired.is_set() and held and late == [] and unstopped == []
     assert not _policy_threads()
 
 
 @pytest.mark.usefixtures("tight_lanes")
-def test_an_interrupt_stops_the_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C in the main thread while the lanes hold work: what is queued is dropped
-    (lanes four items deep, three or more in each: at most one piece per lane starts
-    after it, not two or three), and every policy thread is joined."""
-    monkeypatch.setattr(engine, "LANE_DEPTH", 4)
-    t = _generated(5, n=40_000)
-    assert t.pfn is not None
-    chunks = [
-        TraceChunk(time_ns=t.time_ns[i : i + 5_000], pfn=t.pfn[i : i + 5_000])
-        for i in range(0, 40_000, 5_000)
-    ]
-    after = threading.Event()
-    started: list[bool] = []
-    lanes: list[int] = []
-    real_piece, real_each = engine._run_piece, engine._Sim.each
+def test_a_pool_that_refuses_work_fails_the_replay_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool's submit raises when a lane's drain queues its next turn (as at interpreter
+    shutdown): the lane fails with that error, replay raises it, nothing waits for a
+    drain that never comes."""
 
-    def counting(p: Any, *args: Any) -> None:
-        started.append(after.is_set())
-        real_piece(p, *args)
+    def refusing(sim: Any) -> None:
+        real, calls = sim.pool.submit, []
 
-    def interrupted(self: Any, *args: Any, **kw: Any) -> None:
-        with self.lanes_cv:  # every lane holds at least 3 items (one of them may be running)
-            full = min(len(lane) for lane in self.lanes) >= 3
-            lanes.append(len(self.lanes))  # (the oracle's candidates have lanes too)
-        if full:
-            after.set()
-            raise KeyboardInterrupt
-        real_each(self, *args, **kw)
+        def submit(*args: Any) -> Any:
+            if threading.current_thread().name.startswith("pghot-policy"):
+                calls.append(1)
+                if len(calls) == 3:
+                    raise RuntimeError("cannot schedule new futures")
+            return real(*args)
 
-    cfg = SimConfig(top_pages=200)
-    monkeypatch.setattr(engine, "_run_piece", counting)
-    replay(chunks, cfg, progress=False, threads=1, policies=LANE_POLICIES)
-    pieces = len(started)
-    started.clear()
-    monkeypatch.setattr(engine._Sim, "each", interrupted)
-    with pytest.raises(KeyboardInterrupt):  # a thread per policy: each lane runs until empty
-        replay(chunks, cfg, progress=False, threads=len(LANE_POLICIES), policies=LANE_POLICIES)
-    assert after.is_set()
-    assert sum(started) <= lanes[-1] < pieces - len(started)
+        sim.pool.submit = submit
+
+    _capture_sims(monkeypatch, refusing)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            replay(
+                [_generated(5)], SimConfig(top_pages=60), progress=False, threads=2, policies=LANE_POLICIES
+            )
+        except BaseException as e:
+            raised.append(e)
+
+    th = threading.Thread(target=run, daemon=True)  # (a hang fails the test, not the session)
+    th.start()
+    th.join(60)
+    assert not th.is_alive(), "the replay hangs"
+    assert len(raised) == 1 and "cannot schedule" in str(raised[0])
     assert not _policy_threads()

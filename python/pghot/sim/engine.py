@@ -587,6 +587,8 @@ class _Sim:
         oracle: Any = self.oracle
         self._add = functools.partial(oracle.add, checked=False) if engine == "compiled" else oracle.add
         self.next_oracle = self.oracle_j
+        #: a piece ran since the last judgement (a policy may have promotions to judge)
+        self.worked = False
         self.last_jiffy = last_jiffy
         self.heat_tj = max(1, -(-(last_jiffy + 1) // _HEAT_BINS))
         self.heat_pp = max(1, -(-footprint // _HEAT_BINS))
@@ -665,8 +667,9 @@ class _Sim:
         self.threads = max(1, threads)
         workers = min(self.threads, len(pol))
         self.pool = ThreadPoolExecutor(workers, "pghot-policy") if self.threads > 1 else None
-        # each policy's lane: its work not yet done, in order (the head is running or next);
-        # guarded by `lanes_cv`, as are `draining` and `errors`
+        # each policy's lane: its work not yet done, in order (the head is running or next).
+        # The deques' contents, `draining`, `errors` and `pool` are guarded by `lanes_cv`;
+        # the lists `lanes` and `policies` themselves never change after this
         self.lanes: list[collections.deque[tuple[Callable[..., None], tuple[Any, ...]]]] = [
             collections.deque() for _ in pol
         ]
@@ -685,7 +688,11 @@ class _Sim:
         with self.lanes_cv:
             pool, self.pool = self.pool, None  # (no lane queues itself again)
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            except BaseException:  # a second Ctrl-C: the threads are stopping, join them still
+                pool.shutdown(wait=True)
+                raise
         with self.lanes_cv:
             for i, lane in enumerate(self.lanes):
                 lane.clear()
@@ -705,61 +712,85 @@ class _Sim:
         first.  The policies share nothing but read-only inputs, so where
         and in which order they run does not change any result.
         """
-        pool, queued = self.pool, False
-        if pool is not None:
-            with self.lanes_cv:
-                # after an error: not queued, so that wait() raises it
-                queued = not any(e is not None for e in self.errors) and (
-                    size >= PARALLEL_MIN or any(self.draining)
-                )
-                if queued:
-                    for i in range(len(self.policies)):
-                        while len(self.lanes[i]) >= LANE_DEPTH:
-                            self.lanes_cv.wait()
-                        self.lanes[i].append((work, args))
-                        if not self.draining[i]:
-                            self.draining[i] = True
-                            pool.submit(self._drain, i)
+        queued = False
+        with self.lanes_cv:
+            # after an error: not queued, so that wait() raises it
+            queued = (
+                self.pool is not None
+                and not any(e is not None for e in self.errors)
+                and (size >= PARALLEL_MIN or any(self.draining))
+            )
+            if queued:
+                for i in range(len(self.policies)):
+                    while len(self.lanes[i]) >= LANE_DEPTH:
+                        self.lanes_cv.wait()
+                    self.lanes[i].append((work, args))
+                    if not self.draining[i]:
+                        self.draining[i] = True
+                        self._submit(i)
         if queued:
             return
         self.wait()
         for p in self.policies:
             work(p, *args)
 
+    def _submit(self, i: int) -> None:
+        """Queue a drain of lane ``i`` on the pool (under ``lanes_cv``, ``draining[i]`` set).
+
+        Should the pool refuse it (a thread that cannot start, an interpreter
+        shutting down), the lane fails with that error instead of waiting for
+        a drain that never comes.
+        """
+        try:
+            assert self.pool is not None
+            self.pool.submit(self._drain, i)
+        except BaseException as e:
+            self._fail(i, e)
+
+    def _fail(self, i: int, e: BaseException) -> None:
+        """Lane ``i`` can run no more (under ``lanes_cv``): its error kept, its work dropped."""
+        if self.errors[i] is None:
+            self.errors[i] = e
+        self.lanes[i].clear()
+        self.draining[i] = False
+        self.lanes_cv.notify_all()
+
     def _drain(self, i: int) -> None:
         """Run the head of policy ``i``'s lane on a pool thread; with more policies than
         threads, up to :data:`LANE_TURN` items, and then queue the rest behind the other
-        lanes' turns.  After an error (or a stop) the rest of the lane is
-        dropped."""
+        lanes' turns.  After an error (or a stop) the rest of the lane is dropped; every
+        way out leaves ``draining[i]`` clear or a drain queued."""
         p, lane = self.policies[i], self.lanes[i]
-        for _ in range(self.turn):
+        try:
+            for _ in range(self.turn):
+                with self.lanes_cv:
+                    if not lane:
+                        self.draining[i] = False
+                        self.lanes_cv.notify_all()
+                        return
+                    work, args = lane[0]
+                    skip = self.errors[i] is not None or self.stop.is_set()
+                err = None
+                if not skip:
+                    try:
+                        work(p, *args)
+                    except BaseException as e:  # raised in the main thread by wait()
+                        err = e
+                with self.lanes_cv:
+                    lane.popleft()
+                    if err is not None:
+                        self.errors[i] = err
+                    self.lanes_cv.notify_all()
             with self.lanes_cv:
-                if not lane:
+                if lane and self.pool is not None and not self.stop.is_set():
+                    self._submit(i)
+                else:
+                    lane.clear()
                     self.draining[i] = False
                     self.lanes_cv.notify_all()
-                    return
-                work, args = lane[0]
-                skip = self.errors[i] is not None or self.stop.is_set()
-            err = None
-            if not skip:
-                try:
-                    work(p, *args)
-                except BaseException as e:  # raised in the main thread by wait()
-                    err = e
+        except BaseException as e:  # (the bookkeeping itself failed)
             with self.lanes_cv:
-                if lane:  # (close() may have emptied it)
-                    lane.popleft()
-                if err is not None:
-                    self.errors[i] = err
-                self.lanes_cv.notify_all()
-        with self.lanes_cv:
-            pool = self.pool
-            if lane and pool is not None and not self.stop.is_set():
-                pool.submit(self._drain, i)
-            else:
-                lane.clear()
-                self.draining[i] = False
-                self.lanes_cv.notify_all()
+                self._fail(i, e)
 
     def wait(self) -> None:
         """Join every policy's lane.
@@ -874,8 +905,9 @@ class _Sim:
             t_end = self.next_oracle
             if times[i] >= t_end:  # the interval ends before the next access
                 reps = self.with_nids(pages[i:i], times[i:i], None, self.sources.flush(t_end - 1))
-                self.wait()  # (reads the policies' pending promotions)
-                if reps.pfns.shape[0] or self.oracle.accesses or any(p.pending for p in self.policies):
+                # a policy can have promotions to judge only after a piece (worked); an empty
+                # piece and judgement change nothing, so no need to wait and ask it
+                if reps.pfns.shape[0] or self.oracle.accesses or self.worked:
                     self.piece(pages[i:i], times[i:i], reps, t_end)
                     self.evaluate(t_end)
                     self.next_oracle += self.oracle_j
@@ -908,6 +940,7 @@ class _Sim:
                 order = np.argsort(keys, kind="stable")
                 reps = reps.take(order)
         self.each(_run_piece, pages, times, reps, horizon, size=pages.shape[0] + reps.pfns.shape[0])
+        self.worked = True
 
     def evaluate(self, t_end: int) -> None:
         """Close the oracle interval ending at ``t_end``: precision and recall tallies.
@@ -918,6 +951,7 @@ class _Sim:
         """
         busy = self.oracle.accesses > 0
         hot = self.oracle.hot(self.top_pages)
+        self.worked = False
         start_s = max((t_end - self.oracle_j) / self.config.hz, 0.0)
         self.each(_judge, hot, busy, start_s, self.topology)
 
