@@ -29,7 +29,7 @@
 #                    base[k] + nfree[k] - (nr[k] - mat[k]); it starts in
 #                    descending order so PFNs are handed out ascending, and
 #                    a freed offset is reused first (LIFO)
-#     ref[slot]      uint8 CLOCK referenced bit of each top-tier slot
+#     ref[slot]      uint8 CLOCK referenced bit of each top-tier slot (and a sink byte, ref[ntop])
 #     promoted_at    int64 jiffies of each page's last promotion, -1
 # Why the stack never runs dry while nfree[k] > 0: it is empty only when
 # all mat[k] slots are used; then either mat[k] == nr[k] (nfree[k] == 0) or
@@ -249,8 +249,9 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     pages in the order of first occurrence, then the referenced bits): a
     placement only takes a free slot, whose referenced bit is clear.
     """
-    cdef int64_t i, s, hits = 0, t
+    cdef int64_t i, s, hits = 0, t, hit
     cdef int64_t p, b = 0, lo = 1, hi = 0   # times [lo, hi) are bin b: one division per bin
+    cdef int64_t run = 0  # the hits of bin b not yet added to bins[b]
     # the maps in locals: a store into ref (bytes) may alias any field for the compiler;
     # first touch changes what they point to, never the pointers
     cdef const int32_t *pfn_of = m.pfn_of
@@ -267,21 +268,27 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
         s = pfn_of[p]
         if s < 0:
             s = first_touch(m, p, mv)
-        if s < ntop:
-            if ref[s] == 0:  # a line written only when its bit changes
-                ref[s] = 1
-            hits += 1
-            if per_node:
-                m.nhits[node_of_slot(m, s)] += 1
-            if bins != NULL:
-                t = times[i]
-                if t < lo or t >= hi:
-                    b = t // bin_j
-                    lo = b * bin_j
-                    hi = lo + bin_j
-                bins[b] += 1
+        # the hit test without a branch: whether an access hits the top tier is as good
+        # as random, and a mispredicted branch per access was most of this loop's time
+        hit = s < ntop
+        hits += hit
+        ref[s if hit else ntop] = 1  # the referenced bit (a miss sets the sink, ref[ntop])
+        if per_node and hit:
+            m.nhits[node_of_slot(m, s)] += 1
+        if bins != NULL:
+            t = times[i]
+            if t < lo or t >= hi:
+                if run:
+                    bins[b] += run
+                    run = 0
+                b = t // bin_j
+                lo = b * bin_j
+                hi = lo + bin_j
+            run += hit
         if out != NULL:
             out[i] = mem_slot_pfn(m, s)
+    if run:
+        bins[b] += run
     return hits
 
 
@@ -705,7 +712,7 @@ cdef class MemoryCore:
         freestk = np.empty(nslots, dtype=np.int32)
         for k in range(nn):
             freestk[base[k] : base[k] + mat[k]] = np.arange(mat[k] - 1, -1, -1, dtype=np.int32)
-        ref = np.zeros(max(ntop, 1), dtype=np.uint8)
+        ref = np.zeros(ntop + 1, dtype=np.uint8)  # ref[ntop]: serve_range's sink for misses
         # per top-tier home h: h, the other top-tier nodes, then the lower tier with the
         # nodes whose promotion target is h first (each group in nid order)
         rows = []
