@@ -260,8 +260,7 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     cdef bint per_node = m.ntopnodes > 1
     cdef int64_t ahead = i1 - SERVE_AHEAD
     for i in range(i0, i1):
-        # the page's slot is a miss on a large footprint, and the hit test's branch keeps
-        # the CPU from running ahead to the next ones: fetched SERVE_AHEAD accesses early
+        # the page's slot is a miss on a large footprint: fetched SERVE_AHEAD accesses early
         if i < ahead:
             pghot_prefetch(&pfn_of[pages[i + SERVE_AHEAD]])
         p = <int64_t>pages[i]
