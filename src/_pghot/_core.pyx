@@ -74,7 +74,6 @@ cdef enum:
     SHARD_MIN_RECORDS = 4096   # smaller shards buy no parallelism
     SHARD_MAX_BITS = 8
     EVICT_SCAN = 256           # slots searched for a stale record to evict
-    PREFETCH_AHEAD = 16        # accesses between a slot's prefetch and its use
 
 #: Version of the snapshot format :meth:`Tracker._state` writes.
 SNAPSHOT_VERSION = SNAPSHOT_FORMAT_VERSION

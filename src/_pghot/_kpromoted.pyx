@@ -79,7 +79,6 @@ cdef enum:
     P_THROTTLED_ROUNDS = 13
     NPSTATS = 14
     SRC_PGTABLE_SCAN = 1
-    RECORD_AHEAD = 16  # reports between the prefetch of a page's slot and its lookup
 
 #: the counters of PromoterCore.counters, in the order of its rows (Promoter.stats' keys)
 STAT_KEYS = (
@@ -197,40 +196,27 @@ cdef int64_t _copy_reports(const uint64_t *sp, const int32_t *sn, const int8_t *
     return -1
 
 
-cdef inline int64_t _first_time_at(const int64_t *t, int64_t lo, int64_t n, int64_t T) noexcept nogil:
-    """The first index in [lo, n) of a time >= T in the non-decreasing t[] (n if none):
-    a galloping search from lo, O(log distance), so that a stretch between two rounds
-    costs its logarithm instead of a pass over its accesses."""
+cdef inline int64_t _key(const int64_t *t, const int64_t *src, int64_t i) noexcept nogil:
+    """Item i's order key: its time (src NULL, an access), or a report's 2 * time + (0 for a
+    page-table-scan report, else 1)."""
+    return t[i] if src == NULL else 2 * t[i] + (src[i] != SRC_PGTABLE_SCAN)
+
+
+cdef inline int64_t _first_at(const int64_t *t, const int64_t *src, int64_t lo, int64_t n,
+                              int64_t key) noexcept nogil:
+    """The first index in [lo, n) whose _key is >= ``key`` in a non-decreasing run of
+    keys (n if none): a galloping search from lo, O(log distance), so that a stretch
+    between two rounds costs its logarithm instead of a pass over its items."""
     cdef int64_t step = 1, hi = lo, mid
-    while hi < n and t[hi] < T:  # t[lo:hi] < T; widen the bracket
+    while hi < n and _key(t, src, hi) < key:  # keys [lo, hi] < key; widen the bracket
         lo = hi + 1
         hi = lo + step
         step *= 2
     if hi > n:
         hi = n
-    while lo < hi:  # t[:lo] < T <= t[hi:]
+    while lo < hi:  # keys before lo < key <= keys from hi
         mid = lo + (hi - lo) // 2
-        if t[mid] < T:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-cdef inline int64_t _first_key_at(const int64_t *t, const int64_t *src, int64_t lo, int64_t n,
-                                  int64_t key) noexcept nogil:
-    """As _first_time_at over the reports' keys 2 * time + (0 for a page-table-scan
-    report, else 1), non-decreasing: the first index of a key >= ``key``."""
-    cdef int64_t step = 1, hi = lo, mid
-    while hi < n and 2 * t[hi] + (src[hi] != SRC_PGTABLE_SCAN) < key:
-        lo = hi + 1
-        hi = lo + step
-        step *= 2
-    if hi > n:
-        hi = n
-    while lo < hi:
-        mid = lo + (hi - lo) // 2
-        if 2 * t[mid] + (src[mid] != SRC_PGTABLE_SCAN) < key:
+        if _key(t, src, mid) < key:
             lo = mid + 1
         else:
             hi = mid
@@ -824,9 +810,9 @@ cdef class PromoterCore:
                 while True:
                     # the stretch before the next round (or to the end)
                     if T < horizon:
-                        a1 = _first_time_at(t, a0, n, T)
+                        a1 = _first_at(t, NULL, a0, n, T)
                         # the reports before the round: key < 2T + 1 (time < T, or a scan's at T)
-                        r1 = _first_key_at(rt, rs, r0, nr, 2 * T + 1)
+                        r1 = _first_at(rt, rs, r0, nr, 2 * T + 1)
                     else:
                         a1 = n
                         r1 = nr
@@ -955,8 +941,8 @@ cdef class PromoterCore:
             return
         pghot_lock(&m.lock)
         for i in range(r0, r1):
-            if i + RECORD_AHEAD < r1:  # a miss on a large footprint
-                pghot_prefetch(&m.pfn_of[rp[i + RECORD_AHEAD]])
+            if i + PREFETCH_AHEAD < r1:  # a miss on a large footprint
+                pghot_prefetch(&m.pfn_of[rp[i + PREFETCH_AHEAD]])
             s = m.pfn_of[rp[i]]
             # a report's page was served before it (the loop's order); -1 cannot occur
             bpfn[i] = <uint64_t>mem_slot_pfn(m, s) if s >= 0 else <uint64_t>0

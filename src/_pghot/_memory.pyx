@@ -81,7 +81,7 @@ from libc.string cimport memcpy
 
 from libc.stdint cimport int8_t, INT64_MAX
 from defs cimport (uint8_t, uint32_t, uint64_t, int32_t, int64_t,
-                  pghot_lock_init, pghot_lock, pghot_unlock, pghot_prefetch)
+                  pghot_lock_init, pghot_lock, pghot_unlock, pghot_prefetch, PREFETCH_AHEAD)
 
 import threading
 
@@ -233,10 +233,6 @@ cdef inline bint room_for(pghot_mem_t *m, const page_t *pages, int64_t n, int64_
     return need[0] <= free[0]
 
 
-cdef enum:
-    SERVE_AHEAD = 16  # accesses between the prefetch of a page's slot (pfn_of) and its use
-
-
 cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_t i1,
                          const int64_t *times, int64_t bin_j, int64_t *bins, int64_t *out,
                          pghot_mv_t *mv) noexcept nogil:
@@ -258,11 +254,11 @@ cdef int64_t serve_range(pghot_mem_t *m, const page_t *pages, int64_t i0, int64_
     cdef uint8_t *ref = m.ref
     cdef int64_t ntop = m.ntop
     cdef bint per_node = m.ntopnodes > 1
-    cdef int64_t ahead = i1 - SERVE_AHEAD
+    cdef int64_t ahead = i1 - PREFETCH_AHEAD
     for i in range(i0, i1):
-        # the page's slot is a miss on a large footprint: fetched SERVE_AHEAD accesses early
+        # the page's slot is a miss on a large footprint: fetched PREFETCH_AHEAD accesses early
         if i < ahead:
-            pghot_prefetch(&pfn_of[pages[i + SERVE_AHEAD]])
+            pghot_prefetch(&pfn_of[pages[i + PREFETCH_AHEAD]])
         p = <int64_t>pages[i]
         s = pfn_of[p]
         if s < 0:

@@ -52,7 +52,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memmove, memset
 
-from defs cimport pghot_prefetch
+from defs cimport pghot_prefetch, PREFETCH_AHEAD
 
 import operator
 
@@ -1290,10 +1290,6 @@ cdef class CombinedStage:
 
 # -- the oracle ---------------------------------------------------------------------------
 
-cdef enum:
-    COUNT_AHEAD = 16  # accesses between the prefetch of a page's count and its use
-
-
 cdef class IntervalCounts:
     """Accesses per page within the current oracle interval, compiled.
 
@@ -1404,11 +1400,11 @@ cdef class IntervalCounts:
         cdef uint64_t npg = self.npg
         cdef Py_ssize_t nt = self.nt
         cdef uint32_t lo = self.lo, hi = self.hi
-        cdef Py_ssize_t ahead = n - COUNT_AHEAD
+        cdef Py_ssize_t ahead = n - PREFETCH_AHEAD
         with nogil:
             for i in range(n):
-                if i < ahead and p[i + COUNT_AHEAD] < npg:  # a miss on a large footprint
-                    pghot_prefetch(&counts[p[i + COUNT_AHEAD]])
+                if i < ahead and p[i + PREFETCH_AHEAD] < npg:  # a miss on a large footprint
+                    pghot_prefetch(&counts[p[i + PREFETCH_AHEAD]])
                 pg = p[i]
                 if pg >= npg:
                     continue

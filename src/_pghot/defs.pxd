@@ -1,6 +1,11 @@
 # Shared typedefs of the pghot core and the C helpers of pghot_sync.h.
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 
+cdef enum:
+    # iterations between a prefetch (pghot_prefetch) and the use of what it fetches: the
+    # tracker's slots and shard locks, the memory's page slots, the oracle's counts
+    PREFETCH_AHEAD = 16
+
 cdef extern from "pghot_sync.h" nogil:
     ctypedef struct pghot_lock_t:
         int locked

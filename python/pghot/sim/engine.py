@@ -712,7 +712,6 @@ class _Sim:
         first.  The policies share nothing but read-only inputs, so where
         and in which order they run does not change any result.
         """
-        queued = False
         with self.lanes_cv:
             # after an error: not queued, so that wait() raises it
             queued = (
